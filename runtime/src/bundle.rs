@@ -1,1 +1,217 @@
-//! (being written)
+//! The bundle: a directory holding `config.json` and the root filesystem
+//! (runtime-spec `bundle.md`). Everything is checked here, before glassbox
+//! touches the system, so bad input fails with one line naming the field.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use oci_spec::runtime::{LinuxNamespaceType, Spec};
+
+#[derive(Debug, thiserror::Error)]
+pub enum BundleError {
+    #[error("bundle {path}: {source}")]
+    Unreadable { path: PathBuf, source: std::io::Error },
+    #[error("{path}: not valid JSON at line {line} column {column}: {message}")]
+    Syntax { path: PathBuf, line: usize, column: usize, message: String },
+    #[error("{path}: field `{field}`: {message}")]
+    Field { path: PathBuf, field: String, message: String },
+    #[error("{path}: ociVersion {version:?} is not supported: glassbox speaks runtime-spec 1.0.0 to 1.2.x")]
+    Version { path: PathBuf, version: String },
+    #[error("root.path {path}: the container's root filesystem {problem}")]
+    Rootfs { path: PathBuf, problem: &'static str },
+    #[error("{field}: {message}")]
+    Unsupported { field: &'static str, message: String },
+}
+
+/// A loaded, checked bundle.
+#[derive(Debug, Clone)]
+pub struct Bundle {
+    /// The bundle directory, canonical.
+    pub dir: PathBuf,
+    /// The parsed config.json.
+    pub spec: Spec,
+    /// `root.path` resolved against the bundle, canonical.
+    pub rootfs: PathBuf,
+}
+
+impl Bundle {
+    /// Read `<dir>/config.json`, check it, and resolve the rootfs.
+    pub fn load(dir: &Path) -> Result<Bundle, BundleError> {
+        let dir = fs::canonicalize(dir)
+            .map_err(|source| BundleError::Unreadable { path: dir.to_path_buf(), source })?;
+        let config = dir.join("config.json");
+        let text = fs::read(&config)
+            .map_err(|source| BundleError::Unreadable { path: config.clone(), source })?;
+        let spec = parse_config(&config, &text)?;
+        check_version(&config, spec.version())?;
+        let rootfs = resolve_rootfs(&dir, &spec)?;
+        check_supported(&spec)?;
+        Ok(Bundle { dir, spec, rootfs })
+    }
+}
+
+/// Parse config.json, reporting the JSON path of a field with the wrong type
+/// (`process.args[0]`) rather than only a line number.
+pub fn parse_config(path: &Path, text: &[u8]) -> Result<Spec, BundleError> {
+    let mut de = serde_json::Deserializer::from_slice(text);
+    let spec: Spec = serde_path_to_error::deserialize(&mut de).map_err(|e| {
+        let field = e.path().to_string();
+        let inner = e.into_inner();
+        if inner.is_syntax() || inner.is_eof() {
+            BundleError::Syntax {
+                path: path.to_path_buf(),
+                line: inner.line(),
+                column: inner.column(),
+                message: if inner.is_eof() { "the file ends too early (truncated?)".into() } else { strip_position(&inner) },
+            }
+        } else {
+            BundleError::Field { path: path.to_path_buf(), field, message: strip_position(&inner) }
+        }
+    })?;
+    Ok(spec)
+}
+
+/// serde_json appends " at line L column C"; we print the field instead.
+fn strip_position(e: &serde_json::Error) -> String {
+    let text = e.to_string();
+    match text.rfind(" at line ") {
+        Some(i) => text[..i].to_string(),
+        None => text,
+    }
+}
+
+/// runtime-spec versions follow SemVer; within major version 1 a newer minor
+/// may use fields we do not know, so only 1.0–1.2 are accepted.
+fn check_version(path: &Path, version: &str) -> Result<(), BundleError> {
+    let bad = || BundleError::Version { path: path.to_path_buf(), version: version.to_string() };
+    let core = version.split(['-', '+']).next().unwrap_or("");
+    let mut parts = core.split('.').map(|p| p.parse::<u32>());
+    match (parts.next(), parts.next()) {
+        (Some(Ok(1)), Some(Ok(minor))) if minor <= 2 => Ok(()),
+        _ => Err(bad()),
+    }
+}
+
+fn resolve_rootfs(dir: &Path, spec: &Spec) -> Result<PathBuf, BundleError> {
+    let root = spec.root().as_ref().ok_or(BundleError::Unsupported {
+        field: "root",
+        message: "config.json has no `root`; set root.path to the rootfs directory".into(),
+    })?;
+    let path = dir.join(root.path());
+    let meta = fs::metadata(&path)
+        .map_err(|_| BundleError::Rootfs { path: path.clone(), problem: "does not exist" })?;
+    if !meta.is_dir() {
+        return Err(BundleError::Rootfs { path, problem: "is not a directory" });
+    }
+    fs::canonicalize(&path)
+        .map_err(|_| BundleError::Rootfs { path, problem: "cannot be resolved" })
+}
+
+/// Fields glassbox cannot honour on this kind of machine are refused, never
+/// silently ignored: a container without its AppArmor profile is a weaker
+/// container than the user asked for.
+fn check_supported(spec: &Spec) -> Result<(), BundleError> {
+    let unsupported = |field, message: &str| Err(BundleError::Unsupported { field, message: message.into() });
+    if let Some(p) = spec.process() {
+        if p.apparmor_profile().as_deref().is_some_and(|s| !s.is_empty()) {
+            return unsupported("process.apparmorProfile", "AppArmor is not available in this kernel (no /sys/kernel/security/apparmor); remove the field");
+        }
+        if p.selinux_label().as_deref().is_some_and(|s| !s.is_empty()) && !selinux_enabled() {
+            return unsupported("process.selinuxLabel", "SELinux is not enabled on this host (no /sys/fs/selinux); remove the field");
+        }
+        if p.args().as_ref().is_none_or(|a| a.is_empty()) {
+            return unsupported("process.args", "must name the program to run, e.g. [\"sh\"]");
+        }
+    } else {
+        return unsupported("process", "config.json has no `process`: glassbox needs to know what to run");
+    }
+    let Some(linux) = spec.linux() else {
+        return unsupported("linux", "config.json has no `linux` section; glassbox needs at least linux.namespaces");
+    };
+    if linux.intel_rdt().is_some() {
+        return unsupported("linux.intelRdt", "Intel RDT (resctrl) is not supported by glassbox");
+    }
+    if linux.mount_label().as_deref().is_some_and(|s| !s.is_empty()) && !selinux_enabled() {
+        return unsupported("linux.mountLabel", "SELinux is not enabled on this host (no /sys/fs/selinux); remove the field");
+    }
+    let namespaces = linux.namespaces().clone().unwrap_or_default();
+    for (i, ns) in namespaces.iter().enumerate() {
+        if namespaces[..i].iter().any(|other| other.typ() == ns.typ()) {
+            return Err(BundleError::Unsupported {
+                field: "linux.namespaces",
+                message: format!("namespace {:?} is listed twice", ns.typ()),
+            });
+        }
+    }
+    let has = |t| namespaces.iter().any(|ns| ns.typ() == t);
+    if !has(LinuxNamespaceType::Mount) {
+        return unsupported("linux.namespaces", "glassbox needs a mount namespace ({\"type\": \"mount\"}) to give the container its own root filesystem");
+    }
+    let maps = linux.uid_mappings().as_ref().is_some_and(|m| !m.is_empty())
+        || linux.gid_mappings().as_ref().is_some_and(|m| !m.is_empty());
+    if maps && !has(LinuxNamespaceType::User) {
+        return unsupported("linux.uidMappings", "id mappings need a user namespace ({\"type\": \"user\"})");
+    }
+    if linux.time_offsets().is_some() && !has(LinuxNamespaceType::Time) {
+        return unsupported("linux.timeOffsets", "time offsets need a time namespace ({\"type\": \"time\"})");
+    }
+    if let Some(hooks) = spec.hooks() {
+        let lists = [
+            ("hooks.prestart", hooks.prestart()),
+            ("hooks.createRuntime", hooks.create_runtime()),
+            ("hooks.createContainer", hooks.create_container()),
+            ("hooks.startContainer", hooks.start_container()),
+            ("hooks.poststart", hooks.poststart()),
+            ("hooks.poststop", hooks.poststop()),
+        ];
+        for (field, list) in lists {
+            for hook in list.iter().flatten() {
+                if !hook.path().is_absolute() {
+                    return Err(BundleError::Unsupported {
+                        field,
+                        message: format!("hook path {} must be absolute", hook.path().display()),
+                    });
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+fn selinux_enabled() -> bool {
+    Path::new("/sys/fs/selinux/enforce").exists()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> Result<Spec, BundleError> {
+        parse_config(Path::new("config.json"), text.as_bytes())
+    }
+
+    #[test]
+    fn wrong_type_names_the_field() {
+        let err = parse(r#"{"ociVersion":"1.2.0","process":{"cwd":"/","user":{"uid":0,"gid":0},"args":"sh"}}"#)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("process.args"), "{err}");
+    }
+
+    #[test]
+    fn truncated_file_says_so() {
+        let err = parse(r#"{"ociVersion":"1.2.0","process":{"#).unwrap_err().to_string();
+        assert!(err.contains("truncated"), "{err}");
+    }
+
+    #[test]
+    fn versions() {
+        let p = Path::new("c");
+        for ok in ["1.0.0", "1.1.0", "1.2.0", "1.0.2-dev", "1.2.1"] {
+            assert!(check_version(p, ok).is_ok(), "{ok}");
+        }
+        for bad in ["9.0.0", "2.0.0", "1.3.0", "", "one"] {
+            assert!(check_version(p, bad).is_err(), "{bad}");
+        }
+    }
+}

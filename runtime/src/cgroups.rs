@@ -1,1 +1,179 @@
-//! (being written)
+//! The container's control group (man7 cgroups(7)), made with `cgroups-rs`.
+//!
+//! On cgroup v1 (and this machine's hybrid layout) a container's cgroup is one
+//! directory per controller, `/sys/fs/cgroup/<controller>/glassbox/<id>`; on
+//! cgroup v2 it is one directory, `/sys/fs/cgroup/glassbox/<id>`. The runtime
+//! makes it before the init runs anything, and writes the init's pid into it
+//! so every process the container forks is counted there too.
+//!
+//! Resource limits (`linux.resources`) are applied by a later part; here the
+//! cgroup exists, holds the container, and is removed with it.
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use cgroups_rs::fs::{hierarchies, Cgroup};
+use cgroups_rs::CgroupPid;
+
+#[derive(Debug, thiserror::Error)]
+pub enum CgroupError {
+    #[error("linux.cgroupsPath {0:?}: {1}")]
+    BadPath(String, &'static str),
+    #[error("cannot create cgroup {path}: {source} (is cgroupfs mounted at /sys/fs/cgroup?)")]
+    Create { path: String, source: cgroups_rs::fs::error::Error },
+    #[error("cannot move pid {pid} into cgroup {path}: {source}")]
+    AddTask { path: String, pid: i32, source: cgroups_rs::fs::error::Error },
+    #[error("cannot remove cgroup {path}: {source} (processes still inside? see {path}/cgroup.procs)")]
+    Remove { path: PathBuf, source: std::io::Error },
+}
+
+/// Where the container's cgroup goes inside each hierarchy:
+/// - no `cgroupsPath`: `<parent>/<id>`;
+/// - absolute `/a/b`: exactly there (`a/b` from the hierarchy's root);
+/// - relative `a/b`: under glassbox's parent, `<parent>/a/b`.
+pub fn cgroup_path(cgroups_path: Option<&Path>, parent: &str, id: &str) -> Result<String, CgroupError> {
+    let Some(p) = cgroups_path else { return Ok(format!("{parent}/{id}")) };
+    let text = p.to_string_lossy().to_string();
+    if text.contains(':') && !text.starts_with('/') {
+        return Err(CgroupError::BadPath(text, "looks like a systemd slice:prefix:name path, which needs --systemd-cgroup (not supported: glassbox manages cgroupfs directly)"));
+    }
+    if text.split('/').any(|c| c == "..") {
+        return Err(CgroupError::BadPath(text, "must not contain `..`"));
+    }
+    let trimmed = text.trim_matches('/');
+    if trimmed.is_empty() {
+        return Err(CgroupError::BadPath(text, "must name a cgroup below the root"));
+    }
+    Ok(if text.starts_with('/') { trimmed.to_string() } else { format!("{parent}/{trimmed}") })
+}
+
+/// A container's cgroup in every hierarchy this host has.
+pub struct ContainerCgroup {
+    cgroup: Cgroup,
+    pub path: String,
+}
+
+impl ContainerCgroup {
+    /// mkdir the cgroup in each hierarchy (cgroups-rs also copies cpuset.cpus
+    /// and cpuset.mems from the parent on v1, without which no task could join).
+    pub fn create(path: &str) -> Result<ContainerCgroup, CgroupError> {
+        let cgroup = Cgroup::new(hierarchies::auto(), path)
+            .map_err(|source| CgroupError::Create { path: path.into(), source })?;
+        Ok(ContainerCgroup { cgroup, path: path.into() })
+    }
+
+    /// A handle on an existing cgroup (nothing is created).
+    pub fn load(path: &str) -> ContainerCgroup {
+        ContainerCgroup { cgroup: Cgroup::load(hierarchies::auto(), path), path: path.into() }
+    }
+
+    /// Write `pid` into cgroup.procs of every hierarchy.
+    pub fn add_process(&self, pid: i32) -> Result<(), CgroupError> {
+        self.cgroup
+            .add_task_by_tgid(CgroupPid::from(pid as u64))
+            .map_err(|source| CgroupError::AddTask { path: self.path.clone(), pid, source })
+    }
+
+    /// The directories of this cgroup, one per hierarchy.
+    pub fn dirs(&self) -> Vec<PathBuf> {
+        let mut dirs: Vec<PathBuf> =
+            self.cgroup.subsystems().iter().map(|s| s.to_controller().path().to_path_buf()).collect();
+        dirs.sort();
+        dirs.dedup();
+        dirs
+    }
+
+    /// Every process in the cgroup (all hierarchies agree; we read the first
+    /// that has the directory, pids first since it always exists when limits do).
+    pub fn pids(&self) -> Vec<i32> {
+        let mut pids: Vec<i32> = self.cgroup.procs().into_iter().map(|p| p.pid as i32).collect();
+        pids.sort_unstable();
+        pids.dedup();
+        pids
+    }
+
+    /// Send `signal` to every process in the cgroup (`kill --all`, `delete --force`).
+    pub fn signal_all(&self, signal: nix::sys::signal::Signal) {
+        for pid in self.pids() {
+            let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), signal);
+        }
+    }
+
+    /// Kill whatever is left, wait until the cgroup is empty, then rmdir it in
+    /// every hierarchy, deepest first. rmdir(2) of a cgroup fails with EBUSY
+    /// while a process is inside, and for a moment after the last one exits.
+    pub fn remove(&self) -> Result<(), CgroupError> {
+        let deadline = Instant::now() + Duration::from_secs(5);
+        loop {
+            if self.pids().is_empty() {
+                break;
+            }
+            self.signal_all(nix::sys::signal::Signal::SIGKILL);
+            if Instant::now() > deadline {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        for dir in self.dirs() {
+            remove_tree(&dir, deadline)?;
+        }
+        Ok(())
+    }
+}
+
+/// rmdir a cgroup directory and any child cgroups below it.
+fn remove_tree(dir: &Path, deadline: Instant) -> Result<(), CgroupError> {
+    let Ok(entries) = std::fs::read_dir(dir) else { return Ok(()) };
+    for entry in entries.flatten() {
+        if entry.file_type().is_ok_and(|t| t.is_dir()) {
+            remove_tree(&entry.path(), deadline)?;
+        }
+    }
+    loop {
+        match std::fs::remove_dir(dir) {
+            Ok(()) => return Ok(()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+            Err(e) if e.raw_os_error() == Some(libc::EBUSY) && Instant::now() < deadline => {
+                std::thread::sleep(Duration::from_millis(5));
+            }
+            Err(source) => return Err(CgroupError::Remove { path: dir.to_path_buf(), source }),
+        }
+    }
+}
+
+/// Paused containers are frozen: freezer.state on v1, cgroup.freeze on v2.
+pub fn is_frozen(path: &str) -> bool {
+    let v1 = Path::new("/sys/fs/cgroup/freezer").join(path).join("freezer.state");
+    if let Ok(s) = std::fs::read_to_string(v1) {
+        return s.trim() == "FROZEN";
+    }
+    let v2 = Path::new("/sys/fs/cgroup").join(path).join("cgroup.freeze");
+    std::fs::read_to_string(v2).is_ok_and(|s| s.trim() == "1")
+}
+
+/// Thaw a frozen cgroup (a frozen process cannot even die of SIGKILL).
+pub fn thaw(path: &str) {
+    let v1 = Path::new("/sys/fs/cgroup/freezer").join(path).join("freezer.state");
+    if v1.exists() {
+        let _ = std::fs::write(v1, "THAWED");
+    }
+    let v2 = Path::new("/sys/fs/cgroup").join(path).join("cgroup.freeze");
+    if v2.exists() {
+        let _ = std::fs::write(v2, "0");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn paths() {
+        assert_eq!(cgroup_path(None, "glassbox", "web").unwrap(), "glassbox/web");
+        assert_eq!(cgroup_path(Some(Path::new("/pods/web")), "glassbox", "x").unwrap(), "pods/web");
+        assert_eq!(cgroup_path(Some(Path::new("lab/web")), "glassbox", "x").unwrap(), "glassbox/lab/web");
+        assert!(cgroup_path(Some(Path::new("/a/../b")), "glassbox", "x").is_err());
+        assert!(cgroup_path(Some(Path::new("system.slice:glassbox:web")), "glassbox", "x").is_err());
+        assert!(cgroup_path(Some(Path::new("/")), "glassbox", "x").is_err());
+    }
+}

@@ -1,1 +1,303 @@
-//! (being written)
+//! Namespaces (man7 namespaces(7), clone(2), setns(2), user_namespaces(7)).
+//!
+//! `linux.namespaces` lists the namespaces the container gets. An entry
+//! without `path` is a *new* namespace: a clone(2) flag. An entry with
+//! `path` *joins* an existing one with setns(2). Two kinds only take effect
+//! for the caller's future children — pid and time — so the runtime enters
+//! (or, for time, creates) those itself just before clone and steps back
+//! out right after; all others are joined by the init, user namespace first
+//! because it decides what the init may do in the rest.
+//!
+//! The cgroup namespace is created late, by the init, with unshare(2): its
+//! root is the cgroup the process is in at that moment, which must be the
+//! container's cgroup, not the runtime's.
+
+use std::fs::File;
+use std::os::fd::AsFd;
+use std::path::{Path, PathBuf};
+
+use nix::sched::{setns, CloneFlags};
+use oci_spec::runtime::{LinuxIdMapping, LinuxNamespace, LinuxNamespaceType};
+
+#[derive(Debug, thiserror::Error)]
+pub enum NamespaceError {
+    #[error("linux.namespaces: cannot open {kind} namespace {path}: {source}")]
+    Open { kind: &'static str, path: PathBuf, source: std::io::Error },
+    #[error("linux.namespaces: setns(2) into {kind} namespace {path} failed: {source}")]
+    Join { kind: &'static str, path: PathBuf, source: nix::Error },
+    #[error("unshare(2) of a new {kind} namespace failed: {source}")]
+    Unshare { kind: &'static str, source: nix::Error },
+    #[error("writing {file}: {source} (check linux.uidMappings/gidMappings: ranges must not overlap, at most 340 lines)")]
+    IdMap { file: PathBuf, source: std::io::Error },
+    #[error("linux.timeOffsets: writing {file}: {source}")]
+    TimeOffsets { file: PathBuf, source: std::io::Error },
+}
+
+/// The name the kernel uses in /proc/<pid>/ns/ for each namespace type.
+pub fn proc_name(t: LinuxNamespaceType) -> &'static str {
+    match t {
+        LinuxNamespaceType::Mount => "mnt",
+        LinuxNamespaceType::Cgroup => "cgroup",
+        LinuxNamespaceType::Uts => "uts",
+        LinuxNamespaceType::Ipc => "ipc",
+        LinuxNamespaceType::User => "user",
+        LinuxNamespaceType::Pid => "pid",
+        LinuxNamespaceType::Network => "net",
+        LinuxNamespaceType::Time => "time",
+    }
+}
+
+fn clone_flag(t: LinuxNamespaceType) -> CloneFlags {
+    match t {
+        LinuxNamespaceType::Mount => CloneFlags::CLONE_NEWNS,
+        LinuxNamespaceType::Cgroup => CloneFlags::CLONE_NEWCGROUP,
+        LinuxNamespaceType::Uts => CloneFlags::CLONE_NEWUTS,
+        LinuxNamespaceType::Ipc => CloneFlags::CLONE_NEWIPC,
+        LinuxNamespaceType::User => CloneFlags::CLONE_NEWUSER,
+        LinuxNamespaceType::Pid => CloneFlags::CLONE_NEWPID,
+        LinuxNamespaceType::Network => CloneFlags::CLONE_NEWNET,
+        // CLONE_NEWTIME (0x80) collides with clone(2)'s exit-signal bits, so a
+        // time namespace can only come from unshare(2) or clone3(2).
+        LinuxNamespaceType::Time => CloneFlags::from_bits_retain(0x80),
+    }
+}
+
+/// What to do with each namespace, decided from config.json alone.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NamespacePlan {
+    /// New namespaces made by clone(2) itself.
+    pub clone_flags: CloneFlags,
+    /// A new time namespace: the runtime unshares it before clone.
+    pub new_time: bool,
+    /// A new cgroup namespace: the init unshares it once inside its cgroup.
+    pub new_cgroup: bool,
+    /// Existing pid/time namespaces the runtime enters before clone.
+    pub join_before_clone: Vec<(LinuxNamespaceType, PathBuf)>,
+    /// Existing namespaces the init joins, user first.
+    pub join_in_init: Vec<(LinuxNamespaceType, PathBuf)>,
+    pub new_user: bool,
+}
+
+impl Default for NamespacePlan {
+    fn default() -> Self {
+        NamespacePlan {
+            clone_flags: CloneFlags::empty(),
+            new_time: false,
+            new_cgroup: false,
+            join_before_clone: Vec::new(),
+            join_in_init: Vec::new(),
+            new_user: false,
+        }
+    }
+}
+
+impl NamespacePlan {
+    pub fn from_spec(namespaces: &[LinuxNamespace]) -> NamespacePlan {
+        let mut plan = NamespacePlan::default();
+        for ns in namespaces {
+            let t = ns.typ();
+            match ns.path() {
+                Some(path) if matches!(t, LinuxNamespaceType::Pid | LinuxNamespaceType::Time) => {
+                    plan.join_before_clone.push((t, path.clone()))
+                }
+                Some(path) => plan.join_in_init.push((t, path.clone())),
+                None if t == LinuxNamespaceType::Time => plan.new_time = true,
+                None if t == LinuxNamespaceType::Cgroup => plan.new_cgroup = true,
+                None => plan.clone_flags |= clone_flag(t),
+            }
+            if t == LinuxNamespaceType::User && ns.path().is_none() {
+                plan.new_user = true;
+            }
+        }
+        // Joining a user namespace first gives the init the capabilities it
+        // needs to join the namespaces that user namespace owns.
+        plan.join_in_init.sort_by_key(|(t, _)| *t != LinuxNamespaceType::User);
+        plan
+    }
+
+    /// The flags in the form `unshare(1)` would take, for the narrator and errors.
+    pub fn unshare_equivalent(&self) -> String {
+        let mut args = Vec::new();
+        let f = self.clone_flags;
+        for (flag, arg) in [
+            (CloneFlags::CLONE_NEWUSER, "--user"),
+            (CloneFlags::CLONE_NEWPID, "--pid --fork"),
+            (CloneFlags::CLONE_NEWNS, "--mount"),
+            (CloneFlags::CLONE_NEWUTS, "--uts"),
+            (CloneFlags::CLONE_NEWIPC, "--ipc"),
+            (CloneFlags::CLONE_NEWNET, "--net"),
+        ] {
+            if f.contains(flag) {
+                args.push(arg);
+            }
+        }
+        if self.new_cgroup {
+            args.push("--cgroup");
+        }
+        if self.new_time {
+            args.push("--time");
+        }
+        format!("unshare {}", args.join(" "))
+    }
+}
+
+/// setns(2) into the namespace at `path`.
+pub fn join(t: LinuxNamespaceType, path: &Path) -> Result<(), NamespaceError> {
+    let kind = proc_name(t);
+    let file = File::open(path).map_err(|source| NamespaceError::Open { kind, path: path.into(), source })?;
+    setns(file.as_fd(), clone_flag(t)).map_err(|source| NamespaceError::Join { kind, path: path.into(), source })
+}
+
+/// unshare(2) one new namespace.
+pub fn unshare(t: LinuxNamespaceType) -> Result<(), NamespaceError> {
+    nix::sched::unshare(clone_flag(t)).map_err(|source| NamespaceError::Unshare { kind: proc_name(t), source })
+}
+
+/// The runtime's own pid and time namespaces, to step back into after clone:
+/// setns to pid/time only changes what the runtime's *children* get, and the
+/// runtime's later children (hooks) must stay on the host side.
+pub struct ChildNamespaceGuard {
+    saved: Vec<(LinuxNamespaceType, File)>,
+}
+
+impl ChildNamespaceGuard {
+    /// Enter/create the pid and time namespaces the next child must be born in.
+    pub fn enter(plan: &NamespacePlan, time_offsets: &[(String, i64, u32)]) -> Result<Self, NamespaceError> {
+        let mut saved = Vec::new();
+        let mut save = |t: LinuxNamespaceType| -> Result<(), NamespaceError> {
+            let path = PathBuf::from(format!("/proc/self/ns/{}", proc_name(t)));
+            let f = File::open(&path).map_err(|source| NamespaceError::Open { kind: proc_name(t), path, source })?;
+            saved.push((t, f));
+            Ok(())
+        };
+        if plan.new_time || plan.join_before_clone.iter().any(|(t, _)| *t == LinuxNamespaceType::Time) {
+            save(LinuxNamespaceType::Time)?;
+        }
+        if plan.join_before_clone.iter().any(|(t, _)| *t == LinuxNamespaceType::Pid) {
+            save(LinuxNamespaceType::Pid)?;
+        }
+        let guard = ChildNamespaceGuard { saved };
+        for (t, path) in &plan.join_before_clone {
+            join(*t, path)?;
+        }
+        if plan.new_time {
+            unshare(LinuxNamespaceType::Time)?;
+            write_time_offsets(time_offsets)?;
+        }
+        Ok(guard)
+    }
+
+    /// Step back into the runtime's own namespaces.
+    pub fn restore(self) -> Result<(), NamespaceError> {
+        for (t, f) in &self.saved {
+            setns(f.as_fd(), clone_flag(*t)).map_err(|source| NamespaceError::Join {
+                kind: proc_name(*t),
+                path: format!("/proc/self/ns/{}", proc_name(*t)).into(),
+                source,
+            })?;
+        }
+        Ok(())
+    }
+}
+
+/// `linux.timeOffsets` → /proc/self/timens_offsets, which is writable only
+/// until the first process enters the new time namespace.
+fn write_time_offsets(offsets: &[(String, i64, u32)]) -> Result<(), NamespaceError> {
+    let file = PathBuf::from("/proc/self/timens_offsets");
+    for (clock, secs, nanos) in offsets {
+        let line = format!("{clock} {secs} {nanos}\n");
+        std::fs::write(&file, line).map_err(|source| NamespaceError::TimeOffsets { file: file.clone(), source })?;
+    }
+    Ok(())
+}
+
+/// The lines of /proc/<pid>/uid_map (or gid_map): `inside outside count`.
+pub fn id_map_lines(mappings: &[LinuxIdMapping]) -> String {
+    mappings
+        .iter()
+        .map(|m| format!("{} {} {}\n", m.container_id(), m.host_id(), m.size()))
+        .collect()
+}
+
+/// Written by the runtime (the parent user namespace) for the init.
+pub fn write_id_maps(pid: i32, uid: &[LinuxIdMapping], gid: &[LinuxIdMapping]) -> Result<(), NamespaceError> {
+    for (name, maps) in [("uid_map", uid), ("gid_map", gid)] {
+        if maps.is_empty() {
+            continue;
+        }
+        let file = PathBuf::from(format!("/proc/{pid}/{name}"));
+        // One write(2): the kernel accepts a map only once, whole.
+        std::fs::write(&file, id_map_lines(maps)).map_err(|source| NamespaceError::IdMap { file, source })?;
+    }
+    Ok(())
+}
+
+/// The namespaces of a running process that differ from ours: what
+/// `glassbox exec` must join. Order: user first, then the rest.
+pub fn of_process(pid: i32) -> Vec<(LinuxNamespaceType, PathBuf)> {
+    use std::os::unix::fs::MetadataExt;
+    let order = [
+        LinuxNamespaceType::User,
+        LinuxNamespaceType::Mount,
+        LinuxNamespaceType::Cgroup,
+        LinuxNamespaceType::Uts,
+        LinuxNamespaceType::Ipc,
+        LinuxNamespaceType::Network,
+        LinuxNamespaceType::Pid,
+        LinuxNamespaceType::Time,
+    ];
+    order
+        .into_iter()
+        .filter_map(|t| {
+            let theirs = PathBuf::from(format!("/proc/{pid}/ns/{}", proc_name(t)));
+            let ours = format!("/proc/self/ns/{}", proc_name(t));
+            let a = std::fs::metadata(&theirs).ok()?.ino();
+            let b = std::fs::metadata(ours).ok()?.ino();
+            (a != b).then_some((t, theirs))
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use oci_spec::runtime::{LinuxIdMappingBuilder, LinuxNamespaceBuilder};
+
+    fn ns(t: LinuxNamespaceType, path: Option<&str>) -> LinuxNamespace {
+        let b = LinuxNamespaceBuilder::default().typ(t);
+        match path {
+            Some(p) => b.path(p).build().unwrap(),
+            None => b.build().unwrap(),
+        }
+    }
+
+    #[test]
+    fn plan_splits_new_and_joined() {
+        let plan = NamespacePlan::from_spec(&[
+            ns(LinuxNamespaceType::Pid, None),
+            ns(LinuxNamespaceType::Network, Some("/var/run/netns/lab")),
+            ns(LinuxNamespaceType::Mount, None),
+            ns(LinuxNamespaceType::Cgroup, None),
+            ns(LinuxNamespaceType::User, Some("/proc/1/ns/user")),
+            ns(LinuxNamespaceType::Time, None),
+        ]);
+        assert_eq!(plan.clone_flags, CloneFlags::CLONE_NEWPID | CloneFlags::CLONE_NEWNS);
+        assert!(plan.new_cgroup && plan.new_time && !plan.new_user);
+        assert_eq!(plan.join_in_init[0].0, LinuxNamespaceType::User);
+        assert_eq!(plan.join_in_init[1].0, LinuxNamespaceType::Network);
+        assert_eq!(plan.unshare_equivalent(), "unshare --pid --fork --mount --cgroup --time");
+    }
+
+    #[test]
+    fn pid_path_is_joined_before_clone() {
+        let plan = NamespacePlan::from_spec(&[ns(LinuxNamespaceType::Pid, Some("/proc/9/ns/pid"))]);
+        assert_eq!(plan.join_before_clone.len(), 1);
+        assert!(plan.join_in_init.is_empty());
+    }
+
+    #[test]
+    fn id_map_format() {
+        let m = LinuxIdMappingBuilder::default().container_id(0u32).host_id(100000u32).size(65536u32).build().unwrap();
+        assert_eq!(id_map_lines(&[m]), "0 100000 65536\n");
+    }
+}

@@ -1,1 +1,275 @@
-//! (being written)
+//! The container's record on disk: `<root>/<id>/state.json`, written
+//! atomically (write a temporary file, then rename(2)), and a lock file taken
+//! with flock(2) so two commands on the same id never interleave.
+//!
+//! The status is not trusted from the file: it is worked out each time from
+//! the init process (alive? still waiting on `exec.fifo`?), because the
+//! container can die while no glassbox command is running.
+
+use std::collections::HashMap;
+use std::fs::{self, File, OpenOptions};
+use std::io::Write;
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::{Path, PathBuf};
+
+use nix::fcntl::{Flock, FlockArg};
+use serde::{Deserialize, Serialize};
+
+use crate::paths::Paths;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StateError {
+    #[error("container id {0:?} is not valid: use letters, digits, '.', '_', '-' (not starting with '.'), at most 1024 characters")]
+    InvalidId(String),
+    #[error("container {0:?} already exists (see `glassbox list`; remove it with `glassbox delete`)")]
+    Exists(String),
+    #[error("container {0:?} does not exist (see `glassbox list`)")]
+    NotFound(String),
+    #[error("{path}: {source}")]
+    Io { path: PathBuf, source: std::io::Error },
+    #[error("{path}: corrupt state file: {source}")]
+    Corrupt { path: PathBuf, source: serde_json::Error },
+    #[error("{path}: cannot lock: {source}")]
+    Lock { path: PathBuf, source: nix::Error },
+}
+
+fn io(path: &Path) -> impl FnOnce(std::io::Error) -> StateError + '_ {
+    move |source| StateError::Io { path: path.to_path_buf(), source }
+}
+
+/// runtime-spec `state.md` statuses (plus `paused`, as runc reports it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    Creating,
+    Created,
+    Running,
+    Paused,
+    Stopped,
+}
+
+impl std::fmt::Display for Status {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let s = serde_json::to_value(self).ok();
+        f.write_str(s.as_ref().and_then(|v| v.as_str()).unwrap_or("unknown"))
+    }
+}
+
+/// What glassbox remembers about a container between commands.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ContainerState {
+    pub oci_version: String,
+    pub id: String,
+    /// The init's pid as seen from the host.
+    pub pid: i32,
+    /// Field 22 of /proc/<pid>/stat when the init was made: tells our init
+    /// apart from an unrelated process that later got the same pid.
+    pub pid_start_time: u64,
+    pub bundle: PathBuf,
+    pub rootfs: PathBuf,
+    /// The cgroup path inside each hierarchy, e.g. `glassbox/web`.
+    pub cgroup_path: String,
+    pub created: String,
+    pub owner: String,
+    #[serde(default)]
+    pub annotations: HashMap<String, String>,
+    /// Set by `start`; `status()` still checks the process.
+    #[serde(default)]
+    pub started: bool,
+}
+
+/// Container ids become directory and cgroup names: keep them to one safe
+/// path component.
+pub fn validate_id(id: &str) -> Result<(), StateError> {
+    let ok = !id.is_empty()
+        && id.len() <= 1024
+        && !id.starts_with('.')
+        && id.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-' | '+'));
+    if ok { Ok(()) } else { Err(StateError::InvalidId(id.to_string())) }
+}
+
+/// The directory of one container, locked for the life of this value.
+pub struct ContainerDir {
+    pub path: PathBuf,
+    _lock: Flock<File>,
+}
+
+impl ContainerDir {
+    /// Make `<root>/<id>` for a new container; fails if the id is taken.
+    pub fn create(paths: &Paths, id: &str) -> Result<ContainerDir, StateError> {
+        validate_id(id)?;
+        fs::create_dir_all(&paths.state_root).map_err(io(&paths.state_root))?;
+        let path = paths.container_dir(id);
+        match fs::create_dir(&path) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => return Err(StateError::Exists(id.into())),
+            Err(e) => return Err(io(&path)(e)),
+        }
+        Self::lock(path)
+    }
+
+    /// Open and lock the directory of an existing container.
+    pub fn open(paths: &Paths, id: &str) -> Result<ContainerDir, StateError> {
+        validate_id(id)?;
+        let path = paths.container_dir(id);
+        if !path.join("state.json").exists() {
+            return Err(StateError::NotFound(id.into()));
+        }
+        Self::lock(path)
+    }
+
+    fn lock(path: PathBuf) -> Result<ContainerDir, StateError> {
+        let lock_path = path.join("lock");
+        let file = OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .custom_flags(libc::O_CLOEXEC)
+            .open(&lock_path)
+            .map_err(io(&lock_path))?;
+        let lock = Flock::lock(file, FlockArg::LockExclusive)
+            .map_err(|(_, source)| StateError::Lock { path: lock_path, source })?;
+        Ok(ContainerDir { path, _lock: lock })
+    }
+
+    pub fn exec_fifo(&self) -> PathBuf {
+        self.path.join("exec.fifo")
+    }
+
+    pub fn state_file(&self) -> PathBuf {
+        self.path.join("state.json")
+    }
+
+    pub fn load(&self) -> Result<ContainerState, StateError> {
+        let file = self.state_file();
+        let text = fs::read(&file).map_err(io(&file))?;
+        serde_json::from_slice(&text).map_err(|source| StateError::Corrupt { path: file, source })
+    }
+
+    /// Write state.json so that a reader sees the old or the new file, never half of one.
+    pub fn save(&self, state: &ContainerState) -> Result<(), StateError> {
+        let file = self.state_file();
+        let tmp = self.path.join(".state.json.tmp");
+        let text = serde_json::to_vec_pretty(state).expect("state serializes");
+        let mut f = File::create(&tmp).map_err(io(&tmp))?;
+        f.write_all(&text).and_then(|_| f.sync_all()).map_err(io(&tmp))?;
+        fs::rename(&tmp, &file).map_err(io(&file))
+    }
+
+    /// Remove the directory (the lock goes with it).
+    pub fn remove(self) -> Result<(), StateError> {
+        fs::remove_dir_all(&self.path).map_err(io(&self.path))
+    }
+}
+
+/// Ids of every container under the state root, sorted.
+pub fn list_ids(paths: &Paths) -> Result<Vec<String>, StateError> {
+    let mut ids = Vec::new();
+    let entries = match fs::read_dir(&paths.state_root) {
+        Ok(entries) => entries,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(ids),
+        Err(e) => return Err(io(&paths.state_root)(e)),
+    };
+    for entry in entries.flatten() {
+        if entry.path().join("state.json").exists() {
+            ids.push(entry.file_name().to_string_lossy().into_owned());
+        }
+    }
+    ids.sort();
+    Ok(ids)
+}
+
+/// Field 22 (starttime) and field 3 (state) of /proc/<pid>/stat.
+pub fn proc_stat(pid: i32) -> Option<(char, u64)> {
+    let text = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // The command name (field 2) may contain spaces and ')': split after the last ')'.
+    let rest = &text[text.rfind(')')? + 2..];
+    let fields: Vec<&str> = rest.split(' ').collect();
+    let state = fields.first()?.chars().next()?;
+    let start = fields.get(19)?.parse().ok()?;
+    Some((state, start))
+}
+
+impl ContainerState {
+    /// Is our init process still there (and not a zombie)?
+    pub fn init_alive(&self) -> bool {
+        matches!(proc_stat(self.pid), Some((s, start)) if s != 'Z' && s != 'X' && start == self.pid_start_time)
+    }
+
+    /// created (init waiting on exec.fifo), running, or stopped.
+    pub fn status(&self, dir: &Path) -> Status {
+        if !self.init_alive() {
+            return Status::Stopped;
+        }
+        if crate::cgroups::is_frozen(&self.cgroup_path) {
+            return Status::Paused;
+        }
+        if dir.join("exec.fifo").exists() { Status::Created } else { Status::Running }
+    }
+
+    /// The JSON `glassbox state` prints: runtime-spec's state plus runc's extras.
+    pub fn to_oci_json(&self, status: Status) -> serde_json::Value {
+        let pid = if status == Status::Stopped { 0 } else { self.pid };
+        serde_json::json!({
+            "ociVersion": self.oci_version,
+            "id": self.id,
+            "status": status,
+            "pid": pid,
+            "bundle": self.bundle,
+            "rootfs": self.rootfs,
+            "created": self.created,
+            "owner": self.owner,
+            "annotations": self.annotations,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids() {
+        for good in ["web", "a-b_c.1", "0123456789abcdef"] {
+            assert!(validate_id(good).is_ok(), "{good}");
+        }
+        for bad in ["", "..", "../x", "a/b", ".hidden", "a b"] {
+            assert!(validate_id(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn create_twice_is_refused_and_state_round_trips() {
+        let tmp = tempfile::tempdir().unwrap();
+        let paths = Paths::new(tmp.path());
+        let dir = ContainerDir::create(&paths, "c1").unwrap();
+        let state = ContainerState {
+            oci_version: "1.2.0".into(),
+            id: "c1".into(),
+            pid: 1,
+            pid_start_time: 0,
+            bundle: "/b".into(),
+            rootfs: "/b/rootfs".into(),
+            cgroup_path: "glassbox/c1".into(),
+            created: "now".into(),
+            owner: "root".into(),
+            annotations: Default::default(),
+            started: false,
+        };
+        dir.save(&state).unwrap();
+        assert_eq!(dir.load().unwrap().id, "c1");
+        drop(dir);
+        assert!(matches!(ContainerDir::create(&paths, "c1"), Err(StateError::Exists(_))));
+        assert_eq!(list_ids(&paths).unwrap(), vec!["c1".to_string()]);
+        ContainerDir::open(&paths, "c1").unwrap().remove().unwrap();
+        assert!(list_ids(&paths).unwrap().is_empty());
+    }
+
+    #[test]
+    fn own_stat_parses() {
+        let (state, start) = proc_stat(std::process::id() as i32).unwrap();
+        assert_eq!(state, 'R');
+        assert!(start > 0);
+    }
+}

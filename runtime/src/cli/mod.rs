@@ -1,2 +1,169 @@
-//! (being written)
-pub fn main() -> i32 { 0 }
+//! The command line, shaped like runc's so that containerd, podman and CRI
+//! can call glassbox in its place: the same verbs, flags and exit codes
+//! (0 on success, 1 on any error, the container's own code for `run`/`exec`).
+
+pub mod args;
+pub mod features;
+pub mod log;
+pub mod spec;
+
+use std::path::PathBuf;
+
+use anyhow::{Context, Result};
+use clap::Parser;
+
+use args::{Cli, Command};
+
+use crate::container::{ConsoleHandling, Container, CreateOptions, ExecOptions, RunOptions};
+use crate::paths::Paths;
+use crate::signals::parse_signal;
+
+/// Parse the arguments, run the verb, and turn the outcome into an exit code.
+pub fn main() -> i32 {
+    let cli = Cli::parse();
+    log::init(cli.log.clone(), cli.log_format, cli.debug);
+    match dispatch(cli) {
+        Ok(code) => code,
+        Err(e) => {
+            log::error(&format!("{e:#}"));
+            1
+        }
+    }
+}
+
+fn dispatch(cli: Cli) -> Result<i32> {
+    if cli.systemd_cgroup {
+        anyhow::bail!("--systemd-cgroup: glassbox manages cgroups through cgroupfs only (there is no systemd here); drop the flag or use --cgroup-manager cgroupfs in podman");
+    }
+    let paths = Paths::new(cli.root.clone());
+    match cli.command {
+        Command::Create(a) => {
+            let opts = create_options(a.id, a.common)?;
+            Container::create(&paths, &opts)?;
+            Ok(0)
+        }
+        Command::Start { id } => {
+            Container::load(&paths, &id)?.start()?;
+            Ok(0)
+        }
+        Command::Run(a) => {
+            let create = create_options(a.id, a.common)?;
+            Ok(Container::run(&paths, RunOptions { create, detach: a.detach })?)
+        }
+        Command::State { id } => {
+            let c = Container::load(&paths, &id)?;
+            println!("{}", serde_json::to_string_pretty(&c.state.to_oci_json(c.status()))?);
+            Ok(0)
+        }
+        Command::Kill { id, signal, all } => {
+            let signal = parse_signal(&signal)?;
+            Container::load(&paths, &id)?.kill(signal, all)?;
+            Ok(0)
+        }
+        Command::Delete { id, force } => {
+            Container::delete_by_id(&paths, &id, force)?;
+            Ok(0)
+        }
+        Command::List { format, quiet } => {
+            let entries = Container::list(&paths)?;
+            print_list(&entries, &format, quiet)?;
+            Ok(0)
+        }
+        Command::Ps { id, format, ps_args } => {
+            let c = Container::load(&paths, &id)?;
+            print_ps(&c.pids()?, &format, &ps_args)?;
+            Ok(0)
+        }
+        Command::Exec(a) => {
+            let c = Container::load(&paths, &a.id)?;
+            let process = args::exec_process(&c, &a)?;
+            let opts = ExecOptions {
+                process,
+                detach: a.detach,
+                pid_file: a.pid_file.clone(),
+                console_socket: a.console_socket.clone(),
+                preserve_fds: a.preserve_fds,
+            };
+            Ok(c.exec(opts)?)
+        }
+        Command::Spec { bundle, rootless } => {
+            let path = bundle.unwrap_or_else(|| PathBuf::from(".")).join("config.json");
+            if path.exists() {
+                anyhow::bail!("{}: file already exists; remove it first", path.display());
+            }
+            let spec = spec::default_spec(rootless);
+            let text = serde_json::to_string_pretty(&spec)?;
+            std::fs::write(&path, text + "\n").with_context(|| format!("writing {}", path.display()))?;
+            Ok(0)
+        }
+        Command::Features => {
+            println!("{}", serde_json::to_string_pretty(&features::features_json())?);
+            Ok(0)
+        }
+    }
+}
+
+fn create_options(id: String, c: args::CreateArgs) -> Result<CreateOptions> {
+    let bundle = c.bundle.unwrap_or_else(|| PathBuf::from("."));
+    Ok(CreateOptions {
+        id,
+        bundle,
+        pid_file: c.pid_file.map(absolute).transpose()?,
+        console: match c.console_socket {
+            Some(p) => ConsoleHandling::Socket(p),
+            None => ConsoleHandling::None,
+        },
+        no_pivot: c.no_pivot,
+        preserve_fds: c.preserve_fds,
+    })
+}
+
+/// runc resolves a relative --pid-file against the caller's cwd.
+fn absolute(p: PathBuf) -> Result<PathBuf> {
+    Ok(if p.is_absolute() { p } else { std::env::current_dir()?.join(p) })
+}
+
+fn print_list(entries: &[crate::container::ListEntry], format: &str, quiet: bool) -> Result<()> {
+    if quiet {
+        for e in entries {
+            println!("{}", e.id);
+        }
+        return Ok(());
+    }
+    match format {
+        "json" => println!("{}", serde_json::to_string(entries)?),
+        "table" => {
+            println!("{:<20} {:<8} {:<10} {:<40} {:<32} OWNER", "ID", "PID", "STATUS", "BUNDLE", "CREATED");
+            for e in entries {
+                println!("{:<20} {:<8} {:<10} {:<40} {:<32} {}", e.id, e.pid, e.status, e.bundle, e.created, e.owner);
+            }
+        }
+        other => anyhow::bail!("--format {other:?}: use table or json"),
+    }
+    Ok(())
+}
+
+/// `ps --format json` prints the pids; the table is `ps(1)`'s own output
+/// (default `ps -ef`) filtered to the container's processes.
+fn print_ps(pids: &[i32], format: &str, ps_args: &[String]) -> Result<()> {
+    match format {
+        "json" => println!("{}", serde_json::to_string(pids)?),
+        "table" => {
+            let args: Vec<String> = if ps_args.is_empty() { vec!["-ef".into()] } else { ps_args.to_vec() };
+            let out = std::process::Command::new("ps").args(&args).output().context("running ps(1)")?;
+            let text = String::from_utf8_lossy(&out.stdout);
+            let mut lines = text.lines();
+            let header = lines.next().unwrap_or_default();
+            let pid_col = header.split_whitespace().position(|h| h == "PID").context("ps output has no PID column")?;
+            println!("{header}");
+            for line in lines {
+                let pid = line.split_whitespace().nth(pid_col).and_then(|p| p.parse::<i32>().ok());
+                if pid.is_some_and(|p| pids.contains(&p)) {
+                    println!("{line}");
+                }
+            }
+        }
+        other => anyhow::bail!("--format {other:?}: use table or json"),
+    }
+    Ok(())
+}

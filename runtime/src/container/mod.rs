@@ -1,1 +1,83 @@
-//! (being written)
+//! One file per command-line verb, each an `impl Container` block.
+//!
+//! `create` → `start` → (`kill`) → `delete` is the lifecycle of
+//! runtime-spec `runtime.md`; `run` is all of them in one; `exec` adds a
+//! process to a running container.
+
+mod create;
+mod delete;
+mod exec;
+mod kill;
+mod list;
+mod ps;
+mod run;
+mod start;
+mod status;
+
+use std::path::PathBuf;
+
+pub use create::{ConsoleHandling, CreateOptions};
+pub use exec::ExecOptions;
+pub use list::ListEntry;
+pub use run::RunOptions;
+
+use crate::paths::Paths;
+use crate::state::{ContainerDir, ContainerState, Status};
+
+#[derive(Debug, thiserror::Error)]
+pub enum ContainerError {
+    #[error(transparent)]
+    Bundle(#[from] crate::bundle::BundleError),
+    #[error(transparent)]
+    State(#[from] crate::state::StateError),
+    #[error(transparent)]
+    Cgroup(#[from] crate::cgroups::CgroupError),
+    #[error(transparent)]
+    Namespace(#[from] crate::namespaces::NamespaceError),
+    #[error(transparent)]
+    Process(#[from] crate::process::ProcessError),
+    #[error(transparent)]
+    Channel(#[from] crate::process::protocol::ChannelError),
+    #[error(transparent)]
+    Hook(#[from] crate::hooks::HookError),
+    #[error(transparent)]
+    Terminal(#[from] crate::terminal::TerminalError),
+    #[error(transparent)]
+    Signal(#[from] crate::signals::SignalError),
+    #[error("container {id:?} could not be made: stage {stage} failed: {message}")]
+    Init { id: String, stage: String, message: String },
+    #[error("container {id:?} is {status}: {what}")]
+    WrongStatus { id: String, status: Status, what: &'static str },
+    #[error("{what}: {path}: {source}")]
+    Io { what: &'static str, path: PathBuf, source: std::io::Error },
+    #[error("{0}")]
+    Usage(String),
+}
+
+/// An existing container, its directory locked while this value lives.
+pub struct Container {
+    pub paths: Paths,
+    pub dir: ContainerDir,
+    pub state: ContainerState,
+}
+
+impl Container {
+    /// Open the container `id`, locking it against other glassbox commands.
+    pub fn load(paths: &Paths, id: &str) -> Result<Container, ContainerError> {
+        let dir = ContainerDir::open(paths, id)?;
+        let state = dir.load()?;
+        Ok(Container { paths: paths.clone(), dir, state })
+    }
+
+    pub fn id(&self) -> &str {
+        &self.state.id
+    }
+
+    pub fn status(&self) -> Status {
+        self.state.status(&self.dir.path)
+    }
+
+    fn wrong_status(&self, what: &'static str) -> ContainerError {
+        ContainerError::WrongStatus { id: self.state.id.clone(), status: self.status(), what }
+    }
+}

@@ -1,1 +1,35 @@
-//! (being written)
+//! Making the container's first process — its *init* — and talking to it.
+//!
+//! ```text
+//!  runtime (glassbox create)                     init (the clone(2) child)
+//!  ─────────────────────────                     ─────────────────────────
+//!  mkfifo <state>/exec.fifo
+//!  clone(CLONE_NEWNS|NEWPID|NEWUTS|…) ─────────▶ born in its new namespaces, waits
+//!  write /proc/<pid>/uid_map, gid_map
+//!  write <pid> to the cgroup's cgroup.procs
+//!            ──── Go ────────────────────────▶  setns(2) into namespaces given by path
+//!                                               unshare(CLONE_NEWCGROUP)
+//!                                               mounts, devices      (rootfs::prepare)
+//!            ◀─── MountsDone ─────────────────
+//!  run prestart + createRuntime hooks
+//!            ──── HooksDone{state} ──────────▶  run createContainer hooks
+//!                                               pivot_root           (rootfs::enter)
+//!            ◀─── Console + pty master fd ────  (only with process.terminal)
+//!                                               masked/readonly paths, hostname, sysctl,
+//!                                               rlimits, caps, user, no_new_privs, (seccomp)
+//!            ◀─── Ready ──────────────────────
+//!  write state.json, exit                        open(exec.fifo, O_WRONLY)  … blocks …
+//!
+//!  glassbox start: open(exec.fifo, O_RDONLY) ──▶ write "0", startContainer hooks,
+//!                  read "0", unlink the fifo     (seccomp), execve(process.args)
+//! ```
+//! Any step that fails sends `Failed{stage, message}` and the init exits; the
+//! runtime then removes everything it made.
+
+pub mod init;
+pub mod join;
+pub mod protocol;
+pub mod spawn;
+
+pub use protocol::{Channel, FromInit, FromRuntime};
+pub use spawn::{spawn_init, InitOptions, ProcessError, SpawnedInit};

@@ -1,0 +1,202 @@
+//! runc's command line, declared with clap.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+use oci_spec::runtime::{Process, User};
+
+use super::log::LogFormat;
+use crate::container::Container;
+
+#[derive(Parser, Debug)]
+#[command(name = "glassbox", version, about = "An OCI container runtime you can see through")]
+pub struct Cli {
+    /// Directory for the containers' state.
+    #[arg(long, global = true, default_value = crate::paths::Paths::DEFAULT_STATE_ROOT)]
+    pub root: PathBuf,
+    /// Write log lines to this file instead of stderr.
+    #[arg(long, global = true)]
+    pub log: Option<PathBuf>,
+    #[arg(long = "log-format", global = true, value_enum, default_value = "text")]
+    pub log_format: LogFormat,
+    /// Log debug messages too.
+    #[arg(long, global = true)]
+    pub debug: bool,
+    /// Use systemd to manage cgroups (not supported: glassbox uses cgroupfs).
+    #[arg(long = "systemd-cgroup", global = true)]
+    pub systemd_cgroup: bool,
+    /// Accepted for compatibility; glassbox decides from the euid.
+    #[arg(long, global = true, num_args = 0..=1, default_missing_value = "true")]
+    pub rootless: Option<String>,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Args, Debug)]
+pub struct CreateArgs {
+    /// The bundle directory (holding config.json); default: the current directory.
+    #[arg(short, long)]
+    pub bundle: Option<PathBuf>,
+    /// Write the container's init pid here.
+    #[arg(long = "pid-file")]
+    pub pid_file: Option<PathBuf>,
+    /// Unix socket to send the pty master to (with process.terminal).
+    #[arg(long = "console-socket")]
+    pub console_socket: Option<PathBuf>,
+    /// Use MS_MOVE + chroot instead of pivot_root (for ramdisk roots).
+    #[arg(long = "no-pivot")]
+    pub no_pivot: bool,
+    /// Accepted for compatibility: glassbox does not make a session keyring.
+    #[arg(long = "no-new-keyring")]
+    pub no_new_keyring: bool,
+    /// Pass N extra descriptors (3 … 3+N-1) into the container.
+    #[arg(long = "preserve-fds", default_value_t = 0)]
+    pub preserve_fds: i32,
+}
+
+#[derive(Args, Debug)]
+pub struct CreateCmd {
+    pub id: String,
+    #[command(flatten)]
+    pub common: CreateArgs,
+}
+
+#[derive(Args, Debug)]
+pub struct RunCmd {
+    pub id: String,
+    #[command(flatten)]
+    pub common: CreateArgs,
+    /// Return once the container is running.
+    #[arg(short, long)]
+    pub detach: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct ExecCmd {
+    pub id: String,
+    /// The command and its arguments (unless --process is given).
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+    pub command: Vec<String>,
+    /// A process.json (runtime-spec `process` object) to run.
+    #[arg(short, long)]
+    pub process: Option<PathBuf>,
+    #[arg(short, long)]
+    pub tty: bool,
+    #[arg(short, long)]
+    pub env: Vec<String>,
+    #[arg(long)]
+    pub cwd: Option<PathBuf>,
+    /// UID[:GID]
+    #[arg(short, long)]
+    pub user: Option<String>,
+    #[arg(short = 'g', long = "additional-gids")]
+    pub additional_gids: Vec<u32>,
+    #[arg(short, long)]
+    pub detach: bool,
+    #[arg(long = "pid-file")]
+    pub pid_file: Option<PathBuf>,
+    #[arg(long = "console-socket")]
+    pub console_socket: Option<PathBuf>,
+    #[arg(long = "no-new-privs")]
+    pub no_new_privs: bool,
+    #[arg(long = "preserve-fds", default_value_t = 0)]
+    pub preserve_fds: i32,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Make a container and leave it waiting for `start`.
+    Create(CreateCmd),
+    /// Run the user's program in a created container.
+    Start { id: String },
+    /// create + start + wait + delete (or with -d, create + start).
+    Run(RunCmd),
+    /// Print the container's state as runtime-spec JSON.
+    State { id: String },
+    /// Send a signal (default SIGTERM) to the container.
+    Kill {
+        id: String,
+        #[arg(default_value = "SIGTERM")]
+        signal: String,
+        #[arg(short, long)]
+        all: bool,
+    },
+    /// Remove a container and everything it left.
+    Delete {
+        id: String,
+        #[arg(short, long)]
+        force: bool,
+    },
+    /// List the containers under --root.
+    List {
+        #[arg(short, long, default_value = "table")]
+        format: String,
+        #[arg(short, long)]
+        quiet: bool,
+    },
+    /// The processes running in a container.
+    Ps {
+        id: String,
+        #[arg(short, long, default_value = "table")]
+        format: String,
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        ps_args: Vec<String>,
+    },
+    /// Run a new process inside a running container.
+    Exec(ExecCmd),
+    /// Write a default config.json.
+    Spec {
+        #[arg(short, long)]
+        bundle: Option<PathBuf>,
+        #[arg(long)]
+        rootless: bool,
+    },
+    /// What this runtime supports, as runtime-spec features JSON.
+    Features,
+}
+
+/// The process `exec` runs: `--process FILE`, or the container's own
+/// process with the args, env, cwd and user given on the command line.
+pub fn exec_process(c: &Container, a: &ExecCmd) -> anyhow::Result<Process> {
+    use anyhow::Context;
+    if let Some(path) = &a.process {
+        let text = std::fs::read(path).with_context(|| format!("--process {}", path.display()))?;
+        let mut de = serde_json::Deserializer::from_slice(&text);
+        let p: Process = serde_path_to_error::deserialize(&mut de)
+            .map_err(|e| anyhow::anyhow!("--process {}: field `{}`: {}", path.display(), e.path(), e.inner()))?;
+        return Ok(p);
+    }
+    if a.command.is_empty() {
+        anyhow::bail!("exec needs a command, e.g. `glassbox exec {} sh`, or --process FILE", a.id);
+    }
+    let config = c.state.bundle.join("config.json");
+    let text = std::fs::read(&config).with_context(|| format!("reading {}", config.display()))?;
+    let spec = crate::bundle::parse_config(&config, &text)?;
+    let mut p = spec.process().clone().unwrap_or_default();
+    p.set_args(Some(a.command.clone()));
+    p.set_terminal(Some(a.tty));
+    let mut env = p.env().clone().unwrap_or_default();
+    for kv in &a.env {
+        let key = kv.split('=').next().unwrap_or_default();
+        env.retain(|e| e.split('=').next() != Some(key));
+        env.push(kv.clone());
+    }
+    p.set_env(Some(env));
+    if let Some(cwd) = &a.cwd {
+        p.set_cwd(cwd.clone());
+    }
+    if let Some(user) = &a.user {
+        let (uid, gid) = user.split_once(':').unwrap_or((user, "0"));
+        let mut u = User::default();
+        u.set_uid(uid.parse().with_context(|| format!("--user {user:?}: numeric UID[:GID] expected"))?);
+        u.set_gid(gid.parse().with_context(|| format!("--user {user:?}: numeric UID[:GID] expected"))?);
+        if !a.additional_gids.is_empty() {
+            u.set_additional_gids(Some(a.additional_gids.clone()));
+        }
+        p.set_user(u);
+    }
+    if a.no_new_privs {
+        p.set_no_new_privileges(Some(true));
+    }
+    Ok(p)
+}

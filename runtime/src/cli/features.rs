@@ -1,0 +1,4 @@
+//! (placeholder)
+pub fn features_json() -> serde_json::Value {
+    serde_json::json!({})
+}

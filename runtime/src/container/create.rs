@@ -1,0 +1,205 @@
+//! `glassbox create`: make the container and leave its init waiting at the
+//! exec.fifo, so `start` can run the user's program later.
+
+use std::os::fd::OwnedFd;
+use std::path::{Path, PathBuf};
+
+use nix::sys::signal::{kill, Signal};
+use nix::sys::stat::Mode;
+use nix::sys::wait::waitpid;
+use nix::unistd::Pid;
+
+use super::{Container, ContainerError};
+use crate::bundle::Bundle;
+use crate::cgroups::{self, ContainerCgroup};
+use crate::namespaces::{self, NamespacePlan};
+use crate::paths::Paths;
+use crate::process::{spawn_init, FromInit, FromRuntime, InitOptions, SpawnedInit};
+use crate::state::{proc_stat, ContainerDir, ContainerState, Status};
+use crate::{hooks, terminal};
+
+/// What to do with the pty master when `process.terminal` is true.
+pub enum ConsoleHandling {
+    /// `--console-socket`: send it to whoever listens there (containerd, podman).
+    Socket(PathBuf),
+    /// `glassbox run` in the foreground keeps it and copies to/from its own stdio.
+    Keep,
+    /// No terminal was offered.
+    None,
+}
+
+pub struct CreateOptions {
+    pub id: String,
+    pub bundle: PathBuf,
+    pub pid_file: Option<PathBuf>,
+    pub console: ConsoleHandling,
+    pub no_pivot: bool,
+    pub preserve_fds: i32,
+}
+
+/// Everything a failed create must undo, undone on drop unless disarmed.
+struct Undo {
+    init: Option<Pid>,
+    cgroup: Option<ContainerCgroup>,
+    dir: Option<ContainerDir>,
+}
+
+impl Drop for Undo {
+    fn drop(&mut self) {
+        if let Some(pid) = self.init {
+            let _ = kill(pid, Signal::SIGKILL);
+            let _ = waitpid(pid, None);
+        }
+        if let Some(cg) = &self.cgroup {
+            let _ = cg.remove();
+        }
+        if let Some(dir) = self.dir.take() {
+            let _ = dir.remove();
+        }
+    }
+}
+
+impl Container {
+    /// Make a container; returns it (status `created`) and, with
+    /// `ConsoleHandling::Keep`, the pty master.
+    pub fn create(paths: &Paths, opts: &CreateOptions) -> Result<(Container, Option<OwnedFd>), ContainerError> {
+        crate::state::validate_id(&opts.id)?;
+        let bundle = Bundle::load(&opts.bundle)?;
+        check_console_options(&bundle, &opts.console)?;
+        let mut undo = Undo { init: None, cgroup: None, dir: Some(ContainerDir::create(paths, &opts.id)?) };
+        let dir_path = undo.dir.as_ref().expect("just set").path.clone();
+
+        let linux = bundle.spec.linux().as_ref().expect("bundle checked linux");
+        let cgroup_path = cgroups::cgroup_path(linux.cgroups_path().as_deref(), &paths.cgroup_parent, &opts.id)?;
+        let cgroup = undo.cgroup.insert(ContainerCgroup::create(&cgroup_path)?);
+
+        let exec_fifo = dir_path.join("exec.fifo");
+        make_exec_fifo(&exec_fifo)?;
+
+        let plan = NamespacePlan::from_spec(&linux.namespaces().clone().unwrap_or_default());
+        let init = spawn_init(
+            &InitOptions {
+                spec: &bundle.spec,
+                rootfs: &bundle.rootfs,
+                exec_fifo: &exec_fifo,
+                no_pivot: opts.no_pivot,
+                preserve_fds: opts.preserve_fds,
+            },
+            &plan,
+        )?;
+        undo.init = Some(init.pid);
+        let pid = init.pid.as_raw();
+
+        if plan.new_user {
+            let uid = linux.uid_mappings().clone().unwrap_or_default();
+            let gid = linux.gid_mappings().clone().unwrap_or_default();
+            namespaces::write_id_maps(pid, &uid, &gid)?;
+        }
+        cgroup.add_process(pid)?;
+        init.channel.send(&FromRuntime::Go)?;
+
+        let mut state = ContainerState {
+            oci_version: bundle.spec.version().clone(),
+            id: opts.id.clone(),
+            pid,
+            pid_start_time: proc_stat(pid).map(|(_, t)| t).unwrap_or(0),
+            bundle: bundle.dir.clone(),
+            rootfs: bundle.rootfs.clone(),
+            cgroup_path: cgroup_path.clone(),
+            created: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Nanos, true),
+            owner: whoami(),
+            annotations: bundle.spec.annotations().clone().unwrap_or_default(),
+            started: false,
+        };
+
+        expect(&init, &opts.id, |m| matches!(m, FromInit::MountsDone))?;
+        let hooks = bundle.spec.hooks().clone().unwrap_or_default();
+        let creating = serde_json::to_vec(&state.to_oci_json(Status::Creating)).expect("json");
+        hooks::run_hooks("prestart", hooks.prestart().as_deref().unwrap_or_default(), &creating)?;
+        hooks::run_hooks("createRuntime", hooks.create_runtime().as_deref().unwrap_or_default(), &creating)?;
+        let created = serde_json::to_string(&state.to_oci_json(Status::Created)).expect("json");
+        init.channel.send(&FromRuntime::HooksDone { state_json: created })?;
+
+        let mut console = None;
+        if bundle.spec.process().as_ref().and_then(|p| p.terminal()).unwrap_or(false) {
+            let master = expect(&init, &opts.id, |m| matches!(m, FromInit::Console))?
+                .ok_or_else(|| ContainerError::Usage("the init sent no pty master".into()))?;
+            match &opts.console {
+                ConsoleHandling::Socket(path) => terminal::send_to_console_socket(path, &master)?,
+                ConsoleHandling::Keep => console = Some(master),
+                ConsoleHandling::None => {}
+            }
+        }
+        expect(&init, &opts.id, |m| matches!(m, FromInit::Ready))?;
+
+        let dir = undo.dir.take().expect("still ours");
+        state.started = false;
+        dir.save(&state)?;
+        if let Some(pid_file) = &opts.pid_file {
+            if let Err(e) = write_pid_file(pid_file, pid) {
+                undo.dir = Some(dir);
+                return Err(e);
+            }
+        }
+        undo.init = None;
+        undo.cgroup = None;
+        Ok((Container { paths: paths.clone(), dir, state }, console))
+    }
+}
+
+/// runc's rules: a terminal needs somewhere to go, and a console socket
+/// without a terminal is a mistake worth reporting.
+fn check_console_options(bundle: &Bundle, console: &ConsoleHandling) -> Result<(), ContainerError> {
+    let terminal = bundle.spec.process().as_ref().and_then(|p| p.terminal()).unwrap_or(false);
+    match (terminal, console) {
+        (true, ConsoleHandling::None) => Err(ContainerError::Usage(
+            "process.terminal is true but no --console-socket was given: pass one, or set terminal to false".into(),
+        )),
+        (false, ConsoleHandling::Socket(_)) => Err(ContainerError::Usage(
+            "--console-socket was given but process.terminal is false in config.json".into(),
+        )),
+        _ => Ok(()),
+    }
+}
+
+/// Receive the next message from the init; a `Failed` becomes the error the
+/// user sees, naming the stage. Returns the descriptor riding on it.
+fn expect(init: &SpawnedInit, id: &str, ok: impl Fn(&FromInit) -> bool) -> Result<Option<OwnedFd>, ContainerError> {
+    let failed = |stage: String, message: String| ContainerError::Init { id: id.into(), stage, message };
+    match init.channel.recv::<FromInit>() {
+        Ok((FromInit::Failed { stage, message }, _)) => Err(failed(stage, message)),
+        Ok((m, fd)) if ok(&m) => Ok(fd),
+        Ok((m, _)) => Err(failed("protocol".into(), format!("unexpected message {m:?}"))),
+        Err(e) => Err(failed("init".into(), e.to_string())),
+    }
+}
+
+/// exec.fifo: the init blocks opening it for writing until `start` opens it
+/// for reading. 0622 so an init that changed user can still open it.
+fn make_exec_fifo(path: &Path) -> Result<(), ContainerError> {
+    nix::unistd::mkfifo(path, Mode::from_bits_truncate(0o622)).map_err(|e| ContainerError::Io {
+        what: "mkfifo exec.fifo",
+        path: path.into(),
+        source: e.into(),
+    })?;
+    // mkfifo applies the umask; the mode must be exactly 0622.
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o622))
+        .map_err(|source| ContainerError::Io { what: "chmod exec.fifo", path: path.into(), source })
+}
+
+/// `--pid-file`: written atomically, as containerd and podman read it as soon as create returns.
+pub(super) fn write_pid_file(path: &Path, pid: i32) -> Result<(), ContainerError> {
+    let io = |source| ContainerError::Io { what: "writing --pid-file", path: path.into(), source };
+    let tmp = path.with_file_name(format!(
+        ".{}.tmp",
+        path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default()
+    ));
+    std::fs::write(&tmp, pid.to_string()).map_err(io)?;
+    std::fs::rename(&tmp, path).map_err(io)
+}
+
+fn whoami() -> String {
+    let uid = nix::unistd::geteuid();
+    nix::unistd::User::from_uid(uid).ok().flatten().map(|u| u.name).unwrap_or_else(|| uid.to_string())
+}

@@ -1,0 +1,68 @@
+//! `glassbox delete`: remove a stopped (or, with --force, any) container:
+//! poststop hooks, its cgroup, its state directory.
+
+use std::time::{Duration, Instant};
+
+use nix::sys::signal::Signal;
+
+use super::{Container, ContainerError};
+use crate::cgroups::ContainerCgroup;
+use crate::hooks;
+use crate::paths::Paths;
+use crate::state::Status;
+
+impl Container {
+    /// Delete the container `id`. `force` kills it first; it also makes an
+    /// unknown id a success, so a cleanup after a half-failed create is idempotent.
+    pub fn delete_by_id(paths: &Paths, id: &str, force: bool) -> Result<(), ContainerError> {
+        match Container::load(paths, id) {
+            Ok(c) => c.delete(force),
+            Err(ContainerError::State(crate::state::StateError::NotFound(_))) if force => {
+                let _ = std::fs::remove_dir_all(paths.container_dir(id));
+                Ok(())
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    pub fn delete(self, force: bool) -> Result<(), ContainerError> {
+        let status = self.status();
+        if !force && !self.can_delete() {
+            return Err(self.wrong_status("stop it first (glassbox kill), or use delete --force"));
+        }
+        if status != Status::Stopped {
+            self.stop_everything();
+        }
+        self.destroy()
+    }
+
+    /// SIGKILL every process of the container and wait for the init to go.
+    fn stop_everything(&self) {
+        let cgroup = ContainerCgroup::load(&self.state.cgroup_path);
+        // A frozen process cannot die; thaw first.
+        crate::cgroups::thaw(&self.state.cgroup_path);
+        cgroup.signal_all(Signal::SIGKILL);
+        let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(self.state.pid), Signal::SIGKILL);
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while self.state.init_alive() && Instant::now() < deadline {
+            // Our own child (foreground `run`) must be reaped to stop being alive.
+            let _ = nix::sys::wait::waitpid(
+                nix::unistd::Pid::from_raw(self.state.pid),
+                Some(nix::sys::wait::WaitPidFlag::WNOHANG),
+            );
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    }
+
+    /// Remove what the container left: poststop hooks, cgroup, state dir.
+    pub(super) fn destroy(self) -> Result<(), ContainerError> {
+        let list = self.bundle_hooks().poststop().clone().unwrap_or_default();
+        let state = serde_json::to_vec(&self.state.to_oci_json(Status::Stopped)).expect("json");
+        if let Err(e) = hooks::run_hooks("poststop", &list, &state) {
+            crate::cli::log::warn(&format!("{e}"));
+        }
+        ContainerCgroup::load(&self.state.cgroup_path).remove()?;
+        self.dir.remove()?;
+        Ok(())
+    }
+}

@@ -1,0 +1,96 @@
+//! `glassbox exec`: run another process in a running container, in its
+//! namespaces and its cgroup, under the same security settings.
+
+use std::path::PathBuf;
+
+use nix::sys::signal::{SigSet, SigmaskHow, Signal};
+use nix::sys::signalfd::{SfdFlags, SignalFd};
+use oci_spec::runtime::Process;
+
+use super::create::write_pid_file;
+use super::run::wait_in_foreground;
+use super::{Container, ContainerError};
+use crate::cgroups::ContainerCgroup;
+use crate::process::join::{spawn_joined, JoinOptions};
+use crate::process::FromInit;
+use crate::signals::{exit_status_code, FORWARDED};
+use crate::terminal;
+
+pub struct ExecOptions {
+    pub process: Process,
+    pub detach: bool,
+    pub pid_file: Option<PathBuf>,
+    pub console_socket: Option<PathBuf>,
+    pub preserve_fds: i32,
+}
+
+impl Container {
+    /// Returns the exit code of the process (0 at once with `detach`).
+    pub fn exec(&self, opts: ExecOptions) -> Result<i32, ContainerError> {
+        if !self.can_exec() {
+            return Err(self.wrong_status("exec needs a running container"));
+        }
+        let terminal_on = opts.process.terminal().unwrap_or(false);
+        if terminal_on && opts.detach && opts.console_socket.is_none() {
+            return Err(ContainerError::Usage("--tty with --detach needs --console-socket".into()));
+        }
+        let config = self.state.bundle.join("config.json");
+        let text = std::fs::read(&config)
+            .map_err(|source| ContainerError::Io { what: "reading the container's config", path: config.clone(), source })?;
+        let spec = crate::bundle::parse_config(&config, &text)?;
+        let seccomp = spec.linux().as_ref().and_then(|l| l.seccomp().clone());
+
+        let mut handled = SigSet::empty();
+        for s in FORWARDED.iter().chain([Signal::SIGCHLD, Signal::SIGWINCH].iter()) {
+            handled.add(*s);
+        }
+        let mut old = SigSet::empty();
+        if !opts.detach {
+            let _ = nix::sys::signal::sigprocmask(SigmaskHow::SIG_BLOCK, Some(&handled), Some(&mut old));
+        }
+        let result = (|| {
+            let child = spawn_joined(&JoinOptions {
+                process: &opts.process,
+                init_pid: self.state.pid,
+                seccomp: seccomp.as_ref(),
+                preserve_fds: opts.preserve_fds,
+            })?;
+            let kill_child = |e: ContainerError| {
+                let _ = nix::sys::signal::kill(child.pid, Signal::SIGKILL);
+                let _ = nix::sys::wait::waitpid(child.pid, None);
+                e
+            };
+            ContainerCgroup::load(&self.state.cgroup_path).add_process(child.pid.as_raw()).map_err(|e| kill_child(e.into()))?;
+            child.channel.send(&crate::process::FromRuntime::Go).map_err(|e| kill_child(e.into()))?;
+            let mut console = None;
+            loop {
+                match child.channel.recv::<FromInit>() {
+                    Ok((FromInit::Console, Some(master))) => match &opts.console_socket {
+                        Some(path) => terminal::send_to_console_socket(path, &master).map_err(|e| kill_child(e.into()))?,
+                        None => console = Some(master),
+                    },
+                    Ok((FromInit::Ready, _)) => break,
+                    Ok((FromInit::Failed { stage, message }, _)) => {
+                        let _ = nix::sys::wait::waitpid(child.pid, None);
+                        return Err(ContainerError::Init { id: self.state.id.clone(), stage, message });
+                    }
+                    Ok((other, _)) => return Err(kill_child(ContainerError::Usage(format!("unexpected {other:?}")))),
+                    Err(e) => return Err(kill_child(e.into())),
+                }
+            }
+            if let Some(pid_file) = &opts.pid_file {
+                write_pid_file(pid_file, child.pid.as_raw())?;
+            }
+            if opts.detach {
+                return Ok(0);
+            }
+            let signals = SignalFd::with_flags(&handled, SfdFlags::SFD_CLOEXEC)
+                .map_err(|e| ContainerError::Usage(format!("signalfd: {e}")))?;
+            Ok(exit_status_code(wait_in_foreground(child.pid, &signals, console)))
+        })();
+        if !opts.detach {
+            let _ = nix::sys::signal::sigprocmask(SigmaskHow::SIG_SETMASK, Some(&old), None);
+        }
+        result
+    }
+}

@@ -1,0 +1,25 @@
+//! `glassbox kill`: send a signal to the container's init, or with `--all`
+//! to every process in its cgroup (man7 kill(2)).
+
+use nix::sys::signal::{kill, Signal};
+use nix::unistd::Pid;
+
+use super::{Container, ContainerError};
+use crate::cgroups::ContainerCgroup;
+
+impl Container {
+    pub fn kill(&self, signal: Signal, all: bool) -> Result<(), ContainerError> {
+        if !self.can_kill() {
+            return Err(self.wrong_status("there is no process left to signal"));
+        }
+        if all {
+            ContainerCgroup::load(&self.state.cgroup_path).signal_all(signal);
+            return Ok(());
+        }
+        kill(Pid::from_raw(self.state.pid), signal).map_err(|e| ContainerError::Io {
+            what: "kill(2) of the container's init",
+            path: format!("/proc/{}", self.state.pid).into(),
+            source: e.into(),
+        })
+    }
+}

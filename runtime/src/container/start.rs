@@ -1,0 +1,64 @@
+//! `glassbox start`: let the waiting init go on to execve the user's program.
+
+use std::io::Read;
+use std::os::fd::AsFd;
+
+use nix::fcntl::{open, OFlag};
+use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
+use nix::sys::stat::Mode;
+
+use super::{Container, ContainerError};
+use crate::hooks;
+use crate::state::Status;
+
+impl Container {
+    pub fn start(&mut self) -> Result<(), ContainerError> {
+        if !self.can_start() {
+            return Err(self.wrong_status("only a created container can be started"));
+        }
+        let fifo_path = self.dir.exec_fifo();
+        // O_NONBLOCK: opening the read end must not hang if the init died;
+        // we poll instead, checking that it is still alive.
+        let fd = open(&fifo_path, OFlag::O_RDONLY | OFlag::O_NONBLOCK | OFlag::O_CLOEXEC, Mode::empty())
+            .map_err(|e| ContainerError::Io { what: "opening exec.fifo", path: fifo_path.clone(), source: e.into() })?;
+        let mut fifo = std::fs::File::from(fd);
+        loop {
+            let mut fds = [PollFd::new(fifo.as_fd(), PollFlags::POLLIN)];
+            let ready = poll(&mut fds, PollTimeout::from(100u8)).unwrap_or(0);
+            if ready > 0 && fds[0].revents().is_some_and(|r| r.contains(PollFlags::POLLIN)) {
+                break;
+            }
+            if !self.state.init_alive() {
+                return Err(self.wrong_status("its init exited before it could be started"));
+            }
+        }
+        let mut byte = [0u8; 1];
+        let _ = fifo.read(&mut byte);
+        std::fs::remove_file(&fifo_path)
+            .map_err(|source| ContainerError::Io { what: "removing exec.fifo", path: fifo_path, source })?;
+        self.state.started = true;
+        self.dir.save(&self.state)?;
+        self.run_poststart_hooks();
+        Ok(())
+    }
+
+    /// runtime-spec: a failing poststart hook is a warning, the container runs on.
+    fn run_poststart_hooks(&self) {
+        let list = self.bundle_hooks().poststart().clone().unwrap_or_default();
+        let state = serde_json::to_vec(&self.state.to_oci_json(Status::Running)).expect("json");
+        if let Err(e) = hooks::run_hooks("poststart", &list, &state) {
+            crate::cli::log::warn(&format!("{e}"));
+        }
+    }
+
+    /// The hooks of config.json, read again from the bundle (they may name
+    /// scripts that only make sense for this container).
+    pub(super) fn bundle_hooks(&self) -> oci_spec::runtime::Hooks {
+        let config = self.state.bundle.join("config.json");
+        std::fs::read(&config)
+            .ok()
+            .and_then(|t| crate::bundle::parse_config(&config, &t).ok())
+            .and_then(|s| s.hooks().clone())
+            .unwrap_or_default()
+    }
+}

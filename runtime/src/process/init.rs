@@ -1,0 +1,313 @@
+//! The container's init, from clone(2) to execve(2): an ordered list of
+//! named steps, each a small function, readable top to bottom.
+//!
+//! This code runs in the child. It reports failure to the runtime over the
+//! channel (naming the stage) and exits; it never returns to the runtime's
+//! code, and it never panics across the clone boundary.
+
+use std::ffi::CString;
+use std::fs::OpenOptions;
+use std::io::Write;
+use std::os::fd::{AsRawFd, RawFd};
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::{Path, PathBuf};
+
+use nix::sys::signal::{signal, sigprocmask, SigHandler, SigSet, SigmaskHow, Signal};
+use oci_spec::runtime::{LinuxNamespaceType, Process, Spec};
+
+use super::protocol::{Channel, FromInit, FromRuntime};
+use crate::namespaces::{self, NamespacePlan};
+use crate::{hooks, rootfs, security, terminal};
+
+/// Everything the init reads; it lives in the child's copy of the runtime's memory.
+pub struct InitContext<'a> {
+    pub spec: &'a Spec,
+    pub rootfs: &'a Path,
+    pub plan: &'a NamespacePlan,
+    pub channel: &'a Channel,
+    pub exec_fifo_fd: RawFd,
+    pub no_pivot: bool,
+    pub preserve_fds: i32,
+}
+
+/// A failed step: the stage it belongs to and what went wrong.
+#[derive(Debug)]
+pub struct StepError {
+    pub stage: &'static str,
+    pub message: String,
+}
+
+/// Attach a stage name to any error, for `?` inside the steps.
+pub trait InStage<T> {
+    fn in_stage(self, stage: &'static str) -> Result<T, StepError>;
+}
+
+impl<T, E: std::fmt::Display> InStage<T> for Result<T, E> {
+    fn in_stage(self, stage: &'static str) -> Result<T, StepError> {
+        self.map_err(|e| StepError { stage, message: e.to_string() })
+    }
+}
+
+/// The clone(2) entry point. Returns only as the child's exit code.
+pub fn container_init(ctx: &InitContext) -> isize {
+    let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| make_container(ctx)));
+    let err = match outcome {
+        Ok(Err(e)) => e,
+        Ok(Ok(never)) => match never {},
+        Err(_) => StepError { stage: "init", message: "the init panicked (a glassbox bug)".into() },
+    };
+    let _ = ctx.channel.send(&FromInit::Failed { stage: err.stage.into(), message: err.message });
+    1
+}
+
+/// The order in which a container is made, from the inside.
+fn make_container(ctx: &InitContext) -> Result<std::convert::Infallible, StepError> {
+    let process = ctx.spec.process().as_ref().expect("bundle checked process");
+    reset_signals()?;
+    wait_for_go(ctx)?;
+    become_root_of_user_namespace(ctx)?;
+    join_existing_namespaces(ctx)?;
+    enter_new_cgroup_namespace(ctx)?;
+    start_new_session()?;
+    let rootfs_ctx = rootfs::RootfsContext {
+        spec: ctx.spec,
+        rootfs: ctx.rootfs,
+        in_user_namespace: ctx.plan.new_user || ctx.plan.join_in_init.iter().any(|(t, _)| *t == LinuxNamespaceType::User),
+    };
+    rootfs::prepare(&rootfs_ctx).in_stage("mounts")?;
+    let state_json = let_runtime_run_create_hooks(ctx)?;
+    run_create_container_hooks(ctx, &state_json)?;
+    rootfs::enter(&rootfs_ctx, ctx.no_pivot).in_stage("pivot_root")?;
+    set_up_terminal(ctx, process)?;
+    rootfs::finish(&rootfs_ctx).in_stage("masks")?;
+    set_hostname(ctx.spec)?;
+    write_sysctls(ctx.spec)?;
+    let personality = ctx.spec.linux().as_ref().and_then(|l| l.personality().as_ref());
+    security::apply_process_attributes(process, personality).in_stage("rlimits")?;
+    let seccomp = ctx.spec.linux().as_ref().and_then(|l| l.seccomp().as_ref());
+    let no_new_privs = process.no_new_privileges().unwrap_or(false);
+    if let (Some(profile), false) = (seccomp, no_new_privs) {
+        // Without no_new_privs, loading a filter needs CAP_SYS_ADMIN: do it
+        // while we still have it.
+        security::load_seccomp(profile).in_stage("seccomp")?;
+    }
+    let caps = process.capabilities().as_ref();
+    security::drop_bounding_set(caps).in_stage("capabilities")?;
+    security::switch_user(process.user()).in_stage("capabilities")?;
+    security::apply_capabilities(caps).in_stage("capabilities")?;
+    change_to_cwd(process)?;
+    if no_new_privs {
+        security::set_no_new_privileges().in_stage("capabilities")?;
+    }
+    let exec = ExecTarget::resolve(process)?;
+    ctx.channel.send(&FromInit::Ready).in_stage("exec")?;
+    wait_for_start(ctx)?;
+    run_start_container_hooks(ctx, &state_json)?;
+    if let (Some(profile), true) = (seccomp, no_new_privs) {
+        // With no_new_privs the filter can be loaded unprivileged, and last,
+        // so that it only has to allow execve, not our own set-up calls.
+        security::load_seccomp(profile).in_stage("seccomp")?;
+    }
+    close_runtime_fds(ctx.preserve_fds)?;
+    exec.exec()
+}
+
+/// Rust ignores SIGPIPE, and an ignored signal stays ignored across execve;
+/// a shell pipeline in the container must die of SIGPIPE as usual. The
+/// runtime may also have blocked signals it forwards.
+pub(super) fn reset_signals() -> Result<(), StepError> {
+    // SAFETY: restoring the default disposition installs no Rust handler.
+    unsafe { signal(Signal::SIGPIPE, SigHandler::SigDfl) }.in_stage("init")?;
+    sigprocmask(SigmaskHow::SIG_SETMASK, Some(&SigSet::empty()), None).in_stage("init")
+}
+
+/// The runtime writes our uid/gid maps and puts us in the cgroup first.
+fn wait_for_go(ctx: &InitContext) -> Result<(), StepError> {
+    match ctx.channel.recv::<FromRuntime>().in_stage("namespaces")? {
+        (FromRuntime::Go, _) => Ok(()),
+        (other, _) => Err(StepError { stage: "namespaces", message: format!("expected Go, got {other:?}") }),
+    }
+}
+
+/// In a new user namespace we start as the overflow uid until the maps are
+/// written; now that they are, become uid/gid 0 of the namespace.
+fn become_root_of_user_namespace(ctx: &InitContext) -> Result<(), StepError> {
+    if !ctx.plan.new_user {
+        return Ok(());
+    }
+    let root_uid = nix::unistd::Uid::from_raw(0);
+    let root_gid = nix::unistd::Gid::from_raw(0);
+    nix::unistd::setresgid(root_gid, root_gid, root_gid).in_stage("idmap")?;
+    nix::unistd::setresuid(root_uid, root_uid, root_uid).in_stage("idmap")
+}
+
+fn join_existing_namespaces(ctx: &InitContext) -> Result<(), StepError> {
+    for (t, path) in &ctx.plan.join_in_init {
+        namespaces::join(*t, path).in_stage("namespaces")?;
+    }
+    Ok(())
+}
+
+fn enter_new_cgroup_namespace(ctx: &InitContext) -> Result<(), StepError> {
+    if ctx.plan.new_cgroup {
+        namespaces::unshare(LinuxNamespaceType::Cgroup).in_stage("namespaces")?;
+    }
+    Ok(())
+}
+
+/// A session of its own: the container does not share the caller's
+/// controlling terminal or job control.
+fn start_new_session() -> Result<(), StepError> {
+    nix::unistd::setsid().map(drop).in_stage("namespaces")
+}
+
+/// prestart and createRuntime hooks run in the runtime's namespaces, after
+/// the mounts and before pivot_root: hand over and wait.
+fn let_runtime_run_create_hooks(ctx: &InitContext) -> Result<String, StepError> {
+    ctx.channel.send(&FromInit::MountsDone).in_stage("hooks")?;
+    match ctx.channel.recv::<FromRuntime>().in_stage("hooks")? {
+        (FromRuntime::HooksDone { state_json }, _) => Ok(state_json),
+        (other, _) => Err(StepError { stage: "hooks", message: format!("expected HooksDone, got {other:?}") }),
+    }
+}
+
+fn hook_list(ctx: &InitContext, pick: fn(&oci_spec::runtime::Hooks) -> &Option<Vec<oci_spec::runtime::Hook>>) -> Vec<oci_spec::runtime::Hook> {
+    ctx.spec.hooks().as_ref().and_then(|h| pick(h).clone()).unwrap_or_default()
+}
+
+/// createContainer hooks run in the container's namespaces, before pivot_root.
+fn run_create_container_hooks(ctx: &InitContext, state_json: &str) -> Result<(), StepError> {
+    let list = hook_list(ctx, |h| h.create_container());
+    hooks::run_hooks("createContainer", &list, state_json.as_bytes()).in_stage("hooks")
+}
+
+fn run_start_container_hooks(ctx: &InitContext, state_json: &str) -> Result<(), StepError> {
+    let list = hook_list(ctx, |h| h.start_container());
+    let running = state_json.replace("\"status\":\"created\"", "\"status\":\"running\"");
+    hooks::run_hooks("startContainer", &list, running.as_bytes()).in_stage("hooks")
+}
+
+/// With `process.terminal`, the pty is made inside the container (its own
+/// devpts) and the master goes to the runtime, which hands it on.
+fn set_up_terminal(ctx: &InitContext, process: &Process) -> Result<(), StepError> {
+    if !process.terminal().unwrap_or(false) {
+        return Ok(());
+    }
+    let console = terminal::open_console_in_container(process.console_size()).in_stage("terminal")?;
+    ctx.channel.send_with_fd(&FromInit::Console, Some(console.master.as_raw_fd())).in_stage("terminal")?;
+    drop(console.master);
+    terminal::make_controlling_terminal(console.slave).in_stage("terminal")
+}
+
+fn set_hostname(spec: &Spec) -> Result<(), StepError> {
+    if let Some(name) = spec.hostname().as_deref().filter(|h| !h.is_empty()) {
+        nix::unistd::sethostname(name).in_stage("hostname")?;
+    }
+    if let Some(name) = spec.domainname().as_deref().filter(|h| !h.is_empty()) {
+        // SAFETY: a valid pointer and length for the duration of the call.
+        let rc = unsafe { libc::setdomainname(name.as_ptr().cast(), name.len()) };
+        if rc != 0 {
+            return Err(StepError { stage: "hostname", message: format!("setdomainname({name:?}): {}", std::io::Error::last_os_error()) });
+        }
+    }
+    Ok(())
+}
+
+/// `linux.sysctl`: `net.ipv4.ip_forward` is the file /proc/sys/net/ipv4/ip_forward.
+fn write_sysctls(spec: &Spec) -> Result<(), StepError> {
+    let Some(sysctl) = spec.linux().as_ref().and_then(|l| l.sysctl().clone()) else { return Ok(()) };
+    let mut keys: Vec<_> = sysctl.into_iter().collect();
+    keys.sort();
+    for (key, value) in keys {
+        let file = PathBuf::from("/proc/sys").join(key.replace('.', "/"));
+        std::fs::write(&file, &value).map_err(|e| StepError {
+            stage: "sysctl",
+            message: format!("linux.sysctl {key:?} = {value:?}: writing {}: {e} (is it a namespaced sysctl, and is its namespace new?)", file.display()),
+        })?;
+    }
+    Ok(())
+}
+
+pub(super) fn change_to_cwd(process: &Process) -> Result<(), StepError> {
+    let cwd = process.cwd();
+    if !cwd.is_absolute() {
+        return Err(StepError { stage: "exec", message: format!("process.cwd {:?} must be an absolute path", cwd) });
+    }
+    // runc creates a missing cwd; so do we, inside the new root.
+    let _ = std::fs::create_dir_all(cwd);
+    nix::unistd::chdir(cwd).map_err(|e| StepError { stage: "exec", message: format!("process.cwd {}: chdir: {e}", cwd.display()) })
+}
+
+/// Block until `glassbox start` opens exec.fifo for reading, then tell it
+/// we are going.
+fn wait_for_start(ctx: &InitContext) -> Result<(), StepError> {
+    let path = format!("/proc/self/fd/{}", ctx.exec_fifo_fd);
+    let mut fifo = OpenOptions::new()
+        .write(true)
+        .custom_flags(libc::O_CLOEXEC)
+        .open(&path)
+        .map_err(|e| StepError { stage: "exec", message: format!("reopening exec.fifo through {path}: {e} (is /proc mounted in the container?)") })?;
+    fifo.write_all(b"0").in_stage("exec")
+}
+
+/// Every descriptor past stdio and `--preserve-fds` closes at execve, so
+/// nothing of the runtime's leaks into the container.
+pub(super) fn close_runtime_fds(preserve_fds: i32) -> Result<(), StepError> {
+    let first = 3 + preserve_fds.max(0) as u32;
+    const CLOSE_RANGE_CLOEXEC: libc::c_uint = 1 << 2;
+    // SAFETY: close_range(2) with the CLOEXEC flag only sets flags.
+    let rc = unsafe { libc::syscall(libc::SYS_close_range, first, u32::MAX, CLOSE_RANGE_CLOEXEC) };
+    if rc != 0 {
+        return Err(StepError { stage: "exec", message: format!("close_range: {}", std::io::Error::last_os_error()) });
+    }
+    Ok(())
+}
+
+/// The program to run, found before `Ready` so a typo in process.args fails
+/// `create`, not `start`.
+pub struct ExecTarget {
+    path: CString,
+    argv: Vec<CString>,
+    env: Vec<CString>,
+}
+
+impl ExecTarget {
+    pub fn resolve(process: &Process) -> Result<ExecTarget, StepError> {
+        let args = process.args().clone().unwrap_or_default();
+        let mut env = process.env().clone().unwrap_or_default();
+        if !env.iter().any(|e| e.starts_with("HOME=")) {
+            env.push(format!("HOME={}", security::home_dir(process.user().uid())));
+        }
+        let program = args.first().cloned().unwrap_or_default();
+        let path = find_program(&program, &env).ok_or_else(|| StepError {
+            stage: "exec",
+            message: format!("process.args[0] {program:?}: no such executable in the container (searched PATH of process.env)"),
+        })?;
+        let cstr = |s: &str| CString::new(s).map_err(|_| StepError { stage: "exec", message: format!("{s:?} contains a NUL byte") });
+        Ok(ExecTarget {
+            path: cstr(&path.to_string_lossy())?,
+            argv: args.iter().map(|a| cstr(a)).collect::<Result<_, _>>()?,
+            env: env.iter().map(|e| cstr(e)).collect::<Result<_, _>>()?,
+        })
+    }
+
+    pub fn exec(self) -> Result<std::convert::Infallible, StepError> {
+        let err = nix::unistd::execve(&self.path, &self.argv, &self.env).unwrap_err();
+        Err(StepError { stage: "exec", message: format!("execve({:?}): {err}", self.path) })
+    }
+}
+
+/// PATH lookup the way a shell does it, but with the container's PATH.
+fn find_program(program: &str, env: &[String]) -> Option<PathBuf> {
+    use std::os::unix::fs::PermissionsExt;
+    let runnable = |p: &Path| std::fs::metadata(p).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0);
+    if program.contains('/') {
+        let p = PathBuf::from(program);
+        return runnable(&p).then_some(p);
+    }
+    let path_var = env
+        .iter()
+        .find_map(|e| e.strip_prefix("PATH="))
+        .unwrap_or("/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin");
+    path_var.split(':').filter(|d| !d.is_empty()).map(|d| Path::new(d).join(program)).find(|p| runnable(p))
+}

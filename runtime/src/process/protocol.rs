@@ -1,0 +1,126 @@
+//! The conversation between the runtime (parent) and the container's init
+//! (child) over a socketpair(2) of type SOCK_SEQPACKET: each send is one
+//! whole message, so a message is one JSON document with no framing. A file
+//! descriptor (the pty master) can ride along a message as SCM_RIGHTS
+//! ancillary data (man7 unix(7)).
+
+use std::io::{IoSlice, IoSliceMut};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+
+use nix::sys::socket::{
+    recvmsg, sendmsg, socketpair, AddressFamily, ControlMessage, ControlMessageOwned, MsgFlags, SockFlag,
+    SockType,
+};
+use serde::{Deserialize, Serialize};
+
+/// Messages the runtime sends to the init.
+#[derive(Debug, Serialize, Deserialize)]
+pub enum FromRuntime {
+    /// uid/gid maps are written and the init is in its cgroup: carry on.
+    Go,
+    /// prestart and createRuntime hooks ran; here is the state for the
+    /// createContainer hooks the init runs itself.
+    HooksDone { state_json: String },
+}
+
+/// Messages the init sends to the runtime.
+#[derive(Debug, Serialize, Deserialize)]
+pub enum FromInit {
+    /// Mounts are made, pivot_root is next: run the createRuntime hooks now.
+    MountsDone,
+    /// The pty master is attached to this message.
+    Console,
+    /// Everything up to exec is done; the init now waits on exec.fifo.
+    Ready,
+    /// A step failed; the init exits right after sending this.
+    Failed { stage: String, message: String },
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ChannelError {
+    #[error("socketpair(2) for the runtime↔init channel failed: {0}")]
+    Create(nix::Error),
+    #[error("sending to the other side failed: {0}")]
+    Send(nix::Error),
+    #[error("receiving from the other side failed: {0}")]
+    Recv(nix::Error),
+    #[error("the other side closed the channel (the container's init exited early)")]
+    Closed,
+    #[error("unexpected message on the channel: {0}")]
+    Garbled(String),
+}
+
+/// One end of the runtime↔init channel.
+pub struct Channel {
+    fd: OwnedFd,
+}
+
+/// Both ends; each side keeps one and drops the other after clone.
+pub fn channel_pair() -> Result<(Channel, Channel), ChannelError> {
+    let (a, b) = socketpair(AddressFamily::Unix, SockType::SeqPacket, None, SockFlag::SOCK_CLOEXEC)
+        .map_err(ChannelError::Create)?;
+    Ok((Channel { fd: a }, Channel { fd: b }))
+}
+
+impl Channel {
+    pub fn raw_fd(&self) -> RawFd {
+        self.fd.as_raw_fd()
+    }
+
+    pub fn send<T: Serialize>(&self, msg: &T) -> Result<(), ChannelError> {
+        self.send_with_fd(msg, None)
+    }
+
+    pub fn send_with_fd<T: Serialize>(&self, msg: &T, fd: Option<RawFd>) -> Result<(), ChannelError> {
+        let bytes = serde_json::to_vec(msg).expect("protocol messages serialize");
+        let iov = [IoSlice::new(&bytes)];
+        let fds = fd.map(|f| [f]);
+        let cmsgs: Vec<ControlMessage> = fds.iter().map(|f| ControlMessage::ScmRights(f)).collect();
+        sendmsg::<()>(self.fd.as_raw_fd(), &iov, &cmsgs, MsgFlags::empty(), None).map_err(ChannelError::Send)?;
+        Ok(())
+    }
+
+    /// Receive one message and the descriptor riding on it, if any.
+    pub fn recv<T: for<'de> Deserialize<'de>>(&self) -> Result<(T, Option<OwnedFd>), ChannelError> {
+        let mut buf = vec![0u8; 64 * 1024];
+        let mut cmsg = nix::cmsg_space!([RawFd; 1]);
+        let (len, fd) = {
+            let mut iov = [IoSliceMut::new(&mut buf)];
+            let msg = recvmsg::<()>(self.fd.as_raw_fd(), &mut iov, Some(&mut cmsg), MsgFlags::MSG_CMSG_CLOEXEC)
+                .map_err(ChannelError::Recv)?;
+            let mut fd = None;
+            for c in msg.cmsgs().map_err(ChannelError::Recv)? {
+                if let ControlMessageOwned::ScmRights(fds) = c {
+                    // SAFETY: the kernel just installed these descriptors for us.
+                    fd = fds.first().map(|&f| unsafe { OwnedFd::from_raw_fd(f) });
+                }
+            }
+            (msg.bytes, fd)
+        };
+        if len == 0 {
+            return Err(ChannelError::Closed);
+        }
+        let msg = serde_json::from_slice(&buf[..len])
+            .map_err(|e| ChannelError::Garbled(format!("{e}: {}", String::from_utf8_lossy(&buf[..len]))))?;
+        Ok((msg, fd))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn messages_and_fds_cross() {
+        let (a, b) = channel_pair().unwrap();
+        a.send(&FromRuntime::Go).unwrap();
+        let (m, fd): (FromRuntime, _) = b.recv().unwrap();
+        assert!(matches!(m, FromRuntime::Go) && fd.is_none());
+        let (r, _w) = nix::unistd::pipe().unwrap();
+        b.send_with_fd(&FromInit::Console, Some(r.as_raw_fd())).unwrap();
+        let (m, fd): (FromInit, _) = a.recv().unwrap();
+        assert!(matches!(m, FromInit::Console) && fd.is_some());
+        drop(b);
+        assert!(matches!(a.recv::<FromInit>(), Err(ChannelError::Closed)));
+    }
+}

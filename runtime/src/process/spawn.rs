@@ -1,0 +1,91 @@
+//! The runtime's side of making the init: clone(2) with the namespace flags.
+//!
+//! nix's `clone` runs a closure on a stack we provide, in a child that has a
+//! copy (not a share) of our memory, so the closure can read the spec and
+//! the plan we built — no serialisation needed before the child starts.
+
+use std::os::fd::{AsRawFd, OwnedFd};
+use std::path::Path;
+
+use nix::fcntl::{open, OFlag};
+use nix::sched::clone;
+use nix::sys::signal::Signal;
+use nix::sys::stat::Mode;
+use nix::unistd::Pid;
+use oci_spec::runtime::Spec;
+
+use super::init::{self, InitContext};
+use super::protocol::{channel_pair, Channel, ChannelError};
+use crate::namespaces::{ChildNamespaceGuard, NamespaceError, NamespacePlan};
+
+/// The init runs a fair amount of code (mounts, libseccomp) before execve;
+/// 8 MiB is what a thread gets by default, and untouched pages cost nothing.
+const INIT_STACK_SIZE: usize = 8 << 20;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ProcessError {
+    #[error(transparent)]
+    Channel(#[from] ChannelError),
+    #[error(transparent)]
+    Namespace(#[from] NamespaceError),
+    #[error("clone(2) of the container's init failed: {0} ({1})")]
+    Clone(nix::Error, String),
+    #[error("cannot open {path}: {source}")]
+    Fifo { path: String, source: nix::Error },
+}
+
+/// What the init needs to know besides the spec.
+pub struct InitOptions<'a> {
+    pub spec: &'a Spec,
+    pub rootfs: &'a Path,
+    pub exec_fifo: &'a Path,
+    pub no_pivot: bool,
+    pub preserve_fds: i32,
+}
+
+/// A freshly cloned init and the runtime's end of the channel to it.
+pub struct SpawnedInit {
+    pub pid: Pid,
+    pub channel: Channel,
+}
+
+/// clone(2) the container's init. It stops at once and waits for `Go`.
+pub fn spawn_init(opts: &InitOptions, plan: &NamespacePlan) -> Result<SpawnedInit, ProcessError> {
+    let (runtime_end, init_end) = channel_pair()?;
+    // An O_PATH descriptor survives pivot_root; the init reopens it through
+    // /proc/self/fd for writing once it is ready to wait for `start`.
+    let fifo: OwnedFd = open(opts.exec_fifo, OFlag::O_PATH | OFlag::O_CLOEXEC, Mode::empty())
+        .map_err(|source| ProcessError::Fifo { path: opts.exec_fifo.display().to_string(), source })?;
+    let ctx = InitContext {
+        spec: opts.spec,
+        rootfs: opts.rootfs,
+        plan,
+        channel: &init_end,
+        exec_fifo_fd: fifo.as_raw_fd(),
+        no_pivot: opts.no_pivot,
+        preserve_fds: opts.preserve_fds,
+    };
+    let offsets = time_offsets(opts.spec);
+    let guard = ChildNamespaceGuard::enter(plan, &offsets)?;
+    let mut stack = vec![0u8; INIT_STACK_SIZE];
+    // SAFETY: the runtime is single-threaded, so the child's copy of memory
+    // holds no lock another thread owned; the child never returns into our
+    // frames (it execs or _exits).
+    let result = unsafe {
+        clone(Box::new(|| init::container_init(&ctx)), &mut stack, plan.clone_flags, Some(Signal::SIGCHLD as i32))
+    };
+    guard.restore()?;
+    let pid = result.map_err(|e| ProcessError::Clone(e, plan.unshare_equivalent()))?;
+    drop(init_end);
+    Ok(SpawnedInit { pid, channel: runtime_end })
+}
+
+/// `linux.timeOffsets` as (clock, seconds, nanoseconds) lines for timens_offsets.
+fn time_offsets(spec: &Spec) -> Vec<(String, i64, u32)> {
+    let Some(map) = spec.linux().as_ref().and_then(|l| l.time_offsets().clone()) else { return Vec::new() };
+    map.iter()
+        .map(|(clock, off)| {
+            (clock.clone(), off.secs().unwrap_or(0), off.nanosecs().unwrap_or(0))
+        })
+        .collect()
+}
