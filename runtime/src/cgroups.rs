@@ -23,6 +23,8 @@ pub enum CgroupError {
     Create { path: String, source: cgroups_rs::fs::error::Error },
     #[error("cannot move pid {pid} into cgroup {path}: {source}")]
     AddTask { path: String, pid: i32, source: cgroups_rs::fs::error::Error },
+    #[error("cgroup2 tree of a hybrid host: {path}: {source}")]
+    Unified { path: PathBuf, source: std::io::Error },
     #[error("cannot remove cgroup {path}: {source} (processes still inside? see {path}/cgroup.procs)")]
     Remove { path: PathBuf, source: std::io::Error },
 }
@@ -51,6 +53,22 @@ pub fn cgroup_path(cgroups_path: Option<&Path>, parent: &str, id: &str) -> Resul
 pub struct ContainerCgroup {
     cgroup: Cgroup,
     pub path: String,
+    /// On a hybrid host (v1 controllers plus a cgroup2 tree at
+    /// /sys/fs/cgroup/unified), the container's directory in the cgroup2
+    /// tree too: it carries no limits, but it gives the container a v2
+    /// cgroup id (what eBPF sees) and holds controllers such as hugetlb
+    /// that the host put there. cgroups-rs's v1 mode does not look at it.
+    unified: Option<PathBuf>,
+}
+
+const HYBRID_UNIFIED: &str = "/sys/fs/cgroup/unified";
+
+fn hybrid_unified_dir(path: &str) -> Option<PathBuf> {
+    if hierarchies::is_cgroup2_unified_mode() {
+        return None;
+    }
+    let stat = nix::sys::statfs::statfs(HYBRID_UNIFIED).ok()?;
+    (stat.filesystem_type() == nix::sys::statfs::CGROUP2_SUPER_MAGIC).then(|| Path::new(HYBRID_UNIFIED).join(path))
 }
 
 impl ContainerCgroup {
@@ -59,25 +77,42 @@ impl ContainerCgroup {
     pub fn create(path: &str) -> Result<ContainerCgroup, CgroupError> {
         let cgroup = Cgroup::new(hierarchies::auto(), path)
             .map_err(|source| CgroupError::Create { path: path.into(), source })?;
-        Ok(ContainerCgroup { cgroup, path: path.into() })
+        let me = ContainerCgroup { cgroup, path: path.into(), unified: hybrid_unified_dir(path) };
+        if let Some(dir) = &me.unified {
+            if let Err(source) = std::fs::create_dir_all(dir) {
+                let _ = me.remove();
+                return Err(CgroupError::Unified { path: dir.clone(), source });
+            }
+        }
+        Ok(me)
     }
 
     /// A handle on an existing cgroup (nothing is created).
     pub fn load(path: &str) -> ContainerCgroup {
-        ContainerCgroup { cgroup: Cgroup::load(hierarchies::auto(), path), path: path.into() }
+        ContainerCgroup {
+            cgroup: Cgroup::load(hierarchies::auto(), path),
+            path: path.into(),
+            unified: hybrid_unified_dir(path),
+        }
     }
 
     /// Write `pid` into cgroup.procs of every hierarchy.
     pub fn add_process(&self, pid: i32) -> Result<(), CgroupError> {
         self.cgroup
             .add_task_by_tgid(CgroupPid::from(pid as u64))
-            .map_err(|source| CgroupError::AddTask { path: self.path.clone(), pid, source })
+            .map_err(|source| CgroupError::AddTask { path: self.path.clone(), pid, source })?;
+        if let Some(dir) = &self.unified {
+            let procs = dir.join("cgroup.procs");
+            std::fs::write(&procs, pid.to_string()).map_err(|source| CgroupError::Unified { path: procs, source })?;
+        }
+        Ok(())
     }
 
     /// The directories of this cgroup, one per hierarchy.
     pub fn dirs(&self) -> Vec<PathBuf> {
         let mut dirs: Vec<PathBuf> =
             self.cgroup.subsystems().iter().map(|s| s.to_controller().path().to_path_buf()).collect();
+        dirs.extend(self.unified.iter().filter(|d| d.exists()).cloned());
         dirs.sort();
         dirs.dedup();
         dirs
