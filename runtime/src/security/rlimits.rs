@@ -93,7 +93,13 @@ pub fn plan_rlimits(rlimits: &[PosixRlimit]) -> Result<Vec<RlimitSetting>, Secur
                     hard: show_limit(r.hard()),
                 });
             }
-            Ok(RlimitSetting { field, name, resource: rlimit_resource(r.typ()), soft: r.soft(), hard: r.hard() })
+            Ok(RlimitSetting {
+                field,
+                name,
+                resource: rlimit_resource(r.typ()),
+                soft: r.soft(),
+                hard: r.hard(),
+            })
         })
         .collect()
 }
@@ -101,15 +107,19 @@ pub fn plan_rlimits(rlimits: &[PosixRlimit]) -> Result<Vec<RlimitSetting>, Secur
 /// Make the setrlimit calls, turning the kernel's terse errno into advice.
 pub(crate) fn apply_rlimits(settings: &[RlimitSetting]) -> Result<(), SecurityError> {
     for s in settings {
-        let Err(source) = setrlimit(s.resource, s.soft, s.hard) else { continue };
+        let Err(source) = setrlimit(s.resource, s.soft, s.hard) else {
+            continue;
+        };
         let current_hard = getrlimit(s.resource).map(|(_, hard)| hard).ok();
         return Err(match (source, current_hard) {
-            (nix::Error::EPERM, Some(current)) if s.hard > current => SecurityError::RlimitRaiseRefused {
-                field: s.field.clone(),
-                name: s.name,
-                hard: show_limit(s.hard),
-                current: show_limit(current),
-            },
+            (nix::Error::EPERM, Some(current)) if s.hard > current => {
+                SecurityError::RlimitRaiseRefused {
+                    field: s.field.clone(),
+                    name: s.name,
+                    hard: show_limit(s.hard),
+                    current: show_limit(current),
+                }
+            }
             _ => SecurityError::Rlimit {
                 field: s.field.clone(),
                 name: s.name,
@@ -189,7 +199,10 @@ mod tests {
         ])
         .unwrap_err()
         .to_string();
-        assert!(err.starts_with("process.rlimits[1]: RLIMIT_NOFILE soft limit 200"), "{err}");
+        assert!(
+            err.starts_with("process.rlimits[1]: RLIMIT_NOFILE soft limit 200"),
+            "{err}"
+        );
         assert!(err.contains("hard limit 100"), "{err}");
     }
 

@@ -29,7 +29,12 @@ pub const DEFAULT_UMASK: u32 = 0o022;
 const SETGROUPS_FILE: &str = "/proc/self/setgroups";
 
 pub(crate) fn switch_user(user: &User) -> Result<(), SecurityError> {
-    let gids: Vec<Gid> = user.additional_gids().iter().flatten().map(|g| Gid::from_raw(*g)).collect();
+    let gids: Vec<Gid> = user
+        .additional_gids()
+        .iter()
+        .flatten()
+        .map(|g| Gid::from_raw(*g))
+        .collect();
     let setgroups_denied =
         std::fs::read_to_string(SETGROUPS_FILE).is_ok_and(|s| s.trim() == "deny");
     if !setgroups_denied {
@@ -40,14 +45,23 @@ pub(crate) fn switch_user(user: &User) -> Result<(), SecurityError> {
             nix::Error::EPERM,
         ));
     }
-    prctl::set_keepcaps(true).map_err(|source| SecurityError::KeepCaps { value: true, source })?;
+    prctl::set_keepcaps(true).map_err(|source| SecurityError::KeepCaps {
+        value: true,
+        source,
+    })?;
     let (uid, gid) = (Uid::from_raw(user.uid()), Gid::from_raw(user.gid()));
     setresgid(gid, gid, gid).map_err(|source| fail(format!("setresgid({gid})"), source))?;
     setresuid(uid, uid, uid).map_err(|source| fail(format!("setresuid({uid})"), source))?;
-    prctl::set_keepcaps(false).map_err(|source| SecurityError::KeepCaps { value: false, source })?;
+    prctl::set_keepcaps(false).map_err(|source| SecurityError::KeepCaps {
+        value: false,
+        source,
+    })?;
     let mask = user.umask().unwrap_or(DEFAULT_UMASK);
     if mask > 0o777 {
-        return Err(fail(format!("umask({mask:o}): only permission bits (at most 0777) can be masked"), nix::Error::EINVAL));
+        return Err(fail(
+            format!("umask({mask:o}): only permission bits (at most 0777) can be masked"),
+            nix::Error::EINVAL,
+        ));
     }
     umask(Mode::from_bits_truncate(mask as libc::mode_t));
     Ok(())
@@ -75,7 +89,9 @@ pub fn home_dir_from_passwd(passwd: &str, uid: u32) -> Option<String> {
     passwd.lines().find_map(|line| {
         let fields: Vec<&str> = line.split(':').collect();
         match fields.as_slice() {
-            [_, _, id, _, _, home, ..] if id.parse() == Ok(uid) && !home.is_empty() => Some(home.to_string()),
+            [_, _, id, _, _, home, ..] if id.parse() == Ok(uid) && !home.is_empty() => {
+                Some(home.to_string())
+            }
             _ => None,
         }
     })
@@ -104,7 +120,10 @@ mod tests {
     #[test]
     fn home_comes_from_the_matching_uid() {
         assert_eq!(home_dir_from_passwd(PASSWD, 0).as_deref(), Some("/root"));
-        assert_eq!(home_dir_from_passwd(PASSWD, 1000).as_deref(), Some("/home/alice"));
+        assert_eq!(
+            home_dir_from_passwd(PASSWD, 1000).as_deref(),
+            Some("/home/alice")
+        );
         assert_eq!(home_dir_from_passwd(PASSWD, 1001), None);
         assert_eq!(home_dir_from_passwd(PASSWD, 4242), None);
     }
