@@ -1,49 +1,221 @@
-//! Dropping privileges (STUB — being written; interface is fixed).
+//! Dropping privileges: everything the container's init does to *itself*
+//! between "the root filesystem is ready" and `execve` of the user's program.
 //!
-//! The init process calls these, in this order, after the root filesystem is
-//! ready: process attributes → (seccomp if no NNP) → capabilities bounding →
-//! user switch → capabilities sets → no_new_privs → (seccomp if NNP) → exec.
+//! The init process starts as root (in its own namespaces) with every
+//! capability the runtime had. That power is needed to set things up, and then
+//! it is given away, piece by piece. The order is not a matter of taste: each
+//! step needs a privilege that a later step takes away.
+//!
+//! 1. **Process attributes** ([`apply_process_attributes`]): rlimits
+//!    (setrlimit(2)), `oomScoreAdj` (proc(5)), `ioPriority` (ioprio_set(2)),
+//!    `scheduler` (sched_setattr(2)), `linux.personality` (personality(2)).
+//!    Raising limits or priorities needs CAP_SYS_RESOURCE / CAP_SYS_NICE, so
+//!    this comes first, while we still hold them.
+//! 2. **seccomp, if `noNewPrivileges` is false** ([`load_seccomp`]). Without
+//!    no_new_privs the kernel only lets a process with CAP_SYS_ADMIN install a
+//!    filter — and CAP_SYS_ADMIN is about to go. The price: the filter also
+//!    judges the runtime's own last syscalls (setuid, capset, execve), so a
+//!    profile must allow those.
+//! 3. **Bounding set** ([`drop_bounding_set`]): PR_CAPBSET_DROP needs
+//!    CAP_SETPCAP, which the user switch below would clear from the effective set.
+//! 4. **User switch** ([`switch_user`]): setgroups → setgid → setuid. Changing
+//!    uid from 0 normally empties the permitted set; PR_SET_KEEPCAPS keeps it so
+//!    that step 5 still has something to choose from.
+//! 5. **Capability sets** ([`apply_capabilities`]): effective, inheritable,
+//!    permitted, then ambient (capabilities(7)).
+//! 6. **no_new_privs** ([`set_no_new_privileges`]): from here on execve can
+//!    never grant more (no setuid bits, no file capabilities).
+//! 7. **seccomp, if `noNewPrivileges` is true**: as late as possible, so the
+//!    filter only has to allow the `execve` that follows and the program itself.
+//!
+//! Then the caller execs the user's program. `glassbox exec` runs the same
+//! steps for a process that joins a running container.
+//!
+//! Each file here owns one concept and splits *deciding* (a pure plan, unit
+//! tested as any user) from *doing* (the syscalls). The plans are public so the
+//! narrator and the event log can show what is about to happen, including the
+//! notes (capabilities this kernel does not know, syscall names libseccomp does
+//! not know on this architecture) that are skipped rather than fatal.
+
+mod capabilities;
+mod no_new_privs;
+mod process_attrs;
+mod rlimits;
+mod scheduler;
+mod seccomp;
+mod seccomp_plan;
+mod user;
+
+#[cfg(test)]
+mod root_tests;
+
+pub use capabilities::{
+    kernel_capabilities, plan_capabilities, to_kernel_capability, CapabilityPlan, SkippedCapability,
+};
+pub use process_attrs::{ioprio_value, personality_value, IOPRIO_WHO_PROCESS};
+pub use rlimits::{plan_rlimits, rlimit_name, rlimit_resource, RlimitSetting};
+pub use scheduler::{plan_scheduler, SchedAttr};
+pub use seccomp_plan::{plan_seccomp, SeccompPlan, SeccompRule, UnknownSyscall};
+pub use user::{home_dir_from_passwd, home_for_uid, DEFAULT_UMASK};
 
 use oci_spec::runtime::{LinuxCapabilities, LinuxSeccomp, Process, User};
 
+/// Everything that can go wrong while the init process gives up its
+/// privileges. Each message names the config.json field and the value, the
+/// kernel's answer, and what to check.
 #[derive(Debug, thiserror::Error)]
 pub enum SecurityError {
-    #[error("{0}")]
-    Other(String),
+    #[error("{field}: {name} soft limit {soft} is above its hard limit {hard}; the soft limit must be at most the hard limit")]
+    RlimitSoftAboveHard {
+        field: String,
+        name: &'static str,
+        soft: String,
+        hard: String,
+    },
+
+    #[error("{field}: {name} hard {hard} refused by the kernel (EPERM): raising a hard limit above the current one ({current}) needs CAP_SYS_RESOURCE, which this runtime does not have; lower the value or run with CAP_SYS_RESOURCE")]
+    RlimitRaiseRefused {
+        field: String,
+        name: &'static str,
+        hard: String,
+        current: String,
+    },
+
+    #[error("{field}: setrlimit({name}, soft {soft}, hard {hard}) failed: {source}; {hint}")]
+    Rlimit {
+        field: String,
+        name: &'static str,
+        soft: String,
+        hard: String,
+        source: nix::Error,
+        hint: &'static str,
+    },
+
+    #[error("process.oomScoreAdj: {value} is outside the kernel's range -1000..=1000")]
+    OomScoreAdjOutOfRange { value: i32 },
+
+    #[error("process.oomScoreAdj: writing {value} to {path} failed: {source}; {hint}")]
+    OomScoreAdj {
+        value: i32,
+        path: &'static str,
+        source: std::io::Error,
+        hint: &'static str,
+    },
+
+    #[error("process.ioPriority: priority {priority} is outside 0..=7 (0 is the highest level within a class)")]
+    IoPriorityOutOfRange { priority: i64 },
+
+    #[error("process.ioPriority: ioprio_set(class {class}, priority {priority}) failed: {source}; {hint}")]
+    IoPriority {
+        class: String,
+        priority: i64,
+        source: nix::Error,
+        hint: &'static str,
+    },
+
+    #[error("process.scheduler.{field}: {reason}")]
+    SchedulerInvalid { field: &'static str, reason: String },
+
+    #[error("process.scheduler: sched_setattr(policy {policy}) failed: {source}; {hint}")]
+    Scheduler {
+        policy: String,
+        source: nix::Error,
+        hint: &'static str,
+    },
+
+    #[error("linux.personality.domain: personality({domain}) failed: {source}; check that this kernel can run that execution domain (LINUX32 needs 32-bit compat support)")]
+    Personality { domain: String, source: nix::Error },
+
+    #[error("{field}: {what} {cap} failed: {source}; {hint}")]
+    Capability {
+        field: &'static str,
+        what: &'static str,
+        cap: String,
+        source: caps::errors::CapsError,
+        hint: &'static str,
+    },
+
+    #[error("process.capabilities.effective: {cap} is not in process.capabilities.permitted; a capability can only be effective if it is permitted (capabilities(7))")]
+    EffectiveNotPermitted { cap: String },
+
+    #[error("process.user: {what} failed: {source}; {hint}")]
+    User {
+        what: String,
+        source: nix::Error,
+        hint: &'static str,
+    },
+
+    #[error("process.user: prctl(PR_SET_KEEPCAPS, {value}) failed: {source}")]
+    KeepCaps { value: bool, source: nix::Error },
+
+    #[error("process.noNewPrivileges: prctl(PR_SET_NO_NEW_PRIVS, 1) failed: {source}")]
+    NoNewPrivs { source: nix::Error },
+
+    #[error("{field}: {value}: {reason}")]
+    SeccompInvalid {
+        field: String,
+        value: String,
+        reason: String,
+    },
+
+    #[error("{field}: SCMP_ACT_NOTIFY hands syscalls to a supervisor listening on linux.seccomp.listenerPath, which glassbox does not support yet; use another action")]
+    SeccompNotify { field: String },
+
+    #[error("{field}: {what} failed: {source}; {hint}")]
+    Seccomp {
+        field: String,
+        what: String,
+        source: libseccomp::error::SeccompError,
+        hint: &'static str,
+    },
 }
 
 /// rlimits, oomScoreAdj, ioPriority, scheduler (and personality from linux).
 pub fn apply_process_attributes(
-    _process: &Process,
-    _personality: Option<&oci_spec::runtime::LinuxPersonality>,
+    process: &Process,
+    personality: Option<&oci_spec::runtime::LinuxPersonality>,
 ) -> Result<(), SecurityError> {
+    let rlimits = plan_rlimits(process.rlimits().as_deref().unwrap_or_default())?;
+    rlimits::apply_rlimits(&rlimits)?;
+    if let Some(value) = process.oom_score_adj() {
+        process_attrs::set_oom_score_adj(value)?;
+    }
+    if let Some(io) = process.io_priority() {
+        process_attrs::set_io_priority(io)?;
+    }
+    if let Some(sched) = process.scheduler() {
+        scheduler::set_scheduler(&plan_scheduler(sched)?)?;
+    }
+    if let Some(p) = personality {
+        process_attrs::set_personality(p)?;
+    }
     Ok(())
 }
 
 /// Remove from the bounding set every capability not listed in `bounding`.
-pub fn drop_bounding_set(_caps: Option<&LinuxCapabilities>) -> Result<(), SecurityError> {
-    Ok(())
+pub fn drop_bounding_set(caps: Option<&LinuxCapabilities>) -> Result<(), SecurityError> {
+    capabilities::drop_bounding(&plan_capabilities(caps, &kernel_capabilities())?)
 }
 
 /// setgroups(additionalGids) → setgid → setuid, keeping the permitted
 /// capabilities across the uid change; then umask.
-pub fn switch_user(_user: &User) -> Result<(), SecurityError> {
-    Ok(())
+pub fn switch_user(user: &User) -> Result<(), SecurityError> {
+    user::switch_user(user)
 }
 
 /// Set the effective, permitted, inheritable and ambient sets.
-pub fn apply_capabilities(_caps: Option<&LinuxCapabilities>) -> Result<(), SecurityError> {
-    Ok(())
+pub fn apply_capabilities(caps: Option<&LinuxCapabilities>) -> Result<(), SecurityError> {
+    capabilities::apply_sets(&plan_capabilities(caps, &kernel_capabilities())?)
 }
 
 /// prctl(PR_SET_NO_NEW_PRIVS, 1).
 pub fn set_no_new_privileges() -> Result<(), SecurityError> {
-    Ok(())
+    no_new_privs::set()
 }
 
 /// Compile the OCI seccomp profile with libseccomp and load it.
-pub fn load_seccomp(_profile: &LinuxSeccomp) -> Result<(), SecurityError> {
-    Ok(())
+pub fn load_seccomp(profile: &LinuxSeccomp) -> Result<(), SecurityError> {
+    seccomp::load(&plan_seccomp(profile)?)
 }
 
 /// The HOME for a process whose env lacks one: the container's /etc/passwd
