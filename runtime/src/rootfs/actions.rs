@@ -53,7 +53,13 @@ pub struct MountCall {
 
 impl MountCall {
     /// `mount -t <fstype> -o <flags,data> <source> <target>`.
-    pub fn new_fs(fstype: &str, source: &str, target: impl Into<PathBuf>, flags: MsFlags, data: Option<String>) -> Self {
+    pub fn new_fs(
+        fstype: &str,
+        source: &str,
+        target: impl Into<PathBuf>,
+        flags: MsFlags,
+        data: Option<String>,
+    ) -> Self {
         MountCall {
             source: Some(source.into()),
             target: target.into(),
@@ -65,7 +71,11 @@ impl MountCall {
 
     /// `mount --bind` (or `--rbind` when `recursive`).
     pub fn bind(source: impl Into<PathBuf>, target: impl Into<PathBuf>, recursive: bool) -> Self {
-        let rec = if recursive { MsFlags::MS_REC } else { MsFlags::empty() };
+        let rec = if recursive {
+            MsFlags::MS_REC
+        } else {
+            MsFlags::empty()
+        };
         MountCall {
             source: Some(source.into()),
             target: target.into(),
@@ -102,7 +112,9 @@ impl MountCall {
     /// Is this a call that makes a *new* mount on its target (so the target
     /// must exist first), rather than changing an existing one?
     pub fn creates_mount(&self) -> bool {
-        !self.flags.intersects(MsFlags::MS_REMOUNT | PROPAGATION_MASK | MsFlags::MS_MOVE)
+        !self
+            .flags
+            .intersects(MsFlags::MS_REMOUNT | PROPAGATION_MASK | MsFlags::MS_MOVE)
     }
 
     /// A bind mount (not a remount of one).
@@ -114,9 +126,16 @@ impl MountCall {
 impl fmt::Display for MountCall {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let target = self.target.display();
-        let source = self.source.as_ref().map(|s| s.display().to_string()).unwrap_or_default();
+        let source = self
+            .source
+            .as_ref()
+            .map(|s| s.display().to_string())
+            .unwrap_or_default();
         let rec = self.flags.contains(MsFlags::MS_REC);
-        let mut options: Vec<String> = flag_names(self.flags).into_iter().map(String::from).collect();
+        let mut options: Vec<String> = flag_names(self.flags)
+            .into_iter()
+            .map(String::from)
+            .collect();
         if let Some(d) = &self.data {
             options.push(d.clone());
         }
@@ -134,11 +153,23 @@ impl fmt::Display for MountCall {
             .find(|(fl, _)| self.flags.contains(*fl))
             .map(|(_, n)| *n)
             .unwrap_or("private");
-            return write!(f, "mount --make-{}{kind} {target}", if rec { "r" } else { "" });
+            return write!(
+                f,
+                "mount --make-{}{kind} {target}",
+                if rec { "r" } else { "" }
+            );
         }
         if self.flags.contains(MsFlags::MS_REMOUNT) {
-            let bind = if self.flags.contains(MsFlags::MS_BIND) { ",bind" } else { "" };
-            let rest = if options.is_empty() { String::new() } else { format!(",{}", options.join(",")) };
+            let bind = if self.flags.contains(MsFlags::MS_BIND) {
+                ",bind"
+            } else {
+                ""
+            };
+            let rest = if options.is_empty() {
+                String::new()
+            } else {
+                format!(",{}", options.join(","))
+            };
             return write!(f, "mount -o remount{bind}{rest} {target}");
         }
         if self.flags.contains(MsFlags::MS_BIND) {
@@ -171,7 +202,12 @@ pub struct SymlinkCall {
 impl fmt::Display for SymlinkCall {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let force = if self.replace { "f" } else { "" };
-        write!(f, "ln -s{force} {} {}", self.target.display(), self.link.display())
+        write!(
+            f,
+            "ln -s{force} {} {}",
+            self.target.display(),
+            self.link.display()
+        )
     }
 }
 
@@ -202,8 +238,16 @@ impl fmt::Display for NodeCall {
         match self.kind {
             NodeKind::Fifo => write!(f, "mknod -m {:04o} {p} p", self.mode)?,
             NodeKind::Char | NodeKind::Block => {
-                let t = if self.kind == NodeKind::Char { 'c' } else { 'b' };
-                write!(f, "mknod -m {:04o} {p} {t} {} {}", self.mode, self.major, self.minor)?
+                let t = if self.kind == NodeKind::Char {
+                    'c'
+                } else {
+                    'b'
+                };
+                write!(
+                    f,
+                    "mknod -m {:04o} {p} {t} {} {}",
+                    self.mode, self.major, self.minor
+                )?
             }
         }
         if self.uid != 0 || self.gid != 0 {
@@ -226,10 +270,25 @@ mod tests {
             MsFlags::MS_NOSUID | MsFlags::MS_NOEXEC | MsFlags::MS_NODEV,
             None,
         );
-        assert_eq!(proc_.to_string(), "mount -t proc -o nosuid,nodev,noexec proc /proc");
-        let tmp = MountCall::new_fs("tmpfs", "tmpfs", "/dev", MsFlags::MS_NOSUID, Some("mode=755".into()));
-        assert_eq!(tmp.to_string(), "mount -t tmpfs -o nosuid,mode=755 tmpfs /dev");
-        assert_eq!(MountCall::bind("/src", "/dst", true).to_string(), "mount --rbind /src /dst");
+        assert_eq!(
+            proc_.to_string(),
+            "mount -t proc -o nosuid,nodev,noexec proc /proc"
+        );
+        let tmp = MountCall::new_fs(
+            "tmpfs",
+            "tmpfs",
+            "/dev",
+            MsFlags::MS_NOSUID,
+            Some("mode=755".into()),
+        );
+        assert_eq!(
+            tmp.to_string(),
+            "mount -t tmpfs -o nosuid,mode=755 tmpfs /dev"
+        );
+        assert_eq!(
+            MountCall::bind("/src", "/dst", true).to_string(),
+            "mount --rbind /src /dst"
+        );
         assert_eq!(
             MountCall::remount_bind("/dst", MsFlags::MS_RDONLY).to_string(),
             "mount -o remount,bind,ro /dst"
@@ -254,7 +313,11 @@ mod tests {
             gid: 0,
         };
         assert_eq!(n.to_string(), "mknod -m 0666 /dev/null c 1 3");
-        let l = SymlinkCall { link: "/dev/fd".into(), target: "/proc/self/fd".into(), replace: false };
+        let l = SymlinkCall {
+            link: "/dev/fd".into(),
+            target: "/proc/self/fd".into(),
+            replace: false,
+        };
         assert_eq!(l.to_string(), "ln -s /proc/self/fd /dev/fd");
     }
 }

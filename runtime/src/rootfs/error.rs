@@ -43,7 +43,9 @@ pub enum RootfsError {
     },
 
     /// A path with `..` that climbs above the container's `/`.
-    #[error("{field}: {path} climbs above the container's root with `..`; write the path without `..`")]
+    #[error(
+        "{field}: {path} climbs above the container's root with `..`; write the path without `..`"
+    )]
     DotDotEscape { field: String, path: PathBuf },
 
     /// Symlinks pointing at each other (the kernel's own limit is 40).
@@ -117,7 +119,9 @@ pub enum RootfsError {
 
 /// `std::io::Error` → `Errno`, so every variant shows the kernel's own name (ENOENT, EPERM…).
 pub(crate) fn errno_of(e: &std::io::Error) -> Errno {
-    e.raw_os_error().map(Errno::from_raw).unwrap_or(Errno::UnknownErrno)
+    e.raw_os_error()
+        .map(Errno::from_raw)
+        .unwrap_or(Errno::UnknownErrno)
 }
 
 /// What a failed mount(2) most likely means, by errno.
@@ -127,11 +131,14 @@ pub(crate) fn mount_hint(errno: Errno, data: Option<&str>) -> String {
             Some(d) if !d.is_empty() => format!("check the options {d:?}"),
             _ => "check the flags and that the target is a mount point where one is needed".into(),
         },
-        Errno::ENODEV => "this kernel does not know that filesystem type (see /proc/filesystems)".into(),
+        Errno::ENODEV => {
+            "this kernel does not know that filesystem type (see /proc/filesystems)".into()
+        }
         Errno::ENOENT => "the source or the target does not exist".into(),
         Errno::ENOTDIR => "a directory was mounted on a file or the other way round".into(),
         Errno::EPERM | Errno::EACCES => {
-            "not permitted: in a user namespace some filesystems and flag changes are refused".into()
+            "not permitted: in a user namespace some filesystems and flag changes are refused"
+                .into()
         }
         Errno::EBUSY => "something is already mounted there or the mount is in use".into(),
         _ => "see mount(2) for this error".into(),

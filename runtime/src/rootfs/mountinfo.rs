@@ -22,7 +22,12 @@ fn unescape(field: &str) -> String {
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;
     while i < bytes.len() {
-        if bytes[i] == b'\\' && i + 3 < bytes.len() && bytes[i + 1..i + 4].iter().all(|b| (b'0'..=b'7').contains(b)) {
+        if bytes[i] == b'\\'
+            && i + 3 < bytes.len()
+            && bytes[i + 1..i + 4]
+                .iter()
+                .all(|b| (b'0'..=b'7').contains(b))
+        {
             let v = (bytes[i + 1] - b'0') * 64 + (bytes[i + 2] - b'0') * 8 + (bytes[i + 3] - b'0');
             out.push(v);
             i += 4;
@@ -59,7 +64,9 @@ pub fn mount_of<'a>(entries: &'a [MountEntry], path: &Path) -> Option<&'a MountE
         .iter()
         .filter(|e| path.starts_with(&e.mount_point))
         .fold(None, |best: Option<&MountEntry>, e| match best {
-            Some(b) if b.mount_point.components().count() > e.mount_point.components().count() => Some(b),
+            Some(b) if b.mount_point.components().count() > e.mount_point.components().count() => {
+                Some(b)
+            }
             _ => Some(e),
         })
 }
@@ -99,6 +106,9 @@ mod tests {
         assert!(!m.shared);
         assert_eq!(mount_of(&e, Path::new("/home")).unwrap().fstype, "ext4");
         // /proc must not match /procfoo: starts_with is component-wise.
-        assert_eq!(mount_of(&e, Path::new("/procfoo")).unwrap().mount_point, PathBuf::from("/"));
+        assert_eq!(
+            mount_of(&e, Path::new("/procfoo")).unwrap().mount_point,
+            PathBuf::from("/")
+        );
     }
 }

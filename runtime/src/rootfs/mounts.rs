@@ -53,16 +53,27 @@ pub fn existing_flags(path: &Path) -> Result<MsFlags, Errno> {
         (FsFlags::ST_NODIRATIME, MsFlags::MS_NODIRATIME),
         (FsFlags::ST_RELATIME, MsFlags::MS_RELATIME),
     ];
-    Ok(table.iter().filter(|(st, _)| have.contains(*st)).fold(MsFlags::empty(), |acc, (_, ms)| acc | *ms))
+    Ok(table
+        .iter()
+        .filter(|(st, _)| have.contains(*st))
+        .fold(MsFlags::empty(), |acc, (_, ms)| acc | *ms))
 }
 
 /// Runs one call; a bind remount refused with EPERM is retried once with the
 /// flags the mount already has (a second, visible call).
-fn mount_or_retry_keeping_flags(call: &MountCall, host: &Path, origin: &str, what: &str) -> Result<(), RootfsError> {
+fn mount_or_retry_keeping_flags(
+    call: &MountCall,
+    host: &Path,
+    origin: &str,
+    what: &str,
+) -> Result<(), RootfsError> {
     match mount(call, host) {
         Err(Errno::EPERM) if call.flags.contains(MsFlags::MS_REMOUNT | MsFlags::MS_BIND) => {
             let kept = existing_flags(host).map_err(|e| mount_error(origin, what, call, e))?;
-            let retry = MountCall { flags: call.flags | kept, ..call.clone() };
+            let retry = MountCall {
+                flags: call.flags | kept,
+                ..call.clone()
+            };
             mount(&retry, host).map_err(|e| mount_error(origin, what, &retry, e))
         }
         other => other.map_err(|e| mount_error(origin, what, call, e)),
@@ -87,7 +98,8 @@ pub fn make_rootfs_parent_private(rootfs: &Path) -> Result<(), RootfsError> {
         return Ok(());
     }
     let call = MountCall::propagation(&parent.mount_point, MsFlags::MS_PRIVATE);
-    mount(&call, &parent.mount_point).map_err(|e| mount_error("root.path", "the mount holding the rootfs", &call, e))
+    mount(&call, &parent.mount_point)
+        .map_err(|e| mount_error("root.path", "the mount holding the rootfs", &call, e))
 }
 
 /// Step 3: `mount --rbind <rootfs> <rootfs>`: pivot_root(2) needs the new
@@ -121,12 +133,19 @@ pub fn apply_planned_mount(rootfs: &Path, plan: &PlannedMount) -> Result<(), Roo
 }
 
 /// Where the kernel should act for `call`, resolved inside the rootfs.
-fn host_target(rootfs: &Path, call: &MountCall, field: &str) -> Result<std::path::PathBuf, RootfsError> {
+fn host_target(
+    rootfs: &Path,
+    call: &MountCall,
+    field: &str,
+) -> Result<std::path::PathBuf, RootfsError> {
     if !call.creates_mount() {
         return Ok(resolve_in_rootfs(rootfs, &call.target, field, ABSOLUTE_LINKS)?.host_path);
     }
     let source_is_file = call.is_bind()
-        && call.source.as_deref().and_then(|s| std::fs::metadata(s).ok()).is_some_and(|m| !m.is_dir());
+        && call
+            .source
+            .as_deref()
+            .and_then(|s| std::fs::metadata(s).ok())
+            .is_some_and(|m| !m.is_dir());
     ensure_in_rootfs(rootfs, &call.target, field, source_is_file)
 }
-

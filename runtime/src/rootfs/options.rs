@@ -31,7 +31,11 @@ pub fn propagation_flags(word: &str) -> Option<MsFlags> {
         _ => (false, word),
     };
     let (_, flag) = PROPAGATION_OPTIONS.iter().find(|(n, _)| *n == base)?;
-    Some(if recursive { *flag | MsFlags::MS_REC } else { *flag })
+    Some(if recursive {
+        *flag | MsFlags::MS_REC
+    } else {
+        *flag
+    })
 }
 
 /// An option that sets (`true`) or clears (`false`) one mount flag.
@@ -66,9 +70,29 @@ const FLAG_OPTIONS: &[(&str, bool, MsFlags)] = &[
 
 /// Options that are understood and knowingly not acted on (see the module doc).
 const IGNORED_OPTIONS: &[&str] = &[
-    "rro", "rrw", "rnosuid", "rsuid", "rnodev", "rdev", "rnoexec", "rexec", "rnoatime", "ratime",
-    "rrelatime", "rnorelatime", "rstrictatime", "rnostrictatime", "rnodiratime", "rdiratime",
-    "rnosymfollow", "rsymfollow", "idmap", "ridmap", "tmpcopyup", "defaults", "nosymfollow",
+    "rro",
+    "rrw",
+    "rnosuid",
+    "rsuid",
+    "rnodev",
+    "rdev",
+    "rnoexec",
+    "rexec",
+    "rnoatime",
+    "ratime",
+    "rrelatime",
+    "rnorelatime",
+    "rstrictatime",
+    "rnostrictatime",
+    "rnodiratime",
+    "rdiratime",
+    "rnosymfollow",
+    "rsymfollow",
+    "idmap",
+    "ridmap",
+    "tmpcopyup",
+    "defaults",
+    "nosymfollow",
     "symfollow",
 ];
 
