@@ -149,3 +149,26 @@ fn host_target(
             .is_some_and(|m| !m.is_dir());
     ensure_in_rootfs(rootfs, &call.target, field, source_is_file)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_failed_mount_names_the_entry_the_call_and_the_options() {
+        let call = MountCall::new_fs(
+            "tmpfs",
+            "tmpfs",
+            "/dev",
+            MsFlags::MS_NOSUID,
+            Some("mode=755,size=bad".into()),
+        );
+        let err = mount_error("mounts[2]", "tmpfs on /dev", &call, Errno::EINVAL).to_string();
+        assert_eq!(
+            err,
+            "mounts[2] (tmpfs on /dev): mount(2) failed: EINVAL: Invalid argument — check the options \
+             \"mode=755,size=bad\"; the call was `mount -t tmpfs -o nosuid,mode=755,size=bad tmpfs /dev`"
+        );
+        assert!(!err.contains('\n'));
+    }
+}
