@@ -1,17 +1,52 @@
-//! The container's root filesystem (STUB — being written; interface is fixed).
+//! The container's root filesystem: from a directory in the bundle to the
+//! `/` the container's process sees (runtime-spec config.md "Root" and
+//! "Mounts", config-linux.md "Devices", "Masked/Readonly Paths", "Rootfs
+//! Mount Propagation"; man pages mount(2), mount_namespaces(7), pivot_root(2)).
 //!
-//! Called by the container's init process, inside its new mount namespace,
-//! in this order: [`prepare`] → [`enter`] → [`finish`].
+//! Called by the container's init process — root, single-threaded, already
+//! in its own mount namespace — in this order:
+//!
+//! 1. [`prepare`], still seeing the host's tree:
+//!    1. `mount --make-rslave /` (or `linux.rootfsPropagation`, made
+//!       recursive): our mounts must not propagate back to the host;
+//!    2. the mount holding the rootfs made private if it is shared, and
+//!       `mount --rbind <rootfs> <rootfs>`, since pivot_root needs a mount
+//!       point whose parent is not shared;
+//!    3. every `mounts[]` entry in order ([`mount_plan`] decides, [`mounts`]
+//!       does), each destination resolved inside the rootfs ([`secure_path`]);
+//!    4. device nodes and /dev symlinks ([`devices`]).
+//! 2. [`enter`]: pivot_root into it (or MS_MOVE + chroot) — [`pivot`].
+//!    (The init then sets up /dev/console; /dev is still writable.)
+//! 3. [`finish`], inside: masked paths, read-only paths, read-only `/`, the
+//!    final propagation ([`masks`]).
+//!
+//! Every concrete action is a value of [`actions`] whose `Display` is the
+//! shell command doing the same; each is executed by one function making
+//! one system call ([`mounts::mount`], mknod in [`devices`], symlink in
+//! [`symlinks`]), so events can later be emitted there.
+//!
+//! A relative bind `source` is used as given, i.e. relative to the current
+//! directory (runc runs in the bundle directory).
+
+pub mod actions;
+pub mod devices;
+mod error;
+pub mod masks;
+pub mod mount_plan;
+pub mod mountinfo;
+pub mod mounts;
+pub mod options;
+pub mod pivot;
+pub mod secure_path;
+pub mod symlinks;
 
 use std::path::Path;
 
+use nix::mount::MsFlags;
 use oci_spec::runtime::Spec;
 
-#[derive(Debug, thiserror::Error)]
-pub enum RootfsError {
-    #[error("{0}")]
-    Other(String),
-}
+pub use error::RootfsError;
+pub use mount_plan::{CgroupLayout, PlannedMount};
 
 /// What the init process knows when it prepares the root filesystem.
 pub struct RootfsContext<'a> {
@@ -23,20 +58,73 @@ pub struct RootfsContext<'a> {
     pub in_user_namespace: bool,
 }
 
+/// The propagation `/` gets before anything is mounted: the spec's choice,
+/// always made recursive (a non-recursive one would leave host submounts
+/// shared and let container mounts leak), or `rslave` by default.
+pub fn preparation_propagation(spec: &Spec) -> Result<MsFlags, RootfsError> {
+    match spec
+        .linux()
+        .as_ref()
+        .and_then(|l| l.rootfs_propagation().as_deref())
+    {
+        None => Ok(MsFlags::MS_SLAVE | MsFlags::MS_REC),
+        Some(word) => options::propagation_flags(word)
+            .map(|f| f | MsFlags::MS_REC)
+            .ok_or_else(|| RootfsError::BadPropagation { value: word.into() }),
+    }
+}
+
 /// Before pivot_root: propagation of `/`, the rootfs bind mount, every
 /// `mounts[]` entry in order, device nodes and the /dev symlinks.
-pub fn prepare(_ctx: &RootfsContext) -> Result<(), RootfsError> {
+pub fn prepare(ctx: &RootfsContext) -> Result<(), RootfsError> {
+    mounts::set_root_propagation(
+        preparation_propagation(ctx.spec)?,
+        "linux.rootfsPropagation",
+    )?;
+    mounts::make_rootfs_parent_private(ctx.rootfs)?;
+    mounts::bind_rootfs_onto_itself(ctx.rootfs)?;
+
+    let wants_cgroup = ctx
+        .spec
+        .mounts()
+        .iter()
+        .flatten()
+        .any(|m| m.typ().as_deref() == Some("cgroup"));
+    // Only look at the host's cgroups when a mount asks for them.
+    let layout = if wants_cgroup {
+        CgroupLayout::detect()?
+    } else {
+        CgroupLayout::Legacy(vec![])
+    };
+    for planned in mount_plan::plan_mounts(ctx.spec, &layout)? {
+        mounts::apply_planned_mount(ctx.rootfs, &planned)?;
+    }
+
+    secure_path::ensure_in_rootfs(ctx.rootfs, Path::new("/dev"), "/dev", false)?;
+    for action in devices::plan_devices(ctx.spec, ctx.in_user_namespace)? {
+        devices::apply_device(ctx.rootfs, &action)?;
+    }
     Ok(())
 }
 
 /// Make the rootfs the process's `/` (pivot_root, or MS_MOVE + chroot when
 /// `no_pivot`), leaving the cwd at the new `/`.
-pub fn enter(_ctx: &RootfsContext, _no_pivot: bool) -> Result<(), RootfsError> {
-    Ok(())
+pub fn enter(ctx: &RootfsContext, no_pivot: bool) -> Result<(), RootfsError> {
+    if no_pivot {
+        pivot::move_and_chroot(ctx.rootfs)
+    } else {
+        pivot::pivot_into(ctx.rootfs)
+    }
 }
 
 /// After pivot_root: masked paths, read-only paths, a read-only root, and
 /// the final propagation of `/`.
-pub fn finish(_ctx: &RootfsContext) -> Result<(), RootfsError> {
+pub fn finish(ctx: &RootfsContext) -> Result<(), RootfsError> {
+    for step in masks::plan_finish(ctx.spec)? {
+        masks::apply_finish_step(&step)?;
+    }
     Ok(())
 }
+
+#[cfg(test)]
+mod root_test;
