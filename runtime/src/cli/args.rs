@@ -25,8 +25,8 @@ pub struct Cli {
     /// Use systemd to manage cgroups (not supported: glassbox uses cgroupfs).
     #[arg(long = "systemd-cgroup", global = true)]
     pub systemd_cgroup: bool,
-    /// Accepted for compatibility; glassbox decides from the euid.
-    #[arg(long, global = true, num_args = 0..=1, default_missing_value = "true")]
+    /// Accepted for compatibility (true|false|auto); glassbox decides from the euid.
+    #[arg(long, num_args = 0..=1, default_missing_value = "true")]
     pub rootless: Option<String>,
     #[command(subcommand)]
     pub command: Command,

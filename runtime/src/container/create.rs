@@ -81,6 +81,7 @@ impl Container {
             &InitOptions {
                 spec: &bundle.spec,
                 rootfs: &bundle.rootfs,
+                bundle: &bundle.dir,
                 exec_fifo: &exec_fifo,
                 no_pivot: opts.no_pivot,
                 preserve_fds: opts.preserve_fds,

@@ -23,6 +23,7 @@ use crate::{hooks, rootfs, security, terminal};
 pub struct InitContext<'a> {
     pub spec: &'a Spec,
     pub rootfs: &'a Path,
+    pub bundle: &'a Path,
     pub plan: &'a NamespacePlan,
     pub channel: &'a Channel,
     pub exec_fifo_fd: RawFd,
@@ -69,6 +70,8 @@ fn make_container(ctx: &InitContext) -> Result<std::convert::Infallible, StepErr
     join_existing_namespaces(ctx)?;
     enter_new_cgroup_namespace(ctx)?;
     start_new_session()?;
+    // Relative paths in config.json (bind sources) are relative to the bundle.
+    nix::unistd::chdir(ctx.bundle).in_stage("mounts")?;
     let rootfs_ctx = rootfs::RootfsContext {
         spec: ctx.spec,
         rootfs: ctx.rootfs,
@@ -276,7 +279,7 @@ impl ExecTarget {
         let args = process.args().clone().unwrap_or_default();
         let mut env = process.env().clone().unwrap_or_default();
         if !env.iter().any(|e| e.starts_with("HOME=")) {
-            env.push(format!("HOME={}", security::home_dir(process.user().uid())));
+            env.push(format!("HOME={}", security::home_for_uid(Path::new("/etc/passwd"), process.user().uid())));
         }
         let program = args.first().cloned().unwrap_or_default();
         let path = find_program(&program, &env).ok_or_else(|| StepError {

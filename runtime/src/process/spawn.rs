@@ -38,6 +38,7 @@ pub enum ProcessError {
 pub struct InitOptions<'a> {
     pub spec: &'a Spec,
     pub rootfs: &'a Path,
+    pub bundle: &'a Path,
     pub exec_fifo: &'a Path,
     pub no_pivot: bool,
     pub preserve_fds: i32,
@@ -59,6 +60,7 @@ pub fn spawn_init(opts: &InitOptions, plan: &NamespacePlan) -> Result<SpawnedIni
     let ctx = InitContext {
         spec: opts.spec,
         rootfs: opts.rootfs,
+        bundle: opts.bundle,
         plan,
         channel: &init_end,
         exec_fifo_fd: fifo.as_raw_fd(),

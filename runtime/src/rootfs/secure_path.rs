@@ -7,9 +7,12 @@
 //! with lstat(2) (see path_resolution(7)), reading each symlink ourselves:
 //! - a relative symlink that stays inside the rootfs is followed;
 //! - a symlink whose `..` climbs above the rootfs is an error;
-//! - an absolute symlink is an error under [`AbsoluteLinks::Refuse`] (the
-//!   policy glassbox uses, [`ABSOLUTE_LINKS`]); runc instead reads it as
-//!   relative to the rootfs, which is [`AbsoluteLinks::ScopeToRoot`];
+//! - an absolute symlink is read as the container will read it after
+//!   pivot_root: relative to the rootfs ([`AbsoluteLinks::ScopeToRoot`], the
+//!   policy glassbox uses, [`ABSOLUTE_LINKS`]). Images are full of them
+//!   (Debian's `/var/run -> /run`, under which Kubernetes mounts its
+//!   secrets), and scoped to the rootfs they cannot reach the host.
+//!   [`AbsoluteLinks::Refuse`] is the stricter policy, kept for tests;
 //! - components that do not exist yet are reported, so the caller can create
 //!   them (mkdir(2), or an empty file for the last one).
 //!
@@ -32,8 +35,9 @@ pub enum AbsoluteLinks {
     ScopeToRoot,
 }
 
-/// glassbox's choice: refuse, so a learner sees the escape named.
-pub const ABSOLUTE_LINKS: AbsoluteLinks = AbsoluteLinks::Refuse;
+/// glassbox's choice: an absolute link means what it means inside the
+/// container; only `..` climbing out of the rootfs is refused.
+pub const ABSOLUTE_LINKS: AbsoluteLinks = AbsoluteLinks::ScopeToRoot;
 
 /// The kernel gives up after 40 symlinks (ELOOP); so do we.
 const MAX_SYMLINKS: usize = 40;

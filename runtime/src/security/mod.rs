@@ -217,9 +217,3 @@ pub fn set_no_new_privileges() -> Result<(), SecurityError> {
 pub fn load_seccomp(profile: &LinuxSeccomp) -> Result<(), SecurityError> {
     seccomp::load(&plan_seccomp(profile)?)
 }
-
-/// The HOME for a process whose env lacks one: the container's /etc/passwd
-/// entry for `uid`, else "/".
-pub fn home_dir(_uid: u32) -> String {
-    "/".into()
-}
