@@ -29,13 +29,13 @@ pub use supervise::{supervise, Finished};
 
 #[derive(Debug, thiserror::Error)]
 pub enum HookError {
-    #[error("{hook}.path {path:?} is not absolute: the runtime spec requires a full path such as /usr/bin/{path:?}")]
+    #[error("{hook}.path {path:?} is not absolute: the runtime spec requires a full path, starting with /")]
     NotAbsolute { hook: String, path: PathBuf },
     #[error("{hook}.env entry {entry:?} is not KEY=VALUE: each environment entry needs an '='")]
     BadEnv { hook: String, entry: String },
     #[error("{hook}.timeout is {timeout}: it must be a whole number of seconds greater than zero")]
     BadTimeout { hook: String, timeout: i64 },
-    #[error("{hook} ({path}) does not exist: hooks run from the runtime's view of the filesystem, check the path there")]
+    #[error("{hook} ({path}) does not exist: check it where this kind of hook runs (createContainer and startContainer: inside the container; the others: on the host)")]
     NotFound { hook: String, path: PathBuf },
     #[error("{hook} ({path}) could not be started: {source}; check it is an executable file")]
     Spawn {

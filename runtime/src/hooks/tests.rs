@@ -82,7 +82,7 @@ fn env_is_exactly_what_was_given() {
     let outcome = run_hook("poststart", 0, &hook, b"{}").unwrap();
     let mut lines: Vec<&str> = outcome.stdout.lines().collect();
     lines.sort();
-    // sh itself may add PWD (and dash SHLVL?): nothing of the test's own env may appear.
+    // A shell adds PWD (and some add SHLVL) itself: nothing of the test's own env may appear.
     lines.retain(|l| {
         !l.starts_with("PWD=") && !l.starts_with("SHLVL=") && !l.starts_with("OLDPWD=")
     });
