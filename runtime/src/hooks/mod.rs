@@ -25,7 +25,7 @@ use std::time::Duration;
 
 use oci_spec::runtime::Hook;
 
-pub use supervise::{supervise, Finished};
+pub use supervise::{supervise, End, Finished, CAPTURE_LIMIT};
 
 #[derive(Debug, thiserror::Error)]
 pub enum HookError {
@@ -94,7 +94,7 @@ pub struct HookOutcome {
     pub path: PathBuf,
     pub exit_code: i32,
     pub duration: Duration,
-    /// The start of what the hook printed (at most [`supervise::CAPTURE_LIMIT`] bytes each).
+    /// The start of what the hook printed (at most [`CAPTURE_LIMIT`] bytes each).
     pub stdout: String,
     pub stderr: String,
 }
@@ -216,7 +216,7 @@ pub fn run_hook(
     let output = OutputHead::from_output(&done.stdout, &done.stderr);
     let (hook, path) = (plan.name, plan.program);
     match done.end {
-        supervise::End::Exited(0) => Ok(HookOutcome {
+        End::Exited(0) => Ok(HookOutcome {
             index,
             path,
             exit_code: 0,
@@ -224,19 +224,19 @@ pub fn run_hook(
             stdout: done.stdout,
             stderr: done.stderr,
         }),
-        supervise::End::Exited(code) => Err(HookError::Failed {
+        End::Exited(code) => Err(HookError::Failed {
             hook,
             path,
             code,
             output,
         }),
-        supervise::End::Signaled(signal) => Err(HookError::Killed {
+        End::Signaled(signal) => Err(HookError::Killed {
             hook,
             path,
             signal,
             output,
         }),
-        supervise::End::TimedOut(after) => Err(HookError::TimedOut {
+        End::TimedOut(after) => Err(HookError::TimedOut {
             hook,
             path,
             secs: after.as_secs(),

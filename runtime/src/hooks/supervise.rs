@@ -47,34 +47,45 @@ pub struct Finished {
 
 /// Run `plan` to its end (exit, signal or timeout) with `stdin_data` on stdin.
 pub fn supervise(plan: &HookPlan, stdin_data: &[u8]) -> Result<Finished, HookError> {
-    let io_err = |source: io::Error| HookError::Supervise {
-        hook: plan.name.clone(),
-        path: plan.program.clone(),
-        source,
-    };
     let mut child = spawn(plan)?;
+    watch(&mut child, plan.timeout, stdin_data).map_err(|source| {
+        // We can no longer watch it, so it must not outlive this error.
+        kill_group(&child);
+        let _ = child.wait();
+        HookError::Supervise {
+            hook: plan.name.clone(),
+            path: plan.program.clone(),
+            source,
+        }
+    })
+}
+
+fn kill_group(child: &Child) {
+    // The hook leads its own process group, so this reaches its children too.
+    let _ = killpg(Pid::from_raw(child.id() as i32), Signal::SIGKILL);
+}
+
+fn watch(child: &mut Child, timeout: Option<Duration>, stdin_data: &[u8]) -> io::Result<Finished> {
     let started = Instant::now();
-    let deadline = plan.timeout.map(|t| started + t);
+    let deadline = timeout.map(|t| started + t);
 
     let mut stdin = child.stdin.take().filter(|_| !stdin_data.is_empty());
     let mut stdout = child.stdout.take();
     let mut stderr = child.stderr.take();
-    for fd in [
-        stdin.as_ref().map(|s| s.as_fd()),
-        stdout.as_ref().map(|s| s.as_fd()),
-    ]
-    .into_iter()
-    .chain([stderr.as_ref().map(|s| s.as_fd())])
-    .flatten()
-    {
-        fcntl(fd, FcntlArg::F_SETFL(OFlag::O_NONBLOCK)).map_err(|e| io_err(e.into()))?;
+    let fds = [
+        stdin.as_ref().map(AsFd::as_fd),
+        stdout.as_ref().map(AsFd::as_fd),
+        stderr.as_ref().map(AsFd::as_fd),
+    ];
+    for fd in fds.into_iter().flatten() {
+        fcntl(fd, FcntlArg::F_SETFL(OFlag::O_NONBLOCK))?;
     }
     let pidfd = pidfd_open(child.id());
     let (mut out, mut err) = (Vec::new(), Vec::new());
     let mut written = 0;
 
     let end = loop {
-        if let Some(status) = child.try_wait().map_err(io_err)? {
+        if let Some(status) = child.try_wait()? {
             break match (status.code(), status.signal()) {
                 (Some(code), _) => End::Exited(code),
                 (None, Some(sig)) => End::Signaled(crate::signals::signal_name(sig)),
@@ -83,10 +94,9 @@ pub fn supervise(plan: &HookPlan, stdin_data: &[u8]) -> Result<Finished, HookErr
         }
         let now = Instant::now();
         if deadline.is_some_and(|d| now >= d) {
-            // The hook leads its own process group, so this reaches its children too.
-            let _ = killpg(Pid::from_raw(child.id() as i32), Signal::SIGKILL);
-            child.wait().map_err(io_err)?;
-            break End::TimedOut(plan.timeout.unwrap_or_default());
+            kill_group(child);
+            child.wait()?;
+            break End::TimedOut(timeout.unwrap_or_default());
         }
         wait_for_activity(
             &stdin,
@@ -94,8 +104,7 @@ pub fn supervise(plan: &HookPlan, stdin_data: &[u8]) -> Result<Finished, HookErr
             &stderr,
             pidfd.as_ref(),
             deadline.map(|d| d - now),
-        )
-        .map_err(io_err)?;
+        )?;
         if let Some(pipe) = stdin.as_mut() {
             match pipe.write(&stdin_data[written..]) {
                 Ok(n) => written += n,
