@@ -69,9 +69,10 @@ impl Container {
 /// terminal, copying between our stdio and the pty master.
 pub(super) fn wait_in_foreground(init: Pid, signals: &SignalFd, console: Option<OwnedFd>) -> WaitStatus {
     {
-        let _raw = console.as_ref().and_then(|_| terminal::RawModeGuard::new(std::io::stdin().as_fd()).ok().flatten());
+        let host_stdin = std::io::stdin();
+        let _raw = console.as_ref().and_then(|_| terminal::RawModeGuard::new(host_stdin.as_fd()).ok().flatten());
         if let Some(master) = &console {
-            terminal::set_winsize_from(std::io::stdin().as_fd(), master.as_fd());
+            let _ = terminal::set_winsize_from(host_stdin.as_fd(), master.as_fd());
         }
         let mut stdin_open = console.is_some();
         let mut master_open = console.is_some();
@@ -107,7 +108,7 @@ pub(super) fn wait_in_foreground(init: Pid, signals: &SignalFd, console: Option<
                         Ok(Signal::SIGCHLD) => {}
                         Ok(Signal::SIGWINCH) => {
                             if let Some(master) = &console {
-                                terminal::set_winsize_from(std::io::stdin().as_fd(), master.as_fd());
+                                let _ = terminal::set_winsize_from(std::io::stdin().as_fd(), master.as_fd());
                             }
                         }
                         Ok(sig) => {
