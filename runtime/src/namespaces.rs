@@ -143,9 +143,24 @@ impl NamespacePlan {
 
 /// setns(2) into the namespace at `path`.
 pub fn join(t: LinuxNamespaceType, path: &Path) -> Result<(), NamespaceError> {
-    let kind = proc_name(t);
-    let file = File::open(path).map_err(|source| NamespaceError::Open { kind, path: path.into(), source })?;
-    setns(file.as_fd(), clone_flag(t)).map_err(|source| NamespaceError::Join { kind, path: path.into(), source })
+    join_all(&[(t, path.to_path_buf())])
+}
+
+/// setns(2) into each namespace, in order. Every file is opened *before*
+/// the first join: once in the container's mount namespace, a path like
+/// /proc/<pid>/ns/uts means the container's /proc, where that pid is not.
+pub fn join_all(list: &[(LinuxNamespaceType, PathBuf)]) -> Result<(), NamespaceError> {
+    let mut opened = Vec::with_capacity(list.len());
+    for (t, path) in list {
+        let kind = proc_name(*t);
+        let file = File::open(path).map_err(|source| NamespaceError::Open { kind, path: path.clone(), source })?;
+        opened.push((*t, path, file));
+    }
+    for (t, path, file) in opened {
+        setns(file.as_fd(), clone_flag(t))
+            .map_err(|source| NamespaceError::Join { kind: proc_name(t), path: path.clone(), source })?;
+    }
+    Ok(())
 }
 
 /// unshare(2) one new namespace.

@@ -72,7 +72,7 @@ impl Container {
                     Ok((FromInit::Ready, _)) => break,
                     Ok((FromInit::Failed { stage, message }, _)) => {
                         let _ = nix::sys::wait::waitpid(child.pid, None);
-                        return Err(ContainerError::Init { id: self.state.id.clone(), stage, message });
+                        return Err(ContainerError::Exec { id: self.state.id.clone(), stage, message });
                     }
                     Ok((other, _)) => return Err(kill_child(ContainerError::Usage(format!("unexpected {other:?}")))),
                     Err(e) => return Err(kill_child(e.into())),

@@ -145,10 +145,7 @@ fn become_root_of_user_namespace(ctx: &InitContext) -> Result<(), StepError> {
 }
 
 fn join_existing_namespaces(ctx: &InitContext) -> Result<(), StepError> {
-    for (t, path) in &ctx.plan.join_in_init {
-        namespaces::join(*t, path).in_stage("namespaces")?;
-    }
-    Ok(())
+    namespaces::join_all(&ctx.plan.join_in_init).in_stage("namespaces")
 }
 
 fn enter_new_cgroup_namespace(ctx: &InitContext) -> Result<(), StepError> {

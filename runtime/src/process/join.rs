@@ -78,9 +78,9 @@ fn join_and_exec(
         (FromRuntime::Go, _) => {}
         (other, _) => return Err(StepError { stage: "namespaces", message: format!("expected Go, got {other:?}") }),
     }
-    for (t, path) in joined.iter().filter(|(t, _)| !matches!(t, LinuxNamespaceType::Pid | LinuxNamespaceType::Time)) {
-        namespaces::join(*t, path).in_stage("namespaces")?;
-    }
+    let rest: Vec<_> =
+        joined.iter().filter(|(t, _)| !matches!(t, LinuxNamespaceType::Pid | LinuxNamespaceType::Time)).cloned().collect();
+    namespaces::join_all(&rest).in_stage("namespaces")?;
     nix::unistd::setsid().in_stage("namespaces")?;
     if process.terminal().unwrap_or(false) {
         let pty = terminal::open_pty_in_container(process.console_size()).in_stage("terminal")?;
