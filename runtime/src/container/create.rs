@@ -82,6 +82,7 @@ impl Container {
                 spec: &bundle.spec,
                 rootfs: &bundle.rootfs,
                 bundle: &bundle.dir,
+                cgroup_path: &cgroup_path,
                 exec_fifo: &exec_fifo,
                 no_pivot: opts.no_pivot,
                 preserve_fds: opts.preserve_fds,

@@ -24,6 +24,7 @@ pub struct InitContext<'a> {
     pub spec: &'a Spec,
     pub rootfs: &'a Path,
     pub bundle: &'a Path,
+    pub cgroup_path: &'a str,
     pub plan: &'a NamespacePlan,
     pub channel: &'a Channel,
     pub exec_fifo_fd: RawFd,
@@ -76,6 +77,7 @@ fn make_container(ctx: &InitContext) -> Result<std::convert::Infallible, StepErr
         spec: ctx.spec,
         rootfs: ctx.rootfs,
         in_user_namespace: ctx.plan.new_user || ctx.plan.join_in_init.iter().any(|(t, _)| *t == LinuxNamespaceType::User),
+        cgroup_path: ctx.cgroup_path,
     };
     rootfs::prepare(&rootfs_ctx).in_stage("mounts")?;
     let state_json = let_runtime_run_create_hooks(ctx)?;

@@ -56,6 +56,8 @@ pub struct RootfsContext<'a> {
     /// The init runs in a new user namespace: `mknod` is not permitted there,
     /// so device nodes are bind-mounted from the host instead.
     pub in_user_namespace: bool,
+    /// The container's cgroup path in each hierarchy (`glassbox/<id>`).
+    pub cgroup_path: &'a str,
 }
 
 /// The propagation `/` gets before anything is mounted: the spec's choice,
@@ -92,7 +94,7 @@ pub fn prepare(ctx: &RootfsContext) -> Result<(), RootfsError> {
         .any(|m| m.typ().as_deref() == Some("cgroup"));
     // Only look at the host's cgroups when a mount asks for them.
     let layout = if wants_cgroup {
-        CgroupLayout::detect()?
+        CgroupLayout::detect(ctx.cgroup_path)?
     } else {
         CgroupLayout::Legacy(vec![])
     };

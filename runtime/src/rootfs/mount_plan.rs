@@ -10,10 +10,11 @@
 //! - Propagation options (`rslave`…) are each one more call, after the mount.
 //! - `cgroup` depends on the host ([`CgroupLayout`]): when `/sys/fs/cgroup`
 //!   is a cgroup2 filesystem the container gets a cgroup2 mount; otherwise
-//!   (v1 or hybrid) a tmpfs with one read-only bind of each host directory
-//!   `/sys/fs/cgroup/<controller>` and the same symlinks (`cpu -> cpu,cpuacct`),
-//!   made read-only at the end if asked. Unlike runc, which binds only the
-//!   container's own cgroup, the whole host hierarchy is shown (read-only).
+//!   (v1 or hybrid) a tmpfs with one read-only bind per hierarchy of the
+//!   container's own cgroup directory, `/sys/fs/cgroup/<controller>/<cgroup
+//!   path>`, and the same symlinks (`cpu -> cpu,cpuacct`), made read-only at
+//!   the end if asked: the container sees its cgroup as the root, as a
+//!   cgroup namespace would show it, and none of the host's.
 
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -40,13 +41,17 @@ pub enum CgroupLayout {
 /// One name in the host's `/sys/fs/cgroup` tmpfs.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum CgroupEntry {
-    Dir(String),
+    /// A hierarchy, shown in the container as the container's own cgroup
+    /// directory in it (`source`), as if that were the root.
+    Dir { name: String, source: PathBuf },
     Link { name: String, target: PathBuf },
 }
 
 impl CgroupLayout {
     /// Looks at the host: statfs(2) of `/sys/fs/cgroup`, and its listing.
-    pub fn detect() -> Result<Self, RootfsError> {
+    /// `own` is the container's cgroup path (`glassbox/<id>`): on v1 each
+    /// hierarchy is shown from there down, never the host's whole tree.
+    pub fn detect(own: &str) -> Result<Self, RootfsError> {
         let info = |purpose| {
             move |errno| RootfsError::HostInfo {
                 path: HOST_CGROUP_ROOT.into(),
@@ -70,7 +75,13 @@ impl CgroupLayout {
                         entries.push(CgroupEntry::Link { name, target });
                     }
                 }
-                Ok(t) if t.is_dir() => entries.push(CgroupEntry::Dir(name)),
+                Ok(t) if t.is_dir() => {
+                    let source = entry.path().join(own);
+                    // A hierarchy the container has no cgroup in stays hidden.
+                    if source.is_dir() {
+                        entries.push(CgroupEntry::Dir { name, source });
+                    }
+                }
                 _ => {}
             }
         }
@@ -81,7 +92,7 @@ impl CgroupLayout {
 
 fn entry_name(e: &CgroupEntry) -> &str {
     match e {
-        CgroupEntry::Dir(n) | CgroupEntry::Link { name: n, .. } => n,
+        CgroupEntry::Dir { name: n, .. } | CgroupEntry::Link { name: n, .. } => n,
     }
 }
 
@@ -246,10 +257,10 @@ fn plan_cgroup(destination: &Path, flags: MsFlags, cgroups: &CgroupLayout) -> Ve
     let locked = MsFlags::MS_RDONLY | MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC;
     for entry in entries {
         match entry {
-            CgroupEntry::Dir(name) => {
+            CgroupEntry::Dir { name, source } => {
                 let target = destination.join(name);
                 steps.push(MountStep::Mount(MountCall::bind(
-                    Path::new(HOST_CGROUP_ROOT).join(name),
+                    source,
                     &target,
                     false,
                 )));
@@ -321,7 +332,10 @@ mod tests {
                 name: "cpu".into(),
                 target: "cpu,cpuacct".into(),
             },
-            CgroupEntry::Dir("cpu,cpuacct".into()),
+            CgroupEntry::Dir {
+                name: "cpu,cpuacct".into(),
+                source: "/sys/fs/cgroup/cpu,cpuacct/glassbox/c1".into(),
+            },
         ]);
         let cgroup = get_default_mounts().pop().unwrap();
         let plan = plan_mount(6, &cgroup, &layout).unwrap();
@@ -330,7 +344,7 @@ mod tests {
             vec![
                 "mount -t tmpfs -o nosuid,nodev,noexec,relatime,mode=755 tmpfs /sys/fs/cgroup",
                 "ln -s cpu,cpuacct /sys/fs/cgroup/cpu",
-                "mount --bind /sys/fs/cgroup/cpu,cpuacct /sys/fs/cgroup/cpu,cpuacct",
+                "mount --bind /sys/fs/cgroup/cpu,cpuacct/glassbox/c1 /sys/fs/cgroup/cpu,cpuacct",
                 "mount -o remount,bind,ro,nosuid,nodev,noexec /sys/fs/cgroup/cpu,cpuacct",
                 "mount -o remount,bind,ro,nosuid,nodev,noexec,relatime /sys/fs/cgroup",
             ]
