@@ -144,6 +144,10 @@ fn check_supported(spec: &Spec) -> Result<(), BundleError> {
         }
     }
     let has = |t| namespaces.iter().any(|ns| ns.typ() == t);
+    let named = |h: &Option<String>| h.as_deref().is_some_and(|h| !h.is_empty());
+    if (named(spec.hostname()) || named(spec.domainname())) && !has(LinuxNamespaceType::Uts) {
+        return unsupported("hostname", "setting a hostname needs its own UTS namespace ({\"type\": \"uts\"}); without one it would rename the host");
+    }
     if !has(LinuxNamespaceType::Mount) {
         return unsupported("linux.namespaces", "glassbox needs a mount namespace ({\"type\": \"mount\"}) to give the container its own root filesystem");
     }
