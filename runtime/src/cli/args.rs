@@ -46,7 +46,7 @@ pub struct CreateArgs {
     /// Use MS_MOVE + chroot instead of pivot_root (for ramdisk roots).
     #[arg(long = "no-pivot")]
     pub no_pivot: bool,
-    /// Accepted for compatibility: glassbox does not make a session keyring.
+    /// Keep the caller's session keyring instead of a new one for the container.
     #[arg(long = "no-new-keyring")]
     pub no_new_keyring: bool,
     /// Pass N extra descriptors (3 … 3+N-1) into the container.

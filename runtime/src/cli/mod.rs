@@ -114,6 +114,7 @@ fn create_options(id: String, c: args::CreateArgs) -> Result<CreateOptions> {
             None => ConsoleHandling::None,
         },
         no_pivot: c.no_pivot,
+        no_new_keyring: c.no_new_keyring,
         preserve_fds: c.preserve_fds,
     })
 }

@@ -34,6 +34,7 @@ pub struct CreateOptions {
     pub pid_file: Option<PathBuf>,
     pub console: ConsoleHandling,
     pub no_pivot: bool,
+    pub no_new_keyring: bool,
     pub preserve_fds: i32,
 }
 
@@ -85,6 +86,7 @@ impl Container {
                 cgroup_path: &cgroup_path,
                 exec_fifo: &exec_fifo,
                 no_pivot: opts.no_pivot,
+                new_keyring: !opts.no_new_keyring,
                 preserve_fds: opts.preserve_fds,
             },
             &plan,

@@ -29,6 +29,7 @@ pub struct InitContext<'a> {
     pub channel: &'a Channel,
     pub exec_fifo_fd: RawFd,
     pub no_pivot: bool,
+    pub new_keyring: bool,
     pub preserve_fds: i32,
 }
 
@@ -71,6 +72,9 @@ fn make_container(ctx: &InitContext) -> Result<std::convert::Infallible, StepErr
     join_existing_namespaces(ctx)?;
     enter_new_cgroup_namespace(ctx)?;
     start_new_session()?;
+    if ctx.new_keyring {
+        join_new_session_keyring()?;
+    }
     // Relative paths in config.json (bind sources) are relative to the bundle.
     nix::unistd::chdir(ctx.bundle).in_stage("mounts")?;
     let rootfs_ctx = rootfs::RootfsContext {
@@ -161,6 +165,20 @@ fn enter_new_cgroup_namespace(ctx: &InitContext) -> Result<(), StepError> {
 /// controlling terminal or job control.
 fn start_new_session() -> Result<(), StepError> {
     nix::unistd::setsid().map(drop).in_stage("namespaces")
+}
+
+/// A session keyring of its own (man7 keyrings(7)): otherwise the container
+/// shares the caller's, and could read keys the host put there.
+fn join_new_session_keyring() -> Result<(), StepError> {
+    const KEYCTL_JOIN_SESSION_KEYRING: libc::c_long = 1;
+    // SAFETY: a NULL name asks for a new anonymous keyring.
+    let rc = unsafe { libc::syscall(libc::SYS_keyctl, KEYCTL_JOIN_SESSION_KEYRING, std::ptr::null::<libc::c_char>()) };
+    let err = std::io::Error::last_os_error();
+    // Kernels without keyrings say ENOSYS: nothing to isolate then.
+    if rc < 0 && err.raw_os_error() != Some(libc::ENOSYS) {
+        return Err(StepError { stage: "namespaces", message: format!("keyctl(KEYCTL_JOIN_SESSION_KEYRING): {err} (use --no-new-keyring to skip)") });
+    }
+    Ok(())
 }
 
 /// prestart and createRuntime hooks run in the runtime's namespaces, after

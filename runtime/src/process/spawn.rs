@@ -42,6 +42,7 @@ pub struct InitOptions<'a> {
     pub cgroup_path: &'a str,
     pub exec_fifo: &'a Path,
     pub no_pivot: bool,
+    pub new_keyring: bool,
     pub preserve_fds: i32,
 }
 
@@ -67,6 +68,7 @@ pub fn spawn_init(opts: &InitOptions, plan: &NamespacePlan) -> Result<SpawnedIni
         channel: &init_end,
         exec_fifo_fd: fifo.as_raw_fd(),
         no_pivot: opts.no_pivot,
+        new_keyring: opts.new_keyring,
         preserve_fds: opts.preserve_fds,
     };
     let offsets = time_offsets(opts.spec);
