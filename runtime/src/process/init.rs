@@ -88,9 +88,10 @@ fn make_container(ctx: &InitContext) -> Result<std::convert::Infallible, StepErr
     run_create_container_hooks(ctx, &state_json)?;
     rootfs::enter(&rootfs_ctx, ctx.no_pivot).in_stage("pivot_root")?;
     set_up_terminal(ctx, process)?;
-    rootfs::finish(&rootfs_ctx).in_stage("masks")?;
     set_hostname(ctx.spec)?;
+    // Before the masks: readonlyPaths usually makes /proc/sys read-only.
     write_sysctls(ctx.spec)?;
+    rootfs::finish(&rootfs_ctx).in_stage("masks")?;
     let personality = ctx.spec.linux().as_ref().and_then(|l| l.personality().as_ref());
     security::apply_process_attributes(process, personality).in_stage("rlimits")?;
     let seccomp = ctx.spec.linux().as_ref().and_then(|l| l.seccomp().as_ref());
