@@ -16,21 +16,16 @@ use nix::sys::signal::{signal, sigprocmask, SigHandler, SigSet, SigmaskHow, Sign
 use oci_spec::runtime::{LinuxNamespaceType, Process, Spec};
 
 use super::protocol::{Channel, FromInit, FromRuntime};
+use super::spawn::InitOptions;
 use crate::namespaces::{self, NamespacePlan};
 use crate::{hooks, rootfs, security, terminal};
 
 /// Everything the init reads; it lives in the child's copy of the runtime's memory.
 pub struct InitContext<'a> {
-    pub spec: &'a Spec,
-    pub rootfs: &'a Path,
-    pub bundle: &'a Path,
-    pub cgroup_path: &'a str,
+    pub opts: &'a InitOptions<'a>,
     pub plan: &'a NamespacePlan,
     pub channel: &'a Channel,
     pub exec_fifo_fd: RawFd,
-    pub no_pivot: bool,
-    pub new_keyring: bool,
-    pub preserve_fds: i32,
 }
 
 /// A failed step: the stage it belongs to and what went wrong.
@@ -65,36 +60,36 @@ pub fn container_init(ctx: &InitContext) -> isize {
 
 /// The order in which a container is made, from the inside.
 fn make_container(ctx: &InitContext) -> Result<std::convert::Infallible, StepError> {
-    let process = ctx.spec.process().as_ref().expect("bundle checked process");
+    let process = ctx.opts.spec.process().as_ref().expect("bundle checked process");
     reset_signals()?;
     wait_for_go(ctx)?;
     become_root_of_user_namespace(ctx)?;
     join_existing_namespaces(ctx)?;
     enter_new_cgroup_namespace(ctx)?;
     start_new_session()?;
-    if ctx.new_keyring {
+    if ctx.opts.new_keyring {
         join_new_session_keyring()?;
     }
     // Relative paths in config.json (bind sources) are relative to the bundle.
-    nix::unistd::chdir(ctx.bundle).in_stage("mounts")?;
+    nix::unistd::chdir(ctx.opts.bundle).in_stage("mounts")?;
     let rootfs_ctx = rootfs::RootfsContext {
-        spec: ctx.spec,
-        rootfs: ctx.rootfs,
+        spec: ctx.opts.spec,
+        rootfs: ctx.opts.rootfs,
         in_user_namespace: ctx.plan.new_user || ctx.plan.join_in_init.iter().any(|(t, _)| *t == LinuxNamespaceType::User),
-        cgroup_path: ctx.cgroup_path,
+        cgroup_path: ctx.opts.cgroup_path,
     };
     rootfs::prepare(&rootfs_ctx).in_stage("mounts")?;
     let state_json = let_runtime_run_create_hooks(ctx)?;
     run_create_container_hooks(ctx, &state_json)?;
-    rootfs::enter(&rootfs_ctx, ctx.no_pivot).in_stage("pivot_root")?;
+    rootfs::enter(&rootfs_ctx, ctx.opts.no_pivot).in_stage("pivot_root")?;
     set_up_terminal(ctx, process)?;
-    set_hostname(ctx.spec)?;
+    set_hostname(ctx.opts.spec)?;
     // Before the masks: readonlyPaths usually makes /proc/sys read-only.
-    write_sysctls(ctx.spec)?;
+    write_sysctls(ctx.opts.spec)?;
     rootfs::finish(&rootfs_ctx).in_stage("masks")?;
-    let personality = ctx.spec.linux().as_ref().and_then(|l| l.personality().as_ref());
+    let personality = ctx.opts.spec.linux().as_ref().and_then(|l| l.personality().as_ref());
     security::apply_process_attributes(process, personality).in_stage("rlimits")?;
-    let seccomp = ctx.spec.linux().as_ref().and_then(|l| l.seccomp().as_ref());
+    let seccomp = ctx.opts.spec.linux().as_ref().and_then(|l| l.seccomp().as_ref());
     let no_new_privs = process.no_new_privileges().unwrap_or(false);
     if let (Some(profile), false) = (seccomp, no_new_privs) {
         // Without no_new_privs, loading a filter needs CAP_SYS_ADMIN: do it
@@ -118,7 +113,7 @@ fn make_container(ctx: &InitContext) -> Result<std::convert::Infallible, StepErr
         // so that it only has to allow execve, not our own set-up calls.
         security::load_seccomp(profile).in_stage("seccomp")?;
     }
-    close_runtime_fds(ctx.preserve_fds)?;
+    close_runtime_fds(ctx.opts.preserve_fds)?;
     exec.exec()
 }
 
@@ -193,7 +188,7 @@ fn let_runtime_run_create_hooks(ctx: &InitContext) -> Result<String, StepError> 
 }
 
 fn hook_list(ctx: &InitContext, pick: fn(&oci_spec::runtime::Hooks) -> &Option<Vec<oci_spec::runtime::Hook>>) -> Vec<oci_spec::runtime::Hook> {
-    ctx.spec.hooks().as_ref().and_then(|h| pick(h).clone()).unwrap_or_default()
+    ctx.opts.spec.hooks().as_ref().and_then(|h| pick(h).clone()).unwrap_or_default()
 }
 
 /// createContainer hooks run in the container's namespaces, before pivot_root.

@@ -59,18 +59,7 @@ pub fn spawn_init(opts: &InitOptions, plan: &NamespacePlan) -> Result<SpawnedIni
     // /proc/self/fd for writing once it is ready to wait for `start`.
     let fifo: OwnedFd = open(opts.exec_fifo, OFlag::O_PATH | OFlag::O_CLOEXEC, Mode::empty())
         .map_err(|source| ProcessError::Fifo { path: opts.exec_fifo.display().to_string(), source })?;
-    let ctx = InitContext {
-        spec: opts.spec,
-        rootfs: opts.rootfs,
-        bundle: opts.bundle,
-        cgroup_path: opts.cgroup_path,
-        plan,
-        channel: &init_end,
-        exec_fifo_fd: fifo.as_raw_fd(),
-        no_pivot: opts.no_pivot,
-        new_keyring: opts.new_keyring,
-        preserve_fds: opts.preserve_fds,
-    };
+    let ctx = InitContext { opts, plan, channel: &init_end, exec_fifo_fd: fifo.as_raw_fd() };
     let offsets = time_offsets(opts.spec);
     let guard = ChildNamespaceGuard::enter(plan, &offsets)?;
     let mut stack = vec![0u8; INIT_STACK_SIZE];
