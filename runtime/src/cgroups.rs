@@ -12,7 +12,9 @@
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use cgroups_rs::fs::{hierarchies, Cgroup};
+use cgroups_rs::fs::freezer::FreezerController;
+use cgroups_rs::FreezerState;
+use cgroups_rs::fs::{hierarchies, Cgroup, Controller};
 use cgroups_rs::CgroupPid;
 
 #[derive(Debug, thiserror::Error)]
@@ -25,6 +27,12 @@ pub enum CgroupError {
     AddTask { path: String, pid: i32, source: cgroups_rs::fs::error::Error },
     #[error("cgroup2 tree of a hybrid host: {path}: {source}")]
     Unified { path: PathBuf, source: std::io::Error },
+    #[error("cgroup {0}: no freezer controller on this host, so it cannot be paused")]
+    NoFreezer(String),
+    #[error("cgroup {path}: writing the freezer state failed: {source}")]
+    Freeze { path: String, source: cgroups_rs::fs::error::Error },
+    #[error("cgroup {0}: processes did not freeze within 5 s (one may be stuck in the kernel); thawed again")]
+    FreezeTimeout(String),
     #[error("cannot remove cgroup {path}: {source} (processes still inside? see {path}/cgroup.procs)")]
     Remove { path: PathBuf, source: std::io::Error },
 }
@@ -156,6 +164,39 @@ impl ContainerCgroup {
     }
 }
 
+impl ContainerCgroup {
+    fn freezer(&self) -> Result<&FreezerController, CgroupError> {
+        self.cgroup
+            .controller_of::<FreezerController>()
+            .ok_or_else(|| CgroupError::NoFreezer(self.path.clone()))
+    }
+
+    /// Stop every process of the cgroup where it stands (freezer.state =
+    /// FROZEN on v1, cgroup.freeze = 1 on v2). The kernel freezes tasks one
+    /// by one, so wait until it reports the whole cgroup frozen.
+    pub fn freeze(&self) -> Result<(), CgroupError> {
+        let freezer = self.freezer()?;
+        freezer.freeze().map_err(|source| CgroupError::Freeze { path: self.path.clone(), source })?;
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while !matches!(freezer.state(), Ok(FreezerState::Frozen)) {
+            if Instant::now() > deadline {
+                let _ = freezer.thaw();
+                return Err(CgroupError::FreezeTimeout(self.path.clone()));
+            }
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        Ok(())
+    }
+
+    pub fn thaw(&self) -> Result<(), CgroupError> {
+        self.freezer()?.thaw().map_err(|source| CgroupError::Freeze { path: self.path.clone(), source })
+    }
+
+    pub fn is_frozen(&self) -> bool {
+        self.freezer().is_ok_and(|f| f.exists() && matches!(f.state(), Ok(FreezerState::Frozen | FreezerState::Freezing)))
+    }
+}
+
 /// rmdir a cgroup directory and any child cgroups below it.
 fn remove_tree(dir: &Path, deadline: Instant) -> Result<(), CgroupError> {
     let Ok(entries) = std::fs::read_dir(dir) else { return Ok(()) };
@@ -176,26 +217,14 @@ fn remove_tree(dir: &Path, deadline: Instant) -> Result<(), CgroupError> {
     }
 }
 
-/// Paused containers are frozen: freezer.state on v1, cgroup.freeze on v2.
+/// Is the container paused? (`state` asks this on every call.)
 pub fn is_frozen(path: &str) -> bool {
-    let v1 = Path::new("/sys/fs/cgroup/freezer").join(path).join("freezer.state");
-    if let Ok(s) = std::fs::read_to_string(v1) {
-        return s.trim() == "FROZEN";
-    }
-    let v2 = Path::new("/sys/fs/cgroup").join(path).join("cgroup.freeze");
-    std::fs::read_to_string(v2).is_ok_and(|s| s.trim() == "1")
+    ContainerCgroup::load(path).is_frozen()
 }
 
 /// Thaw a frozen cgroup (a frozen process cannot even die of SIGKILL).
 pub fn thaw(path: &str) {
-    let v1 = Path::new("/sys/fs/cgroup/freezer").join(path).join("freezer.state");
-    if v1.exists() {
-        let _ = std::fs::write(v1, "THAWED");
-    }
-    let v2 = Path::new("/sys/fs/cgroup").join(path).join("cgroup.freeze");
-    if v2.exists() {
-        let _ = std::fs::write(v2, "0");
-    }
+    let _ = ContainerCgroup::load(path).thaw();
 }
 
 #[cfg(test)]

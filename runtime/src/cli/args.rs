@@ -142,6 +142,10 @@ pub enum Command {
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
         ps_args: Vec<String>,
     },
+    /// Freeze every process of the container (cgroup freezer).
+    Pause { id: String },
+    /// Thaw a paused container.
+    Resume { id: String },
     /// Run a new process inside a running container.
     Exec(ExecCmd),
     /// Write a default config.json.

@@ -74,6 +74,14 @@ fn dispatch(cli: Cli) -> Result<i32> {
             print_ps(&c.pids()?, &format, &ps_args)?;
             Ok(0)
         }
+        Command::Pause { id } => {
+            Container::load(&paths, &id)?.pause()?;
+            Ok(0)
+        }
+        Command::Resume { id } => {
+            Container::load(&paths, &id)?.resume()?;
+            Ok(0)
+        }
         Command::Exec(a) => {
             let c = Container::load(&paths, &a.id)?;
             let process = args::exec_process(&c, &a)?;

@@ -9,6 +9,7 @@ mod delete;
 mod exec;
 mod kill;
 mod list;
+mod pause;
 mod ps;
 mod run;
 mod start;
