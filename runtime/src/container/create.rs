@@ -73,6 +73,12 @@ impl Container {
         let linux = bundle.spec.linux().as_ref().expect("bundle checked linux");
         let cgroup_path = cgroups::cgroup_path(linux.cgroups_path().as_deref(), &paths.cgroup_parent, &opts.id)?;
         let cgroup = undo.cgroup.insert(ContainerCgroup::create(&cgroup_path)?);
+        if let Some(resources) = linux.resources() {
+            let writes = cgroups::plan_resources(resources, cgroup.version()).map_err(cgroups::CgroupError::from)?;
+            for done in cgroup.apply(&writes)? {
+                crate::cli::log::debug(&format!("cgroup: {} <- {:?} ({})", done.path.display(), done.value, done.field));
+            }
+        }
 
         let exec_fifo = dir_path.join("exec.fifo");
         make_exec_fifo(&exec_fifo)?;
@@ -174,7 +180,20 @@ fn expect(init: &SpawnedInit, id: &str, ok: impl Fn(&FromInit) -> bool) -> Resul
         Ok((FromInit::Failed { stage, message }, _)) => Err(failed(stage, message)),
         Ok((m, fd)) if ok(&m) => Ok(fd),
         Ok((m, _)) => Err(failed("protocol".into(), format!("unexpected message {m:?}"))),
-        Err(e) => Err(failed("init".into(), e.to_string())),
+        Err(e) => Err(failed("init".into(), format!("{e}; {}", how_it_ended(init.pid)))),
+    }
+}
+
+/// The init vanished without a word: say how it ended. A SIGKILL while it
+/// is still setting up is almost always the cgroup's memory limit.
+fn how_it_ended(pid: Pid) -> String {
+    match waitpid(pid, None) {
+        Ok(nix::sys::wait::WaitStatus::Signaled(_, Signal::SIGKILL, _)) => {
+            "it was killed by SIGKILL (often the OOM killer: is linux.resources.memory.limit too small?)".into()
+        }
+        Ok(nix::sys::wait::WaitStatus::Signaled(_, sig, _)) => format!("it was killed by {sig}"),
+        Ok(nix::sys::wait::WaitStatus::Exited(_, code)) => format!("it exited with code {code}"),
+        _ => "its exit status is unknown".into(),
     }
 }
 
