@@ -123,6 +123,7 @@ fn namespaces(rootless: bool) -> Value {
     Value::Array(kinds.into_iter().map(|k| json!({ "type": k })).collect())
 }
 
+#[rustfmt::skip] // one mount per line reads like the config.json it makes
 fn mounts(rootless: bool) -> Value {
     // gid=5 is the "tty" group of most distributions, the owner of new ptys.
     // In a rootless container only our own gid is mapped, so gid 5 does not
@@ -175,7 +176,12 @@ mod tests {
 
     fn namespace_types(spec: &Spec) -> Vec<LinuxNamespaceType> {
         let linux = spec.linux().as_ref().expect("linux section");
-        linux.namespaces().iter().flatten().map(|n| n.typ()).collect()
+        linux
+            .namespaces()
+            .iter()
+            .flatten()
+            .map(|n| n.typ())
+            .collect()
     }
 
     #[test]
@@ -189,7 +195,10 @@ mod tests {
                 let list = back["process"]["capabilities"][set].as_array_mut().unwrap();
                 list.sort_by_key(|c| c.as_str().unwrap().to_string());
             }
-            assert_eq!(back, json, "a field was dropped or renamed by oci-spec (ids {ids:?})");
+            assert_eq!(
+                back, json,
+                "a field was dropped or renamed by oci-spec (ids {ids:?})"
+            );
         }
     }
 
@@ -215,10 +224,21 @@ mod tests {
         let spec = default_spec(false);
         assert_eq!(
             destinations(&spec),
-            ["/proc", "/dev", "/dev/pts", "/dev/shm", "/dev/mqueue", "/sys", "/sys/fs/cgroup"]
+            [
+                "/proc",
+                "/dev",
+                "/dev/pts",
+                "/dev/shm",
+                "/dev/mqueue",
+                "/sys",
+                "/sys/fs/cgroup"
+            ]
         );
         use LinuxNamespaceType::*;
-        assert_eq!(namespace_types(&spec), [Pid, Network, Ipc, Uts, Mount, Cgroup]);
+        assert_eq!(
+            namespace_types(&spec),
+            [Pid, Network, Ipc, Uts, Mount, Cgroup]
+        );
         let linux = spec.linux().as_ref().unwrap();
         assert!(linux.uid_mappings().is_none());
         assert_eq!(linux.masked_paths().as_ref().unwrap().len(), 10);
@@ -233,17 +253,38 @@ mod tests {
         assert!(kinds.contains(&User) && !kinds.contains(&Network));
         let linux = spec.linux().as_ref().unwrap();
         let uid = &linux.uid_mappings().as_ref().unwrap()[0];
-        assert_eq!((uid.container_id(), uid.host_id(), uid.size()), (0, 1234, 1));
+        assert_eq!(
+            (uid.container_id(), uid.host_id(), uid.size()),
+            (0, 1234, 1)
+        );
         let gid = &linux.gid_mappings().as_ref().unwrap()[0];
-        assert_eq!((gid.container_id(), gid.host_id(), gid.size()), (0, 5678, 1));
+        assert_eq!(
+            (gid.container_id(), gid.host_id(), gid.size()),
+            (0, 5678, 1)
+        );
 
         assert!(!destinations(&spec).contains(&"/sys/fs/cgroup".to_string()));
         let mounts = spec.mounts().as_ref().unwrap();
-        let sys = mounts.iter().find(|m| m.destination().to_str() == Some("/sys")).unwrap();
+        let sys = mounts
+            .iter()
+            .find(|m| m.destination().to_str() == Some("/sys"))
+            .unwrap();
         assert_eq!(sys.typ().as_deref(), Some("none"));
-        assert!(sys.options().as_ref().unwrap().contains(&"rbind".to_string()));
-        let pts = mounts.iter().find(|m| m.destination().to_str() == Some("/dev/pts")).unwrap();
-        assert!(!pts.options().as_ref().unwrap().iter().any(|o| o.starts_with("gid=")));
+        assert!(sys
+            .options()
+            .as_ref()
+            .unwrap()
+            .contains(&"rbind".to_string()));
+        let pts = mounts
+            .iter()
+            .find(|m| m.destination().to_str() == Some("/dev/pts"))
+            .unwrap();
+        assert!(!pts
+            .options()
+            .as_ref()
+            .unwrap()
+            .iter()
+            .any(|o| o.starts_with("gid=")));
     }
 
     #[test]
@@ -253,7 +294,10 @@ mod tests {
             json["process"]["capabilities"]["bounding"],
             json!(["CAP_AUDIT_WRITE", "CAP_KILL", "CAP_NET_BIND_SERVICE"])
         );
-        assert_eq!(default_spec_json(true)["linux"]["uidMappings"][0]["size"], 1);
+        assert_eq!(
+            default_spec_json(true)["linux"]["uidMappings"][0]["size"],
+            1
+        );
     }
 
     #[test]
