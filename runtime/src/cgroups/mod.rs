@@ -11,6 +11,7 @@
 
 mod apply;
 mod convert;
+mod devices;
 mod path;
 mod plan;
 
@@ -23,6 +24,7 @@ use cgroups_rs::fs::{hierarchies, Cgroup, Controller};
 use cgroups_rs::CgroupPid;
 
 pub use apply::CgroupWriteOutcome;
+pub use devices::{plan_device_rules_v1, rule_line};
 pub use path::cgroup_path;
 pub use plan::{plan_resources, CgroupVersion, CgroupWrite};
 

@@ -123,6 +123,8 @@ impl Container {
         };
 
         expect(&init, &opts.id, |m| matches!(m, FromInit::MountsDone))?;
+        // Device rules only now: the init had to mknod the container's /dev first.
+        apply_device_rules(cgroup, linux.resources().as_ref())?;
         let hooks = bundle.spec.hooks().clone().unwrap_or_default();
         let creating = serde_json::to_vec(&state.to_oci_json(Status::Creating)).expect("json");
         hooks::run_hooks("prestart", hooks.prestart().as_deref().unwrap_or_default(), &creating)?;
@@ -155,6 +157,24 @@ impl Container {
         undo.cgroup = None;
         Ok((Container { paths: paths.clone(), dir, state }, console))
     }
+}
+
+fn apply_device_rules(
+    cgroup: &ContainerCgroup,
+    resources: Option<&oci_spec::runtime::LinuxResources>,
+) -> Result<(), ContainerError> {
+    let rules = resources.and_then(|r| r.devices().clone()).unwrap_or_default();
+    if rules.is_empty() {
+        return Ok(());
+    }
+    if cgroup.version() == cgroups::CgroupVersion::V2 {
+        crate::cli::log::warn("linux.resources.devices is not enforced on cgroup v2 yet (it needs an eBPF device filter)");
+        return Ok(());
+    }
+    for done in cgroup.apply(&cgroups::plan_device_rules_v1(&rules))? {
+        crate::cli::log::debug(&format!("cgroup: {} <- {:?} ({})", done.path.display(), done.value, done.field));
+    }
+    Ok(())
 }
 
 /// runc's rules: a terminal needs somewhere to go, and a console socket
