@@ -132,10 +132,19 @@ impl ContainerDir {
     pub fn open(paths: &Paths, id: &str) -> Result<ContainerDir, StateError> {
         validate_id(id)?;
         let path = paths.container_dir(id);
+        let not_found = || StateError::NotFound(id.into());
         if !path.join("state.json").exists() {
-            return Err(StateError::NotFound(id.into()));
+            return Err(not_found());
         }
-        Self::lock(path)
+        // Another command may have deleted it while we waited for the lock.
+        let dir = Self::lock(path).map_err(|e| match e {
+            StateError::Io { source, .. } if source.kind() == std::io::ErrorKind::NotFound => not_found(),
+            other => other,
+        })?;
+        if !dir.state_file().exists() {
+            return Err(not_found());
+        }
+        Ok(dir)
     }
 
     fn lock(path: PathBuf) -> Result<ContainerDir, StateError> {

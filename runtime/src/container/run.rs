@@ -64,9 +64,14 @@ impl Container {
             let _ = c.delete(true);
             return Err(e);
         }
-        let status = wait_in_foreground(Pid::from_raw(c.state.pid), &signals, console);
-        // The init is gone (or we failed waiting): clean up whatever is left.
-        c.delete(true)?;
+        // Let go of the container's lock while it runs, so `state`, `kill`,
+        // `ps` or `exec` from another terminal are answered meanwhile.
+        let (id, init) = (c.state.id.clone(), Pid::from_raw(c.state.pid));
+        drop(c);
+        let status = wait_in_foreground(init, &signals, console);
+        // The init is gone: clean up whatever is left (unless someone
+        // already deleted the container).
+        Container::delete_by_id(paths, &id, true)?;
         Ok(exit_status_code(status))
     }
 }
