@@ -21,7 +21,7 @@ use crate::bundle::Bundle;
 use crate::output::{assert_ok, stdout};
 
 /// Longer than any test should take; past it the command is killed.
-pub const COMMAND_TIMEOUT: Duration = Duration::from_secs(20);
+pub const COMMAND_TIMEOUT: Duration = Duration::from_secs(10);
 
 pub struct Runtime {
     root: TempDir,
