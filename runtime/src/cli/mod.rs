@@ -18,6 +18,16 @@ use crate::container::{ConsoleHandling, Container, CreateOptions, ExecOptions, R
 use crate::paths::Paths;
 use crate::signals::parse_signal;
 
+/// println! panics when stdout is a closed pipe (`glassbox features | head`);
+/// a runtime must not, and must not die of SIGPIPE either (it writes to
+/// hooks' stdin too), so output errors are ignored here.
+macro_rules! out {
+    ($($arg:tt)*) => {{
+        use std::io::Write;
+        let _ = writeln!(std::io::stdout().lock(), $($arg)*);
+    }};
+}
+
 /// Parse the arguments, run the verb, and turn the outcome into an exit code.
 pub fn main() -> i32 {
     let cli = Cli::parse();
@@ -52,7 +62,7 @@ fn dispatch(cli: Cli) -> Result<i32> {
         }
         Command::State { id } => {
             let c = Container::load(&paths, &id)?;
-            println!("{}", serde_json::to_string_pretty(&c.state.to_oci_json(c.status()))?);
+            out!("{}", serde_json::to_string_pretty(&c.state.to_oci_json(c.status()))?);
             Ok(0)
         }
         Command::Kill { id, signal, all } => {
@@ -105,7 +115,7 @@ fn dispatch(cli: Cli) -> Result<i32> {
             Ok(0)
         }
         Command::Features => {
-            println!("{}", serde_json::to_string_pretty(&features::features_json())?);
+            out!("{}", serde_json::to_string_pretty(&features::features_json())?);
             Ok(0)
         }
     }
@@ -135,16 +145,16 @@ fn absolute(p: PathBuf) -> Result<PathBuf> {
 fn print_list(entries: &[crate::container::ListEntry], format: &str, quiet: bool) -> Result<()> {
     if quiet {
         for e in entries {
-            println!("{}", e.id);
+            out!("{}", e.id);
         }
         return Ok(());
     }
     match format {
-        "json" => println!("{}", serde_json::to_string(entries)?),
+        "json" => out!("{}", serde_json::to_string(entries)?),
         "table" => {
-            println!("{:<20} {:<8} {:<10} {:<40} {:<32} OWNER", "ID", "PID", "STATUS", "BUNDLE", "CREATED");
+            out!("{:<20} {:<8} {:<10} {:<40} {:<32} OWNER", "ID", "PID", "STATUS", "BUNDLE", "CREATED");
             for e in entries {
-                println!("{:<20} {:<8} {:<10} {:<40} {:<32} {}", e.id, e.pid, e.status, e.bundle, e.created, e.owner);
+                out!("{:<20} {:<8} {:<10} {:<40} {:<32} {}", e.id, e.pid, e.status, e.bundle, e.created, e.owner);
             }
         }
         other => anyhow::bail!("--format {other:?}: use table or json"),
@@ -156,7 +166,7 @@ fn print_list(entries: &[crate::container::ListEntry], format: &str, quiet: bool
 /// (default `ps -ef`) filtered to the container's processes.
 fn print_ps(pids: &[i32], format: &str, ps_args: &[String]) -> Result<()> {
     match format {
-        "json" => println!("{}", serde_json::to_string(pids)?),
+        "json" => out!("{}", serde_json::to_string(pids)?),
         "table" => {
             let args: Vec<String> = if ps_args.is_empty() { vec!["-ef".into()] } else { ps_args.to_vec() };
             let out = std::process::Command::new("ps").args(&args).output().context("running ps(1)")?;
@@ -164,11 +174,11 @@ fn print_ps(pids: &[i32], format: &str, ps_args: &[String]) -> Result<()> {
             let mut lines = text.lines();
             let header = lines.next().unwrap_or_default();
             let pid_col = header.split_whitespace().position(|h| h == "PID").context("ps output has no PID column")?;
-            println!("{header}");
+            out!("{header}");
             for line in lines {
                 let pid = line.split_whitespace().nth(pid_col).and_then(|p| p.parse::<i32>().ok());
                 if pid.is_some_and(|p| pids.contains(&p)) {
-                    println!("{line}");
+                    out!("{line}");
                 }
             }
         }

@@ -1,4 +1,310 @@
-//! (placeholder, replaced by the real default config)
-pub fn default_spec(_rootless: bool) -> oci_spec::runtime::Spec {
-    oci_spec::runtime::Spec::default()
+//! `glassbox spec`: the default `config.json` (runtime-spec, config.md and
+//! config-linux.md) for a bundle whose `rootfs/` holds a busybox-style
+//! system. It is the same shape as runc's default, written out as the JSON a
+//! learner will read in the file, so each field here can be compared line by
+//! line with what `glassbox spec` prints.
+//!
+//! Two deliberate choices:
+//! - `process.terminal` is **false** (runc says true). With a terminal, `run`
+//!   needs a real tty or a `--console-socket`, so `glassbox run` in a script,
+//!   a test or CI would fail; without one the container simply shares the
+//!   caller's stdin/stdout/stderr. Set it to true for an interactive shell.
+//! - `--rootless` makes the changes an unprivileged user needs (see
+//!   [`default_config_json`]): a user namespace mapping your own uid/gid to root, no
+//!   new network namespace, and host-owned pieces (`/sys`, the cgroup tree)
+//!   shown through a bind mount or left out — as runc does.
+
+use oci_spec::runtime::Spec;
+use serde_json::{json, Value};
+
+/// The runtime-spec version the default config declares.
+pub const OCI_VERSION: &str = "1.2.0";
+
+/// The default config; with `rootless`, mapped to the caller's euid/egid.
+pub fn default_spec(rootless: bool) -> Spec {
+    spec_from_json(default_config_json(caller_ids(rootless)))
+}
+
+/// The same default as JSON, for writing `config.json`: oci-spec keeps
+/// capabilities in a hash set, so serializing the [`Spec`] shuffles them on
+/// every run, while this keeps the order a reader expects.
+pub fn default_spec_json(rootless: bool) -> Value {
+    default_config_json(caller_ids(rootless))
+}
+
+/// Rootless: the euid/egid of whoever runs `glassbox spec`, who will be root
+/// inside the container.
+fn caller_ids(rootless: bool) -> Option<(u32, u32)> {
+    rootless.then(|| {
+        (
+            nix::unistd::geteuid().as_raw(),
+            nix::unistd::getegid().as_raw(),
+        )
+    })
+}
+
+/// The default config as JSON. `rootless_ids` is `Some((uid, gid))` of the
+/// host user who becomes root inside the container, `None` for a root-run
+/// container. Pure, so tests can pin the ids.
+pub fn default_config_json(rootless_ids: Option<(u32, u32)>) -> Value {
+    let rootless = rootless_ids.is_some();
+    let mut linux = json!({
+        "namespaces": namespaces(rootless),
+        // Files under /proc and /sys that leak host information or let a
+        // process poke the kernel: hidden (masked) or made read-only.
+        "maskedPaths": [
+            "/proc/acpi", "/proc/asound", "/proc/kcore", "/proc/keys",
+            "/proc/latency_stats", "/proc/timer_list", "/proc/timer_stats",
+            "/proc/sched_debug", "/sys/firmware", "/proc/scsi"
+        ],
+        "readonlyPaths": [
+            "/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"
+        ]
+    });
+    if let Some((uid, gid)) = rootless_ids {
+        linux["uidMappings"] = json!([{ "containerID": 0, "hostID": uid, "size": 1 }]);
+        linux["gidMappings"] = json!([{ "containerID": 0, "hostID": gid, "size": 1 }]);
+    }
+    json!({
+        "ociVersion": OCI_VERSION,
+        "process": process(),
+        "root": { "path": "rootfs", "readonly": true },
+        "hostname": "glassbox",
+        "mounts": mounts(rootless),
+        "linux": linux
+    })
+}
+
+/// Parse our own JSON through oci-spec, so what `spec` writes is exactly
+/// what `create` will read back.
+fn spec_from_json(config: Value) -> Spec {
+    // The unit tests parse every variant, so this cannot fail at run time.
+    serde_json::from_value(config).expect("the built-in default config.json is valid runtime-spec")
+}
+
+fn process() -> Value {
+    // A small capability set, as runc gives: enough to write audit records,
+    // signal processes and bind ports below 1024 — not enough to mount,
+    // load modules or change the host. Inheritable and ambient stay empty so
+    // that a program exec'd inside cannot pass capabilities on by itself.
+    let caps = json!(["CAP_AUDIT_WRITE", "CAP_KILL", "CAP_NET_BIND_SERVICE"]);
+    json!({
+        "terminal": false,
+        "user": { "uid": 0, "gid": 0 },
+        "args": ["sh"],
+        "env": [
+            "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+            "TERM=xterm"
+        ],
+        "cwd": "/",
+        "capabilities": {
+            "bounding": caps,
+            "effective": caps,
+            "permitted": caps
+        },
+        "rlimits": [{ "type": "RLIMIT_NOFILE", "hard": 1024, "soft": 1024 }],
+        // setuid binaries inside cannot gain privileges (prctl PR_SET_NO_NEW_PRIVS).
+        "noNewPrivileges": true
+    })
+}
+
+fn namespaces(rootless: bool) -> Value {
+    let mut kinds = vec!["pid"];
+    // Rootless: creating a network namespace is allowed, but with only
+    // loopback and no privileged helper to plug it in, it would be useless,
+    // and it would stop /sys being shown (see `mounts`). runc leaves it out.
+    if !rootless {
+        kinds.push("network");
+    }
+    kinds.extend(["ipc", "uts", "mount", "cgroup"]);
+    if rootless {
+        kinds.push("user");
+    }
+    Value::Array(kinds.into_iter().map(|k| json!({ "type": k })).collect())
+}
+
+#[rustfmt::skip] // one mount per line reads like the config.json it makes
+fn mounts(rootless: bool) -> Value {
+    // gid=5 is the "tty" group of most distributions, the owner of new ptys.
+    // In a rootless container only our own gid is mapped, so gid 5 does not
+    // exist there and devpts would refuse the mount.
+    let mut devpts = vec![
+        "nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620",
+    ];
+    if !rootless {
+        devpts.push("gid=5");
+    }
+    let mut list = vec![
+        json!({ "destination": "/proc", "type": "proc", "source": "proc" }),
+        json!({ "destination": "/dev", "type": "tmpfs", "source": "tmpfs",
+                "options": ["nosuid", "strictatime", "mode=755", "size=65536k"] }),
+        json!({ "destination": "/dev/pts", "type": "devpts", "source": "devpts",
+                "options": devpts }),
+        json!({ "destination": "/dev/shm", "type": "tmpfs", "source": "shm",
+                "options": ["nosuid", "noexec", "nodev", "mode=1777", "size=65536k"] }),
+        json!({ "destination": "/dev/mqueue", "type": "mqueue", "source": "mqueue",
+                "options": ["nosuid", "noexec", "nodev"] }),
+    ];
+    if rootless {
+        // sysfs may only be mounted by a user who owns the network namespace
+        // it describes; a rootless container keeps the host's, so it sees the
+        // host's /sys through a recursive, read-only bind mount instead. That
+        // bind already holds /sys/fs/cgroup, hence no cgroup mount.
+        list.push(json!({ "destination": "/sys", "type": "none", "source": "/sys",
+                          "options": ["rbind", "nosuid", "noexec", "nodev", "ro"] }));
+    } else {
+        list.push(json!({ "destination": "/sys", "type": "sysfs", "source": "sysfs",
+                          "options": ["nosuid", "noexec", "nodev", "ro"] }));
+        list.push(json!({ "destination": "/sys/fs/cgroup", "type": "cgroup", "source": "cgroup",
+                          "options": ["nosuid", "noexec", "nodev", "relatime", "ro"] }));
+    }
+    Value::Array(list)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use oci_spec::runtime::LinuxNamespaceType;
+
+    fn destinations(spec: &Spec) -> Vec<String> {
+        spec.mounts()
+            .iter()
+            .flatten()
+            .map(|m| m.destination().display().to_string())
+            .collect()
+    }
+
+    fn namespace_types(spec: &Spec) -> Vec<LinuxNamespaceType> {
+        let linux = spec.linux().as_ref().expect("linux section");
+        linux
+            .namespaces()
+            .iter()
+            .flatten()
+            .map(|n| n.typ())
+            .collect()
+    }
+
+    #[test]
+    fn json_round_trips_through_oci_spec_without_losing_a_field() {
+        for ids in [None, Some((1000, 1000))] {
+            let json = default_config_json(ids);
+            let spec = spec_from_json(json.clone());
+            let mut back = serde_json::to_value(&spec).unwrap();
+            // oci-spec holds capabilities in a HashSet: compare them as sets.
+            for set in ["bounding", "effective", "permitted"] {
+                let list = back["process"]["capabilities"][set].as_array_mut().unwrap();
+                list.sort_by_key(|c| c.as_str().unwrap().to_string());
+            }
+            assert_eq!(
+                back, json,
+                "a field was dropped or renamed by oci-spec (ids {ids:?})"
+            );
+        }
+    }
+
+    #[test]
+    fn default_has_the_expected_process() {
+        let spec = default_spec(false);
+        assert_eq!(spec.version(), "1.2.0");
+        let p = spec.process().as_ref().unwrap();
+        assert_eq!(p.terminal(), Some(false));
+        assert_eq!(p.args().as_deref(), Some(&["sh".to_string()][..]));
+        assert_eq!(p.no_new_privileges(), Some(true));
+        let caps = p.capabilities().as_ref().unwrap();
+        assert_eq!(caps.bounding().as_ref().unwrap().len(), 3);
+        assert!(caps.inheritable().is_none() && caps.ambient().is_none());
+        let root = spec.root().as_ref().unwrap();
+        assert_eq!(root.path().to_str(), Some("rootfs"));
+        assert_eq!(root.readonly(), Some(true));
+        assert_eq!(spec.hostname().as_deref(), Some("glassbox"));
+    }
+
+    #[test]
+    fn default_has_the_expected_mounts_and_namespaces() {
+        let spec = default_spec(false);
+        assert_eq!(
+            destinations(&spec),
+            [
+                "/proc",
+                "/dev",
+                "/dev/pts",
+                "/dev/shm",
+                "/dev/mqueue",
+                "/sys",
+                "/sys/fs/cgroup"
+            ]
+        );
+        use LinuxNamespaceType::*;
+        assert_eq!(
+            namespace_types(&spec),
+            [Pid, Network, Ipc, Uts, Mount, Cgroup]
+        );
+        let linux = spec.linux().as_ref().unwrap();
+        assert!(linux.uid_mappings().is_none());
+        assert_eq!(linux.masked_paths().as_ref().unwrap().len(), 10);
+        assert_eq!(linux.readonly_paths().as_ref().unwrap().len(), 5);
+    }
+
+    #[test]
+    fn rootless_maps_the_caller_and_binds_sys() {
+        let spec = spec_from_json(default_config_json(Some((1234, 5678))));
+        use LinuxNamespaceType::*;
+        let kinds = namespace_types(&spec);
+        assert!(kinds.contains(&User) && !kinds.contains(&Network));
+        let linux = spec.linux().as_ref().unwrap();
+        let uid = &linux.uid_mappings().as_ref().unwrap()[0];
+        assert_eq!(
+            (uid.container_id(), uid.host_id(), uid.size()),
+            (0, 1234, 1)
+        );
+        let gid = &linux.gid_mappings().as_ref().unwrap()[0];
+        assert_eq!(
+            (gid.container_id(), gid.host_id(), gid.size()),
+            (0, 5678, 1)
+        );
+
+        assert!(!destinations(&spec).contains(&"/sys/fs/cgroup".to_string()));
+        let mounts = spec.mounts().as_ref().unwrap();
+        let sys = mounts
+            .iter()
+            .find(|m| m.destination().to_str() == Some("/sys"))
+            .unwrap();
+        assert_eq!(sys.typ().as_deref(), Some("none"));
+        assert!(sys
+            .options()
+            .as_ref()
+            .unwrap()
+            .contains(&"rbind".to_string()));
+        let pts = mounts
+            .iter()
+            .find(|m| m.destination().to_str() == Some("/dev/pts"))
+            .unwrap();
+        assert!(!pts
+            .options()
+            .as_ref()
+            .unwrap()
+            .iter()
+            .any(|o| o.starts_with("gid=")));
+    }
+
+    #[test]
+    fn spec_json_keeps_capabilities_in_order() {
+        let json = default_spec_json(false);
+        assert_eq!(
+            json["process"]["capabilities"]["bounding"],
+            json!(["CAP_AUDIT_WRITE", "CAP_KILL", "CAP_NET_BIND_SERVICE"])
+        );
+        assert_eq!(
+            default_spec_json(true)["linux"]["uidMappings"][0]["size"],
+            1
+        );
+    }
+
+    #[test]
+    fn rootless_spec_uses_the_real_euid() {
+        let spec = default_spec(true);
+        let linux = spec.linux().as_ref().unwrap();
+        let uid = &linux.uid_mappings().as_ref().unwrap()[0];
+        assert_eq!(uid.host_id(), nix::unistd::geteuid().as_raw());
+    }
 }

@@ -73,6 +73,12 @@ impl Container {
         let linux = bundle.spec.linux().as_ref().expect("bundle checked linux");
         let cgroup_path = cgroups::cgroup_path(linux.cgroups_path().as_deref(), &paths.cgroup_parent, &opts.id)?;
         let cgroup = undo.cgroup.insert(ContainerCgroup::create(&cgroup_path)?);
+        if let Some(resources) = linux.resources() {
+            let writes = cgroups::plan_resources(resources, cgroup.version()).map_err(cgroups::CgroupError::from)?;
+            for done in cgroup.apply(&writes)? {
+                crate::cli::log::debug(&format!("cgroup: {} <- {:?} ({})", done.path.display(), done.value, done.field));
+            }
+        }
 
         let exec_fifo = dir_path.join("exec.fifo");
         make_exec_fifo(&exec_fifo)?;
@@ -117,6 +123,8 @@ impl Container {
         };
 
         expect(&init, &opts.id, |m| matches!(m, FromInit::MountsDone))?;
+        // Device rules only now: the init had to mknod the container's /dev first.
+        apply_device_rules(cgroup, linux.resources().as_ref())?;
         let hooks = bundle.spec.hooks().clone().unwrap_or_default();
         let creating = serde_json::to_vec(&state.to_oci_json(Status::Creating)).expect("json");
         hooks::run_hooks("prestart", hooks.prestart().as_deref().unwrap_or_default(), &creating)?;
@@ -151,6 +159,24 @@ impl Container {
     }
 }
 
+fn apply_device_rules(
+    cgroup: &ContainerCgroup,
+    resources: Option<&oci_spec::runtime::LinuxResources>,
+) -> Result<(), ContainerError> {
+    let rules = resources.and_then(|r| r.devices().clone()).unwrap_or_default();
+    if rules.is_empty() {
+        return Ok(());
+    }
+    if cgroup.version() == cgroups::CgroupVersion::V2 {
+        crate::cli::log::warn("linux.resources.devices is not enforced on cgroup v2 yet (it needs an eBPF device filter)");
+        return Ok(());
+    }
+    for done in cgroup.apply(&cgroups::plan_device_rules_v1(&rules))? {
+        crate::cli::log::debug(&format!("cgroup: {} <- {:?} ({})", done.path.display(), done.value, done.field));
+    }
+    Ok(())
+}
+
 /// runc's rules: a terminal needs somewhere to go, and a console socket
 /// without a terminal is a mistake worth reporting.
 fn check_console_options(bundle: &Bundle, console: &ConsoleHandling) -> Result<(), ContainerError> {
@@ -174,7 +200,20 @@ fn expect(init: &SpawnedInit, id: &str, ok: impl Fn(&FromInit) -> bool) -> Resul
         Ok((FromInit::Failed { stage, message }, _)) => Err(failed(stage, message)),
         Ok((m, fd)) if ok(&m) => Ok(fd),
         Ok((m, _)) => Err(failed("protocol".into(), format!("unexpected message {m:?}"))),
-        Err(e) => Err(failed("init".into(), e.to_string())),
+        Err(e) => Err(failed("init".into(), format!("{e}; {}", how_it_ended(init.pid)))),
+    }
+}
+
+/// The init vanished without a word: say how it ended. A SIGKILL while it
+/// is still setting up is almost always the cgroup's memory limit.
+fn how_it_ended(pid: Pid) -> String {
+    match waitpid(pid, None) {
+        Ok(nix::sys::wait::WaitStatus::Signaled(_, Signal::SIGKILL, _)) => {
+            "it was killed by SIGKILL (often the OOM killer: is linux.resources.memory.limit too small?)".into()
+        }
+        Ok(nix::sys::wait::WaitStatus::Signaled(_, sig, _)) => format!("it was killed by {sig}"),
+        Ok(nix::sys::wait::WaitStatus::Exited(_, code)) => format!("it exited with code {code}"),
+        _ => "its exit status is unknown".into(),
     }
 }
 

@@ -9,6 +9,12 @@
 //! Resource limits (`linux.resources`) are applied by a later part; here the
 //! cgroup exists, holds the container, and is removed with it.
 
+mod apply;
+mod convert;
+mod devices;
+mod path;
+mod plan;
+
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -16,6 +22,11 @@ use cgroups_rs::fs::freezer::FreezerController;
 use cgroups_rs::FreezerState;
 use cgroups_rs::fs::{hierarchies, Cgroup, Controller};
 use cgroups_rs::CgroupPid;
+
+pub use apply::CgroupWriteOutcome;
+pub use devices::{plan_device_rules_v1, rule_line};
+pub use path::cgroup_path;
+pub use plan::{plan_resources, CgroupVersion, CgroupWrite};
 
 #[derive(Debug, thiserror::Error)]
 pub enum CgroupError {
@@ -33,28 +44,14 @@ pub enum CgroupError {
     Freeze { path: String, source: cgroups_rs::fs::error::Error },
     #[error("cgroup {0}: processes did not freeze within 5 s (one may be stuck in the kernel); thawed again")]
     FreezeTimeout(String),
+    #[error("linux.resources.{field}: this host has no {controller} controller for the container's cgroup")]
+    NoController { field: String, controller: &'static str },
+    #[error("linux.resources.{field}: writing {value:?} to {path}: {source}{}", if hint.is_empty() { String::new() } else { format!(" ({hint})") })]
+    Write { field: String, path: PathBuf, value: String, hint: &'static str, source: std::io::Error },
+    #[error(transparent)]
+    Plan(#[from] plan::PlanError),
     #[error("cannot remove cgroup {path}: {source} (processes still inside? see {path}/cgroup.procs)")]
     Remove { path: PathBuf, source: std::io::Error },
-}
-
-/// Where the container's cgroup goes inside each hierarchy:
-/// - no `cgroupsPath`: `<parent>/<id>`;
-/// - absolute `/a/b`: exactly there (`a/b` from the hierarchy's root);
-/// - relative `a/b`: under glassbox's parent, `<parent>/a/b`.
-pub fn cgroup_path(cgroups_path: Option<&Path>, parent: &str, id: &str) -> Result<String, CgroupError> {
-    let Some(p) = cgroups_path else { return Ok(format!("{parent}/{id}")) };
-    let text = p.to_string_lossy().to_string();
-    if text.contains(':') && !text.starts_with('/') {
-        return Err(CgroupError::BadPath(text, "looks like a systemd slice:prefix:name path, which needs --systemd-cgroup (not supported: glassbox manages cgroupfs directly)"));
-    }
-    if text.split('/').any(|c| c == "..") {
-        return Err(CgroupError::BadPath(text, "must not contain `..`"));
-    }
-    let trimmed = text.trim_matches('/');
-    if trimmed.is_empty() {
-        return Err(CgroupError::BadPath(text, "must name a cgroup below the root"));
-    }
-    Ok(if text.starts_with('/') { trimmed.to_string() } else { format!("{parent}/{trimmed}") })
 }
 
 /// A container's cgroup in every hierarchy this host has.
@@ -114,6 +111,24 @@ impl ContainerCgroup {
             std::fs::write(&procs, pid.to_string()).map_err(|source| CgroupError::Unified { path: procs, source })?;
         }
         Ok(())
+    }
+
+    /// cgroup v1 or v2, as cgroups-rs found the host.
+    pub fn version(&self) -> CgroupVersion {
+        if self.cgroup.v2() { CgroupVersion::V2 } else { CgroupVersion::V1 }
+    }
+
+    /// The directory holding `controller`'s files for this cgroup.
+    pub fn dir_of(&self, controller: &str) -> Option<PathBuf> {
+        if self.cgroup.v2() {
+            return Some(Path::new("/sys/fs/cgroup").join(&self.path));
+        }
+        self.cgroup
+            .subsystems()
+            .iter()
+            .map(|s| s.to_controller())
+            .find(|c| c.control_type().to_string() == controller)
+            .map(|c| c.path().to_path_buf())
     }
 
     /// The directories of this cgroup, one per hierarchy.
@@ -225,19 +240,4 @@ pub fn is_frozen(path: &str) -> bool {
 /// Thaw a frozen cgroup (a frozen process cannot even die of SIGKILL).
 pub fn thaw(path: &str) {
     let _ = ContainerCgroup::load(path).thaw();
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn paths() {
-        assert_eq!(cgroup_path(None, "glassbox", "web").unwrap(), "glassbox/web");
-        assert_eq!(cgroup_path(Some(Path::new("/pods/web")), "glassbox", "x").unwrap(), "pods/web");
-        assert_eq!(cgroup_path(Some(Path::new("lab/web")), "glassbox", "x").unwrap(), "glassbox/lab/web");
-        assert!(cgroup_path(Some(Path::new("/a/../b")), "glassbox", "x").is_err());
-        assert!(cgroup_path(Some(Path::new("system.slice:glassbox:web")), "glassbox", "x").is_err());
-        assert!(cgroup_path(Some(Path::new("/")), "glassbox", "x").is_err());
-    }
 }

@@ -1,0 +1,63 @@
+//! Making the planned writes: one write(2) per [`CgroupWrite`], into the
+//! file in the directory of its controller. Each outcome is kept so the
+//! caller can log it (and, later, turn it into an event).
+
+use std::path::PathBuf;
+
+use super::{CgroupError, CgroupWrite, ContainerCgroup};
+
+/// What happened to one write.
+#[derive(Debug, Clone)]
+pub struct CgroupWriteOutcome {
+    pub path: PathBuf,
+    pub value: String,
+    pub field: String,
+}
+
+impl ContainerCgroup {
+    /// Write every planned value, in order; stop at the first the kernel refuses.
+    pub fn apply(&self, writes: &[CgroupWrite]) -> Result<Vec<CgroupWriteOutcome>, CgroupError> {
+        let mut done = Vec::with_capacity(writes.len());
+        for (i, w) in writes.iter().enumerate() {
+            let dir = self.dir_of(w.controller).ok_or_else(|| CgroupError::NoController {
+                field: w.field.clone(),
+                controller: w.controller,
+            })?;
+            let path = dir.join(&w.file);
+            if let Err(source) = std::fs::write(&path, &w.value) {
+                // memsw must stay >= the memory limit: raising both needs memsw first.
+                let swapped = w.file == "memory.limit_in_bytes"
+                    && writes.get(i + 1).is_some_and(|n| n.file == "memory.memsw.limit_in_bytes")
+                    && source.raw_os_error() == Some(libc::EINVAL);
+                if swapped && std::fs::write(dir.join(&writes[i + 1].file), &writes[i + 1].value).is_ok()
+                    && std::fs::write(&path, &w.value).is_ok()
+                {
+                    done.push(CgroupWriteOutcome { path, value: w.value.clone(), field: w.field.clone() });
+                    continue;
+                }
+                return Err(CgroupError::Write {
+                    field: w.field.clone(),
+                    path,
+                    value: w.value.clone(),
+                    hint: hint(&w.file, &source),
+                    source,
+                });
+            }
+            done.push(CgroupWriteOutcome { path, value: w.value.clone(), field: w.field.clone() });
+        }
+        Ok(done)
+    }
+}
+
+/// What usually makes the kernel refuse a cgroup value.
+fn hint(file: &str, e: &std::io::Error) -> &'static str {
+    match (e.raw_os_error(), file) {
+        (Some(libc::ENOENT), _) => "this kernel or cgroup version has no such file",
+        (Some(libc::EBUSY), f) if f.starts_with("memory.") => "the container already uses more memory than that",
+        (Some(libc::EINVAL), f) if f.starts_with("cpuset.") => "no such CPU or memory node on this host (see /sys/fs/cgroup/cpuset/cpuset.effective_cpus)",
+        (Some(libc::EINVAL), f) if f.starts_with("cpu.") => "the value is out of the range the kernel accepts",
+        (Some(libc::EINVAL), _) => "the kernel rejected the value",
+        (Some(libc::EPERM | libc::EACCES), _) => "not permitted (is the file delegated to us?)",
+        _ => "",
+    }
+}
