@@ -14,7 +14,10 @@ pub fn require_root() {
 
 /// `$GLASSBOX_BIN`, else `$CARGO_TARGET_DIR/debug/glassbox` when that is
 /// set, else `<workspace>/target/debug/glassbox`.
+/// Asks for root too: every test finds the binary through here, so none
+/// can pass silently as a normal user.
 pub fn glassbox_bin() -> PathBuf {
+    require_root();
     let path = if let Some(p) = std::env::var_os("GLASSBOX_BIN") {
         PathBuf::from(p)
     } else if let Some(t) = std::env::var_os("CARGO_TARGET_DIR") {

@@ -3,6 +3,11 @@
 //! host side (/proc, /sys/fs/cgroup, mountinfo) that a container left nothing
 //! behind. Tests live in `tests/tests/*.rs`, one file per feature area; they
 //! must run as root because they make real namespaces, mounts and cgroups.
+//!
+//! Run: `cargo build -p glassbox && cargo test -p glassbox-e2e` (as root).
+//! `GLASSBOX_BIN=/path/to/glassbox` tests another build; otherwise the binary
+//! is looked for in `$CARGO_TARGET_DIR/debug`, then `<workspace>/target/debug`.
+//! Every test has its own `--root`, ids and bundles, so they run in parallel.
 
 pub mod binary;
 pub mod bundle;

@@ -45,3 +45,28 @@ fn terminal_without_console_socket_is_refused_by_create() {
     assert!(err.contains("console-socket") || err.contains("terminal"), "{err}");
     rt.assert_clean(&id, &bundle);
 }
+
+#[test]
+fn exec_tty_sends_its_own_pty_master() {
+    let bundle = Bundle::busybox(&["sleep", "30"]);
+    let rt = Runtime::new();
+    let id = rt.id("exectty");
+    rt.start_container(&id, &bundle);
+    let sock = rt.scratch().join("exec-console.sock");
+    let receiver = console::listen(&sock);
+    let out = std::thread::scope(|s| {
+        let exec = s.spawn(|| {
+            rt.cmd(&["exec", "--tty", "--console-socket", sock.to_str().unwrap(), &id, "sh", "-c", "tty; echo e\"\"xec-hi"])
+        });
+        let master = receiver.join().unwrap().unwrap_or_else(|e| panic!("receiving the exec pty master: {e}"));
+        let seen = console::read_until(&master, "exec-hi\r\n", Duration::from_secs(5));
+        assert!(seen.contains("exec-hi\r\n"), "exec's output never came through its pty: {seen:?}");
+        assert!(seen.contains("/dev/pts/"), "tty should name a pty: {seen:?}");
+        let out = exec.join().unwrap();
+        drop(master);
+        out
+    });
+    assert_ok(&out);
+    assert_ok(&rt.delete_force(&id));
+    rt.assert_clean(&id, &bundle);
+}
