@@ -248,4 +248,3 @@ mod tests {
         assert_eq!(exit_status_code(WaitStatus::StillAlive), -1);
     }
 }
-

@@ -9,7 +9,11 @@ use super::log::LogFormat;
 use crate::container::Container;
 
 #[derive(Parser, Debug)]
-#[command(name = "glassbox", version, about = "An OCI container runtime you can see through")]
+#[command(
+    name = "glassbox",
+    version,
+    about = "An OCI container runtime you can see through"
+)]
 pub struct Cli {
     /// Directory for the containers' state.
     #[arg(long, global = true, default_value = crate::paths::Paths::DEFAULT_STATE_ROOT)]
@@ -103,6 +107,41 @@ pub struct ExecCmd {
     pub preserve_fds: i32,
 }
 
+/// runc's `update` flags; each sets one field of linux.resources.
+#[derive(Args, Debug)]
+pub struct UpdateCmd {
+    pub id: String,
+    /// A JSON file with a runtime-spec linux.resources object ("-" for stdin).
+    #[arg(short, long)]
+    pub resources: Option<PathBuf>,
+    #[arg(long = "blkio-weight")]
+    pub blkio_weight: Option<u16>,
+    #[arg(long = "cpu-period")]
+    pub cpu_period: Option<u64>,
+    #[arg(long = "cpu-quota")]
+    pub cpu_quota: Option<i64>,
+    #[arg(long = "cpu-share")]
+    pub cpu_share: Option<u64>,
+    #[arg(long = "cpu-rt-period")]
+    pub cpu_rt_period: Option<u64>,
+    #[arg(long = "cpu-rt-runtime")]
+    pub cpu_rt_runtime: Option<i64>,
+    #[arg(long = "cpuset-cpus")]
+    pub cpuset_cpus: Option<String>,
+    #[arg(long = "cpuset-mems")]
+    pub cpuset_mems: Option<String>,
+    /// Memory limit: bytes, or with a k/m/g suffix; -1 for unlimited.
+    #[arg(long, allow_hyphen_values = true)]
+    pub memory: Option<String>,
+    #[arg(long = "memory-reservation", allow_hyphen_values = true)]
+    pub memory_reservation: Option<String>,
+    /// Memory plus swap, as in config.json.
+    #[arg(long = "memory-swap", allow_hyphen_values = true)]
+    pub memory_swap: Option<String>,
+    #[arg(long = "pids-limit", allow_hyphen_values = true)]
+    pub pids_limit: Option<i64>,
+}
+
 #[derive(Subcommand, Debug)]
 pub enum Command {
     /// Make a container and leave it waiting for `start`.
@@ -146,6 +185,8 @@ pub enum Command {
     Pause { id: String },
     /// Thaw a paused container.
     Resume { id: String },
+    /// Change the resource limits of a running container.
+    Update(UpdateCmd),
     /// Run a new process inside a running container.
     Exec(ExecCmd),
     /// Write a default config.json.
@@ -166,12 +207,21 @@ pub fn exec_process(c: &Container, a: &ExecCmd) -> anyhow::Result<Process> {
     if let Some(path) = &a.process {
         let text = std::fs::read(path).with_context(|| format!("--process {}", path.display()))?;
         let mut de = serde_json::Deserializer::from_slice(&text);
-        let p: Process = serde_path_to_error::deserialize(&mut de)
-            .map_err(|e| anyhow::anyhow!("--process {}: field `{}`: {}", path.display(), e.path(), e.inner()))?;
+        let p: Process = serde_path_to_error::deserialize(&mut de).map_err(|e| {
+            anyhow::anyhow!(
+                "--process {}: field `{}`: {}",
+                path.display(),
+                e.path(),
+                e.inner()
+            )
+        })?;
         return Ok(p);
     }
     if a.command.is_empty() {
-        anyhow::bail!("exec needs a command, e.g. `glassbox exec {} sh`, or --process FILE", a.id);
+        anyhow::bail!(
+            "exec needs a command, e.g. `glassbox exec {} sh`, or --process FILE",
+            a.id
+        );
     }
     let config = c.state.bundle.join("config.json");
     let text = std::fs::read(&config).with_context(|| format!("reading {}", config.display()))?;
@@ -192,8 +242,14 @@ pub fn exec_process(c: &Container, a: &ExecCmd) -> anyhow::Result<Process> {
     if let Some(user) = &a.user {
         let (uid, gid) = user.split_once(':').unwrap_or((user, "0"));
         let mut u = User::default();
-        u.set_uid(uid.parse().with_context(|| format!("--user {user:?}: numeric UID[:GID] expected"))?);
-        u.set_gid(gid.parse().with_context(|| format!("--user {user:?}: numeric UID[:GID] expected"))?);
+        u.set_uid(
+            uid.parse()
+                .with_context(|| format!("--user {user:?}: numeric UID[:GID] expected"))?,
+        );
+        u.set_gid(
+            gid.parse()
+                .with_context(|| format!("--user {user:?}: numeric UID[:GID] expected"))?,
+        );
         if !a.additional_gids.is_empty() {
             u.set_additional_gids(Some(a.additional_gids.clone()));
         }
@@ -203,4 +259,129 @@ pub fn exec_process(c: &Container, a: &ExecCmd) -> anyhow::Result<Process> {
         p.set_no_new_privileges(Some(true));
     }
     Ok(p)
+}
+
+/// The resources `update` asks for: the `--resources` file, then each flag
+/// on top of it.
+pub fn update_resources(a: &UpdateCmd) -> anyhow::Result<oci_spec::runtime::LinuxResources> {
+    use anyhow::Context;
+    use oci_spec::runtime::{LinuxBlockIo, LinuxCpu, LinuxMemory, LinuxPids, LinuxResources};
+    let mut r: LinuxResources = match &a.resources {
+        Some(path) => {
+            let text = if path.as_os_str() == "-" {
+                let mut s = String::new();
+                std::io::Read::read_to_string(&mut std::io::stdin(), &mut s)?;
+                s
+            } else {
+                std::fs::read_to_string(path)
+                    .with_context(|| format!("--resources {}", path.display()))?
+            };
+            let mut de = serde_json::Deserializer::from_str(&text);
+            serde_path_to_error::deserialize(&mut de)
+                .map_err(|e| anyhow::anyhow!("--resources: field `{}`: {}", e.path(), e.inner()))?
+        }
+        None => LinuxResources::default(),
+    };
+    let bytes = |flag: &str, v: &Option<String>| -> anyhow::Result<Option<i64>> {
+        v.as_deref()
+            .map(|s| {
+                parse_bytes(s)
+                    .with_context(|| format!("--{flag} {s:?}: use bytes or a k, m, g suffix"))
+            })
+            .transpose()
+    };
+    let (limit, reservation, swap) = (
+        bytes("memory", &a.memory)?,
+        bytes("memory-reservation", &a.memory_reservation)?,
+        bytes("memory-swap", &a.memory_swap)?,
+    );
+    if limit.is_some() || reservation.is_some() || swap.is_some() {
+        let mut m = r.memory().clone().unwrap_or(LinuxMemory::default());
+        if limit.is_some() {
+            m.set_limit(limit);
+        }
+        if reservation.is_some() {
+            m.set_reservation(reservation);
+        }
+        if swap.is_some() {
+            m.set_swap(swap);
+        }
+        r.set_memory(Some(m));
+    }
+    let cpu_flags = a.cpu_period.is_some()
+        || a.cpu_quota.is_some()
+        || a.cpu_share.is_some()
+        || a.cpu_rt_period.is_some()
+        || a.cpu_rt_runtime.is_some()
+        || a.cpuset_cpus.is_some()
+        || a.cpuset_mems.is_some();
+    if cpu_flags {
+        let mut c = r.cpu().clone().unwrap_or(LinuxCpu::default());
+        if a.cpu_period.is_some() {
+            c.set_period(a.cpu_period);
+        }
+        if a.cpu_quota.is_some() {
+            c.set_quota(a.cpu_quota);
+        }
+        if a.cpu_share.is_some() {
+            c.set_shares(a.cpu_share);
+        }
+        if a.cpu_rt_period.is_some() {
+            c.set_realtime_period(a.cpu_rt_period);
+        }
+        if a.cpu_rt_runtime.is_some() {
+            c.set_realtime_runtime(a.cpu_rt_runtime);
+        }
+        if a.cpuset_cpus.is_some() {
+            c.set_cpus(a.cpuset_cpus.clone());
+        }
+        if a.cpuset_mems.is_some() {
+            c.set_mems(a.cpuset_mems.clone());
+        }
+        r.set_cpu(Some(c));
+    }
+    if let Some(limit) = a.pids_limit {
+        let mut p = LinuxPids::default();
+        p.set_limit(limit);
+        r.set_pids(Some(p));
+    }
+    if let Some(w) = a.blkio_weight {
+        let mut b = r.block_io().clone().unwrap_or(LinuxBlockIo::default());
+        b.set_weight(Some(w));
+        r.set_block_io(Some(b));
+    }
+    Ok(r)
+}
+
+/// "100m" → 104857600, as runc and docker read memory sizes (powers of 1024).
+pub fn parse_bytes(s: &str) -> Option<i64> {
+    let s = s.trim().to_ascii_lowercase();
+    if s == "-1" {
+        return Some(-1);
+    }
+    let s = s.strip_suffix('b').unwrap_or(&s);
+    let (num, mult) = match s.chars().last()? {
+        'k' => (&s[..s.len() - 1], 1i64 << 10),
+        'm' => (&s[..s.len() - 1], 1 << 20),
+        'g' => (&s[..s.len() - 1], 1 << 30),
+        't' => (&s[..s.len() - 1], 1 << 40),
+        _ => (s, 1),
+    };
+    let n: f64 = num.parse().ok()?;
+    (n >= 0.0).then(|| (n * mult as f64) as i64)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_bytes;
+
+    #[test]
+    fn memory_sizes() {
+        assert_eq!(parse_bytes("100m"), Some(100 << 20));
+        assert_eq!(parse_bytes("1G"), Some(1 << 30));
+        assert_eq!(parse_bytes("512kb"), Some(512 << 10));
+        assert_eq!(parse_bytes("4096"), Some(4096));
+        assert_eq!(parse_bytes("-1"), Some(-1));
+        assert_eq!(parse_bytes("lots"), None);
+    }
 }

@@ -19,11 +19,17 @@ impl Container {
         let mut out = Vec::new();
         for id in list_ids(paths)? {
             // A container being deleted right now may vanish under us.
-            let Ok(c) = Container::load(paths, &id) else { continue };
+            let Ok(c) = Container::load(paths, &id) else {
+                continue;
+            };
             let status = c.status();
             out.push(ListEntry {
                 id,
-                pid: if status == crate::state::Status::Stopped { 0 } else { c.state.pid },
+                pid: if status == crate::state::Status::Stopped {
+                    0
+                } else {
+                    c.state.pid
+                },
                 status: status.to_string(),
                 bundle: c.state.bundle.display().to_string(),
                 created: c.state.created.clone(),

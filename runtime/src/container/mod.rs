@@ -14,6 +14,7 @@ mod ps;
 mod run;
 mod start;
 mod status;
+mod update;
 
 use std::path::PathBuf;
 
@@ -46,13 +47,29 @@ pub enum ContainerError {
     #[error(transparent)]
     Signal(#[from] crate::signals::SignalError),
     #[error("container {id:?} could not be made: stage {stage} failed: {message}")]
-    Init { id: String, stage: String, message: String },
+    Init {
+        id: String,
+        stage: String,
+        message: String,
+    },
     #[error("exec in container {id:?} failed: stage {stage}: {message}")]
-    Exec { id: String, stage: String, message: String },
+    Exec {
+        id: String,
+        stage: String,
+        message: String,
+    },
     #[error("container {id:?} is {status}: {what}")]
-    WrongStatus { id: String, status: Status, what: &'static str },
+    WrongStatus {
+        id: String,
+        status: Status,
+        what: &'static str,
+    },
     #[error("{what}: {path}: {source}")]
-    Io { what: &'static str, path: PathBuf, source: std::io::Error },
+    Io {
+        what: &'static str,
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("{0}")]
     Usage(String),
 }
@@ -69,7 +86,11 @@ impl Container {
     pub fn load(paths: &Paths, id: &str) -> Result<Container, ContainerError> {
         let dir = ContainerDir::open(paths, id)?;
         let state = dir.load()?;
-        Ok(Container { paths: paths.clone(), dir, state })
+        Ok(Container {
+            paths: paths.clone(),
+            dir,
+            state,
+        })
     }
 
     pub fn id(&self) -> &str {
@@ -81,6 +102,10 @@ impl Container {
     }
 
     fn wrong_status(&self, what: &'static str) -> ContainerError {
-        ContainerError::WrongStatus { id: self.state.id.clone(), status: self.status(), what }
+        ContainerError::WrongStatus {
+            id: self.state.id.clone(),
+            status: self.status(),
+            what,
+        }
     }
 }

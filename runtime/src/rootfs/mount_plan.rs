@@ -43,8 +43,14 @@ pub enum CgroupLayout {
 pub enum CgroupEntry {
     /// A hierarchy, shown in the container as the container's own cgroup
     /// directory in it (`source`), as if that were the root.
-    Dir { name: String, source: PathBuf },
-    Link { name: String, target: PathBuf },
+    Dir {
+        name: String,
+        source: PathBuf,
+    },
+    Link {
+        name: String,
+        target: PathBuf,
+    },
 }
 
 impl CgroupLayout {
@@ -259,11 +265,7 @@ fn plan_cgroup(destination: &Path, flags: MsFlags, cgroups: &CgroupLayout) -> Ve
         match entry {
             CgroupEntry::Dir { name, source } => {
                 let target = destination.join(name);
-                steps.push(MountStep::Mount(MountCall::bind(
-                    source,
-                    &target,
-                    false,
-                )));
+                steps.push(MountStep::Mount(MountCall::bind(source, &target, false)));
                 steps.push(MountStep::Mount(MountCall::remount_bind(&target, locked)));
             }
             CgroupEntry::Link { name, target } => steps.push(MountStep::Symlink(SymlinkCall {

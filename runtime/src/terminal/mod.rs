@@ -129,7 +129,9 @@ pub fn open_console_in_container(
 
 /// For `glassbox exec --tty`: a new pty from the container's devpts, without
 /// touching /dev/console (which belongs to the container's init).
-pub fn open_pty_in_container(size: Option<oci_spec::runtime::Box>) -> Result<Console, TerminalError> {
+pub fn open_pty_in_container(
+    size: Option<oci_spec::runtime::Box>,
+) -> Result<Console, TerminalError> {
     open_pty(size).map(|(console, _)| console)
 }
 

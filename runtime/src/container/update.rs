@@ -1,0 +1,24 @@
+//! `glassbox update`: change a running container's resource limits in
+//! place, by writing the cgroup files again (runc's `update`).
+
+use oci_spec::runtime::LinuxResources;
+
+use super::{Container, ContainerError};
+use crate::cgroups::{self, ContainerCgroup};
+use crate::state::Status;
+
+impl Container {
+    /// Plan and write `resources`; returns what was written, in order.
+    pub fn update(
+        &self,
+        resources: &LinuxResources,
+    ) -> Result<Vec<cgroups::CgroupWriteOutcome>, ContainerError> {
+        if matches!(self.status(), Status::Stopped) {
+            return Err(self.wrong_status("there is no cgroup left to update"));
+        }
+        let cgroup = ContainerCgroup::load(&self.state.cgroup_path);
+        let writes = cgroups::plan_resources(resources, cgroup.version())
+            .map_err(cgroups::CgroupError::from)?;
+        Ok(cgroup.apply(&writes)?)
+    }
+}
