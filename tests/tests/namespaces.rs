@@ -124,9 +124,11 @@ fn joining_an_existing_network_namespace_by_path() {
     assert_ok(&rt.delete(&id));
     rt.assert_clean(&id, &bundle);
 
-    let out = rt.run(&rt.id("joinnet-run"), &bundle);
+    let id = rt.id("joinnet-run");
+    let out = rt.run(&id, &bundle);
     assert_ok(&out);
     assert_eq!(stdout(&out).trim(), want, "seen from inside");
+    rt.assert_clean(&id, &bundle);
 }
 
 #[test]
