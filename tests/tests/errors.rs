@@ -1,0 +1,136 @@
+//! Failures the runtime must explain and clean up after: malformed
+//! config.json, unknown and invalid container ids. runc's convention: exit
+//! status 1, one line on stderr, nothing left behind.
+
+use glassbox_e2e::*;
+use serde_json::json;
+
+/// `create` with the bundle as it is must fail with one line naming `needle`
+/// (any of them), and leave nothing behind.
+#[track_caller]
+fn create_fails_naming(bundle: &Bundle, name: &str, needles: &[&str]) {
+    let rt = Runtime::new();
+    let id = rt.id(name);
+    let err = assert_fails(&rt.create(&id, bundle));
+    assert!(needles.iter().any(|n| err.contains(n)), "the error should name one of {needles:?}: {err}");
+    assert!(rt.status(&id).is_none(), "a failed create must not leave a container behind");
+    rt.assert_clean(&id, bundle);
+    // And `run` fails the same way.
+    let id = rt.id(name);
+    let out = rt.run(&id, bundle);
+    let err = assert_fails(&out);
+    assert!(needles.iter().any(|n| err.contains(n)), "run: the error should name one of {needles:?}: {err}");
+    rt.assert_clean(&id, bundle);
+}
+
+#[test]
+fn truncated_config_json() {
+    let bundle = Bundle::busybox(&["true"]);
+    let text = std::fs::read(bundle.config_path()).unwrap();
+    bundle.write_raw_config(&text[..text.len() / 2]);
+    create_fails_naming(&bundle, "truncated", &["config.json"]);
+}
+
+#[test]
+fn process_args_of_the_wrong_type() {
+    let bundle = Bundle::busybox(&["true"]);
+    bundle.config_mut(|v| v["process"]["args"] = json!("true"));
+    create_fails_naming(&bundle, "argstype", &["process.args"]);
+}
+
+#[test]
+fn empty_process_args() {
+    let bundle = Bundle::busybox(&["true"]);
+    bundle.config_mut(|v| v["process"]["args"] = json!([]));
+    create_fails_naming(&bundle, "argsempty", &["process.args", "args"]);
+}
+
+#[test]
+fn unknown_oci_version() {
+    let bundle = Bundle::busybox(&["true"]);
+    bundle.config_mut(|v| v["ociVersion"] = json!("9.0.0"));
+    create_fails_naming(&bundle, "ociversion", &["ociVersion", "9.0.0"]);
+}
+
+#[test]
+fn missing_rootfs() {
+    let bundle = Bundle::busybox(&["true"]);
+    bundle.config_mut(|v| v["root"]["path"] = json!("no-such-rootfs"));
+    create_fails_naming(&bundle, "norootfs", &["no-such-rootfs"]);
+}
+
+#[test]
+fn missing_config_json() {
+    let bundle = Bundle::busybox(&["true"]);
+    std::fs::remove_file(bundle.config_path()).unwrap();
+    create_fails_naming(&bundle, "noconfig", &["config.json"]);
+}
+
+#[test]
+fn executable_not_found_in_the_rootfs() {
+    let bundle = Bundle::busybox(&["/bin/no-such-program"]);
+    create_fails_naming(&bundle, "noexe", &["/bin/no-such-program"]);
+}
+
+#[test]
+fn unknown_namespace_type() {
+    let bundle = Bundle::busybox(&["true"]);
+    bundle.config_mut(|v| spec::set_namespace(v, "bogus", None));
+    create_fails_naming(&bundle, "badns", &["bogus", "namespaces"]);
+}
+
+#[test]
+fn unknown_ids_are_named_by_every_verb() {
+    let rt = Runtime::new();
+    let id = rt.id("ghost");
+    for verb in [&["state", &id][..], &["start", &id], &["kill", &id, "KILL"], &["delete", &id], &["ps", &id]] {
+        let err = assert_fails(&rt.cmd(verb));
+        assert!(err.contains(&id), "`{}` should name the id: {err}", verb[0]);
+    }
+    rt.assert_clean_id(&id);
+}
+
+#[test]
+fn invalid_ids_are_refused() {
+    let rt = Runtime::new();
+    let bundle = Bundle::busybox(&["true"]);
+    for bad in ["../x", "a/b", "", "..", ".hidden", "with space"] {
+        let err = assert_fails(&rt.create(bad, &bundle));
+        assert!(!err.is_empty(), "{bad:?}");
+        for verb in ["state", "delete", "start"] {
+            assert_fails(&rt.cmd(&[verb, bad]));
+        }
+    }
+    let parent = rt.root().parent().unwrap();
+    assert!(!parent.join("x").exists(), "`../x` escaped the state root");
+    assert_eq!(std::fs::read_dir(rt.root()).unwrap().count(), 0, "nothing may be created under --root");
+    assert!(clean::mountinfo_lines_mentioning(bundle.path()).is_empty());
+}
+
+#[test]
+fn start_of_a_running_container_fails() {
+    let rt = Runtime::new();
+    let bundle = Bundle::busybox(&["sleep", "30"]);
+    let id = rt.id("startrunning");
+    rt.start_container(&id, &bundle);
+    let err = assert_fails(&rt.start(&id));
+    assert!(err.contains(&id) || err.contains("running"), "{err}");
+    assert_eq!(rt.status(&id).as_deref(), Some("running"));
+    assert_ok(&rt.delete_force(&id));
+    rt.assert_clean(&id, &bundle);
+}
+
+#[test]
+fn errors_go_to_the_log_file_as_json_too() {
+    let rt = Runtime::new();
+    let log = rt.scratch().join("log.json");
+    let id = rt.id("logged");
+    let out = rt.cmd(&["--log", log.to_str().unwrap(), "--log-format", "json", "state", &id]);
+    assert_eq!(out.status.code(), Some(1));
+    let text = std::fs::read_to_string(&log).expect("the error should be written to --log");
+    let last = text.lines().last().expect("a log line");
+    let v: serde_json::Value = serde_json::from_str(last).expect("--log-format json writes JSON lines");
+    assert_eq!(v["level"], "error", "{v}");
+    assert!(v["msg"].as_str().is_some_and(|m| m.contains(&id)), "{v}");
+    rt.assert_clean_id(&id);
+}
