@@ -1,0 +1,231 @@
+//! Real clients driving glassbox in place of runc: podman (through
+//! conmon) and containerd (through its runc shim, with `ctr`). They call the
+//! runtime with their own flags (`--root`, `--log-format json`,
+//! `--console-socket`, `--pid-file`, `kill --all`, `delete --force` …), so
+//! these tests catch any place where glassbox is not runc-compatible.
+//!
+//! Each test uses its own storage and state directories under a temp dir, so
+//! the machine's podman and containerd state is never touched.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output};
+use std::time::{Duration, Instant};
+
+use glassbox_e2e::{glassbox_bin, require_root, Bundle};
+
+fn run(cmd: &mut Command) -> Output {
+    cmd.output().unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e}"))
+}
+
+fn ok(cmd: &mut Command) -> String {
+    let out = run(cmd);
+    assert!(
+        out.status.success(),
+        "{cmd:?} failed ({}):\nstdout: {}\nstderr: {}",
+        out.status,
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+fn need(tool: &str) {
+    let found = std::env::var_os("PATH")
+        .map(|p| std::env::split_paths(&p).any(|d| d.join(tool).exists()))
+        .unwrap_or(false);
+    assert!(found, "{tool} is not installed: run scripts/setup.sh (it installs podman and containerd)");
+}
+
+/// podman with a private storage root, state root and runtime.
+struct Podman {
+    dir: tempfile::TempDir,
+}
+
+impl Podman {
+    fn new() -> Podman {
+        need("podman");
+        Podman { dir: tempfile::tempdir().unwrap() }
+    }
+
+    fn cmd(&self) -> Command {
+        let mut c = Command::new("podman");
+        c.arg("--root")
+            .arg(self.dir.path().join("storage"))
+            .arg("--runroot")
+            .arg(self.dir.path().join("run"))
+            .arg("--tmpdir")
+            .arg(self.dir.path().join("tmp"))
+            .arg("--storage-driver")
+            .arg("vfs")
+            .arg("--runtime")
+            .arg(glassbox_bin())
+            .arg("--cgroup-manager")
+            .arg("cgroupfs")
+            .arg("--events-backend")
+            .arg("none");
+        c
+    }
+
+    /// Import the busybox rootfs as an image; returns its name.
+    fn import_busybox(&self) -> String {
+        let bundle = Bundle::busybox(&["true"]);
+        let tar = self.dir.path().join("busybox.tar");
+        ok(Command::new("tar").arg("-C").arg(bundle.rootfs()).arg("-cf").arg(&tar).arg("."));
+        ok(self.cmd().arg("import").arg(&tar).arg("localhost/glassbox-busybox:test"));
+        "localhost/glassbox-busybox:test".into()
+    }
+
+    /// The flags this VM needs (see ENVIRONMENT: no CAP_SYS_RESOURCE, so
+    /// podman's default 1048576 rlimits would be refused).
+    fn run_args(&self) -> Vec<&'static str> {
+        vec!["--network", "none", "--ulimit", "nofile=20000:20000", "--ulimit", "nproc=32768:32768"]
+    }
+}
+
+impl Drop for Podman {
+    fn drop(&mut self) {
+        let _ = self.cmd().args(["rm", "--all", "--force", "--time", "0"]).output();
+    }
+}
+
+fn libpod_cgroups() -> Vec<PathBuf> {
+    std::fs::read_dir("/sys/fs/cgroup/pids/libpod_parent")
+        .map(|d| d.flatten().map(|e| e.path()).filter(|p| p.is_dir()).collect())
+        .unwrap_or_default()
+}
+
+#[test]
+fn podman_runs_execs_stops_and_removes_a_container() {
+    require_root();
+    let podman = Podman::new();
+    let image = podman.import_busybox();
+    let before = libpod_cgroups();
+
+    let out = ok(podman.cmd().arg("run").arg("--rm").args(podman.run_args()).arg(&image).args([
+        "sh",
+        "-c",
+        "echo answer $((6*7)); echo pid $$",
+    ]));
+    assert!(out.contains("answer 42"), "{out}");
+    assert!(out.contains("pid 1"), "the container's process is pid 1 of its namespace: {out}");
+
+    let code = run(podman.cmd().arg("run").arg("--rm").args(podman.run_args()).arg(&image).args(["sh", "-c", "exit 7"]));
+    assert_eq!(
+        code.status.code(),
+        Some(7),
+        "podman passes the container's exit code through; stderr: {}",
+        String::from_utf8_lossy(&code.stderr)
+    );
+
+    ok(podman.cmd().arg("run").arg("-d").arg("--name").arg("gbtest").args(podman.run_args()).arg(&image).args(["sleep", "300"]));
+    let exec = ok(podman.cmd().args(["exec", "gbtest", "sh", "-c", "echo from exec; cat /proc/1/cmdline"]));
+    assert!(exec.contains("from exec") && exec.contains("sleep"), "{exec}");
+    ok(podman.cmd().args(["pause", "gbtest"]));
+    let state = ok(podman.cmd().args(["inspect", "--format", "{{.State.Status}}", "gbtest"]));
+    assert_eq!(state.trim(), "paused");
+    ok(podman.cmd().args(["unpause", "gbtest"]));
+    ok(podman.cmd().args(["stop", "--time", "1", "gbtest"]));
+    ok(podman.cmd().args(["rm", "gbtest"]));
+    assert_eq!(libpod_cgroups(), before, "podman's container cgroups are gone");
+}
+
+/// A containerd daemon of our own, on a socket in a temp dir.
+struct Containerd {
+    dir: tempfile::TempDir,
+    daemon: Child,
+}
+
+impl Containerd {
+    fn start() -> Containerd {
+        need("containerd");
+        need("ctr");
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        let config = format!(
+            "version = 2\nroot = \"{root}\"\nstate = \"{state}\"\n[grpc]\n  address = \"{sock}\"\n[plugins.\"io.containerd.grpc.v1.cri\"]\n  disable_apparmor = true\n  restrict_oom_score_adj = true\n",
+            root = d.join("root").display(),
+            state = d.join("state").display(),
+            sock = d.join("containerd.sock").display()
+        );
+        std::fs::write(d.join("config.toml"), config).unwrap();
+        let log = std::fs::File::create(d.join("containerd.log")).unwrap();
+        let daemon = Command::new("containerd")
+            .arg("--config")
+            .arg(d.join("config.toml"))
+            .stdout(log.try_clone().unwrap())
+            .stderr(log)
+            .spawn()
+            .expect("start containerd");
+        let me = Containerd { dir, daemon };
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while run(me.ctr().arg("version")).status.code() != Some(0) {
+            assert!(Instant::now() < deadline, "containerd did not come up: see {}", me.path("containerd.log").display());
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        me
+    }
+
+    fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+
+    fn ctr(&self) -> Command {
+        let mut c = Command::new("ctr");
+        c.arg("--address").arg(self.path("containerd.sock")).arg("--namespace").arg("glassbox-test");
+        c
+    }
+
+    /// An OCI image archive of the busybox rootfs, made with podman.
+    fn import_busybox(&self) -> String {
+        let podman = Podman::new();
+        let image = podman.import_busybox();
+        let archive = self.path("busybox-oci.tar");
+        ok(podman.cmd().args(["save", "--format", "oci-archive", "-o"]).arg(&archive).arg(&image));
+        ok(self.ctr().args(["images", "import", "--base-name", "localhost/glassbox-busybox"]).arg(&archive));
+        image
+    }
+}
+
+impl Drop for Containerd {
+    fn drop(&mut self) {
+        let _ = self.daemon.kill();
+        let _ = self.daemon.wait();
+        // The shims outlive the daemon by design; they exit once their tasks are gone.
+        let _ = Command::new("umount").arg("-R").arg(self.path("root")).output();
+        let _ = Command::new("umount").arg("-R").arg(self.path("state")).output();
+    }
+}
+
+#[test]
+fn containerd_runs_a_task_through_the_runc_shim() {
+    require_root();
+    let ctrd = Containerd::start();
+    let image = ctrd.import_busybox();
+    let bin = glassbox_bin();
+
+    let out = ok(ctrd.ctr().arg("run").arg("--runc-binary").arg(&bin).arg("--rm").arg(&image).arg("once").args([
+        "sh",
+        "-c",
+        "echo answer $((6*7))",
+    ]));
+    assert!(out.contains("answer 42"), "{out}");
+    let failing = run(ctrd.ctr().arg("run").arg("--runc-binary").arg(&bin).arg("--rm").arg(&image).arg("fails").args(["sh", "-c", "exit 5"]));
+    assert_eq!(failing.status.code(), Some(5), "ctr passes the task's exit code through");
+
+    ok(ctrd.ctr().arg("run").arg("--runc-binary").arg(&bin).arg("-d").arg(&image).arg("long").args(["sleep", "300"]));
+    let exec = ok(ctrd.ctr().args(["task", "exec", "--exec-id", "e1", "long", "sh", "-c", "echo from exec"]));
+    assert!(exec.contains("from exec"), "{exec}");
+    let ps = ok(ctrd.ctr().args(["task", "ps", "long"]));
+    assert!(ps.lines().count() >= 2, "task ps lists the init: {ps}");
+    ok(ctrd.ctr().args(["task", "kill", "--signal", "SIGKILL", "long"]));
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !ok(ctrd.ctr().args(["task", "ls"])).contains("STOPPED") {
+        assert!(Instant::now() < deadline, "the task did not stop");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    ok(ctrd.ctr().args(["task", "rm", "long"]));
+    ok(ctrd.ctr().args(["containers", "rm", "long"]));
+    let left = ok(ctrd.ctr().args(["task", "ls", "-q"]));
+    assert!(left.trim().is_empty(), "no task left: {left}");
+    assert!(!Path::new("/sys/fs/cgroup/pids/glassbox-test/long").exists());
+}
