@@ -40,14 +40,27 @@ export GLASSBOX
 # controller ("cgroups in hybrid mode not supported, drop all controllers
 # from cgroupv2"). Here that is hugetlb; mounting it as a v1 hierarchy moves
 # it out of the v2 tree. Only the benchmark does this (the test suite must
-# pass without it); it lasts until reboot, and running it again is a no-op.
+# pass without it), and at exit it undoes it: it removes the empty cgroups
+# the runtimes left in that hierarchy and unmounts it, and the kernel hands
+# hugetlb back to v2 once it frees the hierarchy (lazily: up to a minute or
+# so). On a machine where hugetlb is already a mounted v1 hierarchy (plain
+# v1), nothing is touched.
+HUGETLB=/sys/fs/cgroup/hugetlb
+moved_hugetlb=no
 move_hugetlb_to_v1() {
-    local v2=/sys/fs/cgroup/unified/cgroup.controllers
-    if [ -f "$v2" ] && grep -qw hugetlb "$v2" && ! mountpoint -q /sys/fs/cgroup/hugetlb; then
-        say "moving the hugetlb controller from cgroup v2 to v1 so crun accepts this hybrid layout"
-        mkdir -p /sys/fs/cgroup/hugetlb
-        mount -t cgroup -o hugetlb none /sys/fs/cgroup/hugetlb
+    if awk '$9 == "cgroup" && $NF ~ /(^|,)hugetlb(,|$)/ { found = 1 } END { exit !found }' /proc/self/mountinfo; then
+        return 0
     fi
+    say "mounting hugetlb as a cgroup v1 hierarchy at $HUGETLB for the benchmark, so crun accepts this hybrid layout"
+    mkdir -p "$HUGETLB"
+    mount -t cgroup -o hugetlb none "$HUGETLB"
+    moved_hugetlb=yes
+}
+restore_hugetlb() {
+    [ "$moved_hugetlb" = yes ] || return 0
+    say "unmounting $HUGETLB: hugetlb goes back to cgroup v2 when the kernel frees the hierarchy"
+    find "$HUGETLB" -mindepth 1 -depth -type d -exec rmdir {} + 2>/dev/null || true
+    umount "$HUGETLB" && rmdir "$HUGETLB" || true
 }
 
 # --- the runtimes -------------------------------------------------------------
@@ -57,7 +70,6 @@ if command -v youki >/dev/null 2>&1; then
     names+=(youki)
     bins+=("$(command -v youki)")
 fi
-move_hugetlb_to_v1
 
 work=$(mktemp -d /tmp/glassbox-bench.XXXXXX)
 cleanup() {
@@ -65,14 +77,17 @@ cleanup() {
         "${bins[$i]}" --root "$work/root-${names[$i]}" delete --force "bench-${names[$i]}" >/dev/null 2>&1 || true
     done
     rm -rf "$work"
+    restore_hugetlb
 }
 trap cleanup EXIT
+move_hugetlb_to_v1
 
 bundle=$work/bundle
 bash scripts/make-bundle.sh "$bundle" /bin/true >/dev/null
 # No terminal: `run` then needs no tty or console socket, and measures only
-# the container itself.
-jq '.process.terminal = false' "$bundle/config.json" > "$work/config.json"
+# the container itself. ociVersion 1.0.2: crun 1.8 refuses "1.2.0" ("unknown
+# version specified"), and nothing in this config needs more than 1.0.
+jq '.process.terminal = false | .ociVersion = "1.0.2"' "$bundle/config.json" > "$work/config.json"
 mv "$work/config.json" "$bundle/config.json"
 
 # One command per runtime, each with its own --root (state directory).
