@@ -48,8 +48,8 @@ export GLASSBOX
 HUGETLB=/sys/fs/cgroup/hugetlb
 moved_hugetlb=no
 move_hugetlb_to_v1() {
-    if awk '$9 == "cgroup" && $NF ~ /(^|,)hugetlb(,|$)/ { found = 1 } END { exit !found }' /proc/self/mountinfo; then
-        return 0
+    if findmnt -rn -t cgroup -o OPTIONS | grep -qE '(^|,)hugetlb(,|$)'; then
+        return 0    # already a mounted v1 hierarchy: crun is content
     fi
     say "mounting hugetlb as a cgroup v1 hierarchy at $HUGETLB for the benchmark, so crun accepts this hybrid layout"
     mkdir -p "$HUGETLB"
