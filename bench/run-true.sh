@@ -40,11 +40,11 @@ export GLASSBOX
 # controller ("cgroups in hybrid mode not supported, drop all controllers
 # from cgroupv2"). Here that is hugetlb; mounting it as a v1 hierarchy moves
 # it out of the v2 tree. Only the benchmark does this (the test suite must
-# pass without it), and at exit it undoes it: it removes the empty cgroups
-# the runtimes left in that hierarchy and unmounts it, and the kernel hands
-# hugetlb back to v2 once it frees the hierarchy (lazily: up to a minute or
-# so). On a machine where hugetlb is already a mounted v1 hierarchy (plain
-# v1), nothing is touched.
+# pass without it). At exit it undoes the move, but only if the hierarchy is
+# empty again: any process on the machine (podman, another test) may have
+# made cgroups there meanwhile, and unmounting would strand them, so then it
+# stays mounted and the script says so. On a machine where hugetlb is already
+# a mounted v1 hierarchy (plain v1), nothing is touched.
 HUGETLB=/sys/fs/cgroup/hugetlb
 moved_hugetlb=no
 move_hugetlb_to_v1() {
@@ -56,11 +56,24 @@ move_hugetlb_to_v1() {
     mount -t cgroup -o hugetlb none "$HUGETLB"
     moved_hugetlb=yes
 }
+hugetlb_cgroups() { awk '$1 == "hugetlb" { print $3 }' /proc/cgroups; }
 restore_hugetlb() {
     [ "$moved_hugetlb" = yes ] || return 0
-    say "unmounting $HUGETLB: hugetlb goes back to cgroup v2 when the kernel frees the hierarchy"
-    find "$HUGETLB" -mindepth 1 -depth -type d -exec rmdir {} + 2>/dev/null || true
-    umount "$HUGETLB" && rmdir "$HUGETLB" || true
+    # A removed cgroup lingers while the kernel takes it offline, and the
+    # kernel frees a hierarchy at umount only if its root has no child left:
+    # wait up to 5 s for the root to be alone.
+    for _ in $(seq 50); do
+        [ "$(hugetlb_cgroups)" -le 1 ] && break
+        sleep 0.1
+    done
+    if [ "$(hugetlb_cgroups)" -gt 1 ]; then
+        say "leaving $HUGETLB mounted: it holds cgroups the benchmark did not make:"
+        find "$HUGETLB" -mindepth 1 -type d | sed 's/^/      /'
+        say "once their owners remove them, 'umount $HUGETLB' hands hugetlb back to cgroup v2"
+        return 0
+    fi
+    say "unmounting $HUGETLB: hugetlb goes back to cgroup v2"
+    umount "$HUGETLB" && rmdir "$HUGETLB"
 }
 
 # --- the runtimes -------------------------------------------------------------
@@ -87,7 +100,10 @@ bash scripts/make-bundle.sh "$bundle" /bin/true >/dev/null
 # No terminal: `run` then needs no tty or console socket, and measures only
 # the container itself. ociVersion 1.0.2: crun 1.8 refuses "1.2.0" ("unknown
 # version specified"), and nothing in this config needs more than 1.0.
-jq '.process.terminal = false | .ociVersion = "1.0.2"' "$bundle/config.json" > "$work/config.json"
+# cgroupsPath: one cgroup of the benchmark's own, at the same place for
+# every runtime, which each removes when its `run` ends.
+jq '.process.terminal = false | .ociVersion = "1.0.2" | .linux.cgroupsPath = "/glassbox-bench"' \
+    "$bundle/config.json" > "$work/config.json"
 mv "$work/config.json" "$bundle/config.json"
 
 # One command per runtime, each with its own --root (state directory).
