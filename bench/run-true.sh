@@ -1,0 +1,155 @@
+#!/usr/bin/env bash
+# bench/run-true.sh — how long does it take to make a container, run
+# /bin/true in it and tear it down again?
+#
+# For glassbox, runc, crun (and youki if it is on PATH) this times
+#   RUNTIME --root DIR run --bundle BUNDLE ID
+# which is create → start → wait for exit → delete, in ONE hyperfine
+# invocation so that all runtimes see the same machine load, then measures
+# each one's peak RSS with GNU time. Output: hyperfine's own report, its JSON
+# (bench/results/run-true.json) and a summary table.
+#
+# Run as root. Environment: RUNS (default 30), WARMUP (3), RSS_RUNS (10),
+# GLASSBOX (default: target/release/glassbox, built here).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+repo=$(pwd)
+
+RUNS=${RUNS:-30}
+WARMUP=${WARMUP:-3}
+RSS_RUNS=${RSS_RUNS:-10}
+
+say() { printf '==> bench: %s\n' "$*"; }
+
+if [ "$(id -u)" -ne 0 ]; then
+    echo "bench/run-true.sh: run me as root: every runtime here makes namespaces, mounts and cgroups" >&2
+    exit 1
+fi
+
+bash scripts/setup.sh
+export PATH="$HOME/.cargo/bin:$PATH"
+if [ -z "${GLASSBOX:-}" ]; then
+    say "cargo build --release"
+    cargo build --release -p glassbox
+    GLASSBOX=${CARGO_TARGET_DIR:-$repo/target}/release/glassbox
+fi
+export GLASSBOX
+
+# --- crun and this machine's hybrid cgroups ---------------------------------
+# crun 1.8 refuses a hybrid layout whose cgroup2 tree still holds a
+# controller ("cgroups in hybrid mode not supported, drop all controllers
+# from cgroupv2"). Here that is hugetlb; mounting it as a v1 hierarchy moves
+# it out of the v2 tree. Only the benchmark does this (the test suite must
+# pass without it). At exit it undoes the move, but only if the hierarchy is
+# empty again: any process on the machine (podman, another test) may have
+# made cgroups there meanwhile, and unmounting would strand them, so then it
+# stays mounted and the script says so. On a machine where hugetlb is already
+# a mounted v1 hierarchy (plain v1), nothing is touched.
+HUGETLB=/sys/fs/cgroup/hugetlb
+moved_hugetlb=no
+move_hugetlb_to_v1() {
+    if findmnt -rn -t cgroup -o OPTIONS | grep -qE '(^|,)hugetlb(,|$)'; then
+        return 0    # already a mounted v1 hierarchy: crun is content
+    fi
+    say "mounting hugetlb as a cgroup v1 hierarchy at $HUGETLB for the benchmark, so crun accepts this hybrid layout"
+    mkdir -p "$HUGETLB"
+    mount -t cgroup -o hugetlb none "$HUGETLB"
+    moved_hugetlb=yes
+}
+hugetlb_cgroups() { awk '$1 == "hugetlb" { print $3 }' /proc/cgroups; }
+restore_hugetlb() {
+    [ "$moved_hugetlb" = yes ] || return 0
+    # A removed cgroup lingers while the kernel takes it offline, and the
+    # kernel frees a hierarchy at umount only if its root has no child left:
+    # wait up to 5 s for the root to be alone.
+    for _ in $(seq 50); do
+        [ "$(hugetlb_cgroups)" -le 1 ] && break
+        sleep 0.1
+    done
+    if [ "$(hugetlb_cgroups)" -gt 1 ]; then
+        say "leaving $HUGETLB mounted: it holds cgroups the benchmark did not make:"
+        find "$HUGETLB" -mindepth 1 -type d | sed 's/^/      /'
+        say "once their owners remove them, 'umount $HUGETLB' hands hugetlb back to cgroup v2"
+        return 0
+    fi
+    say "unmounting $HUGETLB: hugetlb goes back to cgroup v2"
+    umount "$HUGETLB" && rmdir "$HUGETLB"
+}
+
+# --- the runtimes -------------------------------------------------------------
+names=(glassbox runc crun)
+bins=("$GLASSBOX" "$(command -v runc)" "$(command -v crun)")
+if command -v youki >/dev/null 2>&1; then
+    names+=(youki)
+    bins+=("$(command -v youki)")
+fi
+
+work=$(mktemp -d /tmp/glassbox-bench.XXXXXX)
+cleanup() {
+    for i in "${!names[@]}"; do
+        "${bins[$i]}" --root "$work/root-${names[$i]}" delete --force "bench-${names[$i]}" >/dev/null 2>&1 || true
+    done
+    rm -rf "$work"
+    restore_hugetlb
+}
+trap cleanup EXIT
+move_hugetlb_to_v1
+
+bundle=$work/bundle
+bash scripts/make-bundle.sh "$bundle" /bin/true >/dev/null
+# No terminal: `run` then needs no tty or console socket, and measures only
+# the container itself. ociVersion 1.0.2: crun 1.8 refuses "1.2.0" ("unknown
+# version specified"), and nothing in this config needs more than 1.0.
+# cgroupsPath: one cgroup of the benchmark's own, at the same place for
+# every runtime, which each removes when its `run` ends.
+jq '.process.terminal = false | .ociVersion = "1.0.2" | .linux.cgroupsPath = "/glassbox-bench"' \
+    "$bundle/config.json" > "$work/config.json"
+mv "$work/config.json" "$bundle/config.json"
+
+# One command per runtime, each with its own --root (state directory).
+# `run` deletes the container when /bin/true exits, so the same id is free
+# again for the next run; the --prepare step (not timed) removes anything a
+# failed run left, so one failure cannot make every later run fail too.
+run_cmd() { echo "${bins[$1]} --root $work/root-${names[$1]} run --bundle $bundle bench-${names[$1]}"; }
+hf_args=(-N --warmup "$WARMUP" --runs "$RUNS")
+for i in "${!names[@]}"; do
+    mkdir -p "$work/root-${names[$i]}"
+    # Fail early, with the runtime's own message, rather than inside hyperfine.
+    if ! out=$($(run_cmd "$i") 2>&1); then
+        echo "bench/run-true.sh: ${names[$i]} cannot run the bundle: $out" >&2
+        exit 1
+    fi
+    hf_args+=(--prepare "sh -c '${bins[$i]} --root $work/root-${names[$i]} delete --force bench-${names[$i]} 2>/dev/null || true'")
+    hf_args+=(--command-name "${names[$i]}" "$(run_cmd "$i")")
+done
+
+mkdir -p bench/results
+json=bench/results/run-true.json
+say "hyperfine: ${names[*]} — $RUNS runs each after $WARMUP warm-up runs"
+hyperfine "${hf_args[@]}" --export-json "$json"
+
+# --- peak memory ---------------------------------------------------------------
+# GNU time's %M is the largest resident set (KiB) of the runtime or any
+# process it waited for (its init helper, the container), i.e. the peak
+# memory one `run` needs. We keep the median over RSS_RUNS runs.
+declare -A rss
+for i in "${!names[@]}"; do
+    samples=()
+    for _ in $(seq "$RSS_RUNS"); do
+        /usr/bin/time -f %M -o "$work/rss" $(run_cmd "$i") >/dev/null
+        samples+=("$(tail -n1 "$work/rss")")
+    done
+    rss[${names[$i]}]=$(printf '%s\n' "${samples[@]}" | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}')
+done
+
+# --- summary ---------------------------------------------------------------------
+crun_median=$(jq -r '.results[] | select(.command == "crun") | .median' "$json")
+echo
+printf '%-10s %12s %14s %20s\n' runtime "median ms" "ratio vs crun" "peak RSS MiB (median)"
+for name in "${names[@]}"; do
+    median=$(jq -r --arg n "$name" '.results[] | select(.command == $n) | .median' "$json")
+    awk -v n="$name" -v m="$median" -v c="$crun_median" -v r="${rss[$name]}" \
+        'BEGIN { printf "%-10s %12.1f %14.2f %20.1f\n", n, m * 1000, m / c, r / 1024 }'
+done
+echo
+say "raw timings: $json"

@@ -1,0 +1,58 @@
+#!/usr/bin/env bash
+# Installs what glassbox needs on a fresh Debian 12 machine, as root.
+# Idempotent: every step looks first and says what it does, so running it
+# twice changes nothing the second time.
+set -euo pipefail
+
+say() { printf '==> setup: %s\n' "$*"; }
+
+if [ "$(id -u)" -ne 0 ]; then
+    echo "scripts/setup.sh: run me as root: I install Debian packages, and glassbox makes namespaces, mounts and cgroups" >&2
+    exit 1
+fi
+
+# --- Debian packages ---------------------------------------------------------
+#   busybox-static     a static /bin/busybox: the root filesystem of the demo and the tests
+#   libseccomp-dev     the C library (and pkg-config file) the `libseccomp` crate links against
+#   pkg-config         finds it at build time
+#   runc crun          the runtimes glassbox is compared with (tests, benchmark)
+#   podman containerd  real clients that drive glassbox in place of runc (client tests)
+#   hyperfine time     the benchmark: wall time, and peak RSS from GNU time's %M
+#   jq procps          JSON edits in scripts (make-bundle.sh); ps(1) for `glassbox ps`
+#   iproute2 util-linux  ip, unshare, nsenter: looking at namespaces from outside
+PACKAGES=(busybox-static libseccomp-dev pkg-config runc crun podman containerd
+          hyperfine time jq procps iproute2 util-linux)
+
+missing=()
+for p in "${PACKAGES[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ "${#missing[@]}" -gt 0 ]; then
+    export DEBIAN_FRONTEND=noninteractive
+    say "apt-get update (packages missing: ${missing[*]})"
+    apt-get update -qq
+    say "apt-get install ${missing[*]}"
+    apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+else
+    say "Debian packages already installed (${#PACKAGES[@]} of them)"
+fi
+
+# --- Rust --------------------------------------------------------------------
+# The machine has rustup with a stable toolchain; a non-login shell may not
+# have ~/.cargo/bin on its PATH yet.
+if ! command -v cargo >/dev/null 2>&1 && [ -x "$HOME/.cargo/bin/cargo" ]; then
+    export PATH="$HOME/.cargo/bin:$PATH"
+fi
+if ! command -v cargo >/dev/null 2>&1; then
+    echo "scripts/setup.sh: no Rust toolchain (cargo) found: install rustup and its stable toolchain (https://rustup.rs)" >&2
+    exit 1
+fi
+say "Rust: $(cargo --version)"
+
+# --- eBPF toolchain (not yet) ------------------------------------------------
+# >>> A later issue adds the eBPF steps here: `rustup component add rust-src
+# >>> --toolchain nightly`, then bpf-linker linked against nightly's LLVM
+# >>> (see ENVIRONMENT.md, "eBPF"). Each step must stay idempotent, and a
+# >>> failure must leave the runtime buildable with tracing reported as unavailable.
+
+say "done"
