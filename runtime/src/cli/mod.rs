@@ -154,8 +154,8 @@ fn dispatch(cli: Cli) -> Result<i32> {
             if path.exists() {
                 anyhow::bail!("{}: file already exists; remove it first", path.display());
             }
-            let spec = spec::default_spec(rootless);
-            let text = serde_json::to_string_pretty(&spec)?;
+            // The JSON form keeps capabilities in a stable order (oci-spec holds them in a set).
+            let text = serde_json::to_string_pretty(&spec::default_spec_json(rootless))?;
             std::fs::write(&path, text + "\n")
                 .with_context(|| format!("writing {}", path.display()))?;
             Ok(0)
