@@ -39,12 +39,16 @@ fn need(tool: &str) {
 /// podman with a private storage root, state root and runtime.
 struct Podman {
     dir: tempfile::TempDir,
+    /// podman makes `libpod_parent/` (and conmon's cgroup in it) in every
+    /// hierarchy; if this test made it, this test removes it.
+    made_libpod_parent: bool,
 }
 
 impl Podman {
     fn new() -> Podman {
         need("podman");
-        Podman { dir: tempfile::tempdir().unwrap() }
+        let made_libpod_parent = !Path::new("/sys/fs/cgroup/pids/libpod_parent").exists();
+        Podman { dir: tempfile::tempdir().unwrap(), made_libpod_parent }
     }
 
     fn cmd(&self) -> Command {
@@ -85,12 +89,26 @@ impl Podman {
 impl Drop for Podman {
     fn drop(&mut self) {
         let _ = self.cmd().args(["rm", "--all", "--force", "--time", "0"]).output();
+        if self.made_libpod_parent {
+            for hierarchy in std::fs::read_dir("/sys/fs/cgroup").into_iter().flatten().flatten() {
+                let parent = hierarchy.path().join("libpod_parent");
+                let _ = std::fs::remove_dir(parent.join("conmon"));
+                let _ = std::fs::remove_dir(parent);
+            }
+        }
     }
 }
 
+/// The containers' cgroups podman asked for (`libpod-<id>`), which glassbox
+/// must remove at `delete`.
 fn libpod_cgroups() -> Vec<PathBuf> {
     std::fs::read_dir("/sys/fs/cgroup/pids/libpod_parent")
-        .map(|d| d.flatten().map(|e| e.path()).filter(|p| p.is_dir()).collect())
+        .map(|d| {
+            d.flatten()
+                .map(|e| e.path())
+                .filter(|p| p.is_dir() && p.file_name().is_some_and(|n| n.to_string_lossy().starts_with("libpod-")))
+                .collect()
+        })
         .unwrap_or_default()
 }
 
@@ -125,8 +143,11 @@ fn podman_runs_execs_stops_and_removes_a_container() {
     assert_eq!(state.trim(), "paused");
     ok(podman.cmd().args(["unpause", "gbtest"]));
     ok(podman.cmd().args(["stop", "--time", "1", "gbtest"]));
+    let id = ok(podman.cmd().args(["inspect", "--format", "{{.Id}}", "gbtest"]));
     ok(podman.cmd().args(["rm", "gbtest"]));
     assert_eq!(libpod_cgroups(), before, "podman's container cgroups are gone");
+    // podman calls the runtime with its default --root.
+    assert!(!Path::new("/run/glassbox").join(id.trim()).exists(), "glassbox's state for {id} is gone");
 }
 
 /// A containerd daemon of our own, on a socket in a temp dir.
@@ -193,6 +214,11 @@ impl Drop for Containerd {
         // The shims outlive the daemon by design; they exit once their tasks are gone.
         let _ = Command::new("umount").arg("-R").arg(self.path("root")).output();
         let _ = Command::new("umount").arg("-R").arg(self.path("state")).output();
+        // ctr puts tasks in /<namespace>/<id>; the namespace's directory is
+        // made on the way (mkdir -p) and is this test's to remove.
+        for hierarchy in std::fs::read_dir("/sys/fs/cgroup").into_iter().flatten().flatten() {
+            let _ = std::fs::remove_dir(hierarchy.path().join("glassbox-test"));
+        }
     }
 }
 
