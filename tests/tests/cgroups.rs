@@ -96,3 +96,91 @@ fn custom_cgroups_path_is_used_and_removed() {
     }
     rt.assert_clean(&id, &bundle);
 }
+
+#[test]
+fn memory_limit_oom_kills_a_process_allocating_past_it() {
+    // busybox's `head -c` of /dev/zero into a shell variable grows the shell
+    // past 32 MiB; the OOM killer ends it with SIGKILL: run exits 137.
+    let bundle = Bundle::busybox(&["sh", "-c", "x=$(head -c 100000000 /dev/zero | tr '\\0' a); echo survived"]);
+    bundle.config_mut(|v| {
+        v["linux"]["resources"]["memory"] = json!({ "limit": 32 * 1024 * 1024, "swap": 32 * 1024 * 1024 });
+    });
+    let rt = Runtime::new();
+    let id = rt.id("oom");
+    let out = rt.run(&id, &bundle);
+    assert_eq!(out.status.code(), Some(137), "stdout {:?} stderr {:?}", stdout(&out), stderr(&out));
+    assert!(!stdout(&out).contains("survived"));
+    rt.assert_clean(&id, &bundle);
+}
+
+#[test]
+fn update_raises_a_limit_live() {
+    let bundle = Bundle::busybox(&["sleep", "30"]);
+    bundle.config_mut(|v| v["linux"]["resources"]["pids"] = json!({ "limit": 10 }));
+    let rt = Runtime::new();
+    let id = rt.id("update");
+    rt.start_container(&id, &bundle);
+    assert_eq!(read(&v1("pids", &id, "pids.max")), "10");
+    assert_ok(&rt.cmd(&["update", "--pids-limit", "100", "--memory", "128m", &id]));
+    assert_eq!(read(&v1("pids", &id, "pids.max")), "100");
+    assert_eq!(read(&v1("memory", &id, "memory.limit_in_bytes")), (128u64 << 20).to_string());
+    let resources = rt.scratch().join("resources.json");
+    std::fs::write(&resources, r#"{"cpu": {"shares": 256}}"#).unwrap();
+    assert_ok(&rt.cmd(&["update", "-r", resources.to_str().unwrap(), &id]));
+    assert_eq!(read(&v1("cpu", &id, "cpu.shares")), "256");
+    // A limit the kernel refuses names the field, the file and the value.
+    let err = assert_fails(&rt.cmd(&["update", "--cpuset-cpus", "999", &id]));
+    assert!(err.contains("cpu.cpus") && err.contains("cpuset.cpus") && err.contains("999"), "{err}");
+    assert_ok(&rt.delete_force(&id));
+    rt.assert_clean(&id, &bundle);
+}
+
+#[test]
+fn pause_freezes_and_resume_thaws_a_looping_process() {
+    let bundle = Bundle::busybox(&["sh", "-c", "while true; do :; done"]);
+    let rt = Runtime::new();
+    let id = rt.id("pause");
+    rt.start_container(&id, &bundle);
+    let usage = v1("cpuacct", &id, "cpuacct.usage");
+    assert_ok(&rt.cmd(&["pause", &id]));
+    assert_eq!(rt.status(&id).as_deref(), Some("paused"));
+    assert_eq!(read(&v1("freezer", &id, "freezer.state")), "FROZEN");
+    let before = read(&usage);
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    assert_eq!(read(&usage), before, "a frozen loop uses no CPU");
+    let err = assert_fails(&rt.cmd(&["exec", &id, "true"]));
+    assert!(err.contains("paused"), "{err}");
+    assert_ok(&rt.cmd(&["resume", &id]));
+    assert_eq!(rt.status(&id).as_deref(), Some("running"));
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    assert_ne!(read(&usage), before, "the thawed loop runs again");
+    assert_ok(&rt.delete_force(&id));
+    rt.assert_clean(&id, &bundle);
+}
+
+#[test]
+fn a_devices_rule_makes_a_device_node_unusable() {
+    // /dev/kmsg (c 1:11) is not among the devices every container gets; with
+    // the rule "deny all" it exists in /dev but cannot be opened.
+    let script = "head -c1 /dev/kmsg >/dev/null 2>&1 && echo kmsg-open || echo kmsg-denied; cat /dev/null && echo null-ok";
+    let run = |allow: bool| {
+        let bundle = Bundle::busybox(&["sh", "-c", script]);
+        bundle.config_mut(|v| {
+            v["linux"]["devices"] = json!([{ "path": "/dev/kmsg", "type": "c", "major": 1, "minor": 11, "fileMode": 0o444 }]);
+            v["linux"]["resources"]["devices"] = json!([{ "allow": allow, "access": "rwm" }]);
+            for set in ["bounding", "effective", "permitted"] {
+                v["process"]["capabilities"][set].as_array_mut().unwrap().push(json!("CAP_SYSLOG"));
+            }
+        });
+        let rt = Runtime::new();
+        let id = rt.id("devices");
+        let out = rt.run(&id, &bundle);
+        assert_ok(&out);
+        rt.assert_clean(&id, &bundle);
+        stdout(&out)
+    };
+    let denied = run(false);
+    assert!(denied.contains("kmsg-denied") && denied.contains("null-ok"), "{denied}");
+    let allowed = run(true);
+    assert!(allowed.contains("kmsg-open"), "{allowed}");
+}

@@ -70,3 +70,30 @@ fn exec_tty_sends_its_own_pty_master() {
     assert_ok(&rt.delete_force(&id));
     rt.assert_clean(&id, &bundle);
 }
+
+/// `glassbox run` in the foreground with process.terminal: the runtime keeps
+/// the pty master and copies between it and its own terminal. script(1)
+/// gives the runtime a terminal, as a user's shell would.
+#[test]
+fn foreground_run_with_a_terminal_is_interactive() {
+    let bundle = Bundle::busybox(&["sh"]);
+    bundle.config_mut(|v| v["process"]["terminal"] = json!(true));
+    let rt = Runtime::new();
+    let id = rt.id("tty-fg");
+    let command = format!(
+        "{} --root {} run --bundle {} {id}",
+        glassbox_bin().display(),
+        rt.root().display(),
+        bundle.path().display()
+    );
+    let input = rt.scratch().join("typed");
+    std::fs::write(&input, "tty; echo answer $((6*7)); exit 3\n").unwrap();
+    let mut c = std::process::Command::new("script");
+    c.args(["-qec", &command, "/dev/null"]);
+    let out = rt.output_of(c, std::process::Stdio::from(std::fs::File::open(&input).unwrap()));
+    let text = stdout(&out);
+    assert!(text.contains("answer 42"), "the shell in the container answered through the pty: {text:?}");
+    assert!(text.contains("/dev/pts/"), "its stdin is a pty: {text:?}");
+    assert_eq!(out.status.code(), Some(3), "run exits with the container's code: {text:?}");
+    rt.assert_clean(&id, &bundle);
+}
