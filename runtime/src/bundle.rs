@@ -10,35 +10,17 @@ use oci_spec::runtime::{LinuxNamespaceType, Spec};
 #[derive(Debug, thiserror::Error)]
 pub enum BundleError {
     #[error("bundle {path}: {source}")]
-    Unreadable {
-        path: PathBuf,
-        source: std::io::Error,
-    },
+    Unreadable { path: PathBuf, source: std::io::Error },
     #[error("{path}: not valid JSON at line {line} column {column}: {message}")]
-    Syntax {
-        path: PathBuf,
-        line: usize,
-        column: usize,
-        message: String,
-    },
+    Syntax { path: PathBuf, line: usize, column: usize, message: String },
     #[error("{path}: field `{field}`: {message}")]
-    Field {
-        path: PathBuf,
-        field: String,
-        message: String,
-    },
+    Field { path: PathBuf, field: String, message: String },
     #[error("{path}: ociVersion {version:?} is not supported: glassbox speaks runtime-spec 1.0.0 to 1.2.x")]
     Version { path: PathBuf, version: String },
     #[error("root.path {path}: the container's root filesystem {problem}")]
-    Rootfs {
-        path: PathBuf,
-        problem: &'static str,
-    },
+    Rootfs { path: PathBuf, problem: &'static str },
     #[error("{field}: {message}")]
-    Unsupported {
-        field: &'static str,
-        message: String,
-    },
+    Unsupported { field: &'static str, message: String },
 }
 
 /// A loaded, checked bundle.
@@ -55,15 +37,10 @@ pub struct Bundle {
 impl Bundle {
     /// Read `<dir>/config.json`, check it, and resolve the rootfs.
     pub fn load(dir: &Path) -> Result<Bundle, BundleError> {
-        let dir = fs::canonicalize(dir).map_err(|source| BundleError::Unreadable {
-            path: dir.to_path_buf(),
-            source,
-        })?;
+        let dir =
+            fs::canonicalize(dir).map_err(|source| BundleError::Unreadable { path: dir.to_path_buf(), source })?;
         let config = dir.join("config.json");
-        let text = fs::read(&config).map_err(|source| BundleError::Unreadable {
-            path: config.clone(),
-            source,
-        })?;
+        let text = fs::read(&config).map_err(|source| BundleError::Unreadable { path: config.clone(), source })?;
         let spec = parse_config(&config, &text)?;
         check_version(&config, spec.version())?;
         let rootfs = resolve_rootfs(&dir, &spec)?;
@@ -91,11 +68,7 @@ pub fn parse_config(path: &Path, text: &[u8]) -> Result<Spec, BundleError> {
                 },
             }
         } else {
-            BundleError::Field {
-                path: path.to_path_buf(),
-                field,
-                message: strip_position(&inner),
-            }
+            BundleError::Field { path: path.to_path_buf(), field, message: strip_position(&inner) }
         }
     })?;
     Ok(spec)
@@ -113,10 +86,7 @@ fn strip_position(e: &serde_json::Error) -> String {
 /// runtime-spec versions follow SemVer; within major version 1 a newer minor
 /// may use fields we do not know, so only 1.0–1.2 are accepted.
 fn check_version(path: &Path, version: &str) -> Result<(), BundleError> {
-    let bad = || BundleError::Version {
-        path: path.to_path_buf(),
-        version: version.to_string(),
-    };
+    let bad = || BundleError::Version { path: path.to_path_buf(), version: version.to_string() };
     let core = version.split(['-', '+']).next().unwrap_or("");
     let mut parts = core.split('.').map(|p| p.parse::<u32>());
     match (parts.next(), parts.next()) {
@@ -131,38 +101,25 @@ fn resolve_rootfs(dir: &Path, spec: &Spec) -> Result<PathBuf, BundleError> {
         message: "config.json has no `root`; set root.path to the rootfs directory".into(),
     })?;
     let path = dir.join(root.path());
-    let meta = fs::metadata(&path).map_err(|_| BundleError::Rootfs {
-        path: path.clone(),
-        problem: "does not exist",
-    })?;
+    let meta =
+        fs::metadata(&path).map_err(|_| BundleError::Rootfs { path: path.clone(), problem: "does not exist" })?;
     if !meta.is_dir() {
-        return Err(BundleError::Rootfs {
-            path,
-            problem: "is not a directory",
-        });
+        return Err(BundleError::Rootfs { path, problem: "is not a directory" });
     }
-    fs::canonicalize(&path).map_err(|_| BundleError::Rootfs {
-        path,
-        problem: "cannot be resolved",
-    })
+    fs::canonicalize(&path).map_err(|_| BundleError::Rootfs { path, problem: "cannot be resolved" })
 }
 
 /// Fields glassbox cannot honour on this kind of machine are refused, never
 /// silently ignored: a container without its AppArmor profile is a weaker
 /// container than the user asked for.
 fn check_supported(spec: &Spec) -> Result<(), BundleError> {
-    let unsupported = |field, message: &str| {
-        Err(BundleError::Unsupported {
-            field,
-            message: message.into(),
-        })
-    };
+    let unsupported = |field, message: &str| Err(BundleError::Unsupported { field, message: message.into() });
     if let Some(p) = spec.process() {
-        if p.apparmor_profile()
-            .as_deref()
-            .is_some_and(|s| !s.is_empty())
-        {
-            return unsupported("process.apparmorProfile", "AppArmor is not available in this kernel (no /sys/kernel/security/apparmor); remove the field");
+        if p.apparmor_profile().as_deref().is_some_and(|s| !s.is_empty()) {
+            return unsupported(
+                "process.apparmorProfile",
+                "AppArmor is not available in this kernel (no /sys/kernel/security/apparmor); remove the field",
+            );
         }
         if p.selinux_label().as_deref().is_some_and(|s| !s.is_empty()) && !selinux_enabled() {
             return unsupported(
@@ -171,35 +128,18 @@ fn check_supported(spec: &Spec) -> Result<(), BundleError> {
             );
         }
         if p.args().as_ref().is_none_or(|a| a.is_empty()) {
-            return unsupported(
-                "process.args",
-                "must name the program to run, e.g. [\"sh\"]",
-            );
+            return unsupported("process.args", "must name the program to run, e.g. [\"sh\"]");
         }
     } else {
-        return unsupported(
-            "process",
-            "config.json has no `process`: glassbox needs to know what to run",
-        );
+        return unsupported("process", "config.json has no `process`: glassbox needs to know what to run");
     }
     let Some(linux) = spec.linux() else {
-        return unsupported(
-            "linux",
-            "config.json has no `linux` section; glassbox needs at least linux.namespaces",
-        );
+        return unsupported("linux", "config.json has no `linux` section; glassbox needs at least linux.namespaces");
     };
     if linux.intel_rdt().is_some() {
-        return unsupported(
-            "linux.intelRdt",
-            "Intel RDT (resctrl) is not supported by glassbox",
-        );
+        return unsupported("linux.intelRdt", "Intel RDT (resctrl) is not supported by glassbox");
     }
-    if linux
-        .mount_label()
-        .as_deref()
-        .is_some_and(|s| !s.is_empty())
-        && !selinux_enabled()
-    {
+    if linux.mount_label().as_deref().is_some_and(|s| !s.is_empty()) && !selinux_enabled() {
         return unsupported(
             "linux.mountLabel",
             "SELinux is not enabled on this host (no /sys/fs/selinux); remove the field",
@@ -220,21 +160,18 @@ fn check_supported(spec: &Spec) -> Result<(), BundleError> {
         return unsupported("hostname", "setting a hostname needs its own UTS namespace ({\"type\": \"uts\"}); without one it would rename the host");
     }
     if !has(LinuxNamespaceType::Mount) {
-        return unsupported("linux.namespaces", "glassbox needs a mount namespace ({\"type\": \"mount\"}) to give the container its own root filesystem");
+        return unsupported(
+            "linux.namespaces",
+            "glassbox needs a mount namespace ({\"type\": \"mount\"}) to give the container its own root filesystem",
+        );
     }
     let maps = linux.uid_mappings().as_ref().is_some_and(|m| !m.is_empty())
         || linux.gid_mappings().as_ref().is_some_and(|m| !m.is_empty());
     if maps && !has(LinuxNamespaceType::User) {
-        return unsupported(
-            "linux.uidMappings",
-            "id mappings need a user namespace ({\"type\": \"user\"})",
-        );
+        return unsupported("linux.uidMappings", "id mappings need a user namespace ({\"type\": \"user\"})");
     }
     if linux.time_offsets().is_some() && !has(LinuxNamespaceType::Time) {
-        return unsupported(
-            "linux.timeOffsets",
-            "time offsets need a time namespace ({\"type\": \"time\"})",
-        );
+        return unsupported("linux.timeOffsets", "time offsets need a time namespace ({\"type\": \"time\"})");
     }
     if let Some(hooks) = spec.hooks() {
         let lists = [
@@ -273,19 +210,15 @@ mod tests {
 
     #[test]
     fn wrong_type_names_the_field() {
-        let err = parse(
-            r#"{"ociVersion":"1.2.0","process":{"cwd":"/","user":{"uid":0,"gid":0},"args":"sh"}}"#,
-        )
-        .unwrap_err()
-        .to_string();
+        let err = parse(r#"{"ociVersion":"1.2.0","process":{"cwd":"/","user":{"uid":0,"gid":0},"args":"sh"}}"#)
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("process.args"), "{err}");
     }
 
     #[test]
     fn truncated_file_says_so() {
-        let err = parse(r#"{"ociVersion":"1.2.0","process":{"#)
-            .unwrap_err()
-            .to_string();
+        let err = parse(r#"{"ociVersion":"1.2.0","process":{"#).unwrap_err().to_string();
         assert!(err.contains("truncated"), "{err}");
     }
 

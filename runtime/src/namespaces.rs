@@ -22,32 +22,17 @@ use oci_spec::runtime::{LinuxIdMapping, LinuxNamespace, LinuxNamespaceType};
 #[derive(Debug, thiserror::Error)]
 pub enum NamespaceError {
     #[error("linux.namespaces: cannot open {kind} namespace {path}: {source}")]
-    Open {
-        kind: &'static str,
-        path: PathBuf,
-        source: std::io::Error,
-    },
+    Open { kind: &'static str, path: PathBuf, source: std::io::Error },
     #[error("linux.namespaces: setns(2) into {kind} namespace {path} failed: {source}")]
-    Join {
-        kind: &'static str,
-        path: PathBuf,
-        source: nix::Error,
-    },
+    Join { kind: &'static str, path: PathBuf, source: nix::Error },
     #[error("unshare(2) of a new {kind} namespace failed: {source}")]
-    Unshare {
-        kind: &'static str,
-        source: nix::Error,
-    },
-    #[error("writing {file}: {source} (check linux.uidMappings/gidMappings: ranges must not overlap, at most 340 lines)")]
-    IdMap {
-        file: PathBuf,
-        source: std::io::Error,
-    },
+    Unshare { kind: &'static str, source: nix::Error },
+    #[error(
+        "writing {file}: {source} (check linux.uidMappings/gidMappings: ranges must not overlap, at most 340 lines)"
+    )]
+    IdMap { file: PathBuf, source: std::io::Error },
     #[error("linux.timeOffsets: writing {file}: {source}")]
-    TimeOffsets {
-        file: PathBuf,
-        source: std::io::Error,
-    },
+    TimeOffsets { file: PathBuf, source: std::io::Error },
 }
 
 /// The name the kernel uses in /proc/<pid>/ns/ for each namespace type.
@@ -128,8 +113,7 @@ impl NamespacePlan {
         }
         // Joining a user namespace first gives the init the capabilities it
         // needs to join the namespaces that user namespace owns.
-        plan.join_in_init
-            .sort_by_key(|(t, _)| *t != LinuxNamespaceType::User);
+        plan.join_in_init.sort_by_key(|(t, _)| *t != LinuxNamespaceType::User);
         plan
     }
 
@@ -171,11 +155,7 @@ pub fn join_all(list: &[(LinuxNamespaceType, PathBuf)]) -> Result<(), NamespaceE
     let mut opened = Vec::with_capacity(list.len());
     for (t, path) in list {
         let kind = proc_name(*t);
-        let file = File::open(path).map_err(|source| NamespaceError::Open {
-            kind,
-            path: path.clone(),
-            source,
-        })?;
+        let file = File::open(path).map_err(|source| NamespaceError::Open { kind, path: path.clone(), source })?;
         opened.push((*t, path, file));
     }
     for (t, path, file) in opened {
@@ -190,10 +170,7 @@ pub fn join_all(list: &[(LinuxNamespaceType, PathBuf)]) -> Result<(), NamespaceE
 
 /// unshare(2) one new namespace.
 pub fn unshare(t: LinuxNamespaceType) -> Result<(), NamespaceError> {
-    nix::sched::unshare(clone_flag(t)).map_err(|source| NamespaceError::Unshare {
-        kind: proc_name(t),
-        source,
-    })
+    nix::sched::unshare(clone_flag(t)).map_err(|source| NamespaceError::Unshare { kind: proc_name(t), source })
 }
 
 /// The runtime's own pid and time namespaces, to step back into after clone:
@@ -205,34 +182,18 @@ pub struct ChildNamespaceGuard {
 
 impl ChildNamespaceGuard {
     /// Enter/create the pid and time namespaces the next child must be born in.
-    pub fn enter(
-        plan: &NamespacePlan,
-        time_offsets: &[(String, i64, u32)],
-    ) -> Result<Self, NamespaceError> {
+    pub fn enter(plan: &NamespacePlan, time_offsets: &[(String, i64, u32)]) -> Result<Self, NamespaceError> {
         let mut saved = Vec::new();
         let mut save = |t: LinuxNamespaceType| -> Result<(), NamespaceError> {
             let path = PathBuf::from(format!("/proc/self/ns/{}", proc_name(t)));
-            let f = File::open(&path).map_err(|source| NamespaceError::Open {
-                kind: proc_name(t),
-                path,
-                source,
-            })?;
+            let f = File::open(&path).map_err(|source| NamespaceError::Open { kind: proc_name(t), path, source })?;
             saved.push((t, f));
             Ok(())
         };
-        if plan.new_time
-            || plan
-                .join_before_clone
-                .iter()
-                .any(|(t, _)| *t == LinuxNamespaceType::Time)
-        {
+        if plan.new_time || plan.join_before_clone.iter().any(|(t, _)| *t == LinuxNamespaceType::Time) {
             save(LinuxNamespaceType::Time)?;
         }
-        if plan
-            .join_before_clone
-            .iter()
-            .any(|(t, _)| *t == LinuxNamespaceType::Pid)
-        {
+        if plan.join_before_clone.iter().any(|(t, _)| *t == LinuxNamespaceType::Pid) {
             save(LinuxNamespaceType::Pid)?;
         }
         let guard = ChildNamespaceGuard { saved };
@@ -265,36 +226,25 @@ fn write_time_offsets(offsets: &[(String, i64, u32)]) -> Result<(), NamespaceErr
     let file = PathBuf::from("/proc/self/timens_offsets");
     for (clock, secs, nanos) in offsets {
         let line = format!("{clock} {secs} {nanos}\n");
-        std::fs::write(&file, line).map_err(|source| NamespaceError::TimeOffsets {
-            file: file.clone(),
-            source,
-        })?;
+        std::fs::write(&file, line).map_err(|source| NamespaceError::TimeOffsets { file: file.clone(), source })?;
     }
     Ok(())
 }
 
 /// The lines of /proc/<pid>/uid_map (or gid_map): `inside outside count`.
 pub fn id_map_lines(mappings: &[LinuxIdMapping]) -> String {
-    mappings
-        .iter()
-        .map(|m| format!("{} {} {}\n", m.container_id(), m.host_id(), m.size()))
-        .collect()
+    mappings.iter().map(|m| format!("{} {} {}\n", m.container_id(), m.host_id(), m.size())).collect()
 }
 
 /// Written by the runtime (the parent user namespace) for the init.
-pub fn write_id_maps(
-    pid: i32,
-    uid: &[LinuxIdMapping],
-    gid: &[LinuxIdMapping],
-) -> Result<(), NamespaceError> {
+pub fn write_id_maps(pid: i32, uid: &[LinuxIdMapping], gid: &[LinuxIdMapping]) -> Result<(), NamespaceError> {
     for (name, maps) in [("uid_map", uid), ("gid_map", gid)] {
         if maps.is_empty() {
             continue;
         }
         let file = PathBuf::from(format!("/proc/{pid}/{name}"));
         // One write(2): the kernel accepts a map only once, whole.
-        std::fs::write(&file, id_map_lines(maps))
-            .map_err(|source| NamespaceError::IdMap { file, source })?;
+        std::fs::write(&file, id_map_lines(maps)).map_err(|source| NamespaceError::IdMap { file, source })?;
     }
     Ok(())
 }
@@ -348,17 +298,11 @@ mod tests {
             ns(LinuxNamespaceType::User, Some("/proc/1/ns/user")),
             ns(LinuxNamespaceType::Time, None),
         ]);
-        assert_eq!(
-            plan.clone_flags,
-            CloneFlags::CLONE_NEWPID | CloneFlags::CLONE_NEWNS
-        );
+        assert_eq!(plan.clone_flags, CloneFlags::CLONE_NEWPID | CloneFlags::CLONE_NEWNS);
         assert!(plan.new_cgroup && plan.new_time && !plan.new_user);
         assert_eq!(plan.join_in_init[0].0, LinuxNamespaceType::User);
         assert_eq!(plan.join_in_init[1].0, LinuxNamespaceType::Network);
-        assert_eq!(
-            plan.unshare_equivalent(),
-            "unshare --pid --fork --mount --cgroup --time"
-        );
+        assert_eq!(plan.unshare_equivalent(), "unshare --pid --fork --mount --cgroup --time");
     }
 
     #[test]
@@ -370,12 +314,7 @@ mod tests {
 
     #[test]
     fn id_map_format() {
-        let m = LinuxIdMappingBuilder::default()
-            .container_id(0u32)
-            .host_id(100000u32)
-            .size(65536u32)
-            .build()
-            .unwrap();
+        let m = LinuxIdMappingBuilder::default().container_id(0u32).host_id(100000u32).size(65536u32).build().unwrap();
         assert_eq!(id_map_lines(&[m]), "0 100000 65536\n");
     }
 }

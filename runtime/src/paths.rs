@@ -16,10 +16,7 @@ impl Paths {
     pub const DEFAULT_STATE_ROOT: &'static str = "/run/glassbox";
 
     pub fn new(state_root: impl Into<PathBuf>) -> Paths {
-        Paths {
-            state_root: state_root.into(),
-            cgroup_parent: "glassbox".into(),
-        }
+        Paths { state_root: state_root.into(), cgroup_parent: "glassbox".into() }
     }
 
     /// `<root>/<id>`: state.json, the lock and exec.fifo live here.

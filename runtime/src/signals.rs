@@ -36,10 +36,7 @@ pub enum SignalError {
 /// [`parse_signal_number`] where they make sense.
 pub fn parse_signal(s: &str) -> Result<Signal, SignalError> {
     let number = parse_signal_number(s)?;
-    Signal::try_from(number).map_err(|_| SignalError::RealTime {
-        given: s.into(),
-        number,
-    })
+    Signal::try_from(number).map_err(|_| SignalError::RealTime { given: s.into(), number })
 }
 
 /// Parse any signal a process can be sent, into its number: everything
@@ -50,21 +47,14 @@ pub fn parse_signal_number(s: &str) -> Result<i32, SignalError> {
     let trimmed = s.trim();
     if let Ok(n) = trimmed.parse::<i32>() {
         // 0 is not a signal: kill(2) uses it only to ask "does this pid exist?".
-        return if (1..=SIGRTMAX).contains(&n) {
-            Ok(n)
-        } else {
-            Err(invalid())
-        };
+        return if (1..=SIGRTMAX).contains(&n) { Ok(n) } else { Err(invalid()) };
     }
     let upper = trimmed.to_ascii_uppercase();
     let bare = upper.strip_prefix("SIG").unwrap_or(&upper);
     if let Some(n) = parse_realtime_name(bare) {
         return n.ok_or_else(invalid);
     }
-    format!("SIG{bare}")
-        .parse::<Signal>()
-        .map(|sig| sig as i32)
-        .map_err(|_| invalid())
+    format!("SIG{bare}").parse::<Signal>().map(|sig| sig as i32).map_err(|_| invalid())
 }
 
 /// `RTMIN`, `RTMIN+n`, `RTMAX`, `RTMAX-n` → Some(result); any other name → None.
@@ -165,14 +155,9 @@ mod tests {
 
     #[test]
     fn invalid_names_teach_the_valid_forms() {
-        for s in [
-            "FOO", "SIG", "", "0", "65", "-1", "RTMIN+31", "RTMAX-31", "RTMIN-1", "RTMIN+",
-        ] {
+        for s in ["FOO", "SIG", "", "0", "65", "-1", "RTMIN+31", "RTMAX-31", "RTMIN-1", "RTMIN+"] {
             let err = parse_signal_number(s).unwrap_err().to_string();
-            assert_eq!(
-                err,
-                format!("invalid signal {s:?}: use a name like SIGTERM or TERM, or a number 1-64")
-            );
+            assert_eq!(err, format!("invalid signal {s:?}: use a name like SIGTERM or TERM, or a number 1-64"));
         }
     }
 
@@ -187,10 +172,7 @@ mod tests {
         assert_eq!(parse_signal_number("RTMIN+30").unwrap(), 64);
         assert_eq!(parse_signal_number("TERM").unwrap(), 15);
         let err = parse_signal("40").unwrap_err();
-        assert!(
-            matches!(err, SignalError::RealTime { number: 40, .. }),
-            "{err}"
-        );
+        assert!(matches!(err, SignalError::RealTime { number: 40, .. }), "{err}");
     }
 
     #[test]
@@ -209,22 +191,12 @@ mod tests {
 
     #[test]
     fn forwarded_leaves_out_what_the_runtime_handles_itself() {
-        for own in [
-            Signal::SIGCHLD,
-            Signal::SIGWINCH,
-            Signal::SIGKILL,
-            Signal::SIGSTOP,
-            Signal::SIGPIPE,
-            Signal::SIGSEGV,
-        ] {
+        for own in
+            [Signal::SIGCHLD, Signal::SIGWINCH, Signal::SIGKILL, Signal::SIGSTOP, Signal::SIGPIPE, Signal::SIGSEGV]
+        {
             assert!(!FORWARDED.contains(&own), "{own} must not be forwarded");
         }
-        for user in [
-            Signal::SIGINT,
-            Signal::SIGTERM,
-            Signal::SIGHUP,
-            Signal::SIGUSR1,
-        ] {
+        for user in [Signal::SIGINT, Signal::SIGTERM, Signal::SIGHUP, Signal::SIGUSR1] {
             assert!(FORWARDED.contains(&user), "{user} must be forwarded");
         }
         // Every classic signal is either forwarded or deliberately kept.
@@ -237,14 +209,8 @@ mod tests {
         let pid = Pid::from_raw(1);
         assert_eq!(exit_status_code(WaitStatus::Exited(pid, 0)), 0);
         assert_eq!(exit_status_code(WaitStatus::Exited(pid, 3)), 3);
-        assert_eq!(
-            exit_status_code(WaitStatus::Signaled(pid, Signal::SIGKILL, false)),
-            137
-        );
-        assert_eq!(
-            exit_status_code(WaitStatus::Signaled(pid, Signal::SIGTERM, true)),
-            143
-        );
+        assert_eq!(exit_status_code(WaitStatus::Signaled(pid, Signal::SIGKILL, false)), 137);
+        assert_eq!(exit_status_code(WaitStatus::Signaled(pid, Signal::SIGTERM, true)), 143);
         assert_eq!(exit_status_code(WaitStatus::StillAlive), -1);
     }
 }

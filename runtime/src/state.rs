@@ -21,31 +21,20 @@ use crate::paths::Paths;
 pub enum StateError {
     #[error("container id {0:?} is not valid: use letters, digits, '.', '_', '-' (not starting with '.'), at most 1024 characters")]
     InvalidId(String),
-    #[error(
-        "container {0:?} already exists (see `glassbox list`; remove it with `glassbox delete`)"
-    )]
+    #[error("container {0:?} already exists (see `glassbox list`; remove it with `glassbox delete`)")]
     Exists(String),
     #[error("container {0:?} does not exist (see `glassbox list`)")]
     NotFound(String),
     #[error("{path}: {source}")]
-    Io {
-        path: PathBuf,
-        source: std::io::Error,
-    },
+    Io { path: PathBuf, source: std::io::Error },
     #[error("{path}: corrupt state file: {source}")]
-    Corrupt {
-        path: PathBuf,
-        source: serde_json::Error,
-    },
+    Corrupt { path: PathBuf, source: serde_json::Error },
     #[error("{path}: cannot lock: {source}")]
     Lock { path: PathBuf, source: nix::Error },
 }
 
 fn io(path: &Path) -> impl FnOnce(std::io::Error) -> StateError + '_ {
-    move |source| StateError::Io {
-        path: path.to_path_buf(),
-        source,
-    }
+    move |source| StateError::Io { path: path.to_path_buf(), source }
 }
 
 /// runtime-spec `state.md` statuses (plus `paused`, as runc reports it).
@@ -96,9 +85,7 @@ pub fn validate_id(id: &str) -> Result<(), StateError> {
     let ok = !id.is_empty()
         && id.len() <= 1024
         && !id.starts_with('.')
-        && id
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-' | '+'));
+        && id.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-' | '+'));
     if ok {
         Ok(())
     } else {
@@ -120,9 +107,7 @@ impl ContainerDir {
         let path = paths.container_dir(id);
         match fs::create_dir(&path) {
             Ok(()) => {}
-            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
-                return Err(StateError::Exists(id.into()))
-            }
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => return Err(StateError::Exists(id.into())),
             Err(e) => return Err(io(&path)(e)),
         }
         Self::lock(path)
@@ -156,11 +141,8 @@ impl ContainerDir {
             .custom_flags(libc::O_CLOEXEC)
             .open(&lock_path)
             .map_err(io(&lock_path))?;
-        let lock =
-            Flock::lock(file, FlockArg::LockExclusive).map_err(|(_, source)| StateError::Lock {
-                path: lock_path,
-                source,
-            })?;
+        let lock = Flock::lock(file, FlockArg::LockExclusive)
+            .map_err(|(_, source)| StateError::Lock { path: lock_path, source })?;
         Ok(ContainerDir { path, _lock: lock })
     }
 
@@ -178,15 +160,15 @@ impl ContainerDir {
         serde_json::from_slice(&text).map_err(|source| StateError::Corrupt { path: file, source })
     }
 
-    /// Write state.json so that a reader sees the old or the new file, never half of one.
+    /// Write state.json so that a reader sees the old or the new file, never
+    /// half of one. No fsync: the state root is a tmpfs (/run) on most hosts,
+    /// and the state describes processes that do not outlive a reboot anyway.
     pub fn save(&self, state: &ContainerState) -> Result<(), StateError> {
         let file = self.state_file();
         let tmp = self.path.join(".state.json.tmp");
         let text = serde_json::to_vec_pretty(state).expect("state serializes");
         let mut f = File::create(&tmp).map_err(io(&tmp))?;
-        f.write_all(&text)
-            .and_then(|_| f.sync_all())
-            .map_err(io(&tmp))?;
+        f.write_all(&text).map_err(io(&tmp))?;
         fs::rename(&tmp, &file).map_err(io(&file))
     }
 
@@ -247,11 +229,7 @@ impl ContainerState {
 
     /// The JSON `glassbox state` prints: runtime-spec's state plus runc's extras.
     pub fn to_oci_json(&self, status: Status) -> serde_json::Value {
-        let pid = if status == Status::Stopped {
-            0
-        } else {
-            self.pid
-        };
+        let pid = if status == Status::Stopped { 0 } else { self.pid };
         serde_json::json!({
             "ociVersion": self.oci_version,
             "id": self.id,
@@ -301,10 +279,7 @@ mod tests {
         dir.save(&state).unwrap();
         assert_eq!(dir.load().unwrap().id, "c1");
         drop(dir);
-        assert!(matches!(
-            ContainerDir::create(&paths, "c1"),
-            Err(StateError::Exists(_))
-        ));
+        assert!(matches!(ContainerDir::create(&paths, "c1"), Err(StateError::Exists(_))));
         assert_eq!(list_ids(&paths).unwrap(), vec!["c1".to_string()]);
         ContainerDir::open(&paths, "c1").unwrap().remove().unwrap();
         assert!(list_ids(&paths).unwrap().is_empty());

@@ -46,10 +46,7 @@ impl Bundle {
     /// A busybox bundle whose process runs `args`, without a terminal.
     pub fn busybox(args: &[&str]) -> Bundle {
         crate::binary::require_root();
-        let dir = tempfile::Builder::new()
-            .prefix("glassbox-e2e-")
-            .tempdir()
-            .expect("making the bundle's temp dir");
+        let dir = tempfile::Builder::new().prefix("glassbox-e2e-").tempdir().expect("making the bundle's temp dir");
         let rootfs = dir.path().join("rootfs");
         for d in ["bin", "proc", "sys", "dev", "tmp", "etc", "root", "home/user"] {
             std::fs::create_dir_all(rootfs.join(d)).expect("making rootfs dirs");

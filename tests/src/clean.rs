@@ -23,10 +23,7 @@ pub fn wait_until(timeout: Duration, mut cond: impl FnMut() -> bool) -> bool {
 /// The namespace link of `pid` (or "self"), e.g. `pid:[4026531836]`.
 pub fn host_ns(pid: &str, ns: &str) -> String {
     let link = format!("/proc/{pid}/ns/{ns}");
-    std::fs::read_link(&link)
-        .unwrap_or_else(|e| panic!("readlink {link}: {e}"))
-        .to_string_lossy()
-        .into_owned()
+    std::fs::read_link(&link).unwrap_or_else(|e| panic!("readlink {link}: {e}")).to_string_lossy().into_owned()
 }
 
 /// Mount points (field 5 of mountinfo) at or below `path`, deepest first.
@@ -118,7 +115,8 @@ pub fn processes_in(id: &str) -> Vec<(i32, String)> {
         let Ok(cg) = std::fs::read_to_string(e.path().join("cgroup")) else { continue };
         if cg.lines().any(|l| cgroup_line_names(l, id)) {
             let status = std::fs::read_to_string(e.path().join("status")).unwrap_or_default();
-            let brief: Vec<&str> = status.lines().filter(|l| l.starts_with("Name:") || l.starts_with("State:")).collect();
+            let brief: Vec<&str> =
+                status.lines().filter(|l| l.starts_with("Name:") || l.starts_with("State:")).collect();
             found.push((pid, brief.join(" ")));
         }
     }

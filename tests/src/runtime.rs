@@ -152,8 +152,7 @@ impl Runtime {
     pub fn state(&self, id: &str) -> Value {
         let out = self.cmd(&["state", id]);
         assert_ok(&out);
-        serde_json::from_str(&stdout(&out))
-            .unwrap_or_else(|e| panic!("state {id} is not JSON ({e}): {}", stdout(&out)))
+        serde_json::from_str(&stdout(&out)).unwrap_or_else(|e| panic!("state {id} is not JSON ({e}): {}", stdout(&out)))
     }
 
     /// The `status` field of `state ID`, or None if `state` fails.

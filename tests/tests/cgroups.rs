@@ -162,11 +162,13 @@ fn pause_freezes_and_resume_thaws_a_looping_process() {
 fn a_devices_rule_makes_a_device_node_unusable() {
     // /dev/kmsg (c 1:11) is not among the devices every container gets; with
     // the rule "deny all" it exists in /dev but cannot be opened.
-    let script = "head -c1 /dev/kmsg >/dev/null 2>&1 && echo kmsg-open || echo kmsg-denied; cat /dev/null && echo null-ok";
+    let script =
+        "head -c1 /dev/kmsg >/dev/null 2>&1 && echo kmsg-open || echo kmsg-denied; cat /dev/null && echo null-ok";
     let run = |allow: bool| {
         let bundle = Bundle::busybox(&["sh", "-c", script]);
         bundle.config_mut(|v| {
-            v["linux"]["devices"] = json!([{ "path": "/dev/kmsg", "type": "c", "major": 1, "minor": 11, "fileMode": 0o444 }]);
+            v["linux"]["devices"] =
+                json!([{ "path": "/dev/kmsg", "type": "c", "major": 1, "minor": 11, "fileMode": 0o444 }]);
             v["linux"]["resources"]["devices"] = json!([{ "allow": allow, "access": "rwm" }]);
             for set in ["bounding", "effective", "permitted"] {
                 v["process"]["capabilities"][set].as_array_mut().unwrap().push(json!("CAP_SYSLOG"));

@@ -88,11 +88,7 @@ fn ps_table_shows_the_process() {
 #[test]
 fn spec_writes_a_config_that_parses() {
     let dir = tempfile::tempdir().unwrap();
-    let out = std::process::Command::new(glassbox_bin())
-        .args(["spec", "--bundle"])
-        .arg(dir.path())
-        .output()
-        .unwrap();
+    let out = std::process::Command::new(glassbox_bin()).args(["spec", "--bundle"]).arg(dir.path()).output().unwrap();
     assert_ok(&out);
     let text = std::fs::read(dir.path().join("config.json")).expect("spec wrote config.json");
     let v: Value = serde_json::from_slice(&text).expect("config.json parses");

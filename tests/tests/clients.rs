@@ -30,9 +30,8 @@ fn ok(cmd: &mut Command) -> String {
 }
 
 fn need(tool: &str) {
-    let found = std::env::var_os("PATH")
-        .map(|p| std::env::split_paths(&p).any(|d| d.join(tool).exists()))
-        .unwrap_or(false);
+    let found =
+        std::env::var_os("PATH").map(|p| std::env::split_paths(&p).any(|d| d.join(tool).exists())).unwrap_or(false);
     assert!(found, "{tool} is not installed: run scripts/setup.sh (it installs podman and containerd)");
 }
 
@@ -127,7 +126,8 @@ fn podman_runs_execs_stops_and_removes_a_container() {
     assert!(out.contains("answer 42"), "{out}");
     assert!(out.contains("pid 1"), "the container's process is pid 1 of its namespace: {out}");
 
-    let code = run(podman.cmd().arg("run").arg("--rm").args(podman.run_args()).arg(&image).args(["sh", "-c", "exit 7"]));
+    let code =
+        run(podman.cmd().arg("run").arg("--rm").args(podman.run_args()).arg(&image).args(["sh", "-c", "exit 7"]));
     assert_eq!(
         code.status.code(),
         Some(7),
@@ -135,7 +135,15 @@ fn podman_runs_execs_stops_and_removes_a_container() {
         String::from_utf8_lossy(&code.stderr)
     );
 
-    ok(podman.cmd().arg("run").arg("-d").arg("--name").arg("gbtest").args(podman.run_args()).arg(&image).args(["sleep", "300"]));
+    ok(podman
+        .cmd()
+        .arg("run")
+        .arg("-d")
+        .arg("--name")
+        .arg("gbtest")
+        .args(podman.run_args())
+        .arg(&image)
+        .args(["sleep", "300"]));
     let exec = ok(podman.cmd().args(["exec", "gbtest", "sh", "-c", "echo from exec; cat /proc/1/cmdline"]));
     assert!(exec.contains("from exec") && exec.contains("sleep"), "{exec}");
     ok(podman.cmd().args(["pause", "gbtest"]));
@@ -180,7 +188,11 @@ impl Containerd {
         let me = Containerd { dir, daemon };
         let deadline = Instant::now() + Duration::from_secs(20);
         while run(me.ctr().arg("version")).status.code() != Some(0) {
-            assert!(Instant::now() < deadline, "containerd did not come up: see {}", me.path("containerd.log").display());
+            assert!(
+                Instant::now() < deadline,
+                "containerd did not come up: see {}",
+                me.path("containerd.log").display()
+            );
             std::thread::sleep(Duration::from_millis(100));
         }
         me
@@ -235,7 +247,15 @@ fn containerd_runs_a_task_through_the_runc_shim() {
         "echo answer $((6*7))",
     ]));
     assert!(out.contains("answer 42"), "{out}");
-    let failing = run(ctrd.ctr().arg("run").arg("--runc-binary").arg(&bin).arg("--rm").arg(&image).arg("fails").args(["sh", "-c", "exit 5"]));
+    let failing = run(ctrd
+        .ctr()
+        .arg("run")
+        .arg("--runc-binary")
+        .arg(&bin)
+        .arg("--rm")
+        .arg(&image)
+        .arg("fails")
+        .args(["sh", "-c", "exit 5"]));
     assert_eq!(failing.status.code(), Some(5), "ctr passes the task's exit code through");
 
     ok(ctrd.ctr().arg("run").arg("--runc-binary").arg(&bin).arg("-d").arg(&image).arg("long").args(["sleep", "300"]));

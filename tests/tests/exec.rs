@@ -54,7 +54,19 @@ fn exec_shares_the_pid_namespace() {
 fn exec_env_cwd_and_user() {
     let rt = Runtime::new();
     let (id, bundle) = running(&rt, "exec-env");
-    let out = rt.cmd(&["exec", "--env", "FOO=bar", "--cwd", "/etc", "--user", "1000:1000", &id, "sh", "-c", "echo $FOO; pwd; id -u; id -g"]);
+    let out = rt.cmd(&[
+        "exec",
+        "--env",
+        "FOO=bar",
+        "--cwd",
+        "/etc",
+        "--user",
+        "1000:1000",
+        &id,
+        "sh",
+        "-c",
+        "echo $FOO; pwd; id -u; id -g",
+    ]);
     assert_ok(&out);
     assert_eq!(stdout(&out), "bar\n/etc\n1000\n1000\n");
     finish(&rt, &id, &bundle);

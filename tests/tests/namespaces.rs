@@ -145,10 +145,8 @@ fn user_namespace_maps_root_to_100000() {
     let id = rt.id("userns");
     let out = rt.run(&id, &bundle);
     assert_ok(&out);
-    let lines: Vec<Vec<String>> = stdout(&out)
-        .lines()
-        .map(|l| l.split_whitespace().map(String::from).collect())
-        .collect();
+    let lines: Vec<Vec<String>> =
+        stdout(&out).lines().map(|l| l.split_whitespace().map(String::from).collect()).collect();
     assert_eq!(lines, vec![vec!["0", "100000", "65536"]; 2], "uid_map then gid_map: {}", stdout(&out));
     rt.assert_clean(&id, &bundle);
 }

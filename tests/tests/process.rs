@@ -88,7 +88,11 @@ fn capabilities_match_the_config() {
 #[test]
 fn a_dropped_capability_is_enforced() {
     // chown needs CAP_CHOWN; /tmp on a tmpfs so the root being read-only does not decide.
-    let bundle = Bundle::busybox(&["sh", "-c", "touch /tmp/f && if chown 1000 /tmp/f 2>/dev/null; then echo CHOWNED; else echo DENIED; fi"]);
+    let bundle = Bundle::busybox(&[
+        "sh",
+        "-c",
+        "touch /tmp/f && if chown 1000 /tmp/f 2>/dev/null; then echo CHOWNED; else echo DENIED; fi",
+    ]);
     bundle.config_mut(|v| {
         spec::set_all_caps(v, &["CAP_KILL"]);
         spec::add_mount(v, json!({ "destination": "/tmp", "type": "tmpfs", "source": "tmpfs" }));

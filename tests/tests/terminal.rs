@@ -56,7 +56,16 @@ fn exec_tty_sends_its_own_pty_master() {
     let receiver = console::listen(&sock);
     let out = std::thread::scope(|s| {
         let exec = s.spawn(|| {
-            rt.cmd(&["exec", "--tty", "--console-socket", sock.to_str().unwrap(), &id, "sh", "-c", "tty; echo e\"\"xec-hi"])
+            rt.cmd(&[
+                "exec",
+                "--tty",
+                "--console-socket",
+                sock.to_str().unwrap(),
+                &id,
+                "sh",
+                "-c",
+                "tty; echo e\"\"xec-hi",
+            ])
         });
         let master = receiver.join().unwrap().unwrap_or_else(|e| panic!("receiving the exec pty master: {e}"));
         let seen = console::read_until(&master, "exec-hi\r\n", Duration::from_secs(5));

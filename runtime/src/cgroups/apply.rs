@@ -21,27 +21,18 @@ impl ContainerCgroup {
         for (i, w) in writes.iter().enumerate() {
             let dir = self
                 .dir_of(w.controller)
-                .ok_or_else(|| CgroupError::NoController {
-                    field: w.field.clone(),
-                    controller: w.controller,
-                })?;
+                .ok_or_else(|| CgroupError::NoController { field: w.field.clone(), controller: w.controller })?;
             let path = dir.join(&w.file);
             if let Err(source) = std::fs::write(&path, &w.value) {
                 // memsw must stay >= the memory limit: raising both needs memsw first.
                 let swapped = w.file == "memory.limit_in_bytes"
-                    && writes
-                        .get(i + 1)
-                        .is_some_and(|n| n.file == "memory.memsw.limit_in_bytes")
+                    && writes.get(i + 1).is_some_and(|n| n.file == "memory.memsw.limit_in_bytes")
                     && source.raw_os_error() == Some(libc::EINVAL);
                 if swapped
                     && std::fs::write(dir.join(&writes[i + 1].file), &writes[i + 1].value).is_ok()
                     && std::fs::write(&path, &w.value).is_ok()
                 {
-                    done.push(CgroupWriteOutcome {
-                        path,
-                        value: w.value.clone(),
-                        field: w.field.clone(),
-                    });
+                    done.push(CgroupWriteOutcome { path, value: w.value.clone(), field: w.field.clone() });
                     continue;
                 }
                 return Err(CgroupError::Write {
@@ -52,11 +43,7 @@ impl ContainerCgroup {
                     source,
                 });
             }
-            done.push(CgroupWriteOutcome {
-                path,
-                value: w.value.clone(),
-                field: w.field.clone(),
-            });
+            done.push(CgroupWriteOutcome { path, value: w.value.clone(), field: w.field.clone() });
         }
         Ok(done)
     }
@@ -67,7 +54,9 @@ fn hint(file: &str, e: &std::io::Error) -> &'static str {
     match (e.raw_os_error(), file) {
         (Some(libc::ENOENT), _) => "this kernel or cgroup version has no such file",
         (Some(libc::EBUSY), f) if f.starts_with("memory.") => "the container already uses more memory than that",
-        (Some(libc::EINVAL | libc::ERANGE), f) if f.starts_with("cpuset.") => "no such CPU or memory node on this host (see /sys/fs/cgroup/cpuset/cpuset.effective_cpus)",
+        (Some(libc::EINVAL | libc::ERANGE), f) if f.starts_with("cpuset.") => {
+            "no such CPU or memory node on this host (see /sys/fs/cgroup/cpuset/cpuset.effective_cpus)"
+        }
         (Some(libc::EINVAL), f) if f.starts_with("cpu.") => "the value is out of the range the kernel accepts",
         (Some(libc::EINVAL), _) => "the kernel rejected the value",
         (Some(libc::EPERM | libc::EACCES), _) => "not permitted (is the file delegated to us?)",

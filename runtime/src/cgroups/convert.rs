@@ -29,13 +29,8 @@ pub fn swap_to_v2(swap: i64, limit: Option<i64>) -> Result<Option<String>, Strin
         (-1, _) => Ok(Some("max".into())),
         (0, _) => Ok(None),
         (s, -1) => Ok(Some(s.to_string())),
-        (_, 0) => Err(
-            "memory.swap needs memory.limit on cgroup v2 (swap.max is computed as swap - limit)"
-                .into(),
-        ),
-        (s, l) if s < l => Err(format!(
-            "memory.swap ({s}) is memory+swap and must be >= memory.limit ({l})"
-        )),
+        (_, 0) => Err("memory.swap needs memory.limit on cgroup v2 (swap.max is computed as swap - limit)".into()),
+        (s, l) if s < l => Err(format!("memory.swap ({s}) is memory+swap and must be >= memory.limit ({l})")),
         (s, l) => Ok(Some((s - l).to_string())),
     }
 }
@@ -49,10 +44,7 @@ pub fn cpu_max(quota: Option<i64>, period: Option<u64>) -> Option<String> {
         Some(q) if q > 0 => q.to_string(),
         _ => "max".into(),
     };
-    Some(format!(
-        "{quota} {}",
-        period.filter(|p| *p > 0).unwrap_or(100_000)
-    ))
+    Some(format!("{quota} {}", period.filter(|p| *p > 0).unwrap_or(100_000)))
 }
 
 /// A byte limit where -1 means unlimited: "-1" on v1, "max" on v2.
@@ -98,10 +90,7 @@ mod tests {
 
     #[test]
     fn cpu_max_line() {
-        assert_eq!(
-            cpu_max(Some(50_000), Some(100_000)).as_deref(),
-            Some("50000 100000")
-        );
+        assert_eq!(cpu_max(Some(50_000), Some(100_000)).as_deref(), Some("50000 100000"));
         assert_eq!(cpu_max(Some(-1), None).as_deref(), Some("max 100000"));
         assert_eq!(cpu_max(None, Some(20_000)).as_deref(), Some("max 20000"));
         assert_eq!(cpu_max(None, None), None);

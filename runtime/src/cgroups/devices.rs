@@ -36,20 +36,9 @@ pub fn rule_line(rule: &LinuxDeviceCgroup) -> String {
         Some(LinuxDeviceType::P) => 'p',
         Some(LinuxDeviceType::A) | None => 'a',
     };
-    let num = |n: Option<i64>| {
-        n.filter(|n| *n >= 0)
-            .map_or("*".to_string(), |n| n.to_string())
-    };
-    let access = rule
-        .access()
-        .as_deref()
-        .filter(|a| !a.is_empty())
-        .unwrap_or("rwm");
-    format!(
-        "{kind} {}:{} {access}",
-        num(rule.major()),
-        num(rule.minor())
-    )
+    let num = |n: Option<i64>| n.filter(|n| *n >= 0).map_or("*".to_string(), |n| n.to_string());
+    let access = rule.access().as_deref().filter(|a| !a.is_empty()).unwrap_or("rwm");
+    format!("{kind} {}:{} {access}", num(rule.major()), num(rule.minor()))
 }
 
 /// The v1 writes for the config's rules followed by the always-allowed devices.
@@ -59,26 +48,17 @@ pub fn plan_device_rules_v1(rules: &[LinuxDeviceCgroup]) -> Vec<CgroupWrite> {
         .enumerate()
         .map(|(i, r)| CgroupWrite {
             controller: "devices",
-            file: if r.allow() {
-                "devices.allow"
-            } else {
-                "devices.deny"
-            }
-            .into(),
+            file: if r.allow() { "devices.allow" } else { "devices.deny" }.into(),
             value: rule_line(r),
             field: format!("devices[{i}]"),
         })
         .collect();
-    writes.extend(
-        ALWAYS_ALLOWED
-            .iter()
-            .map(|(kind, major, minor)| CgroupWrite {
-                controller: "devices",
-                file: "devices.allow".into(),
-                value: format!("{kind} {major}:{minor} rwm"),
-                field: "devices (always allowed)".into(),
-            }),
-    );
+    writes.extend(ALWAYS_ALLOWED.iter().map(|(kind, major, minor)| CgroupWrite {
+        controller: "devices",
+        file: "devices.allow".into(),
+        value: format!("{kind} {major}:{minor} rwm"),
+        field: "devices (always allowed)".into(),
+    }));
     writes
 }
 
@@ -91,14 +71,8 @@ mod tests {
         let rules: Vec<LinuxDeviceCgroup> =
             serde_json::from_str(r#"[{"allow": false, "access": "rwm"}, {"allow": true, "type": "c", "major": 10, "minor": 229, "access": "rw"}]"#).unwrap();
         let w = plan_device_rules_v1(&rules);
-        assert_eq!(
-            (w[0].file.as_str(), w[0].value.as_str()),
-            ("devices.deny", "a *:* rwm")
-        );
-        assert_eq!(
-            (w[1].file.as_str(), w[1].value.as_str()),
-            ("devices.allow", "c 10:229 rw")
-        );
+        assert_eq!((w[0].file.as_str(), w[0].value.as_str()), ("devices.deny", "a *:* rwm"));
+        assert_eq!((w[1].file.as_str(), w[1].value.as_str()), ("devices.allow", "c 10:229 rw"));
         assert_eq!(w[2].value, "c 1:3 rwm");
         assert_eq!(w.last().unwrap().value, "c 136:* rwm");
     }

@@ -33,52 +33,25 @@ pub enum CgroupError {
     #[error("linux.cgroupsPath {0:?}: {1}")]
     BadPath(String, &'static str),
     #[error("cannot create cgroup {path}: {source} (is cgroupfs mounted at /sys/fs/cgroup?)")]
-    Create {
-        path: String,
-        source: cgroups_rs::fs::error::Error,
-    },
+    Create { path: String, source: cgroups_rs::fs::error::Error },
     #[error("cannot move pid {pid} into cgroup {path}: {source}")]
-    AddTask {
-        path: String,
-        pid: i32,
-        source: cgroups_rs::fs::error::Error,
-    },
+    AddTask { path: String, pid: i32, source: cgroups_rs::fs::error::Error },
     #[error("cgroup2 tree of a hybrid host: {path}: {source}")]
-    Unified {
-        path: PathBuf,
-        source: std::io::Error,
-    },
+    Unified { path: PathBuf, source: std::io::Error },
     #[error("cgroup {0}: no freezer controller on this host, so it cannot be paused")]
     NoFreezer(String),
     #[error("cgroup {path}: writing the freezer state failed: {source}")]
-    Freeze {
-        path: String,
-        source: cgroups_rs::fs::error::Error,
-    },
+    Freeze { path: String, source: cgroups_rs::fs::error::Error },
     #[error("cgroup {0}: processes did not freeze within 5 s (one may be stuck in the kernel); thawed again")]
     FreezeTimeout(String),
     #[error("linux.resources.{field}: this host has no {controller} controller for the container's cgroup")]
-    NoController {
-        field: String,
-        controller: &'static str,
-    },
+    NoController { field: String, controller: &'static str },
     #[error("linux.resources.{field}: writing {value:?} to {path}: {source}{}", if hint.is_empty() { String::new() } else { format!(" ({hint})") })]
-    Write {
-        field: String,
-        path: PathBuf,
-        value: String,
-        hint: &'static str,
-        source: std::io::Error,
-    },
+    Write { field: String, path: PathBuf, value: String, hint: &'static str, source: std::io::Error },
     #[error(transparent)]
     Plan(#[from] plan::PlanError),
-    #[error(
-        "cannot remove cgroup {path}: {source} (processes still inside? see {path}/cgroup.procs)"
-    )]
-    Remove {
-        path: PathBuf,
-        source: std::io::Error,
-    },
+    #[error("cannot remove cgroup {path}: {source} (processes still inside? see {path}/cgroup.procs)")]
+    Remove { path: PathBuf, source: std::io::Error },
 }
 
 /// A container's cgroup in every hierarchy this host has.
@@ -100,31 +73,20 @@ fn hybrid_unified_dir(path: &str) -> Option<PathBuf> {
         return None;
     }
     let stat = nix::sys::statfs::statfs(HYBRID_UNIFIED).ok()?;
-    (stat.filesystem_type() == nix::sys::statfs::CGROUP2_SUPER_MAGIC)
-        .then(|| Path::new(HYBRID_UNIFIED).join(path))
+    (stat.filesystem_type() == nix::sys::statfs::CGROUP2_SUPER_MAGIC).then(|| Path::new(HYBRID_UNIFIED).join(path))
 }
 
 impl ContainerCgroup {
     /// mkdir the cgroup in each hierarchy (cgroups-rs also copies cpuset.cpus
     /// and cpuset.mems from the parent on v1, without which no task could join).
     pub fn create(path: &str) -> Result<ContainerCgroup, CgroupError> {
-        let cgroup =
-            Cgroup::new(hierarchies::auto(), path).map_err(|source| CgroupError::Create {
-                path: path.into(),
-                source,
-            })?;
-        let me = ContainerCgroup {
-            cgroup,
-            path: path.into(),
-            unified: hybrid_unified_dir(path),
-        };
+        let cgroup = Cgroup::new(hierarchies::auto(), path)
+            .map_err(|source| CgroupError::Create { path: path.into(), source })?;
+        let me = ContainerCgroup { cgroup, path: path.into(), unified: hybrid_unified_dir(path) };
         if let Some(dir) = &me.unified {
             if let Err(source) = std::fs::create_dir_all(dir) {
                 let _ = me.remove();
-                return Err(CgroupError::Unified {
-                    path: dir.clone(),
-                    source,
-                });
+                return Err(CgroupError::Unified { path: dir.clone(), source });
             }
         }
         Ok(me)
@@ -141,19 +103,14 @@ impl ContainerCgroup {
 
     /// Write `pid` into cgroup.procs of every hierarchy.
     pub fn add_process(&self, pid: i32) -> Result<(), CgroupError> {
-        self.cgroup
-            .add_task_by_tgid(CgroupPid::from(pid as u64))
-            .map_err(|source| CgroupError::AddTask {
-                path: self.path.clone(),
-                pid,
-                source,
-            })?;
+        self.cgroup.add_task_by_tgid(CgroupPid::from(pid as u64)).map_err(|source| CgroupError::AddTask {
+            path: self.path.clone(),
+            pid,
+            source,
+        })?;
         if let Some(dir) = &self.unified {
             let procs = dir.join("cgroup.procs");
-            std::fs::write(&procs, pid.to_string()).map_err(|source| CgroupError::Unified {
-                path: procs,
-                source,
-            })?;
+            std::fs::write(&procs, pid.to_string()).map_err(|source| CgroupError::Unified { path: procs, source })?;
         }
         Ok(())
     }
@@ -182,12 +139,8 @@ impl ContainerCgroup {
 
     /// The directories of this cgroup, one per hierarchy.
     pub fn dirs(&self) -> Vec<PathBuf> {
-        let mut dirs: Vec<PathBuf> = self
-            .cgroup
-            .subsystems()
-            .iter()
-            .map(|s| s.to_controller().path().to_path_buf())
-            .collect();
+        let mut dirs: Vec<PathBuf> =
+            self.cgroup.subsystems().iter().map(|s| s.to_controller().path().to_path_buf()).collect();
         dirs.extend(self.unified.iter().filter(|d| d.exists()).cloned());
         dirs.sort();
         dirs.dedup();
@@ -197,12 +150,7 @@ impl ContainerCgroup {
     /// Every process in the cgroup (all hierarchies agree; we read the first
     /// that has the directory, pids first since it always exists when limits do).
     pub fn pids(&self) -> Vec<i32> {
-        let mut pids: Vec<i32> = self
-            .cgroup
-            .procs()
-            .into_iter()
-            .map(|p| p.pid as i32)
-            .collect();
+        let mut pids: Vec<i32> = self.cgroup.procs().into_iter().map(|p| p.pid as i32).collect();
         pids.sort_unstable();
         pids.dedup();
         pids
@@ -239,9 +187,7 @@ impl ContainerCgroup {
 
 impl ContainerCgroup {
     fn freezer(&self) -> Result<&FreezerController, CgroupError> {
-        self.cgroup
-            .controller_of::<FreezerController>()
-            .ok_or_else(|| CgroupError::NoFreezer(self.path.clone()))
+        self.cgroup.controller_of::<FreezerController>().ok_or_else(|| CgroupError::NoFreezer(self.path.clone()))
     }
 
     /// Stop every process of the cgroup where it stands (freezer.state =
@@ -249,10 +195,7 @@ impl ContainerCgroup {
     /// by one, so wait until it reports the whole cgroup frozen.
     pub fn freeze(&self) -> Result<(), CgroupError> {
         let freezer = self.freezer()?;
-        freezer.freeze().map_err(|source| CgroupError::Freeze {
-            path: self.path.clone(),
-            source,
-        })?;
+        freezer.freeze().map_err(|source| CgroupError::Freeze { path: self.path.clone(), source })?;
         let deadline = Instant::now() + Duration::from_secs(5);
         while !matches!(freezer.state(), Ok(FreezerState::Frozen)) {
             if Instant::now() > deadline {
@@ -265,18 +208,12 @@ impl ContainerCgroup {
     }
 
     pub fn thaw(&self) -> Result<(), CgroupError> {
-        self.freezer()?
-            .thaw()
-            .map_err(|source| CgroupError::Freeze {
-                path: self.path.clone(),
-                source,
-            })
+        self.freezer()?.thaw().map_err(|source| CgroupError::Freeze { path: self.path.clone(), source })
     }
 
     pub fn is_frozen(&self) -> bool {
-        self.freezer().is_ok_and(|f| {
-            f.exists() && matches!(f.state(), Ok(FreezerState::Frozen | FreezerState::Freezing))
-        })
+        self.freezer()
+            .is_ok_and(|f| f.exists() && matches!(f.state(), Ok(FreezerState::Frozen | FreezerState::Freezing)))
     }
 }
 
@@ -297,12 +234,7 @@ fn remove_tree(dir: &Path, deadline: Instant) -> Result<(), CgroupError> {
             Err(e) if e.raw_os_error() == Some(libc::EBUSY) && Instant::now() < deadline => {
                 std::thread::sleep(Duration::from_millis(5));
             }
-            Err(source) => {
-                return Err(CgroupError::Remove {
-                    path: dir.to_path_buf(),
-                    source,
-                })
-            }
+            Err(source) => return Err(CgroupError::Remove { path: dir.to_path_buf(), source }),
         }
     }
 }

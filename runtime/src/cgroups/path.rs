@@ -8,11 +8,7 @@ use super::CgroupError;
 /// - no `cgroupsPath`: `<parent>/<id>`;
 /// - absolute `/a/b`: exactly there (`a/b` from the hierarchy's root);
 /// - relative `a/b`: under glassbox's parent, `<parent>/a/b`.
-pub fn cgroup_path(
-    cgroups_path: Option<&Path>,
-    parent: &str,
-    id: &str,
-) -> Result<String, CgroupError> {
+pub fn cgroup_path(cgroups_path: Option<&Path>, parent: &str, id: &str) -> Result<String, CgroupError> {
     let Some(p) = cgroups_path else {
         return Ok(format!("{parent}/{id}"));
     };
@@ -25,16 +21,9 @@ pub fn cgroup_path(
     }
     let trimmed = text.trim_matches('/');
     if trimmed.is_empty() {
-        return Err(CgroupError::BadPath(
-            text,
-            "must name a cgroup below the root",
-        ));
+        return Err(CgroupError::BadPath(text, "must name a cgroup below the root"));
     }
-    Ok(if text.starts_with('/') {
-        trimmed.to_string()
-    } else {
-        format!("{parent}/{trimmed}")
-    })
+    Ok(if text.starts_with('/') { trimmed.to_string() } else { format!("{parent}/{trimmed}") })
 }
 
 #[cfg(test)]
@@ -43,25 +32,11 @@ mod tests {
 
     #[test]
     fn paths() {
-        assert_eq!(
-            cgroup_path(None, "glassbox", "web").unwrap(),
-            "glassbox/web"
-        );
-        assert_eq!(
-            cgroup_path(Some(Path::new("/pods/web")), "glassbox", "x").unwrap(),
-            "pods/web"
-        );
-        assert_eq!(
-            cgroup_path(Some(Path::new("lab/web")), "glassbox", "x").unwrap(),
-            "glassbox/lab/web"
-        );
+        assert_eq!(cgroup_path(None, "glassbox", "web").unwrap(), "glassbox/web");
+        assert_eq!(cgroup_path(Some(Path::new("/pods/web")), "glassbox", "x").unwrap(), "pods/web");
+        assert_eq!(cgroup_path(Some(Path::new("lab/web")), "glassbox", "x").unwrap(), "glassbox/lab/web");
         assert!(cgroup_path(Some(Path::new("/a/../b")), "glassbox", "x").is_err());
-        assert!(cgroup_path(
-            Some(Path::new("system.slice:glassbox:web")),
-            "glassbox",
-            "x"
-        )
-        .is_err());
+        assert!(cgroup_path(Some(Path::new("system.slice:glassbox:web")), "glassbox", "x").is_err());
         assert!(cgroup_path(Some(Path::new("/")), "glassbox", "x").is_err());
     }
 }

@@ -10,9 +10,7 @@
 
 use oci_spec::runtime::{LinuxBlockIo, LinuxCpu, LinuxMemory, LinuxResources};
 
-use super::convert::{
-    blkio_weight_to_io_weight, cpu_max, cpu_shares_to_weight, limit_value, swap_to_v2,
-};
+use super::convert::{blkio_weight_to_io_weight, cpu_max, cpu_shares_to_weight, limit_value, swap_to_v2};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum CgroupVersion {
@@ -47,19 +45,8 @@ struct Planner {
 }
 
 impl Planner {
-    fn write(
-        &mut self,
-        controller: &'static str,
-        file: impl Into<String>,
-        value: impl ToString,
-        field: &str,
-    ) {
-        self.writes.push(CgroupWrite {
-            controller,
-            file: file.into(),
-            value: value.to_string(),
-            field: field.into(),
-        });
+    fn write(&mut self, controller: &'static str, file: impl Into<String>, value: impl ToString, field: &str) {
+        self.writes.push(CgroupWrite { controller, file: file.into(), value: value.to_string(), field: field.into() });
     }
 
     fn only_v1(&self, field: &str, what: &str) -> Result<(), PlanError> {
@@ -75,14 +62,8 @@ impl Planner {
 
 /// Every file write `resources` asks for, in the order they must be made.
 /// Device rules are planned separately (v1 allowlist, v2 eBPF filter).
-pub fn plan_resources(
-    resources: &LinuxResources,
-    version: CgroupVersion,
-) -> Result<Vec<CgroupWrite>, PlanError> {
-    let mut p = Planner {
-        v2: version == CgroupVersion::V2,
-        writes: Vec::new(),
-    };
+pub fn plan_resources(resources: &LinuxResources, version: CgroupVersion) -> Result<Vec<CgroupWrite>, PlanError> {
+    let mut p = Planner { v2: version == CgroupVersion::V2, writes: Vec::new() };
     if let Some(m) = resources.memory() {
         plan_memory(&mut p, m)?;
     }
@@ -90,11 +71,7 @@ pub fn plan_resources(
         plan_cpu(&mut p, c)?;
     }
     if let Some(pids) = resources.pids() {
-        let value = if pids.limit() > 0 {
-            pids.limit().to_string()
-        } else {
-            "max".into()
-        };
+        let value = if pids.limit() > 0 { pids.limit().to_string() } else { "max".into() };
         p.write("pids", "pids.max", value, "pids.limit");
     }
     if let Some(b) = resources.block_io() {
@@ -104,16 +81,9 @@ pub fn plan_resources(
         let field = format!("hugepageLimits[{i}]");
         let size = h.page_size();
         if !size.ends_with('B') || size.contains('/') {
-            return Err(PlanError {
-                field,
-                message: format!("pageSize {size:?} must look like \"2MB\" or \"1GB\""),
-            });
+            return Err(PlanError { field, message: format!("pageSize {size:?} must look like \"2MB\" or \"1GB\"") });
         }
-        let file = if p.v2 {
-            format!("hugetlb.{size}.max")
-        } else {
-            format!("hugetlb.{size}.limit_in_bytes")
-        };
+        let file = if p.v2 { format!("hugetlb.{size}.max") } else { format!("hugetlb.{size}.limit_in_bytes") };
         p.write("hugetlb", file, h.limit(), &field);
     }
     if let Some(n) = resources.network() {
@@ -124,12 +94,7 @@ pub fn plan_resources(
         for (i, prio) in n.priorities().iter().flatten().enumerate() {
             let field = format!("network.priorities[{i}]");
             p.only_v1(&field, "the net_prio controller")?;
-            p.write(
-                "net_prio",
-                "net_prio.ifpriomap",
-                format!("{} {}", prio.name(), prio.priority()),
-                &field,
-            );
+            p.write("net_prio", "net_prio.ifpriomap", format!("{} {}", prio.name(), prio.priority()), &field);
         }
     }
     if let Some(unified) = resources.unified() {
@@ -149,12 +114,7 @@ pub fn plan_resources(
                 });
             }
             let controller = controller_of_file(file);
-            p.write(
-                controller,
-                file.clone(),
-                value,
-                &format!("unified[{file:?}]"),
-            );
+            p.write(controller, file.clone(), value, &format!("unified[{file:?}]"));
         }
     }
     Ok(p.writes)
@@ -178,46 +138,23 @@ fn controller_of_file(file: &str) -> &'static str {
 fn plan_memory(p: &mut Planner, m: &LinuxMemory) -> Result<(), PlanError> {
     if p.v2 {
         if let Some(r) = m.reservation() {
-            p.write(
-                "memory",
-                "memory.low",
-                limit_value(r, true),
-                "memory.reservation",
-            );
+            p.write("memory", "memory.low", limit_value(r, true), "memory.reservation");
         }
         if let Some(l) = m.limit() {
             p.write("memory", "memory.max", limit_value(l, true), "memory.limit");
         }
         if let Some(s) = m.swap() {
-            let value = swap_to_v2(s, m.limit()).map_err(|message| PlanError {
-                field: "memory.swap".into(),
-                message,
-            })?;
+            let value =
+                swap_to_v2(s, m.limit()).map_err(|message| PlanError { field: "memory.swap".into(), message })?;
             if let Some(v) = value {
                 p.write("memory", "memory.swap.max", v, "memory.swap");
             }
         }
         for (set, field, what) in [
-            (
-                m.kernel().is_some(),
-                "memory.kernel",
-                "a kernel memory limit",
-            ),
-            (
-                m.kernel_tcp().is_some(),
-                "memory.kernelTCP",
-                "a kernel TCP memory limit",
-            ),
-            (
-                m.swappiness().is_some(),
-                "memory.swappiness",
-                "per-cgroup swappiness",
-            ),
-            (
-                m.disable_oom_killer() == Some(true),
-                "memory.disableOOMKiller",
-                "disabling the OOM killer",
-            ),
+            (m.kernel().is_some(), "memory.kernel", "a kernel memory limit"),
+            (m.kernel_tcp().is_some(), "memory.kernelTCP", "a kernel TCP memory limit"),
+            (m.swappiness().is_some(), "memory.swappiness", "per-cgroup swappiness"),
+            (m.disable_oom_killer() == Some(true), "memory.disableOOMKiller", "disabling the OOM killer"),
         ] {
             if set {
                 p.only_v1(field, what)?;
@@ -226,54 +163,26 @@ fn plan_memory(p: &mut Planner, m: &LinuxMemory) -> Result<(), PlanError> {
         return Ok(());
     }
     if let Some(r) = m.reservation() {
-        p.write(
-            "memory",
-            "memory.soft_limit_in_bytes",
-            limit_value(r, false),
-            "memory.reservation",
-        );
+        p.write("memory", "memory.soft_limit_in_bytes", limit_value(r, false), "memory.reservation");
     }
     // memory.memsw.limit_in_bytes may never be below memory.limit_in_bytes:
     // write the limit first; when swap is being raised past the old limit the
     // apply step retries in the other order.
     if let Some(l) = m.limit() {
-        p.write(
-            "memory",
-            "memory.limit_in_bytes",
-            limit_value(l, false),
-            "memory.limit",
-        );
+        p.write("memory", "memory.limit_in_bytes", limit_value(l, false), "memory.limit");
     }
     if let Some(s) = m.swap() {
-        p.write(
-            "memory",
-            "memory.memsw.limit_in_bytes",
-            limit_value(s, false),
-            "memory.swap",
-        );
+        p.write("memory", "memory.memsw.limit_in_bytes", limit_value(s, false), "memory.swap");
     }
     if let Some(k) = m.kernel() {
-        p.write(
-            "memory",
-            "memory.kmem.limit_in_bytes",
-            limit_value(k, false),
-            "memory.kernel",
-        );
+        p.write("memory", "memory.kmem.limit_in_bytes", limit_value(k, false), "memory.kernel");
     }
     if let Some(k) = m.kernel_tcp() {
-        p.write(
-            "memory",
-            "memory.kmem.tcp.limit_in_bytes",
-            limit_value(k, false),
-            "memory.kernelTCP",
-        );
+        p.write("memory", "memory.kmem.tcp.limit_in_bytes", limit_value(k, false), "memory.kernelTCP");
     }
     if let Some(s) = m.swappiness() {
         if s > 100 {
-            return Err(PlanError {
-                field: "memory.swappiness".into(),
-                message: format!("{s} is out of range 0-100"),
-            });
+            return Err(PlanError { field: "memory.swappiness".into(), message: format!("{s} is out of range 0-100") });
         }
         p.write("memory", "memory.swappiness", s, "memory.swappiness");
     }
@@ -281,12 +190,7 @@ fn plan_memory(p: &mut Planner, m: &LinuxMemory) -> Result<(), PlanError> {
         p.write("memory", "memory.oom_control", 1, "memory.disableOOMKiller");
     }
     if let Some(h) = m.use_hierarchy() {
-        p.write(
-            "memory",
-            "memory.use_hierarchy",
-            u8::from(h),
-            "memory.useHierarchy",
-        );
+        p.write("memory", "memory.use_hierarchy", u8::from(h), "memory.useHierarchy");
     }
     Ok(())
 }
@@ -300,12 +204,7 @@ fn plan_cpu(p: &mut Planner, c: &LinuxCpu) -> Result<(), PlanError> {
     }
     if p.v2 {
         if let Some(shares) = c.shares().filter(|s| *s > 0) {
-            p.write(
-                "cpu",
-                "cpu.weight",
-                cpu_shares_to_weight(shares),
-                "cpu.shares",
-            );
+            p.write("cpu", "cpu.weight", cpu_shares_to_weight(shares), "cpu.shares");
         }
         if let Some(line) = cpu_max(c.quota(), c.period()) {
             p.write("cpu", "cpu.max", line, "cpu.quota");
@@ -314,10 +213,7 @@ fn plan_cpu(p: &mut Planner, c: &LinuxCpu) -> Result<(), PlanError> {
             p.write("cpu", "cpu.max.burst", burst, "cpu.burst");
         }
         if c.realtime_runtime().is_some() || c.realtime_period().is_some() {
-            p.only_v1(
-                "cpu.realtimeRuntime",
-                "real-time CPU bandwidth (cpu.rt_runtime_us)",
-            )?;
+            p.only_v1("cpu.realtimeRuntime", "real-time CPU bandwidth (cpu.rt_runtime_us)")?;
         }
     } else {
         if let Some(shares) = c.shares().filter(|s| *s > 0) {
@@ -350,12 +246,7 @@ fn plan_block_io(p: &mut Planner, b: &LinuxBlockIo) -> Result<(), PlanError> {
     let v2 = p.v2;
     if let Some(w) = b.weight().filter(|w| *w > 0) {
         if v2 {
-            p.write(
-                "io",
-                "io.weight",
-                format!("default {}", blkio_weight_to_io_weight(w)),
-                "blockIO.weight",
-            );
+            p.write("io", "io.weight", format!("default {}", blkio_weight_to_io_weight(w)), "blockIO.weight");
         } else {
             p.write("blkio", "blkio.weight", w, "blockIO.weight");
         }
@@ -371,76 +262,31 @@ fn plan_block_io(p: &mut Planner, b: &LinuxBlockIo) -> Result<(), PlanError> {
                 p.write(
                     "io",
                     "io.weight",
-                    format!(
-                        "{}:{} {}",
-                        d.major(),
-                        d.minor(),
-                        blkio_weight_to_io_weight(w)
-                    ),
+                    format!("{}:{} {}", d.major(), d.minor(), blkio_weight_to_io_weight(w)),
                     &field,
                 );
             } else {
-                p.write(
-                    "blkio",
-                    "blkio.weight_device",
-                    format!("{}:{} {w}", d.major(), d.minor()),
-                    &field,
-                );
+                p.write("blkio", "blkio.weight_device", format!("{}:{} {w}", d.major(), d.minor()), &field);
             }
         }
         if let Some(w) = d.leaf_weight() {
             p.only_v1(&field, "blkio.leaf_weight_device")?;
-            p.write(
-                "blkio",
-                "blkio.leaf_weight_device",
-                format!("{}:{} {w}", d.major(), d.minor()),
-                &field,
-            );
+            p.write("blkio", "blkio.leaf_weight_device", format!("{}:{} {w}", d.major(), d.minor()), &field);
         }
     }
     let throttles = [
-        (
-            "throttleReadBpsDevice",
-            b.throttle_read_bps_device(),
-            "blkio.throttle.read_bps_device",
-            "rbps",
-        ),
-        (
-            "throttleWriteBpsDevice",
-            b.throttle_write_bps_device(),
-            "blkio.throttle.write_bps_device",
-            "wbps",
-        ),
-        (
-            "throttleReadIOPSDevice",
-            b.throttle_read_iops_device(),
-            "blkio.throttle.read_iops_device",
-            "riops",
-        ),
-        (
-            "throttleWriteIOPSDevice",
-            b.throttle_write_iops_device(),
-            "blkio.throttle.write_iops_device",
-            "wiops",
-        ),
+        ("throttleReadBpsDevice", b.throttle_read_bps_device(), "blkio.throttle.read_bps_device", "rbps"),
+        ("throttleWriteBpsDevice", b.throttle_write_bps_device(), "blkio.throttle.write_bps_device", "wbps"),
+        ("throttleReadIOPSDevice", b.throttle_read_iops_device(), "blkio.throttle.read_iops_device", "riops"),
+        ("throttleWriteIOPSDevice", b.throttle_write_iops_device(), "blkio.throttle.write_iops_device", "wiops"),
     ];
     for (name, list, v1_file, v2_key) in throttles {
         for (i, d) in list.iter().flatten().enumerate() {
             let field = format!("blockIO.{name}[{i}]");
             if v2 {
-                p.write(
-                    "io",
-                    "io.max",
-                    format!("{}:{} {v2_key}={}", d.major(), d.minor(), d.rate()),
-                    &field,
-                );
+                p.write("io", "io.max", format!("{}:{} {v2_key}={}", d.major(), d.minor(), d.rate()), &field);
             } else {
-                p.write(
-                    "blkio",
-                    v1_file,
-                    format!("{}:{} {}", d.major(), d.minor(), d.rate()),
-                    &field,
-                );
+                p.write("blkio", v1_file, format!("{}:{} {}", d.major(), d.minor(), d.rate()), &field);
             }
         }
     }
@@ -456,9 +302,7 @@ mod tests {
     }
 
     fn lines(w: &[CgroupWrite]) -> Vec<String> {
-        w.iter()
-            .map(|w| format!("{} = {}", w.file, w.value))
-            .collect()
+        w.iter().map(|w| format!("{} = {}", w.file, w.value)).collect()
     }
 
     const TYPICAL: &str = r#"{
@@ -513,31 +357,17 @@ mod tests {
 
     #[test]
     fn v1_only_fields_are_refused_on_v2() {
-        let err = plan_resources(
-            &resources(r#"{"memory": {"swappiness": 10}}"#),
-            CgroupVersion::V2,
-        )
-        .unwrap_err();
+        let err = plan_resources(&resources(r#"{"memory": {"swappiness": 10}}"#), CgroupVersion::V2).unwrap_err();
         assert_eq!(err.field, "memory.swappiness");
-        let err = plan_resources(
-            &resources(r#"{"network": {"classID": 1}}"#),
-            CgroupVersion::V2,
-        )
-        .unwrap_err();
+        let err = plan_resources(&resources(r#"{"network": {"classID": 1}}"#), CgroupVersion::V2).unwrap_err();
         assert!(err.to_string().contains("cgroup v2"), "{err}");
     }
 
     #[test]
     fn unified_is_v2_only() {
         let r = resources(r#"{"unified": {"memory.high": "50M"}}"#);
-        assert!(plan_resources(&r, CgroupVersion::V1)
-            .unwrap_err()
-            .to_string()
-            .contains("v1"));
-        assert_eq!(
-            lines(&plan_resources(&r, CgroupVersion::V2).unwrap()),
-            vec!["memory.high = 50M"]
-        );
+        assert!(plan_resources(&r, CgroupVersion::V1).unwrap_err().to_string().contains("v1"));
+        assert_eq!(lines(&plan_resources(&r, CgroupVersion::V2).unwrap()), vec!["memory.high = 50M"]);
         let bad = resources(r#"{"unified": {"../escape": "1"}}"#);
         assert!(plan_resources(&bad, CgroupVersion::V2).is_err());
     }
@@ -549,9 +379,6 @@ mod tests {
             lines(&plan_resources(&r, CgroupVersion::V1).unwrap()),
             vec!["memory.limit_in_bytes = -1", "pids.max = max"]
         );
-        assert_eq!(
-            lines(&plan_resources(&r, CgroupVersion::V2).unwrap()),
-            vec!["memory.max = max", "pids.max = max"]
-        );
+        assert_eq!(lines(&plan_resources(&r, CgroupVersion::V2).unwrap()), vec!["memory.max = max", "pids.max = max"]);
     }
 }

@@ -9,11 +9,7 @@ use super::log::LogFormat;
 use crate::container::Container;
 
 #[derive(Parser, Debug)]
-#[command(
-    name = "glassbox",
-    version,
-    about = "An OCI container runtime you can see through"
-)]
+#[command(name = "glassbox", version, about = "An OCI container runtime you can see through")]
 pub struct Cli {
     /// Directory for the containers' state.
     #[arg(long, global = true, default_value = crate::paths::Paths::DEFAULT_STATE_ROOT)]
@@ -207,21 +203,12 @@ pub fn exec_process(c: &Container, a: &ExecCmd) -> anyhow::Result<Process> {
     if let Some(path) = &a.process {
         let text = std::fs::read(path).with_context(|| format!("--process {}", path.display()))?;
         let mut de = serde_json::Deserializer::from_slice(&text);
-        let p: Process = serde_path_to_error::deserialize(&mut de).map_err(|e| {
-            anyhow::anyhow!(
-                "--process {}: field `{}`: {}",
-                path.display(),
-                e.path(),
-                e.inner()
-            )
-        })?;
+        let p: Process = serde_path_to_error::deserialize(&mut de)
+            .map_err(|e| anyhow::anyhow!("--process {}: field `{}`: {}", path.display(), e.path(), e.inner()))?;
         return Ok(p);
     }
     if a.command.is_empty() {
-        anyhow::bail!(
-            "exec needs a command, e.g. `glassbox exec {} sh`, or --process FILE",
-            a.id
-        );
+        anyhow::bail!("exec needs a command, e.g. `glassbox exec {} sh`, or --process FILE", a.id);
     }
     let config = c.state.bundle.join("config.json");
     let text = std::fs::read(&config).with_context(|| format!("reading {}", config.display()))?;
@@ -242,14 +229,8 @@ pub fn exec_process(c: &Container, a: &ExecCmd) -> anyhow::Result<Process> {
     if let Some(user) = &a.user {
         let (uid, gid) = user.split_once(':').unwrap_or((user, "0"));
         let mut u = User::default();
-        u.set_uid(
-            uid.parse()
-                .with_context(|| format!("--user {user:?}: numeric UID[:GID] expected"))?,
-        );
-        u.set_gid(
-            gid.parse()
-                .with_context(|| format!("--user {user:?}: numeric UID[:GID] expected"))?,
-        );
+        u.set_uid(uid.parse().with_context(|| format!("--user {user:?}: numeric UID[:GID] expected"))?);
+        u.set_gid(gid.parse().with_context(|| format!("--user {user:?}: numeric UID[:GID] expected"))?);
         if !a.additional_gids.is_empty() {
             u.set_additional_gids(Some(a.additional_gids.clone()));
         }
@@ -273,8 +254,7 @@ pub fn update_resources(a: &UpdateCmd) -> anyhow::Result<oci_spec::runtime::Linu
                 std::io::Read::read_to_string(&mut std::io::stdin(), &mut s)?;
                 s
             } else {
-                std::fs::read_to_string(path)
-                    .with_context(|| format!("--resources {}", path.display()))?
+                std::fs::read_to_string(path).with_context(|| format!("--resources {}", path.display()))?
             };
             let mut de = serde_json::Deserializer::from_str(&text);
             serde_path_to_error::deserialize(&mut de)
@@ -284,10 +264,7 @@ pub fn update_resources(a: &UpdateCmd) -> anyhow::Result<oci_spec::runtime::Linu
     };
     let bytes = |flag: &str, v: &Option<String>| -> anyhow::Result<Option<i64>> {
         v.as_deref()
-            .map(|s| {
-                parse_bytes(s)
-                    .with_context(|| format!("--{flag} {s:?}: use bytes or a k, m, g suffix"))
-            })
+            .map(|s| parse_bytes(s).with_context(|| format!("--{flag} {s:?}: use bytes or a k, m, g suffix")))
             .transpose()
     };
     let (limit, reservation, swap) = (

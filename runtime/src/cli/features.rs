@@ -14,14 +14,7 @@ pub const OCI_VERSION_MAX: &str = "1.2.0";
 
 /// The hooks run by hooks/ at their lifecycle points (`prestart` is the
 /// deprecated name of the createRuntime point, still run for old configs).
-const HOOKS: &[&str] = &[
-    "prestart",
-    "createRuntime",
-    "createContainer",
-    "startContainer",
-    "poststart",
-    "poststop",
-];
+const HOOKS: &[&str] = &["prestart", "createRuntime", "createContainer", "startContainer", "poststart", "poststop"];
 
 /// Mount options that rootfs/options.rs turns into mount(2) flags,
 /// propagation changes or bind mounts. Options it recognises but ignores
@@ -67,9 +60,7 @@ const MOUNT_OPTIONS: &[&str] = &[
 ];
 
 /// namespaces.rs creates and joins all eight kinds (time since Linux 5.6).
-const NAMESPACES: &[&str] = &[
-    "cgroup", "ipc", "mount", "network", "pid", "time", "user", "uts",
-];
+const NAMESPACES: &[&str] = &["cgroup", "ipc", "mount", "network", "pid", "time", "user", "uts"];
 
 /// security/seccomp_plan.rs maps these to libseccomp; SCMP_ACT_NOTIFY is
 /// refused (it needs a listener glassbox does not run yet).
@@ -84,15 +75,8 @@ const SECCOMP_ACTIONS: &[&str] = &[
     "SCMP_ACT_TRAP",
 ];
 
-const SECCOMP_OPERATORS: &[&str] = &[
-    "SCMP_CMP_EQ",
-    "SCMP_CMP_GE",
-    "SCMP_CMP_GT",
-    "SCMP_CMP_LE",
-    "SCMP_CMP_LT",
-    "SCMP_CMP_MASKED_EQ",
-    "SCMP_CMP_NE",
-];
+const SECCOMP_OPERATORS: &[&str] =
+    &["SCMP_CMP_EQ", "SCMP_CMP_GE", "SCMP_CMP_GT", "SCMP_CMP_LE", "SCMP_CMP_LT", "SCMP_CMP_MASKED_EQ", "SCMP_CMP_NE"];
 
 /// The x86 family: the architectures a filter built on this amd64 machine
 /// can cover (64-bit, 32-bit compat and the x32 ABI).
@@ -158,13 +142,8 @@ fn capabilities() -> Vec<String> {
 /// libseccomp 2.6 (and Linux 5.19); the others are in every 2.5 release,
 /// which the libseccomp crate requires anyway.
 fn supported_seccomp_flags() -> Vec<&'static str> {
-    let has_2_6 =
-        libseccomp::check_version(libseccomp::ScmpVersion::from((2, 6, 0))).unwrap_or(false);
-    SECCOMP_KNOWN_FLAGS
-        .iter()
-        .copied()
-        .filter(|f| has_2_6 || *f != "SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV")
-        .collect()
+    let has_2_6 = libseccomp::check_version(libseccomp::ScmpVersion::from((2, 6, 0))).unwrap_or(false);
+    SECCOMP_KNOWN_FLAGS.iter().copied().filter(|f| has_2_6 || *f != "SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV").collect()
 }
 
 #[cfg(test)]
@@ -175,26 +154,11 @@ mod tests {
     #[test]
     fn document_has_the_required_keys_and_parses_as_oci_features() {
         let doc = features_json();
-        for key in [
-            "ociVersionMin",
-            "ociVersionMax",
-            "hooks",
-            "mountOptions",
-            "linux",
-            "annotations",
-        ] {
+        for key in ["ociVersionMin", "ociVersionMax", "hooks", "mountOptions", "linux", "annotations"] {
             assert!(doc.get(key).is_some(), "missing {key}");
         }
         let linux = &doc["linux"];
-        for key in [
-            "namespaces",
-            "capabilities",
-            "cgroup",
-            "seccomp",
-            "apparmor",
-            "selinux",
-            "intelRdt",
-        ] {
+        for key in ["namespaces", "capabilities", "cgroup", "seccomp", "apparmor", "selinux", "intelRdt"] {
             assert!(linux.get(key).is_some(), "missing linux.{key}");
         }
         let text = serde_json::to_string(&doc).unwrap();

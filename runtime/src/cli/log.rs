@@ -22,11 +22,7 @@ struct LogConfig {
 static CONFIG: OnceLock<LogConfig> = OnceLock::new();
 
 pub fn init(file: Option<PathBuf>, format: LogFormat, debug: bool) {
-    let _ = CONFIG.set(LogConfig {
-        file,
-        format,
-        debug,
-    });
+    let _ = CONFIG.set(LogConfig { file, format, debug });
 }
 
 fn write(level: &str, msg: &str) {
@@ -39,17 +35,12 @@ fn write(level: &str, msg: &str) {
     }
     let time = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Nanos, true);
     let line = match cfg.format {
-        LogFormat::Json => {
-            serde_json::json!({"level": level, "msg": msg, "time": time}).to_string()
-        }
+        LogFormat::Json => serde_json::json!({"level": level, "msg": msg, "time": time}).to_string(),
         LogFormat::Text => format!("time=\"{time}\" level={level} msg={msg:?}"),
     };
     match &cfg.file {
         Some(path) => {
-            let file = std::fs::OpenOptions::new()
-                .create(true)
-                .append(true)
-                .open(path);
+            let file = std::fs::OpenOptions::new().create(true).append(true).open(path);
             match file {
                 Ok(mut f) => {
                     let _ = writeln!(f, "{line}");

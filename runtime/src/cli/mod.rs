@@ -75,20 +75,11 @@ fn dispatch(cli: Cli) -> Result<i32> {
         }
         Command::Run(a) => {
             let create = create_options(a.id, a.common)?;
-            Ok(Container::run(
-                &paths,
-                RunOptions {
-                    create,
-                    detach: a.detach,
-                },
-            )?)
+            Ok(Container::run(&paths, RunOptions { create, detach: a.detach })?)
         }
         Command::State { id } => {
             let c = Container::load(&paths, &id)?;
-            out!(
-                "{}",
-                serde_json::to_string_pretty(&c.state.to_oci_json(c.status()))?
-            );
+            out!("{}", serde_json::to_string_pretty(&c.state.to_oci_json(c.status()))?);
             Ok(0)
         }
         Command::Kill { id, signal, all } => {
@@ -105,11 +96,7 @@ fn dispatch(cli: Cli) -> Result<i32> {
             print_list(&entries, &format, quiet)?;
             Ok(0)
         }
-        Command::Ps {
-            id,
-            format,
-            ps_args,
-        } => {
+        Command::Ps { id, format, ps_args } => {
             let c = Container::load(&paths, &id)?;
             print_ps(&c.pids()?, &format, &ps_args)?;
             Ok(0)
@@ -126,12 +113,7 @@ fn dispatch(cli: Cli) -> Result<i32> {
             let c = Container::load(&paths, &a.id)?;
             let resources = args::update_resources(&a)?;
             for done in c.update(&resources)? {
-                log::debug(&format!(
-                    "cgroup: {} <- {:?} ({})",
-                    done.path.display(),
-                    done.value,
-                    done.field
-                ));
+                log::debug(&format!("cgroup: {} <- {:?} ({})", done.path.display(), done.value, done.field));
             }
             Ok(0)
         }
@@ -148,23 +130,17 @@ fn dispatch(cli: Cli) -> Result<i32> {
             Ok(c.exec(opts)?)
         }
         Command::Spec { bundle, rootless } => {
-            let path = bundle
-                .unwrap_or_else(|| PathBuf::from("."))
-                .join("config.json");
+            let path = bundle.unwrap_or_else(|| PathBuf::from(".")).join("config.json");
             if path.exists() {
                 anyhow::bail!("{}: file already exists; remove it first", path.display());
             }
             // The JSON form keeps capabilities in a stable order (oci-spec holds them in a set).
             let text = serde_json::to_string_pretty(&spec::default_spec_json(rootless))?;
-            std::fs::write(&path, text + "\n")
-                .with_context(|| format!("writing {}", path.display()))?;
+            std::fs::write(&path, text + "\n").with_context(|| format!("writing {}", path.display()))?;
             Ok(0)
         }
         Command::Features => {
-            out!(
-                "{}",
-                serde_json::to_string_pretty(&features::features_json())?
-            );
+            out!("{}", serde_json::to_string_pretty(&features::features_json())?);
             Ok(0)
         }
     }
@@ -188,11 +164,7 @@ fn create_options(id: String, c: args::CreateArgs) -> Result<CreateOptions> {
 
 /// runc resolves a relative --pid-file against the caller's cwd.
 fn absolute(p: PathBuf) -> Result<PathBuf> {
-    Ok(if p.is_absolute() {
-        p
-    } else {
-        std::env::current_dir()?.join(p)
-    })
+    Ok(if p.is_absolute() { p } else { std::env::current_dir()?.join(p) })
 }
 
 fn print_list(entries: &[crate::container::ListEntry], format: &str, quiet: bool) -> Result<()> {
@@ -205,24 +177,9 @@ fn print_list(entries: &[crate::container::ListEntry], format: &str, quiet: bool
     match format {
         "json" => out!("{}", serde_json::to_string(entries)?),
         "table" => {
-            out!(
-                "{:<20} {:<8} {:<10} {:<40} {:<32} OWNER",
-                "ID",
-                "PID",
-                "STATUS",
-                "BUNDLE",
-                "CREATED"
-            );
+            out!("{:<20} {:<8} {:<10} {:<40} {:<32} OWNER", "ID", "PID", "STATUS", "BUNDLE", "CREATED");
             for e in entries {
-                out!(
-                    "{:<20} {:<8} {:<10} {:<40} {:<32} {}",
-                    e.id,
-                    e.pid,
-                    e.status,
-                    e.bundle,
-                    e.created,
-                    e.owner
-                );
+                out!("{:<20} {:<8} {:<10} {:<40} {:<32} {}", e.id, e.pid, e.status, e.bundle, e.created, e.owner);
             }
         }
         other => anyhow::bail!("--format {other:?}: use table or json"),
@@ -236,28 +193,15 @@ fn print_ps(pids: &[i32], format: &str, ps_args: &[String]) -> Result<()> {
     match format {
         "json" => out!("{}", serde_json::to_string(pids)?),
         "table" => {
-            let args: Vec<String> = if ps_args.is_empty() {
-                vec!["-ef".into()]
-            } else {
-                ps_args.to_vec()
-            };
-            let out = std::process::Command::new("ps")
-                .args(&args)
-                .output()
-                .context("running ps(1)")?;
+            let args: Vec<String> = if ps_args.is_empty() { vec!["-ef".into()] } else { ps_args.to_vec() };
+            let out = std::process::Command::new("ps").args(&args).output().context("running ps(1)")?;
             let text = String::from_utf8_lossy(&out.stdout);
             let mut lines = text.lines();
             let header = lines.next().unwrap_or_default();
-            let pid_col = header
-                .split_whitespace()
-                .position(|h| h == "PID")
-                .context("ps output has no PID column")?;
+            let pid_col = header.split_whitespace().position(|h| h == "PID").context("ps output has no PID column")?;
             out!("{header}");
             for line in lines {
-                let pid = line
-                    .split_whitespace()
-                    .nth(pid_col)
-                    .and_then(|p| p.parse::<i32>().ok());
+                let pid = line.split_whitespace().nth(pid_col).and_then(|p| p.parse::<i32>().ok());
                 if pid.is_some_and(|p| pids.contains(&p)) {
                     out!("{line}");
                 }

@@ -35,12 +35,7 @@ pub fn default_spec_json(rootless: bool) -> Value {
 /// Rootless: the euid/egid of whoever runs `glassbox spec`, who will be root
 /// inside the container.
 fn caller_ids(rootless: bool) -> Option<(u32, u32)> {
-    rootless.then(|| {
-        (
-            nix::unistd::geteuid().as_raw(),
-            nix::unistd::getegid().as_raw(),
-        )
-    })
+    rootless.then(|| (nix::unistd::geteuid().as_raw(), nix::unistd::getegid().as_raw()))
 }
 
 /// The default config as JSON. `rootless_ids` is `Some((uid, gid))` of the
@@ -167,21 +162,12 @@ mod tests {
     use oci_spec::runtime::LinuxNamespaceType;
 
     fn destinations(spec: &Spec) -> Vec<String> {
-        spec.mounts()
-            .iter()
-            .flatten()
-            .map(|m| m.destination().display().to_string())
-            .collect()
+        spec.mounts().iter().flatten().map(|m| m.destination().display().to_string()).collect()
     }
 
     fn namespace_types(spec: &Spec) -> Vec<LinuxNamespaceType> {
         let linux = spec.linux().as_ref().expect("linux section");
-        linux
-            .namespaces()
-            .iter()
-            .flatten()
-            .map(|n| n.typ())
-            .collect()
+        linux.namespaces().iter().flatten().map(|n| n.typ()).collect()
     }
 
     #[test]
@@ -195,10 +181,7 @@ mod tests {
                 let list = back["process"]["capabilities"][set].as_array_mut().unwrap();
                 list.sort_by_key(|c| c.as_str().unwrap().to_string());
             }
-            assert_eq!(
-                back, json,
-                "a field was dropped or renamed by oci-spec (ids {ids:?})"
-            );
+            assert_eq!(back, json, "a field was dropped or renamed by oci-spec (ids {ids:?})");
         }
     }
 
@@ -224,21 +207,10 @@ mod tests {
         let spec = default_spec(false);
         assert_eq!(
             destinations(&spec),
-            [
-                "/proc",
-                "/dev",
-                "/dev/pts",
-                "/dev/shm",
-                "/dev/mqueue",
-                "/sys",
-                "/sys/fs/cgroup"
-            ]
+            ["/proc", "/dev", "/dev/pts", "/dev/shm", "/dev/mqueue", "/sys", "/sys/fs/cgroup"]
         );
         use LinuxNamespaceType::*;
-        assert_eq!(
-            namespace_types(&spec),
-            [Pid, Network, Ipc, Uts, Mount, Cgroup]
-        );
+        assert_eq!(namespace_types(&spec), [Pid, Network, Ipc, Uts, Mount, Cgroup]);
         let linux = spec.linux().as_ref().unwrap();
         assert!(linux.uid_mappings().is_none());
         assert_eq!(linux.masked_paths().as_ref().unwrap().len(), 10);
@@ -253,38 +225,17 @@ mod tests {
         assert!(kinds.contains(&User) && !kinds.contains(&Network));
         let linux = spec.linux().as_ref().unwrap();
         let uid = &linux.uid_mappings().as_ref().unwrap()[0];
-        assert_eq!(
-            (uid.container_id(), uid.host_id(), uid.size()),
-            (0, 1234, 1)
-        );
+        assert_eq!((uid.container_id(), uid.host_id(), uid.size()), (0, 1234, 1));
         let gid = &linux.gid_mappings().as_ref().unwrap()[0];
-        assert_eq!(
-            (gid.container_id(), gid.host_id(), gid.size()),
-            (0, 5678, 1)
-        );
+        assert_eq!((gid.container_id(), gid.host_id(), gid.size()), (0, 5678, 1));
 
         assert!(!destinations(&spec).contains(&"/sys/fs/cgroup".to_string()));
         let mounts = spec.mounts().as_ref().unwrap();
-        let sys = mounts
-            .iter()
-            .find(|m| m.destination().to_str() == Some("/sys"))
-            .unwrap();
+        let sys = mounts.iter().find(|m| m.destination().to_str() == Some("/sys")).unwrap();
         assert_eq!(sys.typ().as_deref(), Some("none"));
-        assert!(sys
-            .options()
-            .as_ref()
-            .unwrap()
-            .contains(&"rbind".to_string()));
-        let pts = mounts
-            .iter()
-            .find(|m| m.destination().to_str() == Some("/dev/pts"))
-            .unwrap();
-        assert!(!pts
-            .options()
-            .as_ref()
-            .unwrap()
-            .iter()
-            .any(|o| o.starts_with("gid=")));
+        assert!(sys.options().as_ref().unwrap().contains(&"rbind".to_string()));
+        let pts = mounts.iter().find(|m| m.destination().to_str() == Some("/dev/pts")).unwrap();
+        assert!(!pts.options().as_ref().unwrap().iter().any(|o| o.starts_with("gid=")));
     }
 
     #[test]
@@ -294,10 +245,7 @@ mod tests {
             json["process"]["capabilities"]["bounding"],
             json!(["CAP_AUDIT_WRITE", "CAP_KILL", "CAP_NET_BIND_SERVICE"])
         );
-        assert_eq!(
-            default_spec_json(true)["linux"]["uidMappings"][0]["size"],
-            1
-        );
+        assert_eq!(default_spec_json(true)["linux"]["uidMappings"][0]["size"], 1);
     }
 
     #[test]

@@ -63,30 +63,18 @@ impl Drop for Undo {
 impl Container {
     /// Make a container; returns it (status `created`) and, with
     /// `ConsoleHandling::Keep`, the pty master.
-    pub fn create(
-        paths: &Paths,
-        opts: &CreateOptions,
-    ) -> Result<(Container, Option<OwnedFd>), ContainerError> {
+    pub fn create(paths: &Paths, opts: &CreateOptions) -> Result<(Container, Option<OwnedFd>), ContainerError> {
         crate::state::validate_id(&opts.id)?;
         let bundle = Bundle::load(&opts.bundle)?;
         check_console_options(&bundle, &opts.console)?;
-        let mut undo = Undo {
-            init: None,
-            cgroup: None,
-            dir: Some(ContainerDir::create(paths, &opts.id)?),
-        };
+        let mut undo = Undo { init: None, cgroup: None, dir: Some(ContainerDir::create(paths, &opts.id)?) };
         let dir_path = undo.dir.as_ref().expect("just set").path.clone();
 
         let linux = bundle.spec.linux().as_ref().expect("bundle checked linux");
-        let cgroup_path = cgroups::cgroup_path(
-            linux.cgroups_path().as_deref(),
-            &paths.cgroup_parent,
-            &opts.id,
-        )?;
+        let cgroup_path = cgroups::cgroup_path(linux.cgroups_path().as_deref(), &paths.cgroup_parent, &opts.id)?;
         let cgroup = undo.cgroup.insert(ContainerCgroup::create(&cgroup_path)?);
         if let Some(resources) = linux.resources() {
-            let writes = cgroups::plan_resources(resources, cgroup.version())
-                .map_err(cgroups::CgroupError::from)?;
+            let writes = cgroups::plan_resources(resources, cgroup.version()).map_err(cgroups::CgroupError::from)?;
             for done in cgroup.apply(&writes)? {
                 crate::cli::log::debug(&format!(
                     "cgroup: {} <- {:?} ({})",
@@ -144,29 +132,13 @@ impl Container {
         apply_device_rules(cgroup, linux.resources().as_ref())?;
         let hooks = bundle.spec.hooks().clone().unwrap_or_default();
         let creating = serde_json::to_vec(&state.to_oci_json(Status::Creating)).expect("json");
-        hooks::run_hooks(
-            "prestart",
-            hooks.prestart().as_deref().unwrap_or_default(),
-            &creating,
-        )?;
-        hooks::run_hooks(
-            "createRuntime",
-            hooks.create_runtime().as_deref().unwrap_or_default(),
-            &creating,
-        )?;
+        hooks::run_hooks("prestart", hooks.prestart().as_deref().unwrap_or_default(), &creating)?;
+        hooks::run_hooks("createRuntime", hooks.create_runtime().as_deref().unwrap_or_default(), &creating)?;
         let created = serde_json::to_string(&state.to_oci_json(Status::Created)).expect("json");
-        init.channel.send(&FromRuntime::HooksDone {
-            state_json: created,
-        })?;
+        init.channel.send(&FromRuntime::HooksDone { state_json: created })?;
 
         let mut console = None;
-        if bundle
-            .spec
-            .process()
-            .as_ref()
-            .and_then(|p| p.terminal())
-            .unwrap_or(false)
-        {
+        if bundle.spec.process().as_ref().and_then(|p| p.terminal()).unwrap_or(false) {
             let master = expect(&init, &opts.id, |m| matches!(m, FromInit::Console))?
                 .ok_or_else(|| ContainerError::Usage("the init sent no pty master".into()))?;
             match &opts.console {
@@ -188,14 +160,7 @@ impl Container {
         }
         undo.init = None;
         undo.cgroup = None;
-        Ok((
-            Container {
-                paths: paths.clone(),
-                dir,
-                state,
-            },
-            console,
-        ))
+        Ok((Container { paths: paths.clone(), dir, state }, console))
     }
 }
 
@@ -203,23 +168,18 @@ fn apply_device_rules(
     cgroup: &ContainerCgroup,
     resources: Option<&oci_spec::runtime::LinuxResources>,
 ) -> Result<(), ContainerError> {
-    let rules = resources
-        .and_then(|r| r.devices().clone())
-        .unwrap_or_default();
+    let rules = resources.and_then(|r| r.devices().clone()).unwrap_or_default();
     if rules.is_empty() {
         return Ok(());
     }
     if cgroup.version() == cgroups::CgroupVersion::V2 {
-        crate::cli::log::warn("linux.resources.devices is not enforced on cgroup v2 yet (it needs an eBPF device filter)");
+        crate::cli::log::warn(
+            "linux.resources.devices is not enforced on cgroup v2 yet (it needs an eBPF device filter)",
+        );
         return Ok(());
     }
     for done in cgroup.apply(&cgroups::plan_device_rules_v1(&rules))? {
-        crate::cli::log::debug(&format!(
-            "cgroup: {} <- {:?} ({})",
-            done.path.display(),
-            done.value,
-            done.field
-        ));
+        crate::cli::log::debug(&format!("cgroup: {} <- {:?} ({})", done.path.display(), done.value, done.field));
     }
     Ok(())
 }
@@ -227,46 +187,27 @@ fn apply_device_rules(
 /// runc's rules: a terminal needs somewhere to go, and a console socket
 /// without a terminal is a mistake worth reporting.
 fn check_console_options(bundle: &Bundle, console: &ConsoleHandling) -> Result<(), ContainerError> {
-    let terminal = bundle
-        .spec
-        .process()
-        .as_ref()
-        .and_then(|p| p.terminal())
-        .unwrap_or(false);
+    let terminal = bundle.spec.process().as_ref().and_then(|p| p.terminal()).unwrap_or(false);
     match (terminal, console) {
         (true, ConsoleHandling::None) => Err(ContainerError::Usage(
             "process.terminal is true but no --console-socket was given: pass one, or set terminal to false".into(),
         )),
-        (false, ConsoleHandling::Socket(_)) => Err(ContainerError::Usage(
-            "--console-socket was given but process.terminal is false in config.json".into(),
-        )),
+        (false, ConsoleHandling::Socket(_)) => {
+            Err(ContainerError::Usage("--console-socket was given but process.terminal is false in config.json".into()))
+        }
         _ => Ok(()),
     }
 }
 
 /// Receive the next message from the init; a `Failed` becomes the error the
 /// user sees, naming the stage. Returns the descriptor riding on it.
-fn expect(
-    init: &SpawnedInit,
-    id: &str,
-    ok: impl Fn(&FromInit) -> bool,
-) -> Result<Option<OwnedFd>, ContainerError> {
-    let failed = |stage: String, message: String| ContainerError::Init {
-        id: id.into(),
-        stage,
-        message,
-    };
+fn expect(init: &SpawnedInit, id: &str, ok: impl Fn(&FromInit) -> bool) -> Result<Option<OwnedFd>, ContainerError> {
+    let failed = |stage: String, message: String| ContainerError::Init { id: id.into(), stage, message };
     match init.channel.recv::<FromInit>() {
         Ok((FromInit::Failed { stage, message }, _)) => Err(failed(stage, message)),
         Ok((m, fd)) if ok(&m) => Ok(fd),
-        Ok((m, _)) => Err(failed(
-            "protocol".into(),
-            format!("unexpected message {m:?}"),
-        )),
-        Err(e) => Err(failed(
-            "init".into(),
-            format!("{e}; {}", how_it_ended(init.pid)),
-        )),
+        Ok((m, _)) => Err(failed("protocol".into(), format!("unexpected message {m:?}"))),
+        Err(e) => Err(failed("init".into(), format!("{e}; {}", how_it_ended(init.pid)))),
     }
 }
 
@@ -293,27 +234,19 @@ fn make_exec_fifo(path: &Path) -> Result<(), ContainerError> {
     })?;
     // mkfifo applies the umask; the mode must be exactly 0622.
     use std::os::unix::fs::PermissionsExt;
-    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o622)).map_err(|source| {
-        ContainerError::Io {
-            what: "chmod exec.fifo",
-            path: path.into(),
-            source,
-        }
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o622)).map_err(|source| ContainerError::Io {
+        what: "chmod exec.fifo",
+        path: path.into(),
+        source,
     })
 }
 
 /// `--pid-file`: written atomically, as containerd and podman read it as soon as create returns.
 pub(super) fn write_pid_file(path: &Path, pid: i32) -> Result<(), ContainerError> {
-    let io = |source| ContainerError::Io {
-        what: "writing --pid-file",
-        path: path.into(),
-        source,
-    };
+    let io = |source| ContainerError::Io { what: "writing --pid-file", path: path.into(), source };
     let tmp = path.with_file_name(format!(
         ".{}.tmp",
-        path.file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_default()
+        path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default()
     ));
     std::fs::write(&tmp, pid.to_string()).map_err(io)?;
     std::fs::rename(&tmp, path).map_err(io)
@@ -321,9 +254,5 @@ pub(super) fn write_pid_file(path: &Path, pid: i32) -> Result<(), ContainerError
 
 fn whoami() -> String {
     let uid = nix::unistd::geteuid();
-    nix::unistd::User::from_uid(uid)
-        .ok()
-        .flatten()
-        .map(|u| u.name)
-        .unwrap_or_else(|| uid.to_string())
+    nix::unistd::User::from_uid(uid).ok().flatten().map(|u| u.name).unwrap_or_else(|| uid.to_string())
 }

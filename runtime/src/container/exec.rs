@@ -32,9 +32,7 @@ impl Container {
         }
         let terminal_on = opts.process.terminal().unwrap_or(false);
         if terminal_on && opts.detach && opts.console_socket.is_none() {
-            return Err(ContainerError::Usage(
-                "--tty with --detach needs --console-socket".into(),
-            ));
+            return Err(ContainerError::Usage("--tty with --detach needs --console-socket".into()));
         }
         let config = self.state.bundle.join("config.json");
         let text = std::fs::read(&config).map_err(|source| ContainerError::Io {
@@ -46,19 +44,12 @@ impl Container {
         let seccomp = spec.linux().as_ref().and_then(|l| l.seccomp().clone());
 
         let mut handled = SigSet::empty();
-        for s in FORWARDED
-            .iter()
-            .chain([Signal::SIGCHLD, Signal::SIGWINCH].iter())
-        {
+        for s in FORWARDED.iter().chain([Signal::SIGCHLD, Signal::SIGWINCH].iter()) {
             handled.add(*s);
         }
         let mut old = SigSet::empty();
         if !opts.detach {
-            let _ = nix::sys::signal::sigprocmask(
-                SigmaskHow::SIG_BLOCK,
-                Some(&handled),
-                Some(&mut old),
-            );
+            let _ = nix::sys::signal::sigprocmask(SigmaskHow::SIG_BLOCK, Some(&handled), Some(&mut old));
         }
         let result = (|| {
             let child = spawn_joined(&JoinOptions {
@@ -75,32 +66,22 @@ impl Container {
             ContainerCgroup::load(&self.state.cgroup_path)
                 .add_process(child.pid.as_raw())
                 .map_err(|e| kill_child(e.into()))?;
-            child
-                .channel
-                .send(&crate::process::FromRuntime::Go)
-                .map_err(|e| kill_child(e.into()))?;
+            child.channel.send(&crate::process::FromRuntime::Go).map_err(|e| kill_child(e.into()))?;
             let mut console = None;
             loop {
                 match child.channel.recv::<FromInit>() {
                     Ok((FromInit::Console, Some(master))) => match &opts.console_socket {
-                        Some(path) => terminal::send_to_console_socket(path, &master)
-                            .map_err(|e| kill_child(e.into()))?,
+                        Some(path) => {
+                            terminal::send_to_console_socket(path, &master).map_err(|e| kill_child(e.into()))?
+                        }
                         None => console = Some(master),
                     },
                     Ok((FromInit::Ready, _)) => break,
                     Ok((FromInit::Failed { stage, message }, _)) => {
                         let _ = nix::sys::wait::waitpid(child.pid, None);
-                        return Err(ContainerError::Exec {
-                            id: self.state.id.clone(),
-                            stage,
-                            message,
-                        });
+                        return Err(ContainerError::Exec { id: self.state.id.clone(), stage, message });
                     }
-                    Ok((other, _)) => {
-                        return Err(kill_child(ContainerError::Usage(format!(
-                            "unexpected {other:?}"
-                        ))))
-                    }
+                    Ok((other, _)) => return Err(kill_child(ContainerError::Usage(format!("unexpected {other:?}")))),
                     Err(e) => return Err(kill_child(e.into())),
                 }
             }
@@ -112,9 +93,7 @@ impl Container {
             }
             let signals = SignalFd::with_flags(&handled, SfdFlags::SFD_CLOEXEC)
                 .map_err(|e| ContainerError::Usage(format!("signalfd: {e}")))?;
-            Ok(exit_status_code(wait_in_foreground(
-                child.pid, &signals, console,
-            )))
+            Ok(exit_status_code(wait_in_foreground(child.pid, &signals, console)))
         })();
         if !opts.detach {
             let _ = nix::sys::signal::sigprocmask(SigmaskHow::SIG_SETMASK, Some(&old), None);

@@ -25,11 +25,7 @@ impl Container {
             let status = c.status();
             out.push(ListEntry {
                 id,
-                pid: if status == crate::state::Status::Stopped {
-                    0
-                } else {
-                    c.state.pid
-                },
+                pid: if status == crate::state::Status::Stopped { 0 } else { c.state.pid },
                 status: status.to_string(),
                 bundle: c.state.bundle.display().to_string(),
                 created: c.state.created.clone(),

@@ -47,29 +47,13 @@ pub enum ContainerError {
     #[error(transparent)]
     Signal(#[from] crate::signals::SignalError),
     #[error("container {id:?} could not be made: stage {stage} failed: {message}")]
-    Init {
-        id: String,
-        stage: String,
-        message: String,
-    },
+    Init { id: String, stage: String, message: String },
     #[error("exec in container {id:?} failed: stage {stage}: {message}")]
-    Exec {
-        id: String,
-        stage: String,
-        message: String,
-    },
+    Exec { id: String, stage: String, message: String },
     #[error("container {id:?} is {status}: {what}")]
-    WrongStatus {
-        id: String,
-        status: Status,
-        what: &'static str,
-    },
+    WrongStatus { id: String, status: Status, what: &'static str },
     #[error("{what}: {path}: {source}")]
-    Io {
-        what: &'static str,
-        path: PathBuf,
-        source: std::io::Error,
-    },
+    Io { what: &'static str, path: PathBuf, source: std::io::Error },
     #[error("{0}")]
     Usage(String),
 }
@@ -86,11 +70,7 @@ impl Container {
     pub fn load(paths: &Paths, id: &str) -> Result<Container, ContainerError> {
         let dir = ContainerDir::open(paths, id)?;
         let state = dir.load()?;
-        Ok(Container {
-            paths: paths.clone(),
-            dir,
-            state,
-        })
+        Ok(Container { paths: paths.clone(), dir, state })
     }
 
     pub fn id(&self) -> &str {
@@ -102,10 +82,6 @@ impl Container {
     }
 
     fn wrong_status(&self, what: &'static str) -> ContainerError {
-        ContainerError::WrongStatus {
-            id: self.state.id.clone(),
-            status: self.status(),
-            what,
-        }
+        ContainerError::WrongStatus { id: self.state.id.clone(), status: self.status(), what }
     }
 }

@@ -35,10 +35,7 @@ impl Container {
         // Block the signals we handle before the init exists, so none is lost
         // between clone and the wait loop; the init unblocks them for itself.
         let mut handled = SigSet::empty();
-        for s in FORWARDED
-            .iter()
-            .chain([Signal::SIGCHLD, Signal::SIGWINCH].iter())
-        {
+        for s in FORWARDED.iter().chain([Signal::SIGCHLD, Signal::SIGWINCH].iter()) {
             handled.add(*s);
         }
         let mut old = SigSet::empty();
@@ -49,11 +46,7 @@ impl Container {
         result
     }
 
-    fn run_foreground(
-        paths: &Paths,
-        mut create: CreateOptions,
-        handled: &SigSet,
-    ) -> Result<i32, ContainerError> {
+    fn run_foreground(paths: &Paths, mut create: CreateOptions, handled: &SigSet) -> Result<i32, ContainerError> {
         if matches!(create.console, ConsoleHandling::None) {
             create.console = ConsoleHandling::Keep;
         }
@@ -78,18 +71,10 @@ impl Container {
 
 /// Wait for `init` (our child), forwarding signals to it and, with a
 /// terminal, copying between our stdio and the pty master.
-pub(super) fn wait_in_foreground(
-    init: Pid,
-    signals: &SignalFd,
-    console: Option<OwnedFd>,
-) -> WaitStatus {
+pub(super) fn wait_in_foreground(init: Pid, signals: &SignalFd, console: Option<OwnedFd>) -> WaitStatus {
     {
         let host_stdin = std::io::stdin();
-        let _raw = console.as_ref().and_then(|_| {
-            terminal::RawModeGuard::new(host_stdin.as_fd())
-                .ok()
-                .flatten()
-        });
+        let _raw = console.as_ref().and_then(|_| terminal::RawModeGuard::new(host_stdin.as_fd()).ok().flatten());
         if let Some(master) = &console {
             let _ = terminal::set_winsize_from(host_stdin.as_fd(), master.as_fd());
         }
@@ -109,24 +94,15 @@ pub(super) fn wait_in_foreground(
             if poll(&mut fds, PollTimeout::NONE).is_err() {
                 continue;
             }
-            let ready: Vec<bool> = fds
-                .iter()
-                .map(|f| f.revents().is_some_and(|r| !r.is_empty()))
-                .collect();
+            let ready: Vec<bool> = fds.iter().map(|f| f.revents().is_some_and(|r| !r.is_empty())).collect();
             drop(fds);
             if let (Some(master), Some(i)) = (&console, master_idx) {
-                if ready[i]
-                    && terminal::copy_available(master.as_fd(), std::io::stdout().as_fd())
-                        .unwrap_or(0)
-                        == 0
-                {
+                if ready[i] && terminal::copy_available(master.as_fd(), std::io::stdout().as_fd()).unwrap_or(0) == 0 {
                     master_open = false;
                 }
             }
             if let (Some(master), Some(i)) = (&console, stdin_idx) {
-                if ready[i]
-                    && terminal::copy_available(stdin.as_fd(), master.as_fd()).unwrap_or(0) == 0
-                {
+                if ready[i] && terminal::copy_available(stdin.as_fd(), master.as_fd()).unwrap_or(0) == 0 {
                     stdin_open = false;
                 }
             }
@@ -136,10 +112,7 @@ pub(super) fn wait_in_foreground(
                         Ok(Signal::SIGCHLD) => {}
                         Ok(Signal::SIGWINCH) => {
                             if let Some(master) = &console {
-                                let _ = terminal::set_winsize_from(
-                                    std::io::stdin().as_fd(),
-                                    master.as_fd(),
-                                );
+                                let _ = terminal::set_winsize_from(std::io::stdin().as_fd(), master.as_fd());
                             }
                         }
                         Ok(sig) => {
@@ -171,12 +144,8 @@ fn drain(master: &OwnedFd) {
     loop {
         let mut fds = [PollFd::new(master.as_fd(), PollFlags::POLLIN)];
         let ready = poll(&mut fds, PollTimeout::ZERO).unwrap_or(0) > 0
-            && fds[0]
-                .revents()
-                .is_some_and(|r| r.contains(PollFlags::POLLIN));
-        if !ready
-            || terminal::copy_available(master.as_fd(), std::io::stdout().as_fd()).unwrap_or(0) == 0
-        {
+            && fds[0].revents().is_some_and(|r| r.contains(PollFlags::POLLIN));
+        if !ready || terminal::copy_available(master.as_fd(), std::io::stdout().as_fd()).unwrap_or(0) == 0 {
             return;
         }
     }

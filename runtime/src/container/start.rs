@@ -19,25 +19,13 @@ impl Container {
         let fifo_path = self.dir.exec_fifo();
         // O_NONBLOCK: opening the read end must not hang if the init died;
         // we poll instead, checking that it is still alive.
-        let fd = open(
-            &fifo_path,
-            OFlag::O_RDONLY | OFlag::O_NONBLOCK | OFlag::O_CLOEXEC,
-            Mode::empty(),
-        )
-        .map_err(|e| ContainerError::Io {
-            what: "opening exec.fifo",
-            path: fifo_path.clone(),
-            source: e.into(),
-        })?;
+        let fd = open(&fifo_path, OFlag::O_RDONLY | OFlag::O_NONBLOCK | OFlag::O_CLOEXEC, Mode::empty())
+            .map_err(|e| ContainerError::Io { what: "opening exec.fifo", path: fifo_path.clone(), source: e.into() })?;
         let mut fifo = std::fs::File::from(fd);
         loop {
             let mut fds = [PollFd::new(fifo.as_fd(), PollFlags::POLLIN)];
             let ready = poll(&mut fds, PollTimeout::from(100u8)).unwrap_or(0);
-            if ready > 0
-                && fds[0]
-                    .revents()
-                    .is_some_and(|r| r.contains(PollFlags::POLLIN))
-            {
+            if ready > 0 && fds[0].revents().is_some_and(|r| r.contains(PollFlags::POLLIN)) {
                 break;
             }
             if !self.state.init_alive() {

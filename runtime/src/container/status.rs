@@ -11,10 +11,7 @@ impl Container {
 
     /// Signals go to containers whose init still exists.
     pub fn can_kill(&self) -> bool {
-        matches!(
-            self.status(),
-            Status::Created | Status::Running | Status::Paused
-        )
+        matches!(self.status(), Status::Created | Status::Running | Status::Paused)
     }
 
     /// Without --force, only containers that never ran or have stopped go.

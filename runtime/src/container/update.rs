@@ -9,16 +9,12 @@ use crate::state::Status;
 
 impl Container {
     /// Plan and write `resources`; returns what was written, in order.
-    pub fn update(
-        &self,
-        resources: &LinuxResources,
-    ) -> Result<Vec<cgroups::CgroupWriteOutcome>, ContainerError> {
+    pub fn update(&self, resources: &LinuxResources) -> Result<Vec<cgroups::CgroupWriteOutcome>, ContainerError> {
         if matches!(self.status(), Status::Stopped) {
             return Err(self.wrong_status("there is no cgroup left to update"));
         }
         let cgroup = ContainerCgroup::load(&self.state.cgroup_path);
-        let writes = cgroups::plan_resources(resources, cgroup.version())
-            .map_err(cgroups::CgroupError::from)?;
+        let writes = cgroups::plan_resources(resources, cgroup.version()).map_err(cgroups::CgroupError::from)?;
         Ok(cgroup.apply(&writes)?)
     }
 }

@@ -38,38 +38,15 @@ pub enum HookError {
     #[error("{hook} ({path}) does not exist: check it where this kind of hook runs (createContainer and startContainer: inside the container; the others: on the host)")]
     NotFound { hook: String, path: PathBuf },
     #[error("{hook} ({path}) could not be started: {source}; check it is an executable file")]
-    Spawn {
-        hook: String,
-        path: PathBuf,
-        source: io::Error,
-    },
+    Spawn { hook: String, path: PathBuf, source: io::Error },
     #[error("{hook} ({path}) could not be supervised: {source}")]
-    Supervise {
-        hook: String,
-        path: PathBuf,
-        source: io::Error,
-    },
+    Supervise { hook: String, path: PathBuf, source: io::Error },
     #[error("{hook} ({path}) timed out after {secs}s and was killed with SIGKILL: raise its timeout or make it faster{output}")]
-    TimedOut {
-        hook: String,
-        path: PathBuf,
-        secs: u64,
-        output: OutputHead,
-    },
+    TimedOut { hook: String, path: PathBuf, secs: u64, output: OutputHead },
     #[error("{hook} ({path}) exited with code {code}{output}")]
-    Failed {
-        hook: String,
-        path: PathBuf,
-        code: i32,
-        output: OutputHead,
-    },
+    Failed { hook: String, path: PathBuf, code: i32, output: OutputHead },
     #[error("{hook} ({path}) was killed by {signal}{output}")]
-    Killed {
-        hook: String,
-        path: PathBuf,
-        signal: String,
-        output: OutputHead,
-    },
+    Killed { hook: String, path: PathBuf, signal: String, output: OutputHead },
 }
 
 /// One hook, checked and ready to run: what [`supervise`] executes.
@@ -117,17 +94,8 @@ impl std::fmt::Display for OutputHead {
 impl OutputHead {
     /// Up to three non-empty lines, joined with " | " so an error stays one line.
     pub fn from_output(stdout: &str, stderr: &str) -> Self {
-        let source = if stderr.trim().is_empty() {
-            stdout
-        } else {
-            stderr
-        };
-        let lines: Vec<&str> = source
-            .lines()
-            .map(str::trim)
-            .filter(|l| !l.is_empty())
-            .take(3)
-            .collect();
+        let source = if stderr.trim().is_empty() { stdout } else { stderr };
+        let lines: Vec<&str> = source.lines().map(str::trim).filter(|l| !l.is_empty()).take(3).collect();
         OutputHead(lines.join(" | "))
     }
 }
@@ -137,47 +105,25 @@ pub fn plan_hook(kind: &str, index: usize, hook: &Hook) -> Result<HookPlan, Hook
     let name = format!("hooks.{kind}[{index}]");
     let program = hook.path().clone();
     if !program.is_absolute() {
-        return Err(HookError::NotAbsolute {
-            hook: name,
-            path: program,
-        });
+        return Err(HookError::NotAbsolute { hook: name, path: program });
     }
     let mut args = hook.args().clone().unwrap_or_default();
-    let argv0 = if args.is_empty() {
-        program.to_string_lossy().into_owned()
-    } else {
-        args.remove(0)
-    };
+    let argv0 = if args.is_empty() { program.to_string_lossy().into_owned() } else { args.remove(0) };
     let env = hook
         .env()
         .iter()
         .flatten()
         .map(|entry| match entry.split_once('=') {
             Some((k, v)) if !k.is_empty() => Ok((k.to_string(), v.to_string())),
-            _ => Err(HookError::BadEnv {
-                hook: name.clone(),
-                entry: entry.clone(),
-            }),
+            _ => Err(HookError::BadEnv { hook: name.clone(), entry: entry.clone() }),
         })
         .collect::<Result<Vec<_>, _>>()?;
     let timeout = match hook.timeout() {
         None => None,
         Some(secs) if secs > 0 => Some(Duration::from_secs(secs as u64)),
-        Some(timeout) => {
-            return Err(HookError::BadTimeout {
-                hook: name,
-                timeout,
-            })
-        }
+        Some(timeout) => return Err(HookError::BadTimeout { hook: name, timeout }),
     };
-    Ok(HookPlan {
-        name,
-        program,
-        argv0,
-        args,
-        env,
-        timeout,
-    })
+    Ok(HookPlan { name, program, argv0, args, env, timeout })
 }
 
 /// Run each hook of one lifecycle point (`kind` is its config.json name,
@@ -205,12 +151,7 @@ pub fn run_hooks_reporting(
 }
 
 /// Plan and run one hook; an exit code other than 0 is an error.
-pub fn run_hook(
-    kind: &str,
-    index: usize,
-    hook: &Hook,
-    state_json: &[u8],
-) -> Result<HookOutcome, HookError> {
+pub fn run_hook(kind: &str, index: usize, hook: &Hook, state_json: &[u8]) -> Result<HookOutcome, HookError> {
     let plan = plan_hook(kind, index, hook)?;
     let done = supervise(&plan, state_json)?;
     let output = OutputHead::from_output(&done.stdout, &done.stderr);
@@ -224,24 +165,9 @@ pub fn run_hook(
             stdout: done.stdout,
             stderr: done.stderr,
         }),
-        End::Exited(code) => Err(HookError::Failed {
-            hook,
-            path,
-            code,
-            output,
-        }),
-        End::Signaled(signal) => Err(HookError::Killed {
-            hook,
-            path,
-            signal,
-            output,
-        }),
-        End::TimedOut(after) => Err(HookError::TimedOut {
-            hook,
-            path,
-            secs: after.as_secs(),
-            output,
-        }),
+        End::Exited(code) => Err(HookError::Failed { hook, path, code, output }),
+        End::Signaled(signal) => Err(HookError::Killed { hook, path, signal, output }),
+        End::TimedOut(after) => Err(HookError::TimedOut { hook, path, secs: after.as_secs(), output }),
     }
 }
 

@@ -52,11 +52,7 @@ pub fn supervise(plan: &HookPlan, stdin_data: &[u8]) -> Result<Finished, HookErr
         // We can no longer watch it, so it must not outlive this error.
         kill_group(&child);
         let _ = child.wait();
-        HookError::Supervise {
-            hook: plan.name.clone(),
-            path: plan.program.clone(),
-            source,
-        }
+        HookError::Supervise { hook: plan.name.clone(), path: plan.program.clone(), source }
     })
 }
 
@@ -72,11 +68,7 @@ fn watch(child: &mut Child, timeout: Option<Duration>, stdin_data: &[u8]) -> io:
     let mut stdin = child.stdin.take().filter(|_| !stdin_data.is_empty());
     let mut stdout = child.stdout.take();
     let mut stderr = child.stderr.take();
-    let fds = [
-        stdin.as_ref().map(AsFd::as_fd),
-        stdout.as_ref().map(AsFd::as_fd),
-        stderr.as_ref().map(AsFd::as_fd),
-    ];
+    let fds = [stdin.as_ref().map(AsFd::as_fd), stdout.as_ref().map(AsFd::as_fd), stderr.as_ref().map(AsFd::as_fd)];
     for fd in fds.into_iter().flatten() {
         fcntl(fd, FcntlArg::F_SETFL(OFlag::O_NONBLOCK))?;
     }
@@ -98,18 +90,11 @@ fn watch(child: &mut Child, timeout: Option<Duration>, stdin_data: &[u8]) -> io:
             child.wait()?;
             break End::TimedOut(timeout.unwrap_or_default());
         }
-        wait_for_activity(
-            &stdin,
-            &stdout,
-            &stderr,
-            pidfd.as_ref(),
-            deadline.map(|d| d - now),
-        )?;
+        wait_for_activity(&stdin, &stdout, &stderr, pidfd.as_ref(), deadline.map(|d| d - now))?;
         if let Some(pipe) = stdin.as_mut() {
             match pipe.write(&stdin_data[written..]) {
                 Ok(n) => written += n,
-                Err(e)
-                    if e.kind() == ErrorKind::WouldBlock || e.kind() == ErrorKind::Interrupted => {}
+                Err(e) if e.kind() == ErrorKind::WouldBlock || e.kind() == ErrorKind::Interrupted => {}
                 // The hook closed its stdin without reading it all: its choice.
                 Err(_) => written = stdin_data.len(),
             }
@@ -162,21 +147,9 @@ fn wait_for_activity(
     until_deadline: Option<Duration>,
 ) -> io::Result<()> {
     let mut fds = Vec::with_capacity(4);
-    fds.extend(
-        stdin
-            .as_ref()
-            .map(|p| PollFd::new(p.as_fd(), PollFlags::POLLOUT)),
-    );
-    fds.extend(
-        stdout
-            .as_ref()
-            .map(|p| PollFd::new(p.as_fd(), PollFlags::POLLIN)),
-    );
-    fds.extend(
-        stderr
-            .as_ref()
-            .map(|p| PollFd::new(p.as_fd(), PollFlags::POLLIN)),
-    );
+    fds.extend(stdin.as_ref().map(|p| PollFd::new(p.as_fd(), PollFlags::POLLOUT)));
+    fds.extend(stdout.as_ref().map(|p| PollFd::new(p.as_fd(), PollFlags::POLLIN)));
+    fds.extend(stderr.as_ref().map(|p| PollFd::new(p.as_fd(), PollFlags::POLLIN)));
     fds.extend(pidfd.map(|p| PollFd::new(p.as_fd(), PollFlags::POLLIN)));
     let wait = match (pidfd, until_deadline) {
         (Some(_), d) => d,
@@ -186,9 +159,7 @@ fn wait_for_activity(
     // Round up so we never wake a hair before the deadline and spin.
     let timeout = match wait {
         None => PollTimeout::NONE,
-        Some(d) => {
-            PollTimeout::try_from(d + Duration::from_micros(999)).unwrap_or(PollTimeout::MAX)
-        }
+        Some(d) => PollTimeout::try_from(d + Duration::from_micros(999)).unwrap_or(PollTimeout::MAX),
     };
     match poll(&mut fds, timeout) {
         Ok(_) | Err(nix::errno::Errno::EINTR) => Ok(()),

@@ -5,6 +5,7 @@
 //! channel (naming the stage) and exits; it never returns to the runtime's
 //! code, and it never panics across the clone boundary.
 
+use std::convert::Infallible;
 use std::ffi::CString;
 use std::fs::OpenOptions;
 use std::io::Write;
@@ -42,10 +43,7 @@ pub trait InStage<T> {
 
 impl<T, E: std::fmt::Display> InStage<T> for Result<T, E> {
     fn in_stage(self, stage: &'static str) -> Result<T, StepError> {
-        self.map_err(|e| StepError {
-            stage,
-            message: e.to_string(),
-        })
+        self.map_err(|e| StepError { stage, message: e.to_string() })
     }
 }
 
@@ -55,26 +53,21 @@ pub fn container_init(ctx: &InitContext) -> isize {
     let err = match outcome {
         Ok(Err(e)) => e,
         Ok(Ok(never)) => match never {},
-        Err(_) => StepError {
-            stage: "init",
-            message: "the init panicked (a glassbox bug)".into(),
-        },
+        Err(_) => StepError { stage: "init", message: "the init panicked (a glassbox bug)".into() },
     };
-    let _ = ctx.channel.send(&FromInit::Failed {
-        stage: err.stage.into(),
-        message: err.message,
-    });
+    let _ = ctx.channel.send(&FromInit::Failed { stage: err.stage.into(), message: err.message });
     1
 }
 
 /// The order in which a container is made, from the inside.
-fn make_container(ctx: &InitContext) -> Result<std::convert::Infallible, StepError> {
-    let process = ctx
-        .opts
-        .spec
-        .process()
-        .as_ref()
-        .expect("bundle checked process");
+fn make_container(ctx: &InitContext) -> Result<Infallible, StepError> {
+    let spec = ctx.opts.spec;
+    let process = spec.process().as_ref().expect("bundle checked process");
+    let linux = spec.linux().as_ref().expect("bundle checked linux");
+    let no_new_privs = process.no_new_privileges().unwrap_or(false);
+    let seccomp = linux.seccomp().as_ref();
+
+    // 1. Namespaces: who we are and what we can see of the system.
     reset_signals()?;
     wait_for_go(ctx)?;
     become_root_of_user_namespace(ctx)?;
@@ -84,45 +77,25 @@ fn make_container(ctx: &InitContext) -> Result<std::convert::Infallible, StepErr
     if ctx.opts.new_keyring {
         join_new_session_keyring()?;
     }
+
+    // 2. The root filesystem, with the hooks at their points.
+    let rootfs = rootfs_context(ctx);
     // Relative paths in config.json (bind sources) are relative to the bundle.
     nix::unistd::chdir(ctx.opts.bundle).in_stage("mounts")?;
-    let rootfs_ctx = rootfs::RootfsContext {
-        spec: ctx.opts.spec,
-        rootfs: ctx.opts.rootfs,
-        in_user_namespace: ctx.plan.new_user
-            || ctx
-                .plan
-                .join_in_init
-                .iter()
-                .any(|(t, _)| *t == LinuxNamespaceType::User),
-        cgroup_path: ctx.opts.cgroup_path,
-    };
-    rootfs::prepare(&rootfs_ctx).in_stage("mounts")?;
+    rootfs::prepare(&rootfs).in_stage("mounts")?;
     let state_json = let_runtime_run_create_hooks(ctx)?;
     run_create_container_hooks(ctx, &state_json)?;
-    rootfs::enter(&rootfs_ctx, ctx.opts.no_pivot).in_stage("pivot_root")?;
+    rootfs::enter(&rootfs, ctx.opts.no_pivot).in_stage("pivot_root")?;
     set_up_terminal(ctx, process)?;
-    set_hostname(ctx.opts.spec)?;
+    set_hostname(spec)?;
     // Before the masks: readonlyPaths usually makes /proc/sys read-only.
-    write_sysctls(ctx.opts.spec)?;
-    rootfs::finish(&rootfs_ctx).in_stage("masks")?;
-    let personality = ctx
-        .opts
-        .spec
-        .linux()
-        .as_ref()
-        .and_then(|l| l.personality().as_ref());
-    security::apply_process_attributes(process, personality).in_stage("rlimits")?;
-    let seccomp = ctx
-        .opts
-        .spec
-        .linux()
-        .as_ref()
-        .and_then(|l| l.seccomp().as_ref());
-    let no_new_privs = process.no_new_privileges().unwrap_or(false);
+    write_sysctls(spec)?;
+    rootfs::finish(&rootfs).in_stage("masks")?;
+
+    // 3. Privileges, dropped for good.
+    security::apply_process_attributes(process, linux.personality().as_ref()).in_stage("rlimits")?;
     if let (Some(profile), false) = (seccomp, no_new_privs) {
-        // Without no_new_privs, loading a filter needs CAP_SYS_ADMIN: do it
-        // while we still have it.
+        // Without no_new_privs, loading a filter needs CAP_SYS_ADMIN: now, while we have it.
         security::load_seccomp(profile).in_stage("seccomp")?;
     }
     let caps = process.capabilities().as_ref();
@@ -133,17 +106,29 @@ fn make_container(ctx: &InitContext) -> Result<std::convert::Infallible, StepErr
     if no_new_privs {
         security::set_no_new_privileges().in_stage("capabilities")?;
     }
+
+    // 4. Wait for `start`, then become the user's program.
     let exec = ExecTarget::resolve(process)?;
     ctx.channel.send(&FromInit::Ready).in_stage("exec")?;
     wait_for_start(ctx)?;
     run_start_container_hooks(ctx, &state_json)?;
     if let (Some(profile), true) = (seccomp, no_new_privs) {
-        // With no_new_privs the filter can be loaded unprivileged, and last,
-        // so that it only has to allow execve, not our own set-up calls.
+        // With no_new_privs the filter loads unprivileged, and last, so it
+        // only has to allow execve, not our own set-up calls.
         security::load_seccomp(profile).in_stage("seccomp")?;
     }
     close_runtime_fds(ctx.opts.preserve_fds)?;
     exec.exec()
+}
+
+fn rootfs_context<'a>(ctx: &InitContext<'a>) -> rootfs::RootfsContext<'a> {
+    let joins_user = ctx.plan.join_in_init.iter().any(|(t, _)| *t == LinuxNamespaceType::User);
+    rootfs::RootfsContext {
+        spec: ctx.opts.spec,
+        rootfs: ctx.opts.rootfs,
+        in_user_namespace: ctx.plan.new_user || joins_user,
+        cgroup_path: ctx.opts.cgroup_path,
+    }
 }
 
 /// Rust ignores SIGPIPE, and an ignored signal stays ignored across execve;
@@ -159,10 +144,7 @@ pub(super) fn reset_signals() -> Result<(), StepError> {
 fn wait_for_go(ctx: &InitContext) -> Result<(), StepError> {
     match ctx.channel.recv::<FromRuntime>().in_stage("namespaces")? {
         (FromRuntime::Go, _) => Ok(()),
-        (other, _) => Err(StepError {
-            stage: "namespaces",
-            message: format!("expected Go, got {other:?}"),
-        }),
+        (other, _) => Err(StepError { stage: "namespaces", message: format!("expected Go, got {other:?}") }),
     }
 }
 
@@ -200,21 +182,13 @@ fn start_new_session() -> Result<(), StepError> {
 fn join_new_session_keyring() -> Result<(), StepError> {
     const KEYCTL_JOIN_SESSION_KEYRING: libc::c_long = 1;
     // SAFETY: a NULL name asks for a new anonymous keyring.
-    let rc = unsafe {
-        libc::syscall(
-            libc::SYS_keyctl,
-            KEYCTL_JOIN_SESSION_KEYRING,
-            std::ptr::null::<libc::c_char>(),
-        )
-    };
+    let rc = unsafe { libc::syscall(libc::SYS_keyctl, KEYCTL_JOIN_SESSION_KEYRING, std::ptr::null::<libc::c_char>()) };
     let err = std::io::Error::last_os_error();
     // Kernels without keyrings say ENOSYS: nothing to isolate then.
     if rc < 0 && err.raw_os_error() != Some(libc::ENOSYS) {
         return Err(StepError {
             stage: "namespaces",
-            message: format!(
-                "keyctl(KEYCTL_JOIN_SESSION_KEYRING): {err} (use --no-new-keyring to skip)"
-            ),
+            message: format!("keyctl(KEYCTL_JOIN_SESSION_KEYRING): {err} (use --no-new-keyring to skip)"),
         });
     }
     Ok(())
@@ -226,10 +200,7 @@ fn let_runtime_run_create_hooks(ctx: &InitContext) -> Result<String, StepError> 
     ctx.channel.send(&FromInit::MountsDone).in_stage("hooks")?;
     match ctx.channel.recv::<FromRuntime>().in_stage("hooks")? {
         (FromRuntime::HooksDone { state_json }, _) => Ok(state_json),
-        (other, _) => Err(StepError {
-            stage: "hooks",
-            message: format!("expected HooksDone, got {other:?}"),
-        }),
+        (other, _) => Err(StepError { stage: "hooks", message: format!("expected HooksDone, got {other:?}") }),
     }
 }
 
@@ -237,12 +208,7 @@ fn hook_list(
     ctx: &InitContext,
     pick: fn(&oci_spec::runtime::Hooks) -> &Option<Vec<oci_spec::runtime::Hook>>,
 ) -> Vec<oci_spec::runtime::Hook> {
-    ctx.opts
-        .spec
-        .hooks()
-        .as_ref()
-        .and_then(|h| pick(h).clone())
-        .unwrap_or_default()
+    ctx.opts.spec.hooks().as_ref().and_then(|h| pick(h).clone()).unwrap_or_default()
 }
 
 /// createContainer hooks run in the container's namespaces, before pivot_root.
@@ -263,11 +229,8 @@ fn set_up_terminal(ctx: &InitContext, process: &Process) -> Result<(), StepError
     if !process.terminal().unwrap_or(false) {
         return Ok(());
     }
-    let console =
-        terminal::open_console_in_container(process.console_size()).in_stage("terminal")?;
-    ctx.channel
-        .send_with_fd(&FromInit::Console, Some(console.master.as_raw_fd()))
-        .in_stage("terminal")?;
+    let console = terminal::open_console_in_container(process.console_size()).in_stage("terminal")?;
+    ctx.channel.send_with_fd(&FromInit::Console, Some(console.master.as_raw_fd())).in_stage("terminal")?;
     drop(console.master);
     terminal::make_controlling_terminal(console.slave).in_stage("terminal")
 }
@@ -282,10 +245,7 @@ fn set_hostname(spec: &Spec) -> Result<(), StepError> {
         if rc != 0 {
             return Err(StepError {
                 stage: "hostname",
-                message: format!(
-                    "setdomainname({name:?}): {}",
-                    std::io::Error::last_os_error()
-                ),
+                message: format!("setdomainname({name:?}): {}", std::io::Error::last_os_error()),
             });
         }
     }
@@ -312,33 +272,22 @@ fn write_sysctls(spec: &Spec) -> Result<(), StepError> {
 pub(super) fn change_to_cwd(process: &Process) -> Result<(), StepError> {
     let cwd = process.cwd();
     if !cwd.is_absolute() {
-        return Err(StepError {
-            stage: "exec",
-            message: format!("process.cwd {:?} must be an absolute path", cwd),
-        });
+        return Err(StepError { stage: "exec", message: format!("process.cwd {:?} must be an absolute path", cwd) });
     }
     // runc creates a missing cwd; so do we, inside the new root.
     let _ = std::fs::create_dir_all(cwd);
-    nix::unistd::chdir(cwd).map_err(|e| StepError {
-        stage: "exec",
-        message: format!("process.cwd {}: chdir: {e}", cwd.display()),
-    })
+    nix::unistd::chdir(cwd)
+        .map_err(|e| StepError { stage: "exec", message: format!("process.cwd {}: chdir: {e}", cwd.display()) })
 }
 
 /// Block until `glassbox start` opens exec.fifo for reading, then tell it
 /// we are going.
 fn wait_for_start(ctx: &InitContext) -> Result<(), StepError> {
     let path = format!("/proc/self/fd/{}", ctx.exec_fifo_fd);
-    let mut fifo = OpenOptions::new()
-        .write(true)
-        .custom_flags(libc::O_CLOEXEC)
-        .open(&path)
-        .map_err(|e| StepError {
-            stage: "exec",
-            message: format!(
-                "reopening exec.fifo through {path}: {e} (is /proc mounted in the container?)"
-            ),
-        })?;
+    let mut fifo = OpenOptions::new().write(true).custom_flags(libc::O_CLOEXEC).open(&path).map_err(|e| StepError {
+        stage: "exec",
+        message: format!("reopening exec.fifo through {path}: {e} (is /proc mounted in the container?)"),
+    })?;
     fifo.write_all(b"0").in_stage("exec")
 }
 
@@ -350,10 +299,7 @@ pub(super) fn close_runtime_fds(preserve_fds: i32) -> Result<(), StepError> {
     // SAFETY: close_range(2) with the CLOEXEC flag only sets flags.
     let rc = unsafe { libc::syscall(libc::SYS_close_range, first, u32::MAX, CLOSE_RANGE_CLOEXEC) };
     if rc != 0 {
-        return Err(StepError {
-            stage: "exec",
-            message: format!("close_range: {}", std::io::Error::last_os_error()),
-        });
+        return Err(StepError { stage: "exec", message: format!("close_range: {}", std::io::Error::last_os_error()) });
     }
     Ok(())
 }
@@ -371,21 +317,17 @@ impl ExecTarget {
         let args = process.args().clone().unwrap_or_default();
         let mut env = process.env().clone().unwrap_or_default();
         if !env.iter().any(|e| e.starts_with("HOME=")) {
-            env.push(format!(
-                "HOME={}",
-                security::home_for_uid(Path::new("/etc/passwd"), process.user().uid())
-            ));
+            env.push(format!("HOME={}", security::home_for_uid(Path::new("/etc/passwd"), process.user().uid())));
         }
         let program = args.first().cloned().unwrap_or_default();
         let path = find_program(&program, &env).ok_or_else(|| StepError {
             stage: "exec",
-            message: format!("process.args[0] {program:?}: no such executable in the container (searched PATH of process.env)"),
+            message: format!(
+                "process.args[0] {program:?}: no such executable in the container (searched PATH of process.env)"
+            ),
         })?;
         let cstr = |s: &str| {
-            CString::new(s).map_err(|_| StepError {
-                stage: "exec",
-                message: format!("{s:?} contains a NUL byte"),
-            })
+            CString::new(s).map_err(|_| StepError { stage: "exec", message: format!("{s:?} contains a NUL byte") })
         };
         Ok(ExecTarget {
             path: cstr(&path.to_string_lossy())?,
@@ -396,19 +338,14 @@ impl ExecTarget {
 
     pub fn exec(self) -> Result<std::convert::Infallible, StepError> {
         let err = nix::unistd::execve(&self.path, &self.argv, &self.env).unwrap_err();
-        Err(StepError {
-            stage: "exec",
-            message: format!("execve({:?}): {err}", self.path),
-        })
+        Err(StepError { stage: "exec", message: format!("execve({:?}): {err}", self.path) })
     }
 }
 
 /// PATH lookup the way a shell does it, but with the container's PATH.
 fn find_program(program: &str, env: &[String]) -> Option<PathBuf> {
     use std::os::unix::fs::PermissionsExt;
-    let runnable = |p: &Path| {
-        std::fs::metadata(p).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
-    };
+    let runnable = |p: &Path| std::fs::metadata(p).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0);
     if program.contains('/') {
         let p = PathBuf::from(program);
         return runnable(&p).then_some(p);
@@ -417,9 +354,5 @@ fn find_program(program: &str, env: &[String]) -> Option<PathBuf> {
         .iter()
         .find_map(|e| e.strip_prefix("PATH="))
         .unwrap_or("/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin");
-    path_var
-        .split(':')
-        .filter(|d| !d.is_empty())
-        .map(|d| Path::new(d).join(program))
-        .find(|p| runnable(p))
+    path_var.split(':').filter(|d| !d.is_empty()).map(|d| Path::new(d).join(program)).find(|p| runnable(p))
 }

@@ -51,20 +51,14 @@ pub fn spawn_joined(opts: &JoinOptions) -> Result<SpawnedInit, ProcessError> {
                 Ok(never) => match never {},
                 Err(e) => e,
             };
-            let _ = child_end.send(&FromInit::Failed {
-                stage: err.stage.into(),
-                message: err.message,
-            });
+            let _ = child_end.send(&FromInit::Failed { stage: err.stage.into(), message: err.message });
             // SAFETY: leave without running the runtime's destructors twice.
             unsafe { libc::_exit(1) }
         }
         Ok(ForkResult::Parent { child }) => {
             guard.restore()?;
             drop(child_end);
-            Ok(SpawnedInit {
-                pid: child,
-                channel: runtime_end,
-            })
+            Ok(SpawnedInit { pid: child, channel: runtime_end })
         }
         Err(e) => {
             let _ = guard.restore();
@@ -82,12 +76,7 @@ fn join_and_exec(
     super::init::reset_signals()?;
     match channel.recv::<FromRuntime>().in_stage("namespaces")? {
         (FromRuntime::Go, _) => {}
-        (other, _) => {
-            return Err(StepError {
-                stage: "namespaces",
-                message: format!("expected Go, got {other:?}"),
-            })
-        }
+        (other, _) => return Err(StepError { stage: "namespaces", message: format!("expected Go, got {other:?}") }),
     }
     let rest: Vec<_> = joined
         .iter()
@@ -98,9 +87,7 @@ fn join_and_exec(
     nix::unistd::setsid().in_stage("namespaces")?;
     if process.terminal().unwrap_or(false) {
         let pty = terminal::open_pty_in_container(process.console_size()).in_stage("terminal")?;
-        channel
-            .send_with_fd(&FromInit::Console, Some(pty.master.as_raw_fd()))
-            .in_stage("terminal")?;
+        channel.send_with_fd(&FromInit::Console, Some(pty.master.as_raw_fd())).in_stage("terminal")?;
         drop(pty.master);
         terminal::make_controlling_terminal(pty.slave).in_stage("terminal")?;
     }

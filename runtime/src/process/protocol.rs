@@ -8,8 +8,7 @@ use std::io::{IoSlice, IoSliceMut};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 
 use nix::sys::socket::{
-    recvmsg, sendmsg, socketpair, AddressFamily, ControlMessage, ControlMessageOwned, MsgFlags,
-    SockFlag, SockType,
+    recvmsg, sendmsg, socketpair, AddressFamily, ControlMessage, ControlMessageOwned, MsgFlags, SockFlag, SockType,
 };
 use serde::{Deserialize, Serialize};
 
@@ -57,13 +56,8 @@ pub struct Channel {
 
 /// Both ends; each side keeps one and drops the other after clone.
 pub fn channel_pair() -> Result<(Channel, Channel), ChannelError> {
-    let (a, b) = socketpair(
-        AddressFamily::Unix,
-        SockType::SeqPacket,
-        None,
-        SockFlag::SOCK_CLOEXEC,
-    )
-    .map_err(ChannelError::Create)?;
+    let (a, b) = socketpair(AddressFamily::Unix, SockType::SeqPacket, None, SockFlag::SOCK_CLOEXEC)
+        .map_err(ChannelError::Create)?;
     Ok((Channel { fd: a }, Channel { fd: b }))
 }
 
@@ -76,17 +70,12 @@ impl Channel {
         self.send_with_fd(msg, None)
     }
 
-    pub fn send_with_fd<T: Serialize>(
-        &self,
-        msg: &T,
-        fd: Option<RawFd>,
-    ) -> Result<(), ChannelError> {
+    pub fn send_with_fd<T: Serialize>(&self, msg: &T, fd: Option<RawFd>) -> Result<(), ChannelError> {
         let bytes = serde_json::to_vec(msg).expect("protocol messages serialize");
         let iov = [IoSlice::new(&bytes)];
         let fds = fd.map(|f| [f]);
         let cmsgs: Vec<ControlMessage> = fds.iter().map(|f| ControlMessage::ScmRights(f)).collect();
-        sendmsg::<()>(self.fd.as_raw_fd(), &iov, &cmsgs, MsgFlags::empty(), None)
-            .map_err(ChannelError::Send)?;
+        sendmsg::<()>(self.fd.as_raw_fd(), &iov, &cmsgs, MsgFlags::empty(), None).map_err(ChannelError::Send)?;
         Ok(())
     }
 
@@ -96,13 +85,8 @@ impl Channel {
         let mut cmsg = nix::cmsg_space!([RawFd; 1]);
         let (len, fd) = {
             let mut iov = [IoSliceMut::new(&mut buf)];
-            let msg = recvmsg::<()>(
-                self.fd.as_raw_fd(),
-                &mut iov,
-                Some(&mut cmsg),
-                MsgFlags::MSG_CMSG_CLOEXEC,
-            )
-            .map_err(ChannelError::Recv)?;
+            let msg = recvmsg::<()>(self.fd.as_raw_fd(), &mut iov, Some(&mut cmsg), MsgFlags::MSG_CMSG_CLOEXEC)
+                .map_err(ChannelError::Recv)?;
             let mut fd = None;
             for c in msg.cmsgs().map_err(ChannelError::Recv)? {
                 if let ControlMessageOwned::ScmRights(fds) = c {
@@ -115,9 +99,8 @@ impl Channel {
         if len == 0 {
             return Err(ChannelError::Closed);
         }
-        let msg = serde_json::from_slice(&buf[..len]).map_err(|e| {
-            ChannelError::Garbled(format!("{e}: {}", String::from_utf8_lossy(&buf[..len])))
-        })?;
+        let msg = serde_json::from_slice(&buf[..len])
+            .map_err(|e| ChannelError::Garbled(format!("{e}: {}", String::from_utf8_lossy(&buf[..len]))))?;
         Ok((msg, fd))
     }
 }
@@ -133,8 +116,7 @@ mod tests {
         let (m, fd): (FromRuntime, _) = b.recv().unwrap();
         assert!(matches!(m, FromRuntime::Go) && fd.is_none());
         let (r, _w) = nix::unistd::pipe().unwrap();
-        b.send_with_fd(&FromInit::Console, Some(r.as_raw_fd()))
-            .unwrap();
+        b.send_with_fd(&FromInit::Console, Some(r.as_raw_fd())).unwrap();
         let (m, fd): (FromInit, _) = a.recv().unwrap();
         assert!(matches!(m, FromInit::Console) && fd.is_some());
         drop(b);

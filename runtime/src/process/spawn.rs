@@ -57,21 +57,9 @@ pub fn spawn_init(opts: &InitOptions, plan: &NamespacePlan) -> Result<SpawnedIni
     let (runtime_end, init_end) = channel_pair()?;
     // An O_PATH descriptor survives pivot_root; the init reopens it through
     // /proc/self/fd for writing once it is ready to wait for `start`.
-    let fifo: OwnedFd = open(
-        opts.exec_fifo,
-        OFlag::O_PATH | OFlag::O_CLOEXEC,
-        Mode::empty(),
-    )
-    .map_err(|source| ProcessError::Fifo {
-        path: opts.exec_fifo.display().to_string(),
-        source,
-    })?;
-    let ctx = InitContext {
-        opts,
-        plan,
-        channel: &init_end,
-        exec_fifo_fd: fifo.as_raw_fd(),
-    };
+    let fifo: OwnedFd = open(opts.exec_fifo, OFlag::O_PATH | OFlag::O_CLOEXEC, Mode::empty())
+        .map_err(|source| ProcessError::Fifo { path: opts.exec_fifo.display().to_string(), source })?;
+    let ctx = InitContext { opts, plan, channel: &init_end, exec_fifo_fd: fifo.as_raw_fd() };
     let offsets = time_offsets(opts.spec);
     let guard = ChildNamespaceGuard::enter(plan, &offsets)?;
     let mut stack = vec![0u8; INIT_STACK_SIZE];
@@ -79,20 +67,12 @@ pub fn spawn_init(opts: &InitOptions, plan: &NamespacePlan) -> Result<SpawnedIni
     // holds no lock another thread owned; the child never returns into our
     // frames (it execs or _exits).
     let result = unsafe {
-        clone(
-            Box::new(|| init::container_init(&ctx)),
-            &mut stack,
-            plan.clone_flags,
-            Some(Signal::SIGCHLD as i32),
-        )
+        clone(Box::new(|| init::container_init(&ctx)), &mut stack, plan.clone_flags, Some(Signal::SIGCHLD as i32))
     };
     guard.restore()?;
     let pid = result.map_err(|e| ProcessError::Clone(e, plan.unshare_equivalent()))?;
     drop(init_end);
-    Ok(SpawnedInit {
-        pid,
-        channel: runtime_end,
-    })
+    Ok(SpawnedInit { pid, channel: runtime_end })
 }
 
 /// `linux.timeOffsets` as (clock, seconds, nanoseconds) lines for timens_offsets.
@@ -100,13 +80,5 @@ fn time_offsets(spec: &Spec) -> Vec<(String, i64, u32)> {
     let Some(map) = spec.linux().as_ref().and_then(|l| l.time_offsets().clone()) else {
         return Vec::new();
     };
-    map.iter()
-        .map(|(clock, off)| {
-            (
-                clock.clone(),
-                off.secs().unwrap_or(0),
-                off.nanosecs().unwrap_or(0),
-            )
-        })
-        .collect()
+    map.iter().map(|(clock, off)| (clock.clone(), off.secs().unwrap_or(0), off.nanosecs().unwrap_or(0))).collect()
 }

@@ -28,17 +28,11 @@ const FLAG_NAMES: &[(MsFlags, &str)] = &[
 
 /// The mount(8) names of the ordinary (non-propagation, non-bind) flags.
 pub fn flag_names(flags: MsFlags) -> Vec<&'static str> {
-    FLAG_NAMES
-        .iter()
-        .filter(|(f, _)| flags.contains(*f))
-        .map(|(_, n)| *n)
-        .collect()
+    FLAG_NAMES.iter().filter(|(f, _)| flags.contains(*f)).map(|(_, n)| *n).collect()
 }
 
-const PROPAGATION_MASK: MsFlags = MsFlags::MS_SHARED
-    .union(MsFlags::MS_SLAVE)
-    .union(MsFlags::MS_PRIVATE)
-    .union(MsFlags::MS_UNBINDABLE);
+const PROPAGATION_MASK: MsFlags =
+    MsFlags::MS_SHARED.union(MsFlags::MS_SLAVE).union(MsFlags::MS_PRIVATE).union(MsFlags::MS_UNBINDABLE);
 
 /// One mount(2) call. `target` is where the learner sees it: a path inside
 /// the container for `mounts[]`, a host path for the steps around the rootfs.
@@ -60,22 +54,12 @@ impl MountCall {
         flags: MsFlags,
         data: Option<String>,
     ) -> Self {
-        MountCall {
-            source: Some(source.into()),
-            target: target.into(),
-            fstype: Some(fstype.into()),
-            flags,
-            data,
-        }
+        MountCall { source: Some(source.into()), target: target.into(), fstype: Some(fstype.into()), flags, data }
     }
 
     /// `mount --bind` (or `--rbind` when `recursive`).
     pub fn bind(source: impl Into<PathBuf>, target: impl Into<PathBuf>, recursive: bool) -> Self {
-        let rec = if recursive {
-            MsFlags::MS_REC
-        } else {
-            MsFlags::empty()
-        };
+        let rec = if recursive { MsFlags::MS_REC } else { MsFlags::empty() };
         MountCall {
             source: Some(source.into()),
             target: target.into(),
@@ -100,21 +84,13 @@ impl MountCall {
     /// `mount --make-<propagation>`: never combined with other flags, the
     /// kernel wants a call of its own.
     pub fn propagation(target: impl Into<PathBuf>, flags: MsFlags) -> Self {
-        MountCall {
-            source: None,
-            target: target.into(),
-            fstype: None,
-            flags,
-            data: None,
-        }
+        MountCall { source: None, target: target.into(), fstype: None, flags, data: None }
     }
 
     /// Is this a call that makes a *new* mount on its target (so the target
     /// must exist first), rather than changing an existing one?
     pub fn creates_mount(&self) -> bool {
-        !self
-            .flags
-            .intersects(MsFlags::MS_REMOUNT | PROPAGATION_MASK | MsFlags::MS_MOVE)
+        !self.flags.intersects(MsFlags::MS_REMOUNT | PROPAGATION_MASK | MsFlags::MS_MOVE)
     }
 
     /// A bind mount (not a remount of one).
@@ -126,16 +102,9 @@ impl MountCall {
 impl fmt::Display for MountCall {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let target = self.target.display();
-        let source = self
-            .source
-            .as_ref()
-            .map(|s| s.display().to_string())
-            .unwrap_or_default();
+        let source = self.source.as_ref().map(|s| s.display().to_string()).unwrap_or_default();
         let rec = self.flags.contains(MsFlags::MS_REC);
-        let mut options: Vec<String> = flag_names(self.flags)
-            .into_iter()
-            .map(String::from)
-            .collect();
+        let mut options: Vec<String> = flag_names(self.flags).into_iter().map(String::from).collect();
         if let Some(d) = &self.data {
             options.push(d.clone());
         }
@@ -153,23 +122,11 @@ impl fmt::Display for MountCall {
             .find(|(fl, _)| self.flags.contains(*fl))
             .map(|(_, n)| *n)
             .unwrap_or("private");
-            return write!(
-                f,
-                "mount --make-{}{kind} {target}",
-                if rec { "r" } else { "" }
-            );
+            return write!(f, "mount --make-{}{kind} {target}", if rec { "r" } else { "" });
         }
         if self.flags.contains(MsFlags::MS_REMOUNT) {
-            let bind = if self.flags.contains(MsFlags::MS_BIND) {
-                ",bind"
-            } else {
-                ""
-            };
-            let rest = if options.is_empty() {
-                String::new()
-            } else {
-                format!(",{}", options.join(","))
-            };
+            let bind = if self.flags.contains(MsFlags::MS_BIND) { ",bind" } else { "" };
+            let rest = if options.is_empty() { String::new() } else { format!(",{}", options.join(",")) };
             return write!(f, "mount -o remount{bind}{rest} {target}");
         }
         if self.flags.contains(MsFlags::MS_BIND) {
@@ -202,12 +159,7 @@ pub struct SymlinkCall {
 impl fmt::Display for SymlinkCall {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let force = if self.replace { "f" } else { "" };
-        write!(
-            f,
-            "ln -s{force} {} {}",
-            self.target.display(),
-            self.link.display()
-        )
+        write!(f, "ln -s{force} {} {}", self.target.display(), self.link.display())
     }
 }
 
@@ -238,16 +190,8 @@ impl fmt::Display for NodeCall {
         match self.kind {
             NodeKind::Fifo => write!(f, "mknod -m {:04o} {p} p", self.mode)?,
             NodeKind::Char | NodeKind::Block => {
-                let t = if self.kind == NodeKind::Char {
-                    'c'
-                } else {
-                    'b'
-                };
-                write!(
-                    f,
-                    "mknod -m {:04o} {p} {t} {} {}",
-                    self.mode, self.major, self.minor
-                )?
+                let t = if self.kind == NodeKind::Char { 'c' } else { 'b' };
+                write!(f, "mknod -m {:04o} {p} {t} {} {}", self.mode, self.major, self.minor)?
             }
         }
         if self.uid != 0 || self.gid != 0 {
@@ -270,29 +214,11 @@ mod tests {
             MsFlags::MS_NOSUID | MsFlags::MS_NOEXEC | MsFlags::MS_NODEV,
             None,
         );
-        assert_eq!(
-            proc_.to_string(),
-            "mount -t proc -o nosuid,nodev,noexec proc /proc"
-        );
-        let tmp = MountCall::new_fs(
-            "tmpfs",
-            "tmpfs",
-            "/dev",
-            MsFlags::MS_NOSUID,
-            Some("mode=755".into()),
-        );
-        assert_eq!(
-            tmp.to_string(),
-            "mount -t tmpfs -o nosuid,mode=755 tmpfs /dev"
-        );
-        assert_eq!(
-            MountCall::bind("/src", "/dst", true).to_string(),
-            "mount --rbind /src /dst"
-        );
-        assert_eq!(
-            MountCall::remount_bind("/dst", MsFlags::MS_RDONLY).to_string(),
-            "mount -o remount,bind,ro /dst"
-        );
+        assert_eq!(proc_.to_string(), "mount -t proc -o nosuid,nodev,noexec proc /proc");
+        let tmp = MountCall::new_fs("tmpfs", "tmpfs", "/dev", MsFlags::MS_NOSUID, Some("mode=755".into()));
+        assert_eq!(tmp.to_string(), "mount -t tmpfs -o nosuid,mode=755 tmpfs /dev");
+        assert_eq!(MountCall::bind("/src", "/dst", true).to_string(), "mount --rbind /src /dst");
+        assert_eq!(MountCall::remount_bind("/dst", MsFlags::MS_RDONLY).to_string(), "mount -o remount,bind,ro /dst");
         assert_eq!(
             MountCall::propagation("/", MsFlags::MS_SLAVE | MsFlags::MS_REC).to_string(),
             "mount --make-rslave /"
@@ -313,11 +239,7 @@ mod tests {
             gid: 0,
         };
         assert_eq!(n.to_string(), "mknod -m 0666 /dev/null c 1 3");
-        let l = SymlinkCall {
-            link: "/dev/fd".into(),
-            target: "/proc/self/fd".into(),
-            replace: false,
-        };
+        let l = SymlinkCall { link: "/dev/fd".into(), target: "/proc/self/fd".into(), replace: false };
         assert_eq!(l.to_string(), "ln -s /proc/self/fd /dev/fd");
     }
 }

@@ -76,15 +76,8 @@ impl fmt::Display for DeviceAction {
 }
 
 /// Decides every node and link, in order: defaults, `linux.devices[]`, links.
-pub fn plan_devices(
-    spec: &Spec,
-    in_user_namespace: bool,
-) -> Result<Vec<DeviceAction>, RootfsError> {
-    let listed = spec
-        .linux()
-        .as_ref()
-        .and_then(|l| l.devices().clone())
-        .unwrap_or_default();
+pub fn plan_devices(spec: &Spec, in_user_namespace: bool) -> Result<Vec<DeviceAction>, RootfsError> {
+    let listed = spec.linux().as_ref().and_then(|l| l.devices().clone()).unwrap_or_default();
     let mut nodes: Vec<(String, NodeCall)> = DEFAULT_DEVICES
         .iter()
         .filter(|(path, _, _)| !listed.iter().any(|d| d.path() == Path::new(path)))
@@ -103,10 +96,7 @@ pub fn plan_devices(
         .collect();
     for (i, d) in listed.iter().enumerate() {
         let origin = format!("linux.devices[{i}]");
-        let bad = |problem: String| RootfsError::BadDevice {
-            origin: origin.clone(),
-            problem,
-        };
+        let bad = |problem: String| RootfsError::BadDevice { origin: origin.clone(), problem };
         let kind = match d.typ() {
             LinuxDeviceType::C | LinuxDeviceType::U => NodeKind::Char,
             LinuxDeviceType::B => NodeKind::Block,
@@ -118,20 +108,10 @@ pub fn plan_devices(
                 )))
             }
         };
-        let major = u64::try_from(d.major()).map_err(|_| {
-            bad(format!(
-                "{}: major {} is negative",
-                d.path().display(),
-                d.major()
-            ))
-        })?;
-        let minor = u64::try_from(d.minor()).map_err(|_| {
-            bad(format!(
-                "{}: minor {} is negative",
-                d.path().display(),
-                d.minor()
-            ))
-        })?;
+        let major = u64::try_from(d.major())
+            .map_err(|_| bad(format!("{}: major {} is negative", d.path().display(), d.major())))?;
+        let minor = u64::try_from(d.minor())
+            .map_err(|_| bad(format!("{}: minor {} is negative", d.path().display(), d.minor())))?;
         let node = NodeCall {
             path: Path::new("/").join(d.path()),
             kind,
@@ -155,35 +135,16 @@ pub fn plan_devices(
         })
         .collect();
     for (link, target) in DEFAULT_LINKS {
-        let link = SymlinkCall {
-            link: link.into(),
-            target: target.into(),
-            replace: false,
-        };
-        actions.push(DeviceAction::Symlink {
-            origin: "default /dev symlink".into(),
-            link,
-        });
+        let link = SymlinkCall { link: link.into(), target: target.into(), replace: false };
+        actions.push(DeviceAction::Symlink { origin: "default /dev symlink".into(), link });
     }
-    let devpts = spec
-        .mounts()
-        .as_deref()
-        .unwrap_or_default()
-        .iter()
-        .any(|m| {
-            Path::new("/").join(m.destination()) == Path::new("/dev/pts")
-                && m.typ().as_deref() == Some("devpts")
+    let devpts =
+        spec.mounts().as_deref().unwrap_or_default().iter().any(|m| {
+            Path::new("/").join(m.destination()) == Path::new("/dev/pts") && m.typ().as_deref() == Some("devpts")
         });
     if devpts {
-        let link = SymlinkCall {
-            link: "/dev/ptmx".into(),
-            target: "pts/ptmx".into(),
-            replace: true,
-        };
-        actions.push(DeviceAction::Symlink {
-            origin: "mounts[] devpts on /dev/pts".into(),
-            link,
-        });
+        let link = SymlinkCall { link: "/dev/ptmx".into(), target: "pts/ptmx".into(), replace: true };
+        actions.push(DeviceAction::Symlink { origin: "mounts[] devpts on /dev/pts".into(), link });
     }
     Ok(actions)
 }
@@ -211,11 +172,7 @@ pub fn apply_device(rootfs: &Path, action: &DeviceAction) -> Result<(), RootfsEr
 
 /// The host path for a new node, its directory created; `None` when
 /// something already exists there (left as it is).
-fn free_node_path(
-    rootfs: &Path,
-    path: &Path,
-    origin: &str,
-) -> Result<Option<PathBuf>, RootfsError> {
+fn free_node_path(rootfs: &Path, path: &Path, origin: &str) -> Result<Option<PathBuf>, RootfsError> {
     let parent = path.parent().unwrap_or(Path::new("/"));
     let name = path.file_name().ok_or_else(|| RootfsError::BadDevice {
         origin: origin.into(),
@@ -238,22 +195,14 @@ fn make_node(node: &NodeCall, host: &Path, origin: &str) -> Result<(), RootfsErr
         NodeKind::Fifo => SFlag::S_IFIFO,
     };
     let mode = Mode::from_bits_truncate(node.mode);
-    mknod(host, kind, mode, makedev(node.major, node.minor)).map_err(|e| {
-        fail(
-            e,
-            "is /dev read-only or mounted nodev, or are we in a user namespace?",
-        )
-    })?;
+    mknod(host, kind, mode, makedev(node.major, node.minor))
+        .map_err(|e| fail(e, "is /dev read-only or mounted nodev, or are we in a user namespace?"))?;
     // mknod(2) applied the umask; set the exact mode asked for.
     std::fs::set_permissions(host, std::fs::Permissions::from_mode(node.mode))
         .map_err(|e| fail(errno_of(&e), "could not chmod the new node"))?;
     if node.uid != 0 || node.gid != 0 {
-        std::os::unix::fs::lchown(host, Some(node.uid), Some(node.gid)).map_err(|e| {
-            fail(
-                errno_of(&e),
-                "could not chown the new node: is that uid/gid mapped?",
-            )
-        })?;
+        std::os::unix::fs::lchown(host, Some(node.uid), Some(node.gid))
+            .map_err(|e| fail(errno_of(&e), "could not chown the new node: is that uid/gid mapped?"))?;
     }
     Ok(())
 }
@@ -282,20 +231,9 @@ mod tests {
             .file_mode(0o600u32)
             .build()
             .unwrap();
-        let linux = LinuxBuilder::default()
-            .devices(vec![fuse, null])
-            .build()
-            .unwrap();
-        let spec = SpecBuilder::default()
-            .linux(linux)
-            .mounts(get_default_mounts())
-            .build()
-            .unwrap();
-        let shown: Vec<String> = plan_devices(&spec, false)
-            .unwrap()
-            .iter()
-            .map(|a| a.to_string())
-            .collect();
+        let linux = LinuxBuilder::default().devices(vec![fuse, null]).build().unwrap();
+        let spec = SpecBuilder::default().linux(linux).mounts(get_default_mounts()).build().unwrap();
+        let shown: Vec<String> = plan_devices(&spec, false).unwrap().iter().map(|a| a.to_string()).collect();
         assert_eq!(
             shown,
             vec![
@@ -319,27 +257,12 @@ mod tests {
     fn user_namespace_binds_and_bad_types() {
         let spec = SpecBuilder::default().mounts(vec![]).build().unwrap();
         let plan = plan_devices(&spec, true).unwrap();
-        assert_eq!(
-            plan[0].to_string(),
-            "touch /dev/null && mount --bind /dev/null /dev/null"
-        );
-        assert!(
-            !plan.iter().any(|a| a.to_string().contains("ptmx")),
-            "no devpts mount, no ptmx link"
-        );
-        let all = LinuxDeviceBuilder::default()
-            .path("/dev/x")
-            .typ(LinuxDeviceType::A)
-            .build()
-            .unwrap();
-        let spec = SpecBuilder::default()
-            .linux(LinuxBuilder::default().devices(vec![all]).build().unwrap())
-            .build()
-            .unwrap();
+        assert_eq!(plan[0].to_string(), "touch /dev/null && mount --bind /dev/null /dev/null");
+        assert!(!plan.iter().any(|a| a.to_string().contains("ptmx")), "no devpts mount, no ptmx link");
+        let all = LinuxDeviceBuilder::default().path("/dev/x").typ(LinuxDeviceType::A).build().unwrap();
+        let spec =
+            SpecBuilder::default().linux(LinuxBuilder::default().devices(vec![all]).build().unwrap()).build().unwrap();
         let err = plan_devices(&spec, false).unwrap_err().to_string();
-        assert!(
-            err.starts_with("linux.devices[0]: /dev/x: type \"a\""),
-            "{err}"
-        );
+        assert!(err.starts_with("linux.devices[0]: /dev/x: type \"a\""), "{err}");
     }
 }

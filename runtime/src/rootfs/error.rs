@@ -12,13 +12,7 @@ use nix::errno::Errno;
 pub enum RootfsError {
     /// A mount(2) call refused. `call` is the equivalent shell command.
     #[error("{origin} ({what}): mount(2) failed: {errno} — {hint}; the call was `{call}`")]
-    Mount {
-        origin: String,
-        what: String,
-        call: String,
-        errno: Errno,
-        hint: String,
-    },
+    Mount { origin: String, what: String, call: String, errno: Errno, hint: String },
 
     /// A `mounts[]` entry that cannot be turned into mount(2) calls.
     #[error("{origin}: {problem}")]
@@ -26,61 +20,31 @@ pub enum RootfsError {
 
     /// A bind mount whose source is not on the host.
     #[error("{origin}.source: {source_path} does not exist on the host ({errno}) — a bind mount needs an existing file or directory to show")]
-    MissingBindSource {
-        origin: String,
-        source_path: PathBuf,
-        errno: Errno,
-    },
+    MissingBindSource { origin: String, source_path: PathBuf, errno: Errno },
 
     /// Walking a container path met a symlink that would leave the rootfs.
     #[error("{field}: {path} goes through the symlink {link} -> {target}, which {why}; glassbox refuses to follow it onto a host path")]
-    UnsafeSymlink {
-        field: String,
-        path: PathBuf,
-        link: PathBuf,
-        target: PathBuf,
-        why: &'static str,
-    },
+    UnsafeSymlink { field: String, path: PathBuf, link: PathBuf, target: PathBuf, why: &'static str },
 
     /// A path with `..` that climbs above the container's `/`.
-    #[error(
-        "{field}: {path} climbs above the container's root with `..`; write the path without `..`"
-    )]
+    #[error("{field}: {path} climbs above the container's root with `..`; write the path without `..`")]
     DotDotEscape { field: String, path: PathBuf },
 
     /// Symlinks pointing at each other (the kernel's own limit is 40).
     #[error("{field}: {path}: more than {limit} symlinks while resolving it inside the rootfs (a loop?)")]
-    SymlinkLoop {
-        field: String,
-        path: PathBuf,
-        limit: usize,
-    },
+    SymlinkLoop { field: String, path: PathBuf, limit: usize },
 
     /// A middle component of the path is a file, not a directory.
     #[error("{field}: {path}: {component} inside the rootfs is not a directory, so nothing can be below it")]
-    NotADirectory {
-        field: String,
-        path: PathBuf,
-        component: PathBuf,
-    },
+    NotADirectory { field: String, path: PathBuf, component: PathBuf },
 
     /// Looking at, or creating, a file or directory inside the rootfs failed.
     #[error("{field}: could not {action} {path}: {errno} — is that part of the rootfs read-only or full?")]
-    Filesystem {
-        field: String,
-        action: &'static str,
-        path: PathBuf,
-        errno: Errno,
-    },
+    Filesystem { field: String, action: &'static str, path: PathBuf, errno: Errno },
 
     /// mknod(2) (or the chmod/chown right after it) failed.
     #[error("{origin}: {call} failed: {errno} — {hint}")]
-    DeviceNode {
-        origin: String,
-        call: String,
-        errno: Errno,
-        hint: &'static str,
-    },
+    DeviceNode { origin: String, call: String, errno: Errno, hint: &'static str },
 
     /// A `linux.devices[]` entry that cannot be made.
     #[error("{origin}: {problem}")]
@@ -88,40 +52,26 @@ pub enum RootfsError {
 
     /// symlink(2) failed.
     #[error("{origin}: `ln -s {target} {link}` failed: {errno}")]
-    Symlink {
-        origin: String,
-        link: PathBuf,
-        target: PathBuf,
-        errno: Errno,
-    },
+    Symlink { origin: String, link: PathBuf, target: PathBuf, errno: Errno },
 
     /// `linux.rootfsPropagation` holds a word that is not a propagation type.
-    #[error("linux.rootfsPropagation: {value:?} is not one of shared, slave, private, unbindable (or their r- variants)")]
+    #[error(
+        "linux.rootfsPropagation: {value:?} is not one of shared, slave, private, unbindable (or their r- variants)"
+    )]
     BadPropagation { value: String },
 
     /// One step of switching the root (pivot_root, umount, chroot, chdir).
     #[error("{step} failed on {path}: {errno} — {hint}")]
-    Enter {
-        step: &'static str,
-        path: PathBuf,
-        errno: Errno,
-        hint: &'static str,
-    },
+    Enter { step: &'static str, path: PathBuf, errno: Errno, hint: &'static str },
 
     /// A host file glassbox reads to decide (mountinfo, /sys/fs/cgroup).
     #[error("could not read {path} to {purpose}: {errno}")]
-    HostInfo {
-        path: PathBuf,
-        purpose: &'static str,
-        errno: Errno,
-    },
+    HostInfo { path: PathBuf, purpose: &'static str, errno: Errno },
 }
 
 /// `std::io::Error` → `Errno`, so every variant shows the kernel's own name (ENOENT, EPERM…).
 pub(crate) fn errno_of(e: &std::io::Error) -> Errno {
-    e.raw_os_error()
-        .map(Errno::from_raw)
-        .unwrap_or(Errno::UnknownErrno)
+    e.raw_os_error().map(Errno::from_raw).unwrap_or(Errno::UnknownErrno)
 }
 
 /// What a failed mount(2) most likely means, by errno.
@@ -131,14 +81,11 @@ pub(crate) fn mount_hint(errno: Errno, data: Option<&str>) -> String {
             Some(d) if !d.is_empty() => format!("check the options {d:?}"),
             _ => "check the flags and that the target is a mount point where one is needed".into(),
         },
-        Errno::ENODEV => {
-            "this kernel does not know that filesystem type (see /proc/filesystems)".into()
-        }
+        Errno::ENODEV => "this kernel does not know that filesystem type (see /proc/filesystems)".into(),
         Errno::ENOENT => "the source or the target does not exist".into(),
         Errno::ENOTDIR => "a directory was mounted on a file or the other way round".into(),
         Errno::EPERM | Errno::EACCES => {
-            "not permitted: in a user namespace some filesystems and flag changes are refused"
-                .into()
+            "not permitted: in a user namespace some filesystems and flag changes are refused".into()
         }
         Errno::EBUSY => "something is already mounted there or the mount is in use".into(),
         _ => "see mount(2) for this error".into(),

@@ -47,35 +47,19 @@ impl fmt::Display for FinishStep {
 pub fn plan_finish(spec: &Spec) -> Result<Vec<FinishStep>, RootfsError> {
     let linux = spec.linux().as_ref();
     let mut steps = Vec::new();
-    let masked = linux
-        .and_then(|l| l.masked_paths().clone())
-        .unwrap_or_default();
+    let masked = linux.and_then(|l| l.masked_paths().clone()).unwrap_or_default();
     for (i, p) in masked.iter().enumerate() {
-        steps.push(FinishStep::Mask {
-            origin: format!("linux.maskedPaths[{i}]"),
-            path: p.into(),
-        });
+        steps.push(FinishStep::Mask { origin: format!("linux.maskedPaths[{i}]"), path: p.into() });
     }
-    let readonly = linux
-        .and_then(|l| l.readonly_paths().clone())
-        .unwrap_or_default();
+    let readonly = linux.and_then(|l| l.readonly_paths().clone()).unwrap_or_default();
     for (i, p) in readonly.iter().enumerate() {
-        steps.push(FinishStep::ReadOnly {
-            origin: format!("linux.readonlyPaths[{i}]"),
-            path: p.into(),
-        });
+        steps.push(FinishStep::ReadOnly { origin: format!("linux.readonlyPaths[{i}]"), path: p.into() });
     }
-    if spec
-        .root()
-        .as_ref()
-        .and_then(|r| r.readonly())
-        .unwrap_or(false)
-    {
+    if spec.root().as_ref().and_then(|r| r.readonly()).unwrap_or(false) {
         steps.push(FinishStep::ReadOnlyRoot);
     }
     if let Some(word) = linux.and_then(|l| l.rootfs_propagation().as_deref()) {
-        let flags = propagation_flags(word)
-            .ok_or_else(|| RootfsError::BadPropagation { value: word.into() })?;
+        let flags = propagation_flags(word).ok_or_else(|| RootfsError::BadPropagation { value: word.into() })?;
         steps.push(FinishStep::Propagation(flags));
     }
     Ok(steps)
@@ -87,13 +71,7 @@ pub fn calls_for(step: &FinishStep) -> Result<Vec<MountCall>, RootfsError> {
     let calls = match step {
         FinishStep::Mask { path, .. } => match std::fs::metadata(path) {
             Err(_) => vec![],
-            Ok(m) if m.is_dir() => vec![MountCall::new_fs(
-                "tmpfs",
-                "tmpfs",
-                path,
-                MsFlags::MS_RDONLY,
-                None,
-            )],
+            Ok(m) if m.is_dir() => vec![MountCall::new_fs("tmpfs", "tmpfs", path, MsFlags::MS_RDONLY, None)],
             Ok(_) => vec![MountCall::bind("/dev/null", path, false)],
         },
         FinishStep::ReadOnly { path, origin } => {
@@ -101,27 +79,13 @@ pub fn calls_for(step: &FinishStep) -> Result<Vec<MountCall>, RootfsError> {
                 return Ok(vec![]);
             }
             let kept = existing_flags(path).map_err(|e| {
-                mount_error(
-                    origin,
-                    "read-only path",
-                    &MountCall::remount_bind(path, MsFlags::MS_RDONLY),
-                    e,
-                )
+                mount_error(origin, "read-only path", &MountCall::remount_bind(path, MsFlags::MS_RDONLY), e)
             })?;
-            vec![
-                MountCall::bind(path, path, true),
-                MountCall::remount_bind(path, kept | MsFlags::MS_RDONLY),
-            ]
+            vec![MountCall::bind(path, path, true), MountCall::remount_bind(path, kept | MsFlags::MS_RDONLY)]
         }
         FinishStep::ReadOnlyRoot => {
-            let kept = existing_flags(Path::new("/")).map_err(|e| {
-                mount_error(
-                    "root.readonly",
-                    "/",
-                    &MountCall::remount_bind("/", MsFlags::MS_RDONLY),
-                    e,
-                )
-            })?;
+            let kept = existing_flags(Path::new("/"))
+                .map_err(|e| mount_error("root.readonly", "/", &MountCall::remount_bind("/", MsFlags::MS_RDONLY), e))?;
             vec![MountCall::remount_bind("/", kept | MsFlags::MS_RDONLY)]
         }
         FinishStep::Propagation(flags) => vec![MountCall::propagation("/", *flags)],
@@ -160,39 +124,16 @@ mod tests {
             .rootfs_propagation("rshared")
             .build()
             .unwrap();
-        let root = RootBuilder::default()
-            .path("rootfs")
-            .readonly(true)
-            .build()
-            .unwrap();
-        let spec = SpecBuilder::default()
-            .linux(linux)
-            .root(root)
-            .build()
-            .unwrap();
-        let shown: Vec<String> = plan_finish(&spec)
-            .unwrap()
-            .iter()
-            .map(|s| s.to_string())
-            .collect();
+        let root = RootBuilder::default().path("rootfs").readonly(true).build().unwrap();
+        let spec = SpecBuilder::default().linux(linux).root(root).build().unwrap();
+        let shown: Vec<String> = plan_finish(&spec).unwrap().iter().map(|s| s.to_string()).collect();
         assert_eq!(
             shown,
-            vec![
-                "hide /proc/kcore",
-                "make /proc/sys read-only",
-                "make / read-only",
-                "mount --make-rshared /"
-            ]
+            vec!["hide /proc/kcore", "make /proc/sys read-only", "make / read-only", "mount --make-rshared /"]
         );
-        let linux = LinuxBuilder::default()
-            .rootfs_propagation("sideways")
-            .build()
-            .unwrap();
+        let linux = LinuxBuilder::default().rootfs_propagation("sideways").build().unwrap();
         let spec = SpecBuilder::default().linux(linux).build().unwrap();
-        assert!(plan_finish(&spec)
-            .unwrap_err()
-            .to_string()
-            .contains("\"sideways\""));
+        assert!(plan_finish(&spec).unwrap_err().to_string().contains("\"sideways\""));
     }
 
     #[test]
@@ -200,21 +141,9 @@ mod tests {
         let t = tempfile::tempdir().unwrap();
         let file = t.path().join("f");
         std::fs::write(&file, b"").unwrap();
-        let mask = |p: &Path| {
-            calls_for(&FinishStep::Mask {
-                origin: "o".into(),
-                path: p.into(),
-            })
-            .unwrap()
-        };
-        assert_eq!(
-            mask(&file)[0].to_string(),
-            format!("mount --bind /dev/null {}", file.display())
-        );
-        assert_eq!(
-            mask(t.path())[0].to_string(),
-            format!("mount -t tmpfs -o ro tmpfs {}", t.path().display())
-        );
+        let mask = |p: &Path| calls_for(&FinishStep::Mask { origin: "o".into(), path: p.into() }).unwrap();
+        assert_eq!(mask(&file)[0].to_string(), format!("mount --bind /dev/null {}", file.display()));
+        assert_eq!(mask(t.path())[0].to_string(), format!("mount -t tmpfs -o ro tmpfs {}", t.path().display()));
         assert!(mask(&t.path().join("missing")).is_empty());
     }
 }

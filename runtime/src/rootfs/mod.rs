@@ -64,11 +64,7 @@ pub struct RootfsContext<'a> {
 /// always made recursive (a non-recursive one would leave host submounts
 /// shared and let container mounts leak), or `rslave` by default.
 pub fn preparation_propagation(spec: &Spec) -> Result<MsFlags, RootfsError> {
-    match spec
-        .linux()
-        .as_ref()
-        .and_then(|l| l.rootfs_propagation().as_deref())
-    {
+    match spec.linux().as_ref().and_then(|l| l.rootfs_propagation().as_deref()) {
         None => Ok(MsFlags::MS_SLAVE | MsFlags::MS_REC),
         Some(word) => options::propagation_flags(word)
             .map(|f| f | MsFlags::MS_REC)
@@ -79,25 +75,13 @@ pub fn preparation_propagation(spec: &Spec) -> Result<MsFlags, RootfsError> {
 /// Before pivot_root: propagation of `/`, the rootfs bind mount, every
 /// `mounts[]` entry in order, device nodes and the /dev symlinks.
 pub fn prepare(ctx: &RootfsContext) -> Result<(), RootfsError> {
-    mounts::set_root_propagation(
-        preparation_propagation(ctx.spec)?,
-        "linux.rootfsPropagation",
-    )?;
+    mounts::set_root_propagation(preparation_propagation(ctx.spec)?, "linux.rootfsPropagation")?;
     mounts::make_rootfs_parent_private(ctx.rootfs)?;
     mounts::bind_rootfs_onto_itself(ctx.rootfs)?;
 
-    let wants_cgroup = ctx
-        .spec
-        .mounts()
-        .iter()
-        .flatten()
-        .any(|m| m.typ().as_deref() == Some("cgroup"));
+    let wants_cgroup = ctx.spec.mounts().iter().flatten().any(|m| m.typ().as_deref() == Some("cgroup"));
     // Only look at the host's cgroups when a mount asks for them.
-    let layout = if wants_cgroup {
-        CgroupLayout::detect(ctx.cgroup_path)?
-    } else {
-        CgroupLayout::Legacy(vec![])
-    };
+    let layout = if wants_cgroup { CgroupLayout::detect(ctx.cgroup_path)? } else { CgroupLayout::Legacy(vec![]) };
     for planned in mount_plan::plan_mounts(ctx.spec, &layout)? {
         mounts::apply_planned_mount(ctx.rootfs, &planned)?;
     }

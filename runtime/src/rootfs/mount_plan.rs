@@ -58,20 +58,13 @@ impl CgroupLayout {
     /// `own` is the container's cgroup path (`glassbox/<id>`): on v1 each
     /// hierarchy is shown from there down, never the host's whole tree.
     pub fn detect(own: &str) -> Result<Self, RootfsError> {
-        let info = |purpose| {
-            move |errno| RootfsError::HostInfo {
-                path: HOST_CGROUP_ROOT.into(),
-                purpose,
-                errno,
-            }
-        };
-        let fs = nix::sys::statfs::statfs(HOST_CGROUP_ROOT)
-            .map_err(info("see which cgroup version the host has"))?;
+        let info = |purpose| move |errno| RootfsError::HostInfo { path: HOST_CGROUP_ROOT.into(), purpose, errno };
+        let fs = nix::sys::statfs::statfs(HOST_CGROUP_ROOT).map_err(info("see which cgroup version the host has"))?;
         if fs.filesystem_type() == nix::sys::statfs::CGROUP2_SUPER_MAGIC {
             return Ok(CgroupLayout::Unified);
         }
-        let listing = std::fs::read_dir(HOST_CGROUP_ROOT)
-            .map_err(|e| info("list the cgroup v1 controllers")(errno_of(&e)))?;
+        let listing =
+            std::fs::read_dir(HOST_CGROUP_ROOT).map_err(|e| info("list the cgroup v1 controllers")(errno_of(&e)))?;
         let mut entries = Vec::new();
         for entry in listing.flatten() {
             let name = entry.file_name().to_string_lossy().into_owned();
@@ -136,57 +129,32 @@ pub struct PlannedMount {
 /// Every `mounts[]` entry, in order.
 pub fn plan_mounts(spec: &Spec, cgroups: &CgroupLayout) -> Result<Vec<PlannedMount>, RootfsError> {
     let mounts = spec.mounts().as_deref().unwrap_or_default();
-    mounts
-        .iter()
-        .enumerate()
-        .map(|(i, m)| plan_mount(i, m, cgroups))
-        .collect()
+    mounts.iter().enumerate().map(|(i, m)| plan_mount(i, m, cgroups)).collect()
 }
 
 /// One `mounts[index]` entry.
-pub fn plan_mount(
-    index: usize,
-    mount: &Mount,
-    cgroups: &CgroupLayout,
-) -> Result<PlannedMount, RootfsError> {
+pub fn plan_mount(index: usize, mount: &Mount, cgroups: &CgroupLayout) -> Result<PlannedMount, RootfsError> {
     let origin = format!("mounts[{index}]");
     let destination = Path::new("/").join(mount.destination());
     let options = parse_options(mount.options().as_deref().unwrap_or_default());
     let typ = mount.typ().clone();
     let is_bind = options.bind.is_some() || matches!(typ.as_deref(), Some("bind" | "rbind"));
     let recursive = options.bind == Some(Bind::Rbind) || typ.as_deref() == Some("rbind");
-    let what = format!(
-        "{} on {}",
-        typ.as_deref()
-            .unwrap_or(if recursive { "rbind" } else { "bind" }),
-        destination.display()
-    );
+    let what =
+        format!("{} on {}", typ.as_deref().unwrap_or(if recursive { "rbind" } else { "bind" }), destination.display());
     let mut steps = Vec::new();
     let mut bind_source = None;
     // MS_REMOUNT may come from a literal "remount" option; the helpers below add it where needed.
     let flags = options.flags - MsFlags::MS_REMOUNT;
 
     if is_bind {
-        let source = mount
-            .source()
-            .clone()
-            .ok_or_else(|| RootfsError::BadMount {
-                origin: origin.clone(),
-                problem: format!(
-                    "a bind mount on {} needs a `source` (the host path to show)",
-                    destination.display()
-                ),
-            })?;
-        steps.push(MountStep::Mount(MountCall::bind(
-            &source,
-            &destination,
-            recursive,
-        )));
+        let source = mount.source().clone().ok_or_else(|| RootfsError::BadMount {
+            origin: origin.clone(),
+            problem: format!("a bind mount on {} needs a `source` (the host path to show)", destination.display()),
+        })?;
+        steps.push(MountStep::Mount(MountCall::bind(&source, &destination, recursive)));
         if !flags.is_empty() {
-            steps.push(MountStep::Mount(MountCall::remount_bind(
-                &destination,
-                flags,
-            )));
+            steps.push(MountStep::Mount(MountCall::remount_bind(&destination, flags)));
         }
         bind_source = Some(source);
     } else {
@@ -197,11 +165,7 @@ pub fn plan_mount(
                 destination.display()
             ),
         })?;
-        let source = mount
-            .source()
-            .as_ref()
-            .map(|s| s.display().to_string())
-            .unwrap_or_else(|| typ.clone());
+        let source = mount.source().as_ref().map(|s| s.display().to_string()).unwrap_or_else(|| typ.clone());
         if options.flags.contains(MsFlags::MS_REMOUNT) {
             // An explicit remount of something already there: pass it through as written.
             steps.push(MountStep::Mount(MountCall {
@@ -214,41 +178,19 @@ pub fn plan_mount(
         } else if typ == "cgroup" {
             steps.extend(plan_cgroup(&destination, flags, cgroups));
         } else {
-            steps.push(MountStep::Mount(MountCall::new_fs(
-                &typ,
-                &source,
-                &destination,
-                flags,
-                options.data_string(),
-            )));
+            steps.push(MountStep::Mount(MountCall::new_fs(&typ, &source, &destination, flags, options.data_string())));
         }
     }
     for propagation in &options.propagation {
-        steps.push(MountStep::Mount(MountCall::propagation(
-            &destination,
-            *propagation,
-        )));
+        steps.push(MountStep::Mount(MountCall::propagation(&destination, *propagation)));
     }
-    Ok(PlannedMount {
-        origin,
-        what,
-        destination,
-        bind_source,
-        steps,
-        ignored_options: options.ignored,
-    })
+    Ok(PlannedMount { origin, what, destination, bind_source, steps, ignored_options: options.ignored })
 }
 
 fn plan_cgroup(destination: &Path, flags: MsFlags, cgroups: &CgroupLayout) -> Vec<MountStep> {
     let entries = match cgroups {
         CgroupLayout::Unified => {
-            return vec![MountStep::Mount(MountCall::new_fs(
-                "cgroup2",
-                "cgroup",
-                destination,
-                flags,
-                None,
-            ))];
+            return vec![MountStep::Mount(MountCall::new_fs("cgroup2", "cgroup", destination, flags, None))];
         }
         CgroupLayout::Legacy(entries) => entries,
     };
@@ -276,10 +218,7 @@ fn plan_cgroup(destination: &Path, flags: MsFlags, cgroups: &CgroupLayout) -> Ve
         }
     }
     if flags.contains(MsFlags::MS_RDONLY) {
-        steps.push(MountStep::Mount(MountCall::remount_bind(
-            destination,
-            flags,
-        )));
+        steps.push(MountStep::Mount(MountCall::remount_bind(destination, flags)));
     }
     steps
 }
@@ -290,17 +229,12 @@ mod tests {
     use oci_spec::runtime::{get_default_mounts, MountBuilder, SpecBuilder};
 
     fn shell(plan: &[PlannedMount]) -> Vec<String> {
-        plan.iter()
-            .flat_map(|p| p.steps.iter().map(|s| s.to_string()))
-            .collect()
+        plan.iter().flat_map(|p| p.steps.iter().map(|s| s.to_string())).collect()
     }
 
     #[test]
     fn runc_spec_mounts_on_a_cgroup2_host() {
-        let spec = SpecBuilder::default()
-            .mounts(get_default_mounts())
-            .build()
-            .unwrap();
+        let spec = SpecBuilder::default().mounts(get_default_mounts()).build().unwrap();
         let plan = plan_mounts(&spec, &CgroupLayout::Unified).unwrap();
         assert_eq!(plan[1].origin, "mounts[1]");
         assert_eq!(plan[1].what, "tmpfs on /dev");
@@ -321,23 +255,14 @@ mod tests {
             other => panic!("{other:?}"),
         };
         assert_eq!(devpts.flags, MsFlags::MS_NOSUID | MsFlags::MS_NOEXEC);
-        assert_eq!(
-            devpts.data.as_deref(),
-            Some("newinstance,ptmxmode=0666,mode=0620,gid=5")
-        );
+        assert_eq!(devpts.data.as_deref(), Some("newinstance,ptmxmode=0666,mode=0620,gid=5"));
     }
 
     #[test]
     fn cgroup_on_a_v1_host_is_a_tmpfs_of_read_only_binds() {
         let layout = CgroupLayout::Legacy(vec![
-            CgroupEntry::Link {
-                name: "cpu".into(),
-                target: "cpu,cpuacct".into(),
-            },
-            CgroupEntry::Dir {
-                name: "cpu,cpuacct".into(),
-                source: "/sys/fs/cgroup/cpu,cpuacct/glassbox/c1".into(),
-            },
+            CgroupEntry::Link { name: "cpu".into(), target: "cpu,cpuacct".into() },
+            CgroupEntry::Dir { name: "cpu,cpuacct".into(), source: "/sys/fs/cgroup/cpu,cpuacct/glassbox/c1".into() },
         ]);
         let cgroup = get_default_mounts().pop().unwrap();
         let plan = plan_mount(6, &cgroup, &layout).unwrap();
@@ -359,12 +284,7 @@ mod tests {
             .destination("/data")
             .typ("bind")
             .source("/srv/data")
-            .options(vec![
-                "rbind".into(),
-                "ro".into(),
-                "nosuid".into(),
-                "rprivate".into(),
-            ])
+            .options(vec!["rbind".into(), "ro".into(), "nosuid".into(), "rprivate".into()])
             .build()
             .unwrap();
         let plan = plan_mount(3, &m, &CgroupLayout::Unified).unwrap();
@@ -386,17 +306,8 @@ mod tests {
             .unwrap();
         let plan = plan_mount(0, &plain, &CgroupLayout::Unified).unwrap();
         assert_eq!(plan.steps.len(), 1, "no flags → no remount");
-        let no_source = MountBuilder::default()
-            .destination("/x")
-            .typ("bind")
-            .build()
-            .unwrap();
-        let err = plan_mount(4, &no_source, &CgroupLayout::Unified)
-            .unwrap_err()
-            .to_string();
-        assert!(
-            err.starts_with("mounts[4]: a bind mount on /x needs a `source`"),
-            "{err}"
-        );
+        let no_source = MountBuilder::default().destination("/x").typ("bind").build().unwrap();
+        let err = plan_mount(4, &no_source, &CgroupLayout::Unified).unwrap_err().to_string();
+        assert!(err.starts_with("mounts[4]: a bind mount on /x needs a `source`"), "{err}");
     }
 }

@@ -22,12 +22,7 @@ fn unescape(field: &str) -> String {
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;
     while i < bytes.len() {
-        if bytes[i] == b'\\'
-            && i + 3 < bytes.len()
-            && bytes[i + 1..i + 4]
-                .iter()
-                .all(|b| (b'0'..=b'7').contains(b))
-        {
+        if bytes[i] == b'\\' && i + 3 < bytes.len() && bytes[i + 1..i + 4].iter().all(|b| (b'0'..=b'7').contains(b)) {
             let v = (bytes[i + 1] - b'0') * 64 + (bytes[i + 2] - b'0') * 8 + (bytes[i + 3] - b'0');
             out.push(v);
             i += 4;
@@ -60,15 +55,10 @@ pub fn parse(text: &str) -> Vec<MountEntry> {
 /// The mount that `path` lives on: the deepest mount point above it (the
 /// last one listed when mounts are stacked on the same point).
 pub fn mount_of<'a>(entries: &'a [MountEntry], path: &Path) -> Option<&'a MountEntry> {
-    entries
-        .iter()
-        .filter(|e| path.starts_with(&e.mount_point))
-        .fold(None, |best: Option<&MountEntry>, e| match best {
-            Some(b) if b.mount_point.components().count() > e.mount_point.components().count() => {
-                Some(b)
-            }
-            _ => Some(e),
-        })
+    entries.iter().filter(|e| path.starts_with(&e.mount_point)).fold(None, |best: Option<&MountEntry>, e| match best {
+        Some(b) if b.mount_point.components().count() > e.mount_point.components().count() => Some(b),
+        _ => Some(e),
+    })
 }
 
 /// This process's mount table.
@@ -106,9 +96,6 @@ mod tests {
         assert!(!m.shared);
         assert_eq!(mount_of(&e, Path::new("/home")).unwrap().fstype, "ext4");
         // /proc must not match /procfoo: starts_with is component-wise.
-        assert_eq!(
-            mount_of(&e, Path::new("/procfoo")).unwrap().mount_point,
-            PathBuf::from("/")
-        );
+        assert_eq!(mount_of(&e, Path::new("/procfoo")).unwrap().mount_point, PathBuf::from("/"));
     }
 }

@@ -19,13 +19,7 @@ use super::symlinks::make_symlink;
 /// The one place that calls mount(2). `host_target` is where the kernel
 /// should act (the call's own `target` may be a container path).
 pub fn mount(call: &MountCall, host_target: &Path) -> Result<(), Errno> {
-    nix::mount::mount(
-        call.source.as_deref(),
-        host_target,
-        call.fstype.as_deref(),
-        call.flags,
-        call.data.as_deref(),
-    )
+    nix::mount::mount(call.source.as_deref(), host_target, call.fstype.as_deref(), call.flags, call.data.as_deref())
 }
 
 /// Wraps a failed call into an error naming where it came from.
@@ -53,27 +47,16 @@ pub fn existing_flags(path: &Path) -> Result<MsFlags, Errno> {
         (FsFlags::ST_NODIRATIME, MsFlags::MS_NODIRATIME),
         (FsFlags::ST_RELATIME, MsFlags::MS_RELATIME),
     ];
-    Ok(table
-        .iter()
-        .filter(|(st, _)| have.contains(*st))
-        .fold(MsFlags::empty(), |acc, (_, ms)| acc | *ms))
+    Ok(table.iter().filter(|(st, _)| have.contains(*st)).fold(MsFlags::empty(), |acc, (_, ms)| acc | *ms))
 }
 
 /// Runs one call; a bind remount refused with EPERM is retried once with the
 /// flags the mount already has (a second, visible call).
-fn mount_or_retry_keeping_flags(
-    call: &MountCall,
-    host: &Path,
-    origin: &str,
-    what: &str,
-) -> Result<(), RootfsError> {
+fn mount_or_retry_keeping_flags(call: &MountCall, host: &Path, origin: &str, what: &str) -> Result<(), RootfsError> {
     match mount(call, host) {
         Err(Errno::EPERM) if call.flags.contains(MsFlags::MS_REMOUNT | MsFlags::MS_BIND) => {
             let kept = existing_flags(host).map_err(|e| mount_error(origin, what, call, e))?;
-            let retry = MountCall {
-                flags: call.flags | kept,
-                ..call.clone()
-            };
+            let retry = MountCall { flags: call.flags | kept, ..call.clone() };
             mount(&retry, host).map_err(|e| mount_error(origin, what, &retry, e))
         }
         other => other.map_err(|e| mount_error(origin, what, call, e)),
@@ -98,8 +81,7 @@ pub fn make_rootfs_parent_private(rootfs: &Path) -> Result<(), RootfsError> {
         return Ok(());
     }
     let call = MountCall::propagation(&parent.mount_point, MsFlags::MS_PRIVATE);
-    mount(&call, &parent.mount_point)
-        .map_err(|e| mount_error("root.path", "the mount holding the rootfs", &call, e))
+    mount(&call, &parent.mount_point).map_err(|e| mount_error("root.path", "the mount holding the rootfs", &call, e))
 }
 
 /// Step 3: `mount --rbind <rootfs> <rootfs>`: pivot_root(2) needs the new
@@ -133,20 +115,12 @@ pub fn apply_planned_mount(rootfs: &Path, plan: &PlannedMount) -> Result<(), Roo
 }
 
 /// Where the kernel should act for `call`, resolved inside the rootfs.
-fn host_target(
-    rootfs: &Path,
-    call: &MountCall,
-    field: &str,
-) -> Result<std::path::PathBuf, RootfsError> {
+fn host_target(rootfs: &Path, call: &MountCall, field: &str) -> Result<std::path::PathBuf, RootfsError> {
     if !call.creates_mount() {
         return Ok(resolve_in_rootfs(rootfs, &call.target, field, ABSOLUTE_LINKS)?.host_path);
     }
-    let source_is_file = call.is_bind()
-        && call
-            .source
-            .as_deref()
-            .and_then(|s| std::fs::metadata(s).ok())
-            .is_some_and(|m| !m.is_dir());
+    let source_is_file =
+        call.is_bind() && call.source.as_deref().and_then(|s| std::fs::metadata(s).ok()).is_some_and(|m| !m.is_dir());
     ensure_in_rootfs(rootfs, &call.target, field, source_is_file)
 }
 
@@ -156,13 +130,7 @@ mod tests {
 
     #[test]
     fn a_failed_mount_names_the_entry_the_call_and_the_options() {
-        let call = MountCall::new_fs(
-            "tmpfs",
-            "tmpfs",
-            "/dev",
-            MsFlags::MS_NOSUID,
-            Some("mode=755,size=bad".into()),
-        );
+        let call = MountCall::new_fs("tmpfs", "tmpfs", "/dev", MsFlags::MS_NOSUID, Some("mode=755,size=bad".into()));
         let err = mount_error("mounts[2]", "tmpfs on /dev", &call, Errno::EINVAL).to_string();
         assert_eq!(
             err,

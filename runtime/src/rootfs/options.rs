@@ -31,11 +31,7 @@ pub fn propagation_flags(word: &str) -> Option<MsFlags> {
         _ => (false, word),
     };
     let (_, flag) = PROPAGATION_OPTIONS.iter().find(|(n, _)| *n == base)?;
-    Some(if recursive {
-        *flag | MsFlags::MS_REC
-    } else {
-        *flag
-    })
+    Some(if recursive { *flag | MsFlags::MS_REC } else { *flag })
 }
 
 /// An option that sets (`true`) or clears (`false`) one mount flag.
@@ -128,13 +124,8 @@ impl MountOptions {
 /// Reads the options left to right, so a later `rw` undoes an earlier `ro`,
 /// exactly as mount(8) does.
 pub fn parse_options<S: AsRef<str>>(options: &[S]) -> MountOptions {
-    let mut parsed = MountOptions {
-        flags: MsFlags::empty(),
-        propagation: vec![],
-        bind: None,
-        data: vec![],
-        ignored: vec![],
-    };
+    let mut parsed =
+        MountOptions { flags: MsFlags::empty(), propagation: vec![], bind: None, data: vec![], ignored: vec![] };
     for option in options {
         let option = option.as_ref();
         if let Some((_, set, flag)) = FLAG_OPTIONS.iter().find(|(name, _, _)| *name == option) {
@@ -190,10 +181,7 @@ mod tests {
     #[test]
     fn propagation_words() {
         assert_eq!(propagation_flags("shared"), Some(MsFlags::MS_SHARED));
-        assert_eq!(
-            propagation_flags("runbindable"),
-            Some(MsFlags::MS_UNBINDABLE | MsFlags::MS_REC)
-        );
+        assert_eq!(propagation_flags("runbindable"), Some(MsFlags::MS_UNBINDABLE | MsFlags::MS_REC));
         assert_eq!(propagation_flags("rw"), None);
         assert_eq!(propagation_flags("relatime"), None);
     }

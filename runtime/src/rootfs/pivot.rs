@@ -20,61 +20,33 @@ use super::mounts::{mount, mount_error};
 
 fn step(step: &'static str, path: &Path, hint: &'static str) -> impl FnOnce(Errno) -> RootfsError {
     let path = path.to_path_buf();
-    move |errno| RootfsError::Enter {
-        step,
-        path,
-        errno,
-        hint,
-    }
+    move |errno| RootfsError::Enter { step, path, errno, hint }
 }
 
 /// `cd <rootfs>; pivot_root . .; mount --make-rslave .; umount -l .; cd /`.
 pub fn pivot_into(rootfs: &Path) -> Result<(), RootfsError> {
-    chdir(rootfs).map_err(step(
-        "chdir(2) into the rootfs",
-        rootfs,
-        "does the rootfs exist?",
-    ))?;
+    chdir(rootfs).map_err(step("chdir(2) into the rootfs", rootfs, "does the rootfs exist?"))?;
     pivot_root(".", ".").map_err(step(
         "pivot_root(\".\", \".\")",
         rootfs,
         "the rootfs must be a mount point whose parent is not shared; on a ramfs root use --no-pivot",
     ))?;
     let old_root = MountCall::propagation(".", MsFlags::MS_SLAVE | MsFlags::MS_REC);
-    mount(&old_root, Path::new("."))
-        .map_err(|e| mount_error("pivot_root", "the old root", &old_root, e))?;
+    mount(&old_root, Path::new(".")).map_err(|e| mount_error("pivot_root", "the old root", &old_root, e))?;
     umount2(".", MntFlags::MNT_DETACH).map_err(step(
         "umount2(\".\", MNT_DETACH) of the old root",
         Path::new("/"),
         "the old root should be stacked on the new one right after pivot_root",
     ))?;
-    chdir("/").map_err(step(
-        "chdir(2) to the new /",
-        Path::new("/"),
-        "the new root vanished?",
-    ))
+    chdir("/").map_err(step("chdir(2) to the new /", Path::new("/"), "the new root vanished?"))
 }
 
 /// `cd <rootfs>; mount --move . /; chroot .; cd /`.
 pub fn move_and_chroot(rootfs: &Path) -> Result<(), RootfsError> {
-    chdir(rootfs).map_err(step(
-        "chdir(2) into the rootfs",
-        rootfs,
-        "does the rootfs exist?",
-    ))?;
-    let call = MountCall {
-        source: Some(".".into()),
-        target: "/".into(),
-        fstype: None,
-        flags: MsFlags::MS_MOVE,
-        data: None,
-    };
-    mount(&call, Path::new("/"))
-        .map_err(|e| mount_error("--no-pivot", "the rootfs onto /", &call, e))?;
+    chdir(rootfs).map_err(step("chdir(2) into the rootfs", rootfs, "does the rootfs exist?"))?;
+    let call =
+        MountCall { source: Some(".".into()), target: "/".into(), fstype: None, flags: MsFlags::MS_MOVE, data: None };
+    mount(&call, Path::new("/")).map_err(|e| mount_error("--no-pivot", "the rootfs onto /", &call, e))?;
     chroot(".").map_err(step("chroot(2)", rootfs, "needs CAP_SYS_CHROOT"))?;
-    chdir("/").map_err(step(
-        "chdir(2) to the new /",
-        Path::new("/"),
-        "the new root vanished?",
-    ))
+    chdir("/").map_err(step("chdir(2) to the new /", Path::new("/"), "the new root vanished?"))
 }

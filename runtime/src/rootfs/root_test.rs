@@ -13,8 +13,8 @@ use nix::sched::{unshare, CloneFlags};
 use nix::sys::wait::{waitpid, WaitStatus};
 use nix::unistd::{fork, ForkResult};
 use oci_spec::runtime::{
-    get_default_maskedpaths, get_default_mounts, get_default_readonly_paths, LinuxBuilder,
-    LinuxDeviceBuilder, LinuxDeviceType, MountBuilder, RootBuilder, Spec, SpecBuilder,
+    get_default_maskedpaths, get_default_mounts, get_default_readonly_paths, LinuxBuilder, LinuxDeviceBuilder,
+    LinuxDeviceType, MountBuilder, RootBuilder, Spec, SpecBuilder,
 };
 
 use super::{enter, finish, prepare, RootfsContext};
@@ -45,17 +45,8 @@ fn test_spec(data_dir: &Path) -> Spec {
         .readonly_paths(get_default_readonly_paths())
         .build()
         .unwrap();
-    let root = RootBuilder::default()
-        .path("rootfs")
-        .readonly(true)
-        .build()
-        .unwrap();
-    SpecBuilder::default()
-        .mounts(mounts)
-        .linux(linux)
-        .root(root)
-        .build()
-        .unwrap()
+    let root = RootBuilder::default().path("rootfs").readonly(true).build().unwrap();
+    SpecBuilder::default().mounts(mounts).linux(linux).root(root).build().unwrap()
 }
 
 /// The mounts a runc-style spec must produce: (mount point, acceptable fstypes).
@@ -74,18 +65,11 @@ const EXPECTED_MOUNTS: &[(&str, &[&str])] = &[
 fn check_inside(host_tmp: &Path) -> Result<(), String> {
     let null = std::fs::metadata("/dev/null").map_err(|e| format!("stat /dev/null: {e}"))?;
     if !null.file_type().is_char_device() || null.rdev() != nix::sys::stat::makedev(1, 3) {
-        return Err(format!(
-            "/dev/null is not char 1:3 (rdev {:x})",
-            null.rdev()
-        ));
+        return Err(format!("/dev/null is not char 1:3 (rdev {:x})", null.rdev()));
     }
     let fuse = std::fs::metadata("/dev/fuse").map_err(|e| format!("stat /dev/fuse: {e}"))?;
     if fuse.permissions().mode() & 0o7777 != 0o660 || fuse.gid() != 5 {
-        return Err(format!(
-            "/dev/fuse mode {:o} gid {}",
-            fuse.permissions().mode(),
-            fuse.gid()
-        ));
+        return Err(format!("/dev/fuse mode {:o} gid {}", fuse.permissions().mode(), fuse.gid()));
     }
     let ptmx = std::fs::read_link("/dev/ptmx").map_err(|e| format!("readlink /dev/ptmx: {e}"))?;
     if ptmx != Path::new("pts/ptmx") || !Path::new("/dev/pts/ptmx").exists() {
@@ -94,22 +78,15 @@ fn check_inside(host_tmp: &Path) -> Result<(), String> {
     if std::fs::read_link("/dev/fd").ok().as_deref() != Some(Path::new("/proc/self/fd")) {
         return Err("/dev/fd is not a link to /proc/self/fd".into());
     }
-    let mountinfo =
-        std::fs::read_to_string("/proc/self/mountinfo").map_err(|e| format!("mountinfo: {e}"))?;
+    let mountinfo = std::fs::read_to_string("/proc/self/mountinfo").map_err(|e| format!("mountinfo: {e}"))?;
     let table = super::mountinfo::parse(&mountinfo);
     for (point, fstypes) in EXPECTED_MOUNTS {
-        if !table
-            .iter()
-            .any(|m| m.mount_point == Path::new(point) && fstypes.contains(&m.fstype.as_str()))
-        {
+        if !table.iter().any(|m| m.mount_point == Path::new(point) && fstypes.contains(&m.fstype.as_str())) {
             return Err(format!("no {fstypes:?} mount on {point} in:\n{mountinfo}"));
         }
     }
     if host_tmp.exists() {
-        return Err(format!(
-            "the host path {} is visible inside",
-            host_tmp.display()
-        ));
+        return Err(format!("the host path {} is visible inside", host_tmp.display()));
     }
     if !Path::new("/bin/busybox").exists() {
         return Err("/bin/busybox missing inside".into());
@@ -120,11 +97,7 @@ fn check_inside(host_tmp: &Path) -> Result<(), String> {
     for (path, what) in [("/data/new", "ro bind /data"), ("/new", "root.readonly /")] {
         match std::fs::write(path, b"x") {
             Err(e) if e.raw_os_error() == Some(libc::EROFS) => {}
-            other => {
-                return Err(format!(
-                    "writing {path} should fail with EROFS ({what}): {other:?}"
-                ))
-            }
+            other => return Err(format!("writing {path} should fail with EROFS ({what}): {other:?}")),
         }
     }
     if let Ok(m) = std::fs::metadata("/proc/kcore") {
@@ -132,10 +105,7 @@ fn check_inside(host_tmp: &Path) -> Result<(), String> {
             return Err("/proc/kcore is not masked by /dev/null".into());
         }
     }
-    match std::fs::OpenOptions::new()
-        .write(true)
-        .open("/proc/sys/kernel/hostname")
-    {
+    match std::fs::OpenOptions::new().write(true).open("/proc/sys/kernel/hostname") {
         Err(e) if e.raw_os_error() == Some(libc::EROFS) => Ok(()),
         other => Err(format!("/proc/sys should be read-only: {other:?}")),
     }
@@ -167,15 +137,9 @@ fn prepare_move_chroot_finish_in_a_private_mount_namespace() {
 }
 
 fn run_in_a_forked_child(no_pivot: bool) {
-    assert!(
-        nix::unistd::geteuid().is_root(),
-        "this test makes real mounts: run it as root"
-    );
+    assert!(nix::unistd::geteuid().is_root(), "this test makes real mounts: run it as root");
     let busybox = Path::new("/bin/busybox");
-    assert!(
-        busybox.exists(),
-        "needs a static busybox: apt-get install -y busybox-static"
-    );
+    assert!(busybox.exists(), "needs a static busybox: apt-get install -y busybox-static");
 
     let tmp = tempfile::tempdir().unwrap();
     let rootfs = tmp.path().join("rootfs");
@@ -206,18 +170,11 @@ fn run_in_a_forked_child(no_pivot: bool) {
             let mut report = String::new();
             let _ = std::fs::File::from(read_end).read_to_string(&mut report);
             let status = waitpid(child, None).unwrap();
-            assert_eq!(
-                status,
-                WaitStatus::Exited(child, 0),
-                "child failed: {report}"
-            );
+            assert_eq!(status, WaitStatus::Exited(child, 0), "child failed: {report}");
         }
     }
 
     let host = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
-    let leaked: Vec<&str> = host
-        .lines()
-        .filter(|l| l.contains(tmp.path().to_str().unwrap()))
-        .collect();
+    let leaked: Vec<&str> = host.lines().filter(|l| l.contains(tmp.path().to_str().unwrap())).collect();
     assert!(leaked.is_empty(), "mounts leaked to the host: {leaked:#?}");
 }

@@ -105,10 +105,7 @@ pub fn resolve_in_rootfs(
                         target,
                         why: "climbs above the rootfs with `..`",
                     },
-                    None => RootfsError::DotDotEscape {
-                        field: field.into(),
-                        path: inside.into(),
-                    },
+                    None => RootfsError::DotDotEscape { field: field.into(), path: inside.into() },
                 });
             }
             continue;
@@ -117,13 +114,7 @@ pub fn resolve_in_rootfs(
             missing.push(next);
             continue;
         }
-        let candidate = rootfs
-            .join(
-                container_path(&done)
-                    .strip_prefix("/")
-                    .unwrap_or(Path::new("")),
-            )
-            .join(&next);
+        let candidate = rootfs.join(container_path(&done).strip_prefix("/").unwrap_or(Path::new(""))).join(&next);
         let meta = match std::fs::symlink_metadata(&candidate) {
             Ok(m) => m,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
@@ -145,11 +136,7 @@ pub fn resolve_in_rootfs(
             link_parts.push(next.clone());
             let link = container_path(&link_parts);
             if hops > MAX_SYMLINKS {
-                return Err(RootfsError::SymlinkLoop {
-                    field: field.into(),
-                    path: inside.into(),
-                    limit: MAX_SYMLINKS,
-                });
+                return Err(RootfsError::SymlinkLoop { field: field.into(), path: inside.into(), limit: MAX_SYMLINKS });
             }
             let target = std::fs::read_link(&candidate).map_err(|e| RootfsError::Filesystem {
                 field: field.into(),
@@ -182,10 +169,8 @@ pub fn resolve_in_rootfs(
             last_link = Some((link, target));
             continue;
         }
-        let more_to_come = !todo_owned.is_empty()
-            || todo
-                .iter()
-                .any(|c| matches!(c, Component::Normal(_) | Component::ParentDir));
+        let more_to_come =
+            !todo_owned.is_empty() || todo.iter().any(|c| matches!(c, Component::Normal(_) | Component::ParentDir));
         if !meta.is_dir() && more_to_come {
             return Err(RootfsError::NotADirectory {
                 field: field.into(),
@@ -200,18 +185,10 @@ pub fn resolve_in_rootfs(
         done.push(next);
     }
 
-    let existing = rootfs.join(
-        container_path(&done)
-            .strip_prefix("/")
-            .unwrap_or(Path::new("")),
-    );
+    let existing = rootfs.join(container_path(&done).strip_prefix("/").unwrap_or(Path::new("")));
     let mut host_path = existing.clone();
     host_path.extend(&missing);
-    Ok(Resolved {
-        host_path,
-        existing,
-        missing,
-    })
+    Ok(Resolved { host_path, existing, missing })
 }
 
 /// Creates what [`resolve_in_rootfs`] found missing: directories, and for
@@ -224,21 +201,13 @@ pub fn create_missing(resolved: &Resolved, as_file: bool, field: &str) -> Result
         path.push(part);
         let last = i + 1 == n;
         let made = if last && as_file {
-            std::fs::OpenOptions::new()
-                .write(true)
-                .create_new(true)
-                .open(&path)
-                .map(drop)
+            std::fs::OpenOptions::new().write(true).create_new(true).open(&path).map(drop)
         } else {
             std::fs::create_dir(&path)
         };
         made.map_err(|e| RootfsError::Filesystem {
             field: field.into(),
-            action: if last && as_file {
-                "create the empty file"
-            } else {
-                "create the directory"
-            },
+            action: if last && as_file { "create the empty file" } else { "create the directory" },
             path: path.clone(),
             errno: errno_of(&e),
         })?;
@@ -247,12 +216,7 @@ pub fn create_missing(resolved: &Resolved, as_file: bool, field: &str) -> Result
 }
 
 /// Resolve, then create whatever is missing: the host path to use.
-pub fn ensure_in_rootfs(
-    rootfs: &Path,
-    inside: &Path,
-    field: &str,
-    as_file: bool,
-) -> Result<PathBuf, RootfsError> {
+pub fn ensure_in_rootfs(rootfs: &Path, inside: &Path, field: &str, as_file: bool) -> Result<PathBuf, RootfsError> {
     let resolved = resolve_in_rootfs(rootfs, inside, field, ABSOLUTE_LINKS)?;
     create_missing(&resolved, as_file, field)?;
     Ok(resolved.host_path)
@@ -279,12 +243,7 @@ mod tests {
     }
 
     fn resolve(r: &Path, p: &str) -> Result<Resolved, RootfsError> {
-        resolve_in_rootfs(
-            r,
-            Path::new(p),
-            "mounts[0].destination",
-            AbsoluteLinks::Refuse,
-        )
+        resolve_in_rootfs(r, Path::new(p), "mounts[0].destination", AbsoluteLinks::Refuse)
     }
 
     #[test]
@@ -311,13 +270,7 @@ mod tests {
     #[test]
     fn absolute_link_can_be_scoped_instead() {
         let t = rootfs();
-        let got = resolve_in_rootfs(
-            t.path(),
-            Path::new("/abs/passwd"),
-            "f",
-            AbsoluteLinks::ScopeToRoot,
-        )
-        .unwrap();
+        let got = resolve_in_rootfs(t.path(), Path::new("/abs/passwd"), "f", AbsoluteLinks::ScopeToRoot).unwrap();
         assert_eq!(got.host_path, t.path().join("etc/passwd"));
         assert_eq!(got.existing, t.path().to_path_buf());
     }
@@ -341,13 +294,7 @@ mod tests {
         assert_eq!(got.missing.len(), 3);
         create_missing(&got, true, "f").unwrap();
         assert!(r.join("a/b").is_dir() && r.join("a/b/c").is_file());
-        assert!(matches!(
-            resolve(r, "/loop1/x").unwrap_err(),
-            RootfsError::SymlinkLoop { .. }
-        ));
-        assert!(matches!(
-            resolve(r, "/etc-file/x").unwrap_err(),
-            RootfsError::NotADirectory { .. }
-        ));
+        assert!(matches!(resolve(r, "/loop1/x").unwrap_err(), RootfsError::SymlinkLoop { .. }));
+        assert!(matches!(resolve(r, "/etc-file/x").unwrap_err(), RootfsError::NotADirectory { .. }));
     }
 }

@@ -20,22 +20,15 @@ pub fn make_symlink(rootfs: &Path, call: &SymlinkCall, origin: &str) -> Result<(
         errno,
     };
     let parent = call.link.parent().unwrap_or(Path::new("/"));
-    let name = call
-        .link
-        .file_name()
-        .ok_or_else(|| fail(nix::errno::Errno::EINVAL))?;
+    let name = call.link.file_name().ok_or_else(|| fail(nix::errno::Errno::EINVAL))?;
     let host_link = ensure_in_rootfs(rootfs, parent, origin, false)?.join(name);
     if let Ok(meta) = std::fs::symlink_metadata(&host_link) {
-        let same = meta.file_type().is_symlink()
-            && std::fs::read_link(&host_link).ok().as_deref() == Some(&*call.target);
+        let same =
+            meta.file_type().is_symlink() && std::fs::read_link(&host_link).ok().as_deref() == Some(&*call.target);
         if same || !call.replace {
             return Ok(());
         }
-        let removed = if meta.is_dir() {
-            std::fs::remove_dir(&host_link)
-        } else {
-            std::fs::remove_file(&host_link)
-        };
+        let removed = if meta.is_dir() { std::fs::remove_dir(&host_link) } else { std::fs::remove_file(&host_link) };
         removed.map_err(|e| fail(errno_of(&e)))?;
     }
     std::os::unix::fs::symlink(&call.target, &host_link).map_err(|e| fail(errno_of(&e)))

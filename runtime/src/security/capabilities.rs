@@ -95,13 +95,8 @@ pub fn plan_capabilities(
     let inheritable = translate("process.capabilities.inheritable", spec.inheritable());
     let wanted_ambient = translate("process.capabilities.ambient", spec.ambient());
     plan.bounding = bounding;
-    if let Some(cap) = sorted(&effective)
-        .into_iter()
-        .find(|c| !permitted.contains(c))
-    {
-        return Err(SecurityError::EffectiveNotPermitted {
-            cap: cap.to_string(),
-        });
+    if let Some(cap) = sorted(&effective).into_iter().find(|c| !permitted.contains(c)) {
+        return Err(SecurityError::EffectiveNotPermitted { cap: cap.to_string() });
     }
     for cap in sorted(&wanted_ambient) {
         if permitted.contains(&cap) && inheritable.contains(&cap) {
@@ -127,9 +122,7 @@ fn sorted(set: &CapsHashSet) -> Vec<caps::Capability> {
 /// PR_CAPBSET_DROP every capability the kernel knows that is not in the plan.
 pub(crate) fn drop_bounding(plan: &CapabilityPlan) -> Result<(), SecurityError> {
     for cap in sorted(&kernel_capabilities()) {
-        if plan.bounding.contains(&cap)
-            || !caps::has_cap(None, CapSet::Bounding, cap).unwrap_or(true)
-        {
+        if plan.bounding.contains(&cap) || !caps::has_cap(None, CapSet::Bounding, cap).unwrap_or(true) {
             continue;
         }
         caps::drop(None, CapSet::Bounding, cap).map_err(|source| SecurityError::Capability {
@@ -147,8 +140,7 @@ pub(crate) fn drop_bounding(plan: &CapabilityPlan) -> Result<(), SecurityError> 
 /// name; they are never listed in config.json, so they must not stay in the
 /// bounding set either. PR_CAPBSET_READ answers EINVAL past the last one.
 fn drop_beyond_library() -> Result<(), SecurityError> {
-    let first_unnamed =
-        caps::all().iter().map(|c| c.index()).max().unwrap_or(0) as libc::c_ulong + 1;
+    let first_unnamed = caps::all().iter().map(|c| c.index()).max().unwrap_or(0) as libc::c_ulong + 1;
     for index in first_unnamed..64 {
         // SAFETY: prctl with integer arguments only.
         let present = unsafe { libc::prctl(libc::PR_CAPBSET_READ, index, 0, 0, 0) };
@@ -182,21 +174,9 @@ pub(crate) fn apply_sets(plan: &CapabilityPlan) -> Result<(), SecurityError> {
             hint: "a process can only keep capabilities it already has: is each one in process.capabilities.bounding, and (for inheritable) within the bounding set?",
         })
     };
-    set(
-        "process.capabilities.inheritable",
-        CapSet::Inheritable,
-        &plan.inheritable,
-    )?;
-    set(
-        "process.capabilities.effective",
-        CapSet::Effective,
-        &plan.effective,
-    )?;
-    set(
-        "process.capabilities.permitted",
-        CapSet::Permitted,
-        &plan.permitted,
-    )?;
+    set("process.capabilities.inheritable", CapSet::Inheritable, &plan.inheritable)?;
+    set("process.capabilities.effective", CapSet::Effective, &plan.effective)?;
+    set("process.capabilities.permitted", CapSet::Permitted, &plan.permitted)?;
     let ambient_err = |cap: String, source| SecurityError::Capability {
         field: "process.capabilities.ambient",
         what: "PR_CAP_AMBIENT",
@@ -267,20 +247,12 @@ mod tests {
     fn every_spec_capability_maps_to_the_kernel_one_of_the_same_name() {
         let mut mapped = CapsHashSet::new();
         for cap in ALL_SPEC {
-            let k = to_kernel_capability(cap)
-                .unwrap_or_else(|| panic!("{cap:?} has no kernel counterpart"));
+            let k = to_kernel_capability(cap).unwrap_or_else(|| panic!("{cap:?} has no kernel counterpart"));
             assert_eq!(k.to_string(), spec_name(cap));
             mapped.insert(k);
         }
-        assert_eq!(
-            mapped,
-            caps::all(),
-            "the two crates disagree on the list of capabilities"
-        );
-        assert_eq!(
-            to_kernel_capability(Capability::Kill).unwrap().bitmask(),
-            0x20
-        );
+        assert_eq!(mapped, caps::all(), "the two crates disagree on the list of capabilities");
+        assert_eq!(to_kernel_capability(Capability::Kill).unwrap().bitmask(), 0x20);
     }
 
     fn spec(json: &str) -> LinuxCapabilities {
@@ -302,10 +274,7 @@ mod tests {
             &old_kernel,
         )
         .unwrap();
-        assert_eq!(
-            plan.bounding,
-            CapsHashSet::from([caps::Capability::CAP_KILL])
-        );
+        assert_eq!(plan.bounding, CapsHashSet::from([caps::Capability::CAP_KILL]));
         assert_eq!(plan.skipped.len(), 1);
         assert_eq!(plan.skipped[0].field, "process.capabilities.bounding");
         assert_eq!(plan.skipped[0].name, "CAP_BPF");
@@ -320,22 +289,15 @@ mod tests {
             &caps::all(),
         )
         .unwrap();
-        assert_eq!(
-            plan.ambient,
-            CapsHashSet::from([caps::Capability::CAP_KILL])
-        );
+        assert_eq!(plan.ambient, CapsHashSet::from([caps::Capability::CAP_KILL]));
         assert_eq!(plan.skipped[0].name, "CAP_CHOWN");
         assert_eq!(plan.skipped[0].field, "process.capabilities.ambient");
     }
 
     #[test]
     fn effective_outside_permitted_is_an_error() {
-        let err = plan_capabilities(Some(&spec(r#"{"effective":["CAP_KILL"]}"#)), &caps::all())
-            .unwrap_err()
-            .to_string();
-        assert!(
-            err.starts_with("process.capabilities.effective: CAP_KILL"),
-            "{err}"
-        );
+        let err =
+            plan_capabilities(Some(&spec(r#"{"effective":["CAP_KILL"]}"#)), &caps::all()).unwrap_err().to_string();
+        assert!(err.starts_with("process.capabilities.effective: CAP_KILL"), "{err}");
     }
 }

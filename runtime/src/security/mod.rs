@@ -66,62 +66,31 @@ use oci_spec::runtime::{LinuxCapabilities, LinuxSeccomp, Process, User};
 #[derive(Debug, thiserror::Error)]
 pub enum SecurityError {
     #[error("{field}: {name} soft limit {soft} is above its hard limit {hard}; the soft limit must be at most the hard limit")]
-    RlimitSoftAboveHard {
-        field: String,
-        name: &'static str,
-        soft: String,
-        hard: String,
-    },
+    RlimitSoftAboveHard { field: String, name: &'static str, soft: String, hard: String },
 
     #[error("{field}: {name} hard {hard} refused by the kernel (EPERM): raising a hard limit above the current one ({current}) needs CAP_SYS_RESOURCE, which this runtime does not have; lower the value or run with CAP_SYS_RESOURCE")]
-    RlimitRaiseRefused {
-        field: String,
-        name: &'static str,
-        hard: String,
-        current: String,
-    },
+    RlimitRaiseRefused { field: String, name: &'static str, hard: String, current: String },
 
     #[error("{field}: setrlimit({name}, soft {soft}, hard {hard}) failed: {source}; {hint}")]
-    Rlimit {
-        field: String,
-        name: &'static str,
-        soft: String,
-        hard: String,
-        source: nix::Error,
-        hint: &'static str,
-    },
+    Rlimit { field: String, name: &'static str, soft: String, hard: String, source: nix::Error, hint: &'static str },
 
     #[error("process.oomScoreAdj: {value} is outside the kernel's range -1000..=1000")]
     OomScoreAdjOutOfRange { value: i32 },
 
     #[error("process.oomScoreAdj: writing {value} to {path} failed: {source}; {hint}")]
-    OomScoreAdj {
-        value: i32,
-        path: &'static str,
-        source: std::io::Error,
-        hint: &'static str,
-    },
+    OomScoreAdj { value: i32, path: &'static str, source: std::io::Error, hint: &'static str },
 
     #[error("process.ioPriority: priority {priority} is outside 0..=7 (0 is the highest level within a class)")]
     IoPriorityOutOfRange { priority: i64 },
 
     #[error("process.ioPriority: ioprio_set(class {class}, priority {priority}) failed: {source}; {hint}")]
-    IoPriority {
-        class: String,
-        priority: i64,
-        source: nix::Error,
-        hint: &'static str,
-    },
+    IoPriority { class: String, priority: i64, source: nix::Error, hint: &'static str },
 
     #[error("process.scheduler.{field}: {reason}")]
     SchedulerInvalid { field: &'static str, reason: String },
 
     #[error("process.scheduler: sched_setattr(policy {policy}) failed: {source}; {hint}")]
-    Scheduler {
-        policy: String,
-        source: nix::Error,
-        hint: &'static str,
-    },
+    Scheduler { policy: String, source: nix::Error, hint: &'static str },
 
     #[error("linux.personality.domain: personality({domain}) failed: {source}; check that this kernel can run that execution domain (LINUX32 needs 32-bit compat support)")]
     Personality { domain: String, source: nix::Error },
@@ -139,11 +108,7 @@ pub enum SecurityError {
     EffectiveNotPermitted { cap: String },
 
     #[error("process.user: {what} failed: {source}; {hint}")]
-    User {
-        what: String,
-        source: nix::Error,
-        hint: &'static str,
-    },
+    User { what: String, source: nix::Error, hint: &'static str },
 
     #[error("process.user: prctl(PR_SET_KEEPCAPS, {value}) failed: {source}")]
     KeepCaps { value: bool, source: nix::Error },
@@ -152,22 +117,13 @@ pub enum SecurityError {
     NoNewPrivs { source: nix::Error },
 
     #[error("{field}: {value}: {reason}")]
-    SeccompInvalid {
-        field: String,
-        value: String,
-        reason: String,
-    },
+    SeccompInvalid { field: String, value: String, reason: String },
 
     #[error("{field}: SCMP_ACT_NOTIFY hands syscalls to a supervisor listening on linux.seccomp.listenerPath, which glassbox does not support yet; use another action")]
     SeccompNotify { field: String },
 
     #[error("{field}: {what} failed: {source}; {hint}")]
-    Seccomp {
-        field: String,
-        what: String,
-        source: libseccomp::error::SeccompError,
-        hint: &'static str,
-    },
+    Seccomp { field: String, what: String, source: libseccomp::error::SeccompError, hint: &'static str },
 }
 
 /// rlimits, oomScoreAdj, ioPriority, scheduler (and personality from linux).

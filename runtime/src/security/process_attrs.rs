@@ -9,9 +9,7 @@ use std::io::Write;
 
 use nix::errno::Errno;
 use nix::sys::personality::{self, Persona};
-use oci_spec::runtime::{
-    IOPriorityClass, LinuxIOPriority, LinuxPersonality, LinuxPersonalityDomain,
-};
+use oci_spec::runtime::{IOPriorityClass, LinuxIOPriority, LinuxPersonality, LinuxPersonalityDomain};
 
 use super::SecurityError;
 
@@ -31,12 +29,7 @@ pub(crate) fn set_oom_score_adj(value: i32) -> Result<(), SecurityError> {
     if !(-1000..=1000).contains(&value) {
         return Err(SecurityError::OomScoreAdjOutOfRange { value });
     }
-    let write = || {
-        std::fs::OpenOptions::new()
-            .write(true)
-            .open(OOM_SCORE_ADJ)?
-            .write_all(value.to_string().as_bytes())
-    };
+    let write = || std::fs::OpenOptions::new().write(true).open(OOM_SCORE_ADJ)?.write_all(value.to_string().as_bytes());
     write().map_err(|source| {
         let hint = match source.raw_os_error() {
             Some(libc::EACCES) | Some(libc::EPERM) => {
@@ -57,9 +50,7 @@ pub fn ioprio_value(io: &LinuxIOPriority) -> Result<libc::c_int, SecurityError> 
         IOPriorityClass::IoprioClassIdle => 3,
     };
     if !(0..=7).contains(&io.priority()) {
-        return Err(SecurityError::IoPriorityOutOfRange {
-            priority: io.priority(),
-        });
+        return Err(SecurityError::IoPriorityOutOfRange { priority: io.priority() });
     }
     Ok((class << IOPRIO_CLASS_SHIFT) | io.priority() as libc::c_int)
 }
@@ -68,19 +59,15 @@ pub(crate) fn set_io_priority(io: &LinuxIOPriority) -> Result<(), SecurityError>
     let value = ioprio_value(io)?;
     // SAFETY: ioprio_set takes three integers and touches no memory of ours.
     let rc = unsafe { libc::syscall(libc::SYS_ioprio_set, IOPRIO_WHO_PROCESS, 0, value) };
-    Errno::result(rc)
-        .map(drop)
-        .map_err(|source| SecurityError::IoPriority {
-            class: io.class().to_string(),
-            priority: io.priority(),
-            source,
-            hint: match source {
-                Errno::EPERM => {
-                    "the real-time class (IOPRIO_CLASS_RT) needs CAP_SYS_ADMIN or CAP_SYS_NICE"
-                }
-                _ => "see ioprio_set(2)",
-            },
-        })
+    Errno::result(rc).map(drop).map_err(|source| SecurityError::IoPriority {
+        class: io.class().to_string(),
+        priority: io.priority(),
+        source,
+        hint: match source {
+            Errno::EPERM => "the real-time class (IOPRIO_CLASS_RT) needs CAP_SYS_ADMIN or CAP_SYS_NICE",
+            _ => "see ioprio_set(2)",
+        },
+    })
 }
 
 /// The personality(2) argument for a spec domain. The spec's `flags` are
@@ -96,10 +83,7 @@ pub(crate) fn set_personality(p: &LinuxPersonality) -> Result<(), SecurityError>
     // nix models only the flag bits; the domain is the low byte, kept as-is.
     personality::set(Persona::from_bits_retain(personality_value(p)))
         .map(drop)
-        .map_err(|source| SecurityError::Personality {
-            domain: p.domain().to_string(),
-            source,
-        })
+        .map_err(|source| SecurityError::Personality { domain: p.domain().to_string(), source })
 }
 
 #[cfg(test)]
@@ -112,25 +96,14 @@ mod tests {
 
     #[test]
     fn ioprio_packs_class_above_thirteen_bits() {
-        assert_eq!(
-            ioprio_value(&io(r#"{"class":"IOPRIO_CLASS_RT","priority":0}"#)).unwrap(),
-            1 << 13
-        );
-        assert_eq!(
-            ioprio_value(&io(r#"{"class":"IOPRIO_CLASS_BE","priority":4}"#)).unwrap(),
-            (2 << 13) | 4
-        );
-        assert_eq!(
-            ioprio_value(&io(r#"{"class":"IOPRIO_CLASS_IDLE","priority":7}"#)).unwrap(),
-            (3 << 13) | 7
-        );
+        assert_eq!(ioprio_value(&io(r#"{"class":"IOPRIO_CLASS_RT","priority":0}"#)).unwrap(), 1 << 13);
+        assert_eq!(ioprio_value(&io(r#"{"class":"IOPRIO_CLASS_BE","priority":4}"#)).unwrap(), (2 << 13) | 4);
+        assert_eq!(ioprio_value(&io(r#"{"class":"IOPRIO_CLASS_IDLE","priority":7}"#)).unwrap(), (3 << 13) | 7);
     }
 
     #[test]
     fn ioprio_level_out_of_range_names_the_field() {
-        let err = ioprio_value(&io(r#"{"class":"IOPRIO_CLASS_BE","priority":8}"#))
-            .unwrap_err()
-            .to_string();
+        let err = ioprio_value(&io(r#"{"class":"IOPRIO_CLASS_BE","priority":8}"#)).unwrap_err().to_string();
         assert!(err.starts_with("process.ioPriority: priority 8"), "{err}");
     }
 

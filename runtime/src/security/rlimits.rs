@@ -93,13 +93,7 @@ pub fn plan_rlimits(rlimits: &[PosixRlimit]) -> Result<Vec<RlimitSetting>, Secur
                     hard: show_limit(r.hard()),
                 });
             }
-            Ok(RlimitSetting {
-                field,
-                name,
-                resource: rlimit_resource(r.typ()),
-                soft: r.soft(),
-                hard: r.hard(),
-            })
+            Ok(RlimitSetting { field, name, resource: rlimit_resource(r.typ()), soft: r.soft(), hard: r.hard() })
         })
         .collect()
 }
@@ -112,14 +106,12 @@ pub(crate) fn apply_rlimits(settings: &[RlimitSetting]) -> Result<(), SecurityEr
         };
         let current_hard = getrlimit(s.resource).map(|(_, hard)| hard).ok();
         return Err(match (source, current_hard) {
-            (nix::Error::EPERM, Some(current)) if s.hard > current => {
-                SecurityError::RlimitRaiseRefused {
-                    field: s.field.clone(),
-                    name: s.name,
-                    hard: show_limit(s.hard),
-                    current: show_limit(current),
-                }
-            }
+            (nix::Error::EPERM, Some(current)) if s.hard > current => SecurityError::RlimitRaiseRefused {
+                field: s.field.clone(),
+                name: s.name,
+                hard: show_limit(s.hard),
+                current: show_limit(current),
+            },
             _ => SecurityError::Rlimit {
                 field: s.field.clone(),
                 name: s.name,
@@ -199,10 +191,7 @@ mod tests {
         ])
         .unwrap_err()
         .to_string();
-        assert!(
-            err.starts_with("process.rlimits[1]: RLIMIT_NOFILE soft limit 200"),
-            "{err}"
-        );
+        assert!(err.starts_with("process.rlimits[1]: RLIMIT_NOFILE soft limit 200"), "{err}");
         assert!(err.contains("hard limit 100"), "{err}");
     }
 

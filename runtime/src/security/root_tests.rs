@@ -24,9 +24,7 @@ fn require_root() {
 /// Run `steps` in a forked child; Ok if it returned Ok, else its message.
 fn in_child(steps: impl FnOnce() -> Result<(), String>) -> Result<(), String> {
     require_root();
-    let (mut reader, writer) = nix::unistd::pipe()
-        .map(|(r, w)| (std::fs::File::from(r), w))
-        .unwrap();
+    let (mut reader, writer) = nix::unistd::pipe().map(|(r, w)| (std::fs::File::from(r), w)).unwrap();
     // SAFETY: the child only runs `steps` (which touch the child alone) and _exit()s.
     match unsafe { fork() }.expect("fork") {
         ForkResult::Child => {
@@ -132,11 +130,7 @@ fn seccomp_errno_rule_makes_mkdir_fail_with_enosys() {
         load_seccomp(&profile).map_err(|e| e.to_string())?;
         match std::fs::create_dir(&target) {
             Err(e) if e.raw_os_error() == Some(libc::ENOSYS) => {}
-            other => {
-                return Err(format!(
-                    "mkdir under the filter gave {other:?}, expected ENOSYS"
-                ))
-            }
+            other => return Err(format!("mkdir under the filter gave {other:?}, expected ENOSYS")),
         }
         // libseccomp must not have set no_new_privs on its own.
         expect_line("NoNewPrivs:", "0")
@@ -167,9 +161,7 @@ fn seccomp_after_no_new_privs_needs_no_cap_sys_admin() {
         let rc = unsafe { libc::syscall(libc::SYS_getppid) };
         let errno = std::io::Error::last_os_error().raw_os_error();
         if rc != -1 || errno != Some(libc::EPERM) {
-            return Err(format!(
-                "getppid gave {rc} / {errno:?}, expected -1 / EPERM"
-            ));
+            return Err(format!("getppid gave {rc} / {errno:?}, expected -1 / EPERM"));
         }
         Ok(())
     })
@@ -178,9 +170,8 @@ fn seccomp_after_no_new_privs_needs_no_cap_sys_admin() {
 
 #[test]
 fn rlimits_apply_and_a_raised_hard_limit_is_explained() {
-    let process: Process = json(
-        r#"{"user":{"uid":0,"gid":0},"cwd":"/","rlimits":[{"type":"RLIMIT_NOFILE","soft":100,"hard":200}]}"#,
-    );
+    let process: Process =
+        json(r#"{"user":{"uid":0,"gid":0},"cwd":"/","rlimits":[{"type":"RLIMIT_NOFILE","soft":100,"hard":200}]}"#);
     in_child(|| {
         apply_process_attributes(&process, None).map_err(|e| e.to_string())?;
         match getrlimit(Resource::RLIMIT_NOFILE) {
@@ -195,12 +186,7 @@ fn rlimits_apply_and_a_raised_hard_limit_is_explained() {
     let process: Process = json(&format!(
         r#"{{"user":{{"uid":0,"gid":0}},"cwd":"/","rlimits":[{{"type":"RLIMIT_NOFILE","soft":1024,"hard":{too_high}}}]}}"#
     ));
-    let has_sys_resource = caps::has_cap(
-        None,
-        caps::CapSet::Effective,
-        caps::Capability::CAP_SYS_RESOURCE,
-    )
-    .unwrap();
+    let has_sys_resource = caps::has_cap(None, caps::CapSet::Effective, caps::Capability::CAP_SYS_RESOURCE).unwrap();
     in_child(|| {
         let outcome = apply_process_attributes(&process, None);
         match (outcome, has_sys_resource) {
@@ -210,7 +196,11 @@ fn rlimits_apply_and_a_raised_hard_limit_is_explained() {
                     "process.rlimits[0]: RLIMIT_NOFILE hard {too_high} refused by the kernel (EPERM): raising a hard \
                      limit above the current one ({current}) needs CAP_SYS_RESOURCE"
                 );
-                if e.to_string().starts_with(&want) { Ok(()) } else { Err(format!("got {e}\nwant {want}…")) }
+                if e.to_string().starts_with(&want) {
+                    Ok(())
+                } else {
+                    Err(format!("got {e}\nwant {want}…"))
+                }
             }
             (other, _) => Err(format!("unexpected {other:?} (CAP_SYS_RESOURCE: {has_sys_resource})")),
         }
@@ -233,12 +223,8 @@ fn oom_ionice_scheduler_and_personality_apply() {
             return Err(format!("oom_score_adj is {oom}"));
         }
         // SAFETY: integer-only syscalls.
-        let (prio, policy) = unsafe {
-            (
-                libc::syscall(libc::SYS_ioprio_get, IOPRIO_WHO_PROCESS, 0),
-                libc::sched_getscheduler(0),
-            )
-        };
+        let (prio, policy) =
+            unsafe { (libc::syscall(libc::SYS_ioprio_get, IOPRIO_WHO_PROCESS, 0), libc::sched_getscheduler(0)) };
         if prio != (2 << 13) | 6 || policy != libc::SCHED_BATCH {
             return Err(format!("ioprio {prio:#x}, policy {policy}"));
         }
@@ -247,12 +233,8 @@ fn oom_ionice_scheduler_and_personality_apply() {
         match apply_process_attributes(&lower, None) {
             Err(e) if e.to_string().contains("process.oomScoreAdj: writing -500") => Ok(()),
             Ok(())
-                if caps::has_cap(
-                    None,
-                    caps::CapSet::Effective,
-                    caps::Capability::CAP_SYS_RESOURCE,
-                )
-                .unwrap_or(false) =>
+                if caps::has_cap(None, caps::CapSet::Effective, caps::Capability::CAP_SYS_RESOURCE)
+                    .unwrap_or(false) =>
             {
                 Ok(())
             }

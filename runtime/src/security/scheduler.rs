@@ -57,10 +57,7 @@ fn flag_bit(f: LinuxSchedulerFlag) -> u64 {
 }
 
 fn invalid(field: &'static str, reason: impl Into<String>) -> SecurityError {
-    SecurityError::SchedulerInvalid {
-        field,
-        reason: reason.into(),
-    }
+    SecurityError::SchedulerInvalid { field, reason: reason.into() }
 }
 
 /// Check the spec's scheduler block against sched(7) and build the struct. Pure.
@@ -74,32 +71,30 @@ pub fn plan_scheduler(s: &Scheduler) -> Result<SchedAttr, SecurityError> {
     }
     match policy {
         SchedFifo | SchedRr if !(1..=99).contains(&priority) => {
-            return Err(invalid(
-                "priority",
-                format!("{policy} needs a real-time priority in 1..=99, got {priority}"),
-            ));
+            return Err(invalid("priority", format!("{policy} needs a real-time priority in 1..=99, got {priority}")));
         }
         SchedFifo | SchedRr => {}
         _ if priority != 0 => {
-            return Err(invalid("priority", format!("{priority}: only SCHED_FIFO and SCHED_RR use a static priority; leave it out or 0 for {policy}")));
+            return Err(invalid(
+                "priority",
+                format!(
+                    "{priority}: only SCHED_FIFO and SCHED_RR use a static priority; leave it out or 0 for {policy}"
+                ),
+            ));
         }
         _ => {}
     }
-    let (runtime, deadline, period) = (
-        s.runtime().unwrap_or(0),
-        s.deadline().unwrap_or(0),
-        s.period().unwrap_or(0),
-    );
+    let (runtime, deadline, period) = (s.runtime().unwrap_or(0), s.deadline().unwrap_or(0), s.period().unwrap_or(0));
     if policy == SchedDeadline {
         if runtime == 0 {
-            return Err(invalid(
-                "runtime",
-                "SCHED_DEADLINE needs a runtime (nanoseconds of CPU per period)",
-            ));
+            return Err(invalid("runtime", "SCHED_DEADLINE needs a runtime (nanoseconds of CPU per period)"));
         }
         // A zero period means "the same as the deadline" to the kernel.
         if runtime > deadline || (period != 0 && deadline > period) {
-            return Err(invalid("deadline", format!("SCHED_DEADLINE needs runtime <= deadline <= period, got {runtime} <= {deadline} <= {period}")));
+            return Err(invalid(
+                "deadline",
+                format!("SCHED_DEADLINE needs runtime <= deadline <= period, got {runtime} <= {deadline} <= {period}"),
+            ));
         }
     } else if runtime != 0 || deadline != 0 || period != 0 {
         return Err(invalid(
@@ -107,11 +102,7 @@ pub fn plan_scheduler(s: &Scheduler) -> Result<SchedAttr, SecurityError> {
             format!("runtime, deadline and period are only used by SCHED_DEADLINE, not {policy}"),
         ));
     }
-    let flags = s
-        .flags()
-        .iter()
-        .flatten()
-        .fold(0, |acc, f| acc | flag_bit(*f));
+    let flags = s.flags().iter().flatten().fold(0, |acc, f| acc | flag_bit(*f));
     Ok(SchedAttr {
         size: std::mem::size_of::<SchedAttr>() as u32,
         sched_policy: policy_number(policy),
@@ -141,17 +132,9 @@ pub(crate) fn set_scheduler(attr: &SchedAttr) -> Result<(), SecurityError> {
 }
 
 fn policy_name(n: u32) -> String {
-    [
-        "SCHED_OTHER",
-        "SCHED_FIFO",
-        "SCHED_RR",
-        "SCHED_BATCH",
-        "SCHED_ISO",
-        "SCHED_IDLE",
-        "SCHED_DEADLINE",
-    ]
-    .get(n as usize)
-    .map_or_else(|| n.to_string(), |s| s.to_string())
+    ["SCHED_OTHER", "SCHED_FIFO", "SCHED_RR", "SCHED_BATCH", "SCHED_ISO", "SCHED_IDLE", "SCHED_DEADLINE"]
+        .get(n as usize)
+        .map_or_else(|| n.to_string(), |s| s.to_string())
 }
 
 #[cfg(test)]
@@ -169,14 +152,8 @@ mod tests {
 
     #[test]
     fn every_policy_maps_to_its_kernel_number() {
-        for (name, n) in [
-            ("SCHED_OTHER", 0),
-            ("SCHED_BATCH", 3),
-            ("SCHED_ISO", 4),
-            ("SCHED_IDLE", 5),
-        ] {
-            let attr =
-                plan_scheduler(&sched(&format!(r#"{{"policy":"{name}","nice":5}}"#))).unwrap();
+        for (name, n) in [("SCHED_OTHER", 0), ("SCHED_BATCH", 3), ("SCHED_ISO", 4), ("SCHED_IDLE", 5)] {
+            let attr = plan_scheduler(&sched(&format!(r#"{{"policy":"{name}","nice":5}}"#))).unwrap();
             assert_eq!((attr.sched_policy, attr.sched_nice), (n, 5), "{name}");
             assert_eq!(policy_name(n), name);
         }
@@ -188,10 +165,7 @@ mod tests {
             r#"{"policy":"SCHED_DEADLINE","runtime":10000000,"deadline":30000000,"period":30000000}"#,
         ))
         .unwrap();
-        assert_eq!(
-            (dl.sched_policy, dl.sched_runtime, dl.sched_period),
-            (6, 10_000_000, 30_000_000)
-        );
+        assert_eq!((dl.sched_policy, dl.sched_runtime, dl.sched_period), (6, 10_000_000, 30_000_000));
     }
 
     #[test]
@@ -207,15 +181,9 @@ mod tests {
     fn forbidden_combinations_are_explained() {
         let err = |j: &str| plan_scheduler(&sched(j)).unwrap_err().to_string();
         assert!(err(r#"{"policy":"SCHED_FIFO"}"#).contains("process.scheduler.priority"));
-        assert!(err(r#"{"policy":"SCHED_OTHER","priority":5}"#)
-            .contains("only SCHED_FIFO and SCHED_RR"));
+        assert!(err(r#"{"policy":"SCHED_OTHER","priority":5}"#).contains("only SCHED_FIFO and SCHED_RR"));
         assert!(err(r#"{"policy":"SCHED_OTHER","nice":20}"#).contains("process.scheduler.nice: 20"));
-        assert!(
-            err(r#"{"policy":"SCHED_DEADLINE","runtime":5,"deadline":3}"#)
-                .contains("runtime <= deadline")
-        );
-        assert!(
-            err(r#"{"policy":"SCHED_BATCH","period":3}"#).contains("only used by SCHED_DEADLINE")
-        );
+        assert!(err(r#"{"policy":"SCHED_DEADLINE","runtime":5,"deadline":3}"#).contains("runtime <= deadline"));
+        assert!(err(r#"{"policy":"SCHED_BATCH","period":3}"#).contains("only used by SCHED_DEADLINE"));
     }
 }

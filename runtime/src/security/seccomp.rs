@@ -17,27 +17,15 @@ use super::SecurityError;
 
 const FIELD: &str = "linux.seccomp";
 
-fn fail(
-    field: &str,
-    what: String,
-    hint: &'static str,
-) -> impl FnOnce(SeccompError) -> SecurityError {
+fn fail(field: &str, what: String, hint: &'static str) -> impl FnOnce(SeccompError) -> SecurityError {
     let field = field.to_string();
-    move |source| SecurityError::Seccomp {
-        field,
-        what,
-        source,
-        hint,
-    }
+    move |source| SecurityError::Seccomp { field, what, source, hint }
 }
 
 pub(crate) fn load(plan: &SeccompPlan) -> Result<(), SecurityError> {
     let mut ctx = ScmpFilterContext::new(plan.default_action).map_err(fail(
         "linux.seccomp.defaultAction",
-        format!(
-            "creating a filter with default {}",
-            action_name(plan.default_action)
-        ),
+        format!("creating a filter with default {}", action_name(plan.default_action)),
         "is this action supported by libseccomp and the kernel?",
     ))?;
     ctx.set_ctl_nnp(false).map_err(fail(
@@ -63,11 +51,9 @@ pub(crate) fn load(plan: &SeccompPlan) -> Result<(), SecurityError> {
         let hint = "check the action and the argument conditions against seccomp_rule_add(3)";
         let syscall: ScmpSyscall = rule.syscall;
         if rule.conditions.is_empty() {
-            ctx.add_rule(rule.action, syscall)
-                .map_err(fail(&rule.field, what, hint))?;
+            ctx.add_rule(rule.action, syscall).map_err(fail(&rule.field, what, hint))?;
         } else {
-            ctx.add_rule_conditional(rule.action, syscall, &rule.conditions)
-                .map_err(fail(&rule.field, what, hint))?;
+            ctx.add_rule_conditional(rule.action, syscall, &rule.conditions).map_err(fail(&rule.field, what, hint))?;
         }
     }
     ctx.load().map_err(fail(
@@ -81,19 +67,13 @@ fn set_flags(ctx: &mut ScmpFilterContext, plan: &SeccompPlan) -> Result<(), Secu
     let hint = "this libseccomp or kernel may not support the flag";
     let field = "linux.seccomp.flags";
     if plan.log {
-        ctx.set_ctl_log(true)
-            .map_err(fail(field, "SECCOMP_FILTER_FLAG_LOG".into(), hint))?;
+        ctx.set_ctl_log(true).map_err(fail(field, "SECCOMP_FILTER_FLAG_LOG".into(), hint))?;
     }
     if plan.tsync {
-        ctx.set_ctl_tsync(true)
-            .map_err(fail(field, "SECCOMP_FILTER_FLAG_TSYNC".into(), hint))?;
+        ctx.set_ctl_tsync(true).map_err(fail(field, "SECCOMP_FILTER_FLAG_TSYNC".into(), hint))?;
     }
     if plan.spec_allow {
-        ctx.set_ctl_ssb(true).map_err(fail(
-            field,
-            "SECCOMP_FILTER_FLAG_SPEC_ALLOW".into(),
-            hint,
-        ))?;
+        ctx.set_ctl_ssb(true).map_err(fail(field, "SECCOMP_FILTER_FLAG_SPEC_ALLOW".into(), hint))?;
     }
     if plan.wait_killable_recv {
         ctx.set_ctl_waitkill(true).map_err(fail(

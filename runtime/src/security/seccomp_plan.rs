@@ -13,8 +13,7 @@ use std::fmt;
 
 use libseccomp::{ScmpAction, ScmpArch, ScmpArgCompare, ScmpCompareOp, ScmpSyscall};
 use oci_spec::runtime::{
-    Arch, LinuxSeccomp, LinuxSeccompAction, LinuxSeccompArg, LinuxSeccompFilterFlag,
-    LinuxSeccompOperator,
+    Arch, LinuxSeccomp, LinuxSeccompAction, LinuxSeccompArg, LinuxSeccompFilterFlag, LinuxSeccompOperator,
 };
 
 use super::SecurityError;
@@ -61,27 +60,13 @@ pub struct SeccompPlan {
 impl fmt::Display for SeccompPlan {
     /// e.g. `default SCMP_ACT_ERRNO(EPERM); 312 rules; 2 names unknown here (foo, bar)`
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "default {}; {} rules",
-            action_name(self.default_action),
-            self.rules.len()
-        )?;
+        write!(f, "default {}; {} rules", action_name(self.default_action), self.rules.len())?;
         if !self.unknown.is_empty() {
             let names: Vec<&str> = self.unknown.iter().map(|u| u.name.as_str()).collect();
-            write!(
-                f,
-                "; {} names unknown here ({})",
-                names.len(),
-                names.join(", ")
-            )?;
+            write!(f, "; {} names unknown here ({})", names.len(), names.join(", "))?;
         }
         if self.same_as_default > 0 {
-            write!(
-                f,
-                "; {} same as the default, left out",
-                self.same_as_default
-            )?;
+            write!(f, "; {} same as the default, left out", self.same_as_default)?;
         }
         Ok(())
     }
@@ -102,16 +87,8 @@ pub(crate) fn action_name(a: ScmpAction) -> String {
     }
 }
 
-fn invalid(
-    field: impl Into<String>,
-    value: impl fmt::Display,
-    reason: impl Into<String>,
-) -> SecurityError {
-    SecurityError::SeccompInvalid {
-        field: field.into(),
-        value: value.to_string(),
-        reason: reason.into(),
-    }
+fn invalid(field: impl Into<String>, value: impl fmt::Display, reason: impl Into<String>) -> SecurityError {
+    SecurityError::SeccompInvalid { field: field.into(), value: value.to_string(), reason: reason.into() }
 }
 
 /// OCI action + errnoRet → libseccomp action. ERRNO and TRACE default to EPERM.
@@ -124,28 +101,18 @@ fn to_action(
     let data = errno_ret.unwrap_or(libc::EPERM as u32);
     // The kernel keeps 16 bits of data, and errno values stop at 4095.
     if data > 4095 {
-        return Err(invalid(
-            errno_field,
-            data,
-            "errnoRet must be in 0..=4095 (the kernel's largest errno)",
-        ));
+        return Err(invalid(errno_field, data, "errnoRet must be in 0..=4095 (the kernel's largest errno)"));
     }
     Ok(match action {
         // The spec's SCMP_ACT_KILL is libseccomp's historical name for KILL_THREAD.
-        LinuxSeccompAction::ScmpActKill | LinuxSeccompAction::ScmpActKillThread => {
-            ScmpAction::KillThread
-        }
+        LinuxSeccompAction::ScmpActKill | LinuxSeccompAction::ScmpActKillThread => ScmpAction::KillThread,
         LinuxSeccompAction::ScmpActKillProcess => ScmpAction::KillProcess,
         LinuxSeccompAction::ScmpActTrap => ScmpAction::Trap,
         LinuxSeccompAction::ScmpActErrno => ScmpAction::Errno(data as i32),
         LinuxSeccompAction::ScmpActTrace => ScmpAction::Trace(data as u16),
         LinuxSeccompAction::ScmpActLog => ScmpAction::Log,
         LinuxSeccompAction::ScmpActAllow => ScmpAction::Allow,
-        LinuxSeccompAction::ScmpActNotify => {
-            return Err(SecurityError::SeccompNotify {
-                field: field.to_string(),
-            })
-        }
+        LinuxSeccompAction::ScmpActNotify => return Err(SecurityError::SeccompNotify { field: field.to_string() }),
     })
 }
 
@@ -180,11 +147,7 @@ fn to_arch(arch: Arch) -> ScmpArch {
 
 fn to_condition(field: &str, arg: &LinuxSeccompArg) -> Result<ScmpArgCompare, SecurityError> {
     if arg.index() > 5 {
-        return Err(invalid(
-            format!("{field}.index"),
-            arg.index(),
-            "a syscall has six arguments, numbered 0..=5",
-        ));
+        return Err(invalid(format!("{field}.index"), arg.index(), "a syscall has six arguments, numbered 0..=5"));
     }
     let op = match arg.op() {
         LinuxSeccompOperator::ScmpCmpNe => ScmpCompareOp::NotEqual,
@@ -209,10 +172,7 @@ fn to_condition(field: &str, arg: &LinuxSeccompArg) -> Result<ScmpArgCompare, Se
 /// Several conditions on *different* arguments must all hold (one rule).
 /// Several conditions all on the *same* argument cannot be AND-ed by
 /// libseccomp; like runc, glassbox OR-s them (one rule each).
-fn condition_groups(
-    field: &str,
-    args: &[LinuxSeccompArg],
-) -> Result<Vec<Vec<ScmpArgCompare>>, SecurityError> {
+fn condition_groups(field: &str, args: &[LinuxSeccompArg]) -> Result<Vec<Vec<ScmpArgCompare>>, SecurityError> {
     let conditions = args
         .iter()
         .enumerate()
@@ -247,12 +207,7 @@ pub fn plan_seccomp(profile: &LinuxSeccomp) -> Result<SeccompPlan, SecurityError
     let has = |flag| flags.contains(&flag);
     let mut plan = SeccompPlan {
         default_action,
-        architectures: profile
-            .architectures()
-            .iter()
-            .flatten()
-            .map(|a| to_arch(*a))
-            .collect(),
+        architectures: profile.architectures().iter().flatten().map(|a| to_arch(*a)).collect(),
         log: has(LinuxSeccompFilterFlag::SeccompFilterFlagLog),
         tsync: has(LinuxSeccompFilterFlag::SeccompFilterFlagTsync),
         spec_allow: has(LinuxSeccompFilterFlag::SeccompFilterFlagSpecAllow),
@@ -263,19 +218,12 @@ pub fn plan_seccomp(profile: &LinuxSeccomp) -> Result<SeccompPlan, SecurityError
     };
     for (i, entry) in profile.syscalls().iter().flatten().enumerate() {
         let field = format!("linux.seccomp.syscalls[{i}]");
-        let action = to_action(
-            &format!("{field}.action"),
-            &format!("{field}.errnoRet"),
-            entry.action(),
-            entry.errno_ret(),
-        )?;
+        let action =
+            to_action(&format!("{field}.action"), &format!("{field}.errnoRet"), entry.action(), entry.errno_ret())?;
         let groups = condition_groups(&field, entry.args().as_deref().unwrap_or_default())?;
         for name in entry.names() {
             let Ok(syscall) = ScmpSyscall::from_name(name) else {
-                plan.unknown.push(UnknownSyscall {
-                    field: field.clone(),
-                    name: name.clone(),
-                });
+                plan.unknown.push(UnknownSyscall { field: field.clone(), name: name.clone() });
                 continue;
             };
             if action == default_action {
@@ -334,10 +282,7 @@ mod tests {
         assert_eq!(plan.rules.len(), 3);
         assert_eq!(
             plan.unknown,
-            vec![UnknownSyscall {
-                field: "linux.seccomp.syscalls[1]".into(),
-                name: "no_such_syscall_here".into()
-            }]
+            vec![UnknownSyscall { field: "linux.seccomp.syscalls[1]".into(), name: "no_such_syscall_here".into() }]
         );
         assert_eq!(
             plan.to_string(),
@@ -366,14 +311,8 @@ mod tests {
         ))
         .unwrap();
         assert_eq!(plan.rules.len(), 3);
-        assert_eq!(
-            plan.rules[0].conditions,
-            vec![ScmpArgCompare::new(0, ScmpCompareOp::Equal, 0)]
-        );
-        assert_eq!(
-            plan.rules[1].conditions,
-            vec![ScmpArgCompare::new(0, ScmpCompareOp::Equal, 8)]
-        );
+        assert_eq!(plan.rules[0].conditions, vec![ScmpArgCompare::new(0, ScmpCompareOp::Equal, 0)]);
+        assert_eq!(plan.rules[1].conditions, vec![ScmpArgCompare::new(0, ScmpCompareOp::Equal, 8)]);
         assert_eq!(
             plan.rules[2].conditions,
             vec![
@@ -386,8 +325,9 @@ mod tests {
     #[test]
     fn mistakes_name_the_field() {
         let err = |j: &str| plan_seccomp(&profile(j)).unwrap_err().to_string();
-        assert!(err(r#"{"defaultAction":"SCMP_ACT_NOTIFY"}"#)
-            .starts_with("linux.seccomp.defaultAction: SCMP_ACT_NOTIFY"));
+        assert!(
+            err(r#"{"defaultAction":"SCMP_ACT_NOTIFY"}"#).starts_with("linux.seccomp.defaultAction: SCMP_ACT_NOTIFY")
+        );
         assert!(err(r#"{"defaultAction":"SCMP_ACT_ALLOW","syscalls":[{"names":["read"],"action":"SCMP_ACT_ERRNO","errnoRet":5000}]}"#)
             .starts_with("linux.seccomp.syscalls[0].errnoRet: 5000"));
         assert!(err(r#"{"defaultAction":"SCMP_ACT_ALLOW","syscalls":[{"names":["read"],"action":"SCMP_ACT_LOG","args":[{"index":6,"value":0,"op":"SCMP_CMP_EQ"}]}]}"#)
@@ -399,17 +339,8 @@ mod tests {
 
     #[test]
     fn kill_is_kill_thread_and_trace_keeps_its_number() {
-        assert_eq!(
-            to_action("f", "e", LinuxSeccompAction::ScmpActKill, None).unwrap(),
-            ScmpAction::KillThread
-        );
-        assert_eq!(
-            to_action("f", "e", LinuxSeccompAction::ScmpActTrace, Some(7)).unwrap(),
-            ScmpAction::Trace(7)
-        );
-        assert_eq!(
-            to_action("f", "e", LinuxSeccompAction::ScmpActLog, None).unwrap(),
-            ScmpAction::Log
-        );
+        assert_eq!(to_action("f", "e", LinuxSeccompAction::ScmpActKill, None).unwrap(), ScmpAction::KillThread);
+        assert_eq!(to_action("f", "e", LinuxSeccompAction::ScmpActTrace, Some(7)).unwrap(), ScmpAction::Trace(7));
+        assert_eq!(to_action("f", "e", LinuxSeccompAction::ScmpActLog, None).unwrap(), ScmpAction::Log);
     }
 }

@@ -29,33 +29,18 @@ pub const DEFAULT_UMASK: u32 = 0o022;
 const SETGROUPS_FILE: &str = "/proc/self/setgroups";
 
 pub(crate) fn switch_user(user: &User) -> Result<(), SecurityError> {
-    let gids: Vec<Gid> = user
-        .additional_gids()
-        .iter()
-        .flatten()
-        .map(|g| Gid::from_raw(*g))
-        .collect();
-    let setgroups_denied =
-        std::fs::read_to_string(SETGROUPS_FILE).is_ok_and(|s| s.trim() == "deny");
+    let gids: Vec<Gid> = user.additional_gids().iter().flatten().map(|g| Gid::from_raw(*g)).collect();
+    let setgroups_denied = std::fs::read_to_string(SETGROUPS_FILE).is_ok_and(|s| s.trim() == "deny");
     if !setgroups_denied {
         setgroups(&gids).map_err(|source| fail(format!("setgroups({:?})", raw(&gids)), source))?;
     } else if !gids.is_empty() {
-        return Err(fail(
-            format!("setgroups({:?})", raw(&gids)),
-            nix::Error::EPERM,
-        ));
+        return Err(fail(format!("setgroups({:?})", raw(&gids)), nix::Error::EPERM));
     }
-    prctl::set_keepcaps(true).map_err(|source| SecurityError::KeepCaps {
-        value: true,
-        source,
-    })?;
+    prctl::set_keepcaps(true).map_err(|source| SecurityError::KeepCaps { value: true, source })?;
     let (uid, gid) = (Uid::from_raw(user.uid()), Gid::from_raw(user.gid()));
     setresgid(gid, gid, gid).map_err(|source| fail(format!("setresgid({gid})"), source))?;
     setresuid(uid, uid, uid).map_err(|source| fail(format!("setresuid({uid})"), source))?;
-    prctl::set_keepcaps(false).map_err(|source| SecurityError::KeepCaps {
-        value: false,
-        source,
-    })?;
+    prctl::set_keepcaps(false).map_err(|source| SecurityError::KeepCaps { value: false, source })?;
     let mask = user.umask().unwrap_or(DEFAULT_UMASK);
     if mask > 0o777 {
         return Err(fail(
@@ -89,9 +74,7 @@ pub fn home_dir_from_passwd(passwd: &str, uid: u32) -> Option<String> {
     passwd.lines().find_map(|line| {
         let fields: Vec<&str> = line.split(':').collect();
         match fields.as_slice() {
-            [_, _, id, _, _, home, ..] if id.parse() == Ok(uid) && !home.is_empty() => {
-                Some(home.to_string())
-            }
+            [_, _, id, _, _, home, ..] if id.parse() == Ok(uid) && !home.is_empty() => Some(home.to_string()),
             _ => None,
         }
     })
@@ -120,10 +103,7 @@ mod tests {
     #[test]
     fn home_comes_from_the_matching_uid() {
         assert_eq!(home_dir_from_passwd(PASSWD, 0).as_deref(), Some("/root"));
-        assert_eq!(
-            home_dir_from_passwd(PASSWD, 1000).as_deref(),
-            Some("/home/alice")
-        );
+        assert_eq!(home_dir_from_passwd(PASSWD, 1000).as_deref(), Some("/home/alice"));
         assert_eq!(home_dir_from_passwd(PASSWD, 1001), None);
         assert_eq!(home_dir_from_passwd(PASSWD, 4242), None);
     }

@@ -30,11 +30,7 @@ const MAX_PAYLOAD: usize = 4096;
 
 /// Send `fd` and `payload` as one message over an already-connected unix
 /// socket. The receiver gets its own descriptor for the same open file.
-pub fn send_fd(
-    sock: BorrowedFd<'_>,
-    fd: BorrowedFd<'_>,
-    payload: &[u8],
-) -> Result<(), TerminalError> {
+pub fn send_fd(sock: BorrowedFd<'_>, fd: BorrowedFd<'_>, payload: &[u8]) -> Result<(), TerminalError> {
     if payload.is_empty() {
         return Err(TerminalError::EmptyPayload);
     }
@@ -63,12 +59,7 @@ pub fn recv_fd(sock: BorrowedFd<'_>) -> Result<(OwnedFd, Vec<u8>), TerminalError
     let mut space = nix::cmsg_space!(RawFd);
     let (bytes, flags, fds) = loop {
         let mut iov = [IoSliceMut::new(&mut buf)];
-        match recvmsg::<()>(
-            sock.as_raw_fd(),
-            &mut iov,
-            Some(&mut space),
-            MsgFlags::MSG_CMSG_CLOEXEC,
-        ) {
+        match recvmsg::<()>(sock.as_raw_fd(), &mut iov, Some(&mut space), MsgFlags::MSG_CMSG_CLOEXEC) {
             Err(Errno::EINTR) => continue,
             Err(e) => return Err(TerminalError::RecvFd(e)),
             Ok(msg) => {
@@ -88,11 +79,7 @@ pub fn recv_fd(sock: BorrowedFd<'_>) -> Result<(OwnedFd, Vec<u8>), TerminalError
         return Err(TerminalError::Truncated);
     }
     let Some(fd) = fds.into_iter().next() else {
-        return Err(if bytes == 0 {
-            TerminalError::PeerClosed
-        } else {
-            TerminalError::NoFdReceived { bytes }
-        });
+        return Err(if bytes == 0 { TerminalError::PeerClosed } else { TerminalError::NoFdReceived { bytes } });
     };
     buf.truncate(bytes);
     Ok((fd, buf))
@@ -100,15 +87,9 @@ pub fn recv_fd(sock: BorrowedFd<'_>) -> Result<(OwnedFd, Vec<u8>), TerminalError
 
 /// Send the pty master over the unix socket at `socket` (SCM_RIGHTS).
 pub fn send_to_console_socket(socket: &Path, master: &OwnedFd) -> Result<(), TerminalError> {
-    let conn = connect(socket).map_err(|source| TerminalError::ConnectConsoleSocket {
-        path: socket.into(),
-        source,
-    })?;
+    let conn = connect(socket).map_err(|source| TerminalError::ConnectConsoleSocket { path: socket.into(), source })?;
     send_fd(conn.as_fd(), master.as_fd(), CONSOLE_SOCKET_PAYLOAD).map_err(|e| match e {
-        TerminalError::SendFd(source) => TerminalError::SendConsoleSocket {
-            path: socket.into(),
-            source,
-        },
+        TerminalError::SendFd(source) => TerminalError::SendConsoleSocket { path: socket.into(), source },
         other => other,
     })
 }
@@ -123,9 +104,7 @@ fn connect(path: &Path) -> std::io::Result<UnixStream> {
                 return Err(e);
             };
             let dir = std::fs::File::open(dir)?;
-            let short = Path::new("/proc/self/fd")
-                .join(dir.as_raw_fd().to_string())
-                .join(name);
+            let short = Path::new("/proc/self/fd").join(dir.as_raw_fd().to_string()).join(name);
             UnixStream::connect(short)
         }
         other => other,

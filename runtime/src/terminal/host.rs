@@ -30,16 +30,10 @@ impl<'fd> RawModeGuard<'fd> {
         if !isatty(fd).unwrap_or(false) {
             return Ok(None);
         }
-        let saved = tcgetattr(fd).map_err(|source| TerminalError::RawMode {
-            action: "read",
-            source,
-        })?;
+        let saved = tcgetattr(fd).map_err(|source| TerminalError::RawMode { action: "read", source })?;
         let mut raw = saved.clone();
         cfmakeraw(&mut raw);
-        tcsetattr(fd, SetArg::TCSANOW, &raw).map_err(|source| TerminalError::RawMode {
-            action: "set",
-            source,
-        })?;
+        tcsetattr(fd, SetArg::TCSANOW, &raw).map_err(|source| TerminalError::RawMode { action: "set", source })?;
         Ok(Some(RawModeGuard { fd, saved }))
     }
 }

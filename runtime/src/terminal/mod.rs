@@ -52,34 +52,19 @@ pub enum TerminalError {
     #[error("{step} on the new pty failed: {source}; is {PTMX} really a pty multiplexer?")]
     Unlock { step: &'static str, source: Errno },
     #[error("could not open the pty slave {path}: {source}")]
-    OpenSlave {
-        path: PathBuf,
-        source: std::io::Error,
-    },
+    OpenSlave { path: PathBuf, source: std::io::Error },
     #[error("could not {action} {CONSOLE} for the pty {slave}: {source}")]
-    Console {
-        action: &'static str,
-        slave: PathBuf,
-        source: std::io::Error,
-    },
-    #[error(
-        "process.consoleSize.{field} is {value}: a terminal's size must fit in 16 bits (0-65535)"
-    )]
+    Console { action: &'static str, slave: PathBuf, source: std::io::Error },
+    #[error("process.consoleSize.{field} is {value}: a terminal's size must fit in 16 bits (0-65535)")]
     SizeTooLarge { field: &'static str, value: u64 },
     #[error("ioctl {request} on the terminal failed: {source}")]
-    Ioctl {
-        request: &'static str,
-        source: Errno,
-    },
+    Ioctl { request: &'static str, source: Errno },
     #[error("could not make the pty the controlling terminal (TIOCSCTTY): {0}; the process must be a session leader without one (call setsid first)")]
     ControllingTerminal(#[source] Errno),
     #[error("could not dup the pty onto fd {fd}: {source}")]
     Dup { fd: i32, source: Errno },
     #[error("could not connect to the console socket {path}: {source}; the program that passed --console-socket must be listening on it")]
-    ConnectConsoleSocket {
-        path: PathBuf,
-        source: std::io::Error,
-    },
+    ConnectConsoleSocket { path: PathBuf, source: std::io::Error },
     #[error("could not send the pty master over the console socket {path}: {source}")]
     SendConsoleSocket { path: PathBuf, source: Errno },
     #[error("a file descriptor is passed with at least one byte of data (unix(7)); the payload was empty")]
@@ -106,9 +91,7 @@ pub struct Console {
 
 /// process.consoleSize → the kernel's window size. Pure, so checkable early.
 pub fn winsize_for(size: &oci_spec::runtime::Box) -> Result<Winsize, TerminalError> {
-    let fit = |field, value: u64| {
-        u16::try_from(value).map_err(|_| TerminalError::SizeTooLarge { field, value })
-    };
+    let fit = |field, value: u64| u16::try_from(value).map_err(|_| TerminalError::SizeTooLarge { field, value });
     Ok(Winsize {
         ws_row: fit("height", size.height())?,
         ws_col: fit("width", size.width())?,
@@ -119,9 +102,7 @@ pub fn winsize_for(size: &oci_spec::runtime::Box) -> Result<Winsize, TerminalErr
 
 /// In the init, after pivot_root: open /dev/ptmx (the container's devpts),
 /// unlock the slave, bind it over /dev/console, set the window size.
-pub fn open_console_in_container(
-    size: Option<oci_spec::runtime::Box>,
-) -> Result<Console, TerminalError> {
+pub fn open_console_in_container(size: Option<oci_spec::runtime::Box>) -> Result<Console, TerminalError> {
     let (console, slave_path) = open_pty(size)?;
     bind_console(&slave_path)?;
     Ok(console)
@@ -129,9 +110,7 @@ pub fn open_console_in_container(
 
 /// For `glassbox exec --tty`: a new pty from the container's devpts, without
 /// touching /dev/console (which belongs to the container's init).
-pub fn open_pty_in_container(
-    size: Option<oci_spec::runtime::Box>,
-) -> Result<Console, TerminalError> {
+pub fn open_pty_in_container(size: Option<oci_spec::runtime::Box>) -> Result<Console, TerminalError> {
     open_pty(size).map(|(console, _)| console)
 }
 
@@ -147,27 +126,16 @@ fn open_pty(size: Option<oci_spec::runtime::Box>) -> Result<(Console, PathBuf), 
     let master = unsafe { PtyMaster::from_owned_fd(fd) };
     // glibc's grantpt is a formality with devpts (the slave is already owned
     // by us), unlockpt clears the lock that keeps the slave from being opened.
-    grantpt(&master).map_err(|source| TerminalError::Unlock {
-        step: "grantpt",
-        source,
-    })?;
-    unlockpt(&master).map_err(|source| TerminalError::Unlock {
-        step: "unlockpt",
-        source,
-    })?;
-    let slave_path = PathBuf::from(ptsname_r(&master).map_err(|source| TerminalError::Unlock {
-        step: "ptsname",
-        source,
-    })?);
+    grantpt(&master).map_err(|source| TerminalError::Unlock { step: "grantpt", source })?;
+    unlockpt(&master).map_err(|source| TerminalError::Unlock { step: "unlockpt", source })?;
+    let slave_path =
+        PathBuf::from(ptsname_r(&master).map_err(|source| TerminalError::Unlock { step: "ptsname", source })?);
     let slave: OwnedFd = OpenOptions::new()
         .read(true)
         .write(true)
         .custom_flags(libc::O_NOCTTY) // std adds O_CLOEXEC; dup2 onto 0-2 clears it there
         .open(&slave_path)
-        .map_err(|source| TerminalError::OpenSlave {
-            path: slave_path.clone(),
-            source,
-        })?
+        .map_err(|source| TerminalError::OpenSlave { path: slave_path.clone(), source })?
         .into();
     let master: OwnedFd = master.into();
     if let Some(ws) = winsize {
@@ -179,31 +147,13 @@ fn open_pty(size: Option<oci_spec::runtime::Box>) -> Result<(Console, PathBuf), 
 /// Make /dev/console the pty slave, so programs that open "the console"
 /// (getty, systemd, some init scripts) write to the same terminal.
 fn bind_console(slave_path: &Path) -> Result<(), TerminalError> {
-    let err = |action| {
-        move |source| TerminalError::Console {
-            action,
-            slave: slave_path.to_path_buf(),
-            source,
-        }
-    };
+    let err = |action| move |source| TerminalError::Console { action, slave: slave_path.to_path_buf(), source };
     if std::fs::symlink_metadata(CONSOLE).is_err() {
         // A bind mount needs a target of the same kind: an empty file for a file.
-        OpenOptions::new()
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .mode(0o666)
-            .open(CONSOLE)
-            .map_err(err("create"))?;
+        OpenOptions::new().write(true).create(true).truncate(false).mode(0o666).open(CONSOLE).map_err(err("create"))?;
     }
-    mount(
-        Some(slave_path),
-        CONSOLE,
-        None::<&str>,
-        MsFlags::MS_BIND,
-        None::<&str>,
-    )
-    .map_err(|e| err("bind-mount onto")(std::io::Error::from(e)))
+    mount(Some(slave_path), CONSOLE, None::<&str>, MsFlags::MS_BIND, None::<&str>)
+        .map_err(|e| err("bind-mount onto")(std::io::Error::from(e)))
 }
 
 /// Make `slave` the controlling terminal (the caller already called setsid)
@@ -235,33 +185,21 @@ mod ioctls {
         // SAFETY: TIOCSWINSZ reads one winsize from the pointer we pass.
         unsafe { tiocswinsz(fd.as_raw_fd(), ws) }
             .map(drop)
-            .map_err(|source| TerminalError::Ioctl {
-                request: "TIOCSWINSZ",
-                source,
-            })
+            .map_err(|source| TerminalError::Ioctl { request: "TIOCSWINSZ", source })
     }
 
     pub fn get_winsize(fd: BorrowedFd<'_>) -> Result<Winsize, TerminalError> {
-        let mut ws = Winsize {
-            ws_row: 0,
-            ws_col: 0,
-            ws_xpixel: 0,
-            ws_ypixel: 0,
-        };
+        let mut ws = Winsize { ws_row: 0, ws_col: 0, ws_xpixel: 0, ws_ypixel: 0 };
         // SAFETY: TIOCGWINSZ writes one winsize into the pointer we pass.
-        unsafe { tiocgwinsz(fd.as_raw_fd(), &mut ws) }.map_err(|source| TerminalError::Ioctl {
-            request: "TIOCGWINSZ",
-            source,
-        })?;
+        unsafe { tiocgwinsz(fd.as_raw_fd(), &mut ws) }
+            .map_err(|source| TerminalError::Ioctl { request: "TIOCGWINSZ", source })?;
         Ok(ws)
     }
 
     pub fn set_controlling_terminal(fd: BorrowedFd<'_>) -> Result<(), TerminalError> {
         // 0: do not steal the terminal from another session.
         // SAFETY: TIOCSCTTY takes an int argument, no pointer.
-        unsafe { tiocsctty(fd.as_raw_fd(), 0) }
-            .map(drop)
-            .map_err(TerminalError::ControllingTerminal)
+        unsafe { tiocsctty(fd.as_raw_fd(), 0) }.map(drop).map_err(TerminalError::ControllingTerminal)
     }
 }
 

@@ -11,11 +11,7 @@ use oci_spec::runtime::BoxBuilder;
 use super::*;
 
 fn size(height: u64, width: u64) -> oci_spec::runtime::Box {
-    BoxBuilder::default()
-        .height(height)
-        .width(width)
-        .build()
-        .unwrap()
+    BoxBuilder::default().height(height).width(width).build().unwrap()
 }
 
 #[test]
@@ -23,10 +19,7 @@ fn console_size_becomes_rows_and_columns() {
     let ws = winsize_for(&size(24, 80)).unwrap();
     assert_eq!((ws.ws_row, ws.ws_col), (24, 80));
     let err = winsize_for(&size(24, 70_000)).unwrap_err().to_string();
-    assert_eq!(
-        err,
-        "process.consoleSize.width is 70000: a terminal's size must fit in 16 bits (0-65535)"
-    );
+    assert_eq!(err, "process.consoleSize.width is 70000: a terminal's size must fit in 16 bits (0-65535)");
 }
 
 #[test]
@@ -37,13 +30,9 @@ fn send_fd_and_recv_fd_carry_a_pipe() {
     drop(write_end); // only the received copy keeps the pipe open now
     let (received, payload) = recv_fd(b.as_fd()).unwrap();
     assert_eq!(payload, b"the pipe");
-    std::fs::File::from(received)
-        .write_all(b"through it")
-        .unwrap();
+    std::fs::File::from(received).write_all(b"through it").unwrap();
     let mut got = String::new();
-    std::fs::File::from(read_end)
-        .read_to_string(&mut got)
-        .unwrap();
+    std::fs::File::from(read_end).read_to_string(&mut got).unwrap();
     assert_eq!(got, "through it");
 }
 
@@ -52,15 +41,9 @@ fn recv_fd_explains_what_it_got_instead() {
     let (mut a, b) = UnixStream::pair().unwrap();
     a.write_all(b"xyz").unwrap();
     let err = recv_fd(b.as_fd()).unwrap_err();
-    assert!(
-        matches!(err, TerminalError::NoFdReceived { bytes: 3 }),
-        "{err}"
-    );
+    assert!(matches!(err, TerminalError::NoFdReceived { bytes: 3 }), "{err}");
     drop(a);
-    assert!(matches!(
-        recv_fd(b.as_fd()).unwrap_err(),
-        TerminalError::PeerClosed
-    ));
+    assert!(matches!(recv_fd(b.as_fd()).unwrap_err(), TerminalError::PeerClosed));
     let (a, _b) = UnixStream::pair().unwrap();
     let err = send_fd(a.as_fd(), a.as_fd(), b"").unwrap_err();
     assert!(matches!(err, TerminalError::EmptyPayload));
@@ -106,13 +89,9 @@ fn console_socket_paths_longer_than_sun_path_work() {
 
 #[test]
 fn console_socket_errors_name_the_path() {
-    let err = send_to_console_socket(Path::new("/nonexistent/console.sock"), &pipe().unwrap().0)
-        .unwrap_err()
-        .to_string();
-    assert!(
-        err.starts_with("could not connect to the console socket /nonexistent/console.sock: "),
-        "{err}"
-    );
+    let err =
+        send_to_console_socket(Path::new("/nonexistent/console.sock"), &pipe().unwrap().0).unwrap_err().to_string();
+    assert!(err.starts_with("could not connect to the console socket /nonexistent/console.sock: "), "{err}");
 }
 
 #[test]
@@ -122,21 +101,12 @@ fn raw_mode_is_none_for_a_pipe_and_restored_on_drop_for_a_tty() {
 
     let pty = openpty(None, None).unwrap();
     let before = tcgetattr(&pty.slave).unwrap();
-    assert!(before
-        .local_flags
-        .contains(LocalFlags::ECHO | LocalFlags::ICANON));
-    let guard = RawModeGuard::new(pty.slave.as_fd())
-        .unwrap()
-        .expect("a pty is a tty");
+    assert!(before.local_flags.contains(LocalFlags::ECHO | LocalFlags::ICANON));
+    let guard = RawModeGuard::new(pty.slave.as_fd()).unwrap().expect("a pty is a tty");
     let raw = tcgetattr(&pty.slave).unwrap();
-    assert!(!raw
-        .local_flags
-        .intersects(LocalFlags::ECHO | LocalFlags::ICANON | LocalFlags::ISIG));
+    assert!(!raw.local_flags.intersects(LocalFlags::ECHO | LocalFlags::ICANON | LocalFlags::ISIG));
     drop(guard);
-    assert_eq!(
-        tcgetattr(&pty.slave).unwrap().local_flags,
-        before.local_flags
-    );
+    assert_eq!(tcgetattr(&pty.slave).unwrap().local_flags, before.local_flags);
 }
 
 #[test]
@@ -151,10 +121,7 @@ fn copy_available_moves_bytes_and_treats_eio_as_the_end() {
 
     let pty = openpty(None, None).unwrap();
     drop(pty.slave); // the container's process is gone: the master reads EIO
-    assert_eq!(
-        copy_available(pty.master.as_fd(), out_w.as_fd()).unwrap(),
-        0
-    );
+    assert_eq!(copy_available(pty.master.as_fd(), out_w.as_fd()).unwrap(), 0);
 }
 
 #[test]
@@ -184,14 +151,8 @@ fn console_is_made_from_the_containers_own_devpts() {
             move |err: nix::Error| format!("{what}: {err}")
         };
         unshare(CloneFlags::CLONE_NEWNS | CloneFlags::CLONE_FS).map_err(e("unshare"))?;
-        mount(
-            None::<&str>,
-            "/",
-            None::<&str>,
-            MsFlags::MS_REC | MsFlags::MS_PRIVATE,
-            None::<&str>,
-        )
-        .map_err(e("make / private"))?;
+        mount(None::<&str>, "/", None::<&str>, MsFlags::MS_REC | MsFlags::MS_PRIVATE, None::<&str>)
+            .map_err(e("make / private"))?;
         std::fs::create_dir_all(root.join("dev/pts")).unwrap();
         mount(
             Some("devpts"),
@@ -215,10 +176,7 @@ fn console_is_made_from_the_containers_own_devpts() {
     assert!(isatty(&console.master).unwrap() && isatty(&console.slave).unwrap());
     // The first pty of a fresh devpts instance is number 0, and /dev/console is it.
     assert_eq!(console_rdev, pts0_rdev);
-    let slave_rdev = std::fs::File::from(console.slave.try_clone().unwrap())
-        .metadata()
-        .unwrap()
-        .rdev();
+    let slave_rdev = std::fs::File::from(console.slave.try_clone().unwrap()).metadata().unwrap().rdev();
     assert_eq!(slave_rdev, pts0_rdev);
     let ws = ioctls::get_winsize(console.slave.as_fd()).unwrap();
     assert_eq!((ws.ws_row, ws.ws_col), (30, 100));
@@ -232,10 +190,7 @@ fn the_slave_becomes_stdio_and_controlling_terminal() {
     let slave = pty.slave;
     let mut cmd = std::process::Command::new("/bin/sh");
     // /dev/tty opens only for a process that has a controlling terminal.
-    cmd.args([
-        "-c",
-        "test -t 0 && test -t 1 && test -t 2 && : </dev/tty && echo ctty-ok",
-    ]);
+    cmd.args(["-c", "test -t 0 && test -t 1 && test -t 2 && : </dev/tty && echo ctty-ok"]);
     // SAFETY: between fork and exec the closure only makes syscalls
     // (fcntl, setsid, ioctl, dup2); it allocates only on its error path.
     unsafe {
@@ -249,10 +204,6 @@ fn the_slave_becomes_stdio_and_controlling_terminal() {
     let status = child.wait().unwrap();
     let mut out = vec![0u8; 64];
     let n = nix::unistd::read(&pty.master, &mut out).unwrap();
-    assert!(
-        status.success(),
-        "{status:?}: {}",
-        String::from_utf8_lossy(&out[..n])
-    );
+    assert!(status.success(), "{status:?}: {}", String::from_utf8_lossy(&out[..n]));
     assert_eq!(String::from_utf8_lossy(&out[..n]).trim(), "ctty-ok");
 }
