@@ -246,7 +246,7 @@ pub fn exec_process(c: &Container, a: &ExecCmd) -> anyhow::Result<Process> {
 /// on top of it.
 pub fn update_resources(a: &UpdateCmd) -> anyhow::Result<oci_spec::runtime::LinuxResources> {
     use anyhow::Context;
-    use oci_spec::runtime::{LinuxBlockIo, LinuxCpu, LinuxMemory, LinuxPids, LinuxResources};
+    use oci_spec::runtime::{LinuxPids, LinuxResources};
     let mut r: LinuxResources = match &a.resources {
         Some(path) => {
             let text = if path.as_os_str() == "-" {
@@ -273,7 +273,7 @@ pub fn update_resources(a: &UpdateCmd) -> anyhow::Result<oci_spec::runtime::Linu
         bytes("memory-swap", &a.memory_swap)?,
     );
     if limit.is_some() || reservation.is_some() || swap.is_some() {
-        let mut m = r.memory().clone().unwrap_or(LinuxMemory::default());
+        let mut m = (*r.memory()).unwrap_or_default();
         if limit.is_some() {
             m.set_limit(limit);
         }
@@ -293,7 +293,7 @@ pub fn update_resources(a: &UpdateCmd) -> anyhow::Result<oci_spec::runtime::Linu
         || a.cpuset_cpus.is_some()
         || a.cpuset_mems.is_some();
     if cpu_flags {
-        let mut c = r.cpu().clone().unwrap_or(LinuxCpu::default());
+        let mut c = r.cpu().clone().unwrap_or_default();
         if a.cpu_period.is_some() {
             c.set_period(a.cpu_period);
         }
@@ -323,7 +323,7 @@ pub fn update_resources(a: &UpdateCmd) -> anyhow::Result<oci_spec::runtime::Linu
         r.set_pids(Some(p));
     }
     if let Some(w) = a.blkio_weight {
-        let mut b = r.block_io().clone().unwrap_or(LinuxBlockIo::default());
+        let mut b = r.block_io().clone().unwrap_or_default();
         b.set_weight(Some(w));
         r.set_block_io(Some(b));
     }
@@ -345,7 +345,7 @@ pub fn parse_bytes(s: &str) -> Option<i64> {
         _ => (s, 1),
     };
     let n: f64 = num.parse().ok()?;
-    (n >= 0.0).then(|| (n * mult as f64) as i64)
+    (n >= 0.0).then_some((n * mult as f64) as i64)
 }
 
 #[cfg(test)]
