@@ -96,7 +96,7 @@ pub fn validate_id(id: &str) -> Result<(), StateError> {
 /// The directory of one container, locked for the life of this value.
 pub struct ContainerDir {
     pub path: PathBuf,
-    _lock: Flock<File>,
+    lock: Option<Flock<File>>,
 }
 
 impl ContainerDir {
@@ -143,7 +143,13 @@ impl ContainerDir {
             .map_err(io(&lock_path))?;
         let lock = Flock::lock(file, FlockArg::LockExclusive)
             .map_err(|(_, source)| StateError::Lock { path: lock_path, source })?;
-        Ok(ContainerDir { path, _lock: lock })
+        Ok(ContainerDir { path, lock: Some(lock) })
+    }
+
+    /// Let other commands at this container while we only watch it
+    /// (`events` follows a container for as long as it runs).
+    pub fn unlock(&mut self) {
+        self.lock = None;
     }
 
     pub fn exec_fifo(&self) -> PathBuf {

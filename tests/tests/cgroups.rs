@@ -186,3 +186,58 @@ fn a_devices_rule_makes_a_device_node_unusable() {
     let allowed = run(true);
     assert!(allowed.contains("kmsg-open"), "{allowed}");
 }
+
+#[test]
+fn events_stats_match_the_cgroup_files() {
+    let bundle = Bundle::busybox(&["sh", "-c", "sleep 30 & sleep 30"]);
+    bundle.config_mut(|v| v["linux"]["resources"]["pids"] = json!({ "limit": 40 }));
+    let rt = Runtime::new();
+    let id = rt.id("stats");
+    rt.start_container(&id, &bundle);
+    assert!(wait_until(std::time::Duration::from_secs(3), || read(&v1("pids", &id, "pids.current")) == "2"));
+    let out = rt.cmd(&["events", "--stats", &id]);
+    assert_ok(&out);
+    let event: serde_json::Value = serde_json::from_str(stdout(&out).trim()).expect("one JSON line");
+    assert_eq!(event["type"], "stats");
+    assert_eq!(event["id"], id.as_str());
+    let data = &event["data"];
+    assert_eq!(data["pids"]["current"], 2, "{data}");
+    assert_eq!(data["pids"]["limit"], 40, "{data}");
+    let usage = data["memory"]["usage"]["usage"].as_u64().unwrap();
+    let file: u64 = read(&v1("memory", &id, "memory.usage_in_bytes")).parse().unwrap();
+    assert!(usage > 0 && usage.abs_diff(file) < 1 << 20, "stats {usage} vs memory.usage_in_bytes {file}");
+    let cpu = data["cpu"]["usage"]["total"].as_u64().unwrap();
+    assert!(cpu > 0 && cpu <= read(&v1("cpuacct", &id, "cpuacct.usage")).parse::<u64>().unwrap(), "{data}");
+    assert_ok(&rt.delete_force(&id));
+    rt.assert_clean(&id, &bundle);
+}
+
+#[test]
+fn events_reports_an_oom_kill_inside_the_container() {
+    // A child of the init allocates past the limit and is OOM-killed; the
+    // init lives on, and `events` says {"type":"oom"}.
+    let bundle = Bundle::busybox(&["sh", "-c", "sleep 0.5; (x=$(head -c 100000000 /dev/zero | tr '\\0' a)); sleep 30"]);
+    bundle.config_mut(|v| {
+        v["linux"]["resources"]["memory"] = json!({ "limit": 32 * 1024 * 1024, "swap": 32 * 1024 * 1024 });
+    });
+    let rt = Runtime::new();
+    let id = rt.id("oomevent");
+    rt.start_container(&id, &bundle);
+    let log = rt.scratch().join("events.jsonl");
+    let mut watcher = std::process::Command::new(glassbox_bin())
+        .args(["--root", rt.root().to_str().unwrap(), "events", "--interval", "1s", &id])
+        .stdout(std::fs::File::create(&log).unwrap())
+        .spawn()
+        .unwrap();
+    let saw_oom = wait_until(std::time::Duration::from_secs(8), || {
+        std::fs::read_to_string(&log).unwrap_or_default().lines().any(|l| l.contains("\"type\":\"oom\""))
+    });
+    let _ = watcher.kill();
+    let _ = watcher.wait();
+    let text = std::fs::read_to_string(&log).unwrap_or_default();
+    assert!(saw_oom, "no oom event: {text}");
+    assert!(text.lines().any(|l| l.contains("\"type\":\"stats\"")), "{text}");
+    assert_eq!(rt.status(&id).as_deref(), Some("running"), "the init survives its child's OOM kill");
+    assert_ok(&rt.delete_force(&id));
+    rt.assert_clean(&id, &bundle);
+}

@@ -14,6 +14,7 @@ mod convert;
 mod devices;
 mod path;
 mod plan;
+mod stats;
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -27,6 +28,7 @@ pub use apply::CgroupWriteOutcome;
 pub use devices::{plan_device_rules_v1, rule_line};
 pub use path::cgroup_path;
 pub use plan::{plan_resources, CgroupVersion, CgroupWrite};
+pub use stats::Stats;
 
 #[derive(Debug, thiserror::Error)]
 pub enum CgroupError {

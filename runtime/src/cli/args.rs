@@ -103,6 +103,26 @@ pub struct ExecCmd {
     pub preserve_fds: i32,
 }
 
+/// "5s", "500ms", "2m" or a plain number of seconds, as runc accepts.
+fn parse_interval(s: &str) -> Result<std::time::Duration, String> {
+    let bad = || format!("{s:?}: use a duration like 5s, 500ms or 1m");
+    let (num, unit) = match s.find(|c: char| !c.is_ascii_digit() && c != '.') {
+        Some(i) => (&s[..i], &s[i..]),
+        None => (s, "s"),
+    };
+    let n: f64 = num.parse().map_err(|_| bad())?;
+    let secs = match unit {
+        "ms" => n / 1000.0,
+        "s" => n,
+        "m" => n * 60.0,
+        _ => return Err(bad()),
+    };
+    if secs <= 0.0 {
+        return Err(bad());
+    }
+    Ok(std::time::Duration::from_secs_f64(secs))
+}
+
 /// runc's `update` flags; each sets one field of linux.resources.
 #[derive(Args, Debug)]
 pub struct UpdateCmd {
@@ -181,6 +201,16 @@ pub enum Command {
     Pause { id: String },
     /// Thaw a paused container.
     Resume { id: String },
+    /// The container's cgroup statistics and OOM kills, as JSON lines (runc's `events`).
+    Events {
+        id: String,
+        /// Print one stats line and exit.
+        #[arg(long)]
+        stats: bool,
+        /// Seconds between stats lines.
+        #[arg(long, default_value = "5s", value_parser = parse_interval)]
+        interval: std::time::Duration,
+    },
     /// Change the resource limits of a running container.
     Update(UpdateCmd),
     /// Run a new process inside a running container.

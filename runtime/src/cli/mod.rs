@@ -109,6 +109,12 @@ fn dispatch(cli: Cli) -> Result<i32> {
             Container::load(&paths, &id)?.resume()?;
             Ok(0)
         }
+        Command::Events { id, stats, interval } => {
+            let mut c = Container::load(&paths, &id)?;
+            c.dir.unlock();
+            c.events(interval, stats, &mut std::io::stdout().lock())?;
+            Ok(0)
+        }
         Command::Update(a) => {
             let c = Container::load(&paths, &a.id)?;
             let resources = args::update_resources(&a)?;

@@ -1,0 +1,48 @@
+//! `glassbox events`: the container's cgroup numbers as runc prints them —
+//! one `{"type":"stats",…}` line every `--interval`, `{"type":"oom",…}` as
+//! soon as the kernel's OOM killer strikes in the container, until the
+//! container stops. `--stats` prints one stats line and exits.
+
+use std::io::Write;
+use std::time::{Duration, Instant};
+
+use super::{Container, ContainerError};
+use crate::cgroups::ContainerCgroup;
+use crate::state::Status;
+
+/// How often the OOM counter is looked at between stats lines.
+const OOM_POLL: Duration = Duration::from_millis(100);
+
+impl Container {
+    fn stats_line(&self, cgroup: &ContainerCgroup) -> String {
+        serde_json::json!({ "type": "stats", "id": self.state.id, "data": cgroup.stats() }).to_string()
+    }
+
+    /// Print events to `out` until the container stops (or once, with `once`).
+    pub fn events(&self, interval: Duration, once: bool, out: &mut dyn Write) -> Result<(), ContainerError> {
+        if self.status() == Status::Stopped {
+            return Err(self.wrong_status("it has no cgroup to report on"));
+        }
+        let cgroup = ContainerCgroup::load(&self.state.cgroup_path);
+        let io = |source| ContainerError::Io { what: "writing events", path: "stdout".into(), source };
+        if once {
+            return writeln!(out, "{}", self.stats_line(&cgroup)).map_err(io);
+        }
+        let mut ooms = cgroup.oom_kills();
+        let mut next_stats = Instant::now();
+        while self.state.init_alive() {
+            let now_ooms = cgroup.oom_kills();
+            if now_ooms > ooms {
+                writeln!(out, "{}", serde_json::json!({ "type": "oom", "id": self.state.id })).map_err(io)?;
+                ooms = now_ooms;
+            }
+            if Instant::now() >= next_stats {
+                writeln!(out, "{}", self.stats_line(&cgroup)).map_err(io)?;
+                next_stats = Instant::now() + interval;
+            }
+            out.flush().map_err(io)?;
+            std::thread::sleep(OOM_POLL.min(interval));
+        }
+        Ok(())
+    }
+}
