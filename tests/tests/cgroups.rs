@@ -241,3 +241,28 @@ fn events_reports_an_oom_kill_inside_the_container() {
     assert_ok(&rt.delete_force(&id));
     rt.assert_clean(&id, &bundle);
 }
+
+#[test]
+fn cpu_quota_throttling_shows_in_cpu_stat() {
+    // 10 ms of CPU per 100 ms period: a busy loop is throttled in most periods.
+    let bundle = Bundle::busybox(&["sh", "-c", "while :; do :; done"]);
+    bundle.config_mut(|v| v["linux"]["resources"]["cpu"] = json!({ "quota": 10000, "period": 100000 }));
+    let rt = Runtime::new();
+    let id = rt.id("quota");
+    rt.start_container(&id, &bundle);
+    assert_eq!(read(&v1("cpu", &id, "cpu.cfs_quota_us")), "10000");
+    let stat = v1("cpu", &id, "cpu.stat");
+    let throttled = || {
+        read(&stat)
+            .lines()
+            .find_map(|l| l.strip_prefix("nr_throttled "))
+            .and_then(|n| n.parse::<u64>().ok())
+            .unwrap_or(0)
+    };
+    assert!(wait_until(std::time::Duration::from_secs(3), || throttled() >= 3), "cpu.stat: {}", read(&stat));
+    let events = rt.cmd(&["events", "--stats", &id]);
+    let data: serde_json::Value = serde_json::from_str(stdout(&events).trim()).unwrap();
+    assert!(data["data"]["cpu"]["throttling"]["throttledPeriods"].as_u64().unwrap() >= 3, "{data}");
+    assert_ok(&rt.delete_force(&id));
+    rt.assert_clean(&id, &bundle);
+}

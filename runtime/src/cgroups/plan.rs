@@ -97,6 +97,20 @@ pub fn plan_resources(resources: &LinuxResources, version: CgroupVersion) -> Res
             p.write("net_prio", "net_prio.ifpriomap", format!("{} {}", prio.name(), prio.priority()), &field);
         }
     }
+    if let Some(rdma) = resources.rdma() {
+        let mut devices: Vec<_> = rdma.iter().collect();
+        devices.sort_by_key(|(name, _)| name.as_str());
+        for (device, limits) in devices {
+            let field = format!("rdma[{device:?}]");
+            let value = |n: Option<u32>| n.map_or("max".to_string(), |n| n.to_string());
+            let line = format!(
+                "{device} hca_handle={} hca_object={}",
+                value(limits.hca_handles()),
+                value(limits.hca_objects())
+            );
+            p.write("rdma", "rdma.max", line, &field);
+        }
+    }
     if let Some(unified) = resources.unified() {
         if !p.v2 {
             return Err(PlanError {
@@ -370,6 +384,15 @@ mod tests {
         assert_eq!(lines(&plan_resources(&r, CgroupVersion::V2).unwrap()), vec!["memory.high = 50M"]);
         let bad = resources(r#"{"unified": {"../escape": "1"}}"#);
         assert!(plan_resources(&bad, CgroupVersion::V2).is_err());
+    }
+
+    #[test]
+    fn rdma_limits_per_device() {
+        let r = resources(r#"{"rdma": {"mlx5_0": {"hcaHandles": 3}}}"#);
+        assert_eq!(
+            lines(&plan_resources(&r, CgroupVersion::V2).unwrap()),
+            vec!["rdma.max = mlx5_0 hca_handle=3 hca_object=max"]
+        );
     }
 
     #[test]
