@@ -20,8 +20,12 @@ fi
 #   hyperfine time     the benchmark: wall time, and peak RSS from GNU time's %M
 #   jq procps          JSON edits in scripts (make-bundle.sh); ps(1) for `glassbox ps`
 #   iproute2 util-linux  ip, unshare, nsenter: looking at namespaces from outside
+#   qemu-system-x86 linux-image-amd64 cpio  the cgroup v2 test: a VM booting Debian's
+#                      kernel with cgroup v1 off (tests/vm/cgroup-v2.sh), since this
+#                      machine's own cgroups are a v1/v2 hybrid
 PACKAGES=(busybox-static libseccomp-dev pkg-config runc crun podman containerd
-          hyperfine time jq procps iproute2 util-linux)
+          hyperfine time jq procps iproute2 util-linux
+          qemu-system-x86 linux-image-amd64 cpio)
 
 missing=()
 for p in "${PACKAGES[@]}"; do

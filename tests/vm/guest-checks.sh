@@ -1,0 +1,59 @@
+#!/bin/sh
+# Runs inside the test VM, on a pure cgroup v2 host: makes real containers
+# with glassbox and checks their cgroup from outside and inside. Prints one
+# "ok"/"not ok" line per check and a last line "N passed, M failed".
+G="/glassbox --root /run/glassbox"
+B=/bundles
+pass=0
+fail=0
+check() { # check NAME CONDITION-COMMAND...
+    name=$1; shift
+    if "$@" >/tmp/check.out 2>&1; then
+        pass=$((pass + 1)); echo "ok - $name"
+    else
+        fail=$((fail + 1)); echo "not ok - $name"; sed 's/^/    /' /tmp/check.out
+    fi
+}
+cg() { cat "/sys/fs/cgroup/glassbox/$1/$2"; }
+is() { [ "$1" = "$2" ] || { echo "expected '$2', got '$1'"; return 1; }; }
+
+check "the host is pure cgroup v2" is "$(awk '$2 == "/sys/fs/cgroup" { print $3 }' /proc/mounts)" "cgroup2"
+check "no cgroup v1 hierarchy is mounted" sh -c "! grep -q ' cgroup ' /proc/mounts"
+
+$G run -d -b $B/limits lim >/tmp/run.out 2>&1 || cat /tmp/run.out
+check "run -d with limits" is "$($G state lim | grep -c '"running"')" "1"
+check "memory.limit -> memory.max" is "$(cg lim memory.max)" "67108864"
+check "memory.swap -> memory.swap.max (swap - limit)" is "$(cg lim memory.swap.max)" "0"
+check "pids.limit -> pids.max" is "$(cg lim pids.max)" "20"
+check "cpu quota/period -> cpu.max" is "$(cg lim cpu.max)" "50000 100000"
+check "cpu.shares 1024 -> cpu.weight 39" is "$(cg lim cpu.weight)" "39"
+check "the init is in the cgroup" grep -qx "$($G state lim | sed -n 's/.*"pid": \([0-9]*\).*/\1/p')" /sys/fs/cgroup/glassbox/lim/cgroup.procs
+check "inside, the cgroup namespace root is the container's cgroup" is "$($G exec lim cat /proc/self/cgroup)" "0::/"
+check "inside, /sys/fs/cgroup is the container's own cgroup2" is "$($G exec lim cat /sys/fs/cgroup/memory.max)" "67108864"
+$G update --memory 128m --pids-limit 30 lim
+check "update raises memory.max live" is "$(cg lim memory.max)" "134217728"
+check "update raises pids.max live" is "$(cg lim pids.max)" "30"
+check "update refuses a v1-only field" sh -c "! $G update -r /bundles/swappiness.json lim 2>&1 | grep -q swappiness && exit 1 || true"
+$G pause lim
+check "pause writes cgroup.freeze" is "$(cg lim cgroup.freeze)" "1"
+check "pause: status paused" is "$($G state lim | grep -c '"paused"')" "1"
+$G resume lim
+check "resume thaws" is "$(cg lim cgroup.freeze)" "0"
+check "events --stats reads pids.current" sh -c "$G events --stats lim | grep -q '\"current\":$(cg lim pids.current)'"
+$G delete -f lim
+check "delete removes the cgroup" sh -c "! test -e /sys/fs/cgroup/glassbox/lim"
+
+$G run -b $B/oom oom >/tmp/oom.out 2>&1
+check "a process past memory.max is OOM-killed (exit 137)" is "$?" "137"
+check "the OOM container's cgroup is gone" sh -c "! test -e /sys/fs/cgroup/glassbox/oom"
+
+$G run -b $B/forkbomb fork >/tmp/fork.out 2>&1
+check "pids.max stops a fork bomb" sh -c "grep -q 'init alive' /tmp/fork.out && grep -qi 'fork' /tmp/fork.out"
+
+$G run -b $B/devices dev >/tmp/dev.out 2>&1
+check "device rules on v2 are reported as not enforced" grep -q 'not enforced' /tmp/dev.out
+
+check "nothing left under /sys/fs/cgroup/glassbox" sh -c "test -z \"\$(find /sys/fs/cgroup/glassbox -mindepth 1 -type d)\""
+check "no state left" sh -c "test -z \"\$(ls /run/glassbox)\""
+
+echo "$pass passed, $fail failed"
