@@ -40,7 +40,13 @@ make_bundle oom '.process.args = ["sh", "-c", "x=$(head -c 200000000 /dev/zero |
   | .linux.resources = {"memory": {"limit": 33554432, "swap": 33554432}}'
 make_bundle forkbomb '.process.args = ["sh", "-c", "seq 30 | while read i; do sleep 5 & done 2>&1; echo init alive"]
   | .linux.resources = {"pids": {"limit": 10}}'
-make_bundle devices '.process.args = ["true"] | .linux.resources = {"devices": [{"allow": false, "access": "rwm"}]}'
+# /dev/kmsg (c 1:11) is not among the devices every container gets.
+kmsg='.process.args = ["sh", "-c", "head -c1 /dev/kmsg >/dev/null 2>&1 && echo kmsg-open || echo kmsg-denied; cat /dev/null && echo null-ok"]
+  | .linux.devices = [{"path": "/dev/kmsg", "type": "c", "major": 1, "minor": 11, "fileMode": 292}]
+  | .process.capabilities.bounding += ["CAP_SYSLOG"] | .process.capabilities.effective += ["CAP_SYSLOG"]
+  | .process.capabilities.permitted += ["CAP_SYSLOG"]'
+make_bundle devices-deny "$kmsg"' | .linux.resources = {"devices": [{"allow": false, "access": "rwm"}]}'
+make_bundle devices-allow "$kmsg"' | .linux.resources = {"devices": [{"allow": true, "access": "rwm"}]}'
 echo '{"memory": {"swappiness": 10}}' > "$root/bundles/swappiness.json"
 cp "$here/guest-checks.sh" "$root/guest-checks.sh"
 

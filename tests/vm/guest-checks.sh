@@ -50,8 +50,11 @@ check "the OOM container's cgroup is gone" sh -c "! test -e /sys/fs/cgroup/glass
 $G run -b $B/forkbomb fork >/tmp/fork.out 2>&1
 check "pids.max stops a fork bomb" sh -c "grep -q 'init alive' /tmp/fork.out && grep -qi 'fork' /tmp/fork.out"
 
-$G run -b $B/devices dev >/tmp/dev.out 2>&1
-check "device rules on v2 are reported as not enforced" grep -q 'not enforced' /tmp/dev.out
+$G run -b $B/devices-deny dev >/tmp/dev.out 2>&1
+check "eBPF device filter: a denied device cannot be opened" grep -q kmsg-denied /tmp/dev.out
+check "eBPF device filter: the devices every container needs still work" grep -q null-ok /tmp/dev.out
+$G run -b $B/devices-allow dev >/tmp/dev.out 2>&1
+check "eBPF device filter: an allowed device can be opened" grep -q kmsg-open /tmp/dev.out
 
 check "nothing left under /sys/fs/cgroup/glassbox" sh -c "test -z \"\$(find /sys/fs/cgroup/glassbox -mindepth 1 -type d)\""
 check "no state left" sh -c "test -z \"\$(ls /run/glassbox)\""

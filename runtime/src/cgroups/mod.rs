@@ -10,6 +10,7 @@
 //! cgroup exists, holds the container, and is removed with it.
 
 mod apply;
+mod bpf_devices;
 mod convert;
 mod devices;
 mod path;
@@ -25,6 +26,7 @@ use cgroups_rs::CgroupPid;
 use cgroups_rs::FreezerState;
 
 pub use apply::CgroupWriteOutcome;
+pub use bpf_devices::{BpfError, DeviceRule};
 pub use devices::{plan_device_rules_v1, rule_line};
 pub use path::cgroup_path;
 pub use plan::{plan_resources, CgroupVersion, CgroupWrite};
@@ -52,6 +54,8 @@ pub enum CgroupError {
     Write { field: String, path: PathBuf, value: String, hint: &'static str, source: std::io::Error },
     #[error(transparent)]
     Plan(#[from] plan::PlanError),
+    #[error("linux.resources.devices: {0}")]
+    DeviceFilter(#[from] BpfError),
     #[error("cannot remove cgroup {path}: {source} (processes still inside? see {path}/cgroup.procs)")]
     Remove { path: PathBuf, source: std::io::Error },
 }
@@ -115,6 +119,16 @@ impl ContainerCgroup {
             std::fs::write(&procs, pid.to_string()).map_err(|source| CgroupError::Unified { path: procs, source })?;
         }
         Ok(())
+    }
+
+    /// cgroup v2: attach the eBPF program that enforces `writes` (the same
+    /// devices.allow/deny lines the v1 planner makes).
+    pub fn attach_device_filter(&self, writes: &[CgroupWrite]) -> Result<usize, CgroupError> {
+        let rules: Vec<DeviceRule> =
+            writes.iter().filter_map(|w| DeviceRule::from_line(w.file == "devices.allow", &w.value)).collect();
+        let dir = self.dir_of("devices").expect("a v2 cgroup has one directory");
+        bpf_devices::attach(&dir, &rules)?;
+        Ok(rules.len())
     }
 
     /// cgroup v1 or v2, as cgroups-rs found the host.

@@ -172,13 +172,15 @@ fn apply_device_rules(
     if rules.is_empty() {
         return Ok(());
     }
+    // The same rules either way: lines for devices.allow/deny on v1, an
+    // eBPF program built from those lines on v2.
+    let writes = cgroups::plan_device_rules_v1(&rules);
     if cgroup.version() == cgroups::CgroupVersion::V2 {
-        crate::cli::log::warn(
-            "linux.resources.devices is not enforced on cgroup v2 yet (it needs an eBPF device filter)",
-        );
+        let n = cgroup.attach_device_filter(&writes)?;
+        crate::cli::log::debug(&format!("cgroup: eBPF device filter with {n} rules attached to {}", cgroup.path));
         return Ok(());
     }
-    for done in cgroup.apply(&cgroups::plan_device_rules_v1(&rules))? {
+    for done in cgroup.apply(&writes)? {
         crate::cli::log::debug(&format!("cgroup: {} <- {:?} ({})", done.path.display(), done.value, done.field));
     }
     Ok(())
