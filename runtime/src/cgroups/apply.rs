@@ -22,7 +22,7 @@ impl ContainerCgroup {
             let dir = self
                 .dir_of(w.controller)
                 .ok_or_else(|| CgroupError::NoController { field: w.field.clone(), controller: w.controller })?;
-            let path = dir.join(&w.file);
+            let path = existing_file(&dir, &w.file);
             if let Err(source) = std::fs::write(&path, &w.value) {
                 // memsw must stay >= the memory limit: raising both needs memsw first.
                 let swapped = w.file == "memory.limit_in_bytes"
@@ -46,6 +46,21 @@ impl ContainerCgroup {
             done.push(CgroupWriteOutcome { path, value: w.value.clone(), field: w.field.clone() });
         }
         Ok(done)
+    }
+}
+
+/// With the BFQ I/O scheduler, v1's blkio weights live in blkio.bfq.* files.
+fn existing_file(dir: &std::path::Path, file: &str) -> PathBuf {
+    let path = dir.join(file);
+    let bfq = match file {
+        "blkio.weight" => "blkio.bfq.weight",
+        "blkio.weight_device" => "blkio.bfq.weight_device",
+        _ => return path,
+    };
+    if !path.exists() && dir.join(bfq).exists() {
+        dir.join(bfq)
+    } else {
+        path
     }
 }
 
