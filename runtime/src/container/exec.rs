@@ -8,12 +8,12 @@ use nix::sys::signalfd::{SfdFlags, SignalFd};
 use oci_spec::runtime::Process;
 
 use super::create::write_pid_file;
-use super::run::wait_in_foreground;
+use super::run::{handled_signals, wait_in_foreground};
 use super::{Container, ContainerError};
 use crate::cgroups::ContainerCgroup;
 use crate::process::join::{spawn_joined, JoinOptions};
 use crate::process::FromInit;
-use crate::signals::{exit_status_code, FORWARDED};
+use crate::signals::exit_status_code;
 use crate::terminal;
 
 pub struct ExecOptions {
@@ -43,10 +43,7 @@ impl Container {
         let spec = crate::bundle::parse_config(&config, &text)?;
         let seccomp = spec.linux().as_ref().and_then(|l| l.seccomp().clone());
 
-        let mut handled = SigSet::empty();
-        for s in FORWARDED.iter().chain([Signal::SIGCHLD, Signal::SIGWINCH].iter()) {
-            handled.add(*s);
-        }
+        let handled = handled_signals();
         let mut old = SigSet::empty();
         if !opts.detach {
             let _ = nix::sys::signal::sigprocmask(SigmaskHow::SIG_BLOCK, Some(&handled), Some(&mut old));

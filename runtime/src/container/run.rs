@@ -34,10 +34,7 @@ impl Container {
         }
         // Block the signals we handle before the init exists, so none is lost
         // between clone and the wait loop; the init unblocks them for itself.
-        let mut handled = SigSet::empty();
-        for s in FORWARDED.iter().chain([Signal::SIGCHLD, Signal::SIGWINCH].iter()) {
-            handled.add(*s);
-        }
+        let handled = handled_signals();
         let mut old = SigSet::empty();
         nix::sys::signal::sigprocmask(SigmaskHow::SIG_BLOCK, Some(&handled), Some(&mut old))
             .map_err(|e| ContainerError::Usage(format!("sigprocmask: {e}")))?;
@@ -67,6 +64,16 @@ impl Container {
         Container::delete_by_id(paths, &id, true)?;
         Ok(exit_status_code(status))
     }
+}
+
+/// The signals a foreground `run` or `exec` takes over: those it forwards,
+/// SIGCHLD (the child ended) and SIGWINCH (the terminal was resized).
+pub(super) fn handled_signals() -> SigSet {
+    let mut set = SigSet::empty();
+    for s in FORWARDED.iter().chain([Signal::SIGCHLD, Signal::SIGWINCH].iter()) {
+        set.add(*s);
+    }
+    set
 }
 
 /// Wait for `init` (our child), forwarding signals to it and, with a
