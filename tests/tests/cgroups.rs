@@ -266,3 +266,27 @@ fn cpu_quota_throttling_shows_in_cpu_stat() {
     assert_ok(&rt.delete_force(&id));
     rt.assert_clean(&id, &bundle);
 }
+
+#[test]
+fn delete_cleans_up_after_a_container_that_died_badly() {
+    // No pid namespace: when the init is SIGKILLed its child lives on in the
+    // cgroup, and someone also made a sub-cgroup in it. delete must kill the
+    // leftover and remove the whole subtree.
+    let bundle = Bundle::busybox(&["sh", "-c", "sleep 300 & sleep 300"]);
+    bundle.config_mut(|v| spec::remove_namespace(v, "pid"));
+    let rt = Runtime::new();
+    let id = rt.id("badly");
+    rt.start_container(&id, &bundle);
+    let procs = v1("pids", &id, "cgroup.procs");
+    assert!(wait_until(std::time::Duration::from_secs(3), || read(&procs).lines().count() == 2), "{}", read(&procs));
+    let sub = v1("pids", &id, "leftover");
+    std::fs::create_dir(&sub).unwrap();
+    let init = rt.pid(&id);
+    // SAFETY: kill(2) on a pid we just read from state; no memory is involved.
+    assert_eq!(unsafe { libc::kill(init, libc::SIGKILL) }, 0);
+    rt.wait_status(&id, "stopped");
+    assert_eq!(read(&procs).lines().count(), 1, "the init's child outlives it without a pid namespace");
+    assert_ok(&rt.delete(&id));
+    assert!(!sub.exists() && !v1("pids", &id, "").exists(), "the whole cgroup subtree is gone");
+    rt.assert_clean(&id, &bundle);
+}
