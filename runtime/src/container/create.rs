@@ -113,7 +113,7 @@ impl Container {
         cgroup.add_process(pid)?;
         init.channel.send(&FromRuntime::Go)?;
 
-        let mut state = ContainerState {
+        let state = ContainerState {
             oci_version: bundle.spec.version().clone(),
             id: opts.id.clone(),
             pid,
@@ -149,15 +149,13 @@ impl Container {
         }
         expect(&init, &opts.id, |m| matches!(m, FromInit::Ready))?;
 
-        let dir = undo.dir.take().expect("still ours");
-        state.started = false;
+        let dir = undo.dir.as_ref().expect("still ours");
         dir.save(&state)?;
         if let Some(pid_file) = &opts.pid_file {
-            if let Err(e) = write_pid_file(pid_file, pid) {
-                undo.dir = Some(dir);
-                return Err(e);
-            }
+            write_pid_file(pid_file, pid)?;
         }
+        // Made: from here on the container is the caller's to delete.
+        let dir = undo.dir.take().expect("still ours");
         undo.init = None;
         undo.cgroup = None;
         Ok((Container { paths: paths.clone(), dir, state }, console))
