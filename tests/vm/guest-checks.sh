@@ -40,8 +40,28 @@ check "pause: status paused" is "$($G state lim | grep -c '"paused"')" "1"
 $G resume lim
 check "resume thaws" is "$(cg lim cgroup.freeze)" "0"
 check "events --stats reads pids.current" sh -c "$G events --stats lim | grep -q '\"current\":$(cg lim pids.current)'"
+check "ps lists the container's pids from cgroup.procs" sh -c "$G ps --format json lim | grep -q \"\$(head -1 /sys/fs/cgroup/glassbox/lim/cgroup.procs)\""
 $G delete -f lim
 check "delete removes the cgroup" sh -c "! test -e /sys/fs/cgroup/glassbox/lim"
+
+$G run -d -b $B/spin spin
+sleep 1
+check "a cpu quota throttles: nr_throttled in cpu.stat" sh -c "test \$(awk '/^nr_throttled/ { print \$2 }' /sys/fs/cgroup/glassbox/spin/cpu.stat) -gt 0"
+$G pause spin
+a=$(awk '/^usage_usec/ { print $2 }' /sys/fs/cgroup/glassbox/spin/cpu.stat); sleep 0.5
+b=$(awk '/^usage_usec/ { print $2 }' /sys/fs/cgroup/glassbox/spin/cpu.stat)
+check "a paused loop uses no CPU" is "$b" "$a"
+$G resume spin
+$G delete -f spin
+
+$G run -d -b $B/oomchild oomchild
+$G events --interval 1s oomchild >/tmp/events.out 2>&1 &
+watcher=$!
+for i in $(seq 40); do grep -q '"type":"oom"' /tmp/events.out && break; sleep 0.5; done
+kill $watcher
+check "events reports the OOM kill of a child" sh -c "grep -q '\"type\":\"oom\"' /tmp/events.out || { cat /sys/fs/cgroup/glassbox/oomchild/memory.events; tail -c 300 /tmp/events.out; exit 1; }"
+check "the init survives its child's OOM kill" is "$($G state oomchild | grep -c '"running"')" "1"
+$G delete -f oomchild
 
 $G run -b $B/oom oom >/tmp/oom.out 2>&1
 check "a process past memory.max is OOM-killed (exit 137)" is "$?" "137"

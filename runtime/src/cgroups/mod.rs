@@ -213,7 +213,7 @@ impl ContainerCgroup {
         let freezer = self.freezer()?;
         freezer.freeze().map_err(|source| CgroupError::Freeze { path: self.path.clone(), source })?;
         let deadline = Instant::now() + Duration::from_secs(5);
-        while !matches!(freezer.state(), Ok(FreezerState::Frozen)) {
+        while !self.fully_frozen(freezer) {
             if Instant::now() > deadline {
                 let _ = freezer.thaw();
                 return Err(CgroupError::FreezeTimeout(self.path.clone()));
@@ -221,6 +221,17 @@ impl ContainerCgroup {
             std::thread::sleep(Duration::from_millis(1));
         }
         Ok(())
+    }
+
+    /// v1's freezer.state reads FROZEN only once every task is frozen; on v2
+    /// cgroup.freeze is only the request, and cgroup.events says `frozen 1`
+    /// when the kernel is done.
+    fn fully_frozen(&self, freezer: &FreezerController) -> bool {
+        if self.cgroup.v2() {
+            let events = std::fs::read_to_string(Path::new("/sys/fs/cgroup").join(&self.path).join("cgroup.events"));
+            return events.is_ok_and(|e| e.lines().any(|l| l.trim() == "frozen 1"));
+        }
+        matches!(freezer.state(), Ok(FreezerState::Frozen))
     }
 
     pub fn thaw(&self) -> Result<(), CgroupError> {
