@@ -1,0 +1,23 @@
+//! # glassbox-events — what glassbox reports while it makes a container
+//!
+//! Every stage of making a container (and, later, every syscall the kernel
+//! probes see) is an [`Event`]: one JSON object per line (NDJSON), schema
+//! version [`SCHEMA_VERSION`], described by `schema/events.v1.json`.
+//!
+//! ```text
+//! {"v":1,"seq":7,"ts_ns":…,"wall":"…","container":"web","pid":4242,"source":"runtime",
+//!  "type":"step","stage":"mounts","action":"mount","args":{"target":"/proc",…}}
+//! ```
+//!
+//! This crate is only the model and its encoding: no clock, no files, no
+//! sockets — nothing that depends on the operating system — so the
+//! dashboard and tools can use it without the runtime. The runtime owns the
+//! sinks that write events to `events.jsonl`, the hub socket or the narrator.
+
+mod codec;
+mod event;
+mod sink;
+
+pub use codec::{from_line, to_line, CodecError};
+pub use event::{Event, Kind, Outcome, ProcessChange, Source, Stage, SCHEMA_VERSION};
+pub use sink::{MemorySink, Sink};

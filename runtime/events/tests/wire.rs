@@ -1,0 +1,112 @@
+//! The wire format: every kind of event round-trips through one line, and
+//! the published JSON Schema names exactly the types, stages and required
+//! fields the code writes.
+
+use std::collections::BTreeSet;
+
+use glassbox_events::*;
+use serde_json::{json, Value};
+
+fn event(kind: Kind) -> Event {
+    Event {
+        v: SCHEMA_VERSION,
+        seq: 3,
+        ts_ns: 1_234_567,
+        wall: "2026-11-29T04:00:00Z".into(),
+        container: "web".into(),
+        pid: 4242,
+        source: Source::Runtime,
+        kind,
+    }
+}
+
+fn one_of_each() -> Vec<Event> {
+    let mut args = serde_json::Map::new();
+    args.insert("target".into(), json!("/proc"));
+    vec![
+        event(Kind::StageBegin { stage: Stage::Mounts }),
+        event(Kind::StageEnd { stage: Stage::PivotRoot, duration_ns: 900, outcome: Outcome::Ok }),
+        event(Kind::Step { stage: Stage::Mounts, action: "mount".into(), args }),
+        event(Kind::Status { status: "created".into() }),
+        event(Kind::Syscall { nr: 165, name: "mount".into(), args: vec![1, 2], ret: 0, latency_ns: 5000 }),
+        event(Kind::Process {
+            change: ProcessChange::Exec,
+            ppid: Some(1),
+            filename: Some("/bin/sh".into()),
+            exit_code: None,
+        }),
+        event(Kind::Error { stage: Stage::Exec, message: "no such file".into() }),
+    ]
+}
+
+fn schema() -> Value {
+    serde_json::from_str(include_str!("../schema/events.v1.json")).unwrap()
+}
+
+#[test]
+fn every_kind_round_trips_through_one_line() {
+    for e in one_of_each() {
+        let line = to_line(&e);
+        assert!(line.ends_with('\n') && !line[..line.len() - 1].contains('\n'), "{line}");
+        assert_eq!(from_line(&line).unwrap(), e);
+    }
+}
+
+#[test]
+fn the_wire_shape_is_flat() {
+    let line = to_line(&one_of_each()[2]);
+    let v: Value = serde_json::from_str(&line).unwrap();
+    assert_eq!(v["type"], "step");
+    assert_eq!(v["stage"], "mounts");
+    assert_eq!(v["args"]["target"], "/proc");
+    assert_eq!(v["source"], "runtime");
+}
+
+#[test]
+fn other_schema_versions_are_refused() {
+    let mut e = one_of_each().remove(0);
+    e.v = 2;
+    assert!(matches!(from_line(&to_line(&e)), Err(CodecError::Version(2))));
+    assert!(matches!(from_line("{truncated"), Err(CodecError::Json(_))));
+}
+
+#[test]
+fn the_schema_matches_the_code() {
+    let schema = schema();
+    let names =
+        |v: &Value| v.as_array().unwrap().iter().map(|s| s.as_str().unwrap().to_string()).collect::<BTreeSet<_>>();
+    let stages = names(&schema["$defs"]["stage"]["enum"]);
+    assert_eq!(stages, Stage::ALL.iter().map(|s| s.name().to_string()).collect());
+    for s in Stage::ALL {
+        assert_eq!(serde_json::to_value(s).unwrap(), s.name());
+    }
+    let types = names(&schema["properties"]["type"]["enum"]);
+    let mut seen = BTreeSet::new();
+    for e in one_of_each() {
+        let v = serde_json::to_value(&e).unwrap();
+        let t = v["type"].as_str().unwrap().to_string();
+        for required in schema["required"].as_array().unwrap() {
+            assert!(v.get(required.as_str().unwrap()).is_some(), "{t}: missing {required}");
+        }
+        let rule = schema["allOf"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["if"]["properties"]["type"]["const"] == t.as_str())
+            .unwrap_or_else(|| panic!("no schema rule for type {t}"));
+        for required in rule["then"]["required"].as_array().unwrap() {
+            assert!(v.get(required.as_str().unwrap()).is_some(), "{t}: missing {required}");
+        }
+        seen.insert(t);
+    }
+    assert_eq!(seen, types, "one example per type, and the schema lists exactly those");
+}
+
+#[test]
+fn memory_sink_keeps_order() {
+    let sink = MemorySink::default();
+    for e in one_of_each() {
+        sink.emit(&e);
+    }
+    assert_eq!(sink.events(), one_of_each());
+}
