@@ -3,6 +3,7 @@
 //! ```text
 //!  runtime (glassbox create)                     init (the clone(2) child)
 //!  ─────────────────────────                     ─────────────────────────
+//!  make the cgroup, write the limits
 //!  mkfifo <state>/exec.fifo
 //!  clone(CLONE_NEWNS|NEWPID|NEWUTS|…) ─────────▶ born in its new namespaces, waits
 //!  write /proc/<pid>/uid_map, gid_map
@@ -11,12 +12,13 @@
 //!                                               unshare(CLONE_NEWCGROUP)
 //!                                               mounts, devices      (rootfs::prepare)
 //!            ◀─── MountsDone ─────────────────
+//!  write the device rules (devices cgroup / eBPF)
 //!  run prestart + createRuntime hooks
 //!            ──── HooksDone{state} ──────────▶  run createContainer hooks
 //!                                               pivot_root           (rootfs::enter)
 //!            ◀─── Console + pty master fd ────  (only with process.terminal)
-//!                                               masked/readonly paths, hostname, sysctl,
-//!                                               rlimits, caps, user, no_new_privs, (seccomp)
+//!                                               hostname, sysctl, masked/readonly paths,
+//!                                               rlimits, (seccomp), caps, user, no_new_privs
 //!            ◀─── Ready ──────────────────────
 //!  write state.json, exit                        open(exec.fifo, O_WRONLY)  … blocks …
 //!
