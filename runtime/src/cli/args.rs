@@ -207,7 +207,7 @@ pub enum Command {
         /// Print one stats line and exit.
         #[arg(long)]
         stats: bool,
-        /// Seconds between stats lines.
+        /// Time between stats lines: 5s, 500ms, 1m.
         #[arg(long, default_value = "5s", value_parser = parse_interval)]
         interval: std::time::Duration,
     },
