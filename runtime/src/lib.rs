@@ -13,6 +13,9 @@
 //! 8. [`hooks`]      — the OCI lifecycle hooks, fed the state on stdin.
 //! 9. [`terminal`]   — the pseudo-terminal and the console socket.
 //!
+//! Every stage is recorded as it happens by [`recorder`] into the
+//! container's `events.jsonl`.
+//!
 //! [`container`] has one file per command-line verb (`create`, `start`, `kill`…),
 //! and [`cli`] turns runc's command line into calls on it.
 
@@ -24,6 +27,7 @@ pub mod hooks;
 pub mod namespaces;
 pub mod paths;
 pub mod process;
+pub mod recorder;
 pub mod rootfs;
 pub mod security;
 pub mod signals;

@@ -15,8 +15,10 @@ use crate::cgroups::{self, ContainerCgroup};
 use crate::namespaces::{self, NamespacePlan};
 use crate::paths::Paths;
 use crate::process::{spawn_init, FromInit, FromRuntime, InitOptions, SpawnedInit};
+use crate::recorder::Recorder;
 use crate::state::{proc_stat, ContainerDir, ContainerState, Status};
 use crate::{hooks, terminal};
+use glassbox_events::{Kind, Stage};
 
 /// What to do with the pty master when `process.terminal` is true.
 pub enum ConsoleHandling {
@@ -69,20 +71,20 @@ impl Container {
         check_console_options(&bundle, &opts.console)?;
         let mut undo = Undo { init: None, cgroup: None, dir: Some(ContainerDir::create(paths, &opts.id)?) };
         let dir_path = undo.dir.as_ref().expect("just set").path.clone();
+        let rec = Recorder::open(&dir_path, &opts.id);
+        let me = std::process::id() as i32;
 
         let linux = bundle.spec.linux().as_ref().expect("bundle checked linux");
         let cgroup_path = cgroups::cgroup_path(linux.cgroups_path().as_deref(), &paths.cgroup_parent, &opts.id)?;
-        let cgroup = undo.cgroup.insert(ContainerCgroup::create(&cgroup_path)?);
+        let cgroup = undo.cgroup.insert(rec.stage(me, Stage::Cgroup, || ContainerCgroup::create(&cgroup_path))?);
         if let Some(resources) = linux.resources() {
-            let writes = cgroups::plan_resources(resources, cgroup.version()).map_err(cgroups::CgroupError::from)?;
-            for done in cgroup.apply(&writes)? {
-                crate::cli::log::debug(&format!(
-                    "cgroup: {} <- {:?} ({})",
-                    done.path.display(),
-                    done.value,
-                    done.field
-                ));
-            }
+            rec.stage(me, Stage::Cgroup, || {
+                let writes = cgroups::plan_resources(resources, cgroup.version())?;
+                for done in cgroup.apply(&writes)? {
+                    record_write(&rec, me, &done);
+                }
+                Ok::<_, cgroups::CgroupError>(())
+            })?;
         }
 
         let exec_fifo = dir_path.join("exec.fifo");
@@ -99,18 +101,21 @@ impl Container {
                 no_pivot: opts.no_pivot,
                 new_keyring: !opts.no_new_keyring,
                 preserve_fds: opts.preserve_fds,
+                recorder: &rec,
             },
             &plan,
         )?;
         undo.init = Some(init.pid);
         let pid = init.pid.as_raw();
 
+        rec.set_init_pid(pid);
+        rec.emit(pid, clone_step(&plan));
         if plan.new_user {
             let uid = linux.uid_mappings().clone().unwrap_or_default();
             let gid = linux.gid_mappings().clone().unwrap_or_default();
-            namespaces::write_id_maps(pid, &uid, &gid)?;
+            rec.stage(pid, Stage::Idmap, || namespaces::write_id_maps(pid, &uid, &gid))?;
         }
-        cgroup.add_process(pid)?;
+        rec.stage(pid, Stage::Cgroup, || cgroup.add_process(pid))?;
         init.channel.send(&FromRuntime::Go)?;
 
         let state = ContainerState {
@@ -129,11 +134,13 @@ impl Container {
 
         expect(&init, &opts.id, |m| matches!(m, FromInit::MountsDone))?;
         // Device rules only now: the init had to mknod the container's /dev first.
-        apply_device_rules(cgroup, linux.resources().as_ref())?;
+        rec.stage(pid, Stage::Devices, || apply_device_rules(cgroup, linux.resources().as_ref()))?;
         let hooks = bundle.spec.hooks().clone().unwrap_or_default();
         let creating = serde_json::to_vec(&state.to_oci_json(Status::Creating)).expect("json");
-        hooks::run_hooks("prestart", hooks.prestart().as_deref().unwrap_or_default(), &creating)?;
-        hooks::run_hooks("createRuntime", hooks.create_runtime().as_deref().unwrap_or_default(), &creating)?;
+        rec.stage(me, Stage::Hooks, || {
+            hooks::run_hooks("prestart", hooks.prestart().as_deref().unwrap_or_default(), &creating)?;
+            hooks::run_hooks("createRuntime", hooks.create_runtime().as_deref().unwrap_or_default(), &creating)
+        })?;
         let created = serde_json::to_string(&state.to_oci_json(Status::Created)).expect("json");
         init.channel.send(&FromRuntime::HooksDone { state_json: created })?;
 
@@ -154,12 +161,31 @@ impl Container {
         if let Some(pid_file) = &opts.pid_file {
             write_pid_file(pid_file, pid)?;
         }
+        rec.status(pid, "created");
         // Made: from here on the container is the caller's to delete.
         let dir = undo.dir.take().expect("still ours");
         undo.init = None;
         undo.cgroup = None;
         Ok((Container { paths: paths.clone(), dir, state }, console))
     }
+}
+
+/// The clone(2) that made the init, as a `step` event.
+fn clone_step(plan: &NamespacePlan) -> Kind {
+    let mut args = serde_json::Map::new();
+    args.insert("flags".into(), format!("{:?}", plan.clone_flags).into());
+    args.insert("equivalent".into(), plan.unshare_equivalent().into());
+    Kind::Step { stage: Stage::Namespaces, action: "clone".into(), args }
+}
+
+/// One cgroup file write, as a `step` event (and a --debug log line).
+fn record_write(rec: &Recorder, pid: i32, done: &cgroups::CgroupWriteOutcome) {
+    crate::cli::log::debug(&format!("cgroup: {} <- {:?} ({})", done.path.display(), done.value, done.field));
+    let mut args = serde_json::Map::new();
+    args.insert("file".into(), done.path.display().to_string().into());
+    args.insert("value".into(), done.value.clone().into());
+    args.insert("field".into(), done.field.clone().into());
+    rec.emit(pid, Kind::Step { stage: Stage::Cgroup, action: "write".into(), args });
 }
 
 fn apply_device_rules(

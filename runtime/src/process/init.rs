@@ -13,6 +13,7 @@ use std::os::fd::{AsRawFd, RawFd};
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
+use glassbox_events::{Kind, Stage};
 use nix::sys::signal::{signal, sigprocmask, SigHandler, SigSet, SigmaskHow, Signal};
 use oci_spec::runtime::{LinuxNamespaceType, Process, Spec};
 
@@ -34,6 +35,12 @@ pub struct InitContext<'a> {
 pub struct StepError {
     pub stage: &'static str,
     pub message: String,
+}
+
+impl std::fmt::Display for StepError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}", self.message)
+    }
 }
 
 /// Attach a stage name to any error, for `?` inside the steps.
@@ -70,53 +77,69 @@ fn make_container(ctx: &InitContext) -> Result<Infallible, StepError> {
     // 1. Namespaces: who we are and what we can see of the system.
     reset_signals()?;
     wait_for_go(ctx)?;
-    become_root_of_user_namespace(ctx)?;
-    join_existing_namespaces(ctx)?;
-    enter_new_cgroup_namespace(ctx)?;
-    start_new_session()?;
-    if ctx.opts.new_keyring {
-        join_new_session_keyring()?;
-    }
+    let rec = ctx.opts.recorder;
+    let pid = rec.init_pid();
+    rec.stage(pid, Stage::Namespaces, || {
+        become_root_of_user_namespace(ctx)?;
+        join_existing_namespaces(ctx)?;
+        enter_new_cgroup_namespace(ctx)?;
+        start_new_session()?;
+        if ctx.opts.new_keyring {
+            join_new_session_keyring()?;
+        }
+        Ok::<_, StepError>(())
+    })?;
 
     // 2. The root filesystem, with the hooks at their points.
     let rootfs = rootfs_context(ctx);
-    // Relative paths in config.json (bind sources) are relative to the bundle.
-    nix::unistd::chdir(ctx.opts.bundle).in_stage("mounts")?;
-    rootfs::prepare(&rootfs).in_stage("mounts")?;
+    rec.stage(pid, Stage::Mounts, || {
+        // Relative paths in config.json (bind sources) are relative to the bundle.
+        nix::unistd::chdir(ctx.opts.bundle).in_stage("mounts")?;
+        rootfs::prepare(&rootfs).in_stage("mounts")
+    })?;
     let state_json = let_runtime_run_create_hooks(ctx)?;
-    run_create_container_hooks(ctx, &state_json)?;
-    rootfs::enter(&rootfs, ctx.opts.no_pivot).in_stage("pivot_root")?;
+    rec.stage(pid, Stage::Hooks, || run_create_container_hooks(ctx, &state_json))?;
+    rec.stage(pid, Stage::PivotRoot, || rootfs::enter(&rootfs, ctx.opts.no_pivot).in_stage("pivot_root"))?;
     set_up_terminal(ctx, process)?;
-    set_hostname(spec)?;
+    rec.stage(pid, Stage::Hostname, || set_hostname(spec))?;
     // Before the masks: readonlyPaths usually makes /proc/sys read-only.
-    write_sysctls(spec)?;
-    rootfs::finish(&rootfs).in_stage("masks")?;
+    rec.stage(pid, Stage::Sysctl, || write_sysctls(spec))?;
+    rec.stage(pid, Stage::Masks, || rootfs::finish(&rootfs).in_stage("masks"))?;
 
     // 3. Privileges, dropped for good.
-    security::apply_process_attributes(process, linux.personality().as_ref()).in_stage("rlimits")?;
+    rec.stage(pid, Stage::Rlimits, || {
+        security::apply_process_attributes(process, linux.personality().as_ref()).in_stage("rlimits")
+    })?;
     if let (Some(profile), false) = (seccomp, no_new_privs) {
         // Without no_new_privs, loading a filter needs CAP_SYS_ADMIN: now, while we have it.
-        security::load_seccomp(profile).in_stage("seccomp")?;
+        rec.stage(pid, Stage::Seccomp, || security::load_seccomp(profile).in_stage("seccomp"))?;
     }
-    let caps = process.capabilities().as_ref();
-    security::drop_bounding_set(caps).in_stage("capabilities")?;
-    security::switch_user(process.user()).in_stage("capabilities")?;
-    security::apply_capabilities(caps).in_stage("capabilities")?;
-    change_to_cwd(process)?;
-    if no_new_privs {
-        security::set_no_new_privileges().in_stage("capabilities")?;
-    }
+    rec.stage(pid, Stage::Capabilities, || {
+        let caps = process.capabilities().as_ref();
+        security::drop_bounding_set(caps).in_stage("capabilities")?;
+        security::switch_user(process.user()).in_stage("capabilities")?;
+        security::apply_capabilities(caps).in_stage("capabilities")?;
+        change_to_cwd(process)?;
+        if no_new_privs {
+            security::set_no_new_privileges().in_stage("capabilities")?;
+        }
+        Ok::<_, StepError>(())
+    })?;
 
     // 4. Wait for `start`, then become the user's program.
-    let exec = ExecTarget::resolve(process)?;
+    let exec = rec.stage(pid, Stage::Exec, || ExecTarget::resolve(process))?;
     ctx.channel.send(&FromInit::Ready).in_stage("exec")?;
     wait_for_start(ctx)?;
-    run_start_container_hooks(ctx, &state_json)?;
+    // The init says it itself: it shares the sequence counter with `create`,
+    // which `start`, a later process, does not.
+    rec.status(pid, "running");
+    rec.stage(pid, Stage::Hooks, || run_start_container_hooks(ctx, &state_json))?;
     if let (Some(profile), true) = (seccomp, no_new_privs) {
         // With no_new_privs the filter loads unprivileged, and last, so it
         // only has to allow execve, not our own set-up calls.
-        security::load_seccomp(profile).in_stage("seccomp")?;
+        rec.stage(pid, Stage::Seccomp, || security::load_seccomp(profile).in_stage("seccomp"))?;
     }
+    rec.emit(pid, exec.as_step());
     close_runtime_fds(ctx.opts.preserve_fds)?;
     exec.exec()
 }
@@ -334,6 +357,15 @@ impl ExecTarget {
             argv: args.iter().map(|a| cstr(a)).collect::<Result<_, _>>()?,
             env: env.iter().map(|e| cstr(e)).collect::<Result<_, _>>()?,
         })
+    }
+
+    /// The `step` event of the execve about to happen: path, argv, env count.
+    pub fn as_step(&self) -> Kind {
+        let mut args = serde_json::Map::new();
+        args.insert("path".into(), self.path.to_string_lossy().into());
+        args.insert("argv".into(), self.argv.iter().map(|a| a.to_string_lossy().into_owned()).collect());
+        args.insert("env_count".into(), self.env.len().into());
+        Kind::Step { stage: Stage::Exec, action: "execve".into(), args }
     }
 
     pub fn exec(self) -> Result<std::convert::Infallible, StepError> {

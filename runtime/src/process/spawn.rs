@@ -44,6 +44,8 @@ pub struct InitOptions<'a> {
     pub no_pivot: bool,
     pub new_keyring: bool,
     pub preserve_fds: i32,
+    /// Where the init records its stages (shared with the runtime).
+    pub recorder: &'a crate::recorder::Recorder,
 }
 
 /// A freshly cloned init and the runtime's end of the channel to it.

@@ -1,0 +1,84 @@
+//! `<root>/<id>/events.jsonl`: the runtime and the container's init record
+//! each stage as they make the container, in one stream with one sequence.
+
+use glassbox_e2e::*;
+use glassbox_events::{from_line, Event, Kind, Outcome, Stage};
+
+fn events_of(rt: &Runtime, id: &str) -> Vec<Event> {
+    let path = rt.root().join(id).join("events.jsonl");
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let mut events: Vec<Event> = text.lines().map(|l| from_line(l).unwrap_or_else(|e| panic!("{e}: {l}"))).collect();
+    events.sort_by_key(|e| e.seq);
+    events
+}
+
+#[test]
+fn create_and_start_record_every_stage_in_order() {
+    let bundle = Bundle::busybox(&["sleep", "30"]);
+    bundle.config_mut(|v| v["linux"]["resources"] = serde_json::json!({ "pids": { "limit": 20 } }));
+    let rt = Runtime::new();
+    let id = rt.id("events");
+    assert_ok(&rt.create(&id, &bundle));
+    assert_ok(&rt.start(&id));
+    let init = rt.pid(&id);
+    assert!(wait_until(std::time::Duration::from_secs(3), || events_of(&rt, &id)
+        .last()
+        .is_some_and(|e| matches!(&e.kind, Kind::Step { action, .. } if action == "execve"))));
+    let events = events_of(&rt, &id);
+
+    let seqs: Vec<u64> = events.iter().map(|e| e.seq).collect();
+    assert_eq!(seqs, (0..events.len() as u64).collect::<Vec<_>>(), "one sequence, no gaps, no repeats");
+    assert!(events.iter().all(|e| e.container == id));
+
+    // The init's stages, each begun and ended ok, in the order a container is made.
+    let init_stages: Vec<Stage> = events
+        .iter()
+        .filter(|e| e.pid == init)
+        .filter_map(|e| match e.kind {
+            Kind::StageEnd { stage, outcome: Outcome::Ok, .. } => Some(stage),
+            _ => None,
+        })
+        .collect();
+    let expected = [
+        Stage::Cgroup,
+        Stage::Namespaces,
+        Stage::Mounts,
+        Stage::Devices,
+        Stage::Hooks,
+        Stage::PivotRoot,
+        Stage::Hostname,
+        Stage::Sysctl,
+        Stage::Masks,
+        Stage::Rlimits,
+        Stage::Capabilities,
+        Stage::Exec,
+        Stage::Hooks,
+    ];
+    assert_eq!(init_stages, expected, "{events:#?}");
+
+    let write = events.iter().find_map(|e| match &e.kind {
+        Kind::Step { stage: Stage::Cgroup, action, args } if action == "write" => Some(args.clone()),
+        _ => None,
+    });
+    let write = write.expect("the pids.max write is a step");
+    assert_eq!(write["value"], "20");
+    assert!(write["file"].as_str().unwrap().ends_with("pids.max"), "{write:?}");
+
+    let statuses: Vec<&str> = events
+        .iter()
+        .filter_map(|e| match &e.kind {
+            Kind::Status { status } => Some(status.as_str()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(statuses, ["created", "running"]);
+    match &events.last().unwrap().kind {
+        Kind::Step { action, args, .. } => {
+            assert_eq!(action, "execve");
+            assert_eq!(args["argv"], serde_json::json!(["sleep", "30"]));
+        }
+        other => panic!("the last event is the execve, not {other:?}"),
+    }
+    assert_ok(&rt.delete_force(&id));
+    rt.assert_clean(&id, &bundle);
+}
