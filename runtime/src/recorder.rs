@@ -35,6 +35,32 @@ pub struct Recorder {
     shared: NonNull<Shared>,
 }
 
+// SAFETY: `shared` points at atomics only, in a mapping never unmapped.
+unsafe impl Send for Recorder {}
+unsafe impl Sync for Recorder {}
+
+/// The init's recorder and pid, for code deep in the init (one mount(2),
+/// one mknod(2)) that reports a step without being handed a recorder. Set
+/// once per process: only ever in the init, which is single-threaded.
+static INIT_RECORDER: std::sync::OnceLock<(Recorder, i32)> = std::sync::OnceLock::new();
+
+/// Make `rec` this process's step recorder (the init calls this).
+pub fn install(rec: &Recorder, pid: i32) {
+    let copy = Recorder {
+        container: rec.container.clone(),
+        file: rec.file.as_ref().and_then(|f| f.try_clone().ok()),
+        shared: rec.shared,
+    };
+    let _ = INIT_RECORDER.set((copy, pid));
+}
+
+/// Record one concrete action as a `step` event, if a recorder is installed.
+pub fn step(stage: Stage, action: &str, args: serde_json::Map<String, serde_json::Value>) {
+    if let Some((rec, pid)) = INIT_RECORDER.get() {
+        rec.emit(*pid, Kind::Step { stage, action: action.into(), args });
+    }
+}
+
 impl Recorder {
     /// Start `<dir>/events.jsonl`. Without it (a read-only state dir) the
     /// recorder stays silent rather than failing the container.

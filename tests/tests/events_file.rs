@@ -64,6 +64,19 @@ fn create_and_start_record_every_stage_in_order() {
     assert_eq!(write["value"], "20");
     assert!(write["file"].as_str().unwrap().ends_with("pids.max"), "{write:?}");
 
+    // Each mount(2) and device node is a step, with its shell equivalent.
+    let equivalents: Vec<String> = events
+        .iter()
+        .filter_map(|e| match &e.kind {
+            Kind::Step { action, args, .. } if action == "mount" || action == "device" => {
+                Some(args["equivalent"].as_str().unwrap_or_default().to_string())
+            }
+            _ => None,
+        })
+        .collect();
+    assert!(equivalents.iter().any(|c| c == "mount -t proc proc /proc"), "{equivalents:#?}");
+    assert!(equivalents.iter().any(|c| c.starts_with("mknod -m 0666 /dev/null c 1 3")), "{equivalents:#?}");
+
     let statuses: Vec<&str> = events
         .iter()
         .filter_map(|e| match &e.kind {

@@ -79,6 +79,7 @@ fn make_container(ctx: &InitContext) -> Result<Infallible, StepError> {
     wait_for_go(ctx)?;
     let rec = ctx.opts.recorder;
     let pid = rec.init_pid();
+    crate::recorder::install(rec, pid);
     rec.stage(pid, Stage::Namespaces, || {
         become_root_of_user_namespace(ctx)?;
         join_existing_namespaces(ctx)?;

@@ -151,6 +151,15 @@ pub fn plan_devices(spec: &Spec, in_user_namespace: bool) -> Result<Vec<DeviceAc
 
 /// Makes one planned device action inside the rootfs.
 pub fn apply_device(rootfs: &Path, action: &DeviceAction) -> Result<(), RootfsError> {
+    let result = apply_device_action(rootfs, action);
+    let mut args = serde_json::Map::new();
+    args.insert("equivalent".into(), action.to_string().into());
+    args.insert("result".into(), result.as_ref().map_or_else(|e| e.to_string(), |_| "ok".to_string()).into());
+    crate::recorder::step(glassbox_events::Stage::Devices, "device", args);
+    result
+}
+
+fn apply_device_action(rootfs: &Path, action: &DeviceAction) -> Result<(), RootfsError> {
     match action {
         DeviceAction::Mknod { origin, node } => {
             let Some(host) = free_node_path(rootfs, &node.path, origin)? else {

@@ -19,7 +19,23 @@ use super::symlinks::make_symlink;
 /// The one place that calls mount(2). `host_target` is where the kernel
 /// should act (the call's own `target` may be a container path).
 pub fn mount(call: &MountCall, host_target: &Path) -> Result<(), Errno> {
-    nix::mount::mount(call.source.as_deref(), host_target, call.fstype.as_deref(), call.flags, call.data.as_deref())
+    let result = nix::mount::mount(
+        call.source.as_deref(),
+        host_target,
+        call.fstype.as_deref(),
+        call.flags,
+        call.data.as_deref(),
+    );
+    let mut args = serde_json::Map::new();
+    args.insert("source".into(), call.source.as_ref().map(|s| s.display().to_string()).into());
+    args.insert("target".into(), call.target.display().to_string().into());
+    args.insert("fstype".into(), call.fstype.clone().into());
+    args.insert("flags".into(), format!("{:?}", call.flags).into());
+    args.insert("data".into(), call.data.clone().into());
+    args.insert("equivalent".into(), call.to_string().into());
+    args.insert("result".into(), result.map_or_else(|e| e.desc().to_string(), |_| "ok".to_string()).into());
+    crate::recorder::step(glassbox_events::Stage::Mounts, "mount", args);
+    result
 }
 
 /// Wraps a failed call into an error naming where it came from.
