@@ -85,13 +85,21 @@ fn hybrid_unified_dir(path: &str) -> Option<PathBuf> {
 impl ContainerCgroup {
     /// mkdir the cgroup in each hierarchy (cgroups-rs also copies cpuset.cpus
     /// and cpuset.mems from the parent on v1, without which no task could join).
-    pub fn create(path: &str) -> Result<ContainerCgroup, CgroupError> {
-        let cgroup = Cgroup::new(hierarchies::auto(), path)
-            .map_err(|source| CgroupError::Create { path: path.into(), source })?;
+    ///
+    /// `own_parent` (`glassbox`) is the part of the path glassbox owns: its
+    /// directories are made on the way here and removed by [`Self::remove`]
+    /// once empty, so a moment ago another container's delete may have
+    /// removed it just as we mkdir below it — hence the second try.
+    pub fn create(path: &str, own_parent: &str) -> Result<ContainerCgroup, CgroupError> {
+        let mut attempt = Cgroup::new(hierarchies::auto(), path);
+        if attempt.is_err() {
+            attempt = Cgroup::new(hierarchies::auto(), path);
+        }
+        let cgroup = attempt.map_err(|source| CgroupError::Create { path: path.into(), source })?;
         let me = ContainerCgroup { cgroup, path: path.into(), unified: hybrid_unified_dir(path) };
         if let Some(dir) = &me.unified {
             if let Err(source) = std::fs::create_dir_all(dir) {
-                let _ = me.remove();
+                let _ = me.remove(own_parent);
                 return Err(CgroupError::Unified { path: dir.clone(), source });
             }
         }
@@ -182,7 +190,12 @@ impl ContainerCgroup {
     /// Kill whatever is left, wait until the cgroup is empty, then rmdir it in
     /// every hierarchy, deepest first. rmdir(2) of a cgroup fails with EBUSY
     /// while a process is inside, and for a moment after the last one exits.
-    pub fn remove(&self) -> Result<(), CgroupError> {
+    ///
+    /// Then the now-empty directories between it and the hierarchy's root
+    /// that lie inside `own_parent` go too (`glassbox/` itself when this was
+    /// the last container); directories outside it, such as a
+    /// `cgroupsPath`'s parents, may belong to others and are left alone.
+    pub fn remove(&self, own_parent: &str) -> Result<(), CgroupError> {
         let deadline = Instant::now() + Duration::from_secs(5);
         loop {
             if self.pids().is_empty() {
@@ -196,6 +209,10 @@ impl ContainerCgroup {
         }
         for dir in self.dirs() {
             remove_tree(&dir, deadline)?;
+            for owned in owned_ancestors(&dir, &self.path, own_parent) {
+                // Fails (ENOTEMPTY, EBUSY) while other containers live there: fine.
+                let _ = std::fs::remove_dir(owned);
+            }
         }
         Ok(())
     }
@@ -244,6 +261,18 @@ impl ContainerCgroup {
     }
 }
 
+/// The ancestors of `dir` (a hierarchy's directory for cgroup `path`) whose
+/// path inside the hierarchy is `own_parent` or below it, deepest first.
+fn owned_ancestors<'a>(dir: &'a Path, path: &str, own_parent: &str) -> Vec<&'a Path> {
+    let parts: Vec<&str> = path.split('/').filter(|p| !p.is_empty()).collect();
+    let parent: Vec<&str> = own_parent.split('/').filter(|p| !p.is_empty()).collect();
+    if parent.is_empty() || !parts.starts_with(&parent) {
+        return Vec::new();
+    }
+    // dir's k-th ancestor is the cgroup parts[..len - k].
+    (1..=parts.len() - parent.len()).filter_map(|k| dir.ancestors().nth(k)).collect()
+}
+
 /// rmdir a cgroup directory and any child cgroups below it.
 fn remove_tree(dir: &Path, deadline: Instant) -> Result<(), CgroupError> {
     let Ok(entries) = std::fs::read_dir(dir) else {
@@ -274,4 +303,20 @@ pub fn is_frozen(path: &str) -> bool {
 /// Thaw a frozen cgroup (a frozen process cannot even die of SIGKILL).
 pub fn thaw(path: &str) {
     let _ = ContainerCgroup::load(path).thaw();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_glassbox_own_parents_are_removed() {
+        let dir = Path::new("/sys/fs/cgroup/pids/glassbox/lab/web");
+        assert_eq!(
+            owned_ancestors(dir, "glassbox/lab/web", "glassbox"),
+            [Path::new("/sys/fs/cgroup/pids/glassbox/lab"), Path::new("/sys/fs/cgroup/pids/glassbox")]
+        );
+        let theirs = Path::new("/sys/fs/cgroup/pids/kubepods/pod1/c1");
+        assert!(owned_ancestors(theirs, "kubepods/pod1/c1", "glassbox").is_empty());
+    }
 }

@@ -42,6 +42,7 @@ pub struct CreateOptions {
 
 /// Everything a failed create must undo, undone on drop unless disarmed.
 struct Undo {
+    cgroup_parent: String,
     init: Option<Pid>,
     cgroup: Option<ContainerCgroup>,
     dir: Option<ContainerDir>,
@@ -54,7 +55,7 @@ impl Drop for Undo {
             let _ = waitpid(pid, None);
         }
         if let Some(cg) = &self.cgroup {
-            let _ = cg.remove();
+            let _ = cg.remove(&self.cgroup_parent);
         }
         if let Some(dir) = self.dir.take() {
             let _ = dir.remove();
@@ -69,14 +70,14 @@ impl Container {
         crate::state::validate_id(&opts.id)?;
         let bundle = Bundle::load(&opts.bundle)?;
         check_console_options(&bundle, &opts.console)?;
-        let mut undo = Undo { init: None, cgroup: None, dir: Some(ContainerDir::create(paths, &opts.id)?) };
+        let mut undo = Undo { cgroup_parent: paths.cgroup_parent.clone(), init: None, cgroup: None, dir: Some(ContainerDir::create(paths, &opts.id)?) };
         let dir_path = undo.dir.as_ref().expect("just set").path.clone();
         let rec = Recorder::open(&dir_path, &opts.id);
         let me = std::process::id() as i32;
 
         let linux = bundle.spec.linux().as_ref().expect("bundle checked linux");
         let cgroup_path = cgroups::cgroup_path(linux.cgroups_path().as_deref(), &paths.cgroup_parent, &opts.id)?;
-        let cgroup = undo.cgroup.insert(rec.stage(me, Stage::Cgroup, || ContainerCgroup::create(&cgroup_path))?);
+        let cgroup = undo.cgroup.insert(rec.stage(me, Stage::Cgroup, || ContainerCgroup::create(&cgroup_path, &paths.cgroup_parent))?);
         if let Some(resources) = linux.resources() {
             rec.stage(me, Stage::Cgroup, || {
                 let writes = cgroups::plan_resources(resources, cgroup.version())?;

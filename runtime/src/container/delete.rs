@@ -61,7 +61,7 @@ impl Container {
         if let Err(e) = hooks::run_hooks("poststop", &list, &state) {
             crate::cli::log::warn(&format!("{e}"));
         }
-        ContainerCgroup::load(&self.state.cgroup_path).remove()?;
+        ContainerCgroup::load(&self.state.cgroup_path).remove(&self.paths.cgroup_parent)?;
         self.dir.remove()?;
         Ok(())
     }
