@@ -74,9 +74,10 @@ pub struct ContainerState {
     pub owner: String,
     #[serde(default)]
     pub annotations: HashMap<String, String>,
-    /// Set by `start`; `status()` still checks the process.
+    /// config.json's hooks as they were at create: `start` and `delete` run
+    /// them without reading the bundle again (which may have changed).
     #[serde(default)]
-    pub started: bool,
+    pub hooks: oci_spec::runtime::Hooks,
 }
 
 /// Container ids become directory and cgroup names: keep them to one safe
@@ -218,21 +219,6 @@ impl ContainerState {
         matches!(proc_stat(self.pid), Some((s, start)) if s != 'Z' && s != 'X' && start == self.pid_start_time)
     }
 
-    /// created (init waiting on exec.fifo), running, or stopped.
-    pub fn status(&self, dir: &Path) -> Status {
-        if !self.init_alive() {
-            return Status::Stopped;
-        }
-        if crate::cgroups::is_frozen(&self.cgroup_path) {
-            return Status::Paused;
-        }
-        if dir.join("exec.fifo").exists() {
-            Status::Created
-        } else {
-            Status::Running
-        }
-    }
-
     /// The JSON `glassbox state` prints: runtime-spec's state plus runc's extras.
     pub fn to_oci_json(&self, status: Status) -> serde_json::Value {
         let pid = if status == Status::Stopped { 0 } else { self.pid };
@@ -280,7 +266,7 @@ mod tests {
             created: "now".into(),
             owner: "root".into(),
             annotations: Default::default(),
-            started: false,
+            hooks: Default::default(),
         };
         dir.save(&state).unwrap();
         assert_eq!(dir.load().unwrap().id, "c1");

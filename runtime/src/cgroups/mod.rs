@@ -295,16 +295,6 @@ fn remove_tree(dir: &Path, deadline: Instant) -> Result<(), CgroupError> {
     }
 }
 
-/// Is the container paused? (`state` asks this on every call.)
-pub fn is_frozen(path: &str) -> bool {
-    ContainerCgroup::load(path).is_frozen()
-}
-
-/// Thaw a frozen cgroup (a frozen process cannot even die of SIGKILL).
-pub fn thaw(path: &str) {
-    let _ = ContainerCgroup::load(path).thaw();
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

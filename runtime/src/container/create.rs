@@ -70,14 +70,21 @@ impl Container {
         crate::state::validate_id(&opts.id)?;
         let bundle = Bundle::load(&opts.bundle)?;
         check_console_options(&bundle, &opts.console)?;
-        let mut undo = Undo { cgroup_parent: paths.cgroup_parent.clone(), init: None, cgroup: None, dir: Some(ContainerDir::create(paths, &opts.id)?) };
+        let mut undo = Undo {
+            cgroup_parent: paths.cgroup_parent.clone(),
+            init: None,
+            cgroup: None,
+            dir: Some(ContainerDir::create(paths, &opts.id)?),
+        };
         let dir_path = undo.dir.as_ref().expect("just set").path.clone();
         let rec = Recorder::open(&dir_path, &opts.id);
         let me = std::process::id() as i32;
 
         let linux = bundle.spec.linux().as_ref().expect("bundle checked linux");
         let cgroup_path = cgroups::cgroup_path(linux.cgroups_path().as_deref(), &paths.cgroup_parent, &opts.id)?;
-        let cgroup = undo.cgroup.insert(rec.stage(me, Stage::Cgroup, || ContainerCgroup::create(&cgroup_path, &paths.cgroup_parent))?);
+        let cgroup = undo
+            .cgroup
+            .insert(rec.stage(me, Stage::Cgroup, || ContainerCgroup::create(&cgroup_path, &paths.cgroup_parent))?);
         if let Some(resources) = linux.resources() {
             rec.stage(me, Stage::Cgroup, || {
                 let writes = cgroups::plan_resources(resources, cgroup.version())?;
@@ -130,13 +137,13 @@ impl Container {
             created: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Nanos, true),
             owner: whoami(),
             annotations: bundle.spec.annotations().clone().unwrap_or_default(),
-            started: false,
+            hooks: bundle.spec.hooks().clone().unwrap_or_default(),
         };
 
         expect(&init, &opts.id, |m| matches!(m, FromInit::MountsDone))?;
         // Device rules only now: the init had to mknod the container's /dev first.
         rec.stage(pid, Stage::Devices, || apply_device_rules(cgroup, linux.resources().as_ref()))?;
-        let hooks = bundle.spec.hooks().clone().unwrap_or_default();
+        let hooks = &state.hooks;
         let creating = serde_json::to_vec(&state.to_oci_json(Status::Creating)).expect("json");
         rec.stage(me, Stage::Hooks, || {
             hooks::run_hooks("prestart", hooks.prestart().as_deref().unwrap_or_default(), &creating)?;
@@ -166,8 +173,8 @@ impl Container {
         // Made: from here on the container is the caller's to delete.
         let dir = undo.dir.take().expect("still ours");
         undo.init = None;
-        undo.cgroup = None;
-        Ok((Container { paths: paths.clone(), dir, state }, console))
+        let cgroup = undo.cgroup.take().expect("still ours");
+        Ok((Container { paths: paths.clone(), dir, state, cgroup }, console))
     }
 }
 

@@ -6,7 +6,6 @@ use std::time::{Duration, Instant};
 use nix::sys::signal::Signal;
 
 use super::{Container, ContainerError};
-use crate::cgroups::ContainerCgroup;
 use crate::hooks;
 use crate::paths::Paths;
 use crate::state::Status;
@@ -38,10 +37,9 @@ impl Container {
 
     /// SIGKILL every process of the container and wait for the init to go.
     fn stop_everything(&self) {
-        let cgroup = ContainerCgroup::load(&self.state.cgroup_path);
         // A frozen process cannot die; thaw first.
-        crate::cgroups::thaw(&self.state.cgroup_path);
-        cgroup.signal_all(Signal::SIGKILL);
+        let _ = self.cgroup.thaw();
+        self.cgroup.signal_all(Signal::SIGKILL);
         let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(self.state.pid), Signal::SIGKILL);
         let deadline = Instant::now() + Duration::from_secs(5);
         while self.state.init_alive() && Instant::now() < deadline {
@@ -56,12 +54,12 @@ impl Container {
 
     /// Remove what the container left: poststop hooks, cgroup, state dir.
     pub(super) fn destroy(self) -> Result<(), ContainerError> {
-        let list = self.bundle_hooks().poststop().clone().unwrap_or_default();
+        let list = self.state.hooks.poststop().clone().unwrap_or_default();
         let state = serde_json::to_vec(&self.state.to_oci_json(Status::Stopped)).expect("json");
         if let Err(e) = hooks::run_hooks("poststop", &list, &state) {
             crate::cli::log::warn(&format!("{e}"));
         }
-        ContainerCgroup::load(&self.state.cgroup_path).remove(&self.paths.cgroup_parent)?;
+        self.cgroup.remove(&self.paths.cgroup_parent)?;
         self.dir.remove()?;
         Ok(())
     }

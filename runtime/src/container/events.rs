@@ -7,15 +7,14 @@ use std::io::Write;
 use std::time::{Duration, Instant};
 
 use super::{Container, ContainerError};
-use crate::cgroups::ContainerCgroup;
 use crate::state::Status;
 
 /// How often the OOM counter is looked at between stats lines.
 const OOM_POLL: Duration = Duration::from_millis(100);
 
 impl Container {
-    fn stats_line(&self, cgroup: &ContainerCgroup) -> String {
-        serde_json::json!({ "type": "stats", "id": self.state.id, "data": cgroup.stats() }).to_string()
+    fn stats_line(&self) -> String {
+        serde_json::json!({ "type": "stats", "id": self.state.id, "data": self.cgroup.stats() }).to_string()
     }
 
     /// Print events to `out` until the container stops (or once, with `once`).
@@ -23,21 +22,20 @@ impl Container {
         if self.status() == Status::Stopped {
             return Err(self.wrong_status("it has no cgroup to report on"));
         }
-        let cgroup = ContainerCgroup::load(&self.state.cgroup_path);
         let io = |source| ContainerError::Io { what: "writing events", path: "stdout".into(), source };
         if once {
-            return writeln!(out, "{}", self.stats_line(&cgroup)).map_err(io);
+            return writeln!(out, "{}", self.stats_line()).map_err(io);
         }
-        let mut ooms = cgroup.oom_kills();
+        let mut ooms = self.cgroup.oom_kills();
         let mut next_stats = Instant::now();
         while self.state.init_alive() {
-            let now_ooms = cgroup.oom_kills();
+            let now_ooms = self.cgroup.oom_kills();
             if now_ooms > ooms {
                 writeln!(out, "{}", serde_json::json!({ "type": "oom", "id": self.state.id })).map_err(io)?;
                 ooms = now_ooms;
             }
             if Instant::now() >= next_stats {
-                writeln!(out, "{}", self.stats_line(&cgroup)).map_err(io)?;
+                writeln!(out, "{}", self.stats_line()).map_err(io)?;
                 next_stats = Instant::now() + interval;
             }
             out.flush().map_err(io)?;

@@ -10,7 +10,6 @@ use oci_spec::runtime::Process;
 use super::create::write_pid_file;
 use super::run::{handled_signals, wait_in_foreground};
 use super::{Container, ContainerError};
-use crate::cgroups::ContainerCgroup;
 use crate::process::join::{spawn_joined, JoinOptions};
 use crate::process::FromInit;
 use crate::signals::exit_status_code;
@@ -60,9 +59,7 @@ impl Container {
                 let _ = nix::sys::wait::waitpid(child.pid, None);
                 e
             };
-            ContainerCgroup::load(&self.state.cgroup_path)
-                .add_process(child.pid.as_raw())
-                .map_err(|e| kill_child(e.into()))?;
+            self.cgroup.add_process(child.pid.as_raw()).map_err(|e| kill_child(e.into()))?;
             child.channel.send(&crate::process::FromRuntime::Go).map_err(|e| kill_child(e.into()))?;
             let mut console = None;
             loop {

@@ -5,7 +5,6 @@ use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
 
 use super::{Container, ContainerError};
-use crate::cgroups::ContainerCgroup;
 
 impl Container {
     pub fn kill(&self, signal: Signal, all: bool) -> Result<(), ContainerError> {
@@ -13,7 +12,7 @@ impl Container {
             return Err(self.wrong_status("there is no process left to signal"));
         }
         if all {
-            ContainerCgroup::load(&self.state.cgroup_path).signal_all(signal);
+            self.cgroup.signal_all(signal);
             return Ok(());
         }
         kill(Pid::from_raw(self.state.pid), signal).map_err(|e| ContainerError::Io {

@@ -24,6 +24,7 @@ pub use exec::ExecOptions;
 pub use list::ListEntry;
 pub use run::RunOptions;
 
+use crate::cgroups::ContainerCgroup;
 use crate::paths::Paths;
 use crate::state::{ContainerDir, ContainerState, Status};
 
@@ -64,6 +65,8 @@ pub struct Container {
     pub paths: Paths,
     pub dir: ContainerDir,
     pub state: ContainerState,
+    /// Its cgroup, found once per command (cgroups-rs reads mountinfo for it).
+    pub cgroup: ContainerCgroup,
 }
 
 impl Container {
@@ -71,15 +74,27 @@ impl Container {
     pub fn load(paths: &Paths, id: &str) -> Result<Container, ContainerError> {
         let dir = ContainerDir::open(paths, id)?;
         let state = dir.load()?;
-        Ok(Container { paths: paths.clone(), dir, state })
+        let cgroup = ContainerCgroup::load(&state.cgroup_path);
+        Ok(Container { paths: paths.clone(), dir, state, cgroup })
     }
 
     pub fn id(&self) -> &str {
         &self.state.id
     }
 
+    /// Worked out from the live system, never trusted from state.json:
+    /// stopped (init gone), paused (frozen), created (init still waiting on
+    /// exec.fifo) or running.
     pub fn status(&self) -> Status {
-        self.state.status(&self.dir.path)
+        if !self.state.init_alive() {
+            Status::Stopped
+        } else if self.cgroup.is_frozen() {
+            Status::Paused
+        } else if self.dir.exec_fifo().exists() {
+            Status::Created
+        } else {
+            Status::Running
+        }
     }
 
     fn wrong_status(&self, what: &'static str) -> ContainerError {

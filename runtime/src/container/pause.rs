@@ -4,7 +4,6 @@
 //! get no CPU time until thawed.
 
 use super::{Container, ContainerError};
-use crate::cgroups::ContainerCgroup;
 use crate::state::Status;
 
 impl Container {
@@ -12,13 +11,13 @@ impl Container {
         if self.status() != Status::Running {
             return Err(self.wrong_status("only a running container can be paused"));
         }
-        Ok(ContainerCgroup::load(&self.state.cgroup_path).freeze()?)
+        Ok(self.cgroup.freeze()?)
     }
 
     pub fn resume(&self) -> Result<(), ContainerError> {
         if self.status() != Status::Paused {
             return Err(self.wrong_status("only a paused container can be resumed"));
         }
-        Ok(ContainerCgroup::load(&self.state.cgroup_path).thaw()?)
+        Ok(self.cgroup.thaw()?)
     }
 }

@@ -1,11 +1,10 @@
 //! `glassbox ps`: the processes in the container's cgroup.
 
 use super::{Container, ContainerError};
-use crate::cgroups::ContainerCgroup;
 
 impl Container {
     /// Host pids of every process in the container's cgroup.
     pub fn pids(&self) -> Result<Vec<i32>, ContainerError> {
-        Ok(ContainerCgroup::load(&self.state.cgroup_path).pids())
+        Ok(self.cgroup.pids())
     }
 }

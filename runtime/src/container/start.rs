@@ -39,29 +39,16 @@ impl Container {
             path: fifo_path,
             source,
         })?;
-        self.state.started = true;
-        self.dir.save(&self.state)?;
         self.run_poststart_hooks();
         Ok(())
     }
 
     /// runtime-spec: a failing poststart hook is a warning, the container runs on.
     fn run_poststart_hooks(&self) {
-        let list = self.bundle_hooks().poststart().clone().unwrap_or_default();
+        let list = self.state.hooks.poststart().clone().unwrap_or_default();
         let state = serde_json::to_vec(&self.state.to_oci_json(Status::Running)).expect("json");
         if let Err(e) = hooks::run_hooks("poststart", &list, &state) {
             crate::cli::log::warn(&format!("{e}"));
         }
-    }
-
-    /// The hooks of config.json, read again from the bundle (they may name
-    /// scripts that only make sense for this container).
-    pub(super) fn bundle_hooks(&self) -> oci_spec::runtime::Hooks {
-        let config = self.state.bundle.join("config.json");
-        std::fs::read(&config)
-            .ok()
-            .and_then(|t| crate::bundle::parse_config(&config, &t).ok())
-            .and_then(|s| s.hooks().clone())
-            .unwrap_or_default()
     }
 }

@@ -4,7 +4,7 @@
 use oci_spec::runtime::LinuxResources;
 
 use super::{Container, ContainerError};
-use crate::cgroups::{self, ContainerCgroup};
+use crate::cgroups;
 use crate::state::Status;
 
 impl Container {
@@ -13,7 +13,7 @@ impl Container {
         if matches!(self.status(), Status::Stopped) {
             return Err(self.wrong_status("there is no cgroup left to update"));
         }
-        let cgroup = ContainerCgroup::load(&self.state.cgroup_path);
+        let cgroup = &self.cgroup;
         let writes = cgroups::plan_resources(resources, cgroup.version()).map_err(cgroups::CgroupError::from)?;
         Ok(cgroup.apply(&writes)?)
     }
