@@ -14,6 +14,14 @@ pub struct CgroupWriteOutcome {
     pub field: String,
 }
 
+/// `/sys/fs/cgroup/pids/glassbox/web/pids.max <- "20" (pids.limit)`: the
+/// file, the value written and the config.json field it came from.
+impl std::fmt::Display for CgroupWriteOutcome {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} <- {:?} ({})", self.path.display(), self.value, self.field)
+    }
+}
+
 impl ContainerCgroup {
     /// Write every planned value, in order; stop at the first the kernel refuses.
     pub fn apply(&self, writes: &[CgroupWrite]) -> Result<Vec<CgroupWriteOutcome>, CgroupError> {

@@ -119,7 +119,7 @@ fn dispatch(cli: Cli) -> Result<i32> {
             let c = Container::load(&paths, &a.id)?;
             let resources = args::update_resources(&a)?;
             for done in c.update(&resources)? {
-                log::debug(&format!("cgroup: {} <- {:?} ({})", done.path.display(), done.value, done.field));
+                log::debug(&format!("cgroup: {done}"));
             }
             Ok(0)
         }

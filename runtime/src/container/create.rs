@@ -142,7 +142,7 @@ impl Container {
 
         expect(&init, &opts.id, |m| matches!(m, FromInit::MountsDone))?;
         // Device rules only now: the init had to mknod the container's /dev first.
-        rec.stage(pid, Stage::Devices, || apply_device_rules(cgroup, linux.resources().as_ref()))?;
+        rec.stage(pid, Stage::Devices, || apply_device_rules(cgroup, linux.resources().as_ref(), &rec, pid))?;
         let hooks = &state.hooks;
         let creating = serde_json::to_vec(&state.to_oci_json(Status::Creating)).expect("json");
         rec.stage(me, Stage::Hooks, || {
@@ -188,7 +188,7 @@ fn clone_step(plan: &NamespacePlan) -> Kind {
 
 /// One cgroup file write, as a `step` event (and a --debug log line).
 fn record_write(rec: &Recorder, pid: i32, done: &cgroups::CgroupWriteOutcome) {
-    crate::cli::log::debug(&format!("cgroup: {} <- {:?} ({})", done.path.display(), done.value, done.field));
+    crate::cli::log::debug(&format!("cgroup: {done}"));
     let mut args = serde_json::Map::new();
     args.insert("file".into(), done.path.display().to_string().into());
     args.insert("value".into(), done.value.clone().into());
@@ -199,6 +199,8 @@ fn record_write(rec: &Recorder, pid: i32, done: &cgroups::CgroupWriteOutcome) {
 fn apply_device_rules(
     cgroup: &ContainerCgroup,
     resources: Option<&oci_spec::runtime::LinuxResources>,
+    rec: &Recorder,
+    pid: i32,
 ) -> Result<(), ContainerError> {
     let rules = resources.and_then(|r| r.devices().clone()).unwrap_or_default();
     if rules.is_empty() {
@@ -213,7 +215,7 @@ fn apply_device_rules(
         return Ok(());
     }
     for done in cgroup.apply(&writes)? {
-        crate::cli::log::debug(&format!("cgroup: {} <- {:?} ({})", done.path.display(), done.value, done.field));
+        record_write(rec, pid, &done);
     }
     Ok(())
 }
