@@ -47,13 +47,16 @@ impl Container {
         if !opts.detach {
             let _ = nix::sys::signal::sigprocmask(SigmaskHow::SIG_BLOCK, Some(&handled), Some(&mut old));
         }
+        let rec = crate::recorder::Recorder::open(&self.dir.path, &self.state.id);
         let result = (|| {
             let child = spawn_joined(&JoinOptions {
                 process: &opts.process,
                 init_pid: self.state.pid,
                 seccomp: seccomp.as_ref(),
                 preserve_fds: opts.preserve_fds,
+                recorder: &rec,
             })?;
+            rec.set_init_pid(child.pid.as_raw());
             let kill_child = |e: ContainerError| {
                 let _ = nix::sys::signal::kill(child.pid, Signal::SIGKILL);
                 let _ = nix::sys::wait::waitpid(child.pid, None);

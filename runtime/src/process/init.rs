@@ -15,7 +15,9 @@ use std::path::{Path, PathBuf};
 
 use glassbox_events::{Kind, Stage};
 use nix::sys::signal::{signal, sigprocmask, SigHandler, SigSet, SigmaskHow, Signal};
-use oci_spec::runtime::{LinuxNamespaceType, Process, Spec};
+use oci_spec::runtime::{LinuxNamespaceType, LinuxPersonality, LinuxSeccomp, Process, Spec};
+
+use crate::recorder::Recorder;
 
 use super::protocol::{Channel, FromInit, FromRuntime};
 use super::spawn::InitOptions;
@@ -71,12 +73,11 @@ fn make_container(ctx: &InitContext) -> Result<Infallible, StepError> {
     let spec = ctx.opts.spec;
     let process = spec.process().as_ref().expect("bundle checked process");
     let linux = spec.linux().as_ref().expect("bundle checked linux");
-    let no_new_privs = process.no_new_privileges().unwrap_or(false);
     let seccomp = linux.seccomp().as_ref();
 
     // 1. Namespaces: who we are and what we can see of the system.
     reset_signals()?;
-    wait_for_go(ctx)?;
+    wait_for_go(ctx.channel)?;
     let rec = ctx.opts.recorder;
     let pid = rec.init_pid();
     crate::recorder::install(rec, pid);
@@ -101,16 +102,41 @@ fn make_container(ctx: &InitContext) -> Result<Infallible, StepError> {
     let state_json = let_runtime_run_create_hooks(ctx)?;
     rec.stage(pid, Stage::Hooks, || run_create_container_hooks(ctx, &state_json))?;
     rec.stage(pid, Stage::PivotRoot, || rootfs::enter(&rootfs, ctx.opts.no_pivot).in_stage("pivot_root"))?;
-    set_up_terminal(ctx, process)?;
+    set_up_terminal(ctx.channel, process, terminal::open_console_in_container)?;
     rec.stage(pid, Stage::Hostname, || set_hostname(spec))?;
     // Before the masks: readonlyPaths usually makes /proc/sys read-only.
     rec.stage(pid, Stage::Sysctl, || write_sysctls(spec))?;
     rec.stage(pid, Stage::Masks, || rootfs::finish(&rootfs).in_stage("masks"))?;
 
     // 3. Privileges, dropped for good.
-    rec.stage(pid, Stage::Rlimits, || {
-        security::apply_process_attributes(process, linux.personality().as_ref()).in_stage("rlimits")
-    })?;
+    drop_privileges(rec, pid, process, linux.personality().as_ref(), seccomp)?;
+
+    // 4. Wait for `start`, then become the user's program.
+    let exec = rec.stage(pid, Stage::Exec, || ExecTarget::resolve(process))?;
+    ctx.channel.send(&FromInit::Ready).in_stage("exec")?;
+    wait_for_start(ctx)?;
+    // The init says it itself: it shares the sequence counter with `create`,
+    // which `start`, a later process, does not.
+    rec.status(pid, "running");
+    rec.stage(pid, Stage::Hooks, || run_start_container_hooks(ctx, &state_json))?;
+    load_seccomp_last(rec, pid, process, seccomp)?;
+    rec.emit(pid, exec.as_step());
+    close_runtime_fds(ctx.opts.preserve_fds)?;
+    exec.exec()
+}
+
+/// rlimits and other process attributes, seccomp if it must come early,
+/// then capabilities, user, cwd and no_new_privs: the order in which both a
+/// container's init and a process joining it (`exec`) give up privileges.
+pub(super) fn drop_privileges(
+    rec: &Recorder,
+    pid: i32,
+    process: &Process,
+    personality: Option<&LinuxPersonality>,
+    seccomp: Option<&LinuxSeccomp>,
+) -> Result<(), StepError> {
+    let no_new_privs = process.no_new_privileges().unwrap_or(false);
+    rec.stage(pid, Stage::Rlimits, || security::apply_process_attributes(process, personality).in_stage("rlimits"))?;
     if let (Some(profile), false) = (seccomp, no_new_privs) {
         // Without no_new_privs, loading a filter needs CAP_SYS_ADMIN: now, while we have it.
         rec.stage(pid, Stage::Seccomp, || security::load_seccomp(profile).in_stage("seccomp"))?;
@@ -124,25 +150,22 @@ fn make_container(ctx: &InitContext) -> Result<Infallible, StepError> {
         if no_new_privs {
             security::set_no_new_privileges().in_stage("capabilities")?;
         }
-        Ok::<_, StepError>(())
-    })?;
+        Ok(())
+    })
+}
 
-    // 4. Wait for `start`, then become the user's program.
-    let exec = rec.stage(pid, Stage::Exec, || ExecTarget::resolve(process))?;
-    ctx.channel.send(&FromInit::Ready).in_stage("exec")?;
-    wait_for_start(ctx)?;
-    // The init says it itself: it shares the sequence counter with `create`,
-    // which `start`, a later process, does not.
-    rec.status(pid, "running");
-    rec.stage(pid, Stage::Hooks, || run_start_container_hooks(ctx, &state_json))?;
-    if let (Some(profile), true) = (seccomp, no_new_privs) {
-        // With no_new_privs the filter loads unprivileged, and last, so it
-        // only has to allow execve, not our own set-up calls.
-        rec.stage(pid, Stage::Seccomp, || security::load_seccomp(profile).in_stage("seccomp"))?;
+/// With no_new_privs the filter loads unprivileged, and last, so it only has
+/// to allow execve, not our own set-up calls.
+pub(super) fn load_seccomp_last(
+    rec: &Recorder,
+    pid: i32,
+    process: &Process,
+    seccomp: Option<&LinuxSeccomp>,
+) -> Result<(), StepError> {
+    match (seccomp, process.no_new_privileges().unwrap_or(false)) {
+        (Some(profile), true) => rec.stage(pid, Stage::Seccomp, || security::load_seccomp(profile).in_stage("seccomp")),
+        _ => Ok(()),
     }
-    rec.emit(pid, exec.as_step());
-    close_runtime_fds(ctx.opts.preserve_fds)?;
-    exec.exec()
 }
 
 fn rootfs_context<'a>(ctx: &InitContext<'a>) -> rootfs::RootfsContext<'a> {
@@ -165,8 +188,8 @@ pub(super) fn reset_signals() -> Result<(), StepError> {
 }
 
 /// The runtime writes our uid/gid maps and puts us in the cgroup first.
-fn wait_for_go(ctx: &InitContext) -> Result<(), StepError> {
-    match ctx.channel.recv::<FromRuntime>().in_stage("namespaces")? {
+pub(super) fn wait_for_go(channel: &Channel) -> Result<(), StepError> {
+    match channel.recv::<FromRuntime>().in_stage("namespaces")? {
         (FromRuntime::Go, _) => Ok(()),
         (other, _) => Err(StepError { stage: "namespaces", message: format!("expected Go, got {other:?}") }),
     }
@@ -249,12 +272,19 @@ fn run_start_container_hooks(ctx: &InitContext, state_json: &str) -> Result<(), 
 
 /// With `process.terminal`, the pty is made inside the container (its own
 /// devpts) and the master goes to the runtime, which hands it on.
-fn set_up_terminal(ctx: &InitContext, process: &Process) -> Result<(), StepError> {
+///
+/// `open` makes the pty: the init's also becomes /dev/console, an exec'd
+/// process's does not.
+pub(super) fn set_up_terminal(
+    channel: &Channel,
+    process: &Process,
+    open: fn(Option<oci_spec::runtime::Box>) -> Result<terminal::Console, terminal::TerminalError>,
+) -> Result<(), StepError> {
     if !process.terminal().unwrap_or(false) {
         return Ok(());
     }
-    let console = terminal::open_console_in_container(process.console_size()).in_stage("terminal")?;
-    ctx.channel.send_with_fd(&FromInit::Console, Some(console.master.as_raw_fd())).in_stage("terminal")?;
+    let console = open(process.console_size()).in_stage("terminal")?;
+    channel.send_with_fd(&FromInit::Console, Some(console.master.as_raw_fd())).in_stage("terminal")?;
     drop(console.master);
     terminal::make_controlling_terminal(console.slave).in_stage("terminal")
 }

@@ -10,16 +10,15 @@
 //!                           ◀── Ready ────  execve(process.args)
 //! ```
 
-use std::os::fd::AsRawFd;
-
 use nix::unistd::{fork, ForkResult};
 use oci_spec::runtime::{LinuxNamespaceType, LinuxSeccomp, Process};
 
 use super::init::{ExecTarget, InStage, StepError};
-use super::protocol::{channel_pair, Channel, FromInit, FromRuntime};
+use super::protocol::{channel_pair, Channel, FromInit};
 use super::spawn::{ProcessError, SpawnedInit};
 use crate::namespaces::{self, ChildNamespaceGuard, NamespacePlan};
-use crate::{security, terminal};
+use crate::terminal;
+use glassbox_events::Stage;
 
 /// What the joining process needs.
 pub struct JoinOptions<'a> {
@@ -27,6 +26,8 @@ pub struct JoinOptions<'a> {
     pub init_pid: i32,
     pub seccomp: Option<&'a LinuxSeccomp>,
     pub preserve_fds: i32,
+    /// The container's event stream; the runtime puts the child's pid in it.
+    pub recorder: &'a crate::recorder::Recorder,
 }
 
 /// fork a child inside the container's pid namespace; it waits for `Go`.
@@ -74,10 +75,8 @@ fn join_and_exec(
 ) -> Result<std::convert::Infallible, StepError> {
     let process = opts.process;
     super::init::reset_signals()?;
-    match channel.recv::<FromRuntime>().in_stage("namespaces")? {
-        (FromRuntime::Go, _) => {}
-        (other, _) => return Err(StepError { stage: "namespaces", message: format!("expected Go, got {other:?}") }),
-    }
+    super::init::wait_for_go(channel)?;
+    let (rec, pid) = (opts.recorder, opts.recorder.init_pid());
     let rest: Vec<_> = joined
         .iter()
         .filter(|(t, _)| !matches!(t, LinuxNamespaceType::Pid | LinuxNamespaceType::Time))
@@ -85,30 +84,12 @@ fn join_and_exec(
         .collect();
     namespaces::join_all(&rest).in_stage("namespaces")?;
     nix::unistd::setsid().in_stage("namespaces")?;
-    if process.terminal().unwrap_or(false) {
-        let pty = terminal::open_pty_in_container(process.console_size()).in_stage("terminal")?;
-        channel.send_with_fd(&FromInit::Console, Some(pty.master.as_raw_fd())).in_stage("terminal")?;
-        drop(pty.master);
-        terminal::make_controlling_terminal(pty.slave).in_stage("terminal")?;
-    }
-    security::apply_process_attributes(process, None).in_stage("rlimits")?;
-    let no_new_privs = process.no_new_privileges().unwrap_or(false);
-    if let (Some(profile), false) = (opts.seccomp, no_new_privs) {
-        security::load_seccomp(profile).in_stage("seccomp")?;
-    }
-    let caps = process.capabilities().as_ref();
-    security::drop_bounding_set(caps).in_stage("capabilities")?;
-    security::switch_user(process.user()).in_stage("capabilities")?;
-    security::apply_capabilities(caps).in_stage("capabilities")?;
-    super::init::change_to_cwd(process)?;
-    if no_new_privs {
-        security::set_no_new_privileges().in_stage("capabilities")?;
-    }
-    let exec = ExecTarget::resolve(process)?;
-    if let (Some(profile), true) = (opts.seccomp, no_new_privs) {
-        security::load_seccomp(profile).in_stage("seccomp")?;
-    }
+    super::init::set_up_terminal(channel, process, terminal::open_pty_in_container)?;
+    super::init::drop_privileges(rec, pid, process, None, opts.seccomp)?;
+    let exec = rec.stage(pid, Stage::Exec, || ExecTarget::resolve(process))?;
+    super::init::load_seccomp_last(rec, pid, process, opts.seccomp)?;
     channel.send(&FromInit::Ready).in_stage("exec")?;
+    rec.emit(pid, exec.as_step());
     super::init::close_runtime_fds(opts.preserve_fds)?;
     exec.exec()
 }
