@@ -13,7 +13,7 @@ use super::actions::MountCall;
 use super::error::{errno_of, mount_hint, RootfsError};
 use super::mount_plan::{MountStep, PlannedMount};
 use super::mountinfo;
-use super::secure_path::{ensure_in_rootfs, resolve_in_rootfs, ABSOLUTE_LINKS};
+use super::secure_path::{ensure_in_rootfs, resolve_in_rootfs};
 use super::symlinks::make_symlink;
 
 /// The one place that calls mount(2). `host_target` is where the kernel
@@ -133,7 +133,7 @@ pub fn apply_planned_mount(rootfs: &Path, plan: &PlannedMount) -> Result<(), Roo
 /// Where the kernel should act for `call`, resolved inside the rootfs.
 fn host_target(rootfs: &Path, call: &MountCall, field: &str) -> Result<std::path::PathBuf, RootfsError> {
     if !call.creates_mount() {
-        return Ok(resolve_in_rootfs(rootfs, &call.target, field, ABSOLUTE_LINKS)?.host_path);
+        return Ok(resolve_in_rootfs(rootfs, &call.target, field)?.host_path);
     }
     let source_is_file =
         call.is_bind() && call.source.as_deref().and_then(|s| std::fs::metadata(s).ok()).is_some_and(|m| !m.is_dir());

@@ -8,11 +8,9 @@
 //! - a relative symlink that stays inside the rootfs is followed;
 //! - a symlink whose `..` climbs above the rootfs is an error;
 //! - an absolute symlink is read as the container will read it after
-//!   pivot_root: relative to the rootfs ([`AbsoluteLinks::ScopeToRoot`], the
-//!   policy glassbox uses, [`ABSOLUTE_LINKS`]). Images are full of them
-//!   (Debian's `/var/run -> /run`, under which Kubernetes mounts its
-//!   secrets), and scoped to the rootfs they cannot reach the host.
-//!   [`AbsoluteLinks::Refuse`] is the stricter policy, kept for tests;
+//!   pivot_root: relative to the rootfs. Images are full of them (Debian's
+//!   `/var/run -> /run`, under which Kubernetes mounts its secrets), and
+//!   scoped to the rootfs they cannot reach the host;
 //! - components that do not exist yet are reported, so the caller can create
 //!   them (mkdir(2), or an empty file for the last one).
 //!
@@ -25,19 +23,6 @@ use std::ffi::OsString;
 use std::path::{Component, Path, PathBuf};
 
 use super::error::{errno_of, RootfsError};
-
-/// What to do with a symlink whose target is absolute.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum AbsoluteLinks {
-    /// Refuse the whole path: the link points outside the rootfs as seen now.
-    Refuse,
-    /// Read the target as relative to the rootfs, as the container will see it after pivot_root.
-    ScopeToRoot,
-}
-
-/// glassbox's choice: an absolute link means what it means inside the
-/// container; only `..` climbing out of the rootfs is refused.
-pub const ABSOLUTE_LINKS: AbsoluteLinks = AbsoluteLinks::ScopeToRoot;
 
 /// The kernel gives up after 40 symlinks (ELOOP); so do we.
 const MAX_SYMLINKS: usize = 40;
@@ -61,12 +46,7 @@ impl Resolved {
 
 /// Walks `inside` (a path as the container sees it) under `rootfs`.
 /// `field` names the config.json field for error messages.
-pub fn resolve_in_rootfs(
-    rootfs: &Path,
-    inside: &Path,
-    field: &str,
-    policy: AbsoluteLinks,
-) -> Result<Resolved, RootfsError> {
+pub fn resolve_in_rootfs(rootfs: &Path, inside: &Path, field: &str) -> Result<Resolved, RootfsError> {
     let mut done: Vec<OsString> = Vec::new();
     let mut missing: Vec<OsString> = Vec::new();
     let mut todo: VecDeque<Component> = inside.components().collect();
@@ -145,18 +125,8 @@ pub fn resolve_in_rootfs(
                 errno: errno_of(&e),
             })?;
             if target.is_absolute() {
-                match policy {
-                    AbsoluteLinks::Refuse => {
-                        return Err(RootfsError::UnsafeSymlink {
-                            field: field.into(),
-                            path: inside.into(),
-                            link,
-                            target,
-                            why: "is absolute, so before pivot_root it points at the host",
-                        })
-                    }
-                    AbsoluteLinks::ScopeToRoot => done.clear(),
-                }
+                // Start again from the rootfs, as the container would from its `/`.
+                done.clear();
             }
             let spliced: Vec<OsString> = target
                 .components()
@@ -217,7 +187,7 @@ pub fn create_missing(resolved: &Resolved, as_file: bool, field: &str) -> Result
 
 /// Resolve, then create whatever is missing: the host path to use.
 pub fn ensure_in_rootfs(rootfs: &Path, inside: &Path, field: &str, as_file: bool) -> Result<PathBuf, RootfsError> {
-    let resolved = resolve_in_rootfs(rootfs, inside, field, ABSOLUTE_LINKS)?;
+    let resolved = resolve_in_rootfs(rootfs, inside, field)?;
     create_missing(&resolved, as_file, field)?;
     Ok(resolved.host_path)
 }
@@ -243,7 +213,7 @@ mod tests {
     }
 
     fn resolve(r: &Path, p: &str) -> Result<Resolved, RootfsError> {
-        resolve_in_rootfs(r, Path::new(p), "mounts[0].destination", AbsoluteLinks::Refuse)
+        resolve_in_rootfs(r, Path::new(p), "mounts[0].destination")
     }
 
     #[test]
@@ -260,17 +230,9 @@ mod tests {
     }
 
     #[test]
-    fn absolute_link_is_refused_with_names() {
+    fn absolute_link_resolves_inside_the_rootfs() {
         let t = rootfs();
-        let err = resolve(t.path(), "/abs/passwd").unwrap_err().to_string();
-        assert!(err.contains("mounts[0].destination"), "{err}");
-        assert!(err.contains("/abs -> /etc"), "{err}");
-    }
-
-    #[test]
-    fn absolute_link_can_be_scoped_instead() {
-        let t = rootfs();
-        let got = resolve_in_rootfs(t.path(), Path::new("/abs/passwd"), "f", AbsoluteLinks::ScopeToRoot).unwrap();
+        let got = resolve(t.path(), "/abs/passwd").unwrap();
         assert_eq!(got.host_path, t.path().join("etc/passwd"));
         assert_eq!(got.existing, t.path().to_path_buf());
     }
