@@ -21,4 +21,4 @@ pub use binary::{glassbox_bin, require_root, unique_id};
 pub use bundle::Bundle;
 pub use clean::{host_ns, wait_until};
 pub use output::{assert_fails, assert_ok, stderr, stdout};
-pub use runtime::Runtime;
+pub use runtime::{run_in_container, Runtime};

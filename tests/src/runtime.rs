@@ -247,3 +247,17 @@ pub fn wait_bounded(child: &mut std::process::Child, timeout: Duration) -> Optio
         std::thread::sleep(Duration::from_millis(5));
     }
 }
+
+/// The shape most tests share: run `args` in a fresh busybox container whose
+/// config.json `edit` changes, require success and that nothing is left
+/// behind, and return what the container printed.
+pub fn run_in_container(name: &str, args: &[&str], edit: impl FnOnce(&mut serde_json::Value)) -> String {
+    let bundle = Bundle::busybox(args);
+    bundle.config_mut(edit);
+    let rt = Runtime::new();
+    let id = rt.id(name);
+    let out = rt.run(&id, &bundle);
+    crate::assert_ok(&out);
+    rt.assert_clean(&id, &bundle);
+    crate::stdout(&out)
+}

@@ -17,29 +17,25 @@ fn with_namespaces(bundle: &Bundle, kinds: &[&str]) {
     });
 }
 
+/// Every namespace glassbox makes by default, new.
+fn set_all(v: &mut serde_json::Value) {
+    for k in ALL {
+        spec::set_namespace(v, k, None);
+    }
+}
+
 #[test]
 fn hostname_comes_from_the_config() {
-    let bundle = Bundle::busybox(&["hostname"]);
-    with_namespaces(&bundle, &ALL);
-    bundle.config_mut(|v| v["hostname"] = json!("glassbox-uts"));
-    let rt = Runtime::new();
-    let id = rt.id("hostname");
-    let out = rt.run(&id, &bundle);
-    assert_ok(&out);
-    assert_eq!(stdout(&out).trim(), "glassbox-uts");
-    rt.assert_clean(&id, &bundle);
+    let out = run_in_container("hostname", &["hostname"], |v| {
+        set_all(v);
+        v["hostname"] = json!("glassbox-uts");
+    });
+    assert_eq!(out.trim(), "glassbox-uts");
 }
 
 #[test]
 fn the_process_is_pid_1() {
-    let bundle = Bundle::busybox(&["sh", "-c", "echo $$"]);
-    with_namespaces(&bundle, &ALL);
-    let rt = Runtime::new();
-    let id = rt.id("pid1");
-    let out = rt.run(&id, &bundle);
-    assert_ok(&out);
-    assert_eq!(stdout(&out).trim(), "1");
-    rt.assert_clean(&id, &bundle);
+    assert_eq!(run_in_container("pid1", &["sh", "-c", "echo $$"], set_all).trim(), "1");
 }
 
 #[test]

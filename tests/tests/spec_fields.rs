@@ -9,16 +9,9 @@ use std::time::Duration;
 use glassbox_e2e::*;
 use serde_json::json;
 
-/// Run `script` in a fresh busybox container with `edit` applied; returns stdout.
+/// Run the shell `script` in a fresh container with `edit` applied; returns stdout.
 fn inside(name: &str, script: &str, edit: impl FnOnce(&mut serde_json::Value)) -> String {
-    let bundle = Bundle::busybox(&["sh", "-c", script]);
-    bundle.config_mut(edit);
-    let rt = Runtime::new();
-    let id = rt.id(name);
-    let out = rt.run(&id, &bundle);
-    assert_ok(&out);
-    rt.assert_clean(&id, &bundle);
-    stdout(&out)
+    run_in_container(name, &["sh", "-c", script], edit)
 }
 
 #[test]
