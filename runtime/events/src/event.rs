@@ -166,4 +166,10 @@ pub enum Kind {
         stage: Stage,
         message: String,
     },
+    /// Events a sink could not take (the hub's socket was full or gone),
+    /// counted instead of waited for; written to events.jsonl.
+    Dropped {
+        sink: String,
+        count: u64,
+    },
 }

@@ -36,6 +36,7 @@ fn one_of_each() -> Vec<Event> {
             exit_code: None,
         }),
         event(Kind::Error { stage: Stage::Exec, message: "no such file".into() }),
+        event(Kind::Dropped { sink: "hub".into(), count: 2 }),
     ]
 }
 

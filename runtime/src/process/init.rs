@@ -80,7 +80,6 @@ fn make_container(ctx: &InitContext) -> Result<Infallible, StepError> {
     wait_for_go(ctx.channel)?;
     let rec = ctx.opts.recorder;
     let pid = rec.init_pid();
-    crate::recorder::install(rec, pid);
     rec.stage(pid, Stage::Namespaces, || {
         become_root_of_user_namespace(ctx)?;
         join_existing_namespaces(ctx)?;

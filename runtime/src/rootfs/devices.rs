@@ -155,7 +155,7 @@ pub fn apply_device(rootfs: &Path, action: &DeviceAction) -> Result<(), RootfsEr
     let mut args = serde_json::Map::new();
     args.insert("equivalent".into(), action.to_string().into());
     args.insert("result".into(), result.as_ref().map_or_else(|e| e.to_string(), |_| "ok".to_string()).into());
-    crate::recorder::step(glassbox_events::Stage::Devices, "device", args);
+    crate::recorder::step("device", args);
     result
 }
 

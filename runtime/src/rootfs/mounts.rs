@@ -34,7 +34,7 @@ pub fn mount(call: &MountCall, host_target: &Path) -> Result<(), Errno> {
     args.insert("data".into(), call.data.clone().into());
     args.insert("equivalent".into(), call.to_string().into());
     args.insert("result".into(), result.map_or_else(|e| e.desc().to_string(), |_| "ok".to_string()).into());
-    crate::recorder::step(glassbox_events::Stage::Mounts, "mount", args);
+    crate::recorder::step("mount", args);
     result
 }
 

@@ -1,0 +1,39 @@
+//! The hub's socket: a long-lived `glassbox dashboard` listens on a unix
+//! datagram socket (`/run/glassbox/hub.sock` unless `--hub` says otherwise)
+//! and each event is one datagram holding one JSON line (unix(7)).
+//!
+//! A datagram is all or nothing, so a busy hub never sees half a line; and
+//! the send is non-blocking (MSG_DONTWAIT): when the hub's queue is full the
+//! kernel says EAGAIN at once, the event is counted as dropped, and the
+//! container is made exactly as fast as without a hub. MSG_NOSIGNAL keeps a
+//! vanished hub from killing us with SIGPIPE.
+
+use std::os::fd::{AsRawFd, OwnedFd};
+use std::path::Path;
+
+use nix::sys::socket::{connect, send, socket, AddressFamily, MsgFlags, SockFlag, SockType, UnixAddr};
+
+pub struct HubSocket {
+    fd: OwnedFd,
+}
+
+impl HubSocket {
+    /// Connect to the hub at `path`; `None` when no hub listens there (the
+    /// usual case), which is not an error: events.jsonl is still written.
+    pub fn connect(path: &Path) -> Option<HubSocket> {
+        let fd = socket(AddressFamily::Unix, SockType::Datagram, SockFlag::SOCK_CLOEXEC, None).ok()?;
+        let addr = UnixAddr::new(path).ok()?;
+        match connect(fd.as_raw_fd(), &addr) {
+            Ok(()) => Some(HubSocket { fd }),
+            Err(e) => {
+                crate::cli::log::debug(&format!("events: no hub at {} ({e}); writing events.jsonl only", path.display()));
+                None
+            }
+        }
+    }
+
+    /// Offer one line; false when the hub could not take it now.
+    pub fn offer(&self, line: &[u8]) -> bool {
+        send(self.fd.as_raw_fd(), line, MsgFlags::MSG_DONTWAIT | MsgFlags::MSG_NOSIGNAL).is_ok()
+    }
+}

@@ -1,0 +1,252 @@
+//! The runtime's side of the event stream: every stage of making a
+//! container becomes `stage_begin`/`stage_end` lines (and `step`, `status`,
+//! `error` lines) in the format of the `glassbox-events` crate, sent to
+//! every sink at once:
+//!
+//! - `<root>/<id>/events.jsonl`, always (unless `--no-events`): the
+//!   replayable record. The runtime and the container's init both append to
+//!   it: the descriptor is opened with O_APPEND before clone(2), and each
+//!   event is one write(2) of one whole line, so lines never interleave.
+//! - the hub's socket, when a hub listens ([`hub`]): never waited for.
+//! - the narrator, with `--explain`/`--step` ([`narrator_link`]).
+//!
+//! Sequence numbers come from one counter in a MAP_SHARED page, which
+//! clone(2) without CLONE_VM still shares. Every descriptor is O_CLOEXEC, so
+//! nothing of the recorder reaches the user's program. Recording is best
+//! effort: a full disk must not stop a container from being made.
+
+pub mod hub;
+pub mod narrator_link;
+
+use std::fs::{File, OpenOptions};
+use std::io::Write;
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::{Path, PathBuf};
+use std::ptr::NonNull;
+use std::sync::atomic::{AtomicI32, AtomicU64, AtomicU8, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
+
+use glassbox_events::{to_line, Event, Kind, Outcome, Source, Stage, SCHEMA_VERSION};
+use nix::sys::mman::{mmap_anonymous, MapFlags, ProtFlags};
+
+use hub::HubSocket;
+use narrator_link::NarratorLink;
+
+/// The events file in a container's state directory.
+pub const EVENTS_FILE: &str = "events.jsonl";
+
+/// Which sinks this process sends events to; set once by the command line.
+pub struct SinkConfig {
+    /// `--no-events` turns events.jsonl and the hub off (for measuring their cost).
+    pub events: bool,
+    /// The hub's socket (`--hub`).
+    pub hub: PathBuf,
+    /// `--explain`/`--step`: the narrator thread's line.
+    pub narrator: Option<NarratorLink>,
+}
+
+static CONFIG: OnceLock<SinkConfig> = OnceLock::new();
+static HUB: OnceLock<Option<HubSocket>> = OnceLock::new();
+
+/// Choose this process's sinks (once, before any container work).
+pub fn configure(config: SinkConfig) {
+    let _ = CONFIG.set(config);
+}
+
+fn config() -> Option<&'static SinkConfig> {
+    CONFIG.get()
+}
+
+fn hub() -> Option<&'static HubSocket> {
+    let config = config().filter(|c| c.events)?;
+    HUB.get_or_init(|| HubSocket::connect(&config.hub)).as_ref()
+}
+
+/// What the runtime and its init share.
+#[repr(C)]
+struct Shared {
+    seq: AtomicU64,
+    /// The init's pid as the host sees it (the init itself sees 1).
+    init_pid: AtomicI32,
+    /// Events the hub could not take, not yet reported.
+    hub_drops: AtomicU64,
+}
+
+/// Records one container's events; cheap to clone (the clones share all).
+#[derive(Clone)]
+pub struct Recorder {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    container: String,
+    file: Option<File>,
+    shared: NonNull<Shared>,
+}
+
+// SAFETY: `shared` points at atomics only, in a mapping never unmapped.
+unsafe impl Send for Inner {}
+unsafe impl Sync for Inner {}
+
+/// The recorder of code deep in the runtime or the init (one mount(2), one
+/// mknod(2)) that reports a step without being handed one, and the stage
+/// (and process) the step belongs to: the innermost [`Recorder::stage`]
+/// running. The init inherits them across clone(2); it is single-threaded,
+/// and the runtime's other thread (the narrator) never touches them.
+static CURRENT: Mutex<Option<Recorder>> = Mutex::new(None);
+static CURRENT_STAGE: AtomicU8 = AtomicU8::new(NO_STAGE);
+static CURRENT_PID: AtomicI32 = AtomicI32::new(0);
+const NO_STAGE: u8 = u8::MAX;
+
+/// Make `rec` this process's recorder for [`step`].
+pub fn install(rec: &Recorder) {
+    *CURRENT.lock().unwrap_or_else(|p| p.into_inner()) = Some(rec.clone());
+}
+
+/// Record one concrete action, with its real arguments, as a `step` of the
+/// stage now running (nothing when no stage is running).
+pub fn step(action: &str, args: serde_json::Map<String, serde_json::Value>) {
+    let Some(stage) = Stage::ALL.get(CURRENT_STAGE.load(Ordering::SeqCst) as usize).copied() else { return };
+    let rec = CURRENT.lock().unwrap_or_else(|p| p.into_inner()).clone();
+    if let Some(rec) = rec {
+        rec.emit(CURRENT_PID.load(Ordering::SeqCst), Kind::Step { stage, action: action.into(), args });
+    }
+}
+
+impl Recorder {
+    /// Start (or go on with) `<dir>/events.jsonl`, and make this the
+    /// process's recorder for [`step`]. Without the file (a read-only state
+    /// dir, `--no-events`) the other sinks still get the events.
+    pub fn open(dir: &Path, container: &str) -> Recorder {
+        let path = dir.join(EVENTS_FILE);
+        let file = if config().is_none_or(|c| c.events) {
+            OpenOptions::new().create(true).append(true).custom_flags(libc::O_CLOEXEC).open(&path).ok()
+        } else {
+            None
+        };
+        // SAFETY: a fresh anonymous mapping, zero-filled, the size of Shared.
+        let page = unsafe {
+            mmap_anonymous(
+                None,
+                std::num::NonZeroUsize::new(std::mem::size_of::<Shared>()).expect("non-zero"),
+                ProtFlags::PROT_READ | ProtFlags::PROT_WRITE,
+                MapFlags::MAP_SHARED,
+            )
+        };
+        let shared = page.map(|p| p.cast::<Shared>()).unwrap_or_else(|_| {
+            NonNull::from(Box::leak(Box::new(Shared {
+                seq: AtomicU64::new(0),
+                init_pid: AtomicI32::new(0),
+                hub_drops: AtomicU64::new(0),
+            })))
+        });
+        let recorder = Recorder { inner: Arc::new(Inner { container: container.into(), file, shared }) };
+        // `start` and `delete` append to what `create` wrote: carry on counting.
+        let written = std::fs::read(&path).map(|t| t.iter().filter(|b| **b == b'\n').count()).unwrap_or(0);
+        recorder.shared().seq.store(written as u64, Ordering::SeqCst);
+        install(&recorder);
+        recorder
+    }
+
+    fn shared(&self) -> &Shared {
+        // SAFETY: the mapping lives as long as the process (never unmapped).
+        unsafe { self.inner.shared.as_ref() }
+    }
+
+    /// Tell the init (through the shared page) its host pid.
+    pub fn set_init_pid(&self, pid: i32) {
+        self.shared().init_pid.store(pid, Ordering::SeqCst);
+    }
+
+    pub fn init_pid(&self) -> i32 {
+        self.shared().init_pid.load(Ordering::SeqCst)
+    }
+
+    /// The next event of this container's stream, stamped now.
+    fn event(&self, pid: i32, kind: Kind) -> Event {
+        Event {
+            v: SCHEMA_VERSION,
+            seq: self.shared().seq.fetch_add(1, Ordering::SeqCst),
+            ts_ns: monotonic_ns(),
+            wall: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Nanos, true),
+            container: self.inner.container.clone(),
+            pid,
+            source: Source::Runtime,
+            kind,
+        }
+    }
+
+    /// Send one event about `pid` to every sink.
+    pub fn emit(&self, pid: i32, kind: Kind) {
+        let narrator = config().and_then(|c| c.narrator.as_ref());
+        let hub = hub();
+        if self.inner.file.is_none() && narrator.is_none() && hub.is_none() {
+            return;
+        }
+        let line = to_line(&self.event(pid, kind));
+        if let Some(file) = &self.inner.file {
+            // One write(2) per line: O_APPEND makes each land whole at the end.
+            let _ = (&*file).write_all(line.as_bytes());
+        }
+        if let Some(hub) = hub {
+            if !hub.offer(line.as_bytes()) {
+                self.shared().hub_drops.fetch_add(1, Ordering::SeqCst);
+            }
+        }
+        if let Some(narrator) = narrator {
+            narrator.tell(line.as_bytes());
+        }
+    }
+
+    /// Run `f` as `stage`: a begin line, then an end line with its duration
+    /// and outcome, and an error line naming the stage if it failed. Steps
+    /// recorded inside `f` through [`step`] belong to this stage and `pid`.
+    pub fn stage<T, E: std::fmt::Display>(
+        &self,
+        pid: i32,
+        stage: Stage,
+        f: impl FnOnce() -> Result<T, E>,
+    ) -> Result<T, E> {
+        self.emit(pid, Kind::StageBegin { stage });
+        let index = Stage::ALL.iter().position(|s| *s == stage).unwrap_or(NO_STAGE as usize) as u8;
+        let outer_stage = CURRENT_STAGE.swap(index, Ordering::SeqCst);
+        let outer_pid = CURRENT_PID.swap(pid, Ordering::SeqCst);
+        let start = monotonic_ns();
+        let result = f();
+        let duration_ns = monotonic_ns().saturating_sub(start);
+        CURRENT_STAGE.store(outer_stage, Ordering::SeqCst);
+        CURRENT_PID.store(outer_pid, Ordering::SeqCst);
+        let outcome = if result.is_ok() { Outcome::Ok } else { Outcome::Failed };
+        if let Err(e) = &result {
+            self.emit(pid, Kind::Error { stage, message: e.to_string() });
+        }
+        self.emit(pid, Kind::StageEnd { stage, duration_ns, outcome });
+        result
+    }
+
+    /// A `status` line: created, running, stopped.
+    pub fn status(&self, pid: i32, status: &str) {
+        self.emit(pid, Kind::Status { status: status.into() });
+    }
+
+    /// Say, in events.jsonl, how many events the hub missed since the last
+    /// report; every command calls this before it ends, the init before execve.
+    pub fn report_drops(&self, pid: i32) {
+        let count = self.shared().hub_drops.swap(0, Ordering::SeqCst);
+        if count == 0 {
+            return;
+        }
+        crate::cli::log::warn(&format!("events: the hub could not keep up; {count} events went to events.jsonl only"));
+        if let Some(file) = &self.inner.file {
+            let event = self.event(pid, Kind::Dropped { sink: "hub".into(), count });
+            let _ = (&*file).write_all(to_line(&event).as_bytes());
+        }
+    }
+}
+
+/// CLOCK_MONOTONIC in nanoseconds: the clock eBPF's bpf_ktime_get_ns() reads.
+pub fn monotonic_ns() -> u64 {
+    let ts =
+        nix::time::clock_gettime(nix::time::ClockId::CLOCK_MONOTONIC).unwrap_or(nix::sys::time::TimeSpec::new(0, 0));
+    ts.tv_sec() as u64 * 1_000_000_000 + ts.tv_nsec() as u64
+}
