@@ -164,13 +164,35 @@ pub fn join_all(list: &[(LinuxNamespaceType, PathBuf)]) -> Result<(), NamespaceE
             path: path.clone(),
             source,
         })?;
+        record("setns", [("type", proc_name(t).to_string()), ("path", path.display().to_string())]);
     }
     Ok(())
 }
 
 /// unshare(2) one new namespace.
 pub fn unshare(t: LinuxNamespaceType) -> Result<(), NamespaceError> {
-    nix::sched::unshare(clone_flag(t)).map_err(|source| NamespaceError::Unshare { kind: proc_name(t), source })
+    nix::sched::unshare(clone_flag(t)).map_err(|source| NamespaceError::Unshare { kind: proc_name(t), source })?;
+    record("unshare", [("flags", flag_name(t).to_string())]);
+    Ok(())
+}
+
+/// The clone(2)/unshare(2) flag's name, as the man pages spell it.
+fn flag_name(t: LinuxNamespaceType) -> &'static str {
+    match t {
+        LinuxNamespaceType::Mount => "CLONE_NEWNS",
+        LinuxNamespaceType::Cgroup => "CLONE_NEWCGROUP",
+        LinuxNamespaceType::Uts => "CLONE_NEWUTS",
+        LinuxNamespaceType::Ipc => "CLONE_NEWIPC",
+        LinuxNamespaceType::User => "CLONE_NEWUSER",
+        LinuxNamespaceType::Pid => "CLONE_NEWPID",
+        LinuxNamespaceType::Network => "CLONE_NEWNET",
+        LinuxNamespaceType::Time => "CLONE_NEWTIME",
+    }
+}
+
+/// One `step` event of the stage running (string arguments only).
+fn record<const N: usize>(action: &str, args: [(&str, String); N]) {
+    crate::recorder::step(action, args.into_iter().map(|(k, v)| (k.to_string(), v.into())).collect());
 }
 
 /// The runtime's own pid and time namespaces, to step back into after clone:
@@ -244,7 +266,11 @@ pub fn write_id_maps(pid: i32, uid: &[LinuxIdMapping], gid: &[LinuxIdMapping]) -
         }
         let file = PathBuf::from(format!("/proc/{pid}/{name}"));
         // One write(2): the kernel accepts a map only once, whole.
-        std::fs::write(&file, id_map_lines(maps)).map_err(|source| NamespaceError::IdMap { file, source })?;
+        let lines = id_map_lines(maps);
+        std::fs::write(&file, &lines).map_err(|source| NamespaceError::IdMap { file: file.clone(), source })?;
+        for line in lines.lines() {
+            record(name, [("file", file.display().to_string()), ("line", line.to_string())]);
+        }
     }
     Ok(())
 }

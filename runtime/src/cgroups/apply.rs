@@ -1,6 +1,7 @@
 //! Making the planned writes: one write(2) per [`CgroupWrite`], into the
-//! file in the directory of its controller. Each outcome is kept so the
-//! caller can log it (and, later, turn it into an event).
+//! file in the directory of its controller. Each write, the refused one
+//! included, is a `write` step of the stage running (cgroup, or devices for
+//! the allowlist) and a --debug log line.
 
 use std::path::PathBuf;
 
@@ -40,21 +41,42 @@ impl ContainerCgroup {
                     && std::fs::write(dir.join(&writes[i + 1].file), &writes[i + 1].value).is_ok()
                     && std::fs::write(&path, &w.value).is_ok()
                 {
-                    done.push(CgroupWriteOutcome { path, value: w.value.clone(), field: w.field.clone() });
+                    done.push(record(CgroupWriteOutcome { path, value: w.value.clone(), field: w.field.clone() }));
                     continue;
                 }
-                return Err(CgroupError::Write {
+                let err = CgroupError::Write {
                     field: w.field.clone(),
-                    path,
+                    path: path.clone(),
                     value: w.value.clone(),
                     hint: hint(&w.file, &source),
                     source,
-                });
+                };
+                write_step(
+                    &CgroupWriteOutcome { path, value: w.value.clone(), field: w.field.clone() },
+                    err.to_string(),
+                );
+                return Err(err);
             }
-            done.push(CgroupWriteOutcome { path, value: w.value.clone(), field: w.field.clone() });
+            done.push(record(CgroupWriteOutcome { path, value: w.value.clone(), field: w.field.clone() }));
         }
         Ok(done)
     }
+}
+
+/// A write the kernel took: logged with --debug and recorded as a step.
+fn record(done: CgroupWriteOutcome) -> CgroupWriteOutcome {
+    crate::cli::log::debug(&format!("cgroup: {done}"));
+    write_step(&done, "ok".into());
+    done
+}
+
+fn write_step(w: &CgroupWriteOutcome, result: String) {
+    let mut args = serde_json::Map::new();
+    args.insert("file".into(), w.path.display().to_string().into());
+    args.insert("value".into(), w.value.clone().into());
+    args.insert("field".into(), w.field.clone().into());
+    args.insert("result".into(), result.into());
+    crate::recorder::step("write", args);
 }
 
 /// With the BFQ I/O scheduler, v1's blkio weights live in blkio.bfq.* files.

@@ -115,7 +115,8 @@ impl ContainerCgroup {
         }
     }
 
-    /// Write `pid` into cgroup.procs of every hierarchy.
+    /// Write `pid` into cgroup.procs of every hierarchy; each file is a
+    /// `join` step of the stage running.
     pub fn add_process(&self, pid: i32) -> Result<(), CgroupError> {
         self.cgroup.add_task_by_tgid(CgroupPid::from(pid as u64)).map_err(|source| CgroupError::AddTask {
             path: self.path.clone(),
@@ -125,6 +126,12 @@ impl ContainerCgroup {
         if let Some(dir) = &self.unified {
             let procs = dir.join("cgroup.procs");
             std::fs::write(&procs, pid.to_string()).map_err(|source| CgroupError::Unified { path: procs, source })?;
+        }
+        for file in self.procs_files() {
+            let mut args = serde_json::Map::new();
+            args.insert("file".into(), file.display().to_string().into());
+            args.insert("pid".into(), pid.into());
+            crate::recorder::step("join", args);
         }
         Ok(())
     }
@@ -146,6 +153,21 @@ impl ContainerCgroup {
         } else {
             CgroupVersion::V1
         }
+    }
+
+    /// "v1", "v2" or "hybrid" (v1 limits plus an empty cgroup2 directory),
+    /// as the `create` step reports it.
+    pub fn layout_name(&self) -> &'static str {
+        match (self.version(), &self.unified) {
+            (CgroupVersion::V2, _) => "v2",
+            (CgroupVersion::V1, Some(_)) => "hybrid",
+            (CgroupVersion::V1, None) => "v1",
+        }
+    }
+
+    /// The cgroup.procs files [`Self::add_process`] writes, one per hierarchy.
+    pub fn procs_files(&self) -> Vec<PathBuf> {
+        self.dirs().into_iter().map(|d| d.join("cgroup.procs")).collect()
     }
 
     /// The directory holding `controller`'s files for this cgroup.

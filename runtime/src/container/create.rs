@@ -19,6 +19,8 @@ use crate::recorder::Recorder;
 use crate::state::{proc_stat, ContainerDir, ContainerState, Status};
 use crate::{hooks, terminal};
 use glassbox_events::{Kind, Stage};
+use oci_spec::runtime::LinuxDeviceCgroup;
+use serde_json::json;
 
 /// What to do with the pty master when `process.terminal` is true.
 pub enum ConsoleHandling {
@@ -68,8 +70,6 @@ impl Container {
     /// `ConsoleHandling::Keep`, the pty master.
     pub fn create(paths: &Paths, opts: &CreateOptions) -> Result<(Container, Option<OwnedFd>), ContainerError> {
         crate::state::validate_id(&opts.id)?;
-        let bundle = Bundle::load(&opts.bundle)?;
-        check_console_options(&bundle, &opts.console)?;
         let mut undo = Undo {
             cgroup_parent: paths.cgroup_parent.clone(),
             init: None,
@@ -79,19 +79,24 @@ impl Container {
         let dir_path = undo.dir.as_ref().expect("just set").path.clone();
         let rec = Recorder::open(&dir_path, &opts.id);
         let me = std::process::id() as i32;
+        let bundle = rec.stage(me, Stage::Bundle, || {
+            let bundle = Bundle::load(&opts.bundle)?;
+            check_console_options(&bundle, &opts.console)?;
+            crate::recorder::step("load", load_args(&bundle));
+            Ok::<_, ContainerError>(bundle)
+        })?;
 
         let linux = bundle.spec.linux().as_ref().expect("bundle checked linux");
         let cgroup_path = cgroups::cgroup_path(linux.cgroups_path().as_deref(), &paths.cgroup_parent, &opts.id)?;
-        let cgroup = undo
-            .cgroup
-            .insert(rec.stage(me, Stage::Cgroup, || ContainerCgroup::create(&cgroup_path, &paths.cgroup_parent))?);
+        let cgroup = undo.cgroup.insert(rec.stage(me, Stage::Cgroup, || {
+            let cgroup = ContainerCgroup::create(&cgroup_path, &paths.cgroup_parent)?;
+            crate::recorder::step("create", create_args(&cgroup));
+            Ok::<_, cgroups::CgroupError>(cgroup)
+        })?);
         if let Some(resources) = linux.resources() {
             rec.stage(me, Stage::Cgroup, || {
                 let writes = cgroups::plan_resources(resources, cgroup.version())?;
-                for done in cgroup.apply(&writes)? {
-                    record_write(&rec, me, &done);
-                }
-                Ok::<_, cgroups::CgroupError>(())
+                cgroup.apply(&writes).map(drop)
             })?;
         }
 
@@ -142,7 +147,10 @@ impl Container {
 
         expect(&init, &opts.id, |m| matches!(m, FromInit::MountsDone))?;
         // Device rules only now: the init had to mknod the container's /dev first.
-        rec.stage(pid, Stage::Devices, || apply_device_rules(cgroup, linux.resources().as_ref(), &rec, pid))?;
+        let rules = linux.resources().as_ref().and_then(|r| r.devices().clone()).unwrap_or_default();
+        if !rules.is_empty() {
+            rec.stage(pid, Stage::Devices, || apply_device_rules(cgroup, &rules))?;
+        }
         let hooks = &state.hooks;
         let creating = serde_json::to_vec(&state.to_oci_json(Status::Creating)).expect("json");
         rec.stage(me, Stage::Hooks, || {
@@ -181,42 +189,51 @@ impl Container {
 /// The clone(2) that made the init, as a `step` event.
 fn clone_step(plan: &NamespacePlan) -> Kind {
     let mut args = serde_json::Map::new();
-    args.insert("flags".into(), format!("{:?}", plan.clone_flags).into());
+    let flags: Vec<&str> = plan.clone_flags.iter_names().map(|(name, _)| name).collect();
+    args.insert("flags".into(), flags.join(" | ").into());
     args.insert("equivalent".into(), plan.unshare_equivalent().into());
     Kind::Step { stage: Stage::Namespaces, action: "clone".into(), args }
 }
 
-/// One cgroup file write, as a `step` event (and a --debug log line).
-fn record_write(rec: &Recorder, pid: i32, done: &cgroups::CgroupWriteOutcome) {
-    crate::cli::log::debug(&format!("cgroup: {done}"));
-    let mut args = serde_json::Map::new();
-    args.insert("file".into(), done.path.display().to_string().into());
-    args.insert("value".into(), done.value.clone().into());
-    args.insert("field".into(), done.field.clone().into());
-    rec.emit(pid, Kind::Step { stage: Stage::Cgroup, action: "write".into(), args });
+/// A step's arguments, written as a JSON object literal.
+fn args(value: serde_json::Value) -> serde_json::Map<String, serde_json::Value> {
+    match value {
+        serde_json::Value::Object(map) => map,
+        _ => serde_json::Map::new(),
+    }
 }
 
-fn apply_device_rules(
-    cgroup: &ContainerCgroup,
-    resources: Option<&oci_spec::runtime::LinuxResources>,
-    rec: &Recorder,
-    pid: i32,
-) -> Result<(), ContainerError> {
-    let rules = resources.and_then(|r| r.devices().clone()).unwrap_or_default();
-    if rules.is_empty() {
-        return Ok(());
-    }
+/// The `load` step: which config.json, for which rootfs.
+fn load_args(bundle: &Bundle) -> serde_json::Map<String, serde_json::Value> {
+    let root = bundle.spec.root().as_ref();
+    args(json!({
+        "config": bundle.dir.join("config.json").display().to_string(),
+        "oci_version": bundle.spec.version(),
+        "rootfs": bundle.rootfs.display().to_string(),
+        "readonly": root.and_then(|r| r.readonly()).unwrap_or(false),
+    }))
+}
+
+/// The cgroup `create` step: its path and the host's cgroup layout.
+fn create_args(cgroup: &ContainerCgroup) -> serde_json::Map<String, serde_json::Value> {
+    args(json!({ "path": cgroup.path, "version": cgroup.layout_name() }))
+}
+
+fn apply_device_rules(cgroup: &ContainerCgroup, rules: &[LinuxDeviceCgroup]) -> Result<(), ContainerError> {
     // The same rules either way: lines for devices.allow/deny on v1, an
     // eBPF program built from those lines on v2.
-    let writes = cgroups::plan_device_rules_v1(&rules);
+    let writes = cgroups::plan_device_rules_v1(rules);
     if cgroup.version() == cgroups::CgroupVersion::V2 {
-        let n = cgroup.attach_device_filter(&writes)?;
-        crate::cli::log::debug(&format!("cgroup: eBPF device filter with {n} rules attached to {}", cgroup.path));
+        let dir = cgroup.dir_of("devices").unwrap_or_default();
+        let attached = cgroup.attach_device_filter(&writes);
+        let result = attached.as_ref().map_or_else(|e| e.to_string(), |_| "ok".into());
+        let n = attached.as_ref().copied().unwrap_or(writes.len());
+        let step = json!({ "cgroup": dir.display().to_string(), "rules": n, "result": result });
+        crate::recorder::step("device_filter", args(step));
+        attached?;
         return Ok(());
     }
-    for done in cgroup.apply(&writes)? {
-        record_write(rec, pid, &done);
-    }
+    cgroup.apply(&writes)?;
     Ok(())
 }
 

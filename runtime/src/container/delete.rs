@@ -1,5 +1,6 @@
 //! `glassbox delete`: remove a stopped (or, with --force, any) container:
-//! poststop hooks, its cgroup, its state directory.
+//! poststop hooks, its cgroup, its state directory — the `cleanup` stage of
+//! its record.
 
 use std::time::{Duration, Instant};
 
@@ -8,7 +9,9 @@ use nix::sys::signal::Signal;
 use super::{Container, ContainerError};
 use crate::hooks;
 use crate::paths::Paths;
+use crate::recorder::Recorder;
 use crate::state::Status;
+use glassbox_events::Stage;
 
 impl Container {
     /// Delete the container `id`. `force` kills it first; it also makes an
@@ -29,10 +32,15 @@ impl Container {
         if !force && !self.can_delete() {
             return Err(self.wrong_status("stop it first (glassbox kill), or use delete --force"));
         }
-        if status != Status::Stopped {
-            self.stop_everything();
-        }
-        self.destroy()
+        // Appends to the container's record, after what create and the init wrote.
+        let rec = Recorder::open(&self.dir.path, &self.state.id);
+        let pid = self.state.pid;
+        rec.stage(pid, Stage::Cleanup, || {
+            if status != Status::Stopped {
+                self.stop_everything();
+            }
+            self.destroy(&rec)
+        })
     }
 
     /// SIGKILL every process of the container and wait for the init to go.
@@ -41,6 +49,7 @@ impl Container {
         let _ = self.cgroup.thaw();
         self.cgroup.signal_all(Signal::SIGKILL);
         let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(self.state.pid), Signal::SIGKILL);
+        record("kill", [("pid", self.state.pid.into()), ("signal", Signal::SIGKILL.as_str().into())]);
         let deadline = Instant::now() + Duration::from_secs(5);
         while self.state.init_alive() && Instant::now() < deadline {
             // Our own child (foreground `run`) must be reaped to stop being alive.
@@ -53,14 +62,25 @@ impl Container {
     }
 
     /// Remove what the container left: poststop hooks, cgroup, state dir.
-    pub(super) fn destroy(self) -> Result<(), ContainerError> {
+    fn destroy(self, rec: &Recorder) -> Result<(), ContainerError> {
         let list = self.state.hooks.poststop().clone().unwrap_or_default();
-        let state = serde_json::to_vec(&self.state.to_oci_json(Status::Stopped)).expect("json");
-        if let Err(e) = hooks::run_hooks("poststop", &list, &state) {
-            crate::cli::log::warn(&format!("{e}"));
+        if !list.is_empty() {
+            let state = serde_json::to_vec(&self.state.to_oci_json(Status::Stopped)).expect("json");
+            // runtime-spec: a failing poststop hook is a warning; the rest still goes.
+            if let Err(e) = rec.stage(self.state.pid, Stage::Hooks, || hooks::run_hooks("poststop", &list, &state)) {
+                crate::cli::log::warn(&format!("{e}"));
+            }
         }
         self.cgroup.remove(&self.paths.cgroup_parent)?;
+        record("remove_cgroup", [("path", self.cgroup.path.clone().into())]);
+        // Recorded before the directory goes, while events.jsonl is still in it.
+        record("remove_state_dir", [("path", self.dir.path.display().to_string().into())]);
         self.dir.remove()?;
         Ok(())
     }
+}
+
+/// One `step` event of the stage running, with the action's real arguments.
+fn record<const N: usize>(action: &str, args: [(&str, serde_json::Value); N]) {
+    crate::recorder::step(action, args.into_iter().map(|(k, v)| (k.to_string(), v)).collect());
 }

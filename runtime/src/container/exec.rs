@@ -62,7 +62,9 @@ impl Container {
                 let _ = nix::sys::wait::waitpid(child.pid, None);
                 e
             };
-            self.cgroup.add_process(child.pid.as_raw()).map_err(|e| kill_child(e.into()))?;
+            let pid = child.pid.as_raw();
+            rec.stage(pid, glassbox_events::Stage::Cgroup, || self.cgroup.add_process(pid))
+                .map_err(|e| kill_child(e.into()))?;
             child.channel.send(&crate::process::FromRuntime::Go).map_err(|e| kill_child(e.into()))?;
             let mut console = None;
             loop {

@@ -12,8 +12,10 @@ use nix::unistd::Pid;
 
 use super::{ConsoleHandling, Container, ContainerError, CreateOptions};
 use crate::paths::Paths;
+use crate::recorder::Recorder;
 use crate::signals::{exit_status_code, FORWARDED};
 use crate::terminal;
+use glassbox_events::{Kind, Stage};
 
 pub struct RunOptions {
     pub create: CreateOptions,
@@ -59,11 +61,29 @@ impl Container {
         let (id, init) = (c.state.id.clone(), Pid::from_raw(c.state.pid));
         drop(c);
         let status = wait_in_foreground(init, &signals, console);
+        record_exit(&Recorder::open(&paths.container_dir(&id), &id), init.as_raw(), status);
         // The init is gone: clean up whatever is left (unless someone
         // already deleted the container).
         Container::delete_by_id(paths, &id, true)?;
         Ok(exit_status_code(status))
     }
+}
+
+/// The `exit` stage: the status `run` returns and the signal, if one
+/// ended the container; then the `stopped` status.
+fn record_exit(rec: &Recorder, pid: i32, status: WaitStatus) {
+    let signal = match status {
+        WaitStatus::Signaled(_, sig, _) => serde_json::Value::from(sig.as_str()),
+        _ => serde_json::Value::Null,
+    };
+    let _ = rec.stage(pid, Stage::Exit, || {
+        let mut args = serde_json::Map::new();
+        args.insert("exit_code".into(), exit_status_code(status).into());
+        args.insert("signal".into(), signal);
+        rec.emit(pid, Kind::Step { stage: Stage::Exit, action: "exit".into(), args });
+        Ok::<_, std::convert::Infallible>(())
+    });
+    rec.status(pid, "stopped");
 }
 
 /// The signals a foreground `run` or `exec` takes over: those it forwards,

@@ -133,8 +133,9 @@ pub fn run_hooks(kind: &str, hooks: &[Hook], state_json: &[u8]) -> Result<(), Ho
     run_hooks_reporting(kind, hooks, state_json, |_| {}).map(drop)
 }
 
-/// [`run_hooks`], calling `on_done` after each hook that succeeded (so the
-/// caller can emit one event per hook) and returning all their outcomes.
+/// [`run_hooks`], calling `on_done` after each hook that succeeded and
+/// returning all their outcomes. Each hook, failed or not, is a `hook` step
+/// of the stage running (see `crate::recorder::step`).
 pub fn run_hooks_reporting(
     kind: &str,
     hooks: &[Hook],
@@ -143,11 +144,29 @@ pub fn run_hooks_reporting(
 ) -> Result<Vec<HookOutcome>, HookError> {
     let mut outcomes = Vec::with_capacity(hooks.len());
     for (index, hook) in hooks.iter().enumerate() {
-        let outcome = run_hook(kind, index, hook, state_json)?;
+        let result = run_hook(kind, index, hook, state_json);
+        record(kind, hook, &result);
+        let outcome = result?;
         on_done(&outcome);
         outcomes.push(outcome);
     }
     Ok(outcomes)
+}
+
+/// One `hook` step of the stage running: which hook, how it ended.
+fn record(kind: &str, hook: &Hook, result: &Result<HookOutcome, HookError>) {
+    let exit_code = match result {
+        Ok(done) => Some(done.exit_code),
+        Err(HookError::Failed { code, .. }) => Some(*code),
+        Err(_) => None,
+    };
+    let mut args = serde_json::Map::new();
+    args.insert("hook".into(), kind.into());
+    args.insert("path".into(), hook.path().display().to_string().into());
+    args.insert("args".into(), hook.args().clone().unwrap_or_default().into());
+    args.insert("exit_code".into(), exit_code.into());
+    args.insert("result".into(), result.as_ref().map_or_else(|e| e.to_string(), |_| "ok".into()).into());
+    crate::recorder::step("hook", args);
 }
 
 /// Plan and run one hook; an exit code other than 0 is an error.

@@ -96,8 +96,9 @@ fn make_container(ctx: &InitContext) -> Result<Infallible, StepError> {
     rec.stage(pid, Stage::Mounts, || {
         // Relative paths in config.json (bind sources) are relative to the bundle.
         nix::unistd::chdir(ctx.opts.bundle).in_stage("mounts")?;
-        rootfs::prepare(&rootfs).in_stage("mounts")
+        rootfs::prepare_mounts(&rootfs).in_stage("mounts")
     })?;
+    rec.stage(pid, Stage::Devices, || rootfs::make_devices(&rootfs).in_stage("devices"))?;
     let state_json = let_runtime_run_create_hooks(ctx)?;
     rec.stage(pid, Stage::Hooks, || run_create_container_hooks(ctx, &state_json))?;
     rec.stage(pid, Stage::PivotRoot, || rootfs::enter(&rootfs, ctx.opts.no_pivot).in_stage("pivot_root"))?;
@@ -138,19 +139,30 @@ pub(super) fn drop_privileges(
     rec.stage(pid, Stage::Rlimits, || security::apply_process_attributes(process, personality).in_stage("rlimits"))?;
     if let (Some(profile), false) = (seccomp, no_new_privs) {
         // Without no_new_privs, loading a filter needs CAP_SYS_ADMIN: now, while we have it.
-        rec.stage(pid, Stage::Seccomp, || security::load_seccomp(profile).in_stage("seccomp"))?;
+        let when = "before dropping capabilities";
+        rec.stage(pid, Stage::Seccomp, || security::load_seccomp(profile, when).in_stage("seccomp"))?;
     }
     rec.stage(pid, Stage::Capabilities, || {
         let caps = process.capabilities().as_ref();
+        let before = security::capability_sets();
         security::drop_bounding_set(caps).in_stage("capabilities")?;
         security::switch_user(process.user()).in_stage("capabilities")?;
         security::apply_capabilities(caps).in_stage("capabilities")?;
+        let after = security::capability_sets();
+        record("capabilities", [("before", before), ("after", after)]);
         change_to_cwd(process)?;
         if no_new_privs {
             security::set_no_new_privileges().in_stage("capabilities")?;
+        } else {
+            record("no_new_privs", [("value", false.into())]);
         }
         Ok(())
     })
+}
+
+/// One `step` event of the stage running, with the action's real arguments.
+fn record<const N: usize>(action: &str, args: [(&str, serde_json::Value); N]) {
+    crate::recorder::step(action, args.into_iter().map(|(k, v)| (k.to_string(), v)).collect());
 }
 
 /// With no_new_privs the filter loads unprivileged, and last, so it only has
@@ -162,7 +174,9 @@ pub(super) fn load_seccomp_last(
     seccomp: Option<&LinuxSeccomp>,
 ) -> Result<(), StepError> {
     match (seccomp, process.no_new_privileges().unwrap_or(false)) {
-        (Some(profile), true) => rec.stage(pid, Stage::Seccomp, || security::load_seccomp(profile).in_stage("seccomp")),
+        (Some(profile), true) => rec.stage(pid, Stage::Seccomp, || {
+            security::load_seccomp(profile, "last, just before execve").in_stage("seccomp")
+        }),
         _ => Ok(()),
     }
 }
@@ -219,8 +233,10 @@ fn enter_new_cgroup_namespace(ctx: &InitContext) -> Result<(), StepError> {
 
 /// A session of its own: the container does not share the caller's
 /// controlling terminal or job control.
-fn start_new_session() -> Result<(), StepError> {
-    nix::unistd::setsid().map(drop).in_stage("namespaces")
+pub(super) fn start_new_session() -> Result<(), StepError> {
+    nix::unistd::setsid().map(drop).in_stage("namespaces")?;
+    record("setsid", []);
+    Ok(())
 }
 
 /// A session keyring of its own (man7 keyrings(7)): otherwise the container
@@ -236,6 +252,9 @@ fn join_new_session_keyring() -> Result<(), StepError> {
             stage: "namespaces",
             message: format!("keyctl(KEYCTL_JOIN_SESSION_KEYRING): {err} (use --no-new-keyring to skip)"),
         });
+    }
+    if rc >= 0 {
+        record("keyring", []);
     }
     Ok(())
 }
@@ -291,6 +310,7 @@ pub(super) fn set_up_terminal(
 fn set_hostname(spec: &Spec) -> Result<(), StepError> {
     if let Some(name) = spec.hostname().as_deref().filter(|h| !h.is_empty()) {
         nix::unistd::sethostname(name).in_stage("hostname")?;
+        record("sethostname", [("name", name.into())]);
     }
     if let Some(name) = spec.domainname().as_deref().filter(|h| !h.is_empty()) {
         // SAFETY: a valid pointer and length for the duration of the call.
@@ -301,6 +321,7 @@ fn set_hostname(spec: &Spec) -> Result<(), StepError> {
                 message: format!("setdomainname({name:?}): {}", std::io::Error::last_os_error()),
             });
         }
+        record("setdomainname", [("name", name.into())]);
     }
     Ok(())
 }
@@ -318,6 +339,7 @@ fn write_sysctls(spec: &Spec) -> Result<(), StepError> {
             stage: "sysctl",
             message: format!("linux.sysctl {key:?} = {value:?}: writing {}: {e} (is it a namespaced sysctl, and is its namespace new?)", file.display()),
         })?;
+        record("write", [("key", key.into()), ("file", file.display().to_string().into()), ("value", value.into())]);
     }
     Ok(())
 }
@@ -330,7 +352,9 @@ pub(super) fn change_to_cwd(process: &Process) -> Result<(), StepError> {
     // runc creates a missing cwd; so do we, inside the new root.
     let _ = std::fs::create_dir_all(cwd);
     nix::unistd::chdir(cwd)
-        .map_err(|e| StepError { stage: "exec", message: format!("process.cwd {}: chdir: {e}", cwd.display()) })
+        .map_err(|e| StepError { stage: "exec", message: format!("process.cwd {}: chdir: {e}", cwd.display()) })?;
+    record("chdir", [("cwd", cwd.display().to_string().into())]);
+    Ok(())
 }
 
 /// Block until `glassbox start` opens exec.fifo for reading, then tell it

@@ -82,8 +82,10 @@ fn join_and_exec(
         .filter(|(t, _)| !matches!(t, LinuxNamespaceType::Pid | LinuxNamespaceType::Time))
         .cloned()
         .collect();
-    namespaces::join_all(&rest).in_stage("namespaces")?;
-    nix::unistd::setsid().in_stage("namespaces")?;
+    rec.stage(pid, Stage::Namespaces, || {
+        namespaces::join_all(&rest).in_stage("namespaces")?;
+        super::init::start_new_session()
+    })?;
     super::init::set_up_terminal(channel, process, terminal::open_pty_in_container)?;
     super::init::drop_privileges(rec, pid, process, None, opts.seccomp)?;
     let exec = rec.stage(pid, Stage::Exec, || ExecTarget::resolve(process))?;

@@ -21,6 +21,7 @@ use super::actions::MountCall;
 use super::error::RootfsError;
 use super::mounts::{existing_flags, mount, mount_error};
 use super::options::propagation_flags;
+use super::record;
 
 /// One finishing step; most of them decide their exact mount(2) calls only
 /// when they see the path (file or directory, flags it has).
@@ -105,7 +106,19 @@ fn origin_of(step: &FinishStep) -> (&str, &'static str) {
 /// Runs one step, one mount(2) per call.
 pub fn apply_finish_step(step: &FinishStep) -> Result<(), RootfsError> {
     let (origin, what) = origin_of(step);
-    for call in calls_for(step)? {
+    let calls = calls_for(step)?;
+    // The step first, then the mount(2) calls that make it (none: path absent).
+    match (step, calls.first()) {
+        (_, None) => {}
+        (FinishStep::Mask { path, .. }, Some(call)) => {
+            let how = if call.is_bind() { "bind /dev/null" } else { "read-only tmpfs" };
+            record("mask", [("path", path.display().to_string().into()), ("how", how.into())]);
+        }
+        (FinishStep::ReadOnly { path, .. }, _) => record("readonly", [("path", path.display().to_string().into())]),
+        (FinishStep::ReadOnlyRoot, _) => record("readonly", [("path", "/".into())]),
+        (FinishStep::Propagation(_), _) => {}
+    }
+    for call in calls {
         mount(&call, &call.target).map_err(|e| mount_error(origin, what, &call, e))?;
     }
     Ok(())

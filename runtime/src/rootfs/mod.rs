@@ -72,9 +72,14 @@ pub fn preparation_propagation(spec: &Spec) -> Result<MsFlags, RootfsError> {
     }
 }
 
-/// Before pivot_root: propagation of `/`, the rootfs bind mount, every
-/// `mounts[]` entry in order, device nodes and the /dev symlinks.
+/// Before pivot_root: [`prepare_mounts`], then [`make_devices`].
 pub fn prepare(ctx: &RootfsContext) -> Result<(), RootfsError> {
+    prepare_mounts(ctx)?;
+    make_devices(ctx)
+}
+
+/// Propagation of `/`, the rootfs bind mount, every `mounts[]` entry in order.
+pub fn prepare_mounts(ctx: &RootfsContext) -> Result<(), RootfsError> {
     mounts::set_root_propagation(preparation_propagation(ctx.spec)?, "linux.rootfsPropagation")?;
     mounts::make_rootfs_parent_private(ctx.rootfs)?;
     mounts::bind_rootfs_onto_itself(ctx.rootfs)?;
@@ -85,7 +90,12 @@ pub fn prepare(ctx: &RootfsContext) -> Result<(), RootfsError> {
     for planned in mount_plan::plan_mounts(ctx.spec, &layout)? {
         mounts::apply_planned_mount(ctx.rootfs, &planned)?;
     }
+    Ok(())
+}
 
+/// Device nodes (or, in a user namespace, binds of the host's) and the
+/// /dev symlinks, once /dev is mounted.
+pub fn make_devices(ctx: &RootfsContext) -> Result<(), RootfsError> {
     secure_path::ensure_in_rootfs(ctx.rootfs, Path::new("/dev"), "/dev", false)?;
     for action in devices::plan_devices(ctx.spec, ctx.in_user_namespace)? {
         devices::apply_device(ctx.rootfs, &action)?;
@@ -110,6 +120,11 @@ pub fn finish(ctx: &RootfsContext) -> Result<(), RootfsError> {
         masks::apply_finish_step(&step)?;
     }
     Ok(())
+}
+
+/// One `step` event of the stage running: `args` are the action's real arguments.
+pub(crate) fn record<const N: usize>(action: &str, args: [(&str, serde_json::Value); N]) {
+    crate::recorder::step(action, args.into_iter().map(|(k, v)| (k.to_string(), v)).collect());
 }
 
 #[cfg(test)]

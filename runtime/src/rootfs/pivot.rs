@@ -17,6 +17,7 @@ use nix::unistd::{chdir, chroot, pivot_root};
 use super::actions::MountCall;
 use super::error::RootfsError;
 use super::mounts::{mount, mount_error};
+use super::record;
 
 fn step(step: &'static str, path: &Path, hint: &'static str) -> impl FnOnce(Errno) -> RootfsError {
     let path = path.to_path_buf();
@@ -31,6 +32,9 @@ pub fn pivot_into(rootfs: &Path) -> Result<(), RootfsError> {
         rootfs,
         "the rootfs must be a mount point whose parent is not shared; on a ramfs root use --no-pivot",
     ))?;
+    // put_old is the new root itself: the old root now sits on top of it.
+    let shown = rootfs.display().to_string();
+    record("pivot_root", [("new_root", shown.clone().into()), ("put_old", shown.into())]);
     let old_root = MountCall::propagation(".", MsFlags::MS_SLAVE | MsFlags::MS_REC);
     mount(&old_root, Path::new(".")).map_err(|e| mount_error("pivot_root", "the old root", &old_root, e))?;
     umount2(".", MntFlags::MNT_DETACH).map_err(step(
@@ -38,6 +42,7 @@ pub fn pivot_into(rootfs: &Path) -> Result<(), RootfsError> {
         Path::new("/"),
         "the old root should be stacked on the new one right after pivot_root",
     ))?;
+    record("umount", [("target", ".".into()), ("flags", "MNT_DETACH".into())]);
     chdir("/").map_err(step("chdir(2) to the new /", Path::new("/"), "the new root vanished?"))
 }
 
@@ -48,5 +53,6 @@ pub fn move_and_chroot(rootfs: &Path) -> Result<(), RootfsError> {
         MountCall { source: Some(".".into()), target: "/".into(), fstype: None, flags: MsFlags::MS_MOVE, data: None };
     mount(&call, Path::new("/")).map_err(|e| mount_error("--no-pivot", "the rootfs onto /", &call, e))?;
     chroot(".").map_err(step("chroot(2)", rootfs, "needs CAP_SYS_CHROOT"))?;
+    record("chroot", [("path", rootfs.display().to_string().into())]);
     chdir("/").map_err(step("chdir(2) to the new /", Path::new("/"), "the new root vanished?"))
 }

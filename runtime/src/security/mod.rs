@@ -55,6 +55,7 @@ pub use capabilities::{
 pub use process_attrs::{ioprio_value, personality_value, IOPRIO_WHO_PROCESS};
 pub use rlimits::{plan_rlimits, rlimit_name, rlimit_resource, RlimitSetting};
 pub use scheduler::{plan_scheduler, SchedAttr};
+use seccomp_plan::action_name;
 pub use seccomp_plan::{plan_seccomp, SeccompPlan, SeccompRule, UnknownSyscall};
 pub use user::{home_dir_from_passwd, home_for_uid, DEFAULT_UMASK};
 
@@ -126,7 +127,8 @@ pub enum SecurityError {
     Seccomp { field: String, what: String, source: libseccomp::error::SeccompError, hint: &'static str },
 }
 
-/// rlimits, oomScoreAdj, ioPriority, scheduler (and personality from linux).
+/// rlimits, oomScoreAdj, ioPriority, scheduler (and personality from
+/// linux), then the umask: each one a step with the values given.
 pub fn apply_process_attributes(
     process: &Process,
     personality: Option<&oci_spec::runtime::LinuxPersonality>,
@@ -135,17 +137,28 @@ pub fn apply_process_attributes(
     rlimits::apply_rlimits(&rlimits)?;
     if let Some(value) = process.oom_score_adj() {
         process_attrs::set_oom_score_adj(value)?;
+        record("oom_score_adj", [("value", value.into())]);
     }
     if let Some(io) = process.io_priority() {
         process_attrs::set_io_priority(io)?;
+        record("ioprio", [("class", io.class().to_string().into()), ("priority", io.priority().into())]);
     }
     if let Some(sched) = process.scheduler() {
         scheduler::set_scheduler(&plan_scheduler(sched)?)?;
+        record("scheduler", [("scheduler", serde_json::to_value(sched).unwrap_or_default())]);
     }
     if let Some(p) = personality {
         process_attrs::set_personality(p)?;
+        record("personality", [("domain", p.domain().to_string().into())]);
     }
+    let mask = user::set_umask(process.user())?;
+    record("umask", [("value", format!("{mask:04o}").into())]);
     Ok(())
+}
+
+/// One `step` event of the stage running, with the action's real arguments.
+pub(crate) fn record<const N: usize>(action: &str, args: [(&str, serde_json::Value); N]) {
+    crate::recorder::step(action, args.into_iter().map(|(k, v)| (k.to_string(), v)).collect());
 }
 
 /// Remove from the bounding set every capability not listed in `bounding`.
@@ -154,9 +167,29 @@ pub fn drop_bounding_set(caps: Option<&LinuxCapabilities>) -> Result<(), Securit
 }
 
 /// setgroups(additionalGids) → setgid → setuid, keeping the permitted
-/// capabilities across the uid change; then umask.
+/// capabilities across the uid change.
 pub fn switch_user(user: &User) -> Result<(), SecurityError> {
-    user::switch_user(user)
+    user::switch_user(user)?;
+    let gids: Vec<u32> = user.additional_gids().clone().unwrap_or_default();
+    record("set_user", [("uid", user.uid().into()), ("gid", user.gid().into()), ("additional_gids", gids.into())]);
+    Ok(())
+}
+
+/// The five capability sets of this process, by name: what the
+/// `capabilities` step shows before and after they are cut down.
+pub fn capability_sets() -> serde_json::Value {
+    use caps::CapSet::*;
+    let mut sets = serde_json::Map::new();
+    for (name, set) in
+        [("bounding", Bounding), ("effective", Effective), ("permitted", Permitted), ("inheritable", Inheritable)]
+            .into_iter()
+            .chain([("ambient", Ambient)])
+    {
+        let mut names: Vec<String> = caps::read(None, set).unwrap_or_default().iter().map(|c| c.to_string()).collect();
+        names.sort();
+        sets.insert(name.into(), names.into());
+    }
+    serde_json::Value::Object(sets)
 }
 
 /// Set the effective, permitted, inheritable and ambient sets.
@@ -166,10 +199,29 @@ pub fn apply_capabilities(caps: Option<&LinuxCapabilities>) -> Result<(), Securi
 
 /// prctl(PR_SET_NO_NEW_PRIVS, 1).
 pub fn set_no_new_privileges() -> Result<(), SecurityError> {
-    no_new_privs::set()
+    no_new_privs::set()?;
+    record("no_new_privs", [("value", true.into())]);
+    Ok(())
 }
 
-/// Compile the OCI seccomp profile with libseccomp and load it.
-pub fn load_seccomp(profile: &LinuxSeccomp) -> Result<(), SecurityError> {
-    seccomp::load(&plan_seccomp(profile)?)
+/// Compile the OCI seccomp profile with libseccomp and load it. `when`
+/// says at which point ("before dropping capabilities", "last, just before
+/// execve") for the `load` step, recorded *before* loading: a profile may
+/// forbid the write(2) that records it.
+pub fn load_seccomp(profile: &LinuxSeccomp, when: &str) -> Result<(), SecurityError> {
+    let plan = plan_seccomp(profile)?;
+    let spelled = |v: serde_json::Result<serde_json::Value>| {
+        v.ok().filter(|v| !v.is_null()).unwrap_or_else(|| serde_json::json!([]))
+    };
+    record(
+        "load",
+        [
+            ("default_action", action_name(plan.default_action).into()),
+            ("rules", plan.rules.len().into()),
+            ("architectures", spelled(serde_json::to_value(profile.architectures()))),
+            ("flags", spelled(serde_json::to_value(profile.flags()))),
+            ("when", when.into()),
+        ],
+    );
+    seccomp::load(&plan)
 }

@@ -102,6 +102,7 @@ pub fn plan_rlimits(rlimits: &[PosixRlimit]) -> Result<Vec<RlimitSetting>, Secur
 pub(crate) fn apply_rlimits(settings: &[RlimitSetting]) -> Result<(), SecurityError> {
     for s in settings {
         let Err(source) = setrlimit(s.resource, s.soft, s.hard) else {
+            super::record("setrlimit", [("resource", s.name.into()), ("soft", s.soft.into()), ("hard", s.hard.into())]);
             continue;
         };
         let current_hard = getrlimit(s.resource).map(|(_, hard)| hard).ok();

@@ -83,6 +83,7 @@ fn bounding_user_switch_and_sets_leave_only_cap_kill() {
     in_child(|| {
         drop_bounding_set(Some(&caps)).map_err(|e| e.to_string())?;
         switch_user(&user).map_err(|e| e.to_string())?;
+        super::user::set_umask(&user).map_err(|e| e.to_string())?;
         apply_capabilities(Some(&caps)).map_err(|e| e.to_string())?;
         expect_line("Uid:", "1000\t1000\t1000\t1000")?;
         expect_line("Gid:", "1000\t1000\t1000\t1000")?;
@@ -108,6 +109,7 @@ fn ambient_capability_survives_as_non_root() {
     in_child(|| {
         drop_bounding_set(Some(&caps)).map_err(|e| e.to_string())?;
         switch_user(&user).map_err(|e| e.to_string())?;
+        super::user::set_umask(&user).map_err(|e| e.to_string())?;
         apply_capabilities(Some(&caps)).map_err(|e| e.to_string())?;
         expect_line("CapAmb:", "0000000000000001")?; // CAP_CHOWN only: CAP_KILL is not inheritable
         expect_line("CapInh:", "0000000000000001")?;
@@ -127,7 +129,7 @@ fn seccomp_errno_rule_makes_mkdir_fail_with_enosys() {
     let dir = tempfile::tempdir().unwrap();
     let target = dir.path().join("blocked");
     in_child(|| {
-        load_seccomp(&profile).map_err(|e| e.to_string())?;
+        load_seccomp(&profile, "test").map_err(|e| e.to_string())?;
         match std::fs::create_dir(&target) {
             Err(e) if e.raw_os_error() == Some(libc::ENOSYS) => {}
             other => return Err(format!("mkdir under the filter gave {other:?}, expected ENOSYS")),
@@ -153,7 +155,7 @@ fn seccomp_after_no_new_privs_needs_no_cap_sys_admin() {
         switch_user(&user).map_err(|e| e.to_string())?;
         apply_capabilities(Some(&caps)).map_err(|e| e.to_string())?;
         set_no_new_privileges().map_err(|e| e.to_string())?;
-        load_seccomp(&profile).map_err(|e| e.to_string())?;
+        load_seccomp(&profile, "test").map_err(|e| e.to_string())?;
         expect_line("NoNewPrivs:", "1")?;
         expect_line("Seccomp:", "2")?;
         // Through syscall(2): glibc's getppid "cannot fail" and would not set errno.

@@ -1,5 +1,5 @@
 //! `process.user`: who the container's program runs as — setgroups(2),
-//! setresgid(2), setresuid(2) and umask(2) — plus the `HOME` to give it.
+//! setresgid(2), setresuid(2) — its umask(2), and the `HOME` to give it.
 //!
 //! Groups go first and the uid last, because changing uid away from 0 takes
 //! away the right (CAP_SETGID) to change groups. Changing uid away from 0 also
@@ -40,7 +40,12 @@ pub(crate) fn switch_user(user: &User) -> Result<(), SecurityError> {
     let (uid, gid) = (Uid::from_raw(user.uid()), Gid::from_raw(user.gid()));
     setresgid(gid, gid, gid).map_err(|source| fail(format!("setresgid({gid})"), source))?;
     setresuid(uid, uid, uid).map_err(|source| fail(format!("setresuid({uid})"), source))?;
-    prctl::set_keepcaps(false).map_err(|source| SecurityError::KeepCaps { value: false, source })?;
+    prctl::set_keepcaps(false).map_err(|source| SecurityError::KeepCaps { value: false, source })
+}
+
+/// umask(2), with the process attributes: it does not depend on the uid.
+/// Returns the mask set.
+pub(crate) fn set_umask(user: &User) -> Result<u32, SecurityError> {
     let mask = user.umask().unwrap_or(DEFAULT_UMASK);
     if mask > 0o777 {
         return Err(fail(
@@ -49,7 +54,7 @@ pub(crate) fn switch_user(user: &User) -> Result<(), SecurityError> {
         ));
     }
     umask(Mode::from_bits_truncate(mask as libc::mode_t));
-    Ok(())
+    Ok(mask)
 }
 
 fn raw(gids: &[Gid]) -> Vec<u32> {

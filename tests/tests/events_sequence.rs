@@ -1,0 +1,194 @@
+//! The whole record of one container, event by event: a reference bundle
+//! that goes through nearly every stage (a user namespace with maps, a
+//! hostname, a sysctl, an rlimit, masked and read-only paths, a memory limit
+//! and a device rule, a seccomp profile, a prestart hook) is created, started
+//! and deleted, and its events.jsonl, made independent of pids, temp dirs and
+//! times, must equal `tests/snapshots/reference-bundle.events` line by line.
+//!
+//! When a change to the record is intended, regenerate the snapshot with
+//! `GLASSBOX_UPDATE_SNAPSHOTS=1 cargo test -p glassbox-e2e --test events_sequence`
+//! and review its diff like code: it is what the narrator and the book read.
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use glassbox_e2e::*;
+use glassbox_events::{from_line, Event, Kind};
+use serde_json::{json, Value};
+
+const SNAPSHOT: &str = "reference-bundle.events";
+
+/// A busybox bundle running /bin/true with (almost) every stage in use.
+fn reference_bundle() -> Bundle {
+    let bundle = Bundle::busybox(&["/bin/true"]);
+    bundle.config_mut(|v| {
+        for kind in ["pid", "network", "ipc", "uts", "mount", "cgroup", "user"] {
+            spec::set_namespace(v, kind, None);
+        }
+        let map = json!([{ "containerID": 0, "hostID": 100000, "size": 65536 }]);
+        v["linux"]["uidMappings"] = map.clone();
+        v["linux"]["gidMappings"] = map;
+        v["hostname"] = json!("reference");
+        v["linux"]["sysctl"] = json!({ "net.ipv4.ip_forward": "1" });
+        v["process"]["rlimits"] = json!([{ "type": "RLIMIT_NOFILE", "soft": 512, "hard": 1024 }]);
+        v["linux"]["maskedPaths"] = json!(["/proc/acpi", "/proc/keys"]);
+        v["linux"]["readonlyPaths"] = json!(["/proc/sys"]);
+        v["linux"]["resources"] = json!({
+            "memory": { "limit": 67108864 },
+            "devices": [{ "allow": false, "access": "rwm" }]
+        });
+        v["linux"]["seccomp"] = json!({
+            "defaultAction": "SCMP_ACT_ALLOW",
+            "architectures": ["SCMP_ARCH_X86_64"],
+            "syscalls": [{ "names": ["mkdir", "mkdirat"], "action": "SCMP_ACT_ERRNO", "errnoRet": 1 }]
+        });
+        spec::add_hook(v, "prestart", "/bin/true", &["true"]);
+    });
+    bundle
+}
+
+/// Every event of `path`, in sequence order.
+fn read_events(path: &Path) -> Vec<Event> {
+    let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let mut events: Vec<Event> = text.lines().map(|l| from_line(l).unwrap_or_else(|e| panic!("{e}: {l}"))).collect();
+    events.sort_by_key(|e| e.seq);
+    events
+}
+
+/// What changes from run to run, and the placeholder each becomes.
+struct Normalizer {
+    replacements: Vec<(String, String)>,
+    init: i32,
+}
+
+impl Normalizer {
+    fn new(rt: &Runtime, bundle: &Bundle, id: &str, init: i32) -> Normalizer {
+        // Longest first: the rootfs is inside the bundle, the id inside paths.
+        let mut replacements = vec![
+            (canonical(bundle.path()), "<bundle>".to_string()),
+            (canonical(rt.root()), "<root>".to_string()),
+            (id.to_string(), "<id>".to_string()),
+            (format!("/proc/{init}/"), "/proc/<init>/".to_string()),
+        ];
+        replacements.sort_by_key(|(from, _)| std::cmp::Reverse(from.len()));
+        Normalizer { replacements, init }
+    }
+
+    fn text(&self, s: &str) -> String {
+        self.replacements.iter().fold(s.to_string(), |acc, (from, to)| acc.replace(from.as_str(), to))
+    }
+
+    fn value(&self, key: &str, v: &Value) -> String {
+        match v {
+            Value::Number(n) if key == "pid" && n.as_i64() == Some(self.init as i64) => "<init>".into(),
+            Value::String(s) => serde_json::to_string(&self.text(s)).unwrap(),
+            other => self.text(&other.to_string()),
+        }
+    }
+
+    /// One event as one line: who, what, and its arguments by name.
+    fn line(&self, e: &Event) -> String {
+        let who = if e.pid == self.init { "<init>" } else { "<runtime>" };
+        let what = match &e.kind {
+            Kind::StageBegin { stage } => format!("begin {}", stage.name()),
+            Kind::StageEnd { stage, outcome, .. } => format!("end {} {outcome:?}", stage.name()),
+            Kind::Step { stage, action, args } => {
+                let args: Vec<String> = args.iter().map(|(k, v)| format!("{k}={}", self.value(k, v))).collect();
+                format!("step {} {action} {}", stage.name(), args.join(" "))
+            }
+            Kind::Status { status } => format!("status {status}"),
+            Kind::Error { stage, message } => format!("error {} {}", stage.name(), self.text(message)),
+            Kind::Dropped { sink, count } => format!("dropped {sink} {count}"),
+            other => format!("{other:?}"),
+        };
+        format!("{who} {}", what.trim_end())
+    }
+}
+
+fn canonical(p: &Path) -> String {
+    std::fs::canonicalize(p).unwrap_or_else(|_| p.to_path_buf()).display().to_string()
+}
+
+fn snapshot_path() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("snapshots").join(SNAPSHOT)
+}
+
+/// Compare with the snapshot, or rewrite it with GLASSBOX_UPDATE_SNAPSHOTS=1.
+fn assert_snapshot(actual: &str) {
+    let path = snapshot_path();
+    if std::env::var_os("GLASSBOX_UPDATE_SNAPSHOTS").is_some_and(|v| v == "1") {
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(&path, actual).unwrap();
+        return;
+    }
+    let expected = std::fs::read_to_string(&path).unwrap_or_default();
+    if expected == actual {
+        return;
+    }
+    let (want, got): (Vec<&str>, Vec<&str>) = (expected.lines().collect(), actual.lines().collect());
+    let first = want.iter().zip(&got).position(|(a, b)| a != b).unwrap_or(want.len().min(got.len()));
+    panic!(
+        "the event record differs from {} at line {}:\n  expected: {}\n  actual:   {}\n\
+         ({} lines expected, {} actual). If the change is intended, regenerate it with \
+         GLASSBOX_UPDATE_SNAPSHOTS=1 cargo test -p glassbox-e2e --test events_sequence, and review the diff.\n\
+         The whole record:\n{actual}",
+        path.display(),
+        first + 1,
+        want.get(first).unwrap_or(&"<none>"),
+        got.get(first).unwrap_or(&"<none>"),
+        want.len(),
+        got.len(),
+    );
+}
+
+/// One sequence without gaps, and every stage that began also ended (stages nest).
+fn assert_well_formed(events: &[Event]) {
+    let seqs: Vec<u64> = events.iter().map(|e| e.seq).collect();
+    assert_eq!(seqs, (0..events.len() as u64).collect::<Vec<_>>(), "one sequence, no gaps, no repeats");
+    let mut open: Vec<(i32, glassbox_events::Stage)> = Vec::new();
+    for e in events {
+        match e.kind {
+            Kind::StageBegin { stage } => open.push((e.pid, stage)),
+            Kind::StageEnd { stage, .. } => {
+                let top = open.pop();
+                assert_eq!(
+                    top,
+                    Some((e.pid, stage)),
+                    "stage_end {} (seq {}) closes no open stage",
+                    stage.name(),
+                    e.seq
+                );
+            }
+            _ => {}
+        }
+    }
+    assert!(open.is_empty(), "stages begun and never ended: {open:?}");
+}
+
+#[test]
+fn the_reference_bundle_records_exactly_the_snapshot() {
+    let bundle = reference_bundle();
+    let rt = Runtime::new();
+    let id = rt.id("reference");
+    assert_ok(&rt.create(&id, &bundle));
+    let init = rt.pid(&id);
+    assert_ok(&rt.start(&id));
+    rt.wait_status(&id, "stopped");
+    let record = rt.root().join(&id).join("events.jsonl");
+    // The init's last event (execve) is written just before it becomes /bin/true.
+    assert!(wait_until(Duration::from_secs(3), || read_events(&record)
+        .iter()
+        .any(|e| matches!(&e.kind, Kind::Step { action, .. } if action == "execve"))));
+    let events = read_events(&record);
+    assert_ok(&rt.delete(&id));
+    rt.assert_clean(&id, &bundle);
+
+    assert_well_formed(&events);
+    assert!(events.iter().all(|e| e.container == id));
+    let pids: BTreeSet<i32> = events.iter().map(|e| e.pid).collect();
+    assert!(pids.contains(&init), "no event is about the init {init}: {pids:?}");
+    let normalizer = Normalizer::new(&rt, &bundle, &id, init);
+    let lines: Vec<String> = events.iter().map(|e| normalizer.line(e)).collect();
+    assert_snapshot(&(lines.join("\n") + "\n"));
+}
