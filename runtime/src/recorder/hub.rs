@@ -26,10 +26,7 @@ impl HubSocket {
         match connect(fd.as_raw_fd(), &addr) {
             Ok(()) => Some(HubSocket { fd }),
             Err(e) => {
-                crate::cli::log::debug(&format!(
-                    "events: no hub at {} ({e}); writing events.jsonl only",
-                    path.display()
-                ));
+                crate::cli::log::debug(&format!("events: no hub at {} ({e}); writing events.jsonl only", path.display()));
                 None
             }
         }
