@@ -192,3 +192,64 @@ fn the_reference_bundle_records_exactly_the_snapshot() {
     let lines: Vec<String> = events.iter().map(|e| normalizer.line(e)).collect();
     assert_snapshot(&(lines.join("\n") + "\n"));
 }
+
+/// `glassbox exec` records the steps the same code records for the init:
+/// setns per namespace, the cgroup join, rlimits, capabilities, seccomp, execve.
+#[test]
+fn exec_records_its_own_steps_in_the_same_record() {
+    let bundle = Bundle::busybox(&["sleep", "30"]);
+    bundle.config_mut(|v| {
+        v["linux"]["seccomp"] = json!({
+            "defaultAction": "SCMP_ACT_ALLOW",
+            "syscalls": [{ "names": ["mkdir"], "action": "SCMP_ACT_ERRNO", "errnoRet": 1 }]
+        });
+    });
+    let rt = Runtime::new();
+    let id = rt.id("exec-steps");
+    rt.start_container(&id, &bundle);
+    assert_ok(&rt.exec(&id, &["/bin/true"]));
+    let events = read_events(&rt.root().join(&id).join("events.jsonl"));
+    assert_ok(&rt.delete_force(&id));
+    rt.assert_clean(&id, &bundle);
+
+    assert_well_formed(&events);
+    let exec_pid = events
+        .iter()
+        .rev()
+        .find(|e| matches!(&e.kind, Kind::Step { action, args, .. } if action == "execve" && args["argv"] == json!(["/bin/true"])))
+        .map(|e| e.pid)
+        .expect("the exec'd process's execve is recorded");
+    let steps: Vec<String> = events
+        .iter()
+        .filter(|e| e.pid == exec_pid)
+        .filter_map(|e| match &e.kind {
+            Kind::Step { stage, action, .. } => Some(format!("{} {action}", stage.name())),
+            _ => None,
+        })
+        .collect();
+    for want in [
+        "namespaces setns",
+        "namespaces setsid",
+        "cgroup join",
+        "rlimits setrlimit",
+        "capabilities capabilities",
+        "capabilities set_user",
+        "capabilities chdir",
+        "capabilities no_new_privs",
+        "seccomp load",
+        "exec execve",
+    ] {
+        assert!(steps.iter().any(|s| s == want), "no {want:?} step for the exec'd process: {steps:#?}");
+    }
+    let setns: BTreeSet<String> = events
+        .iter()
+        .filter(|e| e.pid == exec_pid)
+        .filter_map(|e| match &e.kind {
+            Kind::Step { action, args, .. } if action == "setns" => args["type"].as_str().map(String::from),
+            _ => None,
+        })
+        .collect();
+    for ns in ["mnt", "uts", "ipc", "net"] {
+        assert!(setns.contains(ns), "no setns into the {ns} namespace: {setns:?}");
+    }
+}
