@@ -153,10 +153,13 @@ impl Container {
         }
         let hooks = &state.hooks;
         let creating = serde_json::to_vec(&state.to_oci_json(Status::Creating)).expect("json");
-        rec.stage(me, Stage::Hooks, || {
-            hooks::run_hooks("prestart", hooks.prestart().as_deref().unwrap_or_default(), &creating)?;
-            hooks::run_hooks("createRuntime", hooks.create_runtime().as_deref().unwrap_or_default(), &creating)
-        })?;
+        let (prestart, create_runtime) = (hooks.prestart().clone(), hooks.create_runtime().clone());
+        if prestart.is_some() || create_runtime.is_some() {
+            rec.stage(pid, Stage::Hooks, || {
+                hooks::run_hooks("prestart", prestart.as_deref().unwrap_or_default(), &creating)?;
+                hooks::run_hooks("createRuntime", create_runtime.as_deref().unwrap_or_default(), &creating)
+            })?;
+        }
         let created = serde_json::to_string(&state.to_oci_json(Status::Created)).expect("json");
         init.channel.send(&FromRuntime::HooksDone { state_json: created })?;
 
