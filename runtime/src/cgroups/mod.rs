@@ -167,7 +167,13 @@ impl ContainerCgroup {
 
     /// The cgroup.procs files [`Self::add_process`] writes, one per hierarchy.
     pub fn procs_files(&self) -> Vec<PathBuf> {
-        self.dirs().into_iter().map(|d| d.join("cgroup.procs")).collect()
+        // Not `dirs()`: no stat(2) of the unified directory just for an event.
+        let mut dirs: Vec<PathBuf> =
+            self.cgroup.subsystems().iter().map(|s| s.to_controller().path().to_path_buf()).collect();
+        dirs.extend(self.unified.iter().cloned());
+        dirs.sort();
+        dirs.dedup();
+        dirs.into_iter().map(|d| d.join("cgroup.procs")).collect()
     }
 
     /// The directory holding `controller`'s files for this cgroup.
