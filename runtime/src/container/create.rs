@@ -155,7 +155,8 @@ impl Container {
         let creating = serde_json::to_vec(&state.to_oci_json(Status::Creating)).expect("json");
         let (prestart, create_runtime) = (hooks.prestart().clone(), hooks.create_runtime().clone());
         if prestart.is_some() || create_runtime.is_some() {
-            rec.stage(pid, Stage::Hooks, || {
+            // They run here, in glassbox, not in the container: the runtime's pid.
+            rec.stage(me, Stage::Hooks, || {
                 hooks::run_hooks("prestart", prestart.as_deref().unwrap_or_default(), &creating)?;
                 hooks::run_hooks("createRuntime", create_runtime.as_deref().unwrap_or_default(), &creating)
             })?;

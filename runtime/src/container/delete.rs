@@ -34,8 +34,9 @@ impl Container {
         }
         // Appends to the container's record, after what create and the init wrote.
         let rec = Recorder::open(&self.dir.path, &self.state.id);
-        let pid = self.state.pid;
-        rec.stage(pid, Stage::Cleanup, || {
+        // Cleanup is glassbox's own work; the container's process is gone or going.
+        let me = std::process::id() as i32;
+        rec.stage(me, Stage::Cleanup, || {
             if status != Status::Stopped {
                 self.stop_everything();
             }
@@ -67,7 +68,8 @@ impl Container {
         if !list.is_empty() {
             let state = serde_json::to_vec(&self.state.to_oci_json(Status::Stopped)).expect("json");
             // runtime-spec: a failing poststop hook is a warning; the rest still goes.
-            if let Err(e) = rec.stage(self.state.pid, Stage::Hooks, || hooks::run_hooks("poststop", &list, &state)) {
+            let me = std::process::id() as i32;
+            if let Err(e) = rec.stage(me, Stage::Hooks, || hooks::run_hooks("poststop", &list, &state)) {
                 crate::cli::log::warn(&format!("{e}"));
             }
         }

@@ -61,7 +61,7 @@ impl Container {
         let (id, init) = (c.state.id.clone(), Pid::from_raw(c.state.pid));
         drop(c);
         let status = wait_in_foreground(init, &signals, console);
-        record_exit(&Recorder::open(&paths.container_dir(&id), &id), init.as_raw(), status);
+        record_exit(&Recorder::open(&paths.container_dir(&id), &id), status);
         // The init is gone: clean up whatever is left (unless someone
         // already deleted the container).
         Container::delete_by_id(paths, &id, true)?;
@@ -70,8 +70,10 @@ impl Container {
 }
 
 /// The `exit` stage: the status `run` returns and the signal, if one
-/// ended the container; then the `stopped` status.
-fn record_exit(rec: &Recorder, pid: i32, status: WaitStatus) {
+/// ended the container; then the `stopped` status. The container's process
+/// is gone: the events are about glassbox's own.
+fn record_exit(rec: &Recorder, status: WaitStatus) {
+    let pid = std::process::id() as i32;
     let signal = match status {
         WaitStatus::Signaled(_, sig, _) => serde_json::Value::from(sig.as_str()),
         _ => serde_json::Value::Null,

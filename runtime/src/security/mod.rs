@@ -145,7 +145,12 @@ pub fn apply_process_attributes(
     }
     if let Some(sched) = process.scheduler() {
         scheduler::set_scheduler(&plan_scheduler(sched)?)?;
-        record("scheduler", [("scheduler", serde_json::to_value(sched).unwrap_or_default())]);
+        // The values given, as config.json spells them (policy, nice, priority, …).
+        let given = match serde_json::to_value(sched) {
+            Ok(serde_json::Value::Object(fields)) => fields,
+            _ => serde_json::Map::new(),
+        };
+        crate::recorder::step("scheduler", given);
     }
     if let Some(p) = personality {
         process_attrs::set_personality(p)?;
