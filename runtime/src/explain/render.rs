@@ -5,7 +5,7 @@
 //! line into the next.
 
 use glassbox_events::{Event, Kind, Outcome};
-use serde_json::{json, Value};
+use serde_json::Value;
 
 use super::{Narration, Style};
 
@@ -138,24 +138,27 @@ pub fn wrap(lead: &str, text: &str, width: usize, continuation: &str) -> Vec<Str
     lines
 }
 
-/// The event's own JSON with the narration added as `"explain"` (null when
-/// there is nothing to say), on one line ending with a newline.
+/// The event's own JSON line (fields in their usual order) with the
+/// narration added as `"explain"` (null when there is nothing to say), on
+/// one line ending with a newline.
 pub fn render_json(event: &Event, narration: Option<&Narration>) -> String {
-    let mut value = serde_json::to_value(event).expect("events always serialize");
-    let explain = narration.map_or(Value::Null, |n| {
-        json!({
-            "headline": n.headline,
-            "why": n.why,
-            "syscall": n.syscall,
-            "shell": n.shell,
-            "check": n.check,
-            "chapter": n.chapter,
-        })
-    });
-    if let Value::Object(fields) = &mut value {
-        fields.insert("explain".into(), explain);
-    }
-    let mut line = value.to_string();
-    line.push('\n');
-    line
+    let line = glassbox_events::to_line(event);
+    let object = line.trim_end().strip_suffix('}').expect("an event is a JSON object");
+    let explain = match narration {
+        None => "null".to_string(),
+        Some(n) => {
+            let fields = [
+                ("headline", Some(&n.headline)),
+                ("why", n.why.as_ref()),
+                ("syscall", n.syscall.as_ref()),
+                ("shell", n.shell.as_ref()),
+                ("check", n.check.as_ref()),
+                ("chapter", n.chapter.as_ref()),
+            ];
+            let body: Vec<String> =
+                fields.iter().map(|(key, value)| format!("\"{key}\":{}", Value::from(value.cloned()))).collect();
+            format!("{{{}}}", body.join(","))
+        }
+    };
+    format!("{object},\"explain\":{explain}}}\n")
 }

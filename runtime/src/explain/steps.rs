@@ -259,7 +259,7 @@ fn setsid(step: &Step) -> Narration {
 }
 
 fn keyring() -> Narration {
-    Narration::new("join a new session keyring, so the container cannot read the host's keys")
+    Narration::new("join a new session keyring, so the container does not share the one glassbox was started with")
         .syscall("keyctl(KEYCTL_JOIN_SESSION_KEYRING, NULL)")
         .shell("keyctl session")
 }

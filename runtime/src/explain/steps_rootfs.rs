@@ -160,9 +160,17 @@ fn pivot_root(step: &Step) -> Option<Narration> {
         Narration::new(format!("pivot_root: {new_root} becomes /, the old root moves to {put_old}"))
             .why("root.path")
             .syscall(format!("pivot_root(\"{new_root}\", \"{put_old}\")"))
-            .shell(format!("cd {new_root} && pivot_root . {put_old}"))
+            .shell(format!("cd {new_root} && pivot_root . {}", relative_to(&put_old, &new_root)))
             .check_opt(step.container_pid.map(|p| format!("ls /proc/{p}/root/"))),
     )
+}
+
+/// `path` as seen from `dir` when it lies inside it (put_old usually does).
+fn relative_to(path: &str, dir: &str) -> String {
+    match path.strip_prefix(dir.trim_end_matches('/')).and_then(|rest| rest.strip_prefix('/')) {
+        Some(rest) if !rest.is_empty() => rest.to_string(),
+        _ => path.to_string(),
+    }
 }
 
 fn umount(step: &Step) -> Option<Narration> {
