@@ -4,7 +4,7 @@
 
 use glassbox_events::{Event, Kind, Stage};
 
-use super::render::wrap;
+use super::render::{wrap, MIN_WIDTH};
 use super::{stages, Style};
 
 const BOLD: &str = "\x1b[1m";
@@ -22,7 +22,7 @@ pub fn step_prompt(event: &Event, style: &Style) -> String {
         None => "paused".to_string(),
     };
     // (first-line lead, text, bold)
-    let mut lines: Vec<(&str, String, bool)> = vec![("⏸ ", heading, true)];
+    let mut lines: Vec<(&str, String, bool)> = vec![("‖ ", heading, true)];
     let pid = event.pid;
     if pid == style.runtime_pid || pid <= 0 {
         lines.push(("  ", where_glassbox_runs(stage, pid, &event.container), false));
@@ -38,7 +38,7 @@ pub fn step_prompt(event: &Event, style: &Style) -> String {
 
     let mut out = String::from("\n");
     for (lead, text, bold) in lines {
-        for line in wrap(lead, &text, style.width.max(24), "  ") {
+        for line in wrap(lead, &text, style.width.max(MIN_WIDTH), "  ") {
             if bold && style.colour {
                 out.push_str(&format!("{BOLD}{line}{RESET}\n"));
             } else {

@@ -15,7 +15,7 @@ const RED: &str = "\x1b[1;31m";
 const RESET: &str = "\x1b[0m";
 
 /// Narrower than this, nothing reads well; lines may then exceed `width`.
-const MIN_WIDTH: usize = 24;
+pub const MIN_WIDTH: usize = 24;
 
 /// The narration of `event` as terminal lines, each at most `style.width`
 /// columns, ending with a newline.
