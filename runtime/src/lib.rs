@@ -23,6 +23,7 @@ pub mod bundle;
 pub mod cgroups;
 pub mod cli;
 pub mod container;
+pub mod explain;
 pub mod hooks;
 pub mod namespaces;
 pub mod paths;

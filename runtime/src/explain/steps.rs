@@ -1,0 +1,306 @@
+//! One narration per action of the step vocabulary (events-vocabulary.md):
+//! the dispatch, the generic fallback, and the actions of the stages that
+//! run before the container has a root of its own — bundle, cgroup,
+//! namespaces (clone(2), setns(2), unshare(2)), idmap (user_namespaces(7)).
+//! The rootfs stages are in `steps_rootfs`, the process ones in
+//! `steps_process`.
+
+use glassbox_events::{Event, Stage};
+use serde_json::{Map, Value};
+
+use super::args::{bytes, c_flags, flag_list, shell_quote, Args};
+use super::{steps_process, steps_rootfs, Narration, Style};
+
+/// What the step is about: its arguments and the process it concerns.
+pub struct Step<'a> {
+    pub action: &'a str,
+    pub args: Args<'a>,
+    /// The container's id, for `glassbox state <id>`.
+    pub container: &'a str,
+    /// The container's process, `None` when the event is about glassbox itself.
+    pub container_pid: Option<i32>,
+}
+
+pub fn narrate(stage: Stage, action: &str, args: &Map<String, Value>, event: &Event, style: &Style) -> Narration {
+    let pid = event.pid;
+    let container_pid = (pid > 0 && pid != style.runtime_pid).then_some(pid);
+    let step = Step { action, args: Args(args), container: &event.container, container_pid };
+    let told = match stage {
+        Stage::Bundle | Stage::Cgroup | Stage::Namespaces | Stage::Idmap => early(stage, &step),
+        Stage::Mounts | Stage::PivotRoot | Stage::Devices | Stage::Masks => steps_rootfs::narrate(stage, &step),
+        _ => steps_process::narrate(stage, &step),
+    };
+    told.unwrap_or_else(|| generic(stage, &step))
+}
+
+/// Any action the narrator has no words for (or whose arguments are not
+/// what the vocabulary says): say what it was, with every argument.
+pub fn generic(stage: Stage, step: &Step) -> Narration {
+    Narration::new(format!("{} step `{}`: {}", stage.name(), step.action, step.args.listing()))
+}
+
+fn early(stage: Stage, step: &Step) -> Option<Narration> {
+    match (stage, step.action) {
+        (Stage::Bundle, "load") => bundle_load(step),
+        (Stage::Cgroup, "create") => cgroup_create(step),
+        (Stage::Cgroup, "write") => cgroup_write(step),
+        (Stage::Cgroup, "join") => cgroup_join(step),
+        (Stage::Namespaces, "clone") => clone(step),
+        (Stage::Namespaces, "setns") => setns(step),
+        (Stage::Namespaces, "unshare") => unshare(step),
+        (Stage::Namespaces, "setsid") => Some(setsid(step)),
+        (Stage::Namespaces, "keyring") => Some(keyring()),
+        (Stage::Idmap, "uid_map" | "gid_map") => id_map(step),
+        (Stage::Idmap, "setgroups") => setgroups(step),
+        _ => None,
+    }
+}
+
+/// "failed: …" in front of a headline when the step's result was an error.
+pub fn outcome(step: &Step, headline: String) -> String {
+    match step.args.failure() {
+        Some(error) => format!("FAILED: {headline} ({error})"),
+        None => headline,
+    }
+}
+
+fn bundle_load(step: &Step) -> Option<Narration> {
+    let config = step.args.text("config")?;
+    let rootfs = step.args.text("rootfs")?;
+    let version = step.args.text("oci_version").map(|v| format!(" (OCI runtime-spec {v})")).unwrap_or_default();
+    let readonly = if step.args.bool("readonly") == Some(true) { ", mounted read-only" } else { "" };
+    Some(
+        Narration::new(format!("read {config}{version}; the root filesystem is {rootfs}{readonly}"))
+            .why("ociVersion, root.path, root.readonly")
+            .syscall(format!("openat(\"{config}\") + read(2)"))
+            .shell(format!("cat {}", shell_quote(&config)))
+            .check(format!("ls {}", shell_quote(&rootfs))),
+    )
+}
+
+fn cgroup_create(step: &Step) -> Option<Narration> {
+    let path = step.args.text("path")?;
+    let version = step.args.text("version").unwrap_or_else(|| "?".into());
+    let relative = path.trim_start_matches('/');
+    let (shell, check, layout) = if version == "v2" {
+        (
+            format!("mkdir /sys/fs/cgroup/{relative}"),
+            format!("ls /sys/fs/cgroup/{relative}"),
+            "one directory in the single v2 hierarchy",
+        )
+    } else {
+        (
+            format!("for h in /sys/fs/cgroup/*/; do mkdir -p \"$h\"{relative}; done"),
+            format!("ls -d /sys/fs/cgroup/*/{relative}"),
+            if version == "hybrid" {
+                "one directory in each v1 hierarchy and in the v2 one"
+            } else {
+                "one directory in each v1 hierarchy"
+            },
+        )
+    };
+    Some(
+        Narration::new(format!("make the cgroup {path}: {layout}"))
+            .why("linux.cgroupsPath")
+            .syscall("mkdir(2)")
+            .shell(shell)
+            .check(check),
+    )
+}
+
+pub fn cgroup_write(step: &Step) -> Option<Narration> {
+    let file = step.args.text("file")?;
+    let value = step.args.str("value")?;
+    let name = file.rsplit('/').next().unwrap_or(&file).to_string();
+    let human = bytes(&value)
+        .filter(|_| name.starts_with("memory.") || name.starts_with("hugetlb."))
+        .map(|h| format!(" ({h})"))
+        .unwrap_or_default();
+    let headline = outcome(step, format!("write {value}{human} to {name}"));
+    let mut narration = Narration::new(headline)
+        .syscall(format!("write(2) to {file}"))
+        .shell(format!("echo {} > {file}", shell_quote(&value)))
+        .check(format!("cat {file}"));
+    narration.why = step.args.text("field");
+    if name.starts_with("devices.") {
+        let dir = file.rsplit_once('/').map(|(d, _)| d).unwrap_or("");
+        narration = narration.check(format!("cat {dir}/devices.list"));
+        narration.headline = outcome(step, format!("{}: {value} ({})", name, device_rule(&name, &value)));
+    }
+    Some(narration)
+}
+
+/// A v1 devices cgroup line, "c 1:3 rwm", in words.
+fn device_rule(file: &str, value: &str) -> String {
+    let verb = if file == "devices.deny" { "deny" } else { "allow" };
+    let mut parts = value.split_whitespace();
+    let kind = match parts.next() {
+        Some("a") => return format!("{verb} every device"),
+        Some("c") => "char",
+        Some("b") => "block",
+        _ => return format!("{verb} this rule"),
+    };
+    let numbers = parts.next().unwrap_or("*:*").replace('*', "any");
+    let access: Vec<&str> = parts
+        .next()
+        .unwrap_or("")
+        .chars()
+        .filter_map(|c| match c {
+            'r' => Some("read"),
+            'w' => Some("write"),
+            'm' => Some("mknod"),
+            _ => None,
+        })
+        .collect();
+    format!("{verb} {} on {kind} devices {numbers}", access.join(", "))
+}
+
+fn cgroup_join(step: &Step) -> Option<Narration> {
+    let file = step.args.text("file")?;
+    let pid = step.args.int("pid")?;
+    Some(
+        Narration::new(format!("move pid {pid} into the container's cgroup"))
+            .why("linux.cgroupsPath")
+            .syscall(format!("write(2) of \"{pid}\" to {file}"))
+            .shell(format!("echo {pid} > {file}"))
+            .check(format!("cat /proc/{pid}/cgroup")),
+    )
+}
+
+/// CLONE_NEW* flags and the namespace each makes (namespaces(7)).
+const NAMESPACES: [(&str, &str, &str); 8] = [
+    ("CLONE_NEWNS", "mount", "mnt"),
+    ("CLONE_NEWPID", "pid", "pid"),
+    ("CLONE_NEWUTS", "uts", "uts"),
+    ("CLONE_NEWIPC", "ipc", "ipc"),
+    ("CLONE_NEWNET", "network", "net"),
+    ("CLONE_NEWUSER", "user", "user"),
+    ("CLONE_NEWCGROUP", "cgroup", "cgroup"),
+    ("CLONE_NEWTIME", "time", "time"),
+];
+
+fn namespace_names(flags: &str) -> Vec<&'static str> {
+    let flags = flag_list(flags);
+    NAMESPACES.iter().filter(|(flag, _, _)| flags.iter().any(|f| f == flag)).map(|(_, name, _)| *name).collect()
+}
+
+fn clone(step: &Step) -> Option<Narration> {
+    let flags = step.args.text("flags")?;
+    let names = namespace_names(&flags);
+    let who = match step.container_pid {
+        Some(pid) => format!("clone(2) started the container's process, pid {pid}"),
+        None => "clone(2) starts the container's process".into(),
+    };
+    let headline = if names.is_empty() {
+        format!("{who}, in glassbox's own namespaces")
+    } else {
+        format!("{who}, in new namespaces: {}", names.join(", "))
+    };
+    let why = if names.is_empty() {
+        "linux.namespaces[] lists no new namespace".to_string()
+    } else {
+        format!("linux.namespaces[] types {}", names.join(", "))
+    };
+    let mut narration = Narration::new(headline)
+        .why(why)
+        .syscall(format!("clone({})", c_flags(&flags)))
+        .check_opt(step.container_pid.map(|p| format!("ls -l /proc/{p}/ns  (compare: ls -l /proc/self/ns)")));
+    narration.shell = step.args.text("equivalent");
+    Some(narration)
+}
+
+fn setns(step: &Step) -> Option<Narration> {
+    let kind = step.args.text("type")?;
+    let path = step.args.text("path")?;
+    let (flag, _, proc_name) = NAMESPACES.iter().find(|(_, name, short)| *name == kind || *short == kind)?;
+    let option = match *proc_name {
+        "mnt" => "mount",
+        other => other,
+    };
+    Some(
+        Narration::new(format!("join the existing {kind} namespace at {path}"))
+            .why(format!("linux.namespaces[] type {kind} with a path"))
+            .syscall(format!("setns(open(\"{path}\"), {flag})"))
+            .shell(format!("nsenter --{option}={path}"))
+            .check_opt(
+                step.container_pid
+                    .map(|p| format!("stat -L -c %i /proc/{p}/ns/{proc_name} {path}  (same inode: same namespace)")),
+            ),
+    )
+}
+
+fn unshare(step: &Step) -> Option<Narration> {
+    let flags = step.args.text("flags")?;
+    let names = namespace_names(&flags);
+    if names.is_empty() {
+        return None;
+    }
+    let headline = if names == ["cgroup"] {
+        "unshare(2) a new cgroup namespace: the container's cgroup becomes its /".to_string()
+    } else {
+        format!("unshare(2) into new namespaces: {}", names.join(", "))
+    };
+    let options: Vec<String> = names.iter().map(|n| format!("--{}", if *n == "network" { "net" } else { n })).collect();
+    let proc_name = NAMESPACES.iter().find(|(_, n, _)| *n == names[0]).map(|(_, _, p)| *p).unwrap_or("cgroup");
+    Some(
+        Narration::new(headline)
+            .why(format!("linux.namespaces[] type {}", names.join(", ")))
+            .syscall(format!("unshare({})", c_flags(&flags)))
+            .shell(format!("unshare {}", options.join(" ")))
+            .check_opt(step.container_pid.map(|p| format!("ls -l /proc/{p}/ns/{proc_name}"))),
+    )
+}
+
+fn setsid(step: &Step) -> Narration {
+    Narration::new("setsid(2): the container's process leads a new session, with no terminal of the host's")
+        .syscall("setsid()")
+        .shell("setsid")
+        .check_opt(step.container_pid.map(|p| format!("ps -o pid,sid,tty -p {p}")))
+}
+
+fn keyring() -> Narration {
+    Narration::new("join a new session keyring, so the container does not share the one glassbox was started with")
+        .syscall("keyctl(KEYCTL_JOIN_SESSION_KEYRING, NULL)")
+        .shell("keyctl session")
+}
+
+fn id_map(step: &Step) -> Option<Narration> {
+    let file = step.args.text("file")?;
+    let line = step.args.text("line")?;
+    let numbers: Vec<u64> = line.split_whitespace().filter_map(|n| n.parse().ok()).collect();
+    let &[inside, outside, count] = numbers.as_slice() else { return None };
+    let what = if step.action == "uid_map" { "uid" } else { "gid" };
+    let meaning = if count == 1 {
+        format!("{what} {inside} inside is {what} {outside} on the host")
+    } else {
+        let last = |first: u64| first + count - 1;
+        format!("{what}s {inside}-{} inside are {outside}-{} on the host", last(inside), last(outside))
+    };
+    let field = if what == "uid" { "linux.uidMappings[]" } else { "linux.gidMappings[]" };
+    Some(
+        Narration::new(format!("{} \"{line}\" (inside outside count): {meaning}", step.action))
+            .why(format!("{field} containerID {inside}, hostID {outside}, size {count}"))
+            .syscall(format!("write(2) to {file}: all lines at once, as a map can be set only once"))
+            .shell(format!("echo '{line}' > {file}"))
+            .check(format!("cat {file}")),
+    )
+}
+
+fn setgroups(step: &Step) -> Option<Narration> {
+    let file = step.args.text("file")?;
+    let value = step.args.text("value")?;
+    let headline = if value == "deny" {
+        "switch setgroups(2) off in this user namespace: the kernel wants that before a process without \
+         CAP_SETGID may write gid_map"
+            .to_string()
+    } else {
+        format!("write \"{value}\" to {file}")
+    };
+    Some(
+        Narration::new(headline)
+            .why("linux.gidMappings[]")
+            .syscall(format!("write(2) of \"{value}\" to {file}"))
+            .shell(format!("echo {value} > {file}"))
+            .check(format!("cat {file}")),
+    )
+}
