@@ -77,11 +77,18 @@ restore_hugetlb() {
 }
 
 # --- the runtimes -------------------------------------------------------------
-names=(glassbox runc crun)
-bins=("$GLASSBOX" "$(command -v runc)" "$(command -v crun)")
+# glassbox three times: as it ships (events on), with --no-events (what the
+# events cost), and with --explain narrating to /dev/null (what the
+# narration costs; hyperfine throws the output away).
+names=(glassbox glassbox-no-events glassbox-explain runc crun)
+bins=("$GLASSBOX" "$GLASSBOX" "$GLASSBOX" "$(command -v runc)" "$(command -v crun)")
+globals=("" "--no-events" "" "" "")
+runflags=("" "" "--explain" "" "")
 if command -v youki >/dev/null 2>&1; then
     names+=(youki)
     bins+=("$(command -v youki)")
+    globals+=("")
+    runflags+=("")
 fi
 
 work=$(mktemp -d /tmp/glassbox-bench.XXXXXX)
@@ -110,7 +117,7 @@ mv "$work/config.json" "$bundle/config.json"
 # `run` deletes the container when /bin/true exits, so the same id is free
 # again for the next run; the --prepare step (not timed) removes anything a
 # failed run left, so one failure cannot make every later run fail too.
-run_cmd() { echo "${bins[$1]} --root $work/root-${names[$1]} run --bundle $bundle bench-${names[$1]}"; }
+run_cmd() { echo "${bins[$1]} ${globals[$1]} --root $work/root-${names[$1]} run ${runflags[$1]} --bundle $bundle bench-${names[$1]}"; }
 hf_args=(-N --warmup "$WARMUP" --runs "$RUNS")
 for i in "${!names[@]}"; do
     mkdir -p "$work/root-${names[$i]}"
@@ -136,7 +143,7 @@ declare -A rss
 for i in "${!names[@]}"; do
     samples=()
     for _ in $(seq "$RSS_RUNS"); do
-        /usr/bin/time -f %M -o "$work/rss" $(run_cmd "$i") >/dev/null
+        /usr/bin/time -f %M -o "$work/rss" $(run_cmd "$i") >/dev/null 2>&1
         samples+=("$(tail -n1 "$work/rss")")
     done
     rss[${names[$i]}]=$(printf '%s\n' "${samples[@]}" | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}')
@@ -151,5 +158,12 @@ for name in "${names[@]}"; do
     awk -v n="$name" -v m="$median" -v c="$crun_median" -v r="${rss[$name]}" \
         'BEGIN { printf "%-10s %12.1f %14.2f %20.1f\n", n, m * 1000, m / c, r / 1024 }'
 done
+echo
+on=$(jq -r '.results[] | select(.command == "glassbox") | .median' "$json")
+off=$(jq -r '.results[] | select(.command == "glassbox-no-events") | .median' "$json")
+explain=$(jq -r '.results[] | select(.command == "glassbox-explain") | .median' "$json")
+awk -v on="$on" -v off="$off" -v ex="$explain" 'BEGIN {
+    printf "events on vs off: %+.1f%% (target: at most +5%%); --explain to /dev/null vs off: %+.1f%%\n",
+        (on / off - 1) * 100, (ex / off - 1) * 100 }'
 echo
 say "raw timings: $json"

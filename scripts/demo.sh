@@ -49,10 +49,13 @@ echo "its capabilities (bit masks: a small set; decode on the host with capsh --
 grep Cap /proc/self/status
 SCRIPT
 
-# Later issues add `run --explain` (narrate each stage as it happens) and the
-# dashboard; pass --explain here once the CLI accepts it.
-say "glassbox run --bundle $work/bundle $id"
-"$GLASSBOX" run --bundle "$work/bundle" "$id"
+# --explain narrates each stage on stderr as glassbox makes the container:
+# what it did, the config.json field behind it, the syscall, the shell
+# equivalent and how to check it from outside. (--step would pause before
+# each stage; the dashboard comes with a later issue.)
+say "glassbox run --explain --bundle $work/bundle $id"
+"$GLASSBOX" run --explain --bundle "$work/bundle" "$id"
 
 say "after exit: the container is gone ('glassbox list' is empty of it), and so is $work"
 "$GLASSBOX" list
+say "its record is kept: /run/glassbox/.events/$id.jsonl ($(wc -l < "/run/glassbox/.events/$id.jsonl") events; replay: glassbox events --follow $id)"

@@ -173,6 +173,13 @@ fn check_supported(spec: &Spec) -> Result<(), BundleError> {
     if linux.time_offsets().is_some() && !has(LinuxNamespaceType::Time) {
         return unsupported("linux.timeOffsets", "time offsets need a time namespace ({\"type\": \"time\"})");
     }
+    if let Some(sysctl) = linux.sysctl() {
+        let mut keys: Vec<&String> = sysctl.keys().collect();
+        keys.sort();
+        for key in keys {
+            check_sysctl_is_namespaced(key, &has)?;
+        }
+    }
     if let Some(hooks) = spec.hooks() {
         let lists = [
             ("hooks.prestart", hooks.prestart()),
@@ -194,6 +201,39 @@ fn check_supported(spec: &Spec) -> Result<(), BundleError> {
         }
     }
     Ok(())
+}
+
+/// A sysctl is written from inside the container, but only some belong to
+/// a namespace (see namespaces(7)): the rest are the host kernel's own, and
+/// writing `vm.swappiness` "in a container" would change it for everyone.
+/// So a key must be one that the container's own IPC, network or UTS
+/// namespace holds, and that namespace must be in linux.namespaces.
+fn check_sysctl_is_namespaced(key: &str, has: &dyn Fn(LinuxNamespaceType) -> bool) -> Result<(), BundleError> {
+    const IPC_KEYS: [&str; 8] = [
+        "kernel.msgmax",
+        "kernel.msgmnb",
+        "kernel.msgmni",
+        "kernel.sem",
+        "kernel.shmall",
+        "kernel.shmmax",
+        "kernel.shmmni",
+        "kernel.shm_rmid_forced",
+    ];
+    let needs = if IPC_KEYS.contains(&key) || key.starts_with("fs.mqueue.") {
+        Some((LinuxNamespaceType::Ipc, "ipc"))
+    } else if key.starts_with("net.") {
+        Some((LinuxNamespaceType::Network, "network"))
+    } else if key == "kernel.hostname" || key == "kernel.domainname" {
+        Some((LinuxNamespaceType::Uts, "uts"))
+    } else {
+        None
+    };
+    let message = match needs {
+        None => format!("{key:?} is not a namespaced sysctl: writing it would change the host's kernel, so glassbox refuses (namespaced ones: net.*, fs.mqueue.*, kernel.msg*/sem/shm*, kernel.hostname/domainname)"),
+        Some((t, name)) if !has(t) => format!("{key:?} belongs to the {name} namespace: add {{\"type\": \"{name}\"}} to linux.namespaces, or it would change the host's value"),
+        Some(_) => return Ok(()),
+    };
+    Err(BundleError::Unsupported { field: "linux.sysctl", message })
 }
 
 fn selinux_enabled() -> bool {
@@ -220,6 +260,19 @@ mod tests {
     fn truncated_file_says_so() {
         let err = parse(r#"{"ociVersion":"1.2.0","process":{"#).unwrap_err().to_string();
         assert!(err.contains("truncated"), "{err}");
+    }
+
+    #[test]
+    fn only_namespaced_sysctls_in_their_own_namespace_are_allowed() {
+        let all = |_: LinuxNamespaceType| true;
+        let no_net = |t: LinuxNamespaceType| t != LinuxNamespaceType::Network;
+        for ok in ["net.ipv4.ip_forward", "kernel.shmmax", "fs.mqueue.msg_max", "kernel.domainname"] {
+            assert!(check_sysctl_is_namespaced(ok, &all).is_ok(), "{ok}");
+        }
+        let err = check_sysctl_is_namespaced("vm.swappiness", &all).unwrap_err().to_string();
+        assert!(err.contains("linux.sysctl") && err.contains("host"), "{err}");
+        let err = check_sysctl_is_namespaced("net.ipv4.ip_forward", &no_net).unwrap_err().to_string();
+        assert!(err.contains("network"), "{err}");
     }
 
     #[test]

@@ -179,9 +179,12 @@ impl ContainerDir {
         fs::rename(&tmp, &file).map_err(io(&file))
     }
 
-    /// Remove the directory (the lock goes with it).
-    pub fn remove(self) -> Result<(), StateError> {
-        fs::remove_dir_all(&self.path).map_err(io(&self.path))
+    /// Remove the directory (the lock goes with it), keeping the events
+    /// record; returns where the record went.
+    pub fn remove(self) -> Result<Option<PathBuf>, StateError> {
+        let kept = crate::recorder::kept::keep(&self.path);
+        fs::remove_dir_all(&self.path).map_err(io(&self.path))?;
+        Ok(kept)
     }
 }
 

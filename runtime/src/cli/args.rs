@@ -28,6 +28,12 @@ pub struct Cli {
     /// Accepted for compatibility (true|false|auto); glassbox decides from the euid.
     #[arg(long, num_args = 0..=1, default_missing_value = "true")]
     pub rootless: Option<String>,
+    /// Record no events (no events.jsonl, nothing to the hub): to measure what they cost.
+    #[arg(long = "no-events", global = true)]
+    pub no_events: bool,
+    /// The hub's socket, where a running `glassbox dashboard` takes events.
+    #[arg(long, global = true, env = "GLASSBOX_HUB", default_value = "/run/glassbox/hub.sock")]
+    pub hub: PathBuf,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -54,11 +60,34 @@ pub struct CreateArgs {
     pub preserve_fds: i32,
 }
 
+/// How `--explain` narrates.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ExplainFormat {
+    /// Prose for people, on stderr (colour when stderr is a terminal).
+    Text,
+    /// One JSON object per event on stderr: the event plus its explanation.
+    Json,
+}
+
+/// `--explain` and `--step`: watch the container being made.
+#[derive(Args, Debug, Clone, Default)]
+pub struct ExplainArgs {
+    /// Narrate each stage as it happens: what was done, the config.json field behind it, the syscall,
+    /// the equivalent shell command and how to check it from outside.
+    #[arg(long, value_enum, num_args = 0..=1, default_missing_value = "text", require_equals = true)]
+    pub explain: Option<ExplainFormat>,
+    /// Pause before each stage until Enter (c + Enter: stop pausing); prints an nsenter command to look inside.
+    #[arg(long)]
+    pub step: bool,
+}
+
 #[derive(Args, Debug)]
 pub struct CreateCmd {
     pub id: String,
     #[command(flatten)]
     pub common: CreateArgs,
+    #[command(flatten)]
+    pub explain: ExplainArgs,
 }
 
 #[derive(Args, Debug)]
@@ -66,6 +95,8 @@ pub struct RunCmd {
     pub id: String,
     #[command(flatten)]
     pub common: CreateArgs,
+    #[command(flatten)]
+    pub explain: ExplainArgs,
     /// Return once the container is running.
     #[arg(short, long)]
     pub detach: bool,
@@ -101,6 +132,8 @@ pub struct ExecCmd {
     pub no_new_privs: bool,
     #[arg(long = "preserve-fds", default_value_t = 0)]
     pub preserve_fds: i32,
+    #[command(flatten)]
+    pub explain: ExplainArgs,
 }
 
 /// "5s", "500ms", "2m" or a plain number of seconds, as runc accepts.
@@ -163,7 +196,11 @@ pub enum Command {
     /// Make a container and leave it waiting for `start`.
     Create(CreateCmd),
     /// Run the user's program in a created container.
-    Start { id: String },
+    Start {
+        id: String,
+        #[command(flatten)]
+        explain: ExplainArgs,
+    },
     /// create + start + wait + delete (or with -d, create + start).
     Run(RunCmd),
     /// Print the container's state as runtime-spec JSON.
@@ -201,9 +238,16 @@ pub enum Command {
     Pause { id: String },
     /// Thaw a paused container.
     Resume { id: String },
-    /// The container's cgroup statistics and OOM kills, as JSON lines (runc's `events`).
+    /// The container's cgroup statistics and OOM kills, as JSON lines (runc's `events`);
+    /// with --follow, the stages of making it instead, as they happen.
     Events {
         id: String,
+        /// Print the container's stage events (events.jsonl) live, narrated, until it is deleted.
+        #[arg(short, long)]
+        follow: bool,
+        /// With --follow: the event lines as JSON instead of prose.
+        #[arg(long, requires = "follow")]
+        json: bool,
         /// Print one stats line and exit.
         #[arg(long)]
         stats: bool,

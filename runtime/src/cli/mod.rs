@@ -4,7 +4,9 @@
 
 pub mod args;
 pub mod features;
+pub mod follow;
 pub mod log;
+pub mod narrator;
 pub mod spec;
 
 use std::path::PathBuf;
@@ -63,14 +65,30 @@ fn dispatch(cli: Cli) -> Result<i32> {
         anyhow::bail!("--systemd-cgroup: glassbox manages cgroups through cgroupfs only (there is no systemd here); drop the flag or use --cgroup-manager cgroupfs in podman");
     }
     let paths = Paths::new(cli.root.clone());
+    let explain = match &cli.command {
+        Command::Create(a) => Some(&a.explain),
+        Command::Run(a) => Some(&a.explain),
+        Command::Exec(a) => Some(&a.explain),
+        _ => None,
+    };
+    crate::recorder::configure(crate::recorder::SinkConfig {
+        events: !cli.no_events,
+        hub: cli.hub.clone(),
+        narrator: explain.and_then(narrator::start),
+    });
     match cli.command {
         Command::Create(a) => {
             let opts = create_options(a.id, a.common)?;
             Container::create(&paths, &opts)?;
             Ok(0)
         }
-        Command::Start { id } => {
-            Container::load(&paths, &id)?.start()?;
+        Command::Start { id, explain } => {
+            let mut c = Container::load(&paths, &id)?;
+            let from = follow::events_so_far(&c.dir.path);
+            c.start()?;
+            if explain.explain.is_some() || explain.step {
+                narrate_after_start(&c, from, &explain);
+            }
             Ok(0)
         }
         Command::Run(a) => {
@@ -109,7 +127,11 @@ fn dispatch(cli: Cli) -> Result<i32> {
             Container::load(&paths, &id)?.resume()?;
             Ok(0)
         }
-        Command::Events { id, stats, interval } => {
+        Command::Events { id, follow: true, json, .. } => {
+            follow::follow(&paths, &id, json, &mut std::io::stdout().lock())?;
+            Ok(0)
+        }
+        Command::Events { id, stats, interval, .. } => {
             let mut c = Container::load(&paths, &id)?;
             c.dir.unlock();
             c.events(interval, stats, &mut std::io::stdout().lock())?;
@@ -150,6 +172,18 @@ fn dispatch(cli: Cli) -> Result<i32> {
             Ok(0)
         }
     }
+}
+
+/// `start --explain`: the stages left run in the container's init, which
+/// this process did not clone and cannot pause; narrate them from the record.
+fn narrate_after_start(c: &Container, from: usize, explain: &args::ExplainArgs) {
+    if explain.step {
+        log::warn("--step: after start, the remaining stages run in the container's init without pausing; use run --step to pause them all");
+    }
+    let json = explain.explain == Some(args::ExplainFormat::Json);
+    let colour = !json && narrator::wants_colour(std::io::stderr());
+    let mut printer = follow::Printer::new(json, colour, std::process::id() as i32);
+    follow::narrate_init_after_start(&c.dir.path, from, || c.state.init_alive(), &mut printer);
 }
 
 fn create_options(id: String, c: args::CreateArgs) -> Result<CreateOptions> {

@@ -20,6 +20,7 @@ impl Container {
         match Container::load(paths, id) {
             Ok(c) => c.delete(force),
             Err(ContainerError::State(crate::state::StateError::NotFound(_))) if force => {
+                let _ = crate::recorder::kept::keep(&paths.container_dir(id));
                 let _ = std::fs::remove_dir_all(paths.container_dir(id));
                 Ok(())
             }

@@ -1,12 +1,17 @@
 //! The hub's socket: a long-lived `glassbox dashboard` listens on a unix
-//! datagram socket (`/run/glassbox/hub.sock` unless `--hub` says otherwise)
-//! and each event is one datagram holding one JSON line (unix(7)).
+//! SOCK_SEQPACKET socket (`/run/glassbox/hub.sock` unless `--hub` says
+//! otherwise); each runtime connects once, and each event is one message
+//! holding one JSON line (unix(7)).
 //!
-//! A datagram is all or nothing, so a busy hub never sees half a line; and
-//! the send is non-blocking (MSG_DONTWAIT): when the hub's queue is full the
-//! kernel says EAGAIN at once, the event is counted as dropped, and the
-//! container is made exactly as fast as without a hub. MSG_NOSIGNAL keeps a
-//! vanished hub from killing us with SIGPIPE.
+//! A message is all or nothing, so a busy hub never sees half a line.
+//! SEQPACKET rather than datagrams: a connected pair is limited only by the
+//! socket's send buffer (a few hundred events), where datagrams to a bound
+//! socket stop at `net.unix.max_dgram_qlen` (10) unread messages — a
+//! container's first burst. Connecting and sending never wait
+//! (SOCK_NONBLOCK, MSG_DONTWAIT): when the buffer is full the kernel says
+//! EAGAIN at once, the event is counted as dropped, and the container is
+//! made exactly as fast as without a hub. MSG_NOSIGNAL keeps a vanished hub
+//! from killing us with SIGPIPE.
 
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::path::Path;
@@ -21,12 +26,16 @@ impl HubSocket {
     /// Connect to the hub at `path`; `None` when no hub listens there (the
     /// usual case), which is not an error: events.jsonl is still written.
     pub fn connect(path: &Path) -> Option<HubSocket> {
-        let fd = socket(AddressFamily::Unix, SockType::Datagram, SockFlag::SOCK_CLOEXEC, None).ok()?;
+        let flags = SockFlag::SOCK_CLOEXEC | SockFlag::SOCK_NONBLOCK;
+        let fd = socket(AddressFamily::Unix, SockType::SeqPacket, flags, None).ok()?;
         let addr = UnixAddr::new(path).ok()?;
         match connect(fd.as_raw_fd(), &addr) {
             Ok(()) => Some(HubSocket { fd }),
             Err(e) => {
-                crate::cli::log::debug(&format!("events: no hub at {} ({e}); writing events.jsonl only", path.display()));
+                crate::cli::log::debug(&format!(
+                    "events: no hub at {} ({e}); writing events.jsonl only",
+                    path.display()
+                ));
                 None
             }
         }

@@ -10,12 +10,15 @@
 //! - the hub's socket, when a hub listens ([`hub`]): never waited for.
 //! - the narrator, with `--explain`/`--step` ([`narrator_link`]).
 //!
+//! When the container is removed, its record is kept ([`kept`]).
+//!
 //! Sequence numbers come from one counter in a MAP_SHARED page, which
 //! clone(2) without CLONE_VM still shares. Every descriptor is O_CLOEXEC, so
 //! nothing of the recorder reaches the user's program. Recording is best
 //! effort: a full disk must not stop a container from being made.
 
 pub mod hub;
+pub mod kept;
 pub mod narrator_link;
 
 use std::fs::{File, OpenOptions};

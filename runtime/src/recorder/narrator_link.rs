@@ -23,8 +23,8 @@ impl NarratorLink {
     /// A connected pair: (the recorders' end, the narrator's end). Both are
     /// close-on-exec, so neither reaches the user's program.
     pub fn pair() -> std::io::Result<(NarratorLink, OwnedFd)> {
-        let (ours, theirs) =
-            socketpair(AddressFamily::Unix, SockType::SeqPacket, None, SockFlag::SOCK_CLOEXEC).map_err(std::io::Error::from)?;
+        let (ours, theirs) = socketpair(AddressFamily::Unix, SockType::SeqPacket, None, SockFlag::SOCK_CLOEXEC)
+            .map_err(std::io::Error::from)?;
         Ok((NarratorLink { fd: ours }, theirs))
     }
 

@@ -1,0 +1,131 @@
+//! Reading a container's events.jsonl as it grows: `glassbox events ID
+//! --follow` (live, until the container is deleted, or the kept record of
+//! one already gone) and `glassbox start --explain` (what the init does
+//! after `start` lets it go: its last stages and the execve).
+//!
+//! The file is polled rather than watched with inotify(7): a few lines
+//! arrive per millisecond at most, and after delete the file is renamed to
+//! `<root>/.events/` — an open descriptor follows it there, a watch on the
+//! old path would not.
+
+use std::fs::File;
+use std::io::{Read, Write};
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result};
+use glassbox_events::{from_line, Event, Kind};
+
+use crate::explain::{self, Style};
+use crate::paths::Paths;
+use crate::recorder::{kept, EVENTS_FILE};
+
+const POLL: Duration = Duration::from_millis(20);
+
+/// The whole lines appended to a file since the last read.
+struct Tail {
+    file: File,
+    partial: String,
+}
+
+impl Tail {
+    fn open(path: &Path) -> std::io::Result<Tail> {
+        Ok(Tail { file: File::open(path)?, partial: String::new() })
+    }
+
+    fn events(&mut self) -> Vec<Event> {
+        let mut text = String::new();
+        let _ = self.file.read_to_string(&mut text);
+        self.partial.push_str(&text);
+        let Some(end) = self.partial.rfind('\n') else { return Vec::new() };
+        let whole: String = self.partial.drain(..=end).collect();
+        whole.lines().filter_map(|l| from_line(l).ok()).collect()
+    }
+}
+
+/// How events are printed: narrated for people, or as they are.
+pub struct Printer {
+    json: bool,
+    style: Style,
+}
+
+impl Printer {
+    /// `runtime_pid` 0: learn it from the record's first event.
+    pub fn new(json: bool, colour: bool, runtime_pid: i32) -> Printer {
+        Printer { json, style: Style { colour, width: super::narrator::stderr_width(), runtime_pid } }
+    }
+
+    fn print(&mut self, event: &Event, out: &mut dyn Write) -> std::io::Result<()> {
+        // A record starts with the runtime's own events (bundle, cgroup):
+        // its pid tells the narrator which steps are not about a container process.
+        if self.style.runtime_pid == 0 {
+            self.style.runtime_pid = event.pid;
+        }
+        if self.json {
+            return out.write_all(glassbox_events::to_line(event).as_bytes());
+        }
+        match explain::narrate(event, &self.style) {
+            Some(n) => out.write_all(explain::render_text(event, &n, &self.style).as_bytes()),
+            None => Ok(()),
+        }
+    }
+}
+
+/// `glassbox events ID --follow`.
+pub fn follow(paths: &Paths, id: &str, json: bool, out: &mut dyn Write) -> Result<()> {
+    crate::state::validate_id(id)?;
+    let colour = !json && super::narrator::wants_colour(std::io::stdout());
+    let mut printer = Printer::new(json, colour, 0);
+    let dir = paths.container_dir(id);
+    let live = dir.join(EVENTS_FILE);
+    let kept_path = kept::kept_record(&paths.state_root, id);
+    let mut tail = match Tail::open(&live) {
+        Ok(t) => t,
+        Err(_) => Tail::open(&kept_path).with_context(|| {
+            format!("container {id:?}: no events at {} nor a kept record at {}", live.display(), kept_path.display())
+        })?,
+    };
+    loop {
+        let gone = !dir.exists();
+        for event in tail.events() {
+            printer.print(&event, out)?;
+        }
+        out.flush()?;
+        if gone {
+            return Ok(());
+        }
+        std::thread::sleep(POLL);
+    }
+}
+
+/// After `start`: narrate what the init records from line `from` on, until
+/// it calls execve(2) or fails (or `wait` passes, or it is gone).
+pub fn narrate_init_after_start(dir: &Path, from: usize, init_alive: impl Fn() -> bool, printer: &mut Printer) {
+    let Ok(mut tail) = Tail::open(&dir.join(EVENTS_FILE)) else { return };
+    let deadline = Instant::now() + Duration::from_secs(3);
+    let mut seen = 0usize;
+    let mut err = std::io::stderr().lock();
+    loop {
+        for event in tail.events() {
+            seen += 1;
+            if seen <= from {
+                continue;
+            }
+            let _ = printer.print(&event, &mut err);
+            let last = matches!(&event.kind, Kind::Step { action, .. } if action == "execve")
+                || matches!(event.kind, Kind::Error { .. });
+            if last {
+                return;
+            }
+        }
+        if Instant::now() > deadline || !init_alive() {
+            return;
+        }
+        std::thread::sleep(POLL);
+    }
+}
+
+/// How many events a container's record holds now.
+pub fn events_so_far(dir: &Path) -> usize {
+    std::fs::read(dir.join(EVENTS_FILE)).map(|t| t.iter().filter(|b| **b == b'\n').count()).unwrap_or(0)
+}

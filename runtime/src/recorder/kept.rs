@@ -1,0 +1,94 @@
+//! Where a container's record goes when the container does. `delete` (and
+//! `run`, which deletes, and a create that failed half-way) removes
+//! `<root>/<id>/`, but the story of how the container was made — or why it
+//! could not be — is what a learner or a debugging session wants next, so
+//! `events.jsonl` moves to `<root>/.events/<id>.jsonl` first. No container
+//! id can start with a dot, so that directory never collides with one.
+//!
+//! Moving is a rename(2) inside one filesystem: a descriptor still open on
+//! the file (the recorder's) keeps appending to it under its new name. Only
+//! the newest [`KEEP`] records are kept, so a host running thousands of
+//! short containers does not fill /run.
+
+use std::path::{Path, PathBuf};
+
+use super::EVENTS_FILE;
+
+/// How many records of removed containers are kept.
+pub const KEEP: usize = 100;
+
+/// The directory of kept records, beside the containers' directories.
+pub fn kept_dir(state_root: &Path) -> PathBuf {
+    state_root.join(".events")
+}
+
+/// The kept record of container `id`.
+pub fn kept_record(state_root: &Path, id: &str) -> PathBuf {
+    kept_dir(state_root).join(format!("{id}.jsonl"))
+}
+
+/// Move `<container_dir>/events.jsonl` to the kept records; returns where it
+/// went, or `None` when there was none (or it could not be moved: keeping a
+/// record never stops a delete).
+pub fn keep(container_dir: &Path) -> Option<PathBuf> {
+    let from = container_dir.join(EVENTS_FILE);
+    if !from.exists() {
+        return None;
+    }
+    let root = container_dir.parent()?;
+    let id = container_dir.file_name()?.to_str()?;
+    std::fs::create_dir_all(kept_dir(root)).ok()?;
+    let to = kept_record(root, id);
+    std::fs::rename(&from, &to).ok()?;
+    prune(&kept_dir(root), KEEP);
+    Some(to)
+}
+
+/// Remove the oldest records until at most `keep` are left.
+fn prune(dir: &Path, keep: usize) {
+    let Ok(entries) = std::fs::read_dir(dir) else { return };
+    let mut records: Vec<_> = entries
+        .flatten()
+        .filter_map(|e| Some((e.metadata().ok()?.modified().ok()?, e.path())))
+        .filter(|(_, p)| p.extension().is_some_and(|x| x == "jsonl"))
+        .collect();
+    if records.len() <= keep {
+        return;
+    }
+    records.sort();
+    for (_, path) in &records[..records.len() - keep] {
+        let _ = std::fs::remove_file(path);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_record_moves_beside_the_containers_and_the_oldest_go() {
+        let root = tempfile::tempdir().unwrap();
+        let dir = root.path().join("web");
+        std::fs::create_dir(&dir).unwrap();
+        std::fs::write(dir.join(EVENTS_FILE), "{}\n").unwrap();
+        let kept = keep(&dir).unwrap();
+        assert_eq!(kept, root.path().join(".events/web.jsonl"));
+        assert_eq!(std::fs::read_to_string(&kept).unwrap(), "{}\n");
+        assert!(!dir.join(EVENTS_FILE).exists());
+        assert_eq!(keep(&dir), None, "nothing left to keep");
+
+        for i in 0..5 {
+            let f = kept_dir(root.path()).join(format!("old-{i}.jsonl"));
+            std::fs::write(&f, "").unwrap();
+            let t = std::time::SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(1000 + i);
+            std::fs::File::options().write(true).open(&f).unwrap().set_modified(t).unwrap();
+        }
+        prune(&kept_dir(root.path()), 3);
+        let mut left: Vec<_> = std::fs::read_dir(kept_dir(root.path()))
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .collect();
+        left.sort();
+        assert_eq!(left, ["old-3.jsonl", "old-4.jsonl", "web.jsonl"]);
+    }
+}

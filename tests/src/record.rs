@@ -1,0 +1,23 @@
+//! A container's event record, wherever it is: `<root>/<id>/events.jsonl`
+//! while the container exists, `<root>/.events/<id>.jsonl` after delete.
+
+use std::path::{Path, PathBuf};
+
+use glassbox_events::{from_line, Event};
+
+/// Where the record of `id` is now, if anywhere.
+pub fn record_path(root: &Path, id: &str) -> Option<PathBuf> {
+    [root.join(id).join("events.jsonl"), root.join(".events").join(format!("{id}.jsonl"))]
+        .into_iter()
+        .find(|p| p.exists())
+}
+
+/// Every event of the record, in sequence order; panics on a bad line.
+pub fn record_of(root: &Path, id: &str) -> Vec<Event> {
+    let path = record_path(root, id).unwrap_or_else(|| panic!("no event record for {id} under {}", root.display()));
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let mut events: Vec<Event> =
+        text.lines().map(|l| from_line(l).unwrap_or_else(|e| panic!("{}: {e}: {l}", path.display()))).collect();
+    events.sort_by_key(|e| e.seq);
+    events
+}

@@ -1,0 +1,221 @@
+//! Where events go: events.jsonl (valid against the published schema, kept
+//! after delete, recording the stage a failed create died in), the hub's
+//! socket (never blocking `run`, drops counted), `--no-events`, and
+//! `glassbox events --follow`.
+
+use std::os::fd::{AsRawFd, OwnedFd};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use glassbox_e2e::*;
+use glassbox_events::{Event, Kind, Outcome, Stage};
+use nix::sys::socket::{
+    accept4, bind, listen as listen_on, recv, socket, AddressFamily, Backlog, MsgFlags, SockFlag, SockType, UnixAddr,
+};
+
+fn schema() -> jsonschema::Validator {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../runtime/events/schema/events.v1.json");
+    let schema: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    jsonschema::validator_for(&schema).expect("the published schema is itself valid")
+}
+
+fn run_with(rt: &Runtime, id: &str, bundle: &Bundle, global: &[&str]) -> std::process::Output {
+    let mut args: Vec<&std::ffi::OsStr> = global.iter().map(std::ffi::OsStr::new).collect();
+    args.extend(["run", id, "--bundle"].map(std::ffi::OsStr::new));
+    args.push(bundle.path().as_os_str());
+    rt.cmd_os(args)
+}
+
+#[test]
+fn the_record_validates_against_the_schema_and_survives_delete() {
+    let bundle = Bundle::busybox(&["/bin/true"]);
+    let rt = Runtime::new();
+    let id = rt.id("schema");
+    assert_ok(&rt.run(&id, &bundle));
+    rt.assert_clean(&id, &bundle);
+
+    let kept = rt.root().join(".events").join(format!("{id}.jsonl"));
+    let text = std::fs::read_to_string(&kept).unwrap_or_else(|e| panic!("{}: {e}", kept.display()));
+    let validator = schema();
+    for line in text.lines() {
+        let value: serde_json::Value = serde_json::from_str(line).unwrap();
+        let errors: Vec<String> = validator.iter_errors(&value).map(|e| e.to_string()).collect();
+        assert!(errors.is_empty(), "{line}\n  does not match the schema: {errors:?}");
+    }
+    let events = record_of(rt.root(), &id);
+    assert!(events.iter().any(|e| matches!(&e.kind, Kind::Step { action, .. } if action == "execve")));
+    assert!(events.iter().any(|e| matches!(&e.kind, Kind::Status { status } if status == "stopped")));
+    // `list` does not mistake the kept records for a container.
+    assert_eq!(stdout(&rt.cmd(&["list", "-q"])).trim(), "");
+}
+
+#[test]
+fn a_create_that_fails_midway_records_the_failing_stage() {
+    let bundle = Bundle::busybox(&["/no/such/program"]);
+    let rt = Runtime::new();
+    let id = rt.id("fails");
+    let err = assert_fails(&rt.create(&id, &bundle));
+    assert!(err.contains("/no/such/program"), "{err}");
+    rt.assert_clean(&id, &bundle);
+
+    let events = record_of(rt.root(), &id);
+    let error = events.iter().find_map(|e| match &e.kind {
+        Kind::Error { stage, message } => Some((*stage, message.clone())),
+        _ => None,
+    });
+    let (stage, message) = error.expect("an error event");
+    assert_eq!(stage, Stage::Exec, "{events:#?}");
+    assert!(message.contains("/no/such/program"), "{message}");
+    assert!(
+        events.iter().any(|e| matches!(e.kind, Kind::StageEnd { stage: Stage::Exec, outcome: Outcome::Failed, .. })),
+        "the stage ends as failed"
+    );
+    // The stages before it went through.
+    assert!(events
+        .iter()
+        .any(|e| matches!(e.kind, Kind::StageEnd { stage: Stage::PivotRoot, outcome: Outcome::Ok, .. })));
+}
+
+#[test]
+fn a_failed_mount_names_the_mounts_stage() {
+    let bundle = Bundle::busybox(&["/bin/true"]);
+    bundle.config_mut(|v| {
+        spec::add_mount(
+            v,
+            serde_json::json!({"destination": "/data", "type": "bind", "source": "/no/such/dir", "options": ["rbind"]}),
+        )
+    });
+    let rt = Runtime::new();
+    let id = rt.id("mountfail");
+    assert_fails(&rt.create(&id, &bundle));
+    rt.assert_clean(&id, &bundle);
+    let events = record_of(rt.root(), &id);
+    assert!(events.iter().any(|e| matches!(e.kind, Kind::Error { stage: Stage::Mounts, .. })), "{events:#?}");
+}
+
+#[test]
+fn no_events_writes_no_record() {
+    let bundle = Bundle::busybox(&["/bin/true"]);
+    let rt = Runtime::new();
+    let id = rt.id("noevents");
+    assert_ok(&run_with(&rt, &id, &bundle, &["--no-events"]));
+    rt.assert_clean(&id, &bundle);
+    assert_eq!(record_path(rt.root(), &id), None);
+}
+
+/// A hub's listening socket, as `glassbox dashboard` makes it.
+fn listen(path: &std::path::Path) -> OwnedFd {
+    let fd = socket(AddressFamily::Unix, SockType::SeqPacket, SockFlag::SOCK_CLOEXEC, None).unwrap();
+    bind(fd.as_raw_fd(), &UnixAddr::new(path).unwrap()).unwrap();
+    listen_on(&fd, Backlog::new(16).unwrap()).unwrap();
+    fd
+}
+
+#[test]
+fn a_listening_hub_receives_every_event_as_one_message() {
+    let bundle = Bundle::busybox(&["/bin/true"]);
+    let rt = Runtime::new();
+    let id = rt.id("hub");
+    let sock = rt.scratch().join("hub.sock");
+    let listener = listen(&sock);
+    assert_ok(&run_with(&rt, &id, &bundle, &["--hub", sock.to_str().unwrap()]));
+    rt.assert_clean(&id, &bundle);
+    // The connection and its messages wait in the socket for the hub to
+    // take them, even after the runtime is gone.
+    let conn =
+        accept4(&listener, SockFlag::SOCK_NONBLOCK | SockFlag::SOCK_CLOEXEC).expect("glassbox connected to the hub");
+    let mut lines = Vec::new();
+    let mut buf = vec![0u8; 65536];
+    while let Ok(n @ 1..) = recv(conn.as_raw_fd(), &mut buf, MsgFlags::empty()) {
+        lines.push(String::from_utf8(buf[..n].to_vec()).unwrap());
+    }
+    let mut received = Vec::new();
+    for line in &lines {
+        assert!(line.ends_with('\n') && line.matches('\n').count() == 1, "one line per message: {line:?}");
+        received.push(glassbox_events::from_line(line).unwrap());
+    }
+    let recorded = record_of(rt.root(), &id);
+    let seqs = |v: &[Event]| v.iter().map(|e| e.seq).collect::<Vec<_>>();
+    let mut got = seqs(&received);
+    got.sort();
+    assert_eq!(got, seqs(&recorded), "the hub saw what events.jsonl holds");
+}
+
+#[test]
+fn a_full_hub_never_blocks_run_and_the_drops_are_counted() {
+    // A hub that never reads, and a container with hundreds of mounts: more
+    // events than the socket's buffer holds.
+    let bundle = Bundle::busybox(&["/bin/true"]);
+    bundle.config_mut(|v| {
+        for i in 0..400 {
+            spec::add_mount(
+                v,
+                serde_json::json!({"destination": format!("/tmp/m{i}"), "type": "tmpfs", "source": "tmpfs"}),
+            );
+        }
+    });
+    let rt = Runtime::new();
+    let id = rt.id("fullhub");
+    let sock = rt.scratch().join("full.sock");
+    let _listener = listen(&sock);
+
+    let started = Instant::now();
+    let out = run_with(&rt, &id, &bundle, &["--hub", sock.to_str().unwrap()]);
+    assert_ok(&out);
+    assert!(started.elapsed() < Duration::from_secs(10), "run must not wait for the hub");
+    rt.assert_clean(&id, &bundle);
+    assert!(stderr(&out).contains("hub could not keep up"), "{}", stderr(&out));
+    let dropped: u64 = record_of(rt.root(), &id)
+        .iter()
+        .filter_map(|e| match &e.kind {
+            Kind::Dropped { sink, count } if sink == "hub" => Some(*count),
+            _ => None,
+        })
+        .sum();
+    assert!(dropped > 0, "the drops are recorded");
+}
+
+#[test]
+fn an_absent_hub_is_no_error() {
+    let bundle = Bundle::busybox(&["/bin/true"]);
+    let rt = Runtime::new();
+    let id = rt.id("nohub");
+    let out = run_with(&rt, &id, &bundle, &["--hub", "/nonexistent/hub.sock"]);
+    assert_ok(&out);
+    assert_eq!(stderr(&out), "");
+    rt.assert_clean(&id, &bundle);
+    assert!(!record_of(rt.root(), &id).iter().any(|e| matches!(e.kind, Kind::Dropped { .. })));
+}
+
+#[test]
+fn events_follow_prints_the_stages_live_until_delete() {
+    let bundle = Bundle::busybox(&["/bin/true"]);
+    let rt = Runtime::new();
+    let id = rt.id("follow");
+    assert_ok(&rt.create(&id, &bundle));
+    let mut follow = Command::new(glassbox_bin())
+        .arg("--root")
+        .arg(rt.root())
+        .args(["events", "--follow", "--json", &id])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    assert_ok(&rt.start(&id));
+    rt.wait_status(&id, "stopped");
+    assert_ok(&rt.delete(&id));
+    let status = runtime::wait_bounded(&mut follow, Duration::from_secs(5)).expect("follow ends once deleted");
+    let out = follow.wait_with_output().unwrap();
+    assert!(status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let printed: Vec<Event> =
+        String::from_utf8_lossy(&out.stdout).lines().map(|l| glassbox_events::from_line(l).unwrap()).collect();
+    assert_eq!(printed, record_of(rt.root(), &id), "every event, from create to the cleanup");
+    rt.assert_clean(&id, &bundle);
+
+    // A deleted container's record can still be read.
+    let again = rt.cmd(&["events", "--follow", &id]);
+    assert_ok(&again);
+    assert!(stdout(&again).contains("execve") || stdout(&again).to_lowercase().contains("exec"), "{}", stdout(&again));
+    let unknown = assert_fails(&rt.cmd(&["events", "--follow", "never-made"]));
+    assert!(unknown.contains("never-made"), "{unknown}");
+}
