@@ -76,9 +76,12 @@ impl Container {
         }
         self.cgroup.remove(&self.paths.cgroup_parent)?;
         record("remove_cgroup", [("path", self.cgroup.path.clone().into())]);
-        // Recorded before the directory goes, while events.jsonl is still in it.
         record("remove_state_dir", [("path", self.dir.path.display().to_string().into())]);
-        self.dir.remove()?;
+        // The record moves out first (a rename: our descriptor follows it),
+        // so this step and the stage's end still land in it.
+        if let Some(kept) = self.dir.remove()? {
+            record("keep_events", [("path", kept.display().to_string().into())]);
+        }
         Ok(())
     }
 }
