@@ -182,6 +182,7 @@ impl Container {
             write_pid_file(pid_file, pid)?;
         }
         rec.status(pid, "created");
+        rec.report_drops(pid);
         // Made: from here on the container is the caller's to delete.
         let dir = undo.dir.take().expect("still ours");
         undo.init = None;

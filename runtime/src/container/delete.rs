@@ -37,12 +37,14 @@ impl Container {
         let rec = Recorder::open(&self.dir.path, &self.state.id);
         // Cleanup is glassbox's own work; the container's process is gone or going.
         let me = std::process::id() as i32;
-        rec.stage(me, Stage::Cleanup, || {
+        let result = rec.stage(me, Stage::Cleanup, || {
             if status != Status::Stopped {
                 self.stop_everything();
             }
             self.destroy(&rec)
-        })
+        });
+        rec.report_drops(me);
+        result
     }
 
     /// SIGKILL every process of the container and wait for the init to go.

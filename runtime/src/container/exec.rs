@@ -97,6 +97,7 @@ impl Container {
         if !opts.detach {
             let _ = nix::sys::signal::sigprocmask(SigmaskHow::SIG_SETMASK, Some(&old), None);
         }
+        rec.report_drops(std::process::id() as i32);
         result
     }
 }

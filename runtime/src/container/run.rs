@@ -86,6 +86,7 @@ fn record_exit(rec: &Recorder, status: WaitStatus) {
         Ok::<_, std::convert::Infallible>(())
     });
     rec.status(pid, "stopped");
+    rec.report_drops(pid);
 }
 
 /// The signals a foreground `run` or `exec` takes over: those it forwards,
