@@ -110,10 +110,10 @@ fn create_then_start_with_explain_narrate_both_halves() {
     let created = rt.create_with(&id, &bundle, &["--explain"]);
     assert_ok(&created);
     assert!(stderr(&created).contains("pivot_root"), "{}", stderr(&created));
-    assert!(!stderr(&created).contains("execve"), "the execve comes with start");
+    assert!(!stderr(&created).contains("execve: "), "the execve comes with start");
     let started = rt.cmd(&["start", "--explain", &id]);
     assert_ok(&started);
-    assert!(stderr(&started).contains("execve"), "{}", stderr(&started));
+    assert!(stderr(&started).contains("execve: "), "{}", stderr(&started));
     rt.wait_status(&id, "stopped");
     assert_ok(&rt.delete(&id));
     rt.assert_clean(&id, &bundle);

@@ -14,7 +14,7 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
-use glassbox_events::{from_line, Event, Kind};
+use glassbox_events::{from_line, Event, Kind, Stage};
 
 use crate::explain::{self, Style};
 use crate::paths::Paths;
@@ -85,13 +85,21 @@ pub fn follow(paths: &Paths, id: &str, json: bool, out: &mut dyn Write) -> Resul
             format!("container {id:?}: no events at {} nor a kept record at {}", live.display(), kept_path.display())
         })?,
     };
+    // `delete` writes its last lines (where the record was kept, the end
+    // of the cleanup stage) after the directory is gone: once it is, read
+    // on until the cleanup stage ends, or a second passes.
+    let mut gone_since: Option<Instant> = None;
     loop {
-        let gone = !dir.exists();
+        if gone_since.is_none() && !dir.exists() {
+            gone_since = Some(Instant::now());
+        }
+        let mut finished = false;
         for event in tail.events() {
             printer.print(&event, out)?;
+            finished |= matches!(event.kind, Kind::StageEnd { stage: Stage::Cleanup, .. });
         }
         out.flush()?;
-        if gone {
+        if finished || gone_since.is_some_and(|t| t.elapsed() > Duration::from_secs(1)) {
             return Ok(());
         }
         std::thread::sleep(POLL);
@@ -106,19 +114,21 @@ pub fn narrate_init_after_start(dir: &Path, from: usize, init_alive: impl Fn() -
     let mut seen = 0usize;
     let mut err = std::io::stderr().lock();
     loop {
+        // Decide before reading, so the lines written just before the end are read too.
+        let last_round = Instant::now() > deadline || !init_alive();
         for event in tail.events() {
             seen += 1;
             if seen <= from {
                 continue;
             }
             let _ = printer.print(&event, &mut err);
-            let last = matches!(&event.kind, Kind::Step { action, .. } if action == "execve")
+            let done = matches!(&event.kind, Kind::Step { action, .. } if action == "execve")
                 || matches!(event.kind, Kind::Error { .. });
-            if last {
+            if done {
                 return;
             }
         }
-        if Instant::now() > deadline || !init_alive() {
+        if last_round {
             return;
         }
         std::thread::sleep(POLL);

@@ -9,7 +9,9 @@ use nix::sys::stat::Mode;
 
 use super::{Container, ContainerError};
 use crate::hooks;
+use crate::recorder::Recorder;
 use crate::state::Status;
+use glassbox_events::Stage;
 
 impl Container {
     pub fn start(&mut self) -> Result<(), ContainerError> {
@@ -46,9 +48,15 @@ impl Container {
     /// runtime-spec: a failing poststart hook is a warning, the container runs on.
     fn run_poststart_hooks(&self) {
         let list = self.state.hooks.poststart().clone().unwrap_or_default();
+        if list.is_empty() {
+            return;
+        }
         let state = serde_json::to_vec(&self.state.to_oci_json(Status::Running)).expect("json");
-        if let Err(e) = hooks::run_hooks("poststart", &list, &state) {
+        let rec = Recorder::open(&self.dir.path, &self.state.id);
+        let me = std::process::id() as i32;
+        if let Err(e) = rec.stage(me, Stage::Hooks, || hooks::run_hooks("poststart", &list, &state)) {
             crate::cli::log::warn(&format!("{e}"));
         }
+        rec.report_drops(me);
     }
 }

@@ -77,6 +77,7 @@ fn make_container(ctx: &InitContext) -> Result<Infallible, StepError> {
 
     // 1. Namespaces: who we are and what we can see of the system.
     reset_signals()?;
+    crate::recorder::narrator_link::close_reader_in_child();
     wait_for_go(ctx.channel)?;
     let rec = ctx.opts.recorder;
     let pid = rec.init_pid();

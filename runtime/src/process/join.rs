@@ -75,6 +75,7 @@ fn join_and_exec(
 ) -> Result<std::convert::Infallible, StepError> {
     let process = opts.process;
     super::init::reset_signals()?;
+    crate::recorder::narrator_link::close_reader_in_child();
     super::init::wait_for_go(channel)?;
     let (rec, pid) = (opts.recorder, opts.recorder.init_pid());
     let rest: Vec<_> = joined

@@ -11,6 +11,7 @@
 //! the send fails at once and the event goes to the other sinks only.
 
 use std::os::fd::{AsRawFd, OwnedFd};
+use std::sync::atomic::{AtomicI32, Ordering};
 
 use nix::sys::socket::{recv, send, socketpair, AddressFamily, MsgFlags, SockFlag, SockType};
 
@@ -25,6 +26,7 @@ impl NarratorLink {
     pub fn pair() -> std::io::Result<(NarratorLink, OwnedFd)> {
         let (ours, theirs) = socketpair(AddressFamily::Unix, SockType::SeqPacket, None, SockFlag::SOCK_CLOEXEC)
             .map_err(std::io::Error::from)?;
+        READER_FD.store(theirs.as_raw_fd(), Ordering::SeqCst);
         Ok((NarratorLink { fd: ours }, theirs))
     }
 
@@ -35,6 +37,21 @@ impl NarratorLink {
         }
         let mut answer = [0u8; 1];
         let _ = recv(self.fd.as_raw_fd(), &mut answer, MsgFlags::empty());
+    }
+}
+
+/// The narrator's end, as a number a cloned child can close.
+static READER_FD: AtomicI32 = AtomicI32::new(-1);
+
+/// In a process cloned from the runtime (the init, an exec'd process):
+/// close the copy of the narrator's end that clone(2) gave us. Otherwise,
+/// once the runtime is gone (`create --explain` has returned), our own copy
+/// would keep the line open, and we would wait for answers nobody gives.
+pub fn close_reader_in_child() {
+    let fd = READER_FD.swap(-1, Ordering::SeqCst);
+    if fd >= 0 {
+        // SAFETY: the fd is the child's copy of the narrator's end; nothing in the child uses it.
+        unsafe { libc::close(fd) };
     }
 }
 

@@ -30,12 +30,22 @@ pub fn mount(call: &MountCall, host_target: &Path) -> Result<(), Errno> {
     args.insert("source".into(), call.source.as_ref().map(|s| s.display().to_string()).into());
     args.insert("target".into(), call.target.display().to_string().into());
     args.insert("fstype".into(), call.fstype.clone().into());
-    args.insert("flags".into(), format!("{:?}", call.flags).into());
+    args.insert("flags".into(), syscall_flags(call.flags).into());
     args.insert("data".into(), call.data.clone().into());
     args.insert("equivalent".into(), call.to_string().into());
     args.insert("result".into(), result.map_or_else(|e| e.desc().to_string(), |_| "ok".to_string()).into());
     crate::recorder::step("mount", args);
     result
+}
+
+/// The flags as mount(2) is given them: "MS_BIND | MS_REC", or "0".
+fn syscall_flags(flags: MsFlags) -> String {
+    let names: Vec<&str> = flags.iter_names().map(|(name, _)| name).collect();
+    if names.is_empty() {
+        "0".into()
+    } else {
+        names.join(" | ")
+    }
 }
 
 /// Wraps a failed call into an error naming where it came from.
