@@ -219,3 +219,32 @@ fn events_follow_prints_the_stages_live_until_delete() {
     let unknown = assert_fails(&rt.cmd(&["events", "--follow", "never-made"]));
     assert!(unknown.contains("never-made"), "{unknown}");
 }
+
+#[test]
+fn every_process_of_a_container_numbers_its_events_from_one_counter() {
+    // create, the init, start (running a poststart hook while the init goes
+    // on to execve), exec and delete all write to one record.
+    let bundle = Bundle::busybox(&["sleep", "30"]);
+    bundle.config_mut(|v| {
+        spec::add_hook(v, "poststart", "/bin/true", &["true"]);
+        spec::add_hook(v, "startContainer", "/bin/true", &["true"]);
+    });
+    let rt = Runtime::new();
+    let id = rt.id("oneseq");
+    assert_ok(&rt.create(&id, &bundle));
+    assert_ok(&rt.start(&id));
+    assert_ok(&rt.exec(&id, &["true"]));
+    assert_ok(&rt.delete_force(&id));
+    rt.assert_clean(&id, &bundle);
+    let events = record_of(rt.root(), &id);
+    let seqs: Vec<u64> = events.iter().map(|e| e.seq).collect();
+    assert_eq!(seqs, (0..events.len() as u64).collect::<Vec<_>>(), "no gap, no repeat");
+    let hooks: Vec<String> = events
+        .iter()
+        .filter_map(|e| match &e.kind {
+            Kind::Step { action, args, .. } if action == "hook" => Some(args["hook"].as_str().unwrap().to_string()),
+            _ => None,
+        })
+        .collect();
+    assert!(hooks.contains(&"poststart".to_string()) && hooks.contains(&"startContainer".to_string()), "{hooks:?}");
+}

@@ -135,3 +135,16 @@ fn exec_explain_narrates_joining_the_namespaces_and_leaks_no_descriptor() {
     assert_ok(&rt.delete_force(&id));
     rt.assert_clean(&id, &bundle);
 }
+
+#[test]
+fn nothing_of_the_narrator_reaches_the_containers_program() {
+    let bundle = Bundle::busybox(&["ls", "/proc/self/fd"]);
+    let rt = Runtime::new();
+    let id = rt.id("explainfds");
+    let out = rt.cmd(&["run", "--explain", "--bundle", bundle.path().to_str().unwrap(), &id]);
+    assert_ok(&out);
+    let listing = stdout(&out);
+    let fds: Vec<&str> = listing.split_whitespace().collect();
+    assert_eq!(fds, ["0", "1", "2", "3"], "descriptors inside the container");
+    rt.assert_clean(&id, &bundle);
+}

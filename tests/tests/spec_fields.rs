@@ -25,6 +25,19 @@ fn sysctls_are_written_in_the_containers_namespaces() {
 }
 
 #[test]
+fn a_sysctl_that_would_change_the_host_is_refused() {
+    let bundle = Bundle::busybox(&["/bin/true"]);
+    bundle.config_mut(|v| v["linux"]["sysctl"] = json!({ "vm.swappiness": "1" }));
+    let rt = Runtime::new();
+    let id = rt.id("hostsysctl");
+    let before = std::fs::read_to_string("/proc/sys/vm/swappiness").unwrap();
+    let err = assert_fails(&rt.run(&id, &bundle));
+    assert!(err.contains("linux.sysctl") && err.contains("vm.swappiness"), "{err}");
+    assert_eq!(std::fs::read_to_string("/proc/sys/vm/swappiness").unwrap(), before);
+    rt.assert_clean(&id, &bundle);
+}
+
+#[test]
 fn domainname_is_set_in_the_uts_namespace() {
     let out = inside("domain", "cat /proc/sys/kernel/domainname", |v| v["domainname"] = json!("lab.example"));
     assert_eq!(out.trim(), "lab.example");

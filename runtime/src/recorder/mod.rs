@@ -12,14 +12,15 @@
 //!
 //! When the container is removed, its record is kept ([`kept`]).
 //!
-//! Sequence numbers come from one counter in a MAP_SHARED page, which
-//! clone(2) without CLONE_VM still shares. Every descriptor is O_CLOEXEC, so
+//! Sequence numbers come from one counter every recording process maps
+//! ([`sequence`]). Every descriptor is O_CLOEXEC, so
 //! nothing of the recorder reaches the user's program. Recording is best
 //! effort: a full disk must not stop a container from being made.
 
 pub mod hub;
 pub mod kept;
 pub mod narrator_link;
+pub mod sequence;
 
 use std::fs::{File, OpenOptions};
 use std::io::Write;
@@ -65,10 +66,10 @@ fn hub() -> Option<&'static HubSocket> {
     HUB.get_or_init(|| HubSocket::connect(&config.hub)).as_ref()
 }
 
-/// What the runtime and its init share.
+/// What the runtime and the process it clones share, in a MAP_SHARED
+/// page that clone(2) without CLONE_VM still shares.
 #[repr(C)]
 struct Shared {
-    seq: AtomicU64,
     /// The init's pid as the host sees it (the init itself sees 1).
     init_pid: AtomicI32,
     /// Events the hub could not take, not yet reported.
@@ -84,6 +85,7 @@ pub struct Recorder {
 struct Inner {
     container: String,
     file: Option<File>,
+    seq: sequence::Sequence,
     shared: NonNull<Shared>,
 }
 
@@ -100,6 +102,15 @@ static CURRENT: Mutex<Option<Recorder>> = Mutex::new(None);
 static CURRENT_STAGE: AtomicU8 = AtomicU8::new(NO_STAGE);
 static CURRENT_PID: AtomicI32 = AtomicI32::new(0);
 const NO_STAGE: u8 = u8::MAX;
+
+/// Whether any sink takes events in this process: work done only to
+/// describe a step (reading the capability sets) can be skipped otherwise.
+pub fn recording() -> bool {
+    let current = CURRENT.lock().unwrap_or_else(|p| p.into_inner()).clone();
+    current.is_some_and(|rec| rec.inner.file.is_some())
+        || config().is_some_and(|c| c.narrator.is_some())
+        || hub().is_some()
+}
 
 /// Make `rec` this process's recorder for [`step`].
 pub fn install(rec: &Recorder) {
@@ -137,16 +148,15 @@ impl Recorder {
             )
         };
         let shared = page.map(|p| p.cast::<Shared>()).unwrap_or_else(|_| {
-            NonNull::from(Box::leak(Box::new(Shared {
-                seq: AtomicU64::new(0),
-                init_pid: AtomicI32::new(0),
-                hub_drops: AtomicU64::new(0),
-            })))
+            NonNull::from(Box::leak(Box::new(Shared { init_pid: AtomicI32::new(0), hub_drops: AtomicU64::new(0) })))
         });
-        let recorder = Recorder { inner: Arc::new(Inner { container: container.into(), file, shared }) };
-        // `start` and `delete` append to what `create` wrote: carry on counting.
-        let written = std::fs::read(&path).map(|t| t.iter().filter(|b| **b == b'\n').count()).unwrap_or(0);
-        recorder.shared().seq.store(written as u64, Ordering::SeqCst);
+        let seq = if file.is_some() {
+            let lines = || std::fs::read(&path).map(|t| t.iter().filter(|b| **b == b'\n').count() as u64).unwrap_or(0);
+            sequence::Sequence::open(dir, lines)
+        } else {
+            sequence::Sequence::in_memory(0)
+        };
+        let recorder = Recorder { inner: Arc::new(Inner { container: container.into(), file, seq, shared }) };
         install(&recorder);
         recorder
     }
@@ -169,7 +179,7 @@ impl Recorder {
     fn event(&self, pid: i32, kind: Kind) -> Event {
         Event {
             v: SCHEMA_VERSION,
-            seq: self.shared().seq.fetch_add(1, Ordering::SeqCst),
+            seq: self.inner.seq.next(),
             ts_ns: monotonic_ns(),
             wall: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Nanos, true),
             container: self.inner.container.clone(),
