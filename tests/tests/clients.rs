@@ -41,13 +41,28 @@ struct Podman {
     /// podman makes `libpod_parent/` (and conmon's cgroup in it) in every
     /// hierarchy; if this test made it, this test removes it.
     made_libpod_parent: bool,
+    /// The event records glassbox kept (podman uses the default --root)
+    /// before this test: the ones it adds are this test's to remove.
+    records_before: Vec<PathBuf>,
+    had_records_dir: bool,
+}
+
+const KEPT_RECORDS: &str = "/run/glassbox/.events";
+
+fn kept_records() -> Vec<PathBuf> {
+    std::fs::read_dir(KEPT_RECORDS).into_iter().flatten().flatten().map(|e| e.path()).collect()
 }
 
 impl Podman {
     fn new() -> Podman {
         need("podman");
         let made_libpod_parent = !Path::new("/sys/fs/cgroup/pids/libpod_parent").exists();
-        Podman { dir: tempfile::tempdir().unwrap(), made_libpod_parent }
+        Podman {
+            dir: tempfile::tempdir().unwrap(),
+            made_libpod_parent,
+            records_before: kept_records(),
+            had_records_dir: Path::new(KEPT_RECORDS).exists(),
+        }
     }
 
     fn cmd(&self) -> Command {
@@ -88,6 +103,14 @@ impl Podman {
 impl Drop for Podman {
     fn drop(&mut self) {
         let _ = self.cmd().args(["rm", "--all", "--force", "--time", "0"]).output();
+        for record in kept_records() {
+            if !self.records_before.contains(&record) {
+                let _ = std::fs::remove_file(record);
+            }
+        }
+        if !self.had_records_dir {
+            let _ = std::fs::remove_dir(KEPT_RECORDS);
+        }
         if self.made_libpod_parent {
             for hierarchy in std::fs::read_dir("/sys/fs/cgroup").into_iter().flatten().flatten() {
                 let parent = hierarchy.path().join("libpod_parent");
@@ -156,6 +179,8 @@ fn podman_runs_execs_stops_and_removes_a_container() {
     assert_eq!(libpod_cgroups(), before, "podman's container cgroups are gone");
     // podman calls the runtime with its default --root.
     assert!(!Path::new("/run/glassbox").join(id.trim()).exists(), "glassbox's state for {id} is gone");
+    let record = Path::new(KEPT_RECORDS).join(format!("{}.jsonl", id.trim()));
+    assert!(record.exists(), "the events of a container podman ran are kept at {}", record.display());
 }
 
 /// A containerd daemon of our own, on a socket in a temp dir.
