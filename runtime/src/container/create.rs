@@ -104,25 +104,29 @@ impl Container {
         make_exec_fifo(&exec_fifo)?;
 
         let plan = NamespacePlan::from_spec(&linux.namespaces().clone().unwrap_or_default());
-        let init = spawn_init(
-            &InitOptions {
-                spec: &bundle.spec,
-                rootfs: &bundle.rootfs,
-                bundle: &bundle.dir,
-                cgroup_path: &cgroup_path,
-                exec_fifo: &exec_fifo,
-                no_pivot: opts.no_pivot,
-                new_keyring: !opts.no_new_keyring,
-                preserve_fds: opts.preserve_fds,
-                recorder: &rec,
-            },
-            &plan,
-        )?;
+        // The clone(2) is glassbox's act (its pid): the container's own namespaces stage follows in the init.
+        let init = rec.stage(me, Stage::Namespaces, || {
+            let init = spawn_init(
+                &InitOptions {
+                    spec: &bundle.spec,
+                    rootfs: &bundle.rootfs,
+                    bundle: &bundle.dir,
+                    cgroup_path: &cgroup_path,
+                    exec_fifo: &exec_fifo,
+                    no_pivot: opts.no_pivot,
+                    new_keyring: !opts.no_new_keyring,
+                    preserve_fds: opts.preserve_fds,
+                    recorder: &rec,
+                },
+                &plan,
+            )?;
+            rec.set_init_pid(init.pid.as_raw());
+            rec.emit(init.pid.as_raw(), clone_step(&plan));
+            Ok::<_, crate::process::ProcessError>(init)
+        })?;
         undo.init = Some(init.pid);
         let pid = init.pid.as_raw();
 
-        rec.set_init_pid(pid);
-        rec.emit(pid, clone_step(&plan));
         if plan.new_user {
             let uid = linux.uid_mappings().clone().unwrap_or_default();
             let gid = linux.gid_mappings().clone().unwrap_or_default();
