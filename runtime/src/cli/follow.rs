@@ -39,7 +39,10 @@ impl Tail {
         self.partial.push_str(&text);
         let Some(end) = self.partial.rfind('\n') else { return Vec::new() };
         let whole: String = self.partial.drain(..=end).collect();
-        whole.lines().filter_map(|l| from_line(l).ok()).collect()
+        // Two processes writing at once may land a little out of order.
+        let mut events: Vec<Event> = whole.lines().filter_map(|l| from_line(l).ok()).collect();
+        events.sort_by_key(|e| e.seq);
+        events
     }
 }
 

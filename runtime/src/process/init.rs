@@ -64,6 +64,8 @@ pub fn container_init(ctx: &InitContext) -> isize {
         Ok(Ok(never)) => match never {},
         Err(_) => StepError { stage: "init", message: "the init panicked (a glassbox bug)".into() },
     };
+    // The record first: once the runtime hears of the failure it removes the state dir.
+    ctx.opts.recorder.flush();
     let _ = ctx.channel.send(&FromInit::Failed { stage: err.stage.into(), message: err.message });
     1
 }
@@ -77,7 +79,7 @@ fn make_container(ctx: &InitContext) -> Result<Infallible, StepError> {
 
     // 1. Namespaces: who we are and what we can see of the system.
     reset_signals()?;
-    crate::recorder::narrator_link::close_reader_in_child();
+    crate::recorder::start_in_child();
     wait_for_go(ctx.channel)?;
     let rec = ctx.opts.recorder;
     let pid = rec.init_pid();

@@ -32,6 +32,8 @@ pub struct JoinOptions<'a> {
 
 /// fork a child inside the container's pid namespace; it waits for `Go`.
 pub fn spawn_joined(opts: &JoinOptions) -> Result<SpawnedInit, ProcessError> {
+    // The child gets a copy of our memory: no line may wait there to be written twice.
+    opts.recorder.flush();
     let joined = namespaces::of_process(opts.init_pid);
     let plan = NamespacePlan {
         join_before_clone: joined
@@ -52,6 +54,7 @@ pub fn spawn_joined(opts: &JoinOptions) -> Result<SpawnedInit, ProcessError> {
                 Ok(never) => match never {},
                 Err(e) => e,
             };
+            opts.recorder.flush();
             let _ = child_end.send(&FromInit::Failed { stage: err.stage.into(), message: err.message });
             // SAFETY: leave without running the runtime's destructors twice.
             unsafe { libc::_exit(1) }
@@ -75,7 +78,7 @@ fn join_and_exec(
 ) -> Result<std::convert::Infallible, StepError> {
     let process = opts.process;
     super::init::reset_signals()?;
-    crate::recorder::narrator_link::close_reader_in_child();
+    crate::recorder::start_in_child();
     super::init::wait_for_go(channel)?;
     let (rec, pid) = (opts.recorder, opts.recorder.init_pid());
     let rest: Vec<_> = joined
