@@ -21,6 +21,15 @@ pub fn set_namespace(v: &mut Value, kind: &str, path: Option<&str>) {
     list.push(ns);
 }
 
+/// A new user namespace whose root (and 65535 ids after it) is `host_id`
+/// on the host, for users and groups alike.
+pub fn map_root_to(v: &mut Value, host_id: u32) {
+    set_namespace(v, "user", None);
+    let map = json!([{ "containerID": 0, "hostID": host_id, "size": 65536 }]);
+    v["linux"]["uidMappings"] = map.clone();
+    v["linux"]["gidMappings"] = map;
+}
+
 /// Removes `linux.namespaces[type]`: the container shares the host's.
 pub fn remove_namespace(v: &mut Value, kind: &str) {
     array(&mut v["linux"], "namespaces").retain(|n| n["type"] != kind);

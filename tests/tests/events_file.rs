@@ -2,15 +2,7 @@
 //! each stage as they make the container, in one stream with one sequence.
 
 use glassbox_e2e::*;
-use glassbox_events::{from_line, Event, Kind, Outcome, Stage};
-
-fn events_of(rt: &Runtime, id: &str) -> Vec<Event> {
-    let path = rt.root().join(id).join("events.jsonl");
-    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    let mut events: Vec<Event> = text.lines().map(|l| from_line(l).unwrap_or_else(|e| panic!("{e}: {l}"))).collect();
-    events.sort_by_key(|e| e.seq);
-    events
-}
+use glassbox_events::{Kind, Outcome, Stage};
 
 #[test]
 fn create_and_start_record_every_stage_in_order() {
@@ -21,10 +13,10 @@ fn create_and_start_record_every_stage_in_order() {
     assert_ok(&rt.create(&id, &bundle));
     assert_ok(&rt.start(&id));
     let init = rt.pid(&id);
-    assert!(wait_until(std::time::Duration::from_secs(3), || events_of(&rt, &id)
+    assert!(wait_until(std::time::Duration::from_secs(3), || record_of(rt.root(), &id)
         .last()
         .is_some_and(|e| matches!(&e.kind, Kind::Step { action, .. } if action == "execve"))));
-    let events = events_of(&rt, &id);
+    let events = record_of(rt.root(), &id);
 
     let seqs: Vec<u64> = events.iter().map(|e| e.seq).collect();
     assert_eq!(seqs, (0..events.len() as u64).collect::<Vec<_>>(), "one sequence, no gaps, no repeats");

@@ -14,7 +14,7 @@ use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
 use glassbox_e2e::*;
-use glassbox_events::{from_line, Event, Kind};
+use glassbox_events::{Event, Kind};
 use serde_json::{json, Value};
 
 const SNAPSHOT: &str = "reference-bundle.events";
@@ -23,12 +23,10 @@ const SNAPSHOT: &str = "reference-bundle.events";
 fn reference_bundle() -> Bundle {
     let bundle = Bundle::busybox(&["/bin/true"]);
     bundle.config_mut(|v| {
-        for kind in ["pid", "network", "ipc", "uts", "mount", "cgroup", "user"] {
+        for kind in ["pid", "network", "ipc", "uts", "mount", "cgroup"] {
             spec::set_namespace(v, kind, None);
         }
-        let map = json!([{ "containerID": 0, "hostID": 100000, "size": 65536 }]);
-        v["linux"]["uidMappings"] = map.clone();
-        v["linux"]["gidMappings"] = map;
+        spec::map_root_to(v, 100000);
         v["hostname"] = json!("reference");
         v["linux"]["sysctl"] = json!({ "net.ipv4.ip_forward": "1" });
         v["process"]["rlimits"] = json!([{ "type": "RLIMIT_NOFILE", "soft": 512, "hard": 1024 }]);
@@ -46,14 +44,6 @@ fn reference_bundle() -> Bundle {
         spec::add_hook(v, "prestart", "/bin/true", &["true"]);
     });
     bundle
-}
-
-/// Every event of `path`, in sequence order.
-fn read_events(path: &Path) -> Vec<Event> {
-    let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    let mut events: Vec<Event> = text.lines().map(|l| from_line(l).unwrap_or_else(|e| panic!("{e}: {l}"))).collect();
-    events.sort_by_key(|e| e.seq);
-    events
 }
 
 /// What changes from run to run, and the placeholder each becomes.
@@ -203,7 +193,7 @@ fn exec_records_its_own_steps_in_the_same_record() {
     let id = rt.id("exec-steps");
     rt.start_container(&id, &bundle);
     assert_ok(&rt.exec(&id, &["/bin/true"]));
-    let events = read_events(&rt.root().join(&id).join("events.jsonl"));
+    let events = record_of(rt.root(), &id);
     assert_ok(&rt.delete_force(&id));
     rt.assert_clean(&id, &bundle);
 

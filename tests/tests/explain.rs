@@ -85,8 +85,11 @@ fn step_pauses_before_each_stage_until_enter_and_c_stops_pausing() {
     assert!(status.success(), "{out}");
     assert!(out.contains("made it"), "{out}");
     rt.assert_clean(&id, &bundle);
-    let pauses = out.matches("nsenter").count() + out.matches("no container process yet").count();
-    assert!(pauses >= 3, "a prompt before each of the first three stages:\n{out}");
+    assert_eq!(
+        out.matches("next stage:").count(),
+        3,
+        "a prompt before each of the first three stages, then none:\n{out}"
+    );
     let stages = record_of(rt.root(), &id).iter().filter(|e| matches!(e.kind, Kind::StageBegin { .. })).count();
     assert!(stages > 3, "more stages than pauses: after `c` it runs on");
     assert!(out.contains("nsenter --target"), "an nsenter command to look inside:\n{out}");
@@ -146,5 +149,22 @@ fn nothing_of_the_narrator_reaches_the_containers_program() {
     let listing = stdout(&out);
     let fds: Vec<&str> = listing.split_whitespace().collect();
     assert_eq!(fds, ["0", "1", "2", "3"], "descriptors inside the container");
+    rt.assert_clean(&id, &bundle);
+}
+
+#[test]
+fn start_explain_json_explains_the_inits_last_stages_too() {
+    let bundle = Bundle::busybox(&["/bin/true"]);
+    let rt = Runtime::new();
+    let id = rt.id("startjson");
+    assert_ok(&rt.create(&id, &bundle));
+    let started = rt.cmd(&["start", "--explain=json", &id]);
+    assert_ok(&started);
+    let lines: Vec<serde_json::Value> =
+        stderr(&started).lines().map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}"))).collect();
+    assert!(lines.iter().all(|l| l.get("explain").is_some()), "{lines:#?}");
+    assert!(lines.iter().any(|l| l["action"] == "execve"), "{lines:#?}");
+    rt.wait_status(&id, "stopped");
+    assert_ok(&rt.delete(&id));
     rt.assert_clean(&id, &bundle);
 }

@@ -131,12 +131,7 @@ fn joining_an_existing_network_namespace_by_path() {
 fn user_namespace_maps_root_to_100000() {
     let bundle = Bundle::busybox(&["cat", "/proc/self/uid_map", "/proc/self/gid_map"]);
     with_namespaces(&bundle, &ALL);
-    bundle.config_mut(|v| {
-        spec::set_namespace(v, "user", None);
-        let map = json!([{ "containerID": 0, "hostID": 100000, "size": 65536 }]);
-        v["linux"]["uidMappings"] = map.clone();
-        v["linux"]["gidMappings"] = map;
-    });
+    bundle.config_mut(|v| spec::map_root_to(v, 100000));
     let rt = Runtime::new();
     let id = rt.id("userns");
     let out = rt.run(&id, &bundle);
@@ -151,12 +146,7 @@ fn user_namespace_maps_root_to_100000() {
 fn user_namespace_seen_from_outside() {
     let bundle = Bundle::busybox(&["sleep", "30"]);
     with_namespaces(&bundle, &ALL);
-    bundle.config_mut(|v| {
-        spec::set_namespace(v, "user", None);
-        let map = json!([{ "containerID": 0, "hostID": 100000, "size": 65536 }]);
-        v["linux"]["uidMappings"] = map.clone();
-        v["linux"]["gidMappings"] = map;
-    });
+    bundle.config_mut(|v| spec::map_root_to(v, 100000));
     let rt = Runtime::new();
     let id = rt.id("userns-out");
     assert_ok(&rt.create(&id, &bundle));

@@ -16,7 +16,8 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result};
 use glassbox_events::{from_line, Event, Kind, Stage};
 
-use crate::explain::{self, Style};
+use super::args::ExplainFormat;
+use crate::explain::Style;
 use crate::paths::Paths;
 use crate::recorder::{kept, EVENTS_FILE};
 
@@ -46,16 +47,17 @@ impl Tail {
     }
 }
 
-/// How events are printed: narrated for people, or as they are.
+/// How events are printed: as `--explain` does (`Some` format), or as the
+/// record holds them (`None`, `events --follow --json`).
 pub struct Printer {
-    json: bool,
+    format: Option<ExplainFormat>,
     style: Style,
 }
 
 impl Printer {
     /// `runtime_pid` 0: learn it from the record's first event.
-    pub fn new(json: bool, colour: bool, runtime_pid: i32) -> Printer {
-        Printer { json, style: Style { colour, width: super::narrator::stderr_width(), runtime_pid } }
+    pub fn new(format: Option<ExplainFormat>, colour: bool, runtime_pid: i32) -> Printer {
+        Printer { format, style: Style { colour, width: super::narrator::stderr_width(), runtime_pid } }
     }
 
     fn print(&mut self, event: &Event, out: &mut dyn Write) -> std::io::Result<()> {
@@ -64,13 +66,11 @@ impl Printer {
         if self.style.runtime_pid == 0 {
             self.style.runtime_pid = event.pid;
         }
-        if self.json {
-            return out.write_all(glassbox_events::to_line(event).as_bytes());
-        }
-        match explain::narrate(event, &self.style) {
-            Some(n) => out.write_all(explain::render_text(event, &n, &self.style).as_bytes()),
-            None => Ok(()),
-        }
+        let text = match self.format {
+            Some(format) => super::narrator::render(event, format, &self.style),
+            None => Some(glassbox_events::to_line(event)),
+        };
+        text.map_or(Ok(()), |t| out.write_all(t.as_bytes()))
     }
 }
 
@@ -78,7 +78,7 @@ impl Printer {
 pub fn follow(paths: &Paths, id: &str, json: bool, out: &mut dyn Write) -> Result<()> {
     crate::state::validate_id(id)?;
     let colour = !json && super::narrator::wants_colour(std::io::stdout());
-    let mut printer = Printer::new(json, colour, 0);
+    let mut printer = Printer::new((!json).then_some(ExplainFormat::Text), colour, 0);
     let dir = paths.container_dir(id);
     let live = dir.join(EVENTS_FILE);
     let kept_path = kept::kept_record(&paths.state_root, id);
@@ -136,9 +136,4 @@ pub fn narrate_init_after_start(dir: &Path, from: usize, init_alive: impl Fn() -
         }
         std::thread::sleep(POLL);
     }
-}
-
-/// How many events a container's record holds now.
-pub fn events_so_far(dir: &Path) -> usize {
-    std::fs::read(dir.join(EVENTS_FILE)).map(|t| t.iter().filter(|b| **b == b'\n').count()).unwrap_or(0)
 }

@@ -84,7 +84,7 @@ fn dispatch(cli: Cli) -> Result<i32> {
         }
         Command::Start { id, explain } => {
             let mut c = Container::load(&paths, &id)?;
-            let from = follow::events_so_far(&c.dir.path);
+            let from = crate::recorder::events_written(&c.dir.path);
             c.start()?;
             if explain.explain.is_some() || explain.step {
                 narrate_after_start(&c, from, &explain);
@@ -180,9 +180,9 @@ fn narrate_after_start(c: &Container, from: usize, explain: &args::ExplainArgs) 
     if explain.step {
         log::warn("--step: after start, the remaining stages run in the container's init without pausing; use run --step to pause them all");
     }
-    let json = explain.explain == Some(args::ExplainFormat::Json);
-    let colour = !json && narrator::wants_colour(std::io::stderr());
-    let mut printer = follow::Printer::new(json, colour, std::process::id() as i32);
+    let format = explain.explain.unwrap_or(args::ExplainFormat::Text);
+    let colour = format == args::ExplainFormat::Text && narrator::wants_colour(std::io::stderr());
+    let mut printer = follow::Printer::new(Some(format), colour, std::process::id() as i32);
     follow::narrate_init_after_start(&c.dir.path, from, || c.state.init_alive(), &mut printer);
 }
 

@@ -8,7 +8,7 @@
 use std::io::{Read, Write};
 use std::os::fd::OwnedFd;
 
-use glassbox_events::{from_line, Kind};
+use glassbox_events::{from_line, Event, Kind};
 
 use super::args::{ExplainArgs, ExplainFormat};
 use crate::explain::{self, Style};
@@ -52,12 +52,7 @@ fn narrate_forever(fd: OwnedFd, format: ExplainFormat, mut step: bool, style: St
     let mut buf = Vec::new();
     while let Some(n) = narrator_link::next_line(&fd, &mut buf) {
         if let Ok(event) = from_line(&String::from_utf8_lossy(&buf[..n])) {
-            let text = match format {
-                ExplainFormat::Text => {
-                    explain::narrate(&event, &style).map(|n| explain::render_text(&event, &n, &style))
-                }
-                ExplainFormat::Json => Some(explain::render_json(&event, explain::narrate(&event, &style).as_ref())),
-            };
+            let text = render(&event, format, &style);
             let mut err = std::io::stderr().lock();
             if let Some(text) = text {
                 let _ = err.write_all(text.as_bytes());
@@ -70,6 +65,15 @@ fn narrate_forever(fd: OwnedFd, format: ExplainFormat, mut step: bool, style: St
             }
         }
         narrator_link::answer(&fd);
+    }
+}
+
+/// What `--explain` prints for one event (nothing for some in text form).
+pub(super) fn render(event: &Event, format: ExplainFormat, style: &Style) -> Option<String> {
+    let narration = explain::narrate(event, style);
+    match format {
+        ExplainFormat::Text => narration.map(|n| explain::render_text(event, &n, style)),
+        ExplainFormat::Json => Some(explain::render_json(event, narration.as_ref())),
     }
 }
 
@@ -102,12 +106,9 @@ pub(super) fn wants_colour(stream: impl std::os::fd::AsFd) -> bool {
 /// The terminal's width, 80 when it is not a terminal; at most 100, since
 /// long lines read badly.
 pub(super) fn stderr_width() -> usize {
-    let mut size: libc::winsize = unsafe { std::mem::zeroed() };
-    // SAFETY: TIOCGWINSZ fills a winsize we own.
-    let rc = unsafe { libc::ioctl(libc::STDERR_FILENO, libc::TIOCGWINSZ, &mut size) };
-    if rc == 0 && size.ws_col >= 40 {
-        (size.ws_col as usize).min(100)
-    } else {
-        80
+    use std::os::fd::AsFd;
+    match crate::terminal::window_size(std::io::stderr().as_fd()) {
+        Some(size) if size.ws_col >= 40 => (size.ws_col as usize).min(100),
+        _ => 80,
     }
 }

@@ -313,17 +313,3 @@ fn step_prompt_outside_the_container_after_clone_points_at_state() {
     let cleanup = step_prompt(&event(RUNTIME_PID, Kind::StageBegin { stage: Stage::Cleanup }), &style);
     assert!(cleanup.contains("gone"), "{cleanup}");
 }
-
-#[test]
-#[ignore = "prints the narration of the whole run, for reading: cargo test … -- --ignored --nocapture"]
-fn show() {
-    let style = style(false, 80);
-    for event in run_blocks().iter().flat_map(|b| &b.events) {
-        if matches!(event.kind, Kind::StageBegin { .. }) {
-            print!("{}", step_prompt(event, &style));
-        }
-        print!("{}", text(event, &style));
-    }
-    let first = &run_blocks()[0].events[1];
-    print!("{}", render_json(first, narrate(first, &style).as_ref()));
-}

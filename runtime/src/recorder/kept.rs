@@ -47,14 +47,14 @@ pub fn keep(container_dir: &Path) -> Option<PathBuf> {
 /// Remove the oldest records until at most `keep` are left.
 fn prune(dir: &Path, keep: usize) {
     let Ok(entries) = std::fs::read_dir(dir) else { return };
-    let mut records: Vec<_> = entries
-        .flatten()
-        .filter_map(|e| Some((e.metadata().ok()?.modified().ok()?, e.path())))
-        .filter(|(_, p)| p.extension().is_some_and(|x| x == "jsonl"))
-        .collect();
-    if records.len() <= keep {
+    let paths: Vec<PathBuf> =
+        entries.flatten().map(|e| e.path()).filter(|p| p.extension().is_some_and(|x| x == "jsonl")).collect();
+    // Every delete passes here: look at the files' ages only when some must go.
+    if paths.len() <= keep {
         return;
     }
+    let mut records: Vec<_> =
+        paths.into_iter().filter_map(|p| Some((std::fs::metadata(&p).ok()?.modified().ok()?, p))).collect();
     records.sort();
     for (_, path) in &records[..records.len() - keep] {
         let _ = std::fs::remove_file(path);

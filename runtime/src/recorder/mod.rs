@@ -132,6 +132,11 @@ static CURRENT_STAGE: AtomicU8 = AtomicU8::new(NO_STAGE);
 static CURRENT_PID: AtomicI32 = AtomicI32::new(0);
 const NO_STAGE: u8 = u8::MAX;
 
+/// How many events `<dir>/events.jsonl` holds now (one per line).
+pub fn events_written(dir: &Path) -> usize {
+    std::fs::read(dir.join(EVENTS_FILE)).map(|t| t.iter().filter(|b| **b == b'\n').count()).unwrap_or(0)
+}
+
 /// Whether any sink takes events in this process: work done only to
 /// describe a step (reading the capability sets) can be skipped otherwise.
 pub fn recording() -> bool {
@@ -188,8 +193,7 @@ impl Recorder {
             NonNull::from(Box::leak(Box::new(Shared { init_pid: AtomicI32::new(0), hub_drops: AtomicU64::new(0) })))
         });
         let seq = if file.is_some() {
-            let lines = || std::fs::read(&path).map(|t| t.iter().filter(|b| **b == b'\n').count() as u64).unwrap_or(0);
-            sequence::Sequence::open(dir, lines)
+            sequence::Sequence::open(dir, || events_written(dir) as u64)
         } else {
             sequence::Sequence::in_memory(0)
         };

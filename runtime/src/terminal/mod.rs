@@ -37,6 +37,11 @@ use nix::sys::stat::Mode;
 pub use fdpass::{recv_fd, send_fd, send_to_console_socket, CONSOLE_SOCKET_PAYLOAD};
 pub use host::{copy_available, set_winsize_from, RawModeGuard};
 
+/// The size of the terminal `fd` is, if it is one.
+pub fn window_size(fd: std::os::fd::BorrowedFd<'_>) -> Option<nix::pty::Winsize> {
+    ioctls::get_winsize(fd).ok()
+}
+
 /// Where the container's pty multiplexer is: a symlink to `pts/ptmx` (what
 /// runc and glassbox make) or a device node; either way it must lead to the
 /// container's own devpts, or the new pty would belong to the host's.
