@@ -18,6 +18,6 @@ mod codec;
 mod event;
 mod sink;
 
-pub use codec::{from_line, to_line, CodecError};
+pub use codec::{from_line, to_line, write_line, CodecError};
 pub use event::{Event, Kind, Outcome, ProcessChange, Source, Stage, SCHEMA_VERSION};
 pub use sink::{MemorySink, Sink};

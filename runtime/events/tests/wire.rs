@@ -54,6 +54,20 @@ fn every_kind_round_trips_through_one_line() {
 }
 
 #[test]
+fn the_line_writer_writes_what_serde_would() {
+    let mut tricky = one_of_each();
+    tricky.push(event(Kind::Error { stage: Stage::Bundle, message: "a \"quoted\" path\nand a tab\t, é".into() }));
+    for e in tricky {
+        let mut expected = serde_json::to_string(&e).unwrap();
+        expected.push('\n');
+        assert_eq!(to_line(&e), expected);
+        let mut appended = b"earlier line\n".to_vec();
+        write_line(&mut appended, &e);
+        assert_eq!(&appended[13..], expected.as_bytes());
+    }
+}
+
+#[test]
 fn the_wire_shape_is_flat() {
     let line = to_line(&one_of_each()[2]);
     let v: Value = serde_json::from_str(&line).unwrap();

@@ -364,6 +364,7 @@ pub(super) fn change_to_cwd(process: &Process) -> Result<(), StepError> {
 /// Block until `glassbox start` opens exec.fifo for reading, then tell it
 /// we are going.
 fn wait_for_start(ctx: &InitContext) -> Result<(), StepError> {
+    crate::recorder::flush_before_waiting();
     let path = format!("/proc/self/fd/{}", ctx.exec_fifo_fd);
     let mut fifo = OpenOptions::new().write(true).custom_flags(libc::O_CLOEXEC).open(&path).map_err(|e| StepError {
         stage: "exec",

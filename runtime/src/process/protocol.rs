@@ -71,6 +71,9 @@ impl Channel {
     }
 
     pub fn send_with_fd<T: Serialize>(&self, msg: &T, fd: Option<RawFd>) -> Result<(), ChannelError> {
+        // What this process recorded happened before what the other one
+        // does on hearing this: the record keeps that order.
+        crate::recorder::flush_before_waiting();
         let bytes = serde_json::to_vec(msg).expect("protocol messages serialize");
         let iov = [IoSlice::new(&bytes)];
         let fds = fd.map(|f| [f]);
@@ -81,6 +84,7 @@ impl Channel {
 
     /// Receive one message and the descriptor riding on it, if any.
     pub fn recv<T: for<'de> Deserialize<'de>>(&self) -> Result<(T, Option<OwnedFd>), ChannelError> {
+        crate::recorder::flush_before_waiting();
         let mut buf = vec![0u8; 64 * 1024];
         let mut cmsg = nix::cmsg_space!([RawFd; 1]);
         let (len, fd) = {

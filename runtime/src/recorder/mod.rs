@@ -6,10 +6,12 @@
 //! - `<root>/<id>/events.jsonl`, always (unless `--no-events`): the
 //!   replayable record. The runtime and the container's init both append to
 //!   it: the descriptor is opened with O_APPEND before clone(2), and whole
-//!   lines go out together — one write(2) when a stage ends, on an error or
-//!   a status, and before execve — so lines never interleave, and the
-//!   record costs a few dozen writes per container rather than one per
-//!   event (on ext4 an appending write costs ~15 µs of CPU: bench/run-true.sh).
+//!   lines go out together — one write(2) before the process signals or
+//!   waits for another one ([`flush_before_waiting`]), forks, execs or exits, and on
+//!   an error (with a narrator, at each stage's end too) — so
+//!   lines never interleave, and the record costs about ten writes per
+//!   container rather than one per event (on ext4 an appending write costs
+//!   ~15 µs of CPU: bench/run-true.sh).
 //!   Lines of two processes at work at the same time may land slightly out
 //!   of `seq` order; readers sort by `seq`. A process killed mid-stage loses
 //!   that stage's unwritten steps; its error still comes from the runtime.
@@ -36,7 +38,7 @@ use std::ptr::NonNull;
 use std::sync::atomic::{AtomicI32, AtomicU64, AtomicU8, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 
-use glassbox_events::{to_line, Event, Kind, Outcome, Source, Stage, SCHEMA_VERSION};
+use glassbox_events::{to_line, write_line, Event, Kind, Outcome, Source, Stage, SCHEMA_VERSION};
 use nix::sys::mman::{mmap_anonymous, MapFlags, ProtFlags};
 
 use hub::HubSocket;
@@ -97,8 +99,9 @@ struct Inner {
     shared: NonNull<Shared>,
 }
 
-/// Lines are written out before this many bytes of them wait.
-const FLUSH_AT: usize = 16 * 1024;
+/// Lines are written out before this many bytes of them wait (a whole
+/// container's record is ~40 KiB).
+const FLUSH_AT: usize = 32 * 1024;
 
 impl Inner {
     /// One write(2) of whole lines: O_APPEND puts them, unbroken, at the end
@@ -154,6 +157,17 @@ pub fn start_in_child() {
     narrator_link::close_reader_in_child();
 }
 
+/// Write out this process's unwritten lines before it tells another process
+/// to go on or waits for one (the init for the runtime, `start` for the
+/// init): the record keeps the order in which things happened, and whoever
+/// reads it meanwhile (`events --follow`, `start --explain`) sees all of it.
+pub fn flush_before_waiting() {
+    let current = CURRENT.lock().unwrap_or_else(|p| p.into_inner()).clone();
+    if let Some(rec) = current {
+        rec.flush();
+    }
+}
+
 /// Make `rec` this process's recorder for [`step`].
 pub fn install(rec: &Recorder) {
     *CURRENT.lock().unwrap_or_else(|p| p.into_inner()) = Some(rec.clone());
@@ -197,7 +211,8 @@ impl Recorder {
         } else {
             sequence::Sequence::in_memory(0)
         };
-        let inner = Inner { container: container.into(), file, pending: Mutex::new(Vec::new()), seq, shared };
+        let pending = Mutex::new(Vec::with_capacity(if file.is_some() { FLUSH_AT + 4096 } else { 4096 }));
+        let inner = Inner { container: container.into(), file, pending, seq, shared };
         let recorder = Recorder { inner: Arc::new(inner) };
         install(&recorder);
         recorder
@@ -245,28 +260,32 @@ impl Recorder {
         if self.inner.file.is_none() && narrator.is_none() && hub.is_none() {
             return;
         }
-        let ends_a_stretch = match &kind {
-            // The end of an outermost stage: nested ones end inside it.
-            Kind::StageEnd { .. } => CURRENT_STAGE.load(Ordering::SeqCst) == NO_STAGE,
-            Kind::Error { .. } | Kind::Status { .. } | Kind::Dropped { .. } => true,
+        let write_now = match &kind {
+            // A process that fails may be killed before it writes again.
+            Kind::Error { .. } | Kind::Dropped { .. } => true,
             Kind::Step { action, .. } => action == "execve",
+            // With a narrator a person may be looking at the record while
+            // --step holds the next stage: it is whole at every stage's end.
+            Kind::StageEnd { .. } => narrator.is_some() && CURRENT_STAGE.load(Ordering::SeqCst) == NO_STAGE,
             _ => false,
         };
-        let line = to_line(&self.event(pid, kind));
-        if self.inner.file.is_some() {
-            let mut pending = self.inner.pending.lock().unwrap_or_else(|p| p.into_inner());
-            pending.extend_from_slice(line.as_bytes());
-            if ends_a_stretch || pending.len() > FLUSH_AT {
-                self.inner.write_out(&mut pending);
-            }
-        }
+        let event = self.event(pid, kind);
+        let mut pending = self.inner.pending.lock().unwrap_or_else(|p| p.into_inner());
+        let start = pending.len();
+        write_line(&mut pending, &event);
+        let line = &pending[start..];
         if let Some(hub) = hub {
-            if !hub.offer(line.as_bytes()) {
+            if !hub.offer(line) {
                 self.shared().hub_drops.fetch_add(1, Ordering::SeqCst);
             }
         }
         if let Some(narrator) = narrator {
-            narrator.tell(line.as_bytes());
+            narrator.tell(line);
+        }
+        if self.inner.file.is_none() {
+            pending.truncate(start);
+        } else if write_now || pending.len() > FLUSH_AT {
+            self.inner.write_out(&mut pending);
         }
     }
 
