@@ -92,6 +92,7 @@ pub struct Recorder {
 
 struct Inner {
     container: String,
+    dir: PathBuf,
     file: Option<File>,
     /// Whole lines not yet written: a stage's steps go out with its end.
     pending: Mutex<Vec<u8>>,
@@ -188,6 +189,11 @@ impl Recorder {
     /// process's recorder for [`step`]. Without the file (a read-only state
     /// dir, `--no-events`) the other sinks still get the events.
     pub fn open(dir: &Path, container: &str) -> Recorder {
+        // `run` is create, start, wait and delete in one process: one recorder serves them all.
+        let current = CURRENT.lock().unwrap_or_else(|p| p.into_inner()).clone();
+        if let Some(rec) = current.filter(|r| r.inner.dir == dir && r.inner.container == container) {
+            return rec;
+        }
         let path = dir.join(EVENTS_FILE);
         let file = if config().is_none_or(|c| c.events) {
             OpenOptions::new().create(true).append(true).custom_flags(libc::O_CLOEXEC).open(&path).ok()
@@ -212,7 +218,7 @@ impl Recorder {
             sequence::Sequence::in_memory(0)
         };
         let pending = Mutex::new(Vec::with_capacity(if file.is_some() { FLUSH_AT + 4096 } else { 4096 }));
-        let inner = Inner { container: container.into(), file, pending, seq, shared };
+        let inner = Inner { container: container.into(), dir: dir.into(), file, pending, seq, shared };
         let recorder = Recorder { inner: Arc::new(inner) };
         install(&recorder);
         recorder

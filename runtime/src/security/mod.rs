@@ -189,7 +189,11 @@ pub fn capability_sets() -> serde_json::Value {
     if !crate::recorder::recording() {
         return serde_json::Value::Null;
     }
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    // proc files have no size to go by: one read into a buffer big enough,
+    // instead of read_to_string's growing reads (eight of them here).
+    let mut status = String::with_capacity(4096);
+    let _ =
+        std::fs::File::open("/proc/self/status").and_then(|mut f| std::io::Read::read_to_string(&mut f, &mut status));
     let mut sets = serde_json::Map::new();
     for (name, field) in [
         ("bounding", "CapBnd:"),
@@ -203,12 +207,21 @@ pub fn capability_sets() -> serde_json::Value {
             .find_map(|l| l.strip_prefix(field))
             .and_then(|hex| u64::from_str_radix(hex.trim(), 16).ok())
             .unwrap_or(0);
-        let mut names: Vec<String> =
-            caps::all().into_iter().filter(|c| mask & c.bitmask() != 0).map(|c| c.to_string()).collect();
-        names.sort();
+        let names: Vec<serde_json::Value> =
+            capabilities_by_name().iter().filter(|(bit, _)| mask & bit != 0).map(|(_, n)| n.as_str().into()).collect();
         sets.insert(name.into(), names.into());
     }
     serde_json::Value::Object(sets)
+}
+
+/// Every capability this build knows, as (bit mask, CAP_NAME), sorted by name.
+fn capabilities_by_name() -> &'static [(u64, String)] {
+    static TABLE: std::sync::OnceLock<Vec<(u64, String)>> = std::sync::OnceLock::new();
+    TABLE.get_or_init(|| {
+        let mut table: Vec<(u64, String)> = caps::all().into_iter().map(|c| (c.bitmask(), c.to_string())).collect();
+        table.sort_by(|a, b| a.1.cmp(&b.1));
+        table
+    })
 }
 
 /// Set the effective, permitted, inheritable and ambient sets.
