@@ -26,6 +26,11 @@ impl HubSocket {
     /// Connect to the hub at `path`; `None` when no hub listens there (the
     /// usual case), which is not an error: events.jsonl is still written.
     pub fn connect(path: &Path) -> Option<HubSocket> {
+        // No socket file, no hub: one stat instead of making a socket to find out.
+        if !path.exists() {
+            crate::cli::log::debug(&format!("events: no hub at {}; writing events.jsonl only", path.display()));
+            return None;
+        }
         let flags = SockFlag::SOCK_CLOEXEC | SockFlag::SOCK_NONBLOCK;
         let fd = socket(AddressFamily::Unix, SockType::SeqPacket, flags, None).ok()?;
         let addr = UnixAddr::new(path).ok()?;

@@ -6,9 +6,11 @@
 //! id can start with a dot, so that directory never collides with one.
 //!
 //! Moving is a rename(2) inside one filesystem: a descriptor still open on
-//! the file (the recorder's) keeps appending to it under its new name. Only
-//! the newest [`KEEP`] records are kept, so a host running thousands of
-//! short containers does not fill /run.
+//! the file (the recorder's) keeps appending to it under its new name. The
+//! newest [`KEEP`] records are kept, so a host running thousands of short
+//! containers does not fill /run: when more than [`PRUNE_ABOVE`] have piled
+//! up, the oldest go until [`KEEP`] are left — in batches, because finding
+//! the oldest means a stat(2) of every record, too much for every delete.
 
 use std::path::{Path, PathBuf};
 
@@ -16,6 +18,8 @@ use super::EVENTS_FILE;
 
 /// How many records of removed containers are kept.
 pub const KEEP: usize = 100;
+/// How many records may pile up before the oldest are removed.
+pub const PRUNE_ABOVE: usize = KEEP + KEEP / 5;
 
 /// The directory of kept records, beside the containers' directories.
 pub fn kept_dir(state_root: &Path) -> PathBuf {
@@ -40,17 +44,16 @@ pub fn keep(container_dir: &Path) -> Option<PathBuf> {
     std::fs::create_dir_all(kept_dir(root)).ok()?;
     let to = kept_record(root, id);
     std::fs::rename(&from, &to).ok()?;
-    prune(&kept_dir(root), KEEP);
+    prune(&kept_dir(root), PRUNE_ABOVE, KEEP);
     Some(to)
 }
 
-/// Remove the oldest records until at most `keep` are left.
-fn prune(dir: &Path, keep: usize) {
+/// When there are more than `above` records, remove the oldest until `keep` are left.
+fn prune(dir: &Path, above: usize, keep: usize) {
     let Ok(entries) = std::fs::read_dir(dir) else { return };
     let paths: Vec<PathBuf> =
         entries.flatten().map(|e| e.path()).filter(|p| p.extension().is_some_and(|x| x == "jsonl")).collect();
-    // Every delete passes here: look at the files' ages only when some must go.
-    if paths.len() <= keep {
+    if paths.len() <= above {
         return;
     }
     let mut records: Vec<_> =
@@ -83,7 +86,9 @@ mod tests {
             let t = std::time::SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(1000 + i);
             std::fs::File::options().write(true).open(&f).unwrap().set_modified(t).unwrap();
         }
-        prune(&kept_dir(root.path()), 3);
+        prune(&kept_dir(root.path()), 6, 3);
+        assert_eq!(std::fs::read_dir(kept_dir(root.path())).unwrap().count(), 6, "not more than 6 yet");
+        prune(&kept_dir(root.path()), 5, 3);
         let mut left: Vec<_> = std::fs::read_dir(kept_dir(root.path()))
             .unwrap()
             .map(|e| e.unwrap().file_name().into_string().unwrap())
