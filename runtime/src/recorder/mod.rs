@@ -94,7 +94,7 @@ struct Inner {
     container: String,
     dir: PathBuf,
     file: Option<File>,
-    /// Whole lines not yet written: a stage's steps go out with its end.
+    /// Whole lines not yet written (see the module's note on when they go).
     pending: Mutex<Vec<u8>>,
     seq: sequence::Sequence,
     shared: NonNull<Shared>,
