@@ -20,6 +20,7 @@
 //! Synchronous on purpose (no async runtime): [`Tracer::poll`] is poll(2) on
 //! the ring buffer's fd. See bpf(2) and bpf-helpers(7).
 
+mod display;
 mod error;
 mod event;
 mod probes;
@@ -29,6 +30,7 @@ mod syscalls;
 mod tracefs;
 mod tracer;
 
+pub use display::{format_ns, Formatter};
 pub use error::{TraceError, Unavailable};
 pub use event::{to_event, EventContext};
 pub use glassbox_probes_common::SyscallRecord;

@@ -10,11 +10,16 @@ use crate::error::Unavailable;
 
 const MOUNT_POINTS: [&str; 2] = ["/sys/kernel/tracing", "/sys/kernel/debug/tracing"];
 
+/// Where tracefs is mounted, if it is.
+pub fn mounted() -> Option<PathBuf> {
+    MOUNT_POINTS.iter().map(Path::new).find(|p| p.join("events").is_dir()).map(Path::to_path_buf)
+}
+
 /// The tracefs root, mounting it at /sys/kernel/tracing when no mount is
 /// there (a fresh machine may have none): `mount -t tracefs nodev …`.
 pub fn ensure_mounted() -> Result<PathBuf, Unavailable> {
-    if let Some(p) = MOUNT_POINTS.iter().map(Path::new).find(|p| p.join("events").is_dir()) {
-        return Ok(p.to_path_buf());
+    if let Some(p) = mounted() {
+        return Ok(p);
     }
     let target = Path::new(MOUNT_POINTS[0]);
     let c = |s: &str| std::ffi::CString::new(s).expect("no NUL in constant strings");
