@@ -108,7 +108,8 @@ impl ProcessRecord {
 }
 
 /// What sys_enter remembers for sys_exit, per thread: the return carries
-/// only the number and the result.
+/// only the number and the result. `ts_ns == 0` marks an entry already
+/// paired with its return (the slot is reused, not deleted).
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct PendingSyscall {

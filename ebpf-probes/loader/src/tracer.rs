@@ -1,5 +1,5 @@
 //! The [`Tracer`]: loads the embedded eBPF object with aya, attaches its five
-//! tracepoint programs, and gives the caller the traced-pid map to fill and
+//! programs (three tracepoints, two raw tracepoints), and gives the caller the traced-pid map to fill and
 //! the ring buffer to read. Dropping it detaches everything (the programs
 //! and maps live only as long as their file descriptors).
 //!
@@ -16,7 +16,7 @@ use std::os::fd::AsRawFd;
 use std::time::Duration;
 
 use aya::maps::{HashMap, MapData, MapError, PerCpuArray, RingBuf};
-use aya::programs::TracePoint;
+use aya::programs::{RawTracePoint, TracePoint};
 use aya::{Ebpf, EbpfLoader};
 use glassbox_probes_common::{globals, maps, SyscallStats, MAX_SYSCALLS};
 
@@ -44,14 +44,17 @@ impl Default for TraceOptions {
     }
 }
 
-/// (program, tracepoint category, tracepoint name), as attached.
-const PROGRAMS: [(&str, &str, &str); 5] = [
+/// (program, tracepoint category, tracepoint name): tracepoint programs,
+/// which read the kernel's formatted record (offsets from tracefs).
+const TRACEPOINTS: [(&str, &str, &str); 3] = [
     ("sched_process_fork", "sched", "sched_process_fork"),
     ("sched_process_exec", "sched", "sched_process_exec"),
     ("sched_process_exit", "sched", "sched_process_exit"),
-    ("sys_enter", "raw_syscalls", "sys_enter"),
-    ("sys_exit", "raw_syscalls", "sys_exit"),
 ];
+
+/// Raw tracepoint programs (program = tracepoint name): the per-syscall
+/// hooks, which skip the record formatting because they run so often.
+const RAW_TRACEPOINTS: [&str; 2] = ["sys_enter", "sys_exit"];
 
 /// Loaded, attached probes following a set of process trees.
 pub struct Tracer {
@@ -83,14 +86,19 @@ impl Tracer {
             .set_max_entries(maps::RECORDS, ring_bytes)
             .load(object)
             .map_err(|e| if root { Unavailable::Load(e) } else { Unavailable::NotRoot })?;
-        for (name, category, tracepoint) in PROGRAMS {
-            let program: &mut TracePoint = ebpf
-                .program_mut(name)
-                .ok_or(Unavailable::Missing(name))?
-                .try_into()
-                .map_err(|source| Unavailable::Program { name, tracepoint, source })?;
-            program.load().map_err(|source| Unavailable::Program { name, tracepoint, source })?;
-            program.attach(category, tracepoint).map_err(|source| Unavailable::Program { name, tracepoint, source })?;
+        for (name, category, tracepoint) in TRACEPOINTS {
+            let failed = |source| Unavailable::Program { name, tracepoint, source };
+            let program: &mut TracePoint =
+                ebpf.program_mut(name).ok_or(Unavailable::Missing(name))?.try_into().map_err(failed)?;
+            program.load().map_err(failed)?;
+            program.attach(category, tracepoint).map_err(failed)?;
+        }
+        for name in RAW_TRACEPOINTS {
+            let failed = |source| Unavailable::Program { name, tracepoint: name, source };
+            let program: &mut RawTracePoint =
+                ebpf.program_mut(name).ok_or(Unavailable::Missing(name))?.try_into().map_err(failed)?;
+            program.load().map_err(failed)?;
+            program.attach(name).map_err(failed)?;
         }
         let ring = take_map(&mut ebpf, maps::RECORDS)?;
         let traced = take_map(&mut ebpf, maps::TRACED)?;
