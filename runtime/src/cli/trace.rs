@@ -53,7 +53,7 @@ pub fn trace(a: &TraceCmd) -> Result<i32> {
     }
 
     let mut fmt = Formatter::new();
-    let mut counts = Counts::default();
+    let mut counts = Counts { child: pid.as_raw() as u32, ..Counts::default() };
     let code = loop {
         let records = tracer.poll(Duration::from_millis(100)).context("polling the eBPF ring buffer")?;
         print(&records, start, &mut fmt, &mut counts);
@@ -126,6 +126,11 @@ fn spawn_stopped(command: &[String]) -> Result<StoppedChild> {
 struct Counts {
     syscalls: u64,
     processes: u64,
+    /// The command's pid, and whether it has exec'd yet: its few syscalls
+    /// before that (the read of the go signal, closing the pipe) are
+    /// glassbox's hand-off, not the command, and are not shown.
+    child: u32,
+    execd: bool,
 }
 
 /// One line each: seconds since the trace started, then the record.
@@ -135,6 +140,13 @@ fn print(records: &[KernelRecord], start: u64, fmt: &mut Formatter, counts: &mut
     }
     let mut err = std::io::stderr().lock();
     for rec in records {
+        if !counts.execd && rec.pid() == counts.child {
+            match rec {
+                KernelRecord::Exec { .. } => counts.execd = true,
+                KernelRecord::Exit { .. } => {}
+                _ => continue,
+            }
+        }
         match rec {
             KernelRecord::Syscall(_) => counts.syscalls += 1,
             _ => counts.processes += 1,
