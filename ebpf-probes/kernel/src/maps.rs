@@ -70,7 +70,7 @@ pub fn current_ids() -> (u32, u32) {
 
 #[inline(always)]
 pub fn is_traced(tgid: u32) -> bool {
-    unsafe { TRACED.get(&tgid).is_some() }
+    unsafe { TRACED.get(tgid).is_some() }
 }
 
 /// Counts a record that found the ring buffer full: never lost silently.

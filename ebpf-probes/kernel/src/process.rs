@@ -36,7 +36,7 @@ pub fn sched_process_fork(ctx: TracePointContext) -> u32 {
     let thread = made_a_thread(tid);
     if !thread {
         // A thread shares its tgid, which is traced already.
-        let _ = TRACED.insert(&child, &1, 0);
+        let _ = TRACED.insert(child, 1, 0);
     }
     emit(RecordKind::Fork, child, tgid, if thread { ProcessRecord::THREAD } else { 0 }, 0, None);
     0
@@ -47,7 +47,7 @@ pub fn sched_process_fork(ctx: TracePointContext) -> u32 {
 /// in user memory starts with them).
 #[inline(always)]
 fn made_a_thread(tid: u32) -> bool {
-    let Some(p) = (unsafe { PENDING.get(&tid) }).filter(|p| p.ts_ns != 0) else {
+    let Some(p) = (unsafe { PENDING.get(tid) }).filter(|p| p.ts_ns != 0) else {
         return false;
     };
     let flags = match p.nr {
@@ -83,15 +83,15 @@ pub fn sched_process_exit(_ctx: TracePointContext) -> u32 {
     }
     // exit_group/exit never return, so their entry is still pending and
     // holds the status the process asked for; a signal death has none.
-    let (flags, code) = match unsafe { PENDING.get(&tid) } {
+    let (flags, code) = match unsafe { PENDING.get(tid) } {
         Some(p) if p.ts_ns != 0 && (p.nr == NR_EXIT_GROUP || p.nr == NR_EXIT) => {
             (ProcessRecord::CODE_KNOWN, p.args[0] as i32)
         }
         _ => (0, 0),
     };
-    let _ = PENDING.remove(&tid);
+    let _ = PENDING.remove(tid);
     if tid == tgid {
-        let _ = TRACED.remove(&tgid);
+        let _ = TRACED.remove(tgid);
         emit(RecordKind::Exit, tgid, tgid, flags, code, None);
     }
     0

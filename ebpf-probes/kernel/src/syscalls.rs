@@ -40,10 +40,10 @@ pub fn sys_enter(ctx: RawTracePointContext) -> i32 {
     let r = unsafe { bpf_probe_read_kernel(regs) }.unwrap_or([0; 15]);
     let args = [r[ARG_REGS[0]], r[ARG_REGS[1]], r[ARG_REGS[2]], r[ARG_REGS[3]], r[ARG_REGS[4]], r[ARG_REGS[5]]];
     let pending = PendingSyscall { nr, args, ts_ns: unsafe { bpf_ktime_get_ns() } };
-    match PENDING.get_ptr_mut(&tid) {
+    match PENDING.get_ptr_mut(tid) {
         Some(slot) => unsafe { *slot = pending },
         None => {
-            let _ = PENDING.insert(&tid, &pending, 0);
+            let _ = PENDING.insert(tid, pending, 0);
         }
     }
     0
@@ -55,7 +55,7 @@ pub fn sys_exit(ctx: RawTracePointContext) -> i32 {
     let (tid, tgid) = current_ids();
     // Only threads whose entry was seen have a pending entry: the cheap
     // filter for every untraced process.
-    let Some(slot) = PENDING.get_ptr_mut(&tid) else {
+    let Some(slot) = PENDING.get_ptr_mut(tid) else {
         return 0;
     };
     let pending = unsafe { *slot };

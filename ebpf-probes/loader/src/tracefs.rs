@@ -41,7 +41,7 @@ pub fn field_offset(tracefs: &Path, category: &str, name: &str, field: &str) -> 
         .ok_or_else(|| Unavailable::Tracepoint(format!("{}: no field {field:?}", path.display())))
 }
 
-/// Parses lines like `field:pid_t child_pid;	offset:20;	size:4;	signed:1;`.
+/// Parses lines like `field:pid_t child_pid; offset:20; size:4; signed:1;`.
 pub fn offset_in_format(format: &str, field: &str) -> Option<u32> {
     format.lines().find_map(|line| {
         let decl = line.trim().strip_prefix("field:")?.split(';').next()?;
