@@ -14,6 +14,7 @@
 //! allocates, a write through the looked-up pointer does not.
 
 use aya_ebpf::{
+    bindings::{BPF_RB_AVAIL_DATA, BPF_RB_FORCE_WAKEUP, BPF_RB_NO_WAKEUP, BPF_RB_RING_SIZE},
     helpers::{bpf_get_current_cgroup_id, bpf_ktime_get_ns, bpf_probe_read_kernel},
     macros::raw_tracepoint,
     programs::RawTracePointContext,
@@ -82,11 +83,27 @@ pub fn sys_exit(ctx: RawTracePointContext) -> i32 {
                 latency_ns,
                 cgroup_id: unsafe { bpf_get_current_cgroup_id() },
             });
-            entry.submit(0);
+            entry.submit(wakeup());
         }
         None => count_lost(),
     }
     0
+}
+
+/// Waking the reader for every syscall record costs more than making the
+/// record (an irq_work and a context switch each time the reader has caught
+/// up), so syscall records wake it only once the ring is an eighth full;
+/// otherwise the reader's poll timeout collects them. Fork, exec and exit
+/// records still wake it at once (process.rs).
+#[inline(always)]
+fn wakeup() -> u64 {
+    let waiting = RECORDS.query(BPF_RB_AVAIL_DATA as u64);
+    let size = RECORDS.query(BPF_RB_RING_SIZE as u64);
+    if waiting >= size / 8 {
+        BPF_RB_FORCE_WAKEUP as u64
+    } else {
+        BPF_RB_NO_WAKEUP as u64
+    }
 }
 
 /// Aggregate mode: one more call of `nr` that took `latency_ns`.
