@@ -196,6 +196,14 @@ impl Tracer {
     }
 }
 
+/// The ring buffer's fd, readable when records wait: for callers that poll
+/// it together with their own fds (a pidfd, a socket).
+impl AsRawFd for Tracer {
+    fn as_raw_fd(&self) -> std::os::fd::RawFd {
+        self.ring.as_raw_fd()
+    }
+}
+
 fn take_map<M>(ebpf: &mut Ebpf, name: &'static str) -> Result<M, Unavailable>
 where
     M: TryFrom<aya::maps::Map, Error = MapError>,

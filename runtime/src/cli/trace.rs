@@ -20,7 +20,7 @@
 use std::ffi::CString;
 use std::fs::File;
 use std::io::{Read, Write};
-use std::time::Duration;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 
 use anyhow::{Context, Result};
 use glassbox_probes::{format_ns, Formatter, KernelRecord, SyscallSummary, TraceOptions, Tracer};
@@ -54,28 +54,49 @@ pub fn trace(a: &TraceCmd) -> Result<i32> {
 
     let mut fmt = Formatter::new();
     let mut counts = Counts { child: pid.as_raw() as u32, ..Counts::default() };
+    let exited = pidfd_open(pid);
     let code = loop {
-        let records = tracer.poll(Duration::from_millis(100)).context("polling the eBPF ring buffer")?;
-        print(&records, start, &mut fmt, &mut counts);
+        wait_for_records_or_exit(&tracer, exited.as_ref()).context("polling the eBPF ring buffer")?;
+        print(&tracer.drain(), start, &mut fmt, &mut counts);
         match waitpid(pid, Some(WaitPidFlag::WNOHANG)).context("waitpid on the traced command")? {
             WaitStatus::Exited(_, code) => break code,
             WaitStatus::Signaled(_, sig, _) => break 128 + sig as i32,
             _ => {}
         }
     };
-    // The exit record may still be in the ring.
-    loop {
-        let records = tracer.poll(Duration::from_millis(20)).context("polling the eBPF ring buffer")?;
-        if records.is_empty() {
-            break;
-        }
-        print(&records, start, &mut fmt, &mut counts);
-    }
+    // Its exit record went to the ring before its parent (we) could reap it.
+    print(&tracer.drain(), start, &mut fmt, &mut counts);
     if a.summary {
         print_summary(&tracer.summary()?);
     }
     report_end(&tracer, &counts);
     Ok(code)
+}
+
+/// A pidfd (pidfd_open(2)) for the command: readable when it exits, so the
+/// wait below ends at once instead of at the next timeout.
+fn pidfd_open(pid: Pid) -> Option<OwnedFd> {
+    // SAFETY: a plain syscall; a non-negative result is a new fd we own.
+    let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid.as_raw(), 0) };
+    (fd >= 0).then(|| unsafe { OwnedFd::from_raw_fd(fd as i32) })
+}
+
+/// poll(2) on the ring buffer and the pidfd, for at most 100 ms: syscall
+/// records only wake the reader in batches (see the probes), so the timeout
+/// is what bounds how late a quiet command's lines appear.
+fn wait_for_records_or_exit(tracer: &Tracer, exited: Option<&OwnedFd>) -> std::io::Result<()> {
+    let mut fds = vec![libc::pollfd { fd: tracer.as_raw_fd(), events: libc::POLLIN, revents: 0 }];
+    if let Some(fd) = exited {
+        fds.push(libc::pollfd { fd: fd.as_raw_fd(), events: libc::POLLIN, revents: 0 });
+    }
+    // SAFETY: fds is a valid array of fds.len() pollfds.
+    if unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, 100) } < 0 {
+        let e = std::io::Error::last_os_error();
+        if e.kind() != std::io::ErrorKind::Interrupted {
+            return Err(e);
+        }
+    }
+    Ok(())
 }
 
 /// The command, forked and waiting on a pipe until it is in the traced map,
