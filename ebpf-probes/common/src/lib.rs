@@ -170,7 +170,7 @@ pub mod globals {
 
 /// Names of the maps, shared so the loader finds what the kernel declares.
 pub mod maps {
-    /// HashMap<u32 pid, u8>: the followed processes (tgids).
+    /// Array<u8> indexed by tgid (sized to pid_max): 1 = followed.
     pub const TRACED: &str = "TRACED";
     /// HashMap<u32 tid, PendingSyscall>: syscalls entered, not yet returned.
     pub const PENDING: &str = "PENDING";

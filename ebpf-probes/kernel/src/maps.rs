@@ -4,13 +4,17 @@
 
 use aya_ebpf::{
     macros::map,
-    maps::{HashMap, PerCpuArray, RingBuf},
+    maps::{Array, HashMap, PerCpuArray, RingBuf},
 };
 use glassbox_probes_common::{PendingSyscall, SyscallStats, MAX_SYSCALLS};
 
-/// The followed processes (tgid → 1).
+/// The followed processes: TRACED[tgid] = 1. An array indexed by pid, not
+/// a hash, because it is asked on every syscall of every process on the
+/// machine, and the kernel inlines an array lookup into a bounds check and
+/// an address computation. The loader sizes it to pid_max (at most 4 Mi
+/// entries, 4 MiB).
 #[map]
-pub static TRACED: HashMap<u32, u8> = HashMap::with_max_entries(16384, 0);
+pub static TRACED: Array<u8> = Array::with_max_entries(1 << 22, 0);
 
 /// Syscalls entered and not yet returned, by thread id.
 #[map]
@@ -23,6 +27,10 @@ pub static RECORDS: RingBuf = RingBuf::with_byte_size(1 << 20, 0);
 /// Records the ring buffer had no room for (per CPU; the loader sums them).
 #[map]
 pub static LOST: PerCpuArray<u64> = PerCpuArray::with_max_entries(1, 0);
+
+/// Syscall records sent (per CPU): paces the reader's wakeups.
+#[map]
+pub static SENT: PerCpuArray<u64> = PerCpuArray::with_max_entries(1, 0);
 
 /// Aggregate mode: per syscall number.
 #[map]
@@ -70,7 +78,15 @@ pub fn current_ids() -> (u32, u32) {
 
 #[inline(always)]
 pub fn is_traced(tgid: u32) -> bool {
-    unsafe { TRACED.get(tgid).is_some() }
+    TRACED.get(tgid).is_some_and(|t| *t != 0)
+}
+
+/// Marks `tgid` followed (1) or not (0).
+#[inline(always)]
+pub fn set_traced(tgid: u32, on: u8) {
+    if let Some(slot) = TRACED.get_ptr_mut(tgid) {
+        unsafe { *slot = on };
+    }
 }
 
 /// Counts a record that found the ring buffer full: never lost silently.

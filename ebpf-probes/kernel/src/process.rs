@@ -14,7 +14,7 @@ use aya_ebpf::{
 use glassbox_probes_common::{ProcessRecord, RecordKind, FILENAME_LEN};
 
 use crate::maps::{
-    count_lost, current_ids, exec_filename_offset, fork_child_pid_offset, is_traced, PENDING, RECORDS, TRACED,
+    count_lost, current_ids, exec_filename_offset, fork_child_pid_offset, is_traced, set_traced, PENDING, RECORDS,
 };
 
 const CLONE_THREAD: u64 = 0x0001_0000;
@@ -36,7 +36,7 @@ pub fn sched_process_fork(ctx: TracePointContext) -> u32 {
     let thread = made_a_thread(tid);
     if !thread {
         // A thread shares its tgid, which is traced already.
-        let _ = TRACED.insert(child, 1, 0);
+        set_traced(child, 1);
     }
     emit(RecordKind::Fork, child, tgid, if thread { ProcessRecord::THREAD } else { 0 }, 0, None);
     0
@@ -91,7 +91,7 @@ pub fn sched_process_exit(_ctx: TracePointContext) -> u32 {
     };
     let _ = PENDING.remove(tid);
     if tid == tgid {
-        let _ = TRACED.remove(tgid);
+        set_traced(tgid, 0);
         emit(RecordKind::Exit, tgid, tgid, flags, code, None);
     }
     0

@@ -7,8 +7,8 @@
 //! tracepoints (BPF_PROG_TYPE_RAW_TRACEPOINT): the program gets the
 //! tracepoint's C arguments (`struct pt_regs *regs, long id` on entry,
 //! `regs, long ret` on return) without the kernel first formatting a
-//! trace record, which roughly halves what an untraced process pays. An
-//! untraced process costs one hash lookup on entry and one on return.
+//! trace record. An untraced process costs one array lookup (TRACED) on
+//! entry and one on return.
 //! The per-thread entry in PENDING is written in place and marked consumed
 //! (ts_ns = 0) rather than inserted and deleted each time: a hash update
 //! allocates, a write through the looked-up pointer does not.
@@ -21,7 +21,7 @@ use aya_ebpf::{
 };
 use glassbox_probes_common::{latency_bucket, PendingSyscall, RecordKind, SyscallRecord, MAX_SYSCALLS};
 
-use crate::maps::{aggregate, count_lost, current_ids, is_traced, PENDING, RECORDS, STATS};
+use crate::maps::{aggregate, count_lost, current_ids, is_traced, PENDING, RECORDS, SENT, STATS};
 
 /// x86_64 `struct pt_regs` up to `di`, 8 bytes a register, in the order the
 /// kernel saves them (arch/x86/include/asm/ptrace.h): r15 r14 r13 r12 bp bx
@@ -54,8 +54,9 @@ pub fn sys_enter(ctx: RawTracePointContext) -> i32 {
 pub fn sys_exit(ctx: RawTracePointContext) -> i32 {
     let now = unsafe { bpf_ktime_get_ns() };
     let (tid, tgid) = current_ids();
-    // Only threads whose entry was seen have a pending entry: the cheap
-    // filter for every untraced process.
+    if !is_traced(tgid) {
+        return 0;
+    }
     let Some(slot) = PENDING.get_ptr_mut(tid) else {
         return 0;
     };
@@ -70,39 +71,53 @@ pub fn sys_exit(ctx: RawTracePointContext) -> i32 {
         count(pending.nr, latency_ns, ret);
         return 0;
     }
-    match RECORDS.reserve::<SyscallRecord>(0) {
-        Some(mut entry) => {
-            entry.write(SyscallRecord {
-                kind: RecordKind::Syscall as u32,
-                nr: pending.nr as u32,
-                tid,
-                tgid,
-                args: pending.args,
-                ret,
-                ts_ns: pending.ts_ns,
-                latency_ns,
-                cgroup_id: unsafe { bpf_get_current_cgroup_id() },
-            });
-            entry.submit(wakeup());
-        }
-        None => count_lost(),
+    // Syscall records may fill the ring only to three quarters: the rest is
+    // kept for fork/exec/exit records, rarer and needed to follow the tree.
+    let waiting = RECORDS.query(BPF_RB_AVAIL_DATA as u64);
+    let size = RECORDS.query(BPF_RB_RING_SIZE as u64);
+    if waiting >= size / 4 * 3 {
+        count_lost();
+        return 0;
     }
+    let Some(mut entry) = RECORDS.reserve::<SyscallRecord>(0) else {
+        count_lost();
+        return 0;
+    };
+    entry.write(SyscallRecord {
+        kind: RecordKind::Syscall as u32,
+        nr: pending.nr as u32,
+        tid,
+        tgid,
+        args: pending.args,
+        ret,
+        ts_ns: pending.ts_ns,
+        latency_ns,
+        cgroup_id: unsafe { bpf_get_current_cgroup_id() },
+    });
+    // Waking the reader for every syscall record costs more than making
+    // the record (an irq_work and a context switch each time the reader has
+    // caught up), so syscall records wake it only once the ring is an
+    // eighth full, and then every 64th record; otherwise the reader's poll
+    // timeout collects them. Fork, exec and exit records still wake it at
+    // once (process.rs).
+    let wake = if waiting >= size / 8 && sent_count() % 64 == 0 {
+        BPF_RB_FORCE_WAKEUP
+    } else {
+        BPF_RB_NO_WAKEUP
+    };
+    entry.submit(wake as u64);
     0
 }
 
-/// Waking the reader for every syscall record costs more than making the
-/// record (an irq_work and a context switch each time the reader has caught
-/// up), so syscall records wake it only once the ring is an eighth full;
-/// otherwise the reader's poll timeout collects them. Fork, exec and exit
-/// records still wake it at once (process.rs).
+/// Counts one more syscall record sent from this CPU; returns the count.
 #[inline(always)]
-fn wakeup() -> u64 {
-    let waiting = RECORDS.query(BPF_RB_AVAIL_DATA as u64);
-    let size = RECORDS.query(BPF_RB_RING_SIZE as u64);
-    if waiting >= size / 8 {
-        BPF_RB_FORCE_WAKEUP as u64
-    } else {
-        BPF_RB_NO_WAKEUP as u64
+fn sent_count() -> u64 {
+    match SENT.get_ptr_mut(0) {
+        Some(n) => unsafe {
+            *n += 1;
+            *n
+        },
+        None => 0,
     }
 }
 

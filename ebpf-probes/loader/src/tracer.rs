@@ -15,7 +15,7 @@ use std::collections::HashMap as StdHashMap;
 use std::os::fd::AsRawFd;
 use std::time::Duration;
 
-use aya::maps::{HashMap, MapData, MapError, PerCpuArray, RingBuf};
+use aya::maps::{Array, MapData, MapError, PerCpuArray, RingBuf};
 use aya::programs::{RawTracePoint, TracePoint};
 use aya::{Ebpf, EbpfLoader};
 use glassbox_probes_common::{globals, maps, SyscallStats, MAX_SYSCALLS};
@@ -60,7 +60,7 @@ const RAW_TRACEPOINTS: [&str; 2] = ["sys_enter", "sys_exit"];
 pub struct Tracer {
     ebpf: Ebpf,
     ring: RingBuf<MapData>,
-    traced: HashMap<MapData, u32, u8>,
+    traced: Array<MapData, u8>,
     /// child → parent, from the fork records seen, to give execs a ppid.
     parents: StdHashMap<u32, u32>,
     ring_bytes: u32,
@@ -84,6 +84,7 @@ impl Tracer {
             .set_global(globals::FORK_CHILD_PID_OFFSET, &fork_child, true)
             .set_global(globals::EXEC_FILENAME_OFFSET, &exec_filename, true)
             .set_max_entries(maps::RECORDS, ring_bytes)
+            .set_max_entries(maps::TRACED, pid_max())
             .load(object)
             .map_err(|e| if root { Unavailable::Load(e) } else { Unavailable::NotRoot })?;
         for (name, category, tracepoint) in TRACEPOINTS {
@@ -115,7 +116,7 @@ impl Tracer {
 
     /// Follows `pid` and, from now on, every process it forks.
     pub fn follow(&mut self, pid: u32) -> Result<(), TraceError> {
-        self.traced.insert(pid, 1, 0).map_err(|source| TraceError {
+        self.traced.set(pid, 1, 0).map_err(|source| TraceError {
             map: maps::TRACED,
             what: format!("adding pid {pid}"),
             source,
@@ -210,6 +211,16 @@ where
 {
     let map = ebpf.take_map(name).ok_or(Unavailable::Missing(name))?;
     M::try_from(map).map_err(|source| Unavailable::Map { name, source })
+}
+
+/// /proc/sys/kernel/pid_max: pids are below it, so it sizes TRACED (a pid
+/// above a pid_max raised after loading cannot be followed).
+fn pid_max() -> u32 {
+    std::fs::read_to_string("/proc/sys/kernel/pid_max")
+        .ok()
+        .and_then(|s| s.trim().parse().ok())
+        .unwrap_or(1 << 22)
+        .clamp(1024, 1 << 22)
 }
 
 /// The next power of two ≥ `bytes`, and at least a page.

@@ -159,7 +159,9 @@ fn print(records: &[KernelRecord], start: u64, fmt: &mut Formatter, counts: &mut
     if records.is_empty() {
         return;
     }
-    let mut err = std::io::stderr().lock();
+    // stderr is unbuffered: without this, every piece of every line would
+    // be its own write(2), and the reader would fall behind the ring.
+    let mut err = std::io::BufWriter::with_capacity(1 << 16, std::io::stderr().lock());
     for rec in records {
         if !counts.execd && rec.pid() == counts.child {
             match rec {
