@@ -100,7 +100,7 @@ pub fn sys_exit(ctx: RawTracePointContext) -> i32 {
     // eighth full, and then every 64th record; otherwise the reader's poll
     // timeout collects them. Fork, exec and exit records still wake it at
     // once (process.rs).
-    let wake = if waiting >= size / 8 && sent_count() % 64 == 0 {
+    let wake = if waiting >= size / 8 && sent_count().is_multiple_of(64) {
         BPF_RB_FORCE_WAKEUP
     } else {
         BPF_RB_NO_WAKEUP
