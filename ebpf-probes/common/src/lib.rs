@@ -172,6 +172,8 @@ pub mod globals {
 pub mod maps {
     /// Array<u8> indexed by tgid (sized to pid_max): 1 = followed.
     pub const TRACED: &str = "TRACED";
+    /// PerCpuArray<u64>[1]: syscall records sent, pacing the reader's wakeups.
+    pub const SENT: &str = "SENT";
     /// HashMap<u32 tid, PendingSyscall>: syscalls entered, not yet returned.
     pub const PENDING: &str = "PENDING";
     /// RingBuf: the records.
