@@ -107,7 +107,7 @@ struct StoppedChild {
 }
 
 impl StoppedChild {
-    /// Closing the write end lets the child's read return: it execs.
+    /// One byte down the pipe lets the child's read return: it execs.
     fn release(self) {
         let mut go = self.go;
         let _ = go.write_all(b"g");
