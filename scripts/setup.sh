@@ -23,9 +23,10 @@ fi
 #   qemu-system-x86 linux-image-amd64 cpio  the cgroup v2 test: a VM booting Debian's
 #                      kernel with cgroup v1 off (tests/vm/cgroup-v2.sh), since this
 #                      machine's own cgroups are a v1/v2 hybrid
+#   linux-libc-dev     asm/unistd_64.h: the tracer's syscall name table is generated from it
 PACKAGES=(busybox-static libseccomp-dev pkg-config runc crun podman containerd
           hyperfine time jq procps iproute2 util-linux
-          qemu-system-x86 linux-image-amd64 cpio)
+          qemu-system-x86 linux-image-amd64 cpio linux-libc-dev)
 
 missing=()
 for p in "${PACKAGES[@]}"; do
@@ -53,10 +54,10 @@ if ! command -v cargo >/dev/null 2>&1; then
 fi
 say "Rust: $(cargo --version)"
 
-# --- eBPF toolchain (not yet) ------------------------------------------------
-# >>> A later issue adds the eBPF steps here: `rustup component add rust-src
-# >>> --toolchain nightly`, then bpf-linker linked against nightly's LLVM
-# >>> (see ENVIRONMENT.md, "eBPF"). Each step must stay idempotent, and a
-# >>> failure must leave the runtime buildable with tracing reported as unavailable.
+# --- eBPF toolchain -----------------------------------------------------------
+# Nightly's rust-src, bpf-linker and tracefs for the tracer (ebpf-probes/).
+# Never fatal: without them the runtime builds and runs, and tracing says why
+# it is unavailable.
+bash "$(dirname "$0")/setup-ebpf.sh"
 
 say "done"

@@ -268,6 +268,23 @@ pub enum Command {
     },
     /// What this runtime supports, as runtime-spec features JSON.
     Features,
+    /// Run a command and show, from the kernel's side (eBPF), every syscall, fork, exec and exit of it and its
+    /// children: any runtime (runc, crun, glassbox) can be traced the same way.
+    Trace(TraceCmd),
+}
+
+#[derive(Args, Debug)]
+pub struct TraceCmd {
+    /// Count syscalls and their latencies in the kernel and print a table at the end, instead of one line each.
+    #[arg(long)]
+    pub summary: bool,
+    /// Size of the ring buffer records wait in (rounded up to a power of two); records that find it full are
+    /// counted as lost and reported.
+    #[arg(long = "ring-bytes", default_value_t = 4 << 20)]
+    pub ring_bytes: u32,
+    /// The command to trace and its arguments (after `--`).
+    #[arg(required = true, trailing_var_arg = true, allow_hyphen_values = true)]
+    pub command: Vec<String>,
 }
 
 /// The process `exec` runs: `--process FILE`, or the container's own

@@ -8,6 +8,7 @@ pub mod follow;
 pub mod log;
 pub mod narrator;
 pub mod spec;
+pub mod trace;
 
 use std::path::PathBuf;
 
@@ -167,6 +168,7 @@ fn dispatch(cli: Cli) -> Result<i32> {
             std::fs::write(&path, text + "\n").with_context(|| format!("writing {}", path.display()))?;
             Ok(0)
         }
+        Command::Trace(a) => trace::trace(&a),
         Command::Features => {
             out!("{}", serde_json::to_string_pretty(&features::features_json())?);
             Ok(0)

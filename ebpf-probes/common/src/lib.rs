@@ -1,0 +1,216 @@
+//! The records glassbox's eBPF programs put on the ring buffer and the
+//! values they keep in maps: `#[repr(C)]` plain data that the kernel side
+//! (ebpf-probes/kernel, built for bpfel) writes and the loader
+//! (ebpf-probes/loader) reads back byte for byte. Both sides compile this
+//! one file, so a layout can never disagree between them.
+//!
+//! Every ring-buffer record starts with a `u32` [`RecordKind`] tag, so one
+//! ring carries records of several shapes and sizes; a later "detail" record
+//! (decoded strings: mount source/target/fstype, execve argv, a cgroup file
+//! and the value written) takes the next tag.
+//!
+//! With the `user` feature the types implement `aya::Pod`, which is what
+//! lets aya copy them out of maps.
+#![no_std]
+
+/// The tag at the start of every ring-buffer record.
+#[repr(u32)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RecordKind {
+    /// A [`SyscallRecord`]: one syscall that returned.
+    Syscall = 1,
+    /// A [`ProcessRecord`] for fork(2)/clone(2) of a followed process.
+    Fork = 2,
+    /// A [`ProcessRecord`] for a successful execve(2).
+    Exec = 3,
+    /// A [`ProcessRecord`] for the exit of a followed process.
+    Exit = 4,
+    // 5 is kept for the "detail" record (decoded strings), not built yet.
+}
+
+impl RecordKind {
+    /// The kind a tag read off the ring names, if any.
+    pub fn from_tag(tag: u32) -> Option<RecordKind> {
+        match tag {
+            1 => Some(RecordKind::Syscall),
+            2 => Some(RecordKind::Fork),
+            3 => Some(RecordKind::Exec),
+            4 => Some(RecordKind::Exit),
+            _ => None,
+        }
+    }
+}
+
+/// One syscall of a followed process, emitted when it returns (raw_syscalls
+/// sys_exit). 96 bytes: tracing `dd bs=1` makes millions of these, so the
+/// record carries numbers only, never strings.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct SyscallRecord {
+    /// [`RecordKind::Syscall`].
+    pub kind: u32,
+    /// The syscall number (x86_64 table, asm/unistd_64.h).
+    pub nr: u32,
+    /// The thread that made it (the kernel's pid, gettid(2)).
+    pub tid: u32,
+    /// Its process (the kernel's tgid, getpid(2)).
+    pub tgid: u32,
+    /// The six argument registers as they were on entry; a syscall with
+    /// fewer arguments leaves junk in the rest.
+    pub args: [u64; 6],
+    /// The return value: negative errno on failure.
+    pub ret: i64,
+    /// When it was entered: bpf_ktime_get_ns(), which is CLOCK_MONOTONIC.
+    pub ts_ns: u64,
+    /// From entry to return.
+    pub latency_ns: u64,
+    /// The cgroup v2 id of the thread (bpf_get_current_cgroup_id): the inode
+    /// number of its cgroup directory in the unified hierarchy.
+    pub cgroup_id: u64,
+}
+
+/// Longest exec filename kept; longer ones are cut (and end in a NUL).
+pub const FILENAME_LEN: usize = 128;
+
+/// A change in a followed process tree. `kind` says which fields mean what.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ProcessRecord {
+    /// [`RecordKind::Fork`], [`RecordKind::Exec`] or [`RecordKind::Exit`].
+    pub kind: u32,
+    /// Fork: the new child (its tid, which is its pid when it is a process).
+    /// Exec and exit: the process.
+    pub pid: u32,
+    /// Fork: the parent process (tgid). Exec: 0 (the loader knows the parent
+    /// from the fork it saw). Exit: the process itself (tgid).
+    pub ppid: u32,
+    /// Fork: 1 when the child is a thread (CLONE_THREAD), else 0.
+    /// Exit: 1 when [`exit_code`](Self::exit_code) is known (the process
+    /// called exit/exit_group; not when a signal killed it).
+    pub flags: u32,
+    /// Exit: the status passed to exit_group(2)/exit(2).
+    pub exit_code: i32,
+    pub _pad: u32,
+    /// bpf_ktime_get_ns(): CLOCK_MONOTONIC.
+    pub ts_ns: u64,
+    /// The cgroup v2 id of the task reporting the change.
+    pub cgroup_id: u64,
+    /// Exec: the path given to execve, NUL-terminated (cut at
+    /// [`FILENAME_LEN`]). Empty otherwise.
+    pub filename: [u8; FILENAME_LEN],
+}
+
+impl ProcessRecord {
+    /// The `flags` bit saying a fork made a thread.
+    pub const THREAD: u32 = 1;
+    /// The `flags` bit saying an exit's code is known.
+    pub const CODE_KNOWN: u32 = 1;
+}
+
+/// What sys_enter remembers for sys_exit, per thread: the return carries
+/// only the number and the result. `ts_ns == 0` marks an entry already
+/// paired with its return (the slot is reused, not deleted).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct PendingSyscall {
+    pub nr: u64,
+    pub args: [u64; 6],
+    pub ts_ns: u64,
+}
+
+/// Buckets of the latency histogram: bucket i counts calls that took
+/// [2^i, 2^(i+1)) ns (bucket 0 also takes 0 ns; the last bucket everything
+/// from 2^31 ns ≈ 2 s up).
+pub const LATENCY_BUCKETS: usize = 32;
+
+/// Syscall numbers the aggregate table has room for (x86_64 has < 512).
+pub const MAX_SYSCALLS: u32 = 512;
+
+/// Aggregate mode: one per syscall number (per CPU), no per-call records.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SyscallStats {
+    pub count: u64,
+    pub total_ns: u64,
+    /// Calls that returned a negative errno.
+    pub errors: u64,
+    pub histogram: [u64; LATENCY_BUCKETS],
+}
+
+impl Default for SyscallStats {
+    fn default() -> Self {
+        SyscallStats { count: 0, total_ns: 0, errors: 0, histogram: [0; LATENCY_BUCKETS] }
+    }
+}
+
+/// The log2 bucket of a latency, as the kernel side files it.
+#[inline(always)]
+pub fn latency_bucket(ns: u64) -> usize {
+    if ns == 0 {
+        return 0;
+    }
+    let b = 63 - ns.leading_zeros() as usize;
+    if b >= LATENCY_BUCKETS {
+        LATENCY_BUCKETS - 1
+    } else {
+        b
+    }
+}
+
+/// Names of the globals the loader sets before loading (aya set_global).
+pub mod globals {
+    /// u8: 1 = aggregate mode (count into `STATS`, no syscall records).
+    pub const AGGREGATE: &str = "AGGREGATE";
+    /// u32: offset of `child_pid` in sched_process_fork's tracepoint record,
+    /// read by the loader from tracefs (it moved between kernel versions).
+    pub const FORK_CHILD_PID_OFFSET: &str = "FORK_CHILD_PID_OFFSET";
+    /// u32: offset of the `filename` __data_loc in sched_process_exec's record.
+    pub const EXEC_FILENAME_OFFSET: &str = "EXEC_FILENAME_OFFSET";
+}
+
+/// Names of the maps, shared so the loader finds what the kernel declares.
+pub mod maps {
+    /// Array<u8> indexed by tgid (sized to pid_max): 1 = followed.
+    pub const TRACED: &str = "TRACED";
+    /// PerCpuArray<u64>[1]: syscall records sent, pacing the reader's wakeups.
+    pub const SENT: &str = "SENT";
+    /// HashMap<u32 tid, PendingSyscall>: syscalls entered, not yet returned.
+    pub const PENDING: &str = "PENDING";
+    /// RingBuf: the records.
+    pub const RECORDS: &str = "RECORDS";
+    /// PerCpuArray<u64>[1]: records the ring buffer had no room for.
+    pub const LOST: &str = "LOST";
+    /// PerCpuArray<SyscallStats>[MAX_SYSCALLS]: aggregate mode's counts.
+    pub const STATS: &str = "STATS";
+}
+
+#[cfg(feature = "user")]
+mod pod {
+    // SAFETY: all of these are #[repr(C)] integers and arrays of integers
+    // with no padding left implicit, so any bit pattern is a valid value.
+    unsafe impl aya::Pod for super::SyscallRecord {}
+    unsafe impl aya::Pod for super::ProcessRecord {}
+    unsafe impl aya::Pod for super::PendingSyscall {}
+    unsafe impl aya::Pod for super::SyscallStats {}
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn layouts_have_no_hidden_padding() {
+        assert_eq!(core::mem::size_of::<SyscallRecord>(), 96);
+        assert_eq!(core::mem::size_of::<ProcessRecord>(), 40 + FILENAME_LEN);
+        assert_eq!(core::mem::size_of::<PendingSyscall>(), 64);
+    }
+
+    #[test]
+    fn buckets_are_log2() {
+        assert_eq!(latency_bucket(0), 0);
+        assert_eq!(latency_bucket(1), 0);
+        assert_eq!(latency_bucket(1023), 9);
+        assert_eq!(latency_bucket(1024), 10);
+        assert_eq!(latency_bucket(u64::MAX), LATENCY_BUCKETS - 1);
+    }
+}

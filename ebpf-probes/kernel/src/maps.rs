@@ -1,0 +1,98 @@
+//! The maps and globals the programs share with the loader (names in
+//! glassbox_probes_common::maps / ::globals). Sizes here are defaults: the
+//! loader sets the ring buffer's with EbpfLoader::set_max_entries.
+
+use aya_ebpf::{
+    macros::map,
+    maps::{Array, HashMap, PerCpuArray, RingBuf},
+};
+use glassbox_probes_common::{PendingSyscall, SyscallStats, MAX_SYSCALLS};
+
+/// The followed processes: TRACED[tgid] = 1. An array indexed by pid, not
+/// a hash, because it is asked on every syscall of every process on the
+/// machine, and the kernel inlines an array lookup into a bounds check and
+/// an address computation. The loader sizes it to pid_max (at most 4 Mi
+/// entries, 4 MiB).
+#[map]
+pub static TRACED: Array<u8> = Array::with_max_entries(1 << 22, 0);
+
+/// Syscalls entered and not yet returned, by thread id.
+#[map]
+pub static PENDING: HashMap<u32, PendingSyscall> = HashMap::with_max_entries(16384, 0);
+
+/// The records, for the loader to read.
+#[map]
+pub static RECORDS: RingBuf = RingBuf::with_byte_size(1 << 20, 0);
+
+/// Records the ring buffer had no room for (per CPU; the loader sums them).
+#[map]
+pub static LOST: PerCpuArray<u64> = PerCpuArray::with_max_entries(1, 0);
+
+/// Syscall records sent (per CPU): paces the reader's wakeups.
+#[map]
+pub static SENT: PerCpuArray<u64> = PerCpuArray::with_max_entries(1, 0);
+
+/// Aggregate mode: per syscall number.
+#[map]
+pub static STATS: PerCpuArray<SyscallStats> = PerCpuArray::with_max_entries(MAX_SYSCALLS, 0);
+
+// Globals the loader sets before loading (aya's EbpfLoader::set_global).
+// They live in .rodata, so the verifier sees them as constants and prunes
+// the mode that is off.
+
+/// 1: count syscalls into STATS instead of emitting records.
+#[unsafe(no_mangle)]
+static AGGREGATE: u8 = 0;
+/// Where sched_process_fork keeps `child_pid` (from its tracefs format).
+#[unsafe(no_mangle)]
+static FORK_CHILD_PID_OFFSET: u32 = 20;
+/// Where sched_process_exec keeps the `filename` __data_loc.
+#[unsafe(no_mangle)]
+static EXEC_FILENAME_OFFSET: u32 = 8;
+
+#[inline(always)]
+fn global<T: Copy>(g: &T) -> T {
+    // A plain read would be folded to the compile-time value; the loader
+    // rewrites the bytes, so read them.
+    unsafe { core::ptr::read_volatile(g) }
+}
+
+pub fn aggregate() -> bool {
+    global(&AGGREGATE) != 0
+}
+
+pub fn fork_child_pid_offset() -> usize {
+    global(&FORK_CHILD_PID_OFFSET) as usize
+}
+
+pub fn exec_filename_offset() -> usize {
+    global(&EXEC_FILENAME_OFFSET) as usize
+}
+
+/// The calling task's (tid, tgid).
+#[inline(always)]
+pub fn current_ids() -> (u32, u32) {
+    let id = aya_ebpf::helpers::bpf_get_current_pid_tgid();
+    (id as u32, (id >> 32) as u32)
+}
+
+#[inline(always)]
+pub fn is_traced(tgid: u32) -> bool {
+    TRACED.get(tgid).is_some_and(|t| *t != 0)
+}
+
+/// Marks `tgid` followed (1) or not (0).
+#[inline(always)]
+pub fn set_traced(tgid: u32, on: u8) {
+    if let Some(slot) = TRACED.get_ptr_mut(tgid) {
+        unsafe { *slot = on };
+    }
+}
+
+/// Counts a record that found the ring buffer full: never lost silently.
+#[inline(always)]
+pub fn count_lost() {
+    if let Some(n) = LOST.get_ptr_mut(0) {
+        unsafe { *n += 1 };
+    }
+}

@@ -1,0 +1,123 @@
+//! The followed process tree: `sched:sched_process_fork` adds a traced
+//! parent's child to TRACED (so the tree is followed in the kernel, with no
+//! race against the child's first syscall), `sched:sched_process_exec`
+//! reports the new program, `sched:sched_process_exit` reports the exit and
+//! forgets the process. See sched(7) and the tracefs formats under
+//! events/sched/.
+
+use aya_ebpf::{
+    helpers::{bpf_get_current_cgroup_id, bpf_ktime_get_ns, bpf_probe_read_kernel_str_bytes, bpf_probe_read_user},
+    macros::tracepoint,
+    programs::TracePointContext,
+    EbpfContext,
+};
+use glassbox_probes_common::{ProcessRecord, RecordKind, FILENAME_LEN};
+
+use crate::maps::{
+    count_lost, current_ids, exec_filename_offset, fork_child_pid_offset, is_traced, set_traced, PENDING, RECORDS,
+};
+
+const CLONE_THREAD: u64 = 0x0001_0000;
+const NR_CLONE: u64 = 56;
+const NR_EXIT: u64 = 60;
+const NR_EXIT_GROUP: u64 = 231;
+const NR_CLONE3: u64 = 435;
+
+/// Runs in the parent, inside its clone/fork syscall.
+#[tracepoint]
+pub fn sched_process_fork(ctx: TracePointContext) -> u32 {
+    let (tid, tgid) = current_ids();
+    if !is_traced(tgid) {
+        return 0;
+    }
+    let Ok(child) = (unsafe { ctx.read_at::<u32>(fork_child_pid_offset()) }) else {
+        return 0;
+    };
+    let thread = made_a_thread(tid);
+    if !thread {
+        // A thread shares its tgid, which is traced already.
+        set_traced(child, 1);
+    }
+    emit(RecordKind::Fork, child, tgid, if thread { ProcessRecord::THREAD } else { 0 }, 0, None);
+    0
+}
+
+/// Whether the clone in progress on `tid` makes a thread: its flags are in
+/// the pending sys_enter (clone's first argument; clone3's struct clone_args
+/// in user memory starts with them).
+#[inline(always)]
+fn made_a_thread(tid: u32) -> bool {
+    let Some(p) = (unsafe { PENDING.get(tid) }).filter(|p| p.ts_ns != 0) else {
+        return false;
+    };
+    let flags = match p.nr {
+        NR_CLONE => p.args[0],
+        NR_CLONE3 => unsafe { bpf_probe_read_user(p.args[0] as *const u64) }.unwrap_or(0),
+        _ => 0,
+    };
+    flags & CLONE_THREAD != 0
+}
+
+/// Runs in the process after a successful execve, before it returns.
+#[tracepoint]
+pub fn sched_process_exec(ctx: TracePointContext) -> u32 {
+    let (_, tgid) = current_ids();
+    if !is_traced(tgid) {
+        return 0;
+    }
+    let Ok(loc) = (unsafe { ctx.read_at::<u32>(exec_filename_offset()) }) else {
+        return 0;
+    };
+    // A __data_loc: the string's offset from the record start (low 16 bits).
+    let name = unsafe { (ctx.as_ptr() as *const u8).add((loc & 0xffff) as usize) };
+    emit(RecordKind::Exec, tgid, 0, 0, 0, Some(name));
+    0
+}
+
+/// Runs in each exiting thread.
+#[tracepoint]
+pub fn sched_process_exit(_ctx: TracePointContext) -> u32 {
+    let (tid, tgid) = current_ids();
+    if !is_traced(tgid) {
+        return 0;
+    }
+    // exit_group/exit never return, so their entry is still pending and
+    // holds the status the process asked for; a signal death has none.
+    let (flags, code) = match unsafe { PENDING.get(tid) } {
+        Some(p) if p.ts_ns != 0 && (p.nr == NR_EXIT_GROUP || p.nr == NR_EXIT) => {
+            (ProcessRecord::CODE_KNOWN, p.args[0] as i32)
+        }
+        _ => (0, 0),
+    };
+    let _ = PENDING.remove(tid);
+    if tid == tgid {
+        set_traced(tgid, 0);
+        emit(RecordKind::Exit, tgid, tgid, flags, code, None);
+    }
+    0
+}
+
+#[inline(always)]
+fn emit(kind: RecordKind, pid: u32, ppid: u32, flags: u32, exit_code: i32, filename: Option<*const u8>) {
+    let Some(mut entry) = RECORDS.reserve::<ProcessRecord>(0) else {
+        count_lost();
+        return;
+    };
+    let rec = entry.as_mut_ptr();
+    unsafe {
+        (*rec).kind = kind as u32;
+        (*rec).pid = pid;
+        (*rec).ppid = ppid;
+        (*rec).flags = flags;
+        (*rec).exit_code = exit_code;
+        (*rec)._pad = 0;
+        (*rec).ts_ns = bpf_ktime_get_ns();
+        (*rec).cgroup_id = bpf_get_current_cgroup_id();
+        (*rec).filename[0] = 0;
+        if let Some(src) = filename {
+            let dst: &mut [u8; FILENAME_LEN] = &mut (*rec).filename;
+            let _ = bpf_probe_read_kernel_str_bytes(src, dst);
+        }
+    }
+    entry.submit(0);
+}

@@ -1,0 +1,156 @@
+//! One readable line per syscall, strace-like: `openat(dfd=-100,
+//! filename=0x7ffc…, flags=0x80000, mode=0) = 3`. The argument names and C
+//! types come from the kernel itself, from tracefs'
+//! `events/syscalls/sys_enter_<name>/format`, read once per syscall seen;
+//! a kernel without syscall tracepoints gets six bare hex numbers.
+
+use std::collections::HashMap;
+
+use crate::record::KernelRecord;
+use crate::syscalls::syscall_name;
+use crate::SyscallRecord;
+
+/// One declared argument: its C type and name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Param {
+    pub ty: String,
+    pub name: String,
+}
+
+/// The arguments of syscall `name` as its tracepoint format declares them.
+pub fn syscall_params(name: &str) -> Option<Vec<Param>> {
+    let root = crate::tracefs::mounted()?;
+    let text = std::fs::read_to_string(root.join(format!("events/syscalls/sys_enter_{name}/format"))).ok()?;
+    Some(params_in_format(&text))
+}
+
+/// The fields after `__syscall_nr` in a sys_enter_* format.
+pub fn params_in_format(format: &str) -> Vec<Param> {
+    format
+        .lines()
+        .filter_map(|l| l.trim().strip_prefix("field:")?.split(';').next())
+        .skip_while(|decl| !decl.ends_with("__syscall_nr"))
+        .skip(1)
+        .filter_map(|decl| {
+            let (ty, name) = decl.rsplit_once(char::is_whitespace)?;
+            Some(Param { ty: ty.trim().to_string(), name: name.to_string() })
+        })
+        .collect()
+}
+
+/// A value as its C type suggests: pointers and flag words in hex, `int`s
+/// signed (so AT_FDCWD reads -100), other numbers in decimal.
+pub fn format_arg(p: &Param, v: u64) -> String {
+    let flaggy = ["flags", "mode", "prot", "mask", "cmd", "how"].iter().any(|w| p.name.contains(w));
+    if p.ty.contains('*') || flaggy {
+        if v == 0 {
+            return if p.ty.contains('*') { "NULL".into() } else { "0".into() };
+        }
+        return format!("{v:#x}");
+    }
+    match p.ty.as_str() {
+        "int" | "pid_t" | "key_serial_t" | "clockid_t" | "timer_t" | "mqd_t" => (v as i32).to_string(),
+        "long" | "off_t" | "loff_t" | "ssize_t" => (v as i64).to_string(),
+        "unsigned int" | "uid_t" | "gid_t" | "u32" | "qid_t" => (v as u32).to_string(),
+        _ => v.to_string(),
+    }
+}
+
+/// A return value: errors as `-1 <errno text>`, addresses in hex.
+pub fn format_ret(ret: i64) -> String {
+    if (-4095..0).contains(&ret) {
+        format!("-1 {}", std::io::Error::from_raw_os_error(-ret as i32))
+    } else if ret >= 1 << 32 {
+        format!("{ret:#x}")
+    } else {
+        ret.to_string()
+    }
+}
+
+/// Formats records as lines, remembering each syscall's parameters.
+#[derive(Default)]
+pub struct Formatter {
+    params: HashMap<u32, Option<Vec<Param>>>,
+}
+
+impl Formatter {
+    pub fn new() -> Formatter {
+        Formatter::default()
+    }
+
+    /// `name(arg=value, …) = ret`.
+    pub fn call(&mut self, s: &SyscallRecord) -> String {
+        let name = syscall_name(s.nr).map(String::from).unwrap_or_else(|| format!("syscall_{}", s.nr));
+        let params = self.params.entry(s.nr).or_insert_with(|| syscall_params(&name));
+        let args: Vec<String> = match params {
+            Some(ps) => ps.iter().zip(s.args).map(|(p, v)| format!("{}={}", p.name, format_arg(p, v))).collect(),
+            None => s.args.iter().map(|v| format!("{v:#x}")).collect(),
+        };
+        format!("{name}({}) = {}", args.join(", "), format_ret(s.ret))
+    }
+
+    /// The whole line after the timestamp: `[pid] what`, with the latency
+    /// for syscalls.
+    pub fn line(&mut self, rec: &KernelRecord) -> String {
+        match rec {
+            KernelRecord::Syscall(s) => {
+                let who = if s.tid == s.tgid { format!("[{}]", s.tgid) } else { format!("[{}/{}]", s.tgid, s.tid) };
+                format!("{who} {}  <{}>", self.call(s), format_ns(s.latency_ns))
+            }
+            KernelRecord::Fork { parent, child, thread, .. } => {
+                let what = if *thread { "new thread" } else { "fork" };
+                format!("[{parent}] {what} → {child}")
+            }
+            KernelRecord::Exec { pid, filename, .. } => format!("[{pid}] exec {filename}"),
+            KernelRecord::Exit { pid, exit_code: Some(code), .. } => format!("[{pid}] exit {code}"),
+            KernelRecord::Exit { pid, exit_code: None, .. } => format!("[{pid}] exit (killed by a signal)"),
+        }
+    }
+}
+
+/// 850ns, 12.3µs, 4.56ms, 1.20s.
+pub fn format_ns(ns: u64) -> String {
+    match ns {
+        0..=999 => format!("{ns}ns"),
+        1_000..=999_999 => format!("{:.1}µs", ns as f64 / 1e3),
+        1_000_000..=999_999_999 => format!("{:.2}ms", ns as f64 / 1e6),
+        _ => format!("{:.2}s", ns as f64 / 1e9),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const OPENAT: &str = "name: sys_enter_openat
+format:
+\tfield:int common_pid;\toffset:4;\tsize:4;\tsigned:1;
+
+\tfield:int __syscall_nr;\toffset:8;\tsize:4;\tsigned:1;
+\tfield:int dfd;\toffset:16;\tsize:8;\tsigned:0;
+\tfield:const char * filename;\toffset:24;\tsize:8;\tsigned:0;
+\tfield:int flags;\toffset:32;\tsize:8;\tsigned:0;
+\tfield:umode_t mode;\toffset:40;\tsize:8;\tsigned:0;
+";
+
+    #[test]
+    fn parameters_come_from_the_tracepoint_format() {
+        let ps = params_in_format(OPENAT);
+        let names: Vec<(&str, &str)> = ps.iter().map(|p| (p.ty.as_str(), p.name.as_str())).collect();
+        assert_eq!(names, [("int", "dfd"), ("const char *", "filename"), ("int", "flags"), ("umode_t", "mode")]);
+        assert_eq!(format_arg(&ps[0], (-100i64) as u64), "-100");
+        assert_eq!(format_arg(&ps[1], 0x7ffc_1234), "0x7ffc1234");
+        assert_eq!(format_arg(&ps[2], 0x80000), "0x80000");
+        assert_eq!(format_arg(&Param { ty: "size_t".into(), name: "count".into() }, 4096), "4096");
+    }
+
+    #[test]
+    fn returns_and_latencies_read_like_strace() {
+        assert_eq!(format_ret(3), "3");
+        assert!(format_ret(-2).starts_with("-1 No such file or directory"), "{}", format_ret(-2));
+        assert_eq!(format_ret(0x7f00_0000_0000), "0x7f0000000000");
+        assert_eq!(format_ns(850), "850ns");
+        assert_eq!(format_ns(12_345), "12.3µs");
+        assert_eq!(format_ns(4_560_000), "4.56ms");
+    }
+}

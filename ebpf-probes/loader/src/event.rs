@@ -1,0 +1,141 @@
+//! Kernel records as glassbox [`Event`]s (`source: kernel`), so the probes'
+//! view and the runtime's own stage events merge into one timeline: both
+//! stamp CLOCK_MONOTONIC nanoseconds (bpf_ktime_get_ns is that clock).
+
+use glassbox_events::{Event, Kind, ProcessChange, Source, SCHEMA_VERSION};
+
+use crate::record::KernelRecord;
+use crate::syscalls::syscall_name;
+
+/// What a record alone does not say: which container it belongs to, and
+/// how to turn its monotonic time into wall-clock time for people.
+#[derive(Debug, Clone)]
+pub struct EventContext {
+    pub container: String,
+    /// CLOCK_REALTIME − CLOCK_MONOTONIC, in ns, measured once.
+    pub wall_offset_ns: i64,
+}
+
+impl EventContext {
+    /// Measures the offset between the two clocks now (clock_gettime(2)).
+    pub fn new(container: &str) -> EventContext {
+        let ns = |clock| {
+            let mut t = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+            // SAFETY: t is a valid timespec to write into.
+            unsafe { libc::clock_gettime(clock, &mut t) };
+            t.tv_sec * 1_000_000_000 + t.tv_nsec
+        };
+        let wall_offset_ns = ns(libc::CLOCK_REALTIME) - ns(libc::CLOCK_MONOTONIC);
+        EventContext { container: container.to_string(), wall_offset_ns }
+    }
+}
+
+/// The event for `rec`, numbered `seq` in its stream.
+pub fn to_event(rec: &KernelRecord, seq: u64, ctx: &EventContext) -> Event {
+    let wall = chrono::DateTime::from_timestamp_nanos(rec.ts_ns() as i64 + ctx.wall_offset_ns)
+        .to_rfc3339_opts(chrono::SecondsFormat::Nanos, true);
+    let process = |change, ppid: Option<u32>, filename: Option<&String>, exit_code| Kind::Process {
+        change,
+        ppid: ppid.map(|p| p as i32),
+        filename: filename.cloned(),
+        exit_code,
+    };
+    let (pid, kind) = match rec {
+        KernelRecord::Syscall(s) => (
+            s.tgid,
+            Kind::Syscall {
+                nr: s.nr,
+                name: syscall_name(s.nr).map(String::from).unwrap_or_else(|| format!("syscall_{}", s.nr)),
+                args: s.args.to_vec(),
+                ret: s.ret,
+                latency_ns: s.latency_ns,
+            },
+        ),
+        KernelRecord::Fork { parent, child, .. } => (*child, process(ProcessChange::Fork, Some(*parent), None, None)),
+        KernelRecord::Exec { pid, ppid, filename, .. } => {
+            (*pid, process(ProcessChange::Exec, *ppid, Some(filename), None))
+        }
+        KernelRecord::Exit { pid, exit_code, .. } => (*pid, process(ProcessChange::Exit, None, None, *exit_code)),
+    };
+    Event {
+        v: SCHEMA_VERSION,
+        seq,
+        ts_ns: rec.ts_ns(),
+        wall,
+        container: ctx.container.clone(),
+        pid: pid as i32,
+        source: Source::Kernel,
+        kind,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use glassbox_probes_common::{RecordKind, SyscallRecord};
+
+    fn ctx() -> EventContext {
+        EventContext { container: "c1".into(), wall_offset_ns: 1_700_000_000_000_000_000 }
+    }
+
+    #[test]
+    fn a_syscall_becomes_a_kernel_syscall_event_by_name() {
+        let rec = KernelRecord::Syscall(SyscallRecord {
+            kind: RecordKind::Syscall as u32,
+            nr: 165,
+            tid: 41,
+            tgid: 40,
+            args: [1, 2, 3, 0, 0, 0],
+            ret: 0,
+            ts_ns: 5_000,
+            latency_ns: 1_234,
+            cgroup_id: 1,
+        });
+        let e = to_event(&rec, 3, &ctx());
+        assert_eq!((e.seq, e.ts_ns, e.pid, e.source), (3, 5_000, 40, Source::Kernel));
+        assert_eq!(e.container, "c1");
+        assert!(e.wall.starts_with("2023-11-14T22:13:20.000005"), "{}", e.wall);
+        assert_eq!(
+            e.kind,
+            Kind::Syscall { nr: 165, name: "mount".into(), args: vec![1, 2, 3, 0, 0, 0], ret: 0, latency_ns: 1_234 }
+        );
+        let line = glassbox_events::to_line(&e);
+        assert!(line.contains(r#""source":"kernel","type":"syscall""#), "{line}");
+    }
+
+    #[test]
+    fn process_changes_become_process_events() {
+        let fork = KernelRecord::Fork { ts_ns: 1, parent: 10, child: 11, thread: false, cgroup_id: 0 };
+        let e = to_event(&fork, 0, &ctx());
+        assert_eq!(e.pid, 11);
+        assert_eq!(
+            e.kind,
+            Kind::Process { change: ProcessChange::Fork, ppid: Some(10), filename: None, exit_code: None }
+        );
+
+        let exec = KernelRecord::Exec { ts_ns: 2, pid: 11, ppid: Some(10), filename: "/bin/true".into(), cgroup_id: 0 };
+        let e = to_event(&exec, 1, &ctx());
+        assert_eq!(
+            e.kind,
+            Kind::Process {
+                change: ProcessChange::Exec,
+                ppid: Some(10),
+                filename: Some("/bin/true".into()),
+                exit_code: None
+            }
+        );
+
+        let exit = KernelRecord::Exit { ts_ns: 3, pid: 11, exit_code: Some(0), cgroup_id: 0 };
+        let e = to_event(&exit, 2, &ctx());
+        assert_eq!(
+            e.kind,
+            Kind::Process { change: ProcessChange::Exit, ppid: None, filename: None, exit_code: Some(0) }
+        );
+    }
+
+    #[test]
+    fn an_unknown_number_is_named_by_number() {
+        let rec = KernelRecord::Syscall(SyscallRecord { nr: 9999, ..Default::default() });
+        assert!(matches!(to_event(&rec, 0, &ctx()).kind, Kind::Syscall { name, .. } if name == "syscall_9999"));
+    }
+}

@@ -1,0 +1,244 @@
+//! The [`Tracer`]: loads the embedded eBPF object with aya, attaches its five
+//! programs (three tracepoints, two raw tracepoints), and gives the caller the traced-pid map to fill and
+//! the ring buffer to read. Dropping it detaches everything (the programs
+//! and maps live only as long as their file descriptors).
+//!
+//! ```text
+//!  Tracer::load ── set globals (mode, tracefs offsets), ring size ──▶ bpf(BPF_PROG_LOAD) ×5
+//!  tracer.follow(pid) ──▶ TRACED[pid] = 1      (forks of pid are added in the kernel)
+//!  kernel: sys_exit / sched_* ──▶ RECORDS ring ──▶ tracer.poll() ──▶ Vec<KernelRecord>
+//!                         └─ ring full ──▶ LOST += 1 ──▶ tracer.lost()
+//!  aggregate mode: sys_exit ──▶ STATS[nr] ──▶ tracer.summary()
+//! ```
+
+use std::collections::HashMap as StdHashMap;
+use std::os::fd::AsRawFd;
+use std::time::Duration;
+
+use aya::maps::{Array, MapData, MapError, PerCpuArray, RingBuf};
+use aya::programs::{RawTracePoint, TracePoint};
+use aya::{Ebpf, EbpfLoader};
+use glassbox_probes_common::{globals, maps, SyscallStats, MAX_SYSCALLS};
+
+use crate::error::{TraceError, Unavailable};
+use crate::record::{decode, KernelRecord};
+use crate::summary::SyscallSummary;
+use crate::tracefs;
+
+/// How to trace.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TraceOptions {
+    /// Size of the ring buffer records wait in until read. Rounded up to a
+    /// power of two of at least one page, as BPF_MAP_TYPE_RINGBUF requires.
+    /// A syscall record takes 104 bytes of it (96 + an 8-byte header).
+    pub ring_bytes: u32,
+    /// Count syscalls per number with a latency histogram in the kernel
+    /// instead of sending one record per call (forks, execs and exits are
+    /// still sent).
+    pub aggregate: bool,
+}
+
+impl Default for TraceOptions {
+    fn default() -> Self {
+        TraceOptions { ring_bytes: 4 << 20, aggregate: false }
+    }
+}
+
+/// (program, tracepoint category, tracepoint name): tracepoint programs,
+/// which read the kernel's formatted record (offsets from tracefs).
+const TRACEPOINTS: [(&str, &str, &str); 3] = [
+    ("sched_process_fork", "sched", "sched_process_fork"),
+    ("sched_process_exec", "sched", "sched_process_exec"),
+    ("sched_process_exit", "sched", "sched_process_exit"),
+];
+
+/// Raw tracepoint programs (program = tracepoint name): the per-syscall
+/// hooks, which skip the record formatting because they run so often.
+const RAW_TRACEPOINTS: [&str; 2] = ["sys_enter", "sys_exit"];
+
+/// Loaded, attached probes following a set of process trees.
+pub struct Tracer {
+    ebpf: Ebpf,
+    ring: RingBuf<MapData>,
+    traced: Array<MapData, u8>,
+    /// child → parent, from the fork records seen, to give execs a ppid.
+    parents: StdHashMap<u32, u32>,
+    ring_bytes: u32,
+    aggregate: bool,
+    undecodable: u64,
+}
+
+impl Tracer {
+    /// Loads and attaches the probes. Nothing is traced until [`follow`](Self::follow).
+    pub fn load(opts: &TraceOptions) -> Result<Tracer, Unavailable> {
+        let object = crate::probes::object().map_err(Unavailable::NotBuilt)?;
+        let root = unsafe { libc::geteuid() } == 0;
+        let tracefs = tracefs::ensure_mounted().map_err(|e| if root { e } else { Unavailable::NotRoot })?;
+        let fork_child = tracefs::field_offset(&tracefs, "sched", "sched_process_fork", "child_pid")?;
+        let exec_filename = tracefs::field_offset(&tracefs, "sched", "sched_process_exec", "filename")?;
+        let ring_bytes = ring_size(opts.ring_bytes);
+        let aggregate = u8::from(opts.aggregate);
+
+        let mut ebpf = EbpfLoader::new()
+            .set_global(globals::AGGREGATE, &aggregate, true)
+            .set_global(globals::FORK_CHILD_PID_OFFSET, &fork_child, true)
+            .set_global(globals::EXEC_FILENAME_OFFSET, &exec_filename, true)
+            .set_max_entries(maps::RECORDS, ring_bytes)
+            .set_max_entries(maps::TRACED, pid_max())
+            .load(object)
+            .map_err(|e| if root { Unavailable::Load(e) } else { Unavailable::NotRoot })?;
+        for (name, category, tracepoint) in TRACEPOINTS {
+            let failed = |source| Unavailable::Program { name, tracepoint, source };
+            let program: &mut TracePoint =
+                ebpf.program_mut(name).ok_or(Unavailable::Missing(name))?.try_into().map_err(failed)?;
+            program.load().map_err(failed)?;
+            program.attach(category, tracepoint).map_err(failed)?;
+        }
+        for name in RAW_TRACEPOINTS {
+            let failed = |source| Unavailable::Program { name, tracepoint: name, source };
+            let program: &mut RawTracePoint =
+                ebpf.program_mut(name).ok_or(Unavailable::Missing(name))?.try_into().map_err(failed)?;
+            program.load().map_err(failed)?;
+            program.attach(name).map_err(failed)?;
+        }
+        let ring = take_map(&mut ebpf, maps::RECORDS)?;
+        let traced = take_map(&mut ebpf, maps::TRACED)?;
+        Ok(Tracer {
+            ebpf,
+            ring,
+            traced,
+            parents: StdHashMap::new(),
+            ring_bytes,
+            aggregate: opts.aggregate,
+            undecodable: 0,
+        })
+    }
+
+    /// Follows `pid` and, from now on, every process it forks.
+    pub fn follow(&mut self, pid: u32) -> Result<(), TraceError> {
+        self.traced.set(pid, 1, 0).map_err(|source| TraceError {
+            map: maps::TRACED,
+            what: format!("adding pid {pid}"),
+            source,
+        })
+    }
+
+    /// Waits up to `timeout` for records (poll(2) on the ring buffer's fd)
+    /// and returns all that are there, oldest first.
+    pub fn poll(&mut self, timeout: Duration) -> std::io::Result<Vec<KernelRecord>> {
+        let mut pfd = libc::pollfd { fd: self.ring.as_raw_fd(), events: libc::POLLIN, revents: 0 };
+        let ms = timeout.as_millis().min(i32::MAX as u128) as i32;
+        // SAFETY: one valid pollfd.
+        if unsafe { libc::poll(&mut pfd, 1, ms) } < 0 {
+            let e = std::io::Error::last_os_error();
+            if e.kind() != std::io::ErrorKind::Interrupted {
+                return Err(e);
+            }
+        }
+        Ok(self.drain())
+    }
+
+    /// Every record waiting now, without blocking.
+    pub fn drain(&mut self) -> Vec<KernelRecord> {
+        let mut out = Vec::new();
+        while let Some(item) = self.ring.next() {
+            match decode(&item) {
+                Some(rec) => out.push(rec),
+                None => self.undecodable += 1,
+            }
+        }
+        for rec in &mut out {
+            match rec {
+                KernelRecord::Fork { parent, child, thread: false, .. } => {
+                    self.parents.insert(*child, *parent);
+                }
+                KernelRecord::Exec { pid, ppid, .. } => *ppid = self.parents.get(pid).copied(),
+                _ => {}
+            }
+        }
+        out
+    }
+
+    /// Records the kernel could not send because the ring buffer was full.
+    pub fn lost(&self) -> u64 {
+        let Some(map) = self.ebpf.map(maps::LOST) else { return 0 };
+        let Ok(lost) = PerCpuArray::<_, u64>::try_from(map) else { return 0 };
+        lost.get(&0, 0).map(|per_cpu| per_cpu.iter().sum()).unwrap_or(0)
+    }
+
+    /// Records read that this loader could not decode (should stay 0).
+    pub fn undecodable(&self) -> u64 {
+        self.undecodable
+    }
+
+    /// The ring buffer's real size (after rounding).
+    pub fn ring_bytes(&self) -> u32 {
+        self.ring_bytes
+    }
+
+    /// Whether syscalls are being counted rather than recorded.
+    pub fn aggregate(&self) -> bool {
+        self.aggregate
+    }
+
+    /// Aggregate mode: the syscalls made so far, most frequent first.
+    pub fn summary(&self) -> Result<Vec<SyscallSummary>, TraceError> {
+        let err = |what: &'static str| move |source| TraceError { map: maps::STATS, what: what.to_string(), source };
+        let map = self.ebpf.map(maps::STATS).ok_or(MapError::InvalidName { name: maps::STATS.into() });
+        let stats =
+            PerCpuArray::<_, SyscallStats>::try_from(map.map_err(err("finding it"))?).map_err(err("opening it"))?;
+        let mut out = Vec::new();
+        for nr in 0..MAX_SYSCALLS {
+            let per_cpu = stats.get(&nr, 0).map_err(err("reading it"))?;
+            out.extend(SyscallSummary::from_per_cpu(nr, &per_cpu));
+        }
+        out.sort_by(|a, b| b.count.cmp(&a.count).then(a.nr.cmp(&b.nr)));
+        Ok(out)
+    }
+}
+
+/// The ring buffer's fd, readable when records wait: for callers that poll
+/// it together with their own fds (a pidfd, a socket).
+impl AsRawFd for Tracer {
+    fn as_raw_fd(&self) -> std::os::fd::RawFd {
+        self.ring.as_raw_fd()
+    }
+}
+
+fn take_map<M>(ebpf: &mut Ebpf, name: &'static str) -> Result<M, Unavailable>
+where
+    M: TryFrom<aya::maps::Map, Error = MapError>,
+{
+    let map = ebpf.take_map(name).ok_or(Unavailable::Missing(name))?;
+    M::try_from(map).map_err(|source| Unavailable::Map { name, source })
+}
+
+/// /proc/sys/kernel/pid_max: pids are below it, so it sizes TRACED (a pid
+/// above a pid_max raised after loading cannot be followed).
+fn pid_max() -> u32 {
+    std::fs::read_to_string("/proc/sys/kernel/pid_max")
+        .ok()
+        .and_then(|s| s.trim().parse().ok())
+        .unwrap_or(1 << 22)
+        .clamp(1024, 1 << 22)
+}
+
+/// The next power of two ≥ `bytes`, and at least a page.
+fn ring_size(bytes: u32) -> u32 {
+    // SAFETY: sysconf has no preconditions.
+    let page = (unsafe { libc::sysconf(libc::_SC_PAGESIZE) }).max(4096) as u32;
+    bytes.max(page).checked_next_power_of_two().unwrap_or(1 << 31)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ring_sizes_round_up_to_a_power_of_two_pages() {
+        assert_eq!(ring_size(0), 4096);
+        assert_eq!(ring_size(4096), 4096);
+        assert_eq!(ring_size(5000), 8192);
+        assert_eq!(ring_size(1 << 22), 1 << 22);
+    }
+}
