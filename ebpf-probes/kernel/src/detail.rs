@@ -211,7 +211,11 @@ fn read_argv(d: &mut DetailRecord, argv: u64) -> u32 {
         if p == 0 || off >= DETAIL_STR_LEN as u32 {
             break;
         }
-        let dst = unsafe { area.add((off & 0xff) as usize) };
+        // The mask is what proves the bound to the verifier; reading `off`
+        // through a volatile load keeps LLVM from dropping it as redundant
+        // after the check above.
+        let at = unsafe { core::ptr::read_volatile(&off) } & 0xff;
+        let dst = unsafe { area.add(at as usize) };
         let len = unsafe { gen::bpf_probe_read_user_str(dst.cast(), DETAIL_STR_LEN as u32, p as *const _) };
         if len <= 0 {
             break;

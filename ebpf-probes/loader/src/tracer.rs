@@ -166,38 +166,49 @@ impl Tracer {
     /// Every record waiting now, without blocking.
     pub fn drain(&mut self) -> Vec<KernelRecord> {
         let mut out = Vec::new();
-        while let Some(item) = self.ring.next() {
-            match decode_any(&item) {
-                Some(Decoded::Record(rec)) => out.push(rec),
+        // One pass in ring order: a detail comes right before its syscall,
+        // and a thread's next detail may be in the same batch.
+        loop {
+            let decoded = match self.ring.next() {
+                Some(item) => decode_any(&item),
+                None => break,
+            };
+            match decoded {
+                Some(Decoded::Record(mut rec)) => {
+                    self.annotate(&mut rec);
+                    out.push(rec);
+                }
                 Some(Decoded::Detail(d)) => {
                     self.details.insert(d.tid, d);
                 }
                 None => self.undecodable += 1,
             }
         }
-        for rec in &mut out {
-            match rec {
-                KernelRecord::Fork { parent, child, thread: false, .. } => {
-                    self.parents.insert(*child, *parent);
-                }
-                KernelRecord::Exec { pid, ppid, .. } => *ppid = self.parents.get(pid).copied(),
-                KernelRecord::Namespaces { pid, inums, .. } => {
-                    self.namespaces.insert(*pid, *inums);
-                }
-                KernelRecord::Syscall(call) => {
-                    // The probes send a detail right before its syscall.
-                    if self.details.get(&call.tid).is_some_and(|d| d.ts_ns == call.ts_ns) {
-                        call.detail = self.details.remove(&call.tid);
-                    }
-                    call.ns = self.namespaces.get(&call.tgid).copied();
-                }
-                KernelRecord::Exit { pid, .. } => {
-                    self.namespaces.remove(pid);
-                }
-                _ => {}
-            }
-        }
         out
+    }
+
+    /// Fills in what one record cannot know alone: an exec's parent, a
+    /// syscall's detail and its process's namespaces.
+    fn annotate(&mut self, rec: &mut KernelRecord) {
+        match rec {
+            KernelRecord::Fork { parent, child, thread: false, .. } => {
+                self.parents.insert(*child, *parent);
+            }
+            KernelRecord::Exec { pid, ppid, .. } => *ppid = self.parents.get(pid).copied(),
+            KernelRecord::Namespaces { pid, inums, .. } => {
+                self.namespaces.insert(*pid, *inums);
+            }
+            KernelRecord::Syscall(call) => {
+                if self.details.get(&call.tid).is_some_and(|d| d.ts_ns == call.ts_ns) {
+                    call.detail = self.details.remove(&call.tid);
+                }
+                call.ns = self.namespaces.get(&call.tgid).copied();
+            }
+            KernelRecord::Exit { pid, .. } => {
+                self.namespaces.remove(pid);
+            }
+            _ => {}
+        }
     }
 
     /// The namespaces `pid` was last seen in (from its fork, exec,
