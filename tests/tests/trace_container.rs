@@ -83,9 +83,8 @@ fn glassbox_run_shows_the_container_being_made_in_order() {
         (l.contains(" clone(") || l.contains(" clone3({flags="))
             && ["CLONE_NEWNS", "CLONE_NEWPID", "CLONE_NEWUTS"].iter().all(|f| l.contains(f))
     });
-    let proc = find(&lines, clone, "mount of proc", |l| {
-        l.contains(&format!(r#"mount("proc", "{rootfs}/proc", "proc", "#))
-    });
+    let proc =
+        find(&lines, clone, "mount of proc", |l| l.contains(&format!(r#"mount("proc", "{rootfs}/proc", "proc", "#)));
     let tmpfs = find(&lines, proc, "mount of the tmpfs", |l| {
         l.contains(&format!(r#"mount("tmpfs", "{rootfs}/tmp", "tmpfs", MS_NOSUID|MS_NODEV"#))
     });

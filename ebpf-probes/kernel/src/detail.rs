@@ -178,6 +178,8 @@ pub fn capture(tid: u32, tgid: u32, nr: u64, args: &[u64; 6], ts_ns: u64) {
         }
         _ => return,
     }
+    // By reference: by value would copy 832 bytes onto the 512-byte stack.
+    #[allow(clippy::needless_borrows_for_generic_args)]
     let _ = DETAILS.insert(tid, &*d, 0);
 }
 
@@ -257,6 +259,8 @@ pub fn emit(tid: u32, tgid: u32, nr: u64, ts_ns: u64, ret: i64) {
         let key = fd_key(tgid, ret as u64);
         match found {
             Some(d) => {
+                // By reference, straight from map memory (not via the stack).
+                #[allow(clippy::needless_borrows_for_generic_args)]
                 let _ = CGROUP_FDS.insert(key, unsafe { &(*d).strs[0] }, 0);
                 if let Some(used) = CGROUP_FDS_USED.get_ptr_mut(0) {
                     unsafe { *used = 1 };
