@@ -25,7 +25,11 @@ pub enum RecordKind {
     Exec = 3,
     /// A [`ProcessRecord`] for the exit of a followed process.
     Exit = 4,
-    // 5 is kept for the "detail" record (decoded strings), not built yet.
+    /// A [`DetailRecord`]: the strings and structs a container-making
+    /// syscall pointed at, sent right before its [`SyscallRecord`].
+    Detail = 5,
+    /// A [`NamespaceRecord`]: the namespaces a followed process is in.
+    Namespaces = 6,
 }
 
 impl RecordKind {
@@ -36,6 +40,8 @@ impl RecordKind {
             2 => Some(RecordKind::Fork),
             3 => Some(RecordKind::Exec),
             4 => Some(RecordKind::Exit),
+            5 => Some(RecordKind::Detail),
+            6 => Some(RecordKind::Namespaces),
             _ => None,
         }
     }
@@ -194,6 +200,171 @@ mod pod {
     unsafe impl aya::Pod for super::SyscallStats {}
 }
 
+
+// ---------------------------------------------------------------------------
+// Detail and namespace records (issue 5): what a container-making syscall
+// pointed at, and which namespaces each followed process is in.
+// ---------------------------------------------------------------------------
+
+/// Bytes of each string field of a [`DetailRecord`].
+pub const DETAIL_STR_LEN: usize = 256;
+
+/// Most argv strings an execve detail keeps.
+pub const DETAIL_MAX_ARGS: usize = 8;
+
+/// The user memory a container-making syscall pointed at, read at sys_enter
+/// (while the pointers are valid) and sent at sys_exit right before the
+/// call's [`SyscallRecord`], which has the same `tid` and `ts_ns`. Which
+/// field means what depends on `nr`; the loader's decoder says it per
+/// syscall (ebpf-probes/README.md has the table). 832 bytes, sent only for
+/// the dozen syscalls that build a container, never for read/write traffic.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct DetailRecord {
+    /// [`RecordKind::Detail`].
+    pub kind: u32,
+    pub nr: u32,
+    pub tid: u32,
+    pub tgid: u32,
+    /// The entry time of the call: equal to its SyscallRecord's `ts_ns`.
+    pub ts_ns: u64,
+    /// Whose trace this is: the TRACED value of the tgid.
+    pub owner: u32,
+    /// execve/execveat: argv strings read into `strs[1..]`; write: bytes of
+    /// the buffer copied into `strs[1]`.
+    pub count: u32,
+    /// Numbers read from user memory: clone3 `clone_args.flags`; capset
+    /// effective, permitted, inheritable (64-bit masks) and the header's
+    /// version; write: the count asked for.
+    pub nums: [u64; 4],
+    /// NUL-terminated strings. execve packs argv NUL-separated from
+    /// `strs[1]` on, running on into `strs[2]` (512 bytes together).
+    pub strs: [[u8; DETAIL_STR_LEN]; 3],
+}
+
+/// Namespace kinds, in the order of [`NamespaceRecord::inums`].
+pub mod ns {
+    pub const MNT: usize = 0;
+    /// The pid namespace the process itself is in (task_active_pid_ns).
+    pub const PID: usize = 1;
+    /// nsproxy->pid_ns_for_children: where its next children go; differs
+    /// from PID after unshare(CLONE_NEWPID).
+    pub const PID_FOR_CHILDREN: usize = 2;
+    pub const NET: usize = 3;
+    pub const UTS: usize = 4;
+    pub const IPC: usize = 5;
+    pub const USER: usize = 6;
+    pub const CGROUP: usize = 7;
+    pub const COUNT: usize = 8;
+    /// Names as /proc/PID/ns/ spells them.
+    pub const NAMES: [&str; COUNT] = ["mnt", "pid", "pid_for_children", "net", "uts", "ipc", "user", "cgroup"];
+}
+
+/// Why a [`NamespaceRecord`] was sent.
+pub mod ns_why {
+    /// A followed process forked a process (the child's namespaces).
+    pub const FORK: u32 = 1;
+    /// A successful execve/execveat.
+    pub const EXEC: u32 = 2;
+    /// A successful unshare(2).
+    pub const UNSHARE: u32 = 3;
+    /// A successful setns(2).
+    pub const SETNS: u32 = 4;
+}
+
+/// The namespaces of one followed process: the inode numbers
+/// `readlink /proc/PID/ns/*` shows. 0 in a slot means it could not be read.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct NamespaceRecord {
+    /// [`RecordKind::Namespaces`].
+    pub kind: u32,
+    /// The process (tgid).
+    pub pid: u32,
+    /// The thread whose task was read (the child's tid for a fork).
+    pub tid: u32,
+    /// One of [`ns_why`].
+    pub why: u32,
+    pub ts_ns: u64,
+    /// The TRACED value of the tgid (for a fork: the parent's).
+    pub owner: u32,
+    pub _pad: u32,
+    /// bpf_get_current_cgroup_id (for a fork: the parent's cgroup, which
+    /// the child starts in).
+    pub cgroup_id: u64,
+    /// Inode numbers, indexed by [`ns`].
+    pub inums: [u32; ns::COUNT],
+}
+
+/// Byte offsets into kernel structs, computed by the loader from the
+/// kernel's BTF (/sys/kernel/btf/vmlinux) and set as the global
+/// `TASK_OFFSETS`: no CO-RE, no offsets compiled in. `available == 0`
+/// (no BTF) turns namespace records off.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct TaskOffsets {
+    pub available: u32,
+    pub task_pid: u32,
+    pub task_tgid: u32,
+    pub task_nsproxy: u32,
+    pub task_cred: u32,
+    pub task_thread_pid: u32,
+    pub nsproxy_mnt: u32,
+    pub nsproxy_pid_for_children: u32,
+    pub nsproxy_net: u32,
+    pub nsproxy_uts: u32,
+    pub nsproxy_ipc: u32,
+    pub nsproxy_cgroup: u32,
+    pub cred_user_ns: u32,
+    /// Offset of the `struct ns_common ns` member in each namespace struct.
+    pub mnt_ns_common: u32,
+    pub pid_ns_common: u32,
+    pub net_ns_common: u32,
+    pub uts_ns_common: u32,
+    pub ipc_ns_common: u32,
+    pub user_ns_common: u32,
+    pub cgroup_ns_common: u32,
+    pub ns_common_inum: u32,
+    /// struct pid: `level`, `numbers[]`, and struct upid's size and `ns`.
+    pub pid_level: u32,
+    pub pid_numbers: u32,
+    pub upid_size_ns: u32,
+}
+
+impl TaskOffsets {
+    /// `upid_size_ns` packs sizeof(struct upid) (high 16 bits) and the
+    /// offset of upid.ns (low 16 bits).
+    pub fn upid(&self) -> (u32, u32) {
+        (self.upid_size_ns >> 16, self.upid_size_ns & 0xffff)
+    }
+}
+
+/// Names of the detail/namespace globals and maps.
+pub mod detail_names {
+    /// Global [`super::TaskOffsets`].
+    pub const TASK_OFFSETS: &str = "TASK_OFFSETS";
+    /// LruHashMap<u32 tid, DetailRecord>: details read at sys_enter.
+    pub const DETAILS: &str = "DETAILS";
+    /// PerCpuArray<DetailRecord>[1]: where a detail is built before it is
+    /// stored (too big for the 512-byte BPF stack).
+    pub const DETAIL_SCRATCH: &str = "DETAIL_SCRATCH";
+    /// LruHashMap<u64 (tgid << 32 | fd), [u8; 256]>: cgroup files open.
+    pub const CGROUP_FDS: &str = "CGROUP_FDS";
+    /// Array<u32>[1]: cgroup fds ever remembered; 0 lets write(2) skip the
+    /// CGROUP_FDS lookup (the dd bs=1 path).
+    pub const CGROUP_FDS_USED: &str = "CGROUP_FDS_USED";
+    /// The raw tracepoint program reporting a forked child's namespaces.
+    pub const NS_FORK_PROGRAM: &str = "ns_fork";
+}
+
+#[cfg(feature = "user")]
+mod detail_pod {
+    // SAFETY: #[repr(C)] integers and arrays of them, no implicit padding.
+    unsafe impl aya::Pod for super::DetailRecord {}
+    unsafe impl aya::Pod for super::NamespaceRecord {}
+    unsafe impl aya::Pod for super::TaskOffsets {}
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -203,6 +374,9 @@ mod tests {
         assert_eq!(core::mem::size_of::<SyscallRecord>(), 96);
         assert_eq!(core::mem::size_of::<ProcessRecord>(), 40 + FILENAME_LEN);
         assert_eq!(core::mem::size_of::<PendingSyscall>(), 64);
+        assert_eq!(core::mem::size_of::<DetailRecord>(), 64 + 3 * DETAIL_STR_LEN);
+        assert_eq!(core::mem::size_of::<NamespaceRecord>(), 72);
+        assert_eq!(core::mem::size_of::<TaskOffsets>(), 4 * 24);
     }
 
     #[test]

@@ -7,7 +7,9 @@
 #![no_std]
 #![no_main]
 
+mod detail;
 mod maps;
+mod namespaces;
 mod process;
 mod syscalls;
 

@@ -40,12 +40,16 @@ pub fn sys_enter(ctx: RawTracePointContext) -> i32 {
     let nr: u64 = ctx.arg(1);
     let r = unsafe { bpf_probe_read_kernel(regs) }.unwrap_or([0; 15]);
     let args = [r[ARG_REGS[0]], r[ARG_REGS[1]], r[ARG_REGS[2]], r[ARG_REGS[3]], r[ARG_REGS[4]], r[ARG_REGS[5]]];
-    let pending = PendingSyscall { nr, args, ts_ns: unsafe { bpf_ktime_get_ns() } };
+    let ts_ns = unsafe { bpf_ktime_get_ns() };
+    let pending = PendingSyscall { nr, args, ts_ns };
     match PENDING.get_ptr_mut(tid) {
         Some(slot) => unsafe { *slot = pending },
         None => {
             let _ = PENDING.insert(tid, pending, 0);
         }
+    }
+    if crate::detail::wants(nr) && !aggregate() {
+        crate::detail::capture(tid, tgid, nr, &args, ts_ns);
     }
     0
 }
@@ -79,6 +83,9 @@ pub fn sys_exit(ctx: RawTracePointContext) -> i32 {
         count_lost();
         return 0;
     }
+    if crate::detail::wants(pending.nr) {
+        crate::detail::emit(tid, tgid, pending.nr, pending.ts_ns, ret);
+    }
     let Some(mut entry) = RECORDS.reserve::<SyscallRecord>(0) else {
         count_lost();
         return 0;
@@ -106,6 +113,7 @@ pub fn sys_exit(ctx: RawTracePointContext) -> i32 {
         BPF_RB_NO_WAKEUP
     };
     entry.submit(wake as u64);
+    crate::namespaces::after_syscall(tid, tgid, pending.nr, ret);
     0
 }
 

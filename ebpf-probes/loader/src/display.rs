@@ -6,7 +6,9 @@
 
 use std::collections::HashMap;
 
-use crate::record::KernelRecord;
+use serde_json::{Map, Value};
+
+use crate::record::{Call, KernelRecord};
 use crate::syscalls::syscall_name;
 use crate::SyscallRecord;
 
@@ -78,6 +80,16 @@ impl Formatter {
         Formatter::default()
     }
 
+    /// `name(arg=value, …) = ret`; the container-making syscalls with
+    /// their decoded arguments instead: `mount("proc", "/proc", "proc",
+    /// MS_NOSUID|MS_NODEV|MS_NOEXEC, …) = 0`.
+    pub fn decoded_call(&mut self, c: &Call) -> String {
+        match (syscall_name(c.nr), c.decoded()) {
+            (Some(name), Some(m)) => format!("{name}({}) = {}", decoded_args(name, &m), format_ret(c.ret)),
+            _ => self.call(c),
+        }
+    }
+
     /// `name(arg=value, …) = ret`.
     pub fn call(&mut self, s: &SyscallRecord) -> String {
         let name = syscall_name(s.nr).map(String::from).unwrap_or_else(|| format!("syscall_{}", s.nr));
@@ -95,7 +107,7 @@ impl Formatter {
         match rec {
             KernelRecord::Syscall(s) => {
                 let who = if s.tid == s.tgid { format!("[{}]", s.tgid) } else { format!("[{}/{}]", s.tgid, s.tid) };
-                format!("{who} {}  <{}>", self.call(s), format_ns(s.latency_ns))
+                format!("{who} {}  <{}>", self.decoded_call(s), format_ns(s.latency_ns))
             }
             KernelRecord::Fork { parent, child, thread, .. } => {
                 let what = if *thread { "new thread" } else { "fork" };
@@ -104,7 +116,73 @@ impl Formatter {
             KernelRecord::Exec { pid, filename, .. } => format!("[{pid}] exec {filename}"),
             KernelRecord::Exit { pid, exit_code: Some(code), .. } => format!("[{pid}] exit {code}"),
             KernelRecord::Exit { pid, exit_code: None, .. } => format!("[{pid}] exit (killed by a signal)"),
+            KernelRecord::Namespaces { pid, why, inums, .. } => {
+                let why = match *why {
+                    glassbox_probes_common::ns_why::FORK => "forked",
+                    glassbox_probes_common::ns_why::EXEC => "exec",
+                    glassbox_probes_common::ns_why::UNSHARE => "unshare",
+                    _ => "setns",
+                };
+                let list: Vec<String> = glassbox_probes_common::ns::NAMES
+                    .iter()
+                    .zip(inums)
+                    .filter(|(_, &n)| n != 0)
+                    .map(|(name, n)| format!("{name}:[{n}]"))
+                    .collect();
+                format!("[{pid}] namespaces ({why}) {}", list.join(" "))
+            }
         }
+    }
+}
+
+/// The argument list of a decoded call, strace-like: strings quoted,
+/// flags bare, argv as a list, then `…` where numbers were left out.
+pub fn decoded_args(name: &str, m: &Map<String, Value>) -> String {
+    let v = |k: &str| match m.get(k) {
+        Some(Value::String(s))
+            if ["flags", "clone_flags", "nstype", "option", "operation", "mode", "dev", "version"].contains(&k) =>
+        {
+            s.clone()
+        }
+        Some(Value::Array(a)) => {
+            let items: Vec<String> = a
+                .iter()
+                .map(|x| match x {
+                    Value::String(s) => format!("{s:?}"),
+                    other => other.to_string(),
+                })
+                .collect();
+            format!("[{}]", items.join(","))
+        }
+        Some(Value::String(s)) => format!("{s:?}"),
+        Some(other) => other.to_string(),
+        None => "?".into(),
+    };
+    let join = |keys: &[&str]| keys.iter().map(|k| v(k)).collect::<Vec<_>>().join(", ");
+    match name {
+        "mount" => format!("{}, …", join(&["source", "target", "fstype", "flags"])),
+        "clone3" => format!("{{flags={}}}, …", v("clone_flags")),
+        "clone" => format!("{}, …", v("clone_flags")),
+        "unshare" => v("flags"),
+        "setns" => join(&["fd", "nstype"]),
+        "umount2" => join(&["target", "flags"]),
+        "pivot_root" => join(&["new_root", "put_old"]),
+        "chroot" => v("path"),
+        "sethostname" => format!("{}, …", v("hostname")),
+        "execve" | "execveat" => join(&["path", "argv"]),
+        "openat" => format!("…, {}, …", v("path")),
+        "write" => format!("{} → {}, …", v("cgroup_file"), v("value")),
+        "mknod" | "mknodat" => join(&["path", "mode", "dev"]),
+        "capset" => format!(
+            "{{{}}}, {{effective={}, permitted={}, inheritable={}}}",
+            v("version"),
+            v("effective"),
+            v("permitted"),
+            v("inheritable")
+        ),
+        "prctl" => format!("{}, {}, …", v("option"), v("arg2")),
+        "seccomp" => format!("{}, {}, …", v("operation"), v("flags")),
+        _ => m.iter().map(|(k, _)| format!("{k}={}", v(k))).collect::<Vec<_>>().join(", "),
     }
 }
 
@@ -142,6 +220,40 @@ format:
         assert_eq!(format_arg(&ps[1], 0x7ffc_1234), "0x7ffc1234");
         assert_eq!(format_arg(&ps[2], 0x80000), "0x80000");
         assert_eq!(format_arg(&Param { ty: "size_t".into(), name: "count".into() }, 4096), "4096");
+    }
+
+    #[test]
+    fn decoded_calls_read_like_strace() {
+        let mut fmt = Formatter::new();
+        let mut d = crate::decoded::detail(165, &[b"proc"], 0, [0; 4]);
+        d.strs[1][..5].copy_from_slice(b"/proc");
+        d.strs[2][..4].copy_from_slice(b"proc");
+        let flags = libc::MS_NOSUID | libc::MS_NODEV | libc::MS_NOEXEC;
+        let mut c = Call::new(SyscallRecord { nr: 165, args: [0, 0, 0, flags, 0, 0], ..Default::default() });
+        c.detail = Some(Box::new(d));
+        assert_eq!(fmt.decoded_call(&c), r#"mount("proc", "/proc", "proc", MS_NOSUID|MS_NODEV|MS_NOEXEC, …) = 0"#);
+
+        let mut c = Call::new(SyscallRecord { nr: 435, ret: 4242, ..Default::default() });
+        let f = (libc::CLONE_NEWNS | libc::CLONE_NEWPID) as u64;
+        c.detail = Some(Box::new(crate::decoded::detail(435, &[], 0, [f, 0, 0, 0])));
+        assert_eq!(fmt.decoded_call(&c), "clone3({flags=CLONE_NEWNS|CLONE_NEWPID}, …) = 4242");
+
+        let mut c = Call::new(SyscallRecord { nr: 59, ..Default::default() });
+        c.detail = Some(Box::new(crate::decoded::detail(59, &[b"/bin/sh", b"sh\0-c\0true\0"], 3, [0; 4])));
+        assert_eq!(fmt.decoded_call(&c), r#"execve("/bin/sh", ["sh","-c","true"]) = 0"#);
+
+        let ns = KernelRecord::Namespaces {
+            ts_ns: 0,
+            pid: 5,
+            why: 1,
+            owner: 1,
+            cgroup_id: 0,
+            inums: [1, 2, 2, 3, 4, 5, 6, 0],
+        };
+        assert_eq!(
+            fmt.line(&ns),
+            "[5] namespaces (forked) mnt:[1] pid:[2] pid_for_children:[2] net:[3] uts:[4] ipc:[5] user:[6]"
+        );
     }
 
     #[test]

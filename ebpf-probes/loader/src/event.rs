@@ -4,7 +4,7 @@
 
 use glassbox_events::{Event, Kind, ProcessChange, Source, SCHEMA_VERSION};
 
-use crate::record::KernelRecord;
+use crate::record::{KernelRecord, NsInodes};
 use crate::syscalls::syscall_name;
 
 /// What a record alone does not say: which container it belongs to, and
@@ -39,6 +39,7 @@ pub fn to_event(rec: &KernelRecord, seq: u64, ctx: &EventContext) -> Event {
         ppid: ppid.map(|p| p as i32),
         filename: filename.cloned(),
         exit_code,
+        ns: None,
     };
     let (pid, kind) = match rec {
         KernelRecord::Syscall(s) => (
@@ -49,6 +50,18 @@ pub fn to_event(rec: &KernelRecord, seq: u64, ctx: &EventContext) -> Event {
                 args: s.args.to_vec(),
                 ret: s.ret,
                 latency_ns: s.latency_ns,
+                decoded: s.decoded(),
+                ns: s.ns.as_ref().map(ns_map),
+            },
+        ),
+        KernelRecord::Namespaces { pid, inums, .. } => (
+            *pid,
+            Kind::Process {
+                change: ProcessChange::Namespaces,
+                ppid: None,
+                filename: None,
+                exit_code: None,
+                ns: Some(ns_map(inums)),
             },
         ),
         KernelRecord::Fork { parent, child, .. } => (*child, process(ProcessChange::Fork, Some(*parent), None, None)),
@@ -69,6 +82,17 @@ pub fn to_event(rec: &KernelRecord, seq: u64, ctx: &EventContext) -> Event {
     }
 }
 
+/// {"mnt": 4026531841, "pid": …}: the names /proc/PID/ns/ uses; slots the
+/// probe could not read (0) are left out.
+pub fn ns_map(inums: &NsInodes) -> serde_json::Map<String, serde_json::Value> {
+    glassbox_probes_common::ns::NAMES
+        .iter()
+        .zip(inums)
+        .filter(|(_, &n)| n != 0)
+        .map(|(name, &n)| (name.to_string(), serde_json::Value::from(n)))
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -80,7 +104,7 @@ mod tests {
 
     #[test]
     fn a_syscall_becomes_a_kernel_syscall_event_by_name() {
-        let rec = KernelRecord::Syscall(SyscallRecord {
+        let rec = KernelRecord::Syscall(crate::Call::new(SyscallRecord {
             kind: RecordKind::Syscall as u32,
             nr: 165,
             tid: 41,
@@ -90,14 +114,22 @@ mod tests {
             ts_ns: 5_000,
             latency_ns: 1_234,
             cgroup_id: 1,
-        });
+        }));
         let e = to_event(&rec, 3, &ctx());
         assert_eq!((e.seq, e.ts_ns, e.pid, e.source), (3, 5_000, 40, Source::Kernel));
         assert_eq!(e.container, "c1");
         assert!(e.wall.starts_with("2023-11-14T22:13:20.000005"), "{}", e.wall);
         assert_eq!(
             e.kind,
-            Kind::Syscall { nr: 165, name: "mount".into(), args: vec![1, 2, 3, 0, 0, 0], ret: 0, latency_ns: 1_234 }
+            Kind::Syscall {
+                nr: 165,
+                name: "mount".into(),
+                args: vec![1, 2, 3, 0, 0, 0],
+                ret: 0,
+                latency_ns: 1_234,
+                decoded: None,
+                ns: None
+            }
         );
         let line = glassbox_events::to_line(&e);
         assert!(line.contains(r#""source":"kernel","type":"syscall""#), "{line}");
@@ -110,7 +142,7 @@ mod tests {
         assert_eq!(e.pid, 11);
         assert_eq!(
             e.kind,
-            Kind::Process { change: ProcessChange::Fork, ppid: Some(10), filename: None, exit_code: None }
+            Kind::Process { change: ProcessChange::Fork, ppid: Some(10), filename: None, exit_code: None, ns: None }
         );
 
         let exec = KernelRecord::Exec { ts_ns: 2, pid: 11, ppid: Some(10), filename: "/bin/true".into(), cgroup_id: 0 };
@@ -121,7 +153,8 @@ mod tests {
                 change: ProcessChange::Exec,
                 ppid: Some(10),
                 filename: Some("/bin/true".into()),
-                exit_code: None
+                exit_code: None,
+                ns: None
             }
         );
 
@@ -129,13 +162,32 @@ mod tests {
         let e = to_event(&exit, 2, &ctx());
         assert_eq!(
             e.kind,
-            Kind::Process { change: ProcessChange::Exit, ppid: None, filename: None, exit_code: Some(0) }
+            Kind::Process { change: ProcessChange::Exit, ppid: None, filename: None, exit_code: Some(0), ns: None }
+        );
+    }
+
+    #[test]
+    fn decoded_arguments_and_namespaces_ride_on_the_syscall_event() {
+        let d = crate::decoded::detail(161, &[b"/newroot"], 0, [0; 4]);
+        let mut call = crate::Call::new(SyscallRecord { nr: 161, tgid: 10, ..Default::default() });
+        call.detail = Some(Box::new(d));
+        call.ns = Some([11, 12, 12, 14, 15, 16, 17, 0]);
+        let e = to_event(&KernelRecord::Syscall(call), 0, &ctx());
+        let v: serde_json::Value = serde_json::from_str(&glassbox_events::to_line(&e)).unwrap();
+        assert_eq!(v["decoded"], serde_json::json!({"path": "/newroot"}));
+        assert_eq!(v["ns"]["mnt"], 11);
+        assert_eq!(v["ns"].get("cgroup"), None, "unreadable slots are left out");
+        let n = KernelRecord::Namespaces { ts_ns: 1, pid: 7, why: 1, owner: 1, cgroup_id: 0, inums: [1; 8] };
+        let v = serde_json::to_value(to_event(&n, 1, &ctx())).unwrap();
+        assert_eq!(
+            (v["type"].as_str(), v["change"].as_str(), v["ns"]["uts"].as_u64()),
+            (Some("process"), Some("namespaces"), Some(1))
         );
     }
 
     #[test]
     fn an_unknown_number_is_named_by_number() {
-        let rec = KernelRecord::Syscall(SyscallRecord { nr: 9999, ..Default::default() });
+        let rec = KernelRecord::Syscall(SyscallRecord { nr: 9999, ..Default::default() }.into());
         assert!(matches!(to_event(&rec, 0, &ctx()).kind, Kind::Syscall { name, .. } if name == "syscall_9999"));
     }
 }

@@ -20,6 +20,8 @@
 //! Synchronous on purpose (no async runtime): [`Tracer::poll`] is poll(2) on
 //! the ring buffer's fd. See bpf(2) and bpf-helpers(7).
 
+mod btf;
+mod decoded;
 mod display;
 mod error;
 mod event;
@@ -30,12 +32,14 @@ mod syscalls;
 mod tracefs;
 mod tracer;
 
+pub use btf::task_offsets;
+pub use decoded::{cap_names, clone_flags, decode_args, flag_names, mount_flags, nstype, prctl_option, seccomp_op};
 pub use display::{format_ns, Formatter};
 pub use error::{TraceError, Unavailable};
 pub use event::{to_event, EventContext};
 pub use glassbox_probes_common::SyscallRecord;
 pub use probes::built as probes_built;
-pub use record::{decode, KernelRecord};
+pub use record::{decode, decode_any, Call, Decoded, KernelRecord, NsInodes};
 pub use summary::SyscallSummary;
 pub use syscalls::{all_syscalls, syscall_name, syscall_number};
 pub use tracer::{TraceOptions, Tracer};

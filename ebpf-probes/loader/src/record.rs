@@ -2,13 +2,54 @@
 //! the tag at the start says which `#[repr(C)]` layout of
 //! glassbox_probes_common follows. Pure, so it is tested without a kernel.
 
-use glassbox_probes_common::{ProcessRecord, RecordKind, SyscallRecord, FILENAME_LEN};
+use glassbox_probes_common::{DetailRecord, NamespaceRecord, ProcessRecord, RecordKind, SyscallRecord, FILENAME_LEN};
+
+/// The namespace inode numbers of a process, indexed by
+/// `glassbox_probes_common::ns` (mnt, pid, pid_for_children, net, uts,
+/// ipc, user, cgroup); 0 = could not be read.
+pub type NsInodes = [u32; glassbox_probes_common::ns::COUNT];
+
+/// A syscall that returned, with what the tracer knows beside its numbers:
+/// the strings its arguments pointed at (sent by the probes for the
+/// container-making syscalls only) and the namespaces its process was last
+/// seen in. Derefs to the [`SyscallRecord`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Call {
+    pub record: SyscallRecord,
+    pub detail: Option<Box<DetailRecord>>,
+    pub ns: Option<NsInodes>,
+}
+
+impl Call {
+    pub fn new(record: SyscallRecord) -> Call {
+        Call { record, detail: None, ns: None }
+    }
+
+    /// The decoded arguments (flag names, strings), for the syscalls that
+    /// make a container.
+    pub fn decoded(&self) -> Option<serde_json::Map<String, serde_json::Value>> {
+        crate::decoded::decode_args(&self.record, self.detail.as_deref())
+    }
+}
+
+impl std::ops::Deref for Call {
+    type Target = SyscallRecord;
+    fn deref(&self) -> &SyscallRecord {
+        &self.record
+    }
+}
+
+impl From<SyscallRecord> for Call {
+    fn from(record: SyscallRecord) -> Call {
+        Call::new(record)
+    }
+}
 
 /// One thing the probes saw, decoded.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum KernelRecord {
-    /// A syscall that returned (numbers only; see [`crate::syscall_name`]).
-    Syscall(SyscallRecord),
+    /// A syscall that returned (see [`crate::syscall_name`]).
+    Syscall(Call),
     /// A followed process forked `child` (a thread when `thread`).
     Fork { ts_ns: u64, parent: u32, child: u32, thread: bool, cgroup_id: u64 },
     /// `pid` executed `filename`; `ppid` when the tracer saw it forked.
@@ -16,6 +57,17 @@ pub enum KernelRecord {
     /// `pid` exited; `exit_code` when it called exit/exit_group (not when a
     /// signal killed it).
     Exit { ts_ns: u64, pid: u32, exit_code: Option<i32>, cgroup_id: u64 },
+    /// The namespaces `pid` is in, sent when it was forked (`why` =
+    /// `ns_why::FORK`), exec'd, or after unshare/setns.
+    Namespaces { ts_ns: u64, pid: u32, why: u32, owner: u32, cgroup_id: u64, inums: NsInodes },
+}
+
+/// A record off the ring: a [`KernelRecord`], or a syscall's detail that
+/// waits for the syscall record right behind it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Decoded {
+    Record(KernelRecord),
+    Detail(Box<DetailRecord>),
 }
 
 impl KernelRecord {
@@ -23,9 +75,10 @@ impl KernelRecord {
     pub fn ts_ns(&self) -> u64 {
         match self {
             KernelRecord::Syscall(s) => s.ts_ns,
-            KernelRecord::Fork { ts_ns, .. } | KernelRecord::Exec { ts_ns, .. } | KernelRecord::Exit { ts_ns, .. } => {
-                *ts_ns
-            }
+            KernelRecord::Fork { ts_ns, .. }
+            | KernelRecord::Exec { ts_ns, .. }
+            | KernelRecord::Exit { ts_ns, .. }
+            | KernelRecord::Namespaces { ts_ns, .. } => *ts_ns,
         }
     }
 
@@ -34,20 +87,43 @@ impl KernelRecord {
         match self {
             KernelRecord::Syscall(s) => s.tgid,
             KernelRecord::Fork { parent, .. } => *parent,
-            KernelRecord::Exec { pid, .. } | KernelRecord::Exit { pid, .. } => *pid,
+            KernelRecord::Exec { pid, .. } | KernelRecord::Exit { pid, .. } | KernelRecord::Namespaces { pid, .. } => {
+                *pid
+            }
         }
     }
 }
 
 /// Decodes one record; `None` for an unknown tag or a short buffer (a
 /// loader older than its probes), which the caller counts, not guesses at.
+/// A detail record is not a KernelRecord on its own: see [`decode_any`].
 pub fn decode(bytes: &[u8]) -> Option<KernelRecord> {
+    match decode_any(bytes)? {
+        Decoded::Record(r) => Some(r),
+        Decoded::Detail(_) => None,
+    }
+}
+
+/// Decodes any record, details included.
+pub fn decode_any(bytes: &[u8]) -> Option<Decoded> {
     let tag = u32::from_ne_bytes(bytes.get(..4)?.try_into().ok()?);
-    match RecordKind::from_tag(tag)? {
-        RecordKind::Syscall => Some(KernelRecord::Syscall(read::<SyscallRecord>(bytes)?)),
+    Some(Decoded::Record(match RecordKind::from_tag(tag)? {
+        RecordKind::Detail => return Some(Decoded::Detail(Box::new(read::<DetailRecord>(bytes)?))),
+        RecordKind::Namespaces => {
+            let n = read::<NamespaceRecord>(bytes)?;
+            KernelRecord::Namespaces {
+                ts_ns: n.ts_ns,
+                pid: n.pid,
+                why: n.why,
+                owner: n.owner,
+                cgroup_id: n.cgroup_id,
+                inums: n.inums,
+            }
+        }
+        RecordKind::Syscall => KernelRecord::Syscall(Call::new(read::<SyscallRecord>(bytes)?)),
         kind => {
             let p = read::<ProcessRecord>(bytes)?;
-            Some(match kind {
+            match kind {
                 RecordKind::Fork => KernelRecord::Fork {
                     ts_ns: p.ts_ns,
                     parent: p.ppid,
@@ -68,9 +144,9 @@ pub fn decode(bytes: &[u8]) -> Option<KernelRecord> {
                     exit_code: (p.flags & ProcessRecord::CODE_KNOWN != 0).then_some(p.exit_code),
                     cgroup_id: p.cgroup_id,
                 },
-            })
+            }
         }
-    }
+    }))
 }
 
 /// Copies a `T` out of the front of `bytes` (ring memory is only 8-aligned).
@@ -129,7 +205,7 @@ mod tests {
             latency_ns: 50,
             cgroup_id: 3,
         };
-        assert_eq!(decode(&bytes_of(&rec)), Some(KernelRecord::Syscall(rec)));
+        assert_eq!(decode(&bytes_of(&rec)), Some(KernelRecord::Syscall(Call::new(rec))));
     }
 
     #[test]
@@ -154,8 +230,39 @@ mod tests {
     }
 
     #[test]
+    fn detail_and_namespace_records_decode() {
+        let d = crate::decoded::detail(165, &[b"proc", b"/proc\0proc"], 0, [0; 4]);
+        assert_eq!(decode_any(&bytes_of(&d)), Some(Decoded::Detail(Box::new(d))));
+        assert_eq!(decode(&bytes_of(&d)), None, "a detail alone is not a KernelRecord");
+        let n = NamespaceRecord {
+            kind: RecordKind::Namespaces as u32,
+            pid: 42,
+            tid: 42,
+            why: glassbox_probes_common::ns_why::FORK,
+            ts_ns: 9,
+            owner: 1,
+            _pad: 0,
+            cgroup_id: 3,
+            inums: [1, 2, 3, 4, 5, 6, 7, 8],
+        };
+        assert_eq!(
+            decode(&bytes_of(&n)),
+            Some(KernelRecord::Namespaces {
+                ts_ns: 9,
+                pid: 42,
+                why: 1,
+                owner: 1,
+                cgroup_id: 3,
+                inums: [1, 2, 3, 4, 5, 6, 7, 8]
+            })
+        );
+        assert_eq!(decode(&bytes_of(&n)[..40]), None);
+    }
+
+    #[test]
     fn unknown_tags_and_short_buffers_are_refused() {
         assert_eq!(decode(&[5, 0, 0, 0, 1, 2]), None);
+        assert_eq!(decode(&[7, 0, 0, 0, 1, 2]), None);
         assert_eq!(decode(&[1, 0, 0, 0, 1, 2]), None);
         assert_eq!(decode(&[]), None);
     }

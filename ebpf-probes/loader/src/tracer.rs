@@ -18,10 +18,10 @@ use std::time::Duration;
 use aya::maps::{Array, MapData, MapError, PerCpuArray, RingBuf};
 use aya::programs::{RawTracePoint, TracePoint};
 use aya::{Ebpf, EbpfLoader};
-use glassbox_probes_common::{globals, maps, SyscallStats, MAX_SYSCALLS};
+use glassbox_probes_common::{detail_names, globals, maps, DetailRecord, SyscallStats, TaskOffsets, MAX_SYSCALLS};
 
 use crate::error::{TraceError, Unavailable};
-use crate::record::{decode, KernelRecord};
+use crate::record::{decode_any, Decoded, KernelRecord, NsInodes};
 use crate::summary::SyscallSummary;
 use crate::tracefs;
 
@@ -66,6 +66,12 @@ pub struct Tracer {
     ring_bytes: u32,
     aggregate: bool,
     undecodable: u64,
+    /// Syscall details waiting for their syscall record, by tid.
+    details: StdHashMap<u32, Box<DetailRecord>>,
+    /// The namespaces each followed process was last seen in.
+    namespaces: StdHashMap<u32, NsInodes>,
+    /// Why namespace records are off (no BTF), if they are.
+    ns_unavailable: Option<String>,
 }
 
 impl Tracer {
@@ -78,11 +84,18 @@ impl Tracer {
         let exec_filename = tracefs::field_offset(&tracefs, "sched", "sched_process_exec", "filename")?;
         let ring_bytes = ring_size(opts.ring_bytes);
         let aggregate = u8::from(opts.aggregate);
+        // Kernel struct offsets for the namespace probe, from BTF; without
+        // them the probe stays off (available = 0) and the rest works.
+        let (offsets, ns_unavailable) = match crate::btf::task_offsets() {
+            Ok(o) => (o, None),
+            Err(why) => (TaskOffsets::default(), Some(format!("namespaces are unavailable: {why}"))),
+        };
 
         let mut ebpf = EbpfLoader::new()
             .set_global(globals::AGGREGATE, &aggregate, true)
             .set_global(globals::FORK_CHILD_PID_OFFSET, &fork_child, true)
             .set_global(globals::EXEC_FILENAME_OFFSET, &exec_filename, true)
+            .set_global(detail_names::TASK_OFFSETS, &offsets, true)
             .set_max_entries(maps::RECORDS, ring_bytes)
             .set_max_entries(maps::TRACED, pid_max())
             .load(object)
@@ -101,6 +114,15 @@ impl Tracer {
             program.load().map_err(failed)?;
             program.attach(name).map_err(failed)?;
         }
+        {
+            let name = detail_names::NS_FORK_PROGRAM;
+            let tracepoint = "sched_process_fork";
+            let failed = |source| Unavailable::Program { name, tracepoint, source };
+            let program: &mut RawTracePoint =
+                ebpf.program_mut(name).ok_or(Unavailable::Missing(name))?.try_into().map_err(failed)?;
+            program.load().map_err(failed)?;
+            program.attach(tracepoint).map_err(failed)?;
+        }
         let ring = take_map(&mut ebpf, maps::RECORDS)?;
         let traced = take_map(&mut ebpf, maps::TRACED)?;
         Ok(Tracer {
@@ -111,6 +133,9 @@ impl Tracer {
             ring_bytes,
             aggregate: opts.aggregate,
             undecodable: 0,
+            details: StdHashMap::new(),
+            namespaces: StdHashMap::new(),
+            ns_unavailable,
         })
     }
 
@@ -141,22 +166,60 @@ impl Tracer {
     /// Every record waiting now, without blocking.
     pub fn drain(&mut self) -> Vec<KernelRecord> {
         let mut out = Vec::new();
-        while let Some(item) = self.ring.next() {
-            match decode(&item) {
-                Some(rec) => out.push(rec),
+        // One pass in ring order: a detail comes right before its syscall,
+        // and a thread's next detail may be in the same batch.
+        loop {
+            let decoded = match self.ring.next() {
+                Some(item) => decode_any(&item),
+                None => break,
+            };
+            match decoded {
+                Some(Decoded::Record(mut rec)) => {
+                    self.annotate(&mut rec);
+                    out.push(rec);
+                }
+                Some(Decoded::Detail(d)) => {
+                    self.details.insert(d.tid, d);
+                }
                 None => self.undecodable += 1,
             }
         }
-        for rec in &mut out {
-            match rec {
-                KernelRecord::Fork { parent, child, thread: false, .. } => {
-                    self.parents.insert(*child, *parent);
-                }
-                KernelRecord::Exec { pid, ppid, .. } => *ppid = self.parents.get(pid).copied(),
-                _ => {}
-            }
-        }
         out
+    }
+
+    /// Fills in what one record cannot know alone: an exec's parent, a
+    /// syscall's detail and its process's namespaces.
+    fn annotate(&mut self, rec: &mut KernelRecord) {
+        match rec {
+            KernelRecord::Fork { parent, child, thread: false, .. } => {
+                self.parents.insert(*child, *parent);
+            }
+            KernelRecord::Exec { pid, ppid, .. } => *ppid = self.parents.get(pid).copied(),
+            KernelRecord::Namespaces { pid, inums, .. } => {
+                self.namespaces.insert(*pid, *inums);
+            }
+            KernelRecord::Syscall(call) => {
+                if self.details.get(&call.tid).is_some_and(|d| d.ts_ns == call.ts_ns) {
+                    call.detail = self.details.remove(&call.tid);
+                }
+                call.ns = self.namespaces.get(&call.tgid).copied();
+            }
+            KernelRecord::Exit { pid, .. } => {
+                self.namespaces.remove(pid);
+            }
+            _ => {}
+        }
+    }
+
+    /// The namespaces `pid` was last seen in (from its fork, exec,
+    /// unshare or setns).
+    pub fn namespaces_of(&self, pid: u32) -> Option<NsInodes> {
+        self.namespaces.get(&pid).copied()
+    }
+
+    /// Why namespace records are not sent (the kernel has no BTF), if so.
+    pub fn namespaces_unavailable(&self) -> Option<&str> {
+        self.ns_unavailable.as_deref()
     }
 
     /// Records the kernel could not send because the ring buffer was full.

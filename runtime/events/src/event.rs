@@ -119,6 +119,8 @@ pub enum ProcessChange {
     Fork,
     Exec,
     Exit,
+    /// The namespaces a process is in (at its fork, exec, unshare, setns).
+    Namespaces,
 }
 
 /// What happened. The `type` field on the wire names the variant.
@@ -151,6 +153,15 @@ pub enum Kind {
         args: Vec<u64>,
         ret: i64,
         latency_ns: u64,
+        /// The arguments decoded, for the syscalls that make a container:
+        /// strings the probes read ("source", "target", "argv", …) and flag
+        /// names ("flags": "MS_BIND|MS_REC").
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        decoded: Option<Map<String, Value>>,
+        /// The namespace inode numbers of the process ("mnt", "pid", "net",
+        /// "uts", "ipc", "user", "cgroup", "pid_for_children").
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        ns: Option<Map<String, Value>>,
     },
     Process {
         change: ProcessChange,
@@ -160,6 +171,9 @@ pub enum Kind {
         filename: Option<String>,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         exit_code: Option<i32>,
+        /// `change: namespaces`: the namespace inode numbers, as on Syscall.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        ns: Option<Map<String, Value>>,
     },
     /// A failure, naming the stage it happened in.
     Error {

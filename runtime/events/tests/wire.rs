@@ -28,12 +28,39 @@ fn one_of_each() -> Vec<Event> {
         event(Kind::StageEnd { stage: Stage::PivotRoot, duration_ns: 900, outcome: Outcome::Ok }),
         event(Kind::Step { stage: Stage::Mounts, action: "mount".into(), args }),
         event(Kind::Status { status: "created".into() }),
-        event(Kind::Syscall { nr: 165, name: "mount".into(), args: vec![1, 2], ret: 0, latency_ns: 5000 }),
+        event(Kind::Syscall {
+            nr: 165,
+            name: "mount".into(),
+            args: vec![1, 2],
+            ret: 0,
+            latency_ns: 5000,
+            decoded: None,
+            ns: None,
+        }),
+        event(Kind::Syscall {
+            nr: 165,
+            name: "mount".into(),
+            args: vec![1, 2],
+            ret: 0,
+            latency_ns: 5000,
+            decoded: Some(
+                json!({"source": "proc", "target": "/proc", "flags": "MS_NOSUID"}).as_object().unwrap().clone(),
+            ),
+            ns: Some(json!({"mnt": 4026531841u32, "pid": 4026531836u32}).as_object().unwrap().clone()),
+        }),
         event(Kind::Process {
             change: ProcessChange::Exec,
             ppid: Some(1),
             filename: Some("/bin/sh".into()),
             exit_code: None,
+            ns: None,
+        }),
+        event(Kind::Process {
+            change: ProcessChange::Namespaces,
+            ppid: None,
+            filename: None,
+            exit_code: None,
+            ns: Some(json!({"uts": 4026531838u32}).as_object().unwrap().clone()),
         }),
         event(Kind::Error { stage: Stage::Exec, message: "no such file".into() }),
         event(Kind::Dropped { sink: "hub".into(), count: 2 }),
@@ -111,6 +138,15 @@ fn the_schema_matches_the_code() {
             .unwrap_or_else(|| panic!("no schema rule for type {t}"));
         for required in rule["then"]["required"].as_array().unwrap() {
             assert!(v.get(required.as_str().unwrap()).is_some(), "{t}: missing {required}");
+        }
+        if let Some(props) = rule["then"]["properties"].as_object() {
+            for key in v.as_object().unwrap().keys() {
+                let common = schema["properties"].get(key).is_some();
+                assert!(common || props.contains_key(key), "{t}: field {key} is not in the schema");
+            }
+            if let Some(change) = v.get("change") {
+                assert!(props["change"]["enum"].as_array().unwrap().contains(change), "{t}: change {change}");
+            }
         }
         seen.insert(t);
     }
