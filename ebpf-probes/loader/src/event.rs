@@ -51,7 +51,10 @@ pub fn to_event(rec: &KernelRecord, seq: u64, ctx: &EventContext) -> Event {
                 ret: s.ret,
                 latency_ns: s.latency_ns,
                 decoded: s.decoded(),
-                ns: s.ns.as_ref().map(ns_map),
+                // Only on the calls that make a container: a process's
+                // namespaces are also in its `namespaces` events, and on
+                // every one of a busy process's calls they would double the record.
+                ns: s.detail.as_ref().and(s.ns.as_ref()).map(ns_map),
             },
         ),
         KernelRecord::Namespaces { pid, inums, .. } => (

@@ -158,8 +158,9 @@ pub enum Kind {
         /// names ("flags": "MS_BIND|MS_REC").
         #[serde(default, skip_serializing_if = "Option::is_none")]
         decoded: Option<Map<String, Value>>,
-        /// The namespace inode numbers of the process ("mnt", "pid", "net",
-        /// "uts", "ipc", "user", "cgroup", "pid_for_children").
+        /// With `decoded`: the namespace inode numbers of the process ("mnt",
+        /// "pid", "net", "uts", "ipc", "user", "cgroup", "pid_for_children").
+        /// For other calls, the process's last `namespaces` event says.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         ns: Option<Map<String, Value>>,
     },
