@@ -10,7 +10,7 @@
 //! ```no_run
 //! use glassbox_probes::{TraceOptions, Tracer};
 //! let mut tracer = Tracer::load(&TraceOptions::default())?;
-//! tracer.follow(std::process::id())?;
+//! tracer.follow(std::process::id(), 1)?;
 //! for rec in tracer.poll(std::time::Duration::from_millis(100))? {
 //!     println!("{rec:?}");
 //! }
@@ -25,6 +25,7 @@ mod error;
 mod event;
 mod probes;
 mod record;
+mod session;
 mod summary;
 mod syscalls;
 mod tracefs;
@@ -34,8 +35,23 @@ pub use display::{format_ns, Formatter};
 pub use error::{TraceError, Unavailable};
 pub use event::{to_event, EventContext};
 pub use glassbox_probes_common::SyscallRecord;
+pub use glassbox_probes_common::{OwnerInfo, MAX_OWNER};
 pub use probes::built as probes_built;
 pub use record::{decode, KernelRecord};
+pub use session::{owner_container, owner_events_path, owner_info, Sessions};
 pub use summary::SyscallSummary;
 pub use syscalls::{all_syscalls, syscall_name, syscall_number};
 pub use tracer::{TraceOptions, Tracer};
+
+/// The owner slot a raw ring record carries (see [`Sessions`]): after the
+/// numbers of a syscall record, in place of the padding of a process record.
+pub fn record_owner(bytes: &[u8]) -> u8 {
+    let at = if bytes.len() >= std::mem::size_of::<SyscallRecord>()
+        && bytes.get(..4) == Some(&(glassbox_probes_common::RecordKind::Syscall as u32).to_ne_bytes()[..])
+    {
+        std::mem::offset_of!(SyscallRecord, owner)
+    } else {
+        std::mem::offset_of!(glassbox_probes_common::ProcessRecord, owner)
+    };
+    bytes.get(at..at + 4).map_or(0, |b| u32::from_ne_bytes([b[0], b[1], b[2], b[3]]) as u8)
+}
