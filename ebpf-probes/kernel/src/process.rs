@@ -6,6 +6,7 @@
 //! events/sched/.
 
 use aya_ebpf::{
+    bindings::BPF_RB_FORCE_WAKEUP,
     helpers::{bpf_get_current_cgroup_id, bpf_ktime_get_ns, bpf_probe_read_kernel_str_bytes, bpf_probe_read_user},
     macros::tracepoint,
     programs::TracePointContext,
@@ -123,5 +124,8 @@ fn emit(owner: u8, kind: RecordKind, pid: u32, ppid: u32, flags: u32, exit_code:
             let _ = bpf_probe_read_kernel_str_bytes(src, dst);
         }
     }
-    entry.submit(0);
+    // Forks, execs and exits wake the reader at once even when unread
+    // syscall records (sent without a wakeup) wait before them: the
+    // default, adaptive wakeup would only fire on an empty ring.
+    entry.submit(BPF_RB_FORCE_WAKEUP as u64);
 }

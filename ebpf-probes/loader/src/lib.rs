@@ -35,7 +35,7 @@ pub use display::{format_ns, Formatter};
 pub use error::{TraceError, Unavailable};
 pub use event::{to_event, EventContext};
 pub use glassbox_probes_common::SyscallRecord;
-pub use glassbox_probes_common::{OwnerInfo, MAX_OWNER};
+pub use glassbox_probes_common::{maps as map_names, OwnerInfo, MAX_OWNER};
 pub use probes::built as probes_built;
 pub use record::{decode, KernelRecord};
 pub use session::{owner_container, owner_events_path, owner_info, Sessions};

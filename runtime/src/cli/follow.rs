@@ -24,17 +24,17 @@ use crate::recorder::{kept, EVENTS_FILE};
 const POLL: Duration = Duration::from_millis(20);
 
 /// The whole lines appended to a file since the last read.
-struct Tail {
+pub(crate) struct Tail {
     file: File,
     partial: String,
 }
 
 impl Tail {
-    fn open(path: &Path) -> std::io::Result<Tail> {
+    pub(crate) fn open(path: &Path) -> std::io::Result<Tail> {
         Ok(Tail { file: File::open(path)?, partial: String::new() })
     }
 
-    fn events(&mut self) -> Vec<Event> {
+    pub(crate) fn events(&mut self) -> Vec<Event> {
         let mut text = String::new();
         let _ = self.file.read_to_string(&mut text);
         self.partial.push_str(&text);
