@@ -38,6 +38,8 @@ pub struct LocalTracer {
     pub end: Option<OwnedFd>,
     /// What the tracer tells: R, E…, O, then EOF when it has printed all.
     pub told: File,
+    /// A foreground command waits at its end for the last lines to be printed.
+    pub foreground: bool,
 }
 
 /// Forks the tracer and waits until it follows us (or says why it cannot).
@@ -61,7 +63,7 @@ pub fn start(req: &TraceRequest) -> Result<LocalTracer, String> {
             let mut told = File::from(told_r);
             let mut first = [0u8; 1];
             match told.read(&mut first) {
-                Ok(1) if first[0] == b'R' => Ok(LocalTracer { pid, end: Some(end_w), told }),
+                Ok(1) if first[0] == b'R' => Ok(LocalTracer { pid, end: Some(end_w), told, foreground: !req.detached }),
                 _ => {
                     let mut why = String::new();
                     let _ = told.read_to_string(&mut why);

@@ -101,6 +101,8 @@ static ACTIVE: Mutex<Option<Active>> = Mutex::new(None);
 /// nothing has been created then.
 pub fn start(req: &TraceRequest) -> Result<(), String> {
     if let Some((mut sessions, hub_pid)) = hub_sessions(&req.pin_dir) {
+        // Forked before our pid is followed, so the printer is not traced.
+        let printer = if req.detached { None } else { Some(printer::start(req)?) };
         let info = owner_info(std::process::id(), &req.container, &req.events_path);
         let slot = sessions.claim(&info).map_err(|e| format!("tracing through the hub: {e}"))?;
         if let Err(e) = sessions.follow(std::process::id(), slot) {
@@ -111,7 +113,6 @@ pub fn start(req: &TraceRequest) -> Result<(), String> {
             "trace: following through the hub (pid {hub_pid}, maps in {}) as owner slot {slot}",
             req.pin_dir.display()
         ));
-        let printer = if req.detached { None } else { Some(printer::start(req)?) };
         *lock() = Some(Active::Hub { sessions, slot, printer });
         return Ok(());
     }
@@ -165,7 +166,7 @@ pub fn finish() {
         Active::Local(t) => Some(t),
         Active::Hub { printer, .. } => printer,
     };
-    if let Some(mut t) = printer {
+    if let Some(mut t) = printer.filter(|t| t.foreground) {
         drop(t.end.take());
         local::wait_done(&mut t.told, Duration::from_secs(5));
         let _ = nix::sys::wait::waitpid(nix::unistd::Pid::from_raw(t.pid), Some(nix::sys::wait::WaitPidFlag::WNOHANG));
@@ -196,7 +197,7 @@ mod printer {
             pid => {
                 drop(told_w);
                 drop(end_r);
-                Ok(local::LocalTracer { pid, end: Some(end_w), told: File::from(told_r) })
+                Ok(local::LocalTracer { pid, end: Some(end_w), told: File::from(told_r), foreground: true })
             }
         }
     }
