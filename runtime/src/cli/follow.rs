@@ -35,15 +35,20 @@ impl Tail {
     }
 
     pub(crate) fn events(&mut self) -> Vec<Event> {
+        // Two processes writing at once may land a little out of order.
+        let mut events: Vec<Event> = self.lines().iter().filter_map(|l| from_line(l).ok()).collect();
+        events.sort_by_key(|e| e.seq);
+        events
+    }
+
+    /// The whole lines, unparsed (a reader may skip most without parsing).
+    pub(crate) fn lines(&mut self) -> Vec<String> {
         let mut text = String::new();
         let _ = self.file.read_to_string(&mut text);
         self.partial.push_str(&text);
         let Some(end) = self.partial.rfind('\n') else { return Vec::new() };
         let whole: String = self.partial.drain(..=end).collect();
-        // Two processes writing at once may land a little out of order.
-        let mut events: Vec<Event> = whole.lines().filter_map(|l| from_line(l).ok()).collect();
-        events.sort_by_key(|e| e.seq);
-        events
+        whole.lines().map(String::from).collect()
     }
 }
 

@@ -107,7 +107,7 @@ fn tracer_main(req: &TraceRequest, runtime: u32, end: OwnedFd, mut told: File) -
     let _ = told.write_all(b"R");
 
     let mut writer = Writer::default();
-    let mut timeline = (!req.detached).then(|| Timeline::new(req.record_paths(), req.filter.clone(), req.narrated));
+    let mut timeline = (!req.detached).then(|| Timeline::new(req));
     let mut runtime_done = false;
     let mut said_opened = false;
     let mut last_check = Instant::now();

@@ -56,6 +56,9 @@ pub struct TraceRequest {
     pub detached: bool,
     /// --explain narrates the stages already.
     pub narrated: bool,
+    /// When the command began (CLOCK_MONOTONIC): `exec`'s timeline leaves
+    /// out what the record held before.
+    pub since_ns: u64,
 }
 
 impl TraceRequest {
@@ -78,6 +81,7 @@ impl TraceRequest {
             pin_dir: pin_dir.to_path_buf(),
             detached,
             narrated,
+            since_ns: crate::recorder::monotonic_ns(),
         })
     }
 
@@ -205,7 +209,7 @@ mod printer {
     /// Follows the record until the runtime is done and every process the
     /// kernel saw forked is gone (plus a moment for the hub's last batch).
     fn print_until_done(req: &TraceRequest, end: OwnedFd) {
-        let mut timeline = timeline::Timeline::new(req.record_paths(), req.filter.clone(), req.narrated);
+        let mut timeline = timeline::Timeline::new(req);
         let mut done_at: Option<Instant> = None;
         let mut end = File::from(end);
         loop {

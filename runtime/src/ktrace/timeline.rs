@@ -44,6 +44,18 @@ impl Filter {
         Ok(Filter { syscalls: Some(set) })
     }
 
+    /// A quick look at a raw line: a kernel syscall line of a syscall not
+    /// listed is skipped without being parsed (a busy container writes
+    /// millions of them).
+    fn may_show(&self, line: &str) -> bool {
+        let Some(set) = &self.syscalls else { return true };
+        if !line.contains(r#""source":"kernel","type":"syscall""#) {
+            return true;
+        }
+        let nr = line.split(r#""nr":"#).nth(1).and_then(|r| r.split(|c: char| !c.is_ascii_digit()).next());
+        nr.and_then(|n| n.parse::<u32>().ok()).is_none_or(|n| set.contains(&n))
+    }
+
     fn shows(&self, e: &Event, narrated: bool) -> bool {
         match (&e.kind, e.source) {
             (Kind::Dropped { .. }, _) => true,
@@ -61,6 +73,7 @@ pub struct Timeline {
     tail: Option<Tail>,
     filter: Filter,
     narrated: bool,
+    since_ns: u64,
     held: Vec<Event>,
     fmt: Formatter,
     start: Option<u64>,
@@ -69,14 +82,15 @@ pub struct Timeline {
 }
 
 impl Timeline {
-    /// Follows the first of `paths` that exists (the live record, then the
-    /// kept one). `narrated`: `--explain` prints the stages already.
-    pub fn new(paths: Vec<PathBuf>, filter: Filter, narrated: bool) -> Timeline {
+    /// Follows the record (the live file, or the kept one once delete has
+    /// moved it) from the moment the command began.
+    pub fn new(req: &super::TraceRequest) -> Timeline {
         Timeline {
-            paths,
+            paths: req.record_paths(),
             tail: None,
-            filter,
-            narrated,
+            filter: req.filter.clone(),
+            narrated: req.narrated,
+            since_ns: req.since_ns,
             held: Vec::new(),
             fmt: Formatter::new(),
             start: None,
@@ -90,11 +104,12 @@ impl Timeline {
             self.tail = self.paths.iter().find_map(|p| Tail::open(p).ok());
         }
         let Some(tail) = &mut self.tail else { return };
-        for e in tail.events() {
+        let lines = tail.lines();
+        for e in lines.iter().filter(|l| self.filter.may_show(l)).filter_map(|l| glassbox_events::from_line(l).ok()) {
             if let Kind::Process { change: ProcessChange::Fork, .. } = e.kind {
                 self.forked.insert(e.pid as u32);
             }
-            if self.filter.shows(&e, self.narrated) {
+            if e.ts_ns >= self.since_ns && self.filter.shows(&e, self.narrated) {
                 self.held.push(e);
             }
         }
@@ -181,6 +196,10 @@ mod tests {
         assert_eq!(Filter::parse("all").unwrap().syscalls, None);
         let f = Filter::parse("mount,execve").unwrap().syscalls.unwrap();
         assert!(f.contains(&165) && f.contains(&59) && f.len() == 2);
+        let mount = Filter::parse("mount").unwrap();
+        let line = |nr: u32| format!(r#"{{"pid":1,"source":"kernel","type":"syscall","nr":{nr},"name":"x"}}"#);
+        assert!(mount.may_show(&line(165)) && !mount.may_show(&line(0)));
+        assert!(mount.may_show(r#"{"source":"runtime","type":"stage_begin"}"#));
         let e = Filter::parse("mount,mnt").unwrap_err();
         assert!(e.contains("\"mnt\""), "{e}");
     }
