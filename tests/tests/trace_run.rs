@@ -158,6 +158,25 @@ fn create_trace_follows_the_container_after_create_returns() {
     assert_no_tracer_left(&rt);
 }
 
+#[test]
+fn exec_trace_adds_the_joining_process_to_the_record() {
+    let rt = Runtime::new();
+    let id = rt.id("trace-exec");
+    let bundle = Bundle::busybox(&["/bin/sleep", "10"]);
+    assert_ok(&rt.run_detached(&id, &bundle));
+    let out = rt.cmd(&["exec", "--trace=execve", &id, "/bin/echo", "hi"]);
+    assert_ok(&out);
+    let err = stderr(&out);
+    assert!(err.contains("execve("), "no execve line:\n{err}");
+    assert!(!err.contains("status: created"), "exec's timeline shows what came before it:\n{err}");
+    let events = record_of(rt.root(), &id);
+    assert!(execs(&events).iter().any(|(_, f)| f == "/bin/echo"), "no exec of /bin/echo in the record");
+    assert_ok(&rt.kill(&id, "KILL"));
+    clean::wait_until(Duration::from_secs(5), || rt.delete(&id).status.success());
+    clean::assert_clean(rt.root(), &id, Some(bundle.path()));
+    assert_no_tracer_left(&rt);
+}
+
 /// A `glassbox hub` on its own pin directory, stopped (SIGINT) at drop.
 struct Hub {
     child: Child,
