@@ -70,7 +70,9 @@ fn dispatch(cli: Cli) -> Result<i32> {
     // trace must see the whole command, and its tracer is forked.
     if let Some(req) = trace_request(&paths, &cli.command)? {
         if cli.no_events {
-            anyhow::bail!("--trace writes the kernel's events into events.jsonl, which --no-events turns off; drop one");
+            anyhow::bail!(
+                "--trace writes the kernel's events into events.jsonl, which --no-events turns off; drop one"
+            );
         }
         crate::ktrace::start(&req).map_err(|e| {
             let e = if e.starts_with("tracing is unavailable") { e } else { format!("--trace: {e}") };

@@ -64,7 +64,7 @@ fn serve(pin_dir: &Path, ring_bytes: u32, sigfd: &SignalFd) -> Result<i32> {
             libc::pollfd { fd: sigfd.as_raw_fd(), events: libc::POLLIN, revents: 0 },
         ];
         // SAFETY: a valid array of two pollfds.
-        unsafe { libc::poll(fds.as_mut_ptr(), 2, 20) };
+        unsafe { libc::poll(fds.as_mut_ptr(), 2, if writer.backlog() > 0 { 0 } else { 20 }) };
         let stop = fds[1].revents & libc::POLLIN != 0;
         let lost = tracer.lost();
         let records = tracer.drain_owned();

@@ -112,7 +112,9 @@ fn tracer_main(req: &TraceRequest, runtime: u32, end: OwnedFd, mut told: File) -
     let mut said_opened = false;
     let mut last_check = Instant::now();
     loop {
-        runtime_done |= wait(&tracer, (!runtime_done).then_some(&end));
+        // A backlog to write: look at the ring again at once.
+        let timeout = if writer.backlog() > 0 { 0 } else { 20 };
+        runtime_done |= wait(&tracer, (!runtime_done).then_some(&end), timeout);
         let records = tracer.drain_owned();
         writer.write(tracer.sessions(), records, 0);
         if !said_opened && writer.sessions.get(&slot).is_some_and(|s| s.opened()) {
@@ -134,7 +136,9 @@ fn tracer_main(req: &TraceRequest, runtime: u32, end: OwnedFd, mut told: File) -
     }
     let records = tracer.drain_owned();
     writer.write(tracer.sessions(), records, 0);
-    let lost = tracer.lost();
+    writer.flush_all(tracer.sessions());
+    // In the kernel (ring full) or here (too many waiting to be written).
+    let lost = tracer.lost() + writer.overflow;
     if let Some(s) = writer.sessions.get_mut(&slot) {
         if lost > 0 {
             s.report_lost(lost);
@@ -154,15 +158,15 @@ fn tracer_main(req: &TraceRequest, runtime: u32, end: OwnedFd, mut told: File) -
     0
 }
 
-/// poll(2) on the ring and, until it closes, the runtime's end pipe, 20 ms
-/// at most. Returns whether the runtime said it is done.
-fn wait(tracer: &Tracer, end: Option<&OwnedFd>) -> bool {
+/// poll(2) on the ring and, until it closes, the runtime's end pipe, for
+/// `timeout_ms` at most. Returns whether the runtime said it is done.
+fn wait(tracer: &Tracer, end: Option<&OwnedFd>, timeout_ms: i32) -> bool {
     let mut fds = vec![libc::pollfd { fd: tracer.as_raw_fd(), events: libc::POLLIN, revents: 0 }];
     if let Some(e) = end {
         fds.push(libc::pollfd { fd: e.as_raw_fd(), events: libc::POLLIN, revents: 0 });
     }
     // SAFETY: a valid array of pollfds.
-    unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, 20) };
+    unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, timeout_ms) };
     fds.get(1).is_some_and(|p| p.revents & (libc::POLLHUP | libc::POLLIN | libc::POLLERR) != 0)
 }
 

@@ -18,6 +18,7 @@
 //!
 //! Both readers use [`writer`]; the printer is [`timeline`].
 
+pub mod fastline;
 pub mod hub;
 pub mod local;
 pub mod timeline;

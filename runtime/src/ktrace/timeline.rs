@@ -104,8 +104,9 @@ impl Timeline {
             self.tail = self.paths.iter().find_map(|p| Tail::open(p).ok());
         }
         let Some(tail) = &mut self.tail else { return };
-        let lines = tail.lines();
-        for e in lines.iter().filter(|l| self.filter.may_show(l)).filter_map(|l| glassbox_events::from_line(l).ok()) {
+        let filter = &self.filter;
+        let lines = tail.lines(|l| filter.may_show(l));
+        for e in lines.iter().filter_map(|l| glassbox_events::from_line(l).ok()) {
             if let Kind::Process { change: ProcessChange::Fork, .. } = e.kind {
                 self.forked.insert(e.pid as u32);
             }

@@ -14,7 +14,7 @@
 //! A session ends when every process it followed has exited (the exits the
 //! kernel reported, and a liveness check for any it could not).
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::fs::{File, OpenOptions};
 use std::io::Write;
 use std::os::unix::fs::OpenOptionsExt;
@@ -25,8 +25,15 @@ use glassbox_probes::{owner_container, owner_events_path, to_event, EventContext
 
 use crate::recorder::sequence::Sequence;
 
-/// Records held for a session whose events file does not exist yet.
-const MAX_WAITING: usize = 1 << 20;
+/// Records held for a session (not yet converted, or its events file does
+/// not exist yet): 8 Mi records, about a gigabyte, then they are counted as lost.
+const MAX_WAITING: usize = 8 << 20;
+
+/// Records converted per [`Writer::write`] call: the reader goes back to
+/// the ring buffer at least this often, so a burst waits here, in memory,
+/// rather than filling the ring (conversion to JSON costs ~1 µs a record,
+/// taking it off the ring ~0.1 µs).
+pub const BATCH: usize = 1024;
 
 /// One session as the reader sees it.
 pub struct Session {
@@ -36,7 +43,8 @@ pub struct Session {
     pub events_path: PathBuf,
     out: Option<(File, Sequence)>,
     ctx: EventContext,
-    waiting: Vec<KernelRecord>,
+    lines: super::fastline::LineCache,
+    waiting: VecDeque<KernelRecord>,
     /// Processes followed and not seen to exit (threads are not processes).
     pub alive: HashSet<u32>,
     /// Kernel events written.
@@ -46,9 +54,9 @@ pub struct Session {
 }
 
 impl Session {
-    /// Whether every followed process is gone.
+    /// Whether every followed process is gone and every record written.
     pub fn over(&self) -> bool {
-        self.alive.is_empty()
+        self.alive.is_empty() && (self.waiting.is_empty() || self.out.is_none())
     }
 
     /// Whether the events file is open.
@@ -80,11 +88,13 @@ pub struct Writer {
     pub sessions: HashMap<u8, Session>,
     /// Records of slots no session claims (freed, or never claimed).
     pub orphans: u64,
+    /// Records dropped because too many waited.
+    pub overflow: u64,
 }
 
 impl Writer {
-    /// Files `records` into their sessions' records. Returns the slots seen
-    /// for the first time.
+    /// Queues `records` for their sessions and writes up to [`BATCH`] of
+    /// what waits. Returns the slots seen for the first time.
     pub fn write(&mut self, maps: &mut Sessions, records: Vec<(u8, KernelRecord)>, lost_now: u64) -> Vec<u8> {
         let mut new = Vec::new();
         for (slot, rec) in records {
@@ -107,13 +117,27 @@ impl Writer {
                 _ => {}
             }
             if session.waiting.len() < MAX_WAITING {
-                session.waiting.push(rec);
+                session.waiting.push_back(rec);
+            } else {
+                self.overflow += 1;
             }
         }
         for session in self.sessions.values_mut() {
-            flush(session, maps);
+            flush(session, maps, BATCH);
         }
         new
+    }
+
+    /// Records queued and not yet written (for sessions whose file is open).
+    pub fn backlog(&self) -> usize {
+        self.sessions.values().filter(|s| s.out.is_some()).map(|s| s.waiting.len()).sum()
+    }
+
+    /// Writes everything queued.
+    pub fn flush_all(&mut self, maps: &mut Sessions) {
+        for session in self.sessions.values_mut() {
+            flush(session, maps, usize::MAX);
+        }
     }
 
     /// Forgets followed processes that no longer exist (their exit record
@@ -130,7 +154,7 @@ impl Writer {
         over.into_iter()
             .filter_map(|slot| {
                 let mut s = self.sessions.remove(&slot)?;
-                flush(&mut s, maps);
+                flush(&mut s, maps, usize::MAX);
                 maps.release(slot);
                 Some(s)
             })
@@ -145,17 +169,19 @@ fn begin(slot: u8, info: OwnerInfo, lost_now: u64) -> Session {
         info,
         events_path: owner_events_path(&info),
         ctx: EventContext::new(&container),
+        lines: super::fastline::LineCache::new(&container),
         container,
         out: None,
-        waiting: Vec::new(),
+        waiting: VecDeque::new(),
         alive: HashSet::from([info.pid]),
         written: 0,
         lost_at_start: lost_now,
     }
 }
 
-/// Opens the session's events file if it exists now, then writes what waits.
-fn flush(session: &mut Session, maps: &mut Sessions) {
+/// Opens the session's events file if it exists now, then writes up to
+/// `budget` of the records waiting.
+fn flush(session: &mut Session, maps: &mut Sessions, budget: usize) {
     if session.out.is_none() {
         let Ok(file) = OpenOptions::new().append(true).custom_flags(libc::O_CLOEXEC).open(&session.events_path) else {
             return;
@@ -170,9 +196,13 @@ fn flush(session: &mut Session, maps: &mut Sessions) {
         return;
     }
     let Some((file, seq)) = &session.out else { return };
-    let mut lines = Vec::with_capacity(session.waiting.len() * 200);
-    for rec in session.waiting.drain(..) {
-        lines.extend_from_slice(to_line(&to_event(&rec, seq.next(), &session.ctx)).as_bytes());
+    let n = session.waiting.len().min(budget);
+    let mut lines = Vec::with_capacity(n.min(BATCH) * 256);
+    for rec in session.waiting.drain(..n) {
+        match &rec {
+            KernelRecord::Syscall(s) => session.lines.syscall(&mut lines, s, seq.next(), &session.ctx),
+            _ => lines.extend_from_slice(to_line(&to_event(&rec, seq.next(), &session.ctx)).as_bytes()),
+        }
         session.written += 1;
         // Whole lines, one write(2) per megabyte at most.
         if lines.len() > 1 << 20 {
