@@ -108,9 +108,15 @@ hyperfine -N --warmup "$WARMUP" --runs "$RUNS" --export-json bench/results/trace
     --prepare "$(prep off)" --command-name trace-in-process "$(run --trace "${ring[@]}" --bundle "$work/true")" \
     --prepare "$(prep on)" --command-name trace-hub "$(run --trace --pin-dir "$pin" --bundle "$work/true")"
 
+if [ "$DD_RUNS" = 0 ]; then    # start only
+    m0=$(jq -r '.results[0].median' bench/results/trace-start.json)
+    jq -r --arg m0 "$m0" '.results[] | "\(.command): \(.median * 1000 | floor) ms, \(.median / ($m0 | tonumber) * 100 | floor / 100)×"' \
+        bench/results/trace-start.json
+    exit 0
+fi
 say "dd bs=1 count=1000000 in a container: $DD_RUNS runs each"
 # --trace=mount: the timeline prints no dd lines (the record still gets every one).
-hyperfine -N --warmup 1 --runs "$DD_RUNS" --export-json bench/results/trace-dd.json \
+hyperfine -N --warmup 0 --runs "$DD_RUNS" --export-json bench/results/trace-dd.json \
     --prepare "$(prep off)" --command-name untraced "$(run --bundle "$work/dd")" \
     --prepare "$(prep on)" --command-name per-call-hub "$(run --trace=mount --pin-dir "$pin" --bundle "$work/dd")" \
     --prepare "$(prep off)" --command-name per-call-in-process "$(run --trace=mount "${ring[@]}" --bundle "$work/dd")" \

@@ -301,7 +301,7 @@ pub enum Command {
         #[arg(long = "pin-dir", env = "GLASSBOX_PIN_DIR", default_value = crate::ktrace::DEFAULT_PIN_DIR)]
         pin_dir: PathBuf,
         /// The ring buffer's size (rounded up to a power of two).
-        #[arg(long = "ring-bytes", default_value_t = crate::ktrace::DEFAULT_RING_BYTES)]
+        #[arg(long = "ring-bytes", default_value_t = crate::ktrace::HUB_RING_BYTES)]
         ring_bytes: u32,
     },
 }

@@ -44,6 +44,10 @@ pub const DEFAULT_PIN_DIR: &str = "/sys/fs/bpf/glassbox";
 /// each) between two reads; bench/trace.sh shows `dd bs=1` loses none.
 pub const DEFAULT_RING_BYTES: u32 = 8 << 20;
 
+/// The hub's: it serves every traced container at once and shares the
+/// machine's CPUs with them, so it gets more room (32 MiB of kernel memory).
+pub const HUB_RING_BYTES: u32 = 32 << 20;
+
 /// What `--trace` asks for, resolved before anything is created.
 #[derive(Debug, Clone)]
 pub struct TraceRequest {
@@ -223,11 +227,15 @@ mod printer {
                     done_at = Some(Instant::now());
                 }
             } else {
-                std::thread::sleep(Duration::from_millis(10));
+                std::thread::sleep(Duration::from_millis(2));
             }
             if let Some(t) = done_at {
+                // The hub has written the exits of every process forked (a
+                // thread's end has no exit record: then a moment's grace).
+                let all_exits = timeline.forked.iter().all(|p| timeline.exited.contains(p));
                 let gone = timeline.forked.iter().all(|p| !writer::exists(*p));
-                if (gone && t.elapsed() > Duration::from_millis(60)) || t.elapsed() > Duration::from_secs(2) {
+                let waited = t.elapsed();
+                if all_exits || (gone && waited > Duration::from_millis(60)) || waited > Duration::from_secs(2) {
                     timeline.pump(0);
                     timeline.finish();
                     return;

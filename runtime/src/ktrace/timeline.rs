@@ -79,6 +79,8 @@ pub struct Timeline {
     start: Option<u64>,
     /// Processes the kernel saw forked (fork events in the record).
     pub forked: HashSet<u32>,
+    /// Processes whose exit the record holds.
+    pub exited: HashSet<u32>,
 }
 
 impl Timeline {
@@ -95,6 +97,7 @@ impl Timeline {
             fmt: Formatter::new(),
             start: None,
             forked: HashSet::new(),
+            exited: HashSet::new(),
         }
     }
 
@@ -107,8 +110,14 @@ impl Timeline {
         let filter = &self.filter;
         let lines = tail.lines(|l| filter.may_show(l));
         for e in lines.iter().filter_map(|l| glassbox_events::from_line(l).ok()) {
-            if let Kind::Process { change: ProcessChange::Fork, .. } = e.kind {
-                self.forked.insert(e.pid as u32);
+            match e.kind {
+                Kind::Process { change: ProcessChange::Fork, .. } => {
+                    self.forked.insert(e.pid as u32);
+                }
+                Kind::Process { change: ProcessChange::Exit, .. } => {
+                    self.exited.insert(e.pid as u32);
+                }
+                _ => {}
             }
             if e.ts_ns >= self.since_ns && self.filter.shows(&e, self.narrated) {
                 self.held.push(e);
