@@ -25,6 +25,7 @@ pub mod cli;
 pub mod container;
 pub mod explain;
 pub mod hooks;
+pub mod ktrace;
 pub mod namespaces;
 pub mod paths;
 pub mod process;

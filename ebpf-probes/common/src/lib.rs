@@ -73,6 +73,10 @@ pub struct SyscallRecord {
     /// The cgroup v2 id of the thread (bpf_get_current_cgroup_id): the inode
     /// number of its cgroup directory in the unified hierarchy.
     pub cgroup_id: u64,
+    /// The session following this process: its owner slot, TRACED[tgid]
+    /// (see [`OwnerInfo`]).
+    pub owner: u32,
+    pub _pad: u32,
 }
 
 /// Longest exec filename kept; longer ones are cut (and end in a NUL).
@@ -96,7 +100,8 @@ pub struct ProcessRecord {
     pub flags: u32,
     /// Exit: the status passed to exit_group(2)/exit(2).
     pub exit_code: i32,
-    pub _pad: u32,
+    /// The owner slot of the session following the process (TRACED[tgid]).
+    pub owner: u32,
     /// bpf_ktime_get_ns(): CLOCK_MONOTONIC.
     pub ts_ns: u64,
     /// The cgroup v2 id of the task reporting the change.
@@ -163,6 +168,41 @@ pub fn latency_bucket(ns: u64) -> usize {
     }
 }
 
+/// Owner slots: TRACED[tgid] holds the slot (1..=[`MAX_OWNER`]) of the
+/// session following that process (0: not followed); a fork copies the
+/// parent's slot to the child, and every record carries it as `owner`. So
+/// one loaded set of probes serves several sessions at once (a hub and the
+/// runtimes registering with it), and a reader knows whose record it is.
+pub const MAX_OWNER: u32 = 255;
+
+/// Longest events-file path an [`OwnerInfo`] holds (NUL-terminated).
+pub const OWNER_PATH_LEN: usize = 256;
+/// Longest container id an [`OwnerInfo`] holds (NUL-terminated).
+pub const OWNER_CONTAINER_LEN: usize = 128;
+
+/// OWNERS[slot]: where a session's kernel events go. Written by the session
+/// (the runtime that claimed the slot with BPF_NOEXIST), read by the reader
+/// (the hub, or the runtime's own tracer process). The kernel side never
+/// reads it; it lives in the object so that it is pinned with the others.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct OwnerInfo {
+    /// The process that claimed the slot (the runtime; slot 0: the hub).
+    pub pid: u32,
+    /// [`OwnerInfo::OPENED`]: the reader has the events file open.
+    pub flags: u32,
+    /// The events file (`<root>/<id>/events.jsonl`), NUL-terminated.
+    pub events_path: [u8; OWNER_PATH_LEN],
+    /// The container id, NUL-terminated.
+    pub container: [u8; OWNER_CONTAINER_LEN],
+}
+
+impl OwnerInfo {
+    /// The `flags` bit a reader sets once it holds the events file open, so
+    /// the session may let the file be renamed (delete keeps it elsewhere).
+    pub const OPENED: u32 = 1;
+}
+
 /// Names of the globals the loader sets before loading (aya set_global).
 pub mod globals {
     /// u8: 1 = aggregate mode (count into `STATS`, no syscall records).
@@ -176,8 +216,10 @@ pub mod globals {
 
 /// Names of the maps, shared so the loader finds what the kernel declares.
 pub mod maps {
-    /// Array<u8> indexed by tgid (sized to pid_max): 1 = followed.
+    /// Array<u8> indexed by tgid (sized to pid_max): the owner slot, 0 = not followed.
     pub const TRACED: &str = "TRACED";
+    /// HashMap<u32 slot, OwnerInfo>: the sessions (slot 0: the hub itself).
+    pub const OWNERS: &str = "OWNERS";
     /// PerCpuArray<u64>[1]: syscall records sent, pacing the reader's wakeups.
     pub const SENT: &str = "SENT";
     /// HashMap<u32 tid, PendingSyscall>: syscalls entered, not yet returned.
@@ -198,8 +240,8 @@ mod pod {
     unsafe impl aya::Pod for super::ProcessRecord {}
     unsafe impl aya::Pod for super::PendingSyscall {}
     unsafe impl aya::Pod for super::SyscallStats {}
+    unsafe impl aya::Pod for super::OwnerInfo {}
 }
-
 
 // ---------------------------------------------------------------------------
 // Detail and namespace records (issue 5): what a container-making syscall
@@ -371,7 +413,8 @@ mod tests {
 
     #[test]
     fn layouts_have_no_hidden_padding() {
-        assert_eq!(core::mem::size_of::<SyscallRecord>(), 96);
+        assert_eq!(core::mem::size_of::<SyscallRecord>(), 104);
+        assert_eq!(core::mem::size_of::<OwnerInfo>(), 8 + OWNER_PATH_LEN + OWNER_CONTAINER_LEN);
         assert_eq!(core::mem::size_of::<ProcessRecord>(), 40 + FILENAME_LEN);
         assert_eq!(core::mem::size_of::<PendingSyscall>(), 64);
         assert_eq!(core::mem::size_of::<DetailRecord>(), 64 + 3 * DETAIL_STR_LEN);

@@ -17,7 +17,7 @@ use aya_ebpf::{
 };
 use glassbox_probes_common::{DetailRecord, RecordKind, DETAIL_MAX_ARGS, DETAIL_STR_LEN};
 
-use crate::maps::{count_lost, RECORDS, TRACED};
+use crate::maps::{count_lost, RECORDS};
 
 pub const NR_WRITE: u64 = 1;
 pub const NR_EXECVE: u64 = 59;
@@ -77,12 +77,6 @@ pub fn wants(nr: u64) -> bool {
     )
 }
 
-/// The TRACED value of `tgid`: whose trace a record belongs to.
-#[inline(always)]
-pub fn owner_of(tgid: u32) -> u32 {
-    TRACED.get(tgid).map(|v| *v as u32).unwrap_or(0)
-}
-
 #[inline(always)]
 fn cgroup_fds_used() -> bool {
     CGROUP_FDS_USED.get(0).is_some_and(|n| *n != 0)
@@ -124,7 +118,7 @@ pub fn capture(tid: u32, tgid: u32, nr: u64, args: &[u64; 6], ts_ns: u64) {
     d.tid = tid;
     d.tgid = tgid;
     d.ts_ns = ts_ns;
-    d.owner = owner_of(tgid);
+    d.owner = crate::maps::owner_of(tgid) as u32;
     d.count = 0;
     d.nums = [0; 4];
     d.strs[0][0] = 0;

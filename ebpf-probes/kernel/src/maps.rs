@@ -6,15 +6,22 @@ use aya_ebpf::{
     macros::map,
     maps::{Array, HashMap, PerCpuArray, RingBuf},
 };
-use glassbox_probes_common::{PendingSyscall, SyscallStats, MAX_SYSCALLS};
+use glassbox_probes_common::{OwnerInfo, PendingSyscall, SyscallStats, MAX_OWNER, MAX_SYSCALLS};
 
-/// The followed processes: TRACED[tgid] = 1. An array indexed by pid, not
+/// The followed processes: TRACED[tgid] = the owner slot of the session
+/// following it (0: none). An array indexed by pid, not
 /// a hash, because it is asked on every syscall of every process on the
 /// machine, and the kernel inlines an array lookup into a bounds check and
 /// an address computation. The loader sizes it to pid_max (at most 4 Mi
 /// entries, 4 MiB).
 #[map]
 pub static TRACED: Array<u8> = Array::with_max_entries(1 << 22, 0);
+
+/// The sessions, by owner slot: where their events go. Only user space
+/// reads and writes it (sessions claim a slot with BPF_NOEXIST); it is here
+/// so that a hub pins it with TRACED for runtimes to register through.
+#[map]
+pub static OWNERS: HashMap<u32, OwnerInfo> = HashMap::with_max_entries(MAX_OWNER + 1, 0);
 
 /// Syscalls entered and not yet returned, by thread id.
 #[map]
@@ -76,12 +83,13 @@ pub fn current_ids() -> (u32, u32) {
     (id as u32, (id >> 32) as u32)
 }
 
+/// The owner slot following `tgid`; 0 when none does.
 #[inline(always)]
-pub fn is_traced(tgid: u32) -> bool {
-    TRACED.get(tgid).is_some_and(|t| *t != 0)
+pub fn owner_of(tgid: u32) -> u8 {
+    TRACED.get(tgid).copied().unwrap_or(0)
 }
 
-/// Marks `tgid` followed (1) or not (0).
+/// Marks `tgid` followed by session `on` (its owner slot), or not (0).
 #[inline(always)]
 pub fn set_traced(tgid: u32, on: u8) {
     if let Some(slot) = TRACED.get_ptr_mut(tgid) {

@@ -19,8 +19,7 @@ use aya_ebpf::{
 };
 use glassbox_probes_common::{ns, ns_why, NamespaceRecord, RecordKind, TaskOffsets};
 
-use crate::detail::owner_of;
-use crate::maps::{count_lost, current_ids, is_traced, RECORDS};
+use crate::maps::{count_lost, current_ids, owner_of, RECORDS};
 
 const NR_UNSHARE: u64 = 272;
 const NR_SETNS: u64 = 308;
@@ -64,7 +63,8 @@ fn inum(ns_ptr: u64, common: u32, o: &TaskOffsets) -> u32 {
 #[raw_tracepoint(tracepoint = "sched_process_fork")]
 pub fn ns_fork(ctx: RawTracePointContext) -> i32 {
     let (_, tgid) = current_ids();
-    if !is_traced(tgid) {
+    let owner = owner_of(tgid) as u32;
+    if owner == 0 {
         return 0;
     }
     let o = offsets();
@@ -76,7 +76,7 @@ pub fn ns_fork(ctx: RawTracePointContext) -> i32 {
     if pid == 0 || pid != read_u32(child, o.task_tgid) {
         return 0;
     }
-    emit(&o, child, pid, pid, ns_why::FORK, owner_of(tgid));
+    emit(&o, child, pid, pid, ns_why::FORK, owner);
     0
 }
 
@@ -98,7 +98,7 @@ pub fn after_syscall(tid: u32, tgid: u32, nr: u64, ret: i64) {
         return;
     }
     let task = unsafe { bpf_get_current_task() };
-    emit(&o, task, tgid, tid, why, owner_of(tgid));
+    emit(&o, task, tgid, tid, why, owner_of(tgid) as u32);
 }
 
 #[inline(always)]

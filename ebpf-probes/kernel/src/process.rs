@@ -6,6 +6,7 @@
 //! events/sched/.
 
 use aya_ebpf::{
+    bindings::BPF_RB_FORCE_WAKEUP,
     helpers::{bpf_get_current_cgroup_id, bpf_ktime_get_ns, bpf_probe_read_kernel_str_bytes, bpf_probe_read_user},
     macros::tracepoint,
     programs::TracePointContext,
@@ -14,7 +15,7 @@ use aya_ebpf::{
 use glassbox_probes_common::{ProcessRecord, RecordKind, FILENAME_LEN};
 
 use crate::maps::{
-    count_lost, current_ids, exec_filename_offset, fork_child_pid_offset, is_traced, set_traced, PENDING, RECORDS,
+    count_lost, current_ids, exec_filename_offset, fork_child_pid_offset, owner_of, set_traced, PENDING, RECORDS,
 };
 
 const CLONE_THREAD: u64 = 0x0001_0000;
@@ -27,7 +28,8 @@ const NR_CLONE3: u64 = 435;
 #[tracepoint]
 pub fn sched_process_fork(ctx: TracePointContext) -> u32 {
     let (tid, tgid) = current_ids();
-    if !is_traced(tgid) {
+    let owner = owner_of(tgid);
+    if owner == 0 {
         return 0;
     }
     let Ok(child) = (unsafe { ctx.read_at::<u32>(fork_child_pid_offset()) }) else {
@@ -35,10 +37,11 @@ pub fn sched_process_fork(ctx: TracePointContext) -> u32 {
     };
     let thread = made_a_thread(tid);
     if !thread {
-        // A thread shares its tgid, which is traced already.
-        set_traced(child, 1);
+        // A thread shares its tgid, which is traced already; a process
+        // joins its parent's session.
+        set_traced(child, owner);
     }
-    emit(RecordKind::Fork, child, tgid, if thread { ProcessRecord::THREAD } else { 0 }, 0, None);
+    emit(owner, RecordKind::Fork, child, tgid, if thread { ProcessRecord::THREAD } else { 0 }, 0, None);
     0
 }
 
@@ -62,7 +65,8 @@ fn made_a_thread(tid: u32) -> bool {
 #[tracepoint]
 pub fn sched_process_exec(ctx: TracePointContext) -> u32 {
     let (_, tgid) = current_ids();
-    if !is_traced(tgid) {
+    let owner = owner_of(tgid);
+    if owner == 0 {
         return 0;
     }
     let Ok(loc) = (unsafe { ctx.read_at::<u32>(exec_filename_offset()) }) else {
@@ -70,7 +74,7 @@ pub fn sched_process_exec(ctx: TracePointContext) -> u32 {
     };
     // A __data_loc: the string's offset from the record start (low 16 bits).
     let name = unsafe { (ctx.as_ptr() as *const u8).add((loc & 0xffff) as usize) };
-    emit(RecordKind::Exec, tgid, 0, 0, 0, Some(name));
+    emit(owner, RecordKind::Exec, tgid, 0, 0, 0, Some(name));
     0
 }
 
@@ -78,7 +82,8 @@ pub fn sched_process_exec(ctx: TracePointContext) -> u32 {
 #[tracepoint]
 pub fn sched_process_exit(_ctx: TracePointContext) -> u32 {
     let (tid, tgid) = current_ids();
-    if !is_traced(tgid) {
+    let owner = owner_of(tgid);
+    if owner == 0 {
         return 0;
     }
     // exit_group/exit never return, so their entry is still pending and
@@ -92,13 +97,13 @@ pub fn sched_process_exit(_ctx: TracePointContext) -> u32 {
     let _ = PENDING.remove(tid);
     if tid == tgid {
         set_traced(tgid, 0);
-        emit(RecordKind::Exit, tgid, tgid, flags, code, None);
+        emit(owner, RecordKind::Exit, tgid, tgid, flags, code, None);
     }
     0
 }
 
 #[inline(always)]
-fn emit(kind: RecordKind, pid: u32, ppid: u32, flags: u32, exit_code: i32, filename: Option<*const u8>) {
+fn emit(owner: u8, kind: RecordKind, pid: u32, ppid: u32, flags: u32, exit_code: i32, filename: Option<*const u8>) {
     let Some(mut entry) = RECORDS.reserve::<ProcessRecord>(0) else {
         count_lost();
         return;
@@ -110,7 +115,7 @@ fn emit(kind: RecordKind, pid: u32, ppid: u32, flags: u32, exit_code: i32, filen
         (*rec).ppid = ppid;
         (*rec).flags = flags;
         (*rec).exit_code = exit_code;
-        (*rec)._pad = 0;
+        (*rec).owner = owner as u32;
         (*rec).ts_ns = bpf_ktime_get_ns();
         (*rec).cgroup_id = bpf_get_current_cgroup_id();
         (*rec).filename[0] = 0;
@@ -119,5 +124,8 @@ fn emit(kind: RecordKind, pid: u32, ppid: u32, flags: u32, exit_code: i32, filen
             let _ = bpf_probe_read_kernel_str_bytes(src, dst);
         }
     }
-    entry.submit(0);
+    // Forks, execs and exits wake the reader at once even when unread
+    // syscall records (sent without a wakeup) wait before them: the
+    // default, adaptive wakeup would only fire on an empty ring.
+    entry.submit(BPF_RB_FORCE_WAKEUP as u64);
 }

@@ -21,7 +21,7 @@ use aya_ebpf::{
 };
 use glassbox_probes_common::{latency_bucket, PendingSyscall, RecordKind, SyscallRecord, MAX_SYSCALLS};
 
-use crate::maps::{aggregate, count_lost, current_ids, is_traced, PENDING, RECORDS, SENT, STATS};
+use crate::maps::{aggregate, count_lost, current_ids, owner_of, PENDING, RECORDS, SENT, STATS};
 
 /// x86_64 `struct pt_regs` up to `di`, 8 bytes a register, in the order the
 /// kernel saves them (arch/x86/include/asm/ptrace.h): r15 r14 r13 r12 bp bx
@@ -33,7 +33,7 @@ const ARG_REGS: [usize; 6] = [14, 13, 12, 7, 9, 8];
 #[raw_tracepoint(tracepoint = "sys_enter")]
 pub fn sys_enter(ctx: RawTracePointContext) -> i32 {
     let (tid, tgid) = current_ids();
-    if !is_traced(tgid) {
+    if owner_of(tgid) == 0 {
         return 0;
     }
     let regs: *const Regs = ctx.arg(0);
@@ -58,7 +58,8 @@ pub fn sys_enter(ctx: RawTracePointContext) -> i32 {
 pub fn sys_exit(ctx: RawTracePointContext) -> i32 {
     let now = unsafe { bpf_ktime_get_ns() };
     let (tid, tgid) = current_ids();
-    if !is_traced(tgid) {
+    let owner = owner_of(tgid);
+    if owner == 0 {
         return 0;
     }
     let Some(slot) = PENDING.get_ptr_mut(tid) else {
@@ -100,6 +101,8 @@ pub fn sys_exit(ctx: RawTracePointContext) -> i32 {
         ts_ns: pending.ts_ns,
         latency_ns,
         cgroup_id: unsafe { bpf_get_current_cgroup_id() },
+        owner: owner as u32,
+        _pad: 0,
     });
     // Waking the reader for every syscall record costs more than making
     // the record (an irq_work and a context switch each time the reader has
@@ -107,11 +110,8 @@ pub fn sys_exit(ctx: RawTracePointContext) -> i32 {
     // eighth full, and then every 64th record; otherwise the reader's poll
     // timeout collects them. Fork, exec and exit records still wake it at
     // once (process.rs).
-    let wake = if waiting >= size / 8 && sent_count().is_multiple_of(64) {
-        BPF_RB_FORCE_WAKEUP
-    } else {
-        BPF_RB_NO_WAKEUP
-    };
+    let wake =
+        if waiting >= size / 8 && sent_count().is_multiple_of(64) { BPF_RB_FORCE_WAKEUP } else { BPF_RB_NO_WAKEUP };
     entry.submit(wake as u64);
     crate::namespaces::after_syscall(tid, tgid, pending.nr, ret);
     0

@@ -30,6 +30,10 @@ pub enum Unavailable {
         #[source]
         source: aya::programs::ProgramError,
     },
+    #[error(
+        "tracing is unavailable: pinning a map at {0} failed ({1}); is a bpffs mounted there, or another hub running?"
+    )]
+    Pin(std::path::PathBuf, String),
     #[error("tracing is unavailable: opening map {name}: {source}")]
     Map {
         name: &'static str,

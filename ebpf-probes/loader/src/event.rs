@@ -117,6 +117,7 @@ mod tests {
             ts_ns: 5_000,
             latency_ns: 1_234,
             cgroup_id: 1,
+            ..Default::default()
         }));
         let e = to_event(&rec, 3, &ctx());
         assert_eq!((e.seq, e.ts_ns, e.pid, e.source), (3, 5_000, 40, Source::Kernel));

@@ -10,7 +10,7 @@
 //! ```no_run
 //! use glassbox_probes::{TraceOptions, Tracer};
 //! let mut tracer = Tracer::load(&TraceOptions::default())?;
-//! tracer.follow(std::process::id())?;
+//! tracer.follow(std::process::id(), 1)?;
 //! for rec in tracer.poll(std::time::Duration::from_millis(100))? {
 //!     println!("{rec:?}");
 //! }
@@ -27,6 +27,7 @@ mod error;
 mod event;
 mod probes;
 mod record;
+mod session;
 mod summary;
 mod syscalls;
 mod tracefs;
@@ -34,12 +35,29 @@ mod tracer;
 
 pub use btf::task_offsets;
 pub use decoded::{cap_names, clone_flags, decode_args, flag_names, mount_flags, nstype, prctl_option, seccomp_op};
-pub use display::{format_ns, Formatter};
+pub use display::{decoded_args, format_ns, format_ret, Formatter};
 pub use error::{TraceError, Unavailable};
 pub use event::{to_event, EventContext};
 pub use glassbox_probes_common::SyscallRecord;
+pub use glassbox_probes_common::{maps as map_names, OwnerInfo, MAX_OWNER};
 pub use probes::built as probes_built;
 pub use record::{decode, decode_any, Call, Decoded, KernelRecord, NsInodes};
+pub use session::{owner_container, owner_events_path, owner_info, Sessions};
 pub use summary::SyscallSummary;
 pub use syscalls::{all_syscalls, syscall_name, syscall_number};
 pub use tracer::{TraceOptions, Tracer};
+
+/// The owner slot a raw ring record carries (see [`Sessions`]): each
+/// record kind has an `owner` field of its own.
+pub fn record_owner(bytes: &[u8]) -> u8 {
+    use glassbox_probes_common::{DetailRecord, NamespaceRecord, ProcessRecord, RecordKind};
+    let tag = bytes.get(..4).map(|b| u32::from_ne_bytes([b[0], b[1], b[2], b[3]]));
+    let at = match tag.and_then(RecordKind::from_tag) {
+        Some(RecordKind::Syscall) => std::mem::offset_of!(SyscallRecord, owner),
+        Some(RecordKind::Fork | RecordKind::Exec | RecordKind::Exit) => std::mem::offset_of!(ProcessRecord, owner),
+        Some(RecordKind::Detail) => std::mem::offset_of!(DetailRecord, owner),
+        Some(RecordKind::Namespaces) => std::mem::offset_of!(NamespaceRecord, owner),
+        None => return 0,
+    };
+    bytes.get(at..at + 4).map_or(0, |b| u32::from_ne_bytes([b[0], b[1], b[2], b[3]]) as u8)
+}

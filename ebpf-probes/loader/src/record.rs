@@ -185,7 +185,7 @@ mod tests {
             ppid,
             flags,
             exit_code: code,
-            _pad: 0,
+            owner: 1,
             ts_ns: 7,
             cgroup_id: 9,
             filename,
@@ -204,6 +204,7 @@ mod tests {
             ts_ns: 100,
             latency_ns: 50,
             cgroup_id: 3,
+            ..Default::default()
         };
         assert_eq!(decode(&bytes_of(&rec)), Some(KernelRecord::Syscall(Call::new(rec))));
     }

@@ -5,7 +5,7 @@
 //!
 //! ```text
 //!  Tracer::load ── set globals (mode, tracefs offsets), ring size ──▶ bpf(BPF_PROG_LOAD) ×5
-//!  tracer.follow(pid) ──▶ TRACED[pid] = 1      (forks of pid are added in the kernel)
+//!  tracer.follow(pid, slot) ──▶ TRACED[pid] = slot   (forks of pid inherit it in the kernel)
 //!  kernel: sys_exit / sched_* ──▶ RECORDS ring ──▶ tracer.poll() ──▶ Vec<KernelRecord>
 //!                         └─ ring full ──▶ LOST += 1 ──▶ tracer.lost()
 //!  aggregate mode: sys_exit ──▶ STATS[nr] ──▶ tracer.summary()
@@ -13,15 +13,17 @@
 
 use std::collections::HashMap as StdHashMap;
 use std::os::fd::AsRawFd;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use aya::maps::{Array, MapData, MapError, PerCpuArray, RingBuf};
+use aya::maps::{MapData, MapError, PerCpuArray, RingBuf};
 use aya::programs::{RawTracePoint, TracePoint};
 use aya::{Ebpf, EbpfLoader};
 use glassbox_probes_common::{detail_names, globals, maps, DetailRecord, SyscallStats, TaskOffsets, MAX_SYSCALLS};
 
 use crate::error::{TraceError, Unavailable};
 use crate::record::{decode_any, Decoded, KernelRecord, NsInodes};
+use crate::session::Sessions;
 use crate::summary::SyscallSummary;
 use crate::tracefs;
 
@@ -60,7 +62,9 @@ const RAW_TRACEPOINTS: [&str; 2] = ["sys_enter", "sys_exit"];
 pub struct Tracer {
     ebpf: Ebpf,
     ring: RingBuf<MapData>,
-    traced: Array<MapData, u8>,
+    sessions: Sessions,
+    /// The bpffs directory TRACED and OWNERS are pinned in (a hub's tracer).
+    pinned: Option<PathBuf>,
     /// child → parent, from the fork records seen, to give execs a ppid.
     parents: StdHashMap<u32, u32>,
     ring_bytes: u32,
@@ -77,6 +81,21 @@ pub struct Tracer {
 impl Tracer {
     /// Loads and attaches the probes. Nothing is traced until [`follow`](Self::follow).
     pub fn load(opts: &TraceOptions) -> Result<Tracer, Unavailable> {
+        Self::load_inner(opts, None)
+    }
+
+    /// Loads the probes and pins TRACED and OWNERS in `dir` (on a bpffs),
+    /// with OWNERS[0] naming this process: what a hub does, so that
+    /// runtimes register through the pins ([`Sessions::from_pins`]). The
+    /// pins are removed when the tracer is dropped.
+    pub fn load_pinned(opts: &TraceOptions, dir: &Path) -> Result<Tracer, Unavailable> {
+        let mut tracer = Self::load_inner(opts, Some(dir))?;
+        let hub = crate::session::owner_info(std::process::id(), "glassbox hub", Path::new(""));
+        tracer.sessions.update(0, &hub).map_err(|e| Unavailable::Tracepoint(e.to_string()))?;
+        Ok(tracer)
+    }
+
+    fn load_inner(opts: &TraceOptions, pin: Option<&Path>) -> Result<Tracer, Unavailable> {
         let object = crate::probes::object().map_err(Unavailable::NotBuilt)?;
         let root = unsafe { libc::geteuid() } == 0;
         let tracefs = tracefs::ensure_mounted().map_err(|e| if root { e } else { Unavailable::NotRoot })?;
@@ -123,12 +142,19 @@ impl Tracer {
             program.load().map_err(failed)?;
             program.attach(tracepoint).map_err(failed)?;
         }
+        if let Some(dir) = pin {
+            for name in [maps::TRACED, maps::OWNERS] {
+                let map = ebpf.map(name).ok_or(Unavailable::Missing(name))?;
+                map.pin(dir.join(name)).map_err(|e| Unavailable::Pin(dir.join(name), e.to_string()))?;
+            }
+        }
         let ring = take_map(&mut ebpf, maps::RECORDS)?;
-        let traced = take_map(&mut ebpf, maps::TRACED)?;
+        let sessions = Sessions::new(take_map(&mut ebpf, maps::TRACED)?, take_map(&mut ebpf, maps::OWNERS)?);
         Ok(Tracer {
             ebpf,
             ring,
-            traced,
+            sessions,
+            pinned: pin.map(Path::to_path_buf),
             parents: StdHashMap::new(),
             ring_bytes,
             aggregate: opts.aggregate,
@@ -139,13 +165,15 @@ impl Tracer {
         })
     }
 
-    /// Follows `pid` and, from now on, every process it forks.
-    pub fn follow(&mut self, pid: u32) -> Result<(), TraceError> {
-        self.traced.set(pid, 1, 0).map_err(|source| TraceError {
-            map: maps::TRACED,
-            what: format!("adding pid {pid}"),
-            source,
-        })
+    /// Follows `pid` and, from now on, every process it forks, for the
+    /// session in owner slot `slot` (1..=255; see [`Sessions`]).
+    pub fn follow(&mut self, pid: u32, slot: u8) -> Result<(), TraceError> {
+        self.sessions.follow(pid, slot)
+    }
+
+    /// The owner slots: claim one, look one up, free one.
+    pub fn sessions(&mut self) -> &mut Sessions {
+        &mut self.sessions
     }
 
     /// Waits up to `timeout` for records (poll(2) on the ring buffer's fd)
@@ -165,18 +193,23 @@ impl Tracer {
 
     /// Every record waiting now, without blocking.
     pub fn drain(&mut self) -> Vec<KernelRecord> {
+        self.drain_owned().into_iter().map(|(_, rec)| rec).collect()
+    }
+
+    /// Every record waiting now, with the owner slot of its session.
+    pub fn drain_owned(&mut self) -> Vec<(u8, KernelRecord)> {
         let mut out = Vec::new();
         // One pass in ring order: a detail comes right before its syscall,
         // and a thread's next detail may be in the same batch.
         loop {
-            let decoded = match self.ring.next() {
-                Some(item) => decode_any(&item),
+            let (owner, decoded) = match self.ring.next() {
+                Some(item) => (crate::record_owner(&item), decode_any(&item)),
                 None => break,
             };
             match decoded {
                 Some(Decoded::Record(mut rec)) => {
                     self.annotate(&mut rec);
-                    out.push(rec);
+                    out.push((owner, rec));
                 }
                 Some(Decoded::Detail(d)) => {
                     self.details.insert(d.tid, d);
@@ -257,6 +290,17 @@ impl Tracer {
         }
         out.sort_by(|a, b| b.count.cmp(&a.count).then(a.nr.cmp(&b.nr)));
         Ok(out)
+    }
+}
+
+impl Drop for Tracer {
+    /// A hub's pins go with it: a pinned map would outlive the process.
+    fn drop(&mut self) {
+        if let Some(dir) = &self.pinned {
+            for name in [maps::TRACED, maps::OWNERS] {
+                let _ = std::fs::remove_file(dir.join(name));
+            }
+        }
     }
 }
 

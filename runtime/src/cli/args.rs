@@ -81,6 +81,23 @@ pub struct ExplainArgs {
     pub step: bool,
 }
 
+/// `--trace`: the kernel's side of the container (eBPF), into its record and, live, onto stderr.
+#[derive(Args, Debug, Clone)]
+pub struct TraceArgs {
+    /// Follow the container's processes in the kernel from the very start: every syscall, fork, exec and exit goes
+    /// to events.jsonl; a foreground run/exec also prints them, merged with the stages, on stderr. LIST: syscall
+    /// names to print (e.g. --trace=mount,clone,execve), or all.
+    #[arg(long, value_name = "LIST", num_args = 0..=1, default_missing_value = "all", require_equals = true)]
+    pub trace: Option<String>,
+    /// With --trace and no hub: the ring buffer's size (rounded up to a power of two); records that find it full
+    /// are counted and reported.
+    #[arg(long = "ring-bytes", default_value_t = crate::ktrace::DEFAULT_RING_BYTES)]
+    pub ring_bytes: u32,
+    /// Where a running `glassbox hub` pinned its maps.
+    #[arg(long = "pin-dir", env = "GLASSBOX_PIN_DIR", default_value = crate::ktrace::DEFAULT_PIN_DIR)]
+    pub pin_dir: PathBuf,
+}
+
 #[derive(Args, Debug)]
 pub struct CreateCmd {
     pub id: String,
@@ -88,6 +105,8 @@ pub struct CreateCmd {
     pub common: CreateArgs,
     #[command(flatten)]
     pub explain: ExplainArgs,
+    #[command(flatten)]
+    pub trace: TraceArgs,
 }
 
 #[derive(Args, Debug)]
@@ -97,6 +116,8 @@ pub struct RunCmd {
     pub common: CreateArgs,
     #[command(flatten)]
     pub explain: ExplainArgs,
+    #[command(flatten)]
+    pub trace: TraceArgs,
     /// Return once the container is running.
     #[arg(short, long)]
     pub detach: bool,
@@ -134,6 +155,8 @@ pub struct ExecCmd {
     pub preserve_fds: i32,
     #[command(flatten)]
     pub explain: ExplainArgs,
+    #[command(flatten)]
+    pub trace: TraceArgs,
 }
 
 /// "5s", "500ms", "2m" or a plain number of seconds, as runc accepts.
@@ -271,6 +294,16 @@ pub enum Command {
     /// Run a command and show, from the kernel's side (eBPF), every syscall, fork, exec and exit of it and its
     /// children: any runtime (runc, crun, glassbox) can be traced the same way.
     Trace(TraceCmd),
+    /// Load the eBPF probes once and keep them, maps pinned, for every `--trace` runtime to register with; write
+    /// each traced container's kernel events into its record. Runs until Ctrl-C.
+    Hub {
+        /// The bpffs directory to pin the maps in.
+        #[arg(long = "pin-dir", env = "GLASSBOX_PIN_DIR", default_value = crate::ktrace::DEFAULT_PIN_DIR)]
+        pin_dir: PathBuf,
+        /// The ring buffer's size (rounded up to a power of two).
+        #[arg(long = "ring-bytes", default_value_t = crate::ktrace::HUB_RING_BYTES)]
+        ring_bytes: u32,
+    },
 }
 
 #[derive(Args, Debug)]

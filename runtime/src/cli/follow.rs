@@ -24,26 +24,32 @@ use crate::recorder::{kept, EVENTS_FILE};
 const POLL: Duration = Duration::from_millis(20);
 
 /// The whole lines appended to a file since the last read.
-struct Tail {
+pub(crate) struct Tail {
     file: File,
-    partial: String,
+    partial: Vec<u8>,
 }
 
 impl Tail {
-    fn open(path: &Path) -> std::io::Result<Tail> {
-        Ok(Tail { file: File::open(path)?, partial: String::new() })
+    pub(crate) fn open(path: &Path) -> std::io::Result<Tail> {
+        Ok(Tail { file: File::open(path)?, partial: Vec::new() })
     }
 
-    fn events(&mut self) -> Vec<Event> {
-        let mut text = String::new();
-        let _ = self.file.read_to_string(&mut text);
-        self.partial.push_str(&text);
-        let Some(end) = self.partial.rfind('\n') else { return Vec::new() };
-        let whole: String = self.partial.drain(..=end).collect();
+    pub(crate) fn events(&mut self) -> Vec<Event> {
         // Two processes writing at once may land a little out of order.
-        let mut events: Vec<Event> = whole.lines().filter_map(|l| from_line(l).ok()).collect();
+        let mut events: Vec<Event> = self.lines(|_| true).iter().filter_map(|l| from_line(l).ok()).collect();
         events.sort_by_key(|e| e.seq);
         events
+    }
+
+    /// The new whole lines that `keep` accepts, unparsed: a reader may skip
+    /// most of them (a traced container writes millions) without copying.
+    pub(crate) fn lines(&mut self, keep: impl Fn(&str) -> bool) -> Vec<String> {
+        let _ = self.file.read_to_end(&mut self.partial);
+        let Some(end) = self.partial.iter().rposition(|b| *b == b'\n') else { return Vec::new() };
+        let kept =
+            String::from_utf8_lossy(&self.partial[..end]).lines().filter(|l| keep(l)).map(String::from).collect();
+        self.partial.drain(..=end);
+        kept
     }
 }
 

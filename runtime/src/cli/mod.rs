@@ -66,6 +66,42 @@ fn dispatch(cli: Cli) -> Result<i32> {
         anyhow::bail!("--systemd-cgroup: glassbox manages cgroups through cgroupfs only (there is no systemd here); drop the flag or use --cgroup-manager cgroupfs in podman");
     }
     let paths = Paths::new(cli.root.clone());
+    // Before anything else (and before the narrator's thread exists): the
+    // trace must see the whole command, and its tracer is forked.
+    if let Some(req) = trace_request(&paths, &cli.command)? {
+        if cli.no_events {
+            anyhow::bail!(
+                "--trace writes the kernel's events into events.jsonl, which --no-events turns off; drop one"
+            );
+        }
+        crate::ktrace::start(&req).map_err(|e| {
+            let e = if e.starts_with("tracing is unavailable") { e } else { format!("--trace: {e}") };
+            anyhow::anyhow!(e)
+        })?;
+    }
+    let result = dispatch_verb(cli, &paths);
+    crate::ktrace::finish();
+    result
+}
+
+/// `--trace` on create, run or exec, checked (the list, the id) before anything is made.
+fn trace_request(paths: &Paths, command: &Command) -> Result<Option<crate::ktrace::TraceRequest>> {
+    let (id, trace, explain, detached) = match command {
+        Command::Create(a) => (&a.id, &a.trace, &a.explain, true),
+        Command::Run(a) => (&a.id, &a.trace, &a.explain, a.detach),
+        Command::Exec(a) => (&a.id, &a.trace, &a.explain, a.detach),
+        _ => return Ok(None),
+    };
+    let Some(list) = &trace.trace else { return Ok(None) };
+    crate::state::validate_id(id)?;
+    let narrated = explain.explain.is_some() || explain.step;
+    let req = crate::ktrace::TraceRequest::new(paths, id, list, trace.ring_bytes, &trace.pin_dir, detached, narrated)
+        .map_err(|e| anyhow::anyhow!(e))?;
+    Ok(Some(req))
+}
+
+fn dispatch_verb(cli: Cli, paths: &Paths) -> Result<i32> {
+    let paths = paths.clone();
     let explain = match &cli.command {
         Command::Create(a) => Some(&a.explain),
         Command::Run(a) => Some(&a.explain),
@@ -169,6 +205,7 @@ fn dispatch(cli: Cli) -> Result<i32> {
             Ok(0)
         }
         Command::Trace(a) => trace::trace(&a),
+        Command::Hub { pin_dir, ring_bytes } => crate::ktrace::hub::run(&pin_dir, ring_bytes),
         Command::Features => {
             out!("{}", serde_json::to_string_pretty(&features::features_json())?);
             Ok(0)

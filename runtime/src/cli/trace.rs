@@ -37,7 +37,7 @@ pub fn trace(a: &TraceCmd) -> Result<i32> {
     let start = monotonic_ns();
     let child = spawn_stopped(&a.command)?;
     let pid = child.pid;
-    if let Err(e) = tracer.follow(pid.as_raw() as u32) {
+    if let Err(e) = tracer.follow(pid.as_raw() as u32, 1) {
         // Dropping the pipe unread makes the child exit without running.
         drop(child);
         let _ = waitpid(pid, None);

@@ -63,7 +63,9 @@ impl Container {
         let status = wait_in_foreground(init, &signals, console);
         record_exit(&Recorder::open(&paths.container_dir(&id), &id), status);
         // The init is gone: clean up whatever is left (unless someone
-        // already deleted the container).
+        // already deleted the container). With --trace, once the kernel
+        // events' reader holds the record open (delete moves it).
+        crate::ktrace::before_delete();
         Container::delete_by_id(paths, &id, true)?;
         Ok(exit_status_code(status))
     }

@@ -292,7 +292,10 @@ fn unknown_actions_and_missing_args_fall_back_to_a_plain_line() {
 
 #[test]
 fn kernel_events_are_left_to_the_dashboard() {
-    let syscall = event(INIT_PID, Kind::Syscall { nr: 0, name: "read".into(), args: vec![], ret: 0, latency_ns: 1, decoded: None, ns: None });
+    let syscall = event(
+        INIT_PID,
+        Kind::Syscall { nr: 0, name: "read".into(), args: vec![], ret: 0, latency_ns: 1, decoded: None, ns: None },
+    );
     assert_eq!(narrate(&syscall, &style(false, 80)), None);
 }
 
