@@ -34,6 +34,9 @@ use super::args::TraceCmd;
 pub fn trace(a: &TraceCmd) -> Result<i32> {
     let opts = TraceOptions { ring_bytes: a.ring_bytes, aggregate: a.summary };
     let mut tracer = Tracer::load(&opts)?;
+    if let Some(why) = tracer.namespaces_unavailable() {
+        eprintln!("glassbox trace: no namespace lines: {why}");
+    }
     let start = monotonic_ns();
     let child = spawn_stopped(&a.command)?;
     let pid = child.pid;

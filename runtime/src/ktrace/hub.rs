@@ -50,6 +50,9 @@ pub fn run(pin_dir: &Path, ring_bytes: u32) -> Result<i32> {
 fn serve(pin_dir: &Path, ring_bytes: u32, sigfd: &SignalFd) -> Result<i32> {
     let opts = TraceOptions { ring_bytes, aggregate: false };
     let mut tracer = Tracer::load_pinned(&opts, pin_dir)?;
+    if let Some(why) = tracer.namespaces_unavailable() {
+        say(&format!("glassbox hub: no namespaces events: {why}"));
+    }
     say(&format!(
         "glassbox hub: probes loaded, maps pinned in {} (ring buffer {} bytes); `--trace` runtimes register here; \
          Ctrl-C stops",
