@@ -105,7 +105,7 @@ impl Tracer {
         let aggregate = u8::from(opts.aggregate);
         // Kernel struct offsets for the namespace probe, from BTF; without
         // them the probe stays off (available = 0) and the rest works.
-        let (offsets, ns_unavailable) = match crate::btf::task_offsets() {
+        let (offsets, ns_unavailable) = match crate::btf::read_sys_fs().and_then(|b| crate::btf::task_offsets(&b)) {
             Ok(o) => (o, None),
             Err(why) => (TaskOffsets::default(), Some(format!("namespaces are unavailable: {why}"))),
         };
