@@ -128,51 +128,6 @@ const SECCOMP_FILTER_FLAGS: &[(u64, &str)] = &[
     (libc::SECCOMP_FILTER_FLAG_TSYNC_ESRCH, "SECCOMP_FILTER_FLAG_TSYNC_ESRCH"),
 ];
 
-/// Capability names by number (linux/capability.h; capabilities(7)).
-const CAPS: [&str; 41] = [
-    "CAP_CHOWN",
-    "CAP_DAC_OVERRIDE",
-    "CAP_DAC_READ_SEARCH",
-    "CAP_FOWNER",
-    "CAP_FSETID",
-    "CAP_KILL",
-    "CAP_SETGID",
-    "CAP_SETUID",
-    "CAP_SETPCAP",
-    "CAP_LINUX_IMMUTABLE",
-    "CAP_NET_BIND_SERVICE",
-    "CAP_NET_BROADCAST",
-    "CAP_NET_ADMIN",
-    "CAP_NET_RAW",
-    "CAP_IPC_LOCK",
-    "CAP_IPC_OWNER",
-    "CAP_SYS_MODULE",
-    "CAP_SYS_RAWIO",
-    "CAP_SYS_CHROOT",
-    "CAP_SYS_PTRACE",
-    "CAP_SYS_PACCT",
-    "CAP_SYS_ADMIN",
-    "CAP_SYS_BOOT",
-    "CAP_SYS_NICE",
-    "CAP_SYS_RESOURCE",
-    "CAP_SYS_TIME",
-    "CAP_SYS_TTY_CONFIG",
-    "CAP_MKNOD",
-    "CAP_LEASE",
-    "CAP_AUDIT_WRITE",
-    "CAP_AUDIT_CONTROL",
-    "CAP_SETFCAP",
-    "CAP_MAC_OVERRIDE",
-    "CAP_MAC_ADMIN",
-    "CAP_SYSLOG",
-    "CAP_WAKE_ALARM",
-    "CAP_BLOCK_SUSPEND",
-    "CAP_AUDIT_READ",
-    "CAP_PERFMON",
-    "CAP_BPF",
-    "CAP_CHECKPOINT_RESTORE",
-];
-
 /// `A|B|0x40` for the bits of `v` named in `table`, the rest in hex; "0"
 /// for none.
 pub fn flag_names(v: u64, table: &[(u64, &str)]) -> String {
@@ -244,10 +199,13 @@ pub fn seccomp_op(v: u64) -> String {
 }
 
 /// The names of the capabilities set in a 64-bit mask.
+/// Bits this build of the `caps` crate has no name for show as `CAP_<bit>`.
 pub fn cap_names(mask: u64) -> Vec<String> {
-    (0..64)
+    let known: std::collections::HashMap<u8, String> =
+        caps::all().into_iter().map(|c| (c.index(), c.to_string())).collect();
+    (0u8..64)
         .filter(|b| mask & (1u64 << b) != 0)
-        .map(|b| CAPS.get(b).map(|s| s.to_string()).unwrap_or_else(|| format!("CAP_{b}")))
+        .map(|b| known.get(&b).cloned().unwrap_or_else(|| format!("CAP_{b}")))
         .collect()
 }
 
