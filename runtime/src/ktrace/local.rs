@@ -44,34 +44,40 @@ pub struct LocalTracer {
 
 /// Forks the tracer and waits until it follows us (or says why it cannot).
 pub fn start(req: &TraceRequest) -> Result<LocalTracer, String> {
+    let runtime = std::process::id();
+    let (pid, end, mut told) = fork_helper(|end, told| tracer_main(req, runtime, end, told))?;
+    let mut first = [0u8; 1];
+    match told.read(&mut first) {
+        Ok(1) if first[0] == b'R' => Ok(LocalTracer { pid, end: Some(end), told, foreground: !req.detached }),
+        _ => {
+            let mut why = String::new();
+            let _ = told.read_to_string(&mut why);
+            let _ = nix::sys::wait::waitpid(nix::unistd::Pid::from_raw(pid), None);
+            Err(if why.trim().is_empty() { "the tracer process died".into() } else { why.trim().into() })
+        }
+    }
+}
+
+/// Forks a helper process (the tracer, or the hub path's printer) with two
+/// pipes to it: `end`, which the runtime closes when it is done, and `told`,
+/// on which the helper answers. The child runs `main` with its ends and
+/// leaves with its result through _exit(2), never through the runtime's own
+/// exit paths. Returns the child's pid and the runtime's ends. Call it while
+/// the runtime is single-threaded.
+pub fn fork_helper(main: impl FnOnce(OwnedFd, File) -> i32) -> Result<(i32, OwnedFd, File), String> {
     let (told_r, told_w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).map_err(|e| format!("pipe2: {e}"))?;
     let (end_r, end_w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).map_err(|e| format!("pipe2: {e}"))?;
-    let runtime = std::process::id();
-    // SAFETY: called first thing in the command, single-threaded.
+    // SAFETY: the caller is single-threaded; the child only runs `main` and _exits.
     match unsafe { libc::fork() } {
         -1 => Err(format!("fork: {}", std::io::Error::last_os_error())),
         0 => {
             drop(told_r);
             drop(end_w);
-            let code = tracer_main(req, runtime, end_r, File::from(told_w));
+            let code = main(end_r, File::from(told_w));
             // SAFETY: leave without running the runtime's exit paths twice.
             unsafe { libc::_exit(code) }
         }
-        pid => {
-            drop(told_w);
-            drop(end_r);
-            let mut told = File::from(told_r);
-            let mut first = [0u8; 1];
-            match told.read(&mut first) {
-                Ok(1) if first[0] == b'R' => Ok(LocalTracer { pid, end: Some(end_w), told, foreground: !req.detached }),
-                _ => {
-                    let mut why = String::new();
-                    let _ = told.read_to_string(&mut why);
-                    let _ = nix::sys::wait::waitpid(nix::unistd::Pid::from_raw(pid), None);
-                    Err(if why.trim().is_empty() { "the tracer process died".into() } else { why.trim().into() })
-                }
-            }
-        }
+        pid => Ok((pid, end_w, File::from(told_r))),
     }
 }
 

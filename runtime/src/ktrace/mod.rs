@@ -190,27 +190,13 @@ mod printer {
     use super::*;
 
     pub fn start(req: &TraceRequest) -> Result<local::LocalTracer, String> {
-        let (told_r, told_w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).map_err(|e| format!("pipe2: {e}"))?;
-        let (end_r, end_w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).map_err(|e| format!("pipe2: {e}"))?;
-        // SAFETY: first thing in the command, single-threaded.
-        match unsafe { libc::fork() } {
-            -1 => Err(format!("fork: {}", std::io::Error::last_os_error())),
-            0 => {
-                drop(told_r);
-                drop(end_w);
-                // SAFETY: SIG_IGN runs no code.
-                unsafe { libc::signal(libc::SIGINT, libc::SIG_IGN) };
-                print_until_done(req, end_r);
-                drop(told_w);
-                // SAFETY: leave without the runtime's exit paths.
-                unsafe { libc::_exit(0) }
-            }
-            pid => {
-                drop(told_w);
-                drop(end_r);
-                Ok(local::LocalTracer { pid, end: Some(end_w), told: File::from(told_r), foreground: true })
-            }
-        }
+        let (pid, end, told) = local::fork_helper(|end, _told| {
+            // SAFETY: SIG_IGN runs no code.
+            unsafe { libc::signal(libc::SIGINT, libc::SIG_IGN) };
+            print_until_done(req, end);
+            0
+        })?;
+        Ok(local::LocalTracer { pid, end: Some(end), told, foreground: true })
     }
 
     /// Follows the record until the runtime is done and every process the
