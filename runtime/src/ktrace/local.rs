@@ -53,7 +53,13 @@ pub fn start(req: &TraceRequest) -> Result<LocalTracer, String> {
             let mut why = String::new();
             let _ = told.read_to_string(&mut why);
             let _ = nix::sys::wait::waitpid(nix::unistd::Pid::from_raw(pid), None);
-            Err(if why.trim().is_empty() { "the tracer process died".into() } else { why.trim().into() })
+            Err(if why.trim().is_empty() {
+                "tracing is unavailable: the tracer process died before it followed this command; \
+                 `glassbox trace -- true` shows whether the probes load at all"
+                    .into()
+            } else {
+                why.trim().into()
+            })
         }
     }
 }
