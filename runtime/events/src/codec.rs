@@ -21,16 +21,12 @@ pub fn to_line(event: &Event) -> String {
 }
 
 /// Append the event as one line, newline included, to `out`: the same bytes
-/// serde_json makes of an [`Event`], written field by field. A container's
-/// record is ~150 events, made while the container is being made, so the
-/// envelope skips serde's generic walk over the flattened `kind`; values
-/// (strings to escape, `args`) still go through serde_json.
+/// serde_json makes of an [`Event`], written field by field: a container's
+/// record is ~150 events made while the container is being made, and a
+/// trace adds one per syscall, so the envelope skips serde's generic walk
+/// over the flattened `kind`; values (strings to escape, maps) still go
+/// through serde_json. tests/wire.rs holds every kind to serde's bytes.
 pub fn write_line(out: &mut Vec<u8>, event: &Event) {
-    let Some(kind) = runtime_kind(&event.kind) else {
-        serde_json::to_writer(&mut *out, event).expect("events always serialize");
-        out.push(b'\n');
-        return;
-    };
     out.push(b'{');
     field(out, "v", &event.v);
     field(out, "seq", &event.seq);
@@ -39,46 +35,66 @@ pub fn write_line(out: &mut Vec<u8>, event: &Event) {
     field(out, "container", &event.container);
     field(out, "pid", &event.pid);
     field(out, "source", &event.source);
-    field(out, "type", kind);
     match &event.kind {
-        Kind::StageBegin { stage } => field(out, "stage", stage),
+        Kind::StageBegin { stage } => {
+            field(out, "type", "stage_begin");
+            field(out, "stage", stage);
+        }
         Kind::StageEnd { stage, duration_ns, outcome } => {
+            field(out, "type", "stage_end");
             field(out, "stage", stage);
             field(out, "duration_ns", duration_ns);
             field(out, "outcome", outcome);
         }
         Kind::Step { stage, action, args } => {
+            field(out, "type", "step");
             field(out, "stage", stage);
             field(out, "action", action);
             field(out, "args", args);
         }
-        Kind::Status { status } => field(out, "status", status),
+        Kind::Status { status } => {
+            field(out, "type", "status");
+            field(out, "status", status);
+        }
+        Kind::Syscall { nr, name, args, ret, latency_ns, decoded, ns } => {
+            field(out, "type", "syscall");
+            field(out, "nr", nr);
+            field(out, "name", name);
+            field(out, "args", args);
+            field(out, "ret", ret);
+            field(out, "latency_ns", latency_ns);
+            optional(out, "decoded", decoded);
+            optional(out, "ns", ns);
+        }
+        Kind::Process { change, ppid, filename, exit_code, ns } => {
+            field(out, "type", "process");
+            field(out, "change", change);
+            optional(out, "ppid", ppid);
+            optional(out, "filename", filename);
+            optional(out, "exit_code", exit_code);
+            optional(out, "ns", ns);
+        }
         Kind::Error { stage, message } => {
+            field(out, "type", "error");
             field(out, "stage", stage);
             field(out, "message", message);
         }
         Kind::Dropped { sink, count } => {
+            field(out, "type", "dropped");
             field(out, "sink", sink);
             field(out, "count", count);
         }
-        Kind::Syscall { .. } | Kind::Process { .. } => unreachable!("written by serde above"),
     }
     // The last field's comma becomes the object's end.
     out.pop();
     out.extend_from_slice(b"}\n");
 }
 
-/// The wire `type` of the kinds the runtime itself records.
-fn runtime_kind(kind: &Kind) -> Option<&'static str> {
-    Some(match kind {
-        Kind::StageBegin { .. } => "stage_begin",
-        Kind::StageEnd { .. } => "stage_end",
-        Kind::Step { .. } => "step",
-        Kind::Status { .. } => "status",
-        Kind::Error { .. } => "error",
-        Kind::Dropped { .. } => "dropped",
-        Kind::Syscall { .. } | Kind::Process { .. } => return None,
-    })
+/// A field the model skips when it is `None`.
+fn optional<T: serde::Serialize>(out: &mut Vec<u8>, key: &str, value: &Option<T>) {
+    if let Some(v) = value {
+        field(out, key, v);
+    }
 }
 
 /// `"key":value,` (keys are the model's own names: nothing to escape).

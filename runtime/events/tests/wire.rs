@@ -84,6 +84,13 @@ fn every_kind_round_trips_through_one_line() {
 fn the_line_writer_writes_what_serde_would() {
     let mut tricky = one_of_each();
     tricky.push(event(Kind::Error { stage: Stage::Bundle, message: "a \"quoted\" path\nand a tab\t, é".into() }));
+    tricky.push(event(Kind::Process {
+        change: ProcessChange::Exit,
+        ppid: None,
+        filename: None,
+        exit_code: Some(3),
+        ns: None,
+    }));
     for e in tricky {
         let mut expected = serde_json::to_string(&e).unwrap();
         expected.push('\n');
