@@ -20,7 +20,7 @@
 use std::ffi::CString;
 use std::fs::File;
 use std::io::{Read, Write};
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::fd::{AsRawFd, OwnedFd};
 
 use anyhow::{Context, Result};
 use glassbox_probes::{format_ns, Formatter, KernelRecord, SyscallSummary, TraceOptions, Tracer};
@@ -37,7 +37,7 @@ pub fn trace(a: &TraceCmd) -> Result<i32> {
     if let Some(why) = tracer.namespaces_unavailable() {
         eprintln!("glassbox trace: no namespace lines: {why}");
     }
-    let start = monotonic_ns();
+    let start = crate::recorder::monotonic_ns();
     let child = spawn_stopped(&a.command)?;
     let pid = child.pid;
     if let Err(e) = tracer.follow(pid.as_raw() as u32, 1) {
@@ -57,7 +57,8 @@ pub fn trace(a: &TraceCmd) -> Result<i32> {
 
     let mut fmt = Formatter::new();
     let mut counts = Counts { child: pid.as_raw() as u32, ..Counts::default() };
-    let exited = pidfd_open(pid);
+    // Readable when the command exits, so the wait below ends at once.
+    let exited = crate::hooks::pidfd_open(pid.as_raw() as u32);
     let code = loop {
         wait_for_records_or_exit(&tracer, exited.as_ref()).context("polling the eBPF ring buffer")?;
         print(&tracer.drain(), start, &mut fmt, &mut counts);
@@ -74,14 +75,6 @@ pub fn trace(a: &TraceCmd) -> Result<i32> {
     }
     report_end(&tracer, &counts);
     Ok(code)
-}
-
-/// A pidfd (pidfd_open(2)) for the command: readable when it exits, so the
-/// wait below ends at once instead of at the next timeout.
-fn pidfd_open(pid: Pid) -> Option<OwnedFd> {
-    // SAFETY: a plain syscall; a non-negative result is a new fd we own.
-    let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid.as_raw(), 0) };
-    (fd >= 0).then(|| unsafe { OwnedFd::from_raw_fd(fd as i32) })
 }
 
 /// poll(2) on the ring buffer and the pidfd, for at most 100 ms: syscall
@@ -228,11 +221,4 @@ fn report_end(tracer: &Tracer, counts: &Counts) {
             tracer.undecodable()
         );
     }
-}
-
-/// CLOCK_MONOTONIC now, the clock the probes stamp records with.
-fn monotonic_ns() -> u64 {
-    let t =
-        nix::time::clock_gettime(nix::time::ClockId::CLOCK_MONOTONIC).unwrap_or(nix::sys::time::TimeSpec::new(0, 0));
-    t.tv_sec() as u64 * 1_000_000_000 + t.tv_nsec() as u64
 }

@@ -18,6 +18,7 @@
 //! pidfd_open(2), kill(2)).
 
 mod supervise;
+pub(crate) use supervise::pidfd_open;
 
 use std::io;
 use std::path::PathBuf;

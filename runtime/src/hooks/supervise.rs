@@ -184,8 +184,9 @@ fn drain(pipe: &mut Option<impl Read>, kept: &mut Vec<u8>) {
     }
 }
 
-/// A pidfd turns "has the hook exited?" into something poll(2) can wait on.
-fn pidfd_open(pid: u32) -> Option<OwnedFd> {
+/// A pidfd turns "has the process exited?" into something poll(2) can wait
+/// on (a hook here; the traced command in `glassbox trace`).
+pub(crate) fn pidfd_open(pid: u32) -> Option<OwnedFd> {
     // SAFETY: pidfd_open takes a pid and flags and returns a new fd or -1.
     let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid as libc::pid_t, 0) };
     // SAFETY: a non-negative result is a fresh fd that nothing else owns.
