@@ -217,7 +217,7 @@ fn report_end(tracer: &Tracer, counts: &Counts) {
     if tracer.undecodable() > 0 {
         let _ = writeln!(
             err,
-            "glassbox trace: {} records could not be decoded (probes and loader disagree)",
+            "glassbox trace: {} records could not be decoded: the embedded probes and this loader disagree; rebuild glassbox (cargo build) so they match",
             tracer.undecodable()
         );
     }
