@@ -9,15 +9,18 @@
 //!  "type":"step","stage":"mounts","action":"mount","args":{"target":"/proc",…}}
 //! ```
 //!
-//! This crate is only the model and its encoding: no clock, no files, no
-//! sockets — nothing that depends on the operating system — so the
-//! dashboard and tools can use it without the runtime. The runtime owns the
+//! This crate is only the model and its encoding (with the `wall` field's
+//! text, [`WallText`]): no files, no sockets — nothing that depends on the
+//! operating system beyond the time of day — so the dashboard and tools can
+//! use it without the runtime. The runtime owns the
 //! sinks that write events to `events.jsonl`, the hub socket or the narrator.
 
 mod codec;
 mod event;
 mod sink;
+mod wall;
 
 pub use codec::{from_line, to_line, write_line, CodecError};
 pub use event::{Event, Kind, Outcome, ProcessChange, Source, Stage, SCHEMA_VERSION};
 pub use sink::{MemorySink, Sink};
+pub use wall::WallText;

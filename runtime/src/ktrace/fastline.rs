@@ -8,39 +8,30 @@
 
 use std::fmt::Write;
 
+use glassbox_events::WallText;
 use glassbox_probes::{syscall_name, EventContext, SyscallRecord};
 
 /// What the lines of one session share: the container's name as JSON, and
 /// the wall-clock text of the current second.
 pub struct LineCache {
     container_json: String,
-    second: i64,
-    second_text: String,
+    wall: WallText,
 }
 
 impl LineCache {
     pub fn new(container: &str) -> LineCache {
         let container_json = serde_json::to_string(container).unwrap_or_else(|_| "\"\"".into());
-        LineCache { container_json, second: i64::MIN, second_text: String::new() }
+        LineCache { container_json, wall: WallText::new() }
     }
 
     /// Appends the line of syscall `s`, numbered `seq`, to `out`.
     pub fn syscall(&mut self, out: &mut Vec<u8>, s: &SyscallRecord, seq: u64, ctx: &EventContext) {
-        let wall_ns = s.ts_ns as i64 + ctx.wall_offset_ns;
-        let (second, nanos) = (wall_ns.div_euclid(1_000_000_000), wall_ns.rem_euclid(1_000_000_000));
-        if second != self.second {
-            self.second = second;
-            self.second_text = chrono::DateTime::from_timestamp(second, 0)
-                .map(|t| t.format("%Y-%m-%dT%H:%M:%S").to_string())
-                .unwrap_or_default();
-        }
         let mut line = String::with_capacity(256);
+        let _ = write!(line, r#"{{"v":{},"seq":{seq},"ts_ns":{},"wall":""#, glassbox_events::SCHEMA_VERSION, s.ts_ns);
+        self.wall.push(&mut line, s.ts_ns as i64 + ctx.wall_offset_ns);
         let _ = write!(
             line,
-            r#"{{"v":{},"seq":{seq},"ts_ns":{},"wall":"{}.{nanos:09}Z","container":{},"pid":{},"source":"kernel","type":"syscall","nr":{},"name":"#,
-            glassbox_events::SCHEMA_VERSION,
-            s.ts_ns,
-            self.second_text,
+            r#"","container":{},"pid":{},"source":"kernel","type":"syscall","nr":{},"name":"#,
             self.container_json,
             s.tgid as i32,
             s.nr,

@@ -43,6 +43,10 @@ pub fn keep(container_dir: &Path) -> Option<PathBuf> {
     let id = container_dir.file_name()?.to_str()?;
     std::fs::create_dir_all(kept_dir(root)).ok()?;
     let to = kept_record(root, id);
+    // Not a rename over the older record of a reused id: ext4 takes that for
+    // a file replaced by a new version and writes the new one to disk first
+    // (its auto_da_alloc guard), a disk write in every `run` of the same id.
+    let _ = std::fs::remove_file(&to);
     std::fs::rename(&from, &to).ok()?;
     prune(&kept_dir(root), PRUNE_ABOVE, KEEP);
     Some(to)

@@ -38,7 +38,7 @@ use std::ptr::NonNull;
 use std::sync::atomic::{AtomicI32, AtomicU64, AtomicU8, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 
-use glassbox_events::{to_line, write_line, Event, Kind, Outcome, Source, Stage, SCHEMA_VERSION};
+use glassbox_events::{to_line, write_line, Event, Kind, Outcome, Source, Stage, WallText, SCHEMA_VERSION};
 use nix::sys::mman::{mmap_anonymous, MapFlags, ProtFlags};
 
 use hub::HubSocket;
@@ -98,6 +98,7 @@ struct Inner {
     pending: Mutex<Vec<u8>>,
     seq: sequence::Sequence,
     shared: NonNull<Shared>,
+    wall: Mutex<WallText>,
 }
 
 /// Lines are written out before this many bytes of them wait (a whole
@@ -218,7 +219,8 @@ impl Recorder {
             sequence::Sequence::in_memory(0)
         };
         let pending = Mutex::new(Vec::with_capacity(if file.is_some() { FLUSH_AT + 4096 } else { 4096 }));
-        let inner = Inner { container: container.into(), dir: dir.into(), file, pending, seq, shared };
+        let wall = Mutex::new(WallText::new());
+        let inner = Inner { container: container.into(), dir: dir.into(), file, pending, seq, shared, wall };
         let recorder = Recorder { inner: Arc::new(inner) };
         install(&recorder);
         recorder
@@ -251,7 +253,7 @@ impl Recorder {
             v: SCHEMA_VERSION,
             seq: self.inner.seq.next(),
             ts_ns: monotonic_ns(),
-            wall: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Nanos, true),
+            wall: self.inner.wall.lock().unwrap_or_else(|p| p.into_inner()).now(),
             container: self.inner.container.clone(),
             pid,
             source: Source::Runtime,
