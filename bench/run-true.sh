@@ -35,6 +35,16 @@ if [ -z "${GLASSBOX:-}" ]; then
 fi
 export GLASSBOX
 
+# The link order (runtime/link/hot-symbols.txt) names functions of one
+# build; after a dependency or toolchain update most names change, and the
+# peak memory measured here is that of an unordered binary.
+hot=runtime/link/hot-symbols.txt
+found=$(nm --defined-only "$GLASSBOX" | awk '{print $3}' | sort | comm -12 - <(sort "$hot") | wc -l)
+listed=$(wc -l < "$hot")
+if [ $((found * 10)) -lt $((listed * 9)) ]; then
+    say "WARNING: only $found of the $listed functions in $hot are in this build: the list is stale; run 'bash scripts/hot-symbols.sh' first"
+fi
+
 # --- crun and this machine's hybrid cgroups ---------------------------------
 # shellcheck source=bench/hugetlb-v1.sh
 source bench/hugetlb-v1.sh

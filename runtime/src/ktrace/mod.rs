@@ -205,12 +205,17 @@ mod printer {
         let mut timeline = timeline::Timeline::new(req);
         let mut done_at: Option<Instant> = None;
         let mut end = File::from(end);
+        // Lines are read (and made into text) while they come, every 2 ms,
+        // so that little is left when the runtime is done; a quiet record
+        // is looked at less and less often, down to every 20 ms.
+        let mut wait_ms = 2;
         loop {
-            timeline.pump(timeline::HOLD_NS);
+            let read = timeline.pump(timeline::HOLD_NS);
+            wait_ms = if read > 0 { 2 } else { (wait_ms * 2).min(20) };
             if done_at.is_none() {
                 let mut pfd = libc::pollfd { fd: end.as_raw_fd(), events: libc::POLLIN, revents: 0 };
                 // SAFETY: one valid pollfd.
-                let ready = unsafe { libc::poll(&mut pfd, 1, 20) } > 0;
+                let ready = unsafe { libc::poll(&mut pfd, 1, wait_ms) } > 0;
                 if ready && !matches!(end.read(&mut [0u8; 8]), Ok(n) if n > 0) {
                     done_at = Some(Instant::now());
                 }

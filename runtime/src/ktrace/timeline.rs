@@ -67,6 +67,13 @@ impl Filter {
     }
 }
 
+/// A line waiting for the earlier ones that may still come.
+struct Held {
+    ts_ns: u64,
+    seq: u64,
+    text: String,
+}
+
 /// The printer: reads the record, holds lines back, prints them in order.
 pub struct Timeline {
     paths: Vec<PathBuf>,
@@ -74,7 +81,7 @@ pub struct Timeline {
     filter: Filter,
     narrated: bool,
     since_ns: u64,
-    held: Vec<Event>,
+    held: Vec<Held>,
     fmt: Formatter,
     start: Option<u64>,
     /// Processes the kernel saw forked (fork events in the record).
@@ -101,14 +108,18 @@ impl Timeline {
         }
     }
 
-    /// Reads what is new and prints the lines older than `hold_ns` ago.
-    pub fn pump(&mut self, hold_ns: u64) {
+    /// Reads what is new and prints the lines older than `hold_ns` ago;
+    /// returns how many new lines there were.
+    pub fn pump(&mut self, hold_ns: u64) -> usize {
         if self.tail.is_none() {
             self.tail = self.paths.iter().find_map(|p| Tail::open(p).ok());
         }
-        let Some(tail) = &mut self.tail else { return };
+        let Some(tail) = &mut self.tail else { return 0 };
         let filter = &self.filter;
         let lines = tail.lines(|l| filter.may_show(l));
+        // Each line is made into text as it arrives, while the container is
+        // still being made: at the end only the sorting and printing are left
+        // for the command to wait for.
         for e in lines.iter().filter_map(|l| glassbox_events::from_line(l).ok()) {
             match e.kind {
                 Kind::Process { change: ProcessChange::Fork, .. } => {
@@ -120,23 +131,24 @@ impl Timeline {
                 _ => {}
             }
             if e.ts_ns >= self.since_ns && self.filter.shows(&e, self.narrated) {
-                self.held.push(e);
+                let text = self.line(&e);
+                self.held.push(Held { ts_ns: e.ts_ns, seq: e.seq, text });
             }
         }
         let before = crate::recorder::monotonic_ns().saturating_sub(hold_ns);
-        self.held.sort_by_key(|e| (e.ts_ns, e.seq));
-        let n = self.held.partition_point(|e| e.ts_ns <= before);
+        self.held.sort_by_key(|h| (h.ts_ns, h.seq));
+        let n = self.held.partition_point(|h| h.ts_ns <= before);
         if n == 0 {
-            return;
+            return lines.len();
         }
-        let ready: Vec<Event> = self.held.drain(..n).collect();
         let mut err = std::io::BufWriter::with_capacity(1 << 16, std::io::stderr().lock());
-        for e in &ready {
-            let start = *self.start.get_or_insert(e.ts_ns);
-            let t = e.ts_ns.saturating_sub(start) as f64 / 1e9;
-            let _ = writeln!(err, "{t:11.6} {}", self.line(e));
+        for h in self.held.drain(..n) {
+            let start = *self.start.get_or_insert(h.ts_ns);
+            let t = h.ts_ns.saturating_sub(start) as f64 / 1e9;
+            let _ = writeln!(err, "{t:11.6} {}", h.text);
         }
         let _ = err.flush();
+        lines.len()
     }
 
     /// Prints everything left.
