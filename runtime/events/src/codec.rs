@@ -3,7 +3,9 @@
 //! a writer can emit a whole line with one write(2) — which keeps lines from
 //! two processes appending to the same file from interleaving.
 
-use crate::event::{Event, Kind, SCHEMA_VERSION};
+use serde_json::{Map, Value};
+
+use crate::event::{Event, Kind, Outcome, ProcessChange, Source, Stage, SCHEMA_VERSION};
 
 #[derive(Debug, thiserror::Error)]
 pub enum CodecError {
@@ -108,9 +110,138 @@ fn field<T: serde::Serialize + ?Sized>(out: &mut Vec<u8>, key: &str, value: &T) 
 
 /// Parse one line (with or without its newline).
 pub fn from_line(line: &str) -> Result<Event, CodecError> {
-    let event: Event = serde_json::from_str(line.trim_end_matches('\n'))?;
-    if event.v != SCHEMA_VERSION {
-        return Err(CodecError::Version(event.v));
+    let wire: Wire = serde_json::from_str(line.trim_end_matches('\n'))?;
+    if wire.v != SCHEMA_VERSION {
+        return Err(CodecError::Version(wire.v));
     }
-    Ok(event)
+    wire.into_event()
 }
+
+/// A line as it is on the wire: every field any kind has, side by side.
+/// `Event` declares its kind as a flattened, internally tagged enum, which
+/// serde can only read through a buffered copy of every value (several
+/// times slower); this shape is read directly, and `type` then says which
+/// fields make the kind. `--trace`'s printer reads every line of a
+/// container's record while the command waits for it.
+#[derive(serde::Deserialize)]
+struct Wire {
+    v: u32,
+    seq: u64,
+    ts_ns: u64,
+    wall: String,
+    container: String,
+    pid: i32,
+    source: Source,
+    #[serde(rename = "type")]
+    kind: String,
+    stage: Option<Stage>,
+    duration_ns: Option<u64>,
+    outcome: Option<Outcome>,
+    action: Option<String>,
+    args: Option<Args>,
+    status: Option<String>,
+    nr: Option<u32>,
+    name: Option<String>,
+    ret: Option<i64>,
+    latency_ns: Option<u64>,
+    decoded: Option<Map<String, Value>>,
+    ns: Option<Map<String, Value>>,
+    change: Option<ProcessChange>,
+    ppid: Option<i32>,
+    filename: Option<String>,
+    exit_code: Option<i32>,
+    message: Option<String>,
+    sink: Option<String>,
+    count: Option<u64>,
+}
+
+impl Wire {
+    fn into_event(self) -> Result<Event, CodecError> {
+        use serde::de::Error;
+        fn need<T>(v: Option<T>, field: &'static str) -> Result<T, serde_json::Error> {
+            v.ok_or_else(|| serde_json::Error::missing_field(field))
+        }
+        let kind = match self.kind.as_str() {
+            "stage_begin" => Kind::StageBegin { stage: need(self.stage, "stage")? },
+            "stage_end" => Kind::StageEnd {
+                stage: need(self.stage, "stage")?,
+                duration_ns: need(self.duration_ns, "duration_ns")?,
+                outcome: need(self.outcome, "outcome")?,
+            },
+            "step" => Kind::Step {
+                stage: need(self.stage, "stage")?,
+                action: need(self.action, "action")?,
+                args: match need(self.args, "args")? {
+                    Args::Object(args) => args,
+                    Args::Numbers(_) => return Err(serde_json::Error::custom("a step's args are an object, not a list").into()),
+                },
+            },
+            "status" => Kind::Status { status: need(self.status, "status")? },
+            "syscall" => Kind::Syscall {
+                nr: need(self.nr, "nr")?,
+                name: need(self.name, "name")?,
+                args: match need(self.args, "args")? {
+                    Args::Numbers(args) => args,
+                    Args::Object(_) => return Err(serde_json::Error::custom("a syscall's args are a list, not an object").into()),
+                },
+                ret: need(self.ret, "ret")?,
+                latency_ns: need(self.latency_ns, "latency_ns")?,
+                decoded: self.decoded,
+                ns: self.ns,
+            },
+            "process" => Kind::Process {
+                change: need(self.change, "change")?,
+                ppid: self.ppid,
+                filename: self.filename,
+                exit_code: self.exit_code,
+                ns: self.ns,
+            },
+            "error" => Kind::Error { stage: need(self.stage, "stage")?, message: need(self.message, "message")? },
+            "dropped" => Kind::Dropped { sink: need(self.sink, "sink")?, count: need(self.count, "count")? },
+            other => return Err(serde_json::Error::unknown_variant(other, KINDS).into()),
+        };
+        Ok(Event {
+            v: self.v,
+            seq: self.seq,
+            ts_ns: self.ts_ns,
+            wall: self.wall,
+            container: self.container,
+            pid: self.pid,
+            source: self.source,
+            kind,
+        })
+    }
+}
+
+/// `args`: a step's object of arguments, or a syscall's six numbers — read
+/// as whichever the line holds, without going through a `Value`.
+enum Args {
+    Numbers(Vec<u64>),
+    Object(Map<String, Value>),
+}
+
+impl<'de> serde::Deserialize<'de> for Args {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Args, D::Error> {
+        struct Either;
+        impl<'de> serde::de::Visitor<'de> for Either {
+            type Value = Args;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("an object of arguments or a list of numbers")
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Args, A::Error> {
+                let mut numbers = Vec::with_capacity(6);
+                while let Some(n) = seq.next_element()? {
+                    numbers.push(n);
+                }
+                Ok(Args::Numbers(numbers))
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(self, map: A) -> Result<Args, A::Error> {
+                serde::Deserialize::deserialize(serde::de::value::MapAccessDeserializer::new(map)).map(Args::Object)
+            }
+        }
+        d.deserialize_any(Either)
+    }
+}
+
+/// The `type`s a line may have.
+const KINDS: &[&str] = &["stage_begin", "stage_end", "step", "status", "syscall", "process", "error", "dropped"];

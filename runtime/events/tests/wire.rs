@@ -120,6 +120,17 @@ fn other_schema_versions_are_refused() {
 }
 
 #[test]
+fn a_line_missing_its_kinds_field_or_of_an_unknown_type_is_refused_by_name() {
+    let head = r#"{"v":1,"seq":3,"ts_ns":5,"wall":"w","container":"c","pid":7,"source":"runtime""#;
+    let missing = from_line(&format!(r#"{head},"type":"stage_end","stage":"mounts","outcome":"ok"}}"#)).unwrap_err();
+    assert!(missing.to_string().contains("duration_ns"), "{missing}");
+    let unknown = from_line(&format!(r#"{head},"type":"teleport"}}"#)).unwrap_err();
+    assert!(unknown.to_string().contains("teleport"), "{unknown}");
+    let args = from_line(&format!(r#"{head},"type":"step","stage":"mounts","action":"mount","args":[1]}}"#)).unwrap_err();
+    assert!(args.to_string().contains("object"), "{args}");
+}
+
+#[test]
 fn the_schema_matches_the_code() {
     let schema = schema();
     let names =
