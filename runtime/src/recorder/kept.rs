@@ -34,21 +34,37 @@ pub fn kept_record(state_root: &Path, id: &str) -> PathBuf {
 /// Move `<container_dir>/events.jsonl` to the kept records; returns where it
 /// went, or `None` when there was none (or it could not be moved: keeping a
 /// record never stops a delete).
+///
+/// Every container's delete comes through here, so it asks the filesystem
+/// as little as it can: the rename is tried first (it fails if there is no
+/// record, or no directory of kept records yet), and it never replaces an
+/// older record of a reused id — ext4 takes a rename over a file for a new
+/// version replacing an old one and writes the new one to disk first (its
+/// auto_da_alloc guard), a disk write in every `run` of the same id — the
+/// old one is unlinked first instead. Only a record under a new name can
+/// make too many, so only then are they counted.
 pub fn keep(container_dir: &Path) -> Option<PathBuf> {
+    use nix::errno::Errno;
+    use nix::fcntl::{renameat2, RenameFlags, AT_FDCWD};
     let from = container_dir.join(EVENTS_FILE);
-    if !from.exists() {
-        return None;
-    }
     let root = container_dir.parent()?;
     let id = container_dir.file_name()?.to_str()?;
-    std::fs::create_dir_all(kept_dir(root)).ok()?;
     let to = kept_record(root, id);
-    // Not a rename over the older record of a reused id: ext4 takes that for
-    // a file replaced by a new version and writes the new one to disk first
-    // (its auto_da_alloc guard), a disk write in every `run` of the same id.
-    let _ = std::fs::remove_file(&to);
-    std::fs::rename(&from, &to).ok()?;
-    prune(&kept_dir(root), PRUNE_ABOVE, KEEP);
+    let move_it = || renameat2(AT_FDCWD, &from, AT_FDCWD, &to, RenameFlags::RENAME_NOREPLACE);
+    let mut result = move_it();
+    if result == Err(Errno::ENOENT) && from.exists() {
+        std::fs::create_dir_all(kept_dir(root)).ok()?;
+        result = move_it();
+    }
+    let replaced = result == Err(Errno::EEXIST);
+    if replaced {
+        std::fs::remove_file(&to).ok()?;
+        result = move_it();
+    }
+    result.ok()?;
+    if !replaced {
+        prune(&kept_dir(root), PRUNE_ABOVE, KEEP);
+    }
     Some(to)
 }
 
@@ -83,6 +99,9 @@ mod tests {
         assert_eq!(std::fs::read_to_string(&kept).unwrap(), "{}\n");
         assert!(!dir.join(EVENTS_FILE).exists());
         assert_eq!(keep(&dir), None, "nothing left to keep");
+        std::fs::write(dir.join(EVENTS_FILE), "{\"again\":1}\n").unwrap();
+        assert_eq!(keep(&dir), Some(kept.clone()), "a reused id's record replaces the older one");
+        assert_eq!(std::fs::read_to_string(&kept).unwrap(), "{\"again\":1}\n");
 
         for i in 0..5 {
             let f = kept_dir(root.path()).join(format!("old-{i}.jsonl"));
