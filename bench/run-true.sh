@@ -10,7 +10,7 @@
 # (bench/results/run-true.json) and a summary table.
 #
 # Run as root. Environment: RUNS (default 30), WARMUP (3), RSS_RUNS (10),
-# PAIRS (150: events on/off, interleaved), GLASSBOX (default:
+# ROUNDS (150: glassbox, --no-events and crun in turns), GLASSBOX (default:
 # target/release/glassbox, built here).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -140,30 +140,32 @@ awk -v on="$on" -v off="$off" -v ex="$explain" 'BEGIN {
     printf "hyperfine medians: events on vs off %+.1f%%; --explain to /dev/null vs off %+.1f%%\n",
         (on / off - 1) * 100, (ex / off - 1) * 100 }'
 
-# --- events on vs off, interleaved ------------------------------------------------
+# --- in turns: events on vs off, and glassbox vs crun ---------------------------
 # hyperfine times each command's runs one block after the other, so a few
-# seconds of load elsewhere on the machine land on one command only: enough
-# to move a 5% difference either way. Here the two alternate (on, off, then
-# off, on, …), timed with bash's $EPOCHREALTIME, and the medians compare.
-PAIRS=${PAIRS:-150}
+# seconds of load elsewhere on the machine land on one command only (here the
+# first write into a cgroup.procs waits for an RCU grace period: 1 to 15 ms),
+# enough to move a 5% difference either way. Here glassbox, glassbox
+# --no-events and crun take turns, in a rotating order, timed with bash's
+# $EPOCHREALTIME, and their medians compare.
+ROUNDS=${ROUNDS:-150}
+for i in "${!names[@]}"; do [ "${names[$i]}" = crun ] && crun_index=$i; done
 time_one() {
     local start=$EPOCHREALTIME
     $(run_cmd "$1") >/dev/null 2>&1
     local end=$EPOCHREALTIME
-    echo "$(( (${end/./} - ${start/./}) ))" # microseconds
+    echo "$(( (${end/./} - ${start/./}) ))" >> "$work/turns-$1.us" # microseconds
 }
-: > "$work/on.us"
-: > "$work/off.us"
-for p in $(seq "$PAIRS"); do
-    if [ $((p % 2)) -eq 1 ]; then
-        time_one 0 >> "$work/on.us"; time_one 1 >> "$work/off.us"
-    else
-        time_one 1 >> "$work/off.us"; time_one 0 >> "$work/on.us"
-    fi
+turn=(0 1 "$crun_index")
+for r in $(seq "$ROUNDS"); do
+    for k in 0 1 2; do
+        time_one "${turn[$(( (r + k) % 3 ))]}"
+    done
 done
 median() { sort -n "$1" | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
-awk -v on="$(median "$work/on.us")" -v off="$(median "$work/off.us")" -v n="$PAIRS" 'BEGIN {
-    printf "events on vs off, %d interleaved pairs: %.2f ms vs %.2f ms, %+.1f%% (target: at most +5%%)\n",
-        n, on / 1000, off / 1000, (on / off - 1) * 100 }'
+awk -v on="$(median "$work/turns-0.us")" -v off="$(median "$work/turns-1.us")" \
+    -v crun="$(median "$work/turns-$crun_index.us")" -v n="$ROUNDS" 'BEGIN {
+    printf "in turns, %d rounds: glassbox %.2f ms, --no-events %.2f ms, crun %.2f ms\n", n, on / 1000, off / 1000, crun / 1000
+    printf "glassbox vs crun: %.2f (target: at most 1)\n", on / crun
+    printf "events on vs off: %+.1f%% (target: at most +5%%)\n", (on / off - 1) * 100 }'
 echo
 say "raw timings: $json"
