@@ -73,7 +73,9 @@ pub enum ExplainFormat {
     Json,
 }
 
-/// `--explain` and `--step`: watch the container being made.
+// `--explain` and `--step`: watch the container being made. (A plain
+// comment: the doc comment of a flattened struct would become the verb's
+// help text once the verb's arguments are built lazily.)
 #[derive(Args, Debug, Clone, Default)]
 pub struct ExplainArgs {
     /// Narrate each stage as it happens: what was done, the config.json field behind it, the syscall,
@@ -85,7 +87,8 @@ pub struct ExplainArgs {
     pub step: bool,
 }
 
-/// `--trace`: the kernel's side of the container (eBPF), into its record and, live, onto stderr.
+// `--trace`: the kernel's side of the container (eBPF), into its record
+// and, live, onto stderr. (A plain comment, as for ExplainArgs.)
 #[derive(Args, Debug, Clone)]
 pub struct TraceArgs {
     /// Follow the container's processes in the kernel from the very start: every syscall, fork, exec and exit goes
@@ -183,7 +186,8 @@ fn parse_interval(s: &str) -> Result<std::time::Duration, String> {
     Ok(std::time::Duration::from_secs_f64(secs))
 }
 
-/// runc's `update` flags; each sets one field of linux.resources.
+// runc's `update` flags; each sets one field of linux.resources. (A plain
+// comment, as for ExplainArgs.)
 #[derive(Args, Debug)]
 pub struct UpdateCmd {
     pub id: String,
@@ -491,5 +495,31 @@ mod tests {
         assert_eq!(parse_bytes("4096"), Some(4096));
         assert_eq!(parse_bytes("-1"), Some(-1));
         assert_eq!(parse_bytes("lots"), None);
+    }
+
+    /// Each verb's help starts with that verb's own description, also now
+    /// that verbs are built only when used (a flattened struct's doc
+    /// comment would take its place).
+    #[test]
+    fn every_verbs_help_begins_with_its_own_description() {
+        use clap::{CommandFactory, Parser};
+        let verbs: Vec<(String, String)> = super::Cli::command()
+            .get_subcommands()
+            .map(|c| (c.get_name().to_string(), c.get_about().map(|a| a.to_string()).unwrap_or_default()))
+            .collect();
+        assert!(verbs.len() > 10);
+        for (verb, about) in verbs {
+            assert!(!about.is_empty(), "{verb} has no description");
+            let help = super::Cli::try_parse_from(["glassbox", &verb, "--help"]).unwrap_err().to_string();
+            assert!(help.starts_with(&about), "`glassbox {verb} --help` begins {:?}, not {about:?}", help.lines().next());
+        }
+    }
+
+    #[test]
+    fn global_flags_go_before_the_verb_as_with_runc() {
+        use clap::Parser;
+        assert!(super::Cli::try_parse_from(["glassbox", "--root", "/tmp/r", "state", "x"]).is_ok());
+        let err = super::Cli::try_parse_from(["glassbox", "state", "--root", "/tmp/r", "x"]).unwrap_err();
+        assert!(err.to_string().contains("--root"), "{err}");
     }
 }
