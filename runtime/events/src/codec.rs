@@ -173,7 +173,9 @@ impl Wire {
                 action: need(self.action, "action")?,
                 args: match need(self.args, "args")? {
                     Args::Object(args) => args,
-                    Args::Numbers(_) => return Err(serde_json::Error::custom("a step's args are an object, not a list").into()),
+                    Args::Numbers(_) => {
+                        return Err(serde_json::Error::custom("a step's args are an object, not a list").into())
+                    }
                 },
             },
             "status" => Kind::Status { status: need(self.status, "status")? },
@@ -182,7 +184,9 @@ impl Wire {
                 name: need(self.name, "name")?,
                 args: match need(self.args, "args")? {
                     Args::Numbers(args) => args,
-                    Args::Object(_) => return Err(serde_json::Error::custom("a syscall's args are a list, not an object").into()),
+                    Args::Object(_) => {
+                        return Err(serde_json::Error::custom("a syscall's args are a list, not an object").into())
+                    }
                 },
                 ret: need(self.ret, "ret")?,
                 latency_ns: need(self.latency_ns, "latency_ns")?,

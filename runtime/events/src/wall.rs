@@ -54,7 +54,8 @@ mod tests {
     fn the_text_is_chronos_rfc3339_with_nanoseconds() {
         let mut wall = WallText::new();
         for ns in [0i64, 1, 999_999_999, 1_000_000_000, 1_764_416_889_752_696_647, 1_764_416_889_000_000_001, -1] {
-            let expected = chrono::DateTime::from_timestamp_nanos(ns).to_rfc3339_opts(chrono::SecondsFormat::Nanos, true);
+            let expected =
+                chrono::DateTime::from_timestamp_nanos(ns).to_rfc3339_opts(chrono::SecondsFormat::Nanos, true);
             assert_eq!(wall.format(ns), expected, "{ns} ns");
         }
     }

@@ -126,7 +126,8 @@ fn a_line_missing_its_kinds_field_or_of_an_unknown_type_is_refused_by_name() {
     assert!(missing.to_string().contains("duration_ns"), "{missing}");
     let unknown = from_line(&format!(r#"{head},"type":"teleport"}}"#)).unwrap_err();
     assert!(unknown.to_string().contains("teleport"), "{unknown}");
-    let args = from_line(&format!(r#"{head},"type":"step","stage":"mounts","action":"mount","args":[1]}}"#)).unwrap_err();
+    let args =
+        from_line(&format!(r#"{head},"type":"step","stage":"mounts","action":"mount","args":[1]}}"#)).unwrap_err();
     assert!(args.to_string().contains("object"), "{args}");
 }
 

@@ -511,7 +511,11 @@ mod tests {
         for (verb, about) in verbs {
             assert!(!about.is_empty(), "{verb} has no description");
             let help = super::Cli::try_parse_from(["glassbox", &verb, "--help"]).unwrap_err().to_string();
-            assert!(help.starts_with(&about), "`glassbox {verb} --help` begins {:?}, not {about:?}", help.lines().next());
+            assert!(
+                help.starts_with(&about),
+                "`glassbox {verb} --help` begins {:?}, not {about:?}",
+                help.lines().next()
+            );
         }
     }
 

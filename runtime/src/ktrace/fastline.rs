@@ -32,9 +32,7 @@ impl LineCache {
         let _ = write!(
             line,
             r#"","container":{},"pid":{},"source":"kernel","type":"syscall","nr":{},"name":"#,
-            self.container_json,
-            s.tgid as i32,
-            s.nr,
+            self.container_json, s.tgid as i32, s.nr,
         );
         match syscall_name(s.nr) {
             Some(name) => {
