@@ -109,7 +109,7 @@ impl Timeline {
     }
 
     /// Reads what is new and prints the lines older than `hold_ns` ago;
-    /// returns how many new lines the filter may show (0: nothing came).
+    /// returns how many of the new lines the filter may show.
     pub fn pump(&mut self, hold_ns: u64) -> usize {
         if self.tail.is_none() {
             self.tail = self.paths.iter().find_map(|p| Tail::open(p).ok());
