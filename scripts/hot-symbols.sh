@@ -41,6 +41,9 @@ if [ "$(id -u)" -ne 0 ]; then
     exit 1
 fi
 export PATH="$HOME/.cargo/bin:$PATH"
+for tool in python3 nm readelf mkfs.ext4 losetup jq; do
+    command -v "$tool" >/dev/null 2>&1 || { echo "hot-symbols.sh: needs $tool (python3, binutils, e2fsprogs, util-linux, jq)" >&2; exit 1; }
+done
 target=${CARGO_TARGET_DIR:-$repo/target}
 out=$repo/runtime/link/hot-symbols.txt
 
