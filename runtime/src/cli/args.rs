@@ -483,6 +483,24 @@ pub fn parse_bytes(s: &str) -> Option<i64> {
     (n >= 0.0).then_some((n * mult as f64) as i64)
 }
 
+/// clap's error for a global flag given after the verb (`glassbox run
+/// --root DIR …`), with a tip that says where it goes instead of clap's
+/// "use '-- --root'".
+pub fn placing_global_flags(e: clap::Error) -> clap::Error {
+    use clap::error::{ContextKind, ContextValue, ErrorKind};
+    use clap::CommandFactory;
+    let Some(ContextValue::String(arg)) = e.get(ContextKind::InvalidArg) else { return e };
+    let flag = arg.split('=').next().unwrap_or(arg).trim_start_matches('-').to_string();
+    let global = Cli::command().get_arguments().any(|a| a.get_long() == Some(flag.as_str()));
+    if e.kind() != ErrorKind::UnknownArgument || !global {
+        return e;
+    }
+    let mut e = e;
+    let tip = format!("--{flag} is a global flag: it goes before the verb, as with runc (glassbox --{flag} … VERB …)");
+    e.insert(ContextKind::Suggested, ContextValue::StyledStrs(vec![tip.into()]));
+    e
+}
+
 #[cfg(test)]
 mod tests {
     use super::parse_bytes;
@@ -524,6 +542,9 @@ mod tests {
         use clap::Parser;
         assert!(super::Cli::try_parse_from(["glassbox", "--root", "/tmp/r", "state", "x"]).is_ok());
         let err = super::Cli::try_parse_from(["glassbox", "state", "--root", "/tmp/r", "x"]).unwrap_err();
-        assert!(err.to_string().contains("--root"), "{err}");
+        let err = super::placing_global_flags(err).to_string();
+        assert!(err.contains("--root is a global flag: it goes before the verb"), "{err}");
+        let other = super::Cli::try_parse_from(["glassbox", "state", "--bogus", "x"]).unwrap_err();
+        assert!(!super::placing_global_flags(other).to_string().contains("global flag"));
     }
 }
