@@ -38,7 +38,7 @@ use std::ptr::NonNull;
 use std::sync::atomic::{AtomicI32, AtomicU64, AtomicU8, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 
-use glassbox_events::{to_line, write_line, Event, Kind, Outcome, Source, Stage, WallText, SCHEMA_VERSION};
+use glassbox_events::{write_line, Event, Kind, Outcome, Source, Stage, WallText, SCHEMA_VERSION};
 use nix::sys::mman::{mmap_anonymous, MapFlags, ProtFlags};
 
 use hub::HubSocket;
@@ -94,11 +94,16 @@ struct Inner {
     container: String,
     dir: PathBuf,
     file: Option<File>,
-    /// Whole lines not yet written (see the module's note on when they go).
-    pending: Mutex<Vec<u8>>,
+    /// Whole lines not yet written, and the wall clock's text (one lock per event).
+    pending: Mutex<Pending>,
     seq: sequence::Sequence,
     shared: NonNull<Shared>,
-    wall: Mutex<WallText>,
+}
+
+struct Pending {
+    /// Whole lines not yet written (see the module's note on when they go).
+    lines: Vec<u8>,
+    wall: WallText,
 }
 
 /// Lines are written out before this many bytes of them wait (a whole
@@ -118,8 +123,8 @@ impl Inner {
 
 impl Drop for Inner {
     fn drop(&mut self) {
-        let mut pending = std::mem::take(self.pending.get_mut().unwrap_or_else(|p| p.into_inner()));
-        self.write_out(&mut pending);
+        let mut lines = std::mem::take(&mut self.pending.get_mut().unwrap_or_else(|p| p.into_inner()).lines);
+        self.write_out(&mut lines);
     }
 }
 
@@ -218,9 +223,9 @@ impl Recorder {
         } else {
             sequence::Sequence::in_memory(0)
         };
-        let pending = Mutex::new(Vec::with_capacity(if file.is_some() { FLUSH_AT + 4096 } else { 4096 }));
-        let wall = Mutex::new(WallText::new());
-        let inner = Inner { container: container.into(), dir: dir.into(), file, pending, seq, shared, wall };
+        let lines = Vec::with_capacity(if file.is_some() { FLUSH_AT + 4096 } else { 4096 });
+        let pending = Mutex::new(Pending { lines, wall: WallText::new() });
+        let inner = Inner { container: container.into(), dir: dir.into(), file, pending, seq, shared };
         let recorder = Recorder { inner: Arc::new(inner) };
         install(&recorder);
         recorder
@@ -235,7 +240,7 @@ impl Recorder {
     /// child does not inherit (and write again) a copy of them.
     pub fn flush(&self) {
         let mut pending = self.inner.pending.lock().unwrap_or_else(|p| p.into_inner());
-        self.inner.write_out(&mut pending);
+        self.inner.write_out(&mut pending.lines);
     }
 
     /// Tell the init (through the shared page) its host pid.
@@ -248,12 +253,12 @@ impl Recorder {
     }
 
     /// The next event of this container's stream, stamped now.
-    fn event(&self, pid: i32, kind: Kind) -> Event {
+    fn event(&self, pid: i32, kind: Kind, wall: &mut WallText) -> Event {
         Event {
             v: SCHEMA_VERSION,
             seq: self.inner.seq.next(),
             ts_ns: monotonic_ns(),
-            wall: self.inner.wall.lock().unwrap_or_else(|p| p.into_inner()).now(),
+            wall: wall.now(),
             container: self.inner.container.clone(),
             pid,
             source: Source::Runtime,
@@ -277,11 +282,12 @@ impl Recorder {
             Kind::StageEnd { .. } => narrator.is_some() && CURRENT_STAGE.load(Ordering::SeqCst) == NO_STAGE,
             _ => false,
         };
-        let event = self.event(pid, kind);
-        let mut pending = self.inner.pending.lock().unwrap_or_else(|p| p.into_inner());
-        let start = pending.len();
-        write_line(&mut pending, &event);
-        let line = &pending[start..];
+        let mut guard = self.inner.pending.lock().unwrap_or_else(|p| p.into_inner());
+        let Pending { lines, wall } = &mut *guard;
+        let event = self.event(pid, kind, wall);
+        let start = lines.len();
+        write_line(lines, &event);
+        let line = &lines[start..];
         if let Some(hub) = hub {
             if !hub.offer(line) {
                 self.shared().hub_drops.fetch_add(1, Ordering::SeqCst);
@@ -291,9 +297,9 @@ impl Recorder {
             narrator.tell(line);
         }
         if self.inner.file.is_none() {
-            pending.truncate(start);
-        } else if write_now || pending.len() > FLUSH_AT {
-            self.inner.write_out(&mut pending);
+            lines.truncate(start);
+        } else if write_now || lines.len() > FLUSH_AT {
+            self.inner.write_out(lines);
         }
     }
 
@@ -338,9 +344,9 @@ impl Recorder {
             return;
         }
         crate::cli::log::warn(&format!("events: the hub could not keep up; {count} events went to events.jsonl only"));
-        if let Some(file) = &self.inner.file {
-            let event = self.event(pid, Kind::Dropped { sink: "hub".into(), count });
-            let _ = (&*file).write_all(to_line(&event).as_bytes());
+        if self.inner.file.is_some() {
+            // Through the pending lines, written at once: a Dropped event is.
+            self.emit(pid, Kind::Dropped { sink: "hub".into(), count });
         }
     }
 }
