@@ -50,7 +50,11 @@ pub fn keep(container_dir: &Path) -> Option<PathBuf> {
     let root = container_dir.parent()?;
     let id = container_dir.file_name()?.to_str()?;
     let to = kept_record(root, id);
-    let move_it = || renameat2(AT_FDCWD, &from, AT_FDCWD, &to, RenameFlags::RENAME_NOREPLACE);
+    let move_it = || match renameat2(AT_FDCWD, &from, AT_FDCWD, &to, RenameFlags::RENAME_NOREPLACE) {
+        // A filesystem without RENAME_NOREPLACE: a plain rename, over any older record.
+        Err(Errno::EINVAL) => std::fs::rename(&from, &to).map_err(|e| Errno::from_raw(e.raw_os_error().unwrap_or(0))),
+        done => done,
+    };
     let mut result = move_it();
     if result == Err(Errno::ENOENT) && from.exists() {
         std::fs::create_dir_all(kept_dir(root)).ok()?;
