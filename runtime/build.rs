@@ -29,9 +29,18 @@ fn main() {
     }
 }
 
-/// rustc links x86_64-unknown-linux-gnu programs with its bundled LLD from 1.90 on.
+/// rustc links x86_64-unknown-linux-gnu programs with its bundled LLD from
+/// 1.90 on — unless the build chose a linker of its own (then it may be GNU
+/// ld, which would refuse the option, so no ordering).
 fn links_with_lld() -> bool {
     if std::env::var("TARGET").ok().as_deref() != Some("x86_64-unknown-linux-gnu") {
+        return false;
+    }
+    println!("cargo:rerun-if-env-changed=CARGO_TARGET_X86_64_UNKNOWN_LINUX_GNU_LINKER");
+    let flags = std::env::var("CARGO_ENCODED_RUSTFLAGS").unwrap_or_default();
+    let own_linker = std::env::var_os("CARGO_TARGET_X86_64_UNKNOWN_LINUX_GNU_LINKER").is_some()
+        || ["linker", "fuse-ld", "link-self-contained"].iter().any(|f| flags.contains(f));
+    if own_linker {
         return false;
     }
     let rustc = std::env::var("RUSTC").unwrap_or_else(|_| "rustc".into());
