@@ -11,13 +11,14 @@
 //! use glassbox_probes::{TraceOptions, Tracer};
 //! let mut tracer = Tracer::load(&TraceOptions::default())?;
 //! tracer.follow(std::process::id(), 1)?;
-//! for rec in tracer.poll(std::time::Duration::from_millis(100))? {
+//! tracer.wait(None, 100)?;
+//! for rec in tracer.drain() {
 //!     println!("{rec:?}");
 //! }
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 //!
-//! Synchronous on purpose (no async runtime): [`Tracer::poll`] is poll(2) on
+//! Synchronous on purpose (no async runtime): [`Tracer::wait`] is poll(2) on
 //! the ring buffer's fd. See bpf(2) and bpf-helpers(7).
 
 mod btf;
@@ -33,23 +34,20 @@ mod syscalls;
 mod tracefs;
 mod tracer;
 
-pub use btf::task_offsets;
-pub use decoded::{cap_names, clone_flags, decode_args, flag_names, mount_flags, nstype, prctl_option, seccomp_op};
 pub use display::{decoded_args, format_ns, format_ret, Formatter};
 pub use error::{TraceError, Unavailable};
 pub use event::{to_event, EventContext};
 pub use glassbox_probes_common::SyscallRecord;
 pub use glassbox_probes_common::{maps as map_names, OwnerInfo, MAX_OWNER};
-pub use probes::built as probes_built;
-pub use record::{decode, decode_any, Call, Decoded, KernelRecord, NsInodes};
+pub use record::{decode, Call, KernelRecord, NsInodes};
 pub use session::{owner_container, owner_events_path, owner_info, Sessions};
 pub use summary::SyscallSummary;
-pub use syscalls::{all_syscalls, syscall_name, syscall_number};
+pub use syscalls::{syscall_name, syscall_number};
 pub use tracer::{TraceOptions, Tracer};
 
 /// The owner slot a raw ring record carries (see [`Sessions`]): each
 /// record kind has an `owner` field of its own.
-pub fn record_owner(bytes: &[u8]) -> u8 {
+pub(crate) fn record_owner(bytes: &[u8]) -> u8 {
     use glassbox_probes_common::{DetailRecord, NamespaceRecord, ProcessRecord, RecordKind};
     let tag = bytes.get(..4).map(|b| u32::from_ne_bytes([b[0], b[1], b[2], b[3]]));
     let at = match tag.and_then(RecordKind::from_tag) {

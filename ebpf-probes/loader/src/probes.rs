@@ -13,8 +13,3 @@ pub fn object() -> Result<&'static [u8], &'static str> {
         Err(env!("GLASSBOX_PROBES_UNAVAILABLE"))
     }
 }
-
-/// Whether this build carries the probes.
-pub fn built() -> bool {
-    object().is_ok()
-}

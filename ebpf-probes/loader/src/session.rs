@@ -76,11 +76,6 @@ impl Sessions {
         self.traced.set(pid, slot, 0).map_err(|source| err(maps::TRACED, format!("adding pid {pid}"), source))
     }
 
-    /// Stops following `pid` (its children stay followed).
-    pub fn unfollow(&mut self, pid: u32) {
-        let _ = self.traced.set(pid, 0, 0);
-    }
-
     /// Where slot `slot`'s events go, if the slot is taken.
     pub fn owner(&self, slot: u8) -> Option<OwnerInfo> {
         self.owners.get(&(slot as u32), 0).ok()
@@ -94,11 +89,6 @@ impl Sessions {
     /// Frees `slot`.
     pub fn release(&mut self, slot: u8) {
         let _ = self.owners.remove(&(slot as u32));
-    }
-
-    /// The slots taken now (the hub's own slot 0 included).
-    pub fn slots(&self) -> Vec<u8> {
-        self.owners.keys().filter_map(|k| k.ok()).map(|k| k as u8).collect()
     }
 }
 

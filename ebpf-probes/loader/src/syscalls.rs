@@ -15,11 +15,6 @@ pub fn syscall_number(name: &str) -> Option<u32> {
     SYSCALLS.iter().find(|&&(_, n)| n == name).map(|&(nr, _)| nr)
 }
 
-/// Every (number, name) pair, by number.
-pub fn all_syscalls() -> &'static [(u32, &'static str)] {
-    SYSCALLS
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

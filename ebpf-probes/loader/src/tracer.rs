@@ -6,15 +6,14 @@
 //! ```text
 //!  Tracer::load ── set globals (mode, tracefs offsets), ring size ──▶ bpf(BPF_PROG_LOAD) ×5
 //!  tracer.follow(pid, slot) ──▶ TRACED[pid] = slot   (forks of pid inherit it in the kernel)
-//!  kernel: sys_exit / sched_* ──▶ RECORDS ring ──▶ tracer.poll() ──▶ Vec<KernelRecord>
+//!  kernel: sys_exit / sched_* ──▶ RECORDS ring ──▶ tracer.wait() + drain() ──▶ Vec<KernelRecord>
 //!                         └─ ring full ──▶ LOST += 1 ──▶ tracer.lost()
 //!  aggregate mode: sys_exit ──▶ STATS[nr] ──▶ tracer.summary()
 //! ```
 
 use std::collections::HashMap as StdHashMap;
-use std::os::fd::AsRawFd;
+use std::os::fd::{AsRawFd, BorrowedFd};
 use std::path::{Path, PathBuf};
-use std::time::Duration;
 
 use aya::maps::{MapData, MapError, PerCpuArray, RingBuf};
 use aya::programs::{RawTracePoint, TracePoint};
@@ -176,19 +175,18 @@ impl Tracer {
         &mut self.sessions
     }
 
-    /// Waits up to `timeout` for records (poll(2) on the ring buffer's fd)
-    /// and returns all that are there, oldest first.
-    pub fn poll(&mut self, timeout: Duration) -> std::io::Result<Vec<KernelRecord>> {
-        let mut pfd = libc::pollfd { fd: self.ring.as_raw_fd(), events: libc::POLLIN, revents: 0 };
-        let ms = timeout.as_millis().min(i32::MAX as u128) as i32;
-        // SAFETY: one valid pollfd.
-        if unsafe { libc::poll(&mut pfd, 1, ms) } < 0 {
+    /// Waits up to `timeout_ms` (poll(2)) for records on the ring buffer or
+    /// for `also` (a pidfd, a pipe, a signalfd) to be readable or closed;
+    /// returns whether `also` was. The records are then taken with [`drain`](Self::drain).
+    pub fn wait(&self, also: Option<BorrowedFd>, timeout_ms: i32) -> std::io::Result<bool> {
+        let mut fds = vec![libc::pollfd { fd: self.ring.as_raw_fd(), events: libc::POLLIN, revents: 0 }];
+        fds.extend(also.map(|fd| libc::pollfd { fd: fd.as_raw_fd(), events: libc::POLLIN, revents: 0 }));
+        // SAFETY: fds is a valid array of fds.len() pollfds.
+        if unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, timeout_ms) } < 0 {
             let e = std::io::Error::last_os_error();
-            if e.kind() != std::io::ErrorKind::Interrupted {
-                return Err(e);
-            }
+            return if e.kind() == std::io::ErrorKind::Interrupted { Ok(false) } else { Err(e) };
         }
-        Ok(self.drain())
+        Ok(fds.get(1).is_some_and(|p| p.revents & (libc::POLLIN | libc::POLLHUP | libc::POLLERR) != 0))
     }
 
     /// Every record waiting now, without blocking.
@@ -242,12 +240,6 @@ impl Tracer {
             }
             _ => {}
         }
-    }
-
-    /// The namespaces `pid` was last seen in (from its fork, exec,
-    /// unshare or setns).
-    pub fn namespaces_of(&self, pid: u32) -> Option<NsInodes> {
-        self.namespaces.get(&pid).copied()
     }
 
     /// Why namespace records are not sent (the kernel has no BTF), if so.

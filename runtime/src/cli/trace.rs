@@ -20,7 +20,7 @@
 use std::ffi::CString;
 use std::fs::File;
 use std::io::{Read, Write};
-use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::fd::{AsFd, OwnedFd};
 
 use anyhow::{Context, Result};
 use glassbox_probes::{format_ns, Formatter, KernelRecord, SyscallSummary, TraceOptions, Tracer};
@@ -77,22 +77,11 @@ pub fn trace(a: &TraceCmd) -> Result<i32> {
     Ok(code)
 }
 
-/// poll(2) on the ring buffer and the pidfd, for at most 100 ms: syscall
-/// records only wake the reader in batches (see the probes), so the timeout
-/// is what bounds how late a quiet command's lines appear.
+/// The ring buffer or the pidfd, for at most 100 ms: syscall records only
+/// wake the reader in batches (see the probes), so the timeout is what
+/// bounds how late a quiet command's lines appear.
 fn wait_for_records_or_exit(tracer: &Tracer, exited: Option<&OwnedFd>) -> std::io::Result<()> {
-    let mut fds = vec![libc::pollfd { fd: tracer.as_raw_fd(), events: libc::POLLIN, revents: 0 }];
-    if let Some(fd) = exited {
-        fds.push(libc::pollfd { fd: fd.as_raw_fd(), events: libc::POLLIN, revents: 0 });
-    }
-    // SAFETY: fds is a valid array of fds.len() pollfds.
-    if unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, 100) } < 0 {
-        let e = std::io::Error::last_os_error();
-        if e.kind() != std::io::ErrorKind::Interrupted {
-            return Err(e);
-        }
-    }
-    Ok(())
+    tracer.wait(exited.map(|fd| fd.as_fd()), 100).map(drop)
 }
 
 /// The command, forked and waiting on a pipe until it is in the traced map,

@@ -8,7 +8,7 @@
 //! grows out of this.
 
 use std::io::Write;
-use std::os::fd::AsRawFd;
+use std::os::fd::AsFd;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
@@ -62,13 +62,7 @@ fn serve(pin_dir: &Path, ring_bytes: u32, sigfd: &SignalFd) -> Result<i32> {
     let mut writer = Writer::default();
     let mut last_check = Instant::now();
     loop {
-        let mut fds = [
-            libc::pollfd { fd: tracer.as_raw_fd(), events: libc::POLLIN, revents: 0 },
-            libc::pollfd { fd: sigfd.as_raw_fd(), events: libc::POLLIN, revents: 0 },
-        ];
-        // SAFETY: a valid array of two pollfds.
-        unsafe { libc::poll(fds.as_mut_ptr(), 2, if writer.backlog() > 0 { 0 } else { 20 }) };
-        let stop = fds[1].revents & libc::POLLIN != 0;
+        let stop = tracer.wait(Some(sigfd.as_fd()), if writer.backlog() > 0 { 0 } else { 20 }).unwrap_or(false);
         let lost = tracer.lost();
         let records = tracer.drain_owned();
         for slot in writer.write(tracer.sessions(), records, lost) {

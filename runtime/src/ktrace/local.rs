@@ -22,7 +22,7 @@
 
 use std::fs::File;
 use std::io::{Read, Write};
-use std::os::fd::{AsRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsFd, AsRawFd, OwnedFd, RawFd};
 use std::time::{Duration, Instant};
 
 use glassbox_probes::{owner_info, TraceOptions, Tracer};
@@ -170,16 +170,10 @@ fn tracer_main(req: &TraceRequest, runtime: u32, end: OwnedFd, mut told: File) -
     0
 }
 
-/// poll(2) on the ring and, until it closes, the runtime's end pipe, for
-/// `timeout_ms` at most. Returns whether the runtime said it is done.
+/// The ring and, until it closes, the runtime's end pipe, for `timeout_ms`
+/// at most. Returns whether the runtime said it is done.
 fn wait(tracer: &Tracer, end: Option<&OwnedFd>, timeout_ms: i32) -> bool {
-    let mut fds = vec![libc::pollfd { fd: tracer.as_raw_fd(), events: libc::POLLIN, revents: 0 }];
-    if let Some(e) = end {
-        fds.push(libc::pollfd { fd: e.as_raw_fd(), events: libc::POLLIN, revents: 0 });
-    }
-    // SAFETY: a valid array of pollfds.
-    unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, timeout_ms) };
-    fds.get(1).is_some_and(|p| p.revents & (libc::POLLHUP | libc::POLLIN | libc::POLLERR) != 0)
+    tracer.wait(end.map(|fd| fd.as_fd()), timeout_ms).unwrap_or(false)
 }
 
 /// Out of the caller's session and terminal, stdio on /dev/null: `create`

@@ -69,7 +69,6 @@ pub struct TraceRequest {
 }
 
 impl TraceRequest {
-    #[allow(clippy::too_many_arguments)]
     pub fn new(
         paths: &Paths,
         id: &str,
@@ -229,7 +228,6 @@ mod printer {
                 let gone = timeline.forked.iter().all(|p| !writer::exists(*p));
                 let waited = t.elapsed();
                 if all_exits || (gone && waited > Duration::from_millis(60)) || waited > Duration::from_secs(2) {
-                    timeline.pump(0);
                     timeline.finish();
                     return;
                 }

@@ -86,8 +86,6 @@ impl Session {
 #[derive(Default)]
 pub struct Writer {
     pub sessions: HashMap<u8, Session>,
-    /// Records of slots no session claims (freed, or never claimed).
-    pub orphans: u64,
     /// Records dropped because too many waited.
     pub overflow: u64,
 }
@@ -98,15 +96,15 @@ impl Writer {
     pub fn write(&mut self, maps: &mut Sessions, records: Vec<(u8, KernelRecord)>, lost_now: u64) -> Vec<u8> {
         let mut new = Vec::new();
         for (slot, rec) in records {
-            if !self.sessions.contains_key(&slot) {
-                let Some(info) = maps.owner(slot).filter(|_| slot != 0) else {
-                    self.orphans += 1;
-                    continue;
-                };
-                self.sessions.insert(slot, begin(slot, info, lost_now));
-                new.push(slot);
-            }
-            let session = self.sessions.get_mut(&slot).expect("inserted above");
+            let session = match self.sessions.entry(slot) {
+                std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
+                std::collections::hash_map::Entry::Vacant(e) => {
+                    // A slot no session claims (freed, or never claimed): nobody to write for.
+                    let Some(info) = maps.owner(slot).filter(|_| slot != 0) else { continue };
+                    new.push(slot);
+                    e.insert(begin(slot, info, lost_now))
+                }
+            };
             match &rec {
                 KernelRecord::Fork { child, thread: false, .. } => {
                     session.alive.insert(*child);
