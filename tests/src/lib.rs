@@ -17,6 +17,7 @@ pub mod output;
 pub mod record;
 pub mod runtime;
 pub mod spec;
+pub mod trace;
 
 pub use binary::{glassbox_bin, require_root, unique_id};
 pub use bundle::Bundle;

@@ -3,19 +3,10 @@
 //! then exits 1 with "tracing is unavailable: …", which every assertion
 //! below prints.
 
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Stdio};
 
-use glassbox_e2e::{assert_ok, glassbox_bin, stderr};
-
-fn trace(args: &[&str]) -> Output {
-    Command::new(glassbox_bin()).arg("trace").args(args).stdin(Stdio::null()).output().expect("running glassbox trace")
-}
-
-/// The pid in a line's `[pid]` or `[pid/tid]` column.
-fn pid_of(line: &str) -> Option<u32> {
-    let inner = line.split('[').nth(1)?.split(']').next()?;
-    inner.split('/').next()?.parse().ok()
-}
+use glassbox_e2e::trace::{pid_of, trace};
+use glassbox_e2e::{assert_ok, stderr};
 
 #[test]
 fn a_forked_child_is_followed_through_its_exec() {

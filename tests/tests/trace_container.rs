@@ -8,21 +8,12 @@
 //! exits 1 with "tracing is unavailable: …", which the assertions print.
 
 use std::path::Path;
-use std::process::{Command, Output, Stdio};
+use std::process::Command;
 
 use glassbox_e2e::clean::assert_clean;
+use glassbox_e2e::trace::{pid_of, trace};
 use glassbox_e2e::{assert_ok, glassbox_bin, host_ns, stderr, Bundle, Runtime};
 use serde_json::json;
-
-fn trace(command: &[&str]) -> Output {
-    Command::new(glassbox_bin())
-        .arg("trace")
-        .arg("--")
-        .args(command)
-        .stdin(Stdio::null())
-        .output()
-        .expect("running glassbox trace")
-}
 
 /// A busybox bundle running `/bin/sh -c true` with a hostname, a tmpfs at
 /// /tmp and a small seccomp filter, so each of those makes its syscall.
@@ -53,11 +44,6 @@ fn find(lines: &[&str], from: usize, what: &str, matches: impl Fn(&str) -> bool)
         .unwrap_or_else(|| panic!("no {what} after line {from} of the trace:\n{}", lines.join("\n")))
 }
 
-/// The pid in a line's `[pid]` column.
-fn pid_of(line: &str) -> Option<u32> {
-    line.split('[').nth(1)?.split(']').next()?.split('/').next()?.parse().ok()
-}
-
 #[test]
 fn glassbox_run_shows_the_container_being_made_in_order() {
     let rt = Runtime::new();
@@ -67,6 +53,7 @@ fn glassbox_run_shows_the_container_being_made_in_order() {
     let rootfs = rootfs.to_str().unwrap();
     let bin = glassbox_bin();
     let out = trace(&[
+        "--",
         bin.to_str().unwrap(),
         "--root",
         rt.root().to_str().unwrap(),
@@ -123,7 +110,7 @@ fn runc_run_shows_its_own_pivot_root() {
     let bundle = Bundle::busybox(&["/bin/true"]);
     bundle.config_mut(|v| v["hostname"] = json!("runcbox"));
     let root = runc_root.path().to_str().unwrap();
-    let out = trace(&["runc", "--root", root, "run", "-b", bundle.path().to_str().unwrap(), &id]);
+    let out = trace(&["--", "runc", "--root", root, "run", "-b", bundle.path().to_str().unwrap(), &id]);
     let _ = Command::new("runc").args(["--root", root, "delete", "-f", &id]).output();
     assert_ok(&out);
     let err = stderr(&out);
