@@ -86,6 +86,11 @@ fn glassbox_run_shows_the_container_being_made_in_order() {
     });
     let init = pid_of(lines[exec]).unwrap();
     assert_eq!(pid_of(lines[clone]).map(|p| p != init), Some(true), "init is the clone's child");
+    // The runtime puts the init in its cgroup: a write the probes name by
+    // its cgroup file (the openat that made the fd) and the value written.
+    find(&lines, clone, "the write of the init's pid into a cgroup.procs", |l| {
+        l.contains(r#" write("/sys/fs/cgroup/"#) && l.contains(&format!(r#"/cgroup.procs" → "{init}""#))
+    });
 
     // The namespaces the container's init is in after its execve: new
     // mnt, pid and uts namespaces, not the tracer's own.

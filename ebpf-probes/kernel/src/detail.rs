@@ -20,6 +20,7 @@ use glassbox_probes_common::{DetailRecord, RecordKind, DETAIL_MAX_ARGS, DETAIL_S
 use crate::maps::{count_lost, RECORDS};
 
 pub const NR_WRITE: u64 = 1;
+const NR_CLOSE: u64 = 3;
 pub const NR_EXECVE: u64 = 59;
 const NR_CAPSET: u64 = 126;
 const NR_MKNOD: u64 = 133;
@@ -240,34 +241,46 @@ fn read_capset(d: &mut DetailRecord, hdr: u64, data: u64) {
     d.nums[2] = words[2] as u64 | (words[5] as u64) << 32;
 }
 
-/// Runs at sys_exit, before the SyscallRecord is reserved: sends the
-/// detail captured for this call, if there is one, and keeps the cgroup fd
-/// table in step with openat's result.
+/// Runs at every sys_exit of a followed thread, whether or not the ring has
+/// room for records: keeps the cgroup fd table in step with the process's
+/// own — an openat of a cgroup file adds its fd, any other openat that
+/// returns that number or a close(2) of it takes it out, so a later write
+/// to a reused fd is never named after the old file.
 #[inline(always)]
-pub fn emit(tid: u32, tgid: u32, nr: u64, ts_ns: u64, ret: i64) {
+pub fn track_fd(tid: u32, tgid: u32, nr: u64, fd_arg: u64, ts_ns: u64, ret: i64) {
+    match nr {
+        NR_OPENAT if ret >= 0 => {
+            let key = fd_key(tgid, ret as u64);
+            match DETAILS.get_ptr(tid).filter(|d| unsafe { (**d).ts_ns } == ts_ns) {
+                Some(d) => {
+                    // By reference, straight from map memory (not via the stack).
+                    #[allow(clippy::needless_borrows_for_generic_args)]
+                    let _ = CGROUP_FDS.insert(key, unsafe { &(*d).strs[0] }, 0);
+                    if let Some(used) = CGROUP_FDS_USED.get_ptr_mut(0) {
+                        unsafe { *used = 1 };
+                    }
+                }
+                None if cgroup_fds_used() => {
+                    let _ = CGROUP_FDS.remove(key);
+                }
+                None => {}
+            }
+        }
+        NR_CLOSE if ret == 0 && cgroup_fds_used() => {
+            let _ = CGROUP_FDS.remove(fd_key(tgid, fd_arg));
+        }
+        _ => {}
+    }
+}
+
+/// Runs at sys_exit, before the SyscallRecord is reserved: sends the
+/// detail captured for this call, if there is one.
+#[inline(always)]
+pub fn emit(tid: u32, nr: u64, ts_ns: u64) {
     if nr == NR_WRITE && !cgroup_fds_used() {
         return;
     }
-    let found = DETAILS.get_ptr_mut(tid).filter(|d| unsafe { (**d).ts_ns } == ts_ns);
-    if nr == NR_OPENAT && ret >= 0 {
-        let key = fd_key(tgid, ret as u64);
-        match found {
-            Some(d) => {
-                // By reference, straight from map memory (not via the stack).
-                #[allow(clippy::needless_borrows_for_generic_args)]
-                let _ = CGROUP_FDS.insert(key, unsafe { &(*d).strs[0] }, 0);
-                if let Some(used) = CGROUP_FDS_USED.get_ptr_mut(0) {
-                    unsafe { *used = 1 };
-                }
-            }
-            // The fd number now names another file.
-            None if cgroup_fds_used() => {
-                let _ = CGROUP_FDS.remove(key);
-            }
-            None => {}
-        }
-    }
-    let Some(d) = found else {
+    let Some(d) = DETAILS.get_ptr_mut(tid).filter(|d| unsafe { (**d).ts_ns } == ts_ns) else {
         return;
     };
     if RECORDS.output::<DetailRecord>(unsafe { &*d }, 0).is_err() {

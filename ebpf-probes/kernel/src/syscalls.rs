@@ -76,6 +76,7 @@ pub fn sys_exit(ctx: RawTracePointContext) -> i32 {
         count(pending.nr, latency_ns, ret);
         return 0;
     }
+    crate::detail::track_fd(tid, tgid, pending.nr, pending.args[0], pending.ts_ns, ret);
     // Syscall records may fill the ring only to three quarters: the rest is
     // kept for fork/exec/exit records, rarer and needed to follow the tree.
     let waiting = RECORDS.query(BPF_RB_AVAIL_DATA as u64);
@@ -85,7 +86,7 @@ pub fn sys_exit(ctx: RawTracePointContext) -> i32 {
         return 0;
     }
     if crate::detail::wants(pending.nr) {
-        crate::detail::emit(tid, tgid, pending.nr, pending.ts_ns, ret);
+        crate::detail::emit(tid, pending.nr, pending.ts_ns);
     }
     let Some(mut entry) = RECORDS.reserve::<SyscallRecord>(0) else {
         count_lost();
