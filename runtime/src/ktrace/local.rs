@@ -66,10 +66,13 @@ pub fn start(req: &TraceRequest) -> Result<LocalTracer, String> {
 
 /// Forks a helper process (the tracer, or the hub path's printer) with two
 /// pipes to it: `end`, which the runtime closes when it is done, and `told`,
-/// on which the helper answers. The child runs `main` with its ends and
-/// leaves with its result through _exit(2), never through the runtime's own
-/// exit paths. Returns the child's pid and the runtime's ends. Call it while
-/// the runtime is single-threaded.
+/// on which the helper answers. The child holds no other descriptor of the
+/// runtime's (its log file, fds meant for the container, a console socket),
+/// ignores Ctrl-C (that is for the container: a helper stays to drain and
+/// report) and SIGPIPE, runs `main` with its ends and leaves with its result
+/// through _exit(2), never through the runtime's own exit paths. Returns the
+/// child's pid and the runtime's ends. Call it while the runtime is
+/// single-threaded.
 pub fn fork_helper(main: impl FnOnce(OwnedFd, File) -> i32) -> Result<(i32, OwnedFd, File), String> {
     let (told_r, told_w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).map_err(|e| format!("pipe2: {e}"))?;
     let (end_r, end_w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).map_err(|e| format!("pipe2: {e}"))?;
@@ -79,6 +82,13 @@ pub fn fork_helper(main: impl FnOnce(OwnedFd, File) -> i32) -> Result<(i32, Owne
         0 => {
             drop(told_r);
             drop(end_w);
+            close_other_fds(&[end_r.as_raw_fd(), told_w.as_raw_fd()]);
+            // SAFETY: SIG_IGN runs no code.
+            unsafe {
+                libc::signal(libc::SIGINT, libc::SIG_IGN);
+                libc::signal(libc::SIGQUIT, libc::SIG_IGN);
+                libc::signal(libc::SIGPIPE, libc::SIG_IGN);
+            }
             let code = main(end_r, File::from(told_w));
             // SAFETY: leave without running the runtime's exit paths twice.
             unsafe { libc::_exit(code) }
@@ -88,14 +98,6 @@ pub fn fork_helper(main: impl FnOnce(OwnedFd, File) -> i32) -> Result<(i32, Owne
 }
 
 fn tracer_main(req: &TraceRequest, runtime: u32, end: OwnedFd, mut told: File) -> i32 {
-    close_other_fds(&[end.as_raw_fd(), told.as_raw_fd()]);
-    // Ctrl-C in `run` is for the container; we stay to drain and report.
-    // SAFETY: SIG_IGN runs no code.
-    unsafe {
-        libc::signal(libc::SIGINT, libc::SIG_IGN);
-        libc::signal(libc::SIGQUIT, libc::SIG_IGN);
-        libc::signal(libc::SIGPIPE, libc::SIG_IGN);
-    }
     if req.detached {
         detach();
     }

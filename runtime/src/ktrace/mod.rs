@@ -190,8 +190,6 @@ mod printer {
 
     pub fn start(req: &TraceRequest) -> Result<local::LocalTracer, String> {
         let (pid, end, told) = local::fork_helper(|end, _told| {
-            // SAFETY: SIG_IGN runs no code.
-            unsafe { libc::signal(libc::SIGINT, libc::SIG_IGN) };
             print_until_done(req, end);
             0
         })?;
