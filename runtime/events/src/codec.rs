@@ -111,10 +111,7 @@ fn field<T: serde::Serialize + ?Sized>(out: &mut Vec<u8>, key: &str, value: &T) 
 /// Parse one line (with or without its newline).
 pub fn from_line(line: &str) -> Result<Event, CodecError> {
     let wire: Wire = serde_json::from_str(line.trim_end_matches('\n'))?;
-    if wire.v != SCHEMA_VERSION {
-        return Err(CodecError::Version(wire.v));
-    }
-    wire.into_event()
+    Event::try_from(wire)
 }
 
 /// A line as it is on the wire: every field any kind has, side by side.
@@ -122,9 +119,10 @@ pub fn from_line(line: &str) -> Result<Event, CodecError> {
 /// serde can only read through a buffered copy of every value (several
 /// times slower); this shape is read directly, and `type` then says which
 /// fields make the kind. `--trace`'s printer reads every line of a
-/// container's record while the command waits for it.
+/// container's record while the command waits for it. `Event`'s own
+/// Deserialize goes through here too (`try_from`): one way to read a line.
 #[derive(serde::Deserialize)]
-struct Wire {
+pub(crate) struct Wire {
     v: u32,
     seq: u64,
     ts_ns: u64,
@@ -133,7 +131,7 @@ struct Wire {
     pid: i32,
     source: Source,
     #[serde(rename = "type")]
-    kind: String,
+    kind: Type,
     stage: Option<Stage>,
     duration_ns: Option<u64>,
     outcome: Option<Outcome>,
@@ -155,66 +153,74 @@ struct Wire {
     count: Option<u64>,
 }
 
-impl Wire {
-    fn into_event(self) -> Result<Event, CodecError> {
-        use serde::de::Error;
-        fn need<T>(v: Option<T>, field: &'static str) -> Result<T, serde_json::Error> {
-            v.ok_or_else(|| serde_json::Error::missing_field(field))
+impl TryFrom<Wire> for Event {
+    type Error = CodecError;
+
+    fn try_from(w: Wire) -> Result<Event, CodecError> {
+        if w.v != SCHEMA_VERSION {
+            return Err(CodecError::Version(w.v));
         }
-        let kind = match self.kind.as_str() {
-            "stage_begin" => Kind::StageBegin { stage: need(self.stage, "stage")? },
-            "stage_end" => Kind::StageEnd {
-                stage: need(self.stage, "stage")?,
-                duration_ns: need(self.duration_ns, "duration_ns")?,
-                outcome: need(self.outcome, "outcome")?,
+        fn need<T>(v: Option<T>, field: &'static str) -> Result<T, serde_json::Error> {
+            v.ok_or_else(|| serde::de::Error::missing_field(field))
+        }
+        let kind = match w.kind {
+            Type::StageBegin => Kind::StageBegin { stage: need(w.stage, "stage")? },
+            Type::StageEnd => Kind::StageEnd {
+                stage: need(w.stage, "stage")?,
+                duration_ns: need(w.duration_ns, "duration_ns")?,
+                outcome: need(w.outcome, "outcome")?,
             },
-            "step" => Kind::Step {
-                stage: need(self.stage, "stage")?,
-                action: need(self.action, "action")?,
-                args: match need(self.args, "args")? {
-                    Args::Object(args) => args,
-                    Args::Numbers(_) => {
-                        return Err(serde_json::Error::custom("a step's args are an object, not a list").into())
-                    }
-                },
+            Type::Step => Kind::Step {
+                stage: need(w.stage, "stage")?,
+                action: need(w.action, "action")?,
+                args: need(w.args, "args")?.into_object()?,
             },
-            "status" => Kind::Status { status: need(self.status, "status")? },
-            "syscall" => Kind::Syscall {
-                nr: need(self.nr, "nr")?,
-                name: need(self.name, "name")?,
-                args: match need(self.args, "args")? {
-                    Args::Numbers(args) => args,
-                    Args::Object(_) => {
-                        return Err(serde_json::Error::custom("a syscall's args are a list, not an object").into())
-                    }
-                },
-                ret: need(self.ret, "ret")?,
-                latency_ns: need(self.latency_ns, "latency_ns")?,
-                decoded: self.decoded,
-                ns: self.ns,
+            Type::Status => Kind::Status { status: need(w.status, "status")? },
+            Type::Syscall => Kind::Syscall {
+                nr: need(w.nr, "nr")?,
+                name: need(w.name, "name")?,
+                args: need(w.args, "args")?.into_numbers()?,
+                ret: need(w.ret, "ret")?,
+                latency_ns: need(w.latency_ns, "latency_ns")?,
+                decoded: w.decoded,
+                ns: w.ns,
             },
-            "process" => Kind::Process {
-                change: need(self.change, "change")?,
-                ppid: self.ppid,
-                filename: self.filename,
-                exit_code: self.exit_code,
-                ns: self.ns,
+            Type::Process => Kind::Process {
+                change: need(w.change, "change")?,
+                ppid: w.ppid,
+                filename: w.filename,
+                exit_code: w.exit_code,
+                ns: w.ns,
             },
-            "error" => Kind::Error { stage: need(self.stage, "stage")?, message: need(self.message, "message")? },
-            "dropped" => Kind::Dropped { sink: need(self.sink, "sink")?, count: need(self.count, "count")? },
-            other => return Err(serde_json::Error::unknown_variant(other, KINDS).into()),
+            Type::Error => Kind::Error { stage: need(w.stage, "stage")?, message: need(w.message, "message")? },
+            Type::Dropped => Kind::Dropped { sink: need(w.sink, "sink")?, count: need(w.count, "count")? },
         };
         Ok(Event {
-            v: self.v,
-            seq: self.seq,
-            ts_ns: self.ts_ns,
-            wall: self.wall,
-            container: self.container,
-            pid: self.pid,
-            source: self.source,
+            v: w.v,
+            seq: w.seq,
+            ts_ns: w.ts_ns,
+            wall: w.wall,
+            container: w.container,
+            pid: w.pid,
+            source: w.source,
             kind,
         })
     }
+}
+
+/// The `type` field: which [`Kind`] the line is (serde names the others
+/// when a line has none of these).
+#[derive(serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+enum Type {
+    StageBegin,
+    StageEnd,
+    Step,
+    Status,
+    Syscall,
+    Process,
+    Error,
+    Dropped,
 }
 
 /// `args`: a step's object of arguments, or a syscall's six numbers — read
@@ -247,5 +253,18 @@ impl<'de> serde::Deserialize<'de> for Args {
     }
 }
 
-/// The `type`s a line may have.
-const KINDS: &[&str] = &["stage_begin", "stage_end", "step", "status", "syscall", "process", "error", "dropped"];
+impl Args {
+    fn into_object(self) -> Result<Map<String, Value>, serde_json::Error> {
+        match self {
+            Args::Object(args) => Ok(args),
+            Args::Numbers(_) => Err(serde::de::Error::custom("a step's args are an object, not a list")),
+        }
+    }
+
+    fn into_numbers(self) -> Result<Vec<u64>, serde_json::Error> {
+        match self {
+            Args::Numbers(args) => Ok(args),
+            Args::Object(_) => Err(serde::de::Error::custom("a syscall's args are a list, not an object")),
+        }
+    }
+}

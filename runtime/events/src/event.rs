@@ -7,8 +7,10 @@ use serde_json::{Map, Value};
 /// Bumped whenever a field changes meaning or goes away.
 pub const SCHEMA_VERSION: u32 = 1;
 
-/// One thing that happened, with where and when.
+/// One thing that happened, with where and when. Read back through the
+/// flat wire shape (codec.rs), whose `type` picks the kind.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(try_from = "crate::codec::Wire")]
 pub struct Event {
     /// Schema version ([`SCHEMA_VERSION`]).
     pub v: u32,
@@ -124,7 +126,7 @@ pub enum ProcessChange {
 }
 
 /// What happened. The `type` field on the wire names the variant.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum Kind {
     StageBegin {
