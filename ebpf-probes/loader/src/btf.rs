@@ -143,8 +143,7 @@ impl Btf {
 
 /// The NUL-terminated string at `off` in the string table (empty when out of range).
 fn c_str(strings: &[u8], off: u32) -> &[u8] {
-    let s = strings.get(off as usize..).unwrap_or(&[]);
-    &s[..s.iter().position(|&b| b == 0).unwrap_or(s.len())]
+    crate::record::until_nul(strings.get(off as usize..).unwrap_or(&[]))
 }
 
 /// The offsets from the running kernel, or why there are none (namespace
@@ -168,7 +167,8 @@ mod tests {
         // Every machine glassbox is tested on publishes BTF (ENVIRONMENT.md).
         let btf = Btf::parse(&read_sys_fs().expect("this test needs the kernel's BTF")).unwrap();
         let o = btf.task_offsets().expect("every field the namespace probe reads");
-        assert!(o.task_nsproxy > 0 && o.task_tgid > o.task_pid.saturating_sub(8));
+        assert!(o.task_nsproxy > 0);
+        assert_eq!(o.task_tgid, o.task_pid + 4, "task_struct declares pid_t pid; pid_t tgid; side by side");
         assert_eq!(o.upid().0, 16, "struct upid is {{int nr; struct pid_namespace *ns}}");
         assert_eq!(o.upid().1, 8);
         assert_eq!(btf.offset_of("nsproxy", "count"), Ok(0));

@@ -9,6 +9,7 @@
 use glassbox_probes_common::{DetailRecord, SyscallRecord, DETAIL_STR_LEN};
 use serde_json::{json, Map, Value};
 
+use crate::record::c_string;
 use crate::syscalls::syscall_name;
 
 /// clone(2)/unshare(2) namespace and process flags.
@@ -76,17 +77,9 @@ const UMOUNT_FLAGS: &[(u64, &str)] = &[
     (libc::UMOUNT_NOFOLLOW as u64, "UMOUNT_NOFOLLOW"),
 ];
 
-/// setns(2) nstype (0: any kind, the fd says).
-const NS_TYPES: &[(u64, &str)] = &[
-    (libc::CLONE_NEWNS as u64, "CLONE_NEWNS"),
-    (libc::CLONE_NEWCGROUP as u64, "CLONE_NEWCGROUP"),
-    (libc::CLONE_NEWUTS as u64, "CLONE_NEWUTS"),
-    (libc::CLONE_NEWIPC as u64, "CLONE_NEWIPC"),
-    (libc::CLONE_NEWUSER as u64, "CLONE_NEWUSER"),
-    (libc::CLONE_NEWPID as u64, "CLONE_NEWPID"),
-    (libc::CLONE_NEWNET as u64, "CLONE_NEWNET"),
-    (libc::CLONE_NEWTIME as u64, "CLONE_NEWTIME"),
-];
+/// setns(2) nstype (0: any kind, the fd says): the namespace flags, which
+/// open CLONE_FLAGS.
+const NS_TYPES: &[(u64, &str)] = CLONE_FLAGS.split_at(8).0;
 
 /// prctl(2) options a container runtime uses.
 const PRCTL_OPTIONS: &[(u64, &str)] = &[
@@ -209,10 +202,6 @@ pub fn cap_names(mask: u64) -> Vec<String> {
         .collect()
 }
 
-fn c_str(b: &[u8]) -> String {
-    String::from_utf8_lossy(&b[..b.iter().position(|&c| c == 0).unwrap_or(b.len())]).into_owned()
-}
-
 /// execve's argv as the kernel side packed it: `count` NUL-terminated
 /// strings from strs[1] on, running on into strs[2].
 pub fn argv(d: &DetailRecord) -> Vec<String> {
@@ -224,7 +213,7 @@ pub fn argv(d: &DetailRecord) -> Vec<String> {
 /// `None` for a syscall this does not decode.
 pub fn decode_args(s: &SyscallRecord, d: Option<&DetailRecord>) -> Option<Map<String, Value>> {
     let a = s.args;
-    let st = |i: usize| d.map(|d| c_str(&d.strs[i]));
+    let st = |i: usize| d.map(|d| c_string(&d.strs[i]));
     let mut m = Map::new();
     let mut put = |k: &str, v: Value| {
         m.insert(k.to_string(), v);
@@ -255,7 +244,7 @@ pub fn decode_args(s: &SyscallRecord, d: Option<&DetailRecord>) -> Option<Map<St
         "sethostname" => {
             let d = d?;
             let len = (a[1] as usize).min(DETAIL_STR_LEN);
-            put("hostname", json!(c_str(&d.strs[0][..len])));
+            put("hostname", json!(c_string(&d.strs[0][..len])));
         }
         "execve" | "execveat" => {
             put("path", json!(st(0)?));
@@ -264,7 +253,7 @@ pub fn decode_args(s: &SyscallRecord, d: Option<&DetailRecord>) -> Option<Map<St
         "openat" => put("path", json!(st(0)?)),
         "write" => {
             let d = d?;
-            put("cgroup_file", json!(c_str(&d.strs[0])));
+            put("cgroup_file", json!(c_string(&d.strs[0])));
             let n = (d.count as usize).min(DETAIL_STR_LEN);
             put("value", json!(String::from_utf8_lossy(&d.strs[1][..n])));
         }
@@ -323,6 +312,14 @@ pub(crate) fn detail(nr: u32, strs: &[&[u8]], count: u32, nums: [u64; 4]) -> Det
 
 #[cfg(test)]
 mod tests {
+    use super::*;
+
+    #[test]
+    fn setns_types_are_the_namespace_flags_of_the_clone_table() {
+        assert!(NS_TYPES.iter().all(|(_, name)| name.starts_with("CLONE_NEW")), "{NS_TYPES:?}");
+        assert!(!CLONE_FLAGS[NS_TYPES.len()..].iter().any(|(_, name)| name.starts_with("CLONE_NEW")));
+    }
+
     use super::*;
 
     fn call(nr: u32, args: [u64; 6]) -> SyscallRecord {

@@ -40,6 +40,9 @@ pub enum Unavailable {
         #[source]
         source: aya::maps::MapError,
     },
+    /// The hub could not write its own entry in the maps it pins.
+    #[error("tracing is unavailable: {0}")]
+    Session(#[from] TraceError),
 }
 
 /// A map operation on a running tracer failed.

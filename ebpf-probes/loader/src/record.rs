@@ -2,7 +2,7 @@
 //! the tag at the start says which `#[repr(C)]` layout of
 //! glassbox_probes_common follows. Pure, so it is tested without a kernel.
 
-use glassbox_probes_common::{DetailRecord, NamespaceRecord, ProcessRecord, RecordKind, SyscallRecord, FILENAME_LEN};
+use glassbox_probes_common::{DetailRecord, NamespaceRecord, ProcessRecord, RecordKind, SyscallRecord};
 
 /// The namespace inode numbers of a process, indexed by
 /// `glassbox_probes_common::ns` (mnt, pid, pid_for_children, net, uts,
@@ -160,9 +160,14 @@ fn read<T: Copy>(bytes: &[u8]) -> Option<T> {
     Some(unsafe { std::ptr::read_unaligned(bytes.as_ptr().cast::<T>()) })
 }
 
-fn c_string(buf: &[u8; FILENAME_LEN]) -> String {
-    let end = buf.iter().position(|&b| b == 0).unwrap_or(FILENAME_LEN);
-    String::from_utf8_lossy(&buf[..end]).into_owned()
+pub(crate) fn c_string(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(until_nul(bytes)).into_owned()
+}
+
+/// `bytes` up to its first NUL (all of it when there is none): how the
+/// kernel side and C structs hand over strings.
+pub(crate) fn until_nul(bytes: &[u8]) -> &[u8] {
+    &bytes[..bytes.iter().position(|&b| b == 0).unwrap_or(bytes.len())]
 }
 
 /// The bytes the kernel would have written for `rec`: for tests.
@@ -177,7 +182,7 @@ mod tests {
     use super::*;
 
     fn process(kind: RecordKind, pid: u32, ppid: u32, flags: u32, code: i32, name: &str) -> ProcessRecord {
-        let mut filename = [0u8; FILENAME_LEN];
+        let mut filename = [0u8; glassbox_probes_common::FILENAME_LEN];
         filename[..name.len()].copy_from_slice(name.as_bytes());
         ProcessRecord {
             kind: kind as u32,
@@ -262,8 +267,11 @@ mod tests {
 
     #[test]
     fn unknown_tags_and_short_buffers_are_refused() {
-        assert_eq!(decode(&[5, 0, 0, 0, 1, 2]), None);
-        assert_eq!(decode(&[7, 0, 0, 0, 1, 2]), None);
+        // A tag no record kind has, on a buffer long enough for any record.
+        let mut unknown = [0u8; 1024];
+        unknown[0] = 99;
+        assert_eq!(decode(&unknown), None);
+        assert_eq!(decode(&[5, 0, 0, 0, 1, 2]), None, "a detail record cut short");
         assert_eq!(decode(&[1, 0, 0, 0, 1, 2]), None);
         assert_eq!(decode(&[]), None);
     }

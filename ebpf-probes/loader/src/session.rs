@@ -66,7 +66,10 @@ impl Sessions {
         }
         Err(TraceError {
             map: maps::OWNERS,
-            what: format!("claiming a slot: all {MAX_OWNER} are taken (that many traced sessions at once?)"),
+            what: format!(
+                "claiming a slot: all {MAX_OWNER} are taken; end some traced containers, or restart `glassbox hub` \
+                 if sessions of runtimes that died still hold theirs"
+            ),
             source: MapError::OutOfBounds { index: MAX_OWNER, max_entries: MAX_OWNER },
         })
     }
@@ -110,19 +113,15 @@ fn copy_cut(dst: &mut [u8], src: &[u8]) {
     dst[..n].copy_from_slice(&src[..n]);
 }
 
-fn until_nul(bytes: &[u8]) -> &[u8] {
-    &bytes[..bytes.iter().position(|b| *b == 0).unwrap_or(bytes.len())]
-}
-
 /// The events file an entry names.
 pub fn owner_events_path(info: &OwnerInfo) -> PathBuf {
     use std::os::unix::ffi::OsStrExt;
-    PathBuf::from(std::ffi::OsStr::from_bytes(until_nul(&info.events_path)))
+    PathBuf::from(std::ffi::OsStr::from_bytes(crate::record::until_nul(&info.events_path)))
 }
 
 /// The container an entry names.
 pub fn owner_container(info: &OwnerInfo) -> String {
-    String::from_utf8_lossy(until_nul(&info.container)).into_owned()
+    String::from_utf8_lossy(crate::record::until_nul(&info.container)).into_owned()
 }
 
 #[cfg(test)]

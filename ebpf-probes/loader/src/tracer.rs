@@ -31,7 +31,7 @@ use crate::tracefs;
 pub struct TraceOptions {
     /// Size of the ring buffer records wait in until read. Rounded up to a
     /// power of two of at least one page, as BPF_MAP_TYPE_RINGBUF requires.
-    /// A syscall record takes 104 bytes of it (96 + an 8-byte header).
+    /// A syscall record takes 112 bytes of it (104 + an 8-byte header).
     pub ring_bytes: u32,
     /// Count syscalls per number with a latency histogram in the kernel
     /// instead of sending one record per call (forks, execs and exits are
@@ -90,7 +90,7 @@ impl Tracer {
     pub fn load_pinned(opts: &TraceOptions, dir: &Path) -> Result<Tracer, Unavailable> {
         let mut tracer = Self::load_inner(opts, Some(dir))?;
         let hub = crate::session::owner_info(std::process::id(), "glassbox hub", Path::new(""));
-        tracer.sessions.update(0, &hub).map_err(|e| Unavailable::Tracepoint(e.to_string()))?;
+        tracer.sessions.update(0, &hub)?;
         Ok(tracer)
     }
 
