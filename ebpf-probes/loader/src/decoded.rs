@@ -320,8 +320,6 @@ mod tests {
         assert!(!CLONE_FLAGS[NS_TYPES.len()..].iter().any(|(_, name)| name.starts_with("CLONE_NEW")));
     }
 
-    use super::*;
-
     fn call(nr: u32, args: [u64; 6]) -> SyscallRecord {
         SyscallRecord { nr, args, ..Default::default() }
     }
