@@ -14,7 +14,6 @@
 # target/release/glassbox, built here).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-repo=$(pwd)
 
 RUNS=${RUNS:-30}
 WARMUP=${WARMUP:-3}
@@ -28,23 +27,9 @@ if [ "$(id -u)" -ne 0 ]; then
 fi
 
 bash scripts/setup.sh
-export PATH="$HOME/.cargo/bin:$PATH"
-if [ -z "${GLASSBOX:-}" ]; then
-    say "cargo build --release"
-    cargo build --release -p glassbox
-    GLASSBOX=${CARGO_TARGET_DIR:-$repo/target}/release/glassbox
-fi
-export GLASSBOX
-
-# The link order (runtime/link/hot-symbols.txt) names functions of one
-# build; after a dependency or toolchain update most names change, and the
-# peak memory measured here is that of an unordered binary.
-hot=runtime/link/hot-symbols.txt
-found=$(nm --defined-only "$GLASSBOX" | awk '{print $3}' | sort | comm -12 - <(sort "$hot") | wc -l)
-listed=$(wc -l < "$hot")
-if [ $((found * 10)) -lt $((listed * 9)) ]; then
-    say "WARNING: only $found of the $listed functions in $hot are in this build: the list is stale; run 'bash scripts/hot-symbols.sh' first"
-fi
+# shellcheck source=bench/glassbox.sh
+source bench/glassbox.sh
+use_glassbox
 
 # --- crun and this machine's hybrid cgroups ---------------------------------
 # shellcheck source=bench/hugetlb-v1.sh
@@ -120,7 +105,7 @@ for i in "${!names[@]}"; do
         /usr/bin/time -f %M -o "$work/rss" $(run_cmd "$i") >/dev/null 2>&1
         samples+=("$(tail -n1 "$work/rss")")
     done
-    rss[${names[$i]}]=$(printf '%s\n' "${samples[@]}" | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}')
+    rss[${names[$i]}]=$(printf '%s\n' "${samples[@]}" | median)
 done
 
 # --- summary ---------------------------------------------------------------------
@@ -161,7 +146,6 @@ for r in $(seq "$ROUNDS"); do
         time_one "${turn[$(( (r + k) % 3 ))]}"
     done
 done
-median() { sort -n "$1" | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 awk -v on="$(median "$work/turns-0.us")" -v off="$(median "$work/turns-1.us")" \
     -v crun="$(median "$work/turns-$crun_index.us")" -v n="$ROUNDS" 'BEGIN {
     printf "in turns, %d rounds: glassbox %.2f ms, --no-events %.2f ms, crun %.2f ms\n", n, on / 1000, off / 1000, crun / 1000

@@ -26,7 +26,6 @@
 # RING_BYTES (default: the runtime's), GLASSBOX (default: the release build).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-repo=$(pwd)
 
 RUNS=${RUNS:-20}
 DD_RUNS=${DD_RUNS:-5}
@@ -41,13 +40,9 @@ fi
 for tool in hyperfine jq strace; do
     command -v "$tool" >/dev/null || { echo "bench/trace.sh: $tool is missing (apt-get install $tool)" >&2; exit 1; }
 done
-export PATH="$HOME/.cargo/bin:$PATH"
-if [ -z "${GLASSBOX:-}" ]; then
-    say "cargo build --release"
-    cargo build --release -p glassbox
-    GLASSBOX=${CARGO_TARGET_DIR:-$repo/target}/release/glassbox
-fi
-export GLASSBOX
+# shellcheck source=bench/glassbox.sh
+source bench/glassbox.sh
+use_glassbox
 G=$GLASSBOX
 ring=()
 [ -n "${RING_BYTES:-}" ] && ring=(--ring-bytes "$RING_BYTES")
