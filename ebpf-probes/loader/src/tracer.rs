@@ -53,9 +53,11 @@ const TRACEPOINTS: [(&str, &str, &str); 3] = [
     ("sched_process_exit", "sched", "sched_process_exit"),
 ];
 
-/// Raw tracepoint programs (program = tracepoint name): the per-syscall
-/// hooks, which skip the record formatting because they run so often.
-const RAW_TRACEPOINTS: [&str; 2] = ["sys_enter", "sys_exit"];
+/// Raw tracepoint programs (program, tracepoint): the per-syscall hooks,
+/// which skip the record formatting because they run so often, and the
+/// forked child's namespaces (a raw tracepoint: it reads the task structs).
+const RAW_TRACEPOINTS: [(&str, &str); 3] =
+    [("sys_enter", "sys_enter"), ("sys_exit", "sys_exit"), (detail_names::NS_FORK_PROGRAM, "sched_process_fork")];
 
 /// Loaded, attached probes following a set of process trees.
 pub struct Tracer {
@@ -125,16 +127,7 @@ impl Tracer {
             program.load().map_err(failed)?;
             program.attach(category, tracepoint).map_err(failed)?;
         }
-        for name in RAW_TRACEPOINTS {
-            let failed = |source| Unavailable::Program { name, tracepoint: name, source };
-            let program: &mut RawTracePoint =
-                ebpf.program_mut(name).ok_or(Unavailable::Missing(name))?.try_into().map_err(failed)?;
-            program.load().map_err(failed)?;
-            program.attach(name).map_err(failed)?;
-        }
-        {
-            let name = detail_names::NS_FORK_PROGRAM;
-            let tracepoint = "sched_process_fork";
+        for (name, tracepoint) in RAW_TRACEPOINTS {
             let failed = |source| Unavailable::Program { name, tracepoint, source };
             let program: &mut RawTracePoint =
                 ebpf.program_mut(name).ok_or(Unavailable::Missing(name))?.try_into().map_err(failed)?;
