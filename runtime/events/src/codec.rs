@@ -6,6 +6,7 @@
 use serde_json::{Map, Value};
 
 use crate::event::{Event, Kind, Outcome, ProcessChange, Source, Stage, SCHEMA_VERSION};
+use crate::json_text;
 
 #[derive(Debug, thiserror::Error)]
 pub enum CodecError {
@@ -23,36 +24,40 @@ pub fn to_line(event: &Event) -> String {
 }
 
 /// Append the event as one line, newline included, to `out`: the same bytes
-/// serde_json makes of an [`Event`], written field by field: a container's
-/// record is ~150 events made while the container is being made, and a
-/// trace adds one per syscall, so the envelope skips serde's generic walk
-/// over the flattened `kind`; values (strings to escape, maps) still go
-/// through serde_json. tests/wire.rs holds every kind to serde's bytes.
+/// serde_json makes of an [`Event`], written field by field by
+/// [`json_text`] — a container's record is ~130 events made while the
+/// container is being made, and a trace adds one per syscall.
+/// tests/wire.rs holds every kind to serde's bytes.
 pub fn write_line(out: &mut Vec<u8>, event: &Event) {
-    out.push(b'{');
-    field(out, "v", &event.v);
-    field(out, "seq", &event.seq);
-    field(out, "ts_ns", &event.ts_ns);
+    out.extend_from_slice(b"{\"v\":");
+    json_text::uint(out, event.v.into());
+    out.extend_from_slice(b",\"seq\":");
+    json_text::uint(out, event.seq);
+    out.extend_from_slice(b",\"ts_ns\":");
+    json_text::uint(out, event.ts_ns);
     field(out, "wall", &event.wall);
     field(out, "container", &event.container);
-    field(out, "pid", &event.pid);
-    field(out, "source", &event.source);
+    out.extend_from_slice(b",\"pid\":");
+    json_text::int(out, event.pid.into());
+    field(out, "source", event.source.name());
     match &event.kind {
         Kind::StageBegin { stage } => {
             field(out, "type", "stage_begin");
-            field(out, "stage", stage);
+            field(out, "stage", stage.name());
         }
         Kind::StageEnd { stage, duration_ns, outcome } => {
             field(out, "type", "stage_end");
-            field(out, "stage", stage);
-            field(out, "duration_ns", duration_ns);
-            field(out, "outcome", outcome);
+            field(out, "stage", stage.name());
+            out.extend_from_slice(b",\"duration_ns\":");
+            json_text::uint(out, *duration_ns);
+            field(out, "outcome", outcome.name());
         }
         Kind::Step { stage, action, args } => {
             field(out, "type", "step");
-            field(out, "stage", stage);
+            field(out, "stage", stage.name());
             field(out, "action", action);
-            field(out, "args", args);
+            out.extend_from_slice(b",\"args\":");
+            json_text::object(out, args);
         }
         Kind::Status { status } => {
             field(out, "type", "status");
@@ -60,52 +65,63 @@ pub fn write_line(out: &mut Vec<u8>, event: &Event) {
         }
         Kind::Syscall { nr, name, args, ret, latency_ns, decoded, ns } => {
             field(out, "type", "syscall");
-            field(out, "nr", nr);
+            out.extend_from_slice(b",\"nr\":");
+            json_text::uint(out, (*nr).into());
             field(out, "name", name);
-            field(out, "args", args);
-            field(out, "ret", ret);
-            field(out, "latency_ns", latency_ns);
-            optional(out, "decoded", decoded);
-            optional(out, "ns", ns);
+            out.extend_from_slice(b",\"args\":");
+            json_text::uints(out, args);
+            out.extend_from_slice(b",\"ret\":");
+            json_text::int(out, *ret);
+            out.extend_from_slice(b",\"latency_ns\":");
+            json_text::uint(out, *latency_ns);
+            optional_object(out, "decoded", decoded);
+            optional_object(out, "ns", ns);
         }
         Kind::Process { change, ppid, filename, exit_code, ns } => {
             field(out, "type", "process");
-            field(out, "change", change);
-            optional(out, "ppid", ppid);
-            optional(out, "filename", filename);
-            optional(out, "exit_code", exit_code);
-            optional(out, "ns", ns);
+            field(out, "change", change.name());
+            if let Some(ppid) = ppid {
+                out.extend_from_slice(b",\"ppid\":");
+                json_text::int(out, (*ppid).into());
+            }
+            if let Some(filename) = filename {
+                field(out, "filename", filename);
+            }
+            if let Some(code) = exit_code {
+                out.extend_from_slice(b",\"exit_code\":");
+                json_text::int(out, (*code).into());
+            }
+            optional_object(out, "ns", ns);
         }
         Kind::Error { stage, message } => {
             field(out, "type", "error");
-            field(out, "stage", stage);
+            field(out, "stage", stage.name());
             field(out, "message", message);
         }
         Kind::Dropped { sink, count } => {
             field(out, "type", "dropped");
             field(out, "sink", sink);
-            field(out, "count", count);
+            out.extend_from_slice(b",\"count\":");
+            json_text::uint(out, *count);
         }
     }
-    // The last field's comma becomes the object's end.
-    out.pop();
     out.extend_from_slice(b"}\n");
 }
 
-/// A field the model skips when it is `None`.
-fn optional<T: serde::Serialize>(out: &mut Vec<u8>, key: &str, value: &Option<T>) {
-    if let Some(v) = value {
-        field(out, key, v);
-    }
+/// `,"key":"value"` (every field but the first follows a comma).
+fn field(out: &mut Vec<u8>, key: &str, value: &str) {
+    out.push(b',');
+    json_text::key(out, key);
+    json_text::string(out, value);
 }
 
-/// `"key":value,` (keys are the model's own names: nothing to escape).
-fn field<T: serde::Serialize + ?Sized>(out: &mut Vec<u8>, key: &str, value: &T) {
-    out.push(b'"');
-    out.extend_from_slice(key.as_bytes());
-    out.extend_from_slice(b"\":");
-    serde_json::to_writer(&mut *out, value).expect("event fields always serialize");
-    out.push(b',');
+/// `,"key":{…}`, or nothing when the model skips it (`None`).
+fn optional_object(out: &mut Vec<u8>, key: &str, value: &Option<Map<String, Value>>) {
+    if let Some(map) = value {
+        out.push(b',');
+        json_text::key(out, key);
+        json_text::object(out, map);
+    }
 }
 
 /// Parse one line (with or without its newline).

@@ -38,6 +38,16 @@ pub enum Source {
     Kernel,
 }
 
+impl Source {
+    /// The wire name.
+    pub fn name(self) -> &'static str {
+        match self {
+            Source::Runtime => "runtime",
+            Source::Kernel => "kernel",
+        }
+    }
+}
+
 /// The stages of making, running and removing a container, in order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -114,6 +124,16 @@ pub enum Outcome {
     Failed,
 }
 
+impl Outcome {
+    /// The wire name.
+    pub fn name(self) -> &'static str {
+        match self {
+            Outcome::Ok => "ok",
+            Outcome::Failed => "failed",
+        }
+    }
+}
+
 /// Process lifecycle changes the kernel reports.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -123,6 +143,18 @@ pub enum ProcessChange {
     Exit,
     /// The namespaces a process is in (at its fork, exec, unshare, setns).
     Namespaces,
+}
+
+impl ProcessChange {
+    /// The wire name.
+    pub fn name(self) -> &'static str {
+        match self {
+            ProcessChange::Fork => "fork",
+            ProcessChange::Exec => "exec",
+            ProcessChange::Exit => "exit",
+            ProcessChange::Namespaces => "namespaces",
+        }
+    }
 }
 
 /// What happened. The `type` field on the wire names the variant.

@@ -17,6 +17,7 @@
 
 mod codec;
 mod event;
+mod json_text;
 mod sink;
 mod wall;
 

@@ -101,6 +101,39 @@ fn the_line_writer_writes_what_serde_would() {
     }
 }
 
+/// Step arguments of every JSON shape, and strings that need escaping at
+/// every position of the writer's 8-byte words (and in the tail after the
+/// last whole word), written exactly as serde_json writes them.
+#[test]
+fn step_arguments_of_every_shape_are_written_as_serde_would() {
+    let mut args = serde_json::Map::new();
+    args.insert("null".into(), Value::Null);
+    args.insert("yes".into(), json!(true));
+    args.insert("no".into(), json!(false));
+    args.insert("big".into(), json!(u64::MAX));
+    args.insert("negative".into(), json!(i64::MIN));
+    args.insert("float".into(), json!(0.1));
+    args.insert("whole float".into(), json!(2.0));
+    args.insert("nested".into(), json!({"list": [1, "two", [], {}, null], "empty": ""}));
+    args.insert("unicode ✓".into(), json!("naïve — \u{7f} \u{1F600}"));
+    for special in ['"', '\\', '\n', '\u{0}', '\u{1f}', '\t', '\u{8}', '\u{c}', '\r'] {
+        for at in 0..20 {
+            let text: String = (0..20).map(|i| if i == at { special } else { 'x' }).collect();
+            args.insert(format!("{special:?} at {at}"), json!(text.clone()));
+            args.insert(
+                format!("{special:?} ends {at}"),
+                json!(text[..=text.char_indices().nth(at).unwrap().0].to_string()),
+            );
+        }
+    }
+    args.insert("key \"with\" quotes".into(), json!("/a/b"));
+    let e = event(Kind::Step { stage: Stage::Mounts, action: "mount \"x\"".into(), args });
+    let mut expected = serde_json::to_string(&e).unwrap();
+    expected.push('\n');
+    assert_eq!(to_line(&e), expected);
+    assert_eq!(from_line(&expected).unwrap(), e);
+}
+
 #[test]
 fn the_wire_shape_is_flat() {
     let line = to_line(&one_of_each()[2]);
