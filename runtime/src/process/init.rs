@@ -123,8 +123,7 @@ fn make_container(ctx: &InitContext) -> Result<Infallible, StepError> {
     rec.status(pid, "running");
     rec.stage(pid, Stage::Hooks, || run_start_container_hooks(ctx, &state_json))?;
     load_seccomp_last(rec, pid, process, seccomp)?;
-    rec.report_drops(pid);
-    rec.emit(pid, exec.as_step());
+    rec.before_execve(pid, exec.as_step());
     close_runtime_fds(ctx.opts.preserve_fds)?;
     exec.exec()
 }

@@ -56,8 +56,8 @@ pub struct SpawnedInit {
 
 /// clone(2) the container's init. It stops at once and waits for `Go`.
 pub fn spawn_init(opts: &InitOptions, plan: &NamespacePlan) -> Result<SpawnedInit, ProcessError> {
-    // The child gets a copy of our memory: no line may wait there to be written twice.
-    opts.recorder.flush();
+    // The child gets a copy of our unwritten lines; it drops them first
+    // thing (recorder::start_in_child), we write them at our next handshake.
     let (runtime_end, init_end) = channel_pair()?;
     // An O_PATH descriptor survives pivot_root; the init reopens it through
     // /proc/self/fd for writing once it is ready to wait for `start`.

@@ -7,7 +7,8 @@
 //!   replayable record. The runtime and the container's init both append to
 //!   it: the descriptor is opened with O_APPEND before clone(2), and whole
 //!   lines go out together — one write(2) before the process signals or
-//!   waits for another one ([`flush_before_waiting`]), forks, execs or exits, and on
+//!   waits for another one ([`flush_before_waiting`]), forks, execs or exits
+//!   (the init cloned from the runtime drops its copy instead: [`start_in_child`]), and on
 //!   an error (with a narrator, at each stage's end too) — so
 //!   lines never interleave, and the record costs about ten writes per
 //!   container rather than one per event (on ext4 an appending write costs
@@ -104,6 +105,9 @@ struct Pending {
     /// Whole lines not yet written (see the module's note on when they go).
     lines: Vec<u8>,
     wall: WallText,
+    /// The event being written: its container id and wall text are reused
+    /// from one event to the next instead of allocated for each.
+    event: Event,
 }
 
 /// Lines are written out before this many bytes of them wait (a whole
@@ -158,9 +162,16 @@ pub fn recording() -> bool {
 
 /// First thing in a process cloned or forked from the runtime (the init, an
 /// exec'd process): forget the stage the runtime was in at clone(2) — the
-/// child's stages are its own — and close its copy of the narrator's end.
+/// child's stages are its own —, drop the child's copy of the lines the
+/// runtime had not written yet (the runtime writes them; a flush before
+/// clone(2) would cost a write of its own), and close its copy of the
+/// narrator's end.
 pub fn start_in_child() {
     CURRENT_STAGE.store(NO_STAGE, Ordering::SeqCst);
+    let current = CURRENT.lock().unwrap_or_else(|p| p.into_inner()).clone();
+    if let Some(rec) = current {
+        rec.inner.pending.lock().unwrap_or_else(|p| p.into_inner()).lines.clear();
+    }
     narrator_link::close_reader_in_child();
 }
 
@@ -224,7 +235,17 @@ impl Recorder {
             sequence::Sequence::in_memory(0)
         };
         let lines = Vec::with_capacity(if file.is_some() { FLUSH_AT + 4096 } else { 4096 });
-        let pending = Mutex::new(Pending { lines, wall: WallText::new() });
+        let event = Event {
+            v: SCHEMA_VERSION,
+            seq: 0,
+            ts_ns: 0,
+            wall: String::with_capacity(32),
+            container: container.into(),
+            pid: 0,
+            source: Source::Runtime,
+            kind: Kind::Status { status: String::new() },
+        };
+        let pending = Mutex::new(Pending { lines, wall: WallText::new(), event });
         let inner = Inner { container: container.into(), dir: dir.into(), file, pending, seq, shared };
         let recorder = Recorder { inner: Arc::new(inner) };
         install(&recorder);
@@ -252,20 +273,6 @@ impl Recorder {
         self.shared().init_pid.load(Ordering::SeqCst)
     }
 
-    /// The next event of this container's stream, stamped now.
-    fn event(&self, pid: i32, kind: Kind, wall: &mut WallText) -> Event {
-        Event {
-            v: SCHEMA_VERSION,
-            seq: self.inner.seq.next(),
-            ts_ns: monotonic_ns(),
-            wall: wall.now(),
-            container: self.inner.container.clone(),
-            pid,
-            source: Source::Runtime,
-            kind,
-        }
-    }
-
     /// Send one event about `pid` to every sink.
     pub fn emit(&self, pid: i32, kind: Kind) {
         let narrator = config().and_then(|c| c.narrator.as_ref());
@@ -283,10 +290,15 @@ impl Recorder {
             _ => false,
         };
         let mut guard = self.inner.pending.lock().unwrap_or_else(|p| p.into_inner());
-        let Pending { lines, wall } = &mut *guard;
-        let event = self.event(pid, kind, wall);
+        let Pending { lines, wall, event } = &mut *guard;
+        // The next event of this container's stream, stamped now.
+        event.seq = self.inner.seq.next();
+        event.ts_ns = monotonic_ns();
+        wall.now_into(&mut event.wall);
+        event.pid = pid;
+        event.kind = kind;
         let start = lines.len();
-        write_line(lines, &event);
+        write_line(lines, event);
         let line = &lines[start..];
         if let Some(hub) = hub {
             if !hub.offer(line) {
@@ -337,8 +349,22 @@ impl Recorder {
     /// Say, in events.jsonl, how many events the hub missed since the last
     /// report; every command calls this before it ends, the init before execve.
     pub fn report_drops(&self, pid: i32) {
-        // Every command ends here (and the init before execve): nothing may stay unwritten.
+        self.note_drops(pid);
+        // Every command ends here: nothing may stay unwritten.
         self.flush();
+    }
+
+    /// The last events of a process about to execve(2) the user's program
+    /// (the init, a process joining with `exec`): the hub's drops, if any,
+    /// then the `execve` step — written together, in one write(2).
+    pub fn before_execve(&self, pid: i32, execve_step: Kind) {
+        self.note_drops(pid);
+        // An `execve` step is written at once, with every line before it.
+        self.emit(pid, execve_step);
+    }
+
+    /// The Dropped event, when the hub missed some since the last report.
+    fn note_drops(&self, pid: i32) {
         let count = self.shared().hub_drops.swap(0, Ordering::SeqCst);
         if count == 0 {
             return;
