@@ -38,6 +38,7 @@
 //! not know on this architecture) that are skipped rather than fatal.
 
 mod capabilities;
+mod capability_sets;
 mod no_new_privs;
 mod process_attrs;
 mod rlimits;
@@ -52,6 +53,7 @@ mod root_tests;
 pub use capabilities::{
     kernel_capabilities, plan_capabilities, to_kernel_capability, CapabilityPlan, SkippedCapability,
 };
+pub use capability_sets::capability_sets;
 pub use process_attrs::{ioprio_value, personality_value, IOPRIO_WHO_PROCESS};
 pub use rlimits::{plan_rlimits, rlimit_name, rlimit_resource, RlimitSetting};
 pub use scheduler::{plan_scheduler, SchedAttr};
@@ -178,50 +180,6 @@ pub fn switch_user(user: &User) -> Result<(), SecurityError> {
     let gids: Vec<u32> = user.additional_gids().clone().unwrap_or_default();
     record("set_user", [("uid", user.uid().into()), ("gid", user.gid().into()), ("additional_gids", gids.into())]);
     Ok(())
-}
-
-/// The five capability sets of this process, by name: what the
-/// `capabilities` step shows before and after they are cut down. Read from
-/// the Cap* lines of /proc/self/status (proc(5)) — one read, where asking
-/// the kernel set by set costs a prctl(2) per capability — and nothing at
-/// all when no one records events.
-pub fn capability_sets() -> serde_json::Value {
-    if !crate::recorder::recording() {
-        return serde_json::Value::Null;
-    }
-    // proc files have no size to go by: one read into a buffer big enough,
-    // instead of read_to_string's growing reads (eight of them here).
-    let mut status = String::with_capacity(4096);
-    let _ =
-        std::fs::File::open("/proc/self/status").and_then(|mut f| std::io::Read::read_to_string(&mut f, &mut status));
-    let mut sets = serde_json::Map::new();
-    for (name, field) in [
-        ("bounding", "CapBnd:"),
-        ("effective", "CapEff:"),
-        ("permitted", "CapPrm:"),
-        ("inheritable", "CapInh:"),
-        ("ambient", "CapAmb:"),
-    ] {
-        let mask = status
-            .lines()
-            .find_map(|l| l.strip_prefix(field))
-            .and_then(|hex| u64::from_str_radix(hex.trim(), 16).ok())
-            .unwrap_or(0);
-        let names: Vec<serde_json::Value> =
-            capabilities_by_name().iter().filter(|(bit, _)| mask & bit != 0).map(|(_, n)| n.as_str().into()).collect();
-        sets.insert(name.into(), names.into());
-    }
-    serde_json::Value::Object(sets)
-}
-
-/// Every capability this build knows, as (bit mask, CAP_NAME), sorted by name.
-fn capabilities_by_name() -> &'static [(u64, String)] {
-    static TABLE: std::sync::OnceLock<Vec<(u64, String)>> = std::sync::OnceLock::new();
-    TABLE.get_or_init(|| {
-        let mut table: Vec<(u64, String)> = caps::all().into_iter().map(|c| (c.bitmask(), c.to_string())).collect();
-        table.sort_by(|a, b| a.1.cmp(&b.1));
-        table
-    })
 }
 
 /// Set the effective, permitted, inheritable and ambient sets.
