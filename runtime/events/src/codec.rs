@@ -39,32 +39,32 @@ pub fn write_line(out: &mut Vec<u8>, event: &Event) {
     field(out, "container", &event.container);
     out.extend_from_slice(b",\"pid\":");
     json_text::int(out, event.pid.into());
-    field(out, "source", event.source.name());
+    known_field(out, "source", event.source.name());
     match &event.kind {
         Kind::StageBegin { stage } => {
-            field(out, "type", "stage_begin");
-            field(out, "stage", stage.name());
+            known_field(out, "type", "stage_begin");
+            known_field(out, "stage", stage.name());
         }
         Kind::StageEnd { stage, duration_ns, outcome } => {
-            field(out, "type", "stage_end");
-            field(out, "stage", stage.name());
+            known_field(out, "type", "stage_end");
+            known_field(out, "stage", stage.name());
             out.extend_from_slice(b",\"duration_ns\":");
             json_text::uint(out, *duration_ns);
-            field(out, "outcome", outcome.name());
+            known_field(out, "outcome", outcome.name());
         }
         Kind::Step { stage, action, args } => {
-            field(out, "type", "step");
-            field(out, "stage", stage.name());
+            known_field(out, "type", "step");
+            known_field(out, "stage", stage.name());
             field(out, "action", action);
             out.extend_from_slice(b",\"args\":");
             json_text::object(out, args);
         }
         Kind::Status { status } => {
-            field(out, "type", "status");
+            known_field(out, "type", "status");
             field(out, "status", status);
         }
         Kind::Syscall { nr, name, args, ret, latency_ns, decoded, ns } => {
-            field(out, "type", "syscall");
+            known_field(out, "type", "syscall");
             out.extend_from_slice(b",\"nr\":");
             json_text::uint(out, (*nr).into());
             field(out, "name", name);
@@ -78,8 +78,8 @@ pub fn write_line(out: &mut Vec<u8>, event: &Event) {
             optional_object(out, "ns", ns);
         }
         Kind::Process { change, ppid, filename, exit_code, ns } => {
-            field(out, "type", "process");
-            field(out, "change", change.name());
+            known_field(out, "type", "process");
+            known_field(out, "change", change.name());
             if let Some(ppid) = ppid {
                 out.extend_from_slice(b",\"ppid\":");
                 json_text::int(out, (*ppid).into());
@@ -94,12 +94,12 @@ pub fn write_line(out: &mut Vec<u8>, event: &Event) {
             optional_object(out, "ns", ns);
         }
         Kind::Error { stage, message } => {
-            field(out, "type", "error");
-            field(out, "stage", stage.name());
+            known_field(out, "type", "error");
+            known_field(out, "stage", stage.name());
             field(out, "message", message);
         }
         Kind::Dropped { sink, count } => {
-            field(out, "type", "dropped");
+            known_field(out, "type", "dropped");
             field(out, "sink", sink);
             out.extend_from_slice(b",\"count\":");
             json_text::uint(out, *count);
@@ -108,18 +108,29 @@ pub fn write_line(out: &mut Vec<u8>, event: &Event) {
     out.extend_from_slice(b"}\n");
 }
 
-/// `,"key":"value"` (every field but the first follows a comma).
+/// `,"key":"value"` (every field but the first follows a comma; the keys
+/// are the model's own).
 fn field(out: &mut Vec<u8>, key: &str, value: &str) {
     out.push(b',');
-    json_text::key(out, key);
+    json_text::known(out, key);
+    out.push(b':');
     json_text::string(out, value);
+}
+
+/// A field whose value is one of the model's own names (a type, a stage).
+fn known_field(out: &mut Vec<u8>, key: &str, value: &str) {
+    out.push(b',');
+    json_text::known(out, key);
+    out.push(b':');
+    json_text::known(out, value);
 }
 
 /// `,"key":{…}`, or nothing when the model skips it (`None`).
 fn optional_object(out: &mut Vec<u8>, key: &str, value: &Option<Map<String, Value>>) {
     if let Some(map) = value {
         out.push(b',');
-        json_text::key(out, key);
+        json_text::known(out, key);
+        out.push(b':');
         json_text::object(out, map);
     }
 }
