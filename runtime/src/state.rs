@@ -17,6 +17,10 @@ use serde::{Deserialize, Serialize};
 
 use crate::paths::Paths;
 
+/// The file `<root>/<id>/lock` every command flock(2)s; its first eight
+/// bytes are also the record's sequence counter (recorder::sequence).
+pub const LOCK_FILE: &str = "lock";
+
 #[derive(Debug, thiserror::Error)]
 pub enum StateError {
     #[error("container id {0:?} is not valid: use letters, digits, '.', '_', '-' (not starting with '.'), at most 1024 characters")]
@@ -134,7 +138,7 @@ impl ContainerDir {
     }
 
     fn lock(path: PathBuf) -> Result<ContainerDir, StateError> {
-        let lock_path = path.join("lock");
+        let lock_path = path.join(LOCK_FILE);
         let file = OpenOptions::new()
             .create(true)
             .truncate(false)

@@ -1,7 +1,7 @@
 //! Kernel records into containers' records: for a record of owner slot S,
 //! OWNERS[S] says which events.jsonl (looked up once per session); the
 //! record becomes an Event (`source: kernel`), numbered from the
-//! container's own counter (`events.seq`, shared with the runtime, so
+//! container's own counter (recorder::sequence, shared with the runtime, so
 //! numbers never repeat across runtime and kernel lines), and whole lines
 //! are appended (O_APPEND) in one write(2) per session per batch.
 //!
