@@ -58,6 +58,9 @@ impl<T, E: std::fmt::Display> InStage<T> for Result<T, E> {
 
 /// The clone(2) entry point. Returns only as the child's exit code.
 pub fn container_init(ctx: &InitContext) -> isize {
+    // Before anything can fail: the error path below writes this process's
+    // unwritten lines, and the copies of the runtime's are not ours to write.
+    crate::recorder::start_in_child();
     let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| make_container(ctx)));
     let err = match outcome {
         Ok(Err(e)) => e,
@@ -79,7 +82,6 @@ fn make_container(ctx: &InitContext) -> Result<Infallible, StepError> {
 
     // 1. Namespaces: who we are and what we can see of the system.
     reset_signals()?;
-    crate::recorder::start_in_child();
     wait_for_go(ctx.channel)?;
     let rec = ctx.opts.recorder;
     let pid = rec.init_pid();
