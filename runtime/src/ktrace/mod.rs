@@ -222,8 +222,11 @@ mod printer {
             if let Some(t) = done_at {
                 // The hub has written the exits of every process forked (a
                 // thread's end has no exit record: then a moment's grace).
-                let all_exits = timeline.forked.iter().all(|p| timeline.exited.contains(p));
-                let gone = timeline.forked.iter().all(|p| !writer::exists(*p));
+                // No fork read yet means the hub's lines are still to come
+                // (the init's clone is always one), not that all are done.
+                let read_any = !timeline.forked.is_empty();
+                let all_exits = read_any && timeline.forked.iter().all(|p| timeline.exited.contains(p));
+                let gone = read_any && timeline.forked.iter().all(|p| !writer::exists(*p));
                 let waited = t.elapsed();
                 if all_exits || (gone && waited > Duration::from_millis(60)) || waited > Duration::from_secs(2) {
                     timeline.finish();
