@@ -61,12 +61,17 @@ impl Container {
         let (id, init) = (c.state.id.clone(), Pid::from_raw(c.state.pid));
         drop(c);
         let status = wait_in_foreground(init, &signals, console);
-        record_exit(&Recorder::open(&paths.container_dir(&id), &id), status);
+        let rec = Recorder::open(&paths.container_dir(&id), &id);
+        record_exit(&rec, status);
         // The init is gone: clean up whatever is left (unless someone
         // already deleted the container). With --trace, once the kernel
-        // events' reader holds the record open (delete moves it).
+        // events' reader holds the record open (delete moves it). The exit
+        // stage's lines go out with the cleanup's, in delete's last write
+        // (or here, if delete had nothing to do or failed early).
         crate::ktrace::before_delete();
-        Container::delete_by_id(paths, &id, true)?;
+        let deleted = Container::delete_by_id(paths, &id, true);
+        rec.flush();
+        deleted?;
         Ok(exit_status_code(status))
     }
 }
@@ -88,7 +93,6 @@ fn record_exit(rec: &Recorder, status: WaitStatus) {
         Ok::<_, std::convert::Infallible>(())
     });
     rec.status(pid, "stopped");
-    rec.report_drops(pid);
 }
 
 /// The signals a foreground `run` or `exec` takes over: those it forwards,
