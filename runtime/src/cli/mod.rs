@@ -74,10 +74,7 @@ fn dispatch(cli: Cli) -> Result<i32> {
                 "--trace writes the kernel's events into events.jsonl, which --no-events turns off; drop one"
             );
         }
-        crate::ktrace::start(&req).map_err(|e| {
-            let e = if e.starts_with("tracing is unavailable") { e } else { format!("--trace: {e}") };
-            anyhow::anyhow!(e)
-        })?;
+        crate::ktrace::start(&req).map_err(|e| anyhow::anyhow!(e))?;
     }
     let result = dispatch_verb(cli, &paths);
     crate::ktrace::finish();

@@ -45,7 +45,8 @@ pub struct LocalTracer {
 /// Forks the tracer and waits until it follows us (or says why it cannot).
 pub fn start(req: &TraceRequest) -> Result<LocalTracer, String> {
     let runtime = std::process::id();
-    let (pid, end, mut told) = fork_helper(|end, told| tracer_main(req, runtime, end, told))?;
+    let (pid, end, mut told) = fork_helper(|end, told| tracer_main(req, runtime, end, told))
+        .map_err(|e| format!("--trace: starting the tracer process: {e}"))?;
     let mut first = [0u8; 1];
     match told.read(&mut first) {
         Ok(1) if first[0] == b'R' => Ok(LocalTracer { pid, end: Some(end), told, foreground: !req.detached }),
@@ -105,7 +106,7 @@ fn tracer_main(req: &TraceRequest, runtime: u32, end: OwnedFd, mut told: File) -
     let mut tracer = match Tracer::load(&opts) {
         Ok(t) => t,
         Err(e) => {
-            let _ = write!(told, "E{e}");
+            let _ = write!(told, "Etracing is unavailable: {e}");
             return 1;
         }
     };

@@ -107,17 +107,20 @@ static ACTIVE: Mutex<Option<Active>> = Mutex::new(None);
 
 /// Starts tracing this process: through a running hub if there is one,
 /// else with a tracer process of its own. Call it first thing, while the
-/// runtime is single-threaded. An error says why tracing is unavailable;
-/// nothing has been created then.
+/// runtime is single-threaded. An error, whole as the user sees it, says
+/// why tracing is unavailable; nothing has been created then.
 pub fn start(req: &TraceRequest) -> Result<(), String> {
     if let Some((mut sessions, hub_pid)) = hub_sessions(&req.pin_dir) {
         // Forked before our pid is followed, so the printer is not traced.
-        let printer = if req.detached { None } else { Some(printer::start(req)?) };
+        let printer = match req.detached {
+            true => None,
+            false => Some(printer::start(req).map_err(|e| format!("--trace: the timeline's printer: {e}"))?),
+        };
         let info = owner_info(std::process::id(), &req.container, &req.events_path);
-        let slot = sessions.claim(&info).map_err(|e| format!("tracing through the hub: {e}"))?;
+        let slot = sessions.claim(&info).map_err(|e| format!("--trace: tracing through the hub: {e}"))?;
         if let Err(e) = sessions.follow(std::process::id(), slot) {
             sessions.release(slot);
-            return Err(format!("tracing through the hub: {e}"));
+            return Err(format!("--trace: tracing through the hub: {e}"));
         }
         crate::cli::log::debug(&format!(
             "trace: following through the hub (pid {hub_pid}, maps in {}) as owner slot {slot}",
