@@ -71,7 +71,7 @@ impl Session {
                 v: SCHEMA_VERSION,
                 seq: seq.next(),
                 ts_ns: crate::recorder::monotonic_ns(),
-                wall: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Nanos, true),
+                wall: glassbox_events::WallText::new().now(),
                 container: self.container.clone(),
                 pid: std::process::id() as i32,
                 source: Source::Kernel,
