@@ -31,7 +31,10 @@ fn create_and_start_record_every_stage_in_order() {
             _ => None,
         })
         .collect();
+    // Two cgroup stages about the init: the runtime's (clone3 started it in
+    // its v2 directory), then its own (it writes itself into the v1 ones).
     let expected = [
+        Stage::Cgroup,
         Stage::Cgroup,
         Stage::Namespaces,
         Stage::Mounts,
@@ -47,6 +50,25 @@ fn create_and_start_record_every_stage_in_order() {
         Stage::Hooks,
     ];
     assert_eq!(init_stages, expected, "{events:#?}");
+
+    // No cgroup.procs write moved the init (the first one after a quiet
+    // moment waits for an RCU grace period): clone3 started it in its v2
+    // directory, and it wrote itself ("0") into each v1 hierarchy's tasks.
+    let joins: Vec<_> = events
+        .iter()
+        .filter_map(|e| match &e.kind {
+            Kind::Step { action, args, .. } if action == "join" => Some(args.clone()),
+            _ => None,
+        })
+        .collect();
+    assert!(!joins.is_empty(), "no join step");
+    for join in &joins {
+        let file = join["file"].as_str().unwrap();
+        let clone3 = join.get("via").is_some_and(|v| v == "clone3") && !file.ends_with("cgroup.procs");
+        let itself = join.get("value").is_some_and(|v| v == "0") && file.ends_with("/tasks");
+        assert!(clone3 || itself, "a join by a cgroup.procs write: {join:?}");
+        assert_eq!(join["pid"], init, "{join:?}");
+    }
 
     let write = events.iter().find_map(|e| match &e.kind {
         Kind::Step { stage: Stage::Cgroup, action, args } if action == "write" => Some(args.clone()),

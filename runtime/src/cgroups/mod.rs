@@ -3,8 +3,9 @@
 //! On cgroup v1 (and this machine's hybrid layout) a container's cgroup is one
 //! directory per controller, `/sys/fs/cgroup/<controller>/glassbox/<id>`; on
 //! cgroup v2 it is one directory, `/sys/fs/cgroup/glassbox/<id>`. The runtime
-//! makes it before the init runs anything, and writes the init's pid into it
-//! so every process the container forks is counted there too.
+//! makes it before the init runs anything; the init starts inside its v2
+//! directory (clone3) and writes itself into the v1 ones first thing, so
+//! every process the container forks is counted there too.
 //!
 //! Resource limits (`linux.resources`) are applied by a later part; here the
 //! cgroup exists, holds the container, and is removed with it.
@@ -22,7 +23,6 @@ use std::time::{Duration, Instant};
 
 use cgroups_rs::fs::freezer::FreezerController;
 use cgroups_rs::fs::{hierarchies, Cgroup, Controller};
-use cgroups_rs::CgroupPid;
 use cgroups_rs::FreezerState;
 
 pub use apply::CgroupWriteOutcome;
@@ -38,8 +38,8 @@ pub enum CgroupError {
     BadPath(String, &'static str),
     #[error("cannot create cgroup {path}: {source} (is cgroupfs mounted at /sys/fs/cgroup?)")]
     Create { path: String, source: cgroups_rs::fs::error::Error },
-    #[error("cannot move pid {pid} into cgroup {path}: {source}")]
-    AddTask { path: String, pid: i32, source: cgroups_rs::fs::error::Error },
+    #[error("cannot move pid {pid} into the cgroup: writing {file}: {source}")]
+    Join { file: PathBuf, pid: i32, source: std::io::Error },
     #[error("cgroup2 tree of a hybrid host: {path}: {source}")]
     Unified { path: PathBuf, source: std::io::Error },
     #[error("cgroup {0}: no freezer controller on this host, so it cannot be paused")]
@@ -115,23 +115,43 @@ impl ContainerCgroup {
         }
     }
 
-    /// Write `pid` into cgroup.procs of every hierarchy; each file is a
-    /// `join` step of the stage running.
-    pub fn add_process(&self, pid: i32) -> Result<(), CgroupError> {
-        self.cgroup.add_task_by_tgid(CgroupPid::from(pid as u64)).map_err(|source| CgroupError::AddTask {
-            path: self.path.clone(),
-            pid,
-            source,
-        })?;
-        if let Some(dir) = &self.unified {
-            let procs = dir.join("cgroup.procs");
-            std::fs::write(&procs, pid.to_string()).map_err(|source| CgroupError::Unified { path: procs, source })?;
+    /// The container's directory in the cgroup2 tree: the cgroup itself on
+    /// a v2 host, its limitless twin on a hybrid one. clone3(2) can start
+    /// the init right there (CLONE_INTO_CGROUP): no write to move it in.
+    pub fn v2_dir(&self) -> Option<PathBuf> {
+        match self.cgroup.v2() {
+            true => Some(Path::new("/sys/fs/cgroup").join(&self.path)),
+            false => self.unified.clone(),
         }
-        for file in self.procs_files() {
-            let mut args = serde_json::Map::new();
-            args.insert("file".into(), file.display().to_string().into());
-            args.insert("pid".into(), pid.into());
-            crate::recorder::step("join", args);
+    }
+
+    /// The container's directory in each v1 hierarchy (none on a v2 host).
+    pub fn v1_dirs(&self) -> Vec<PathBuf> {
+        if self.cgroup.v2() {
+            return Vec::new();
+        }
+        let mut dirs: Vec<PathBuf> =
+            self.cgroup.subsystems().iter().map(|s| s.to_controller().path().to_path_buf()).collect();
+        dirs.sort();
+        dirs.dedup();
+        dirs
+    }
+
+    /// Move process `pid` into the cgroup's directories `dirs` (a write of
+    /// its pid to each cgroup.procs); each file is a `join` step of the
+    /// stage running. The first such write after a quiet moment waits for
+    /// an RCU grace period (book: cgroup.md), which is why the init joins
+    /// the v1 hierarchies itself when it can ([`join_self`]) and is cloned
+    /// straight into its v2 directory.
+    pub fn add_process(&self, pid: i32, dirs: &[PathBuf]) -> Result<(), CgroupError> {
+        for dir in dirs {
+            let file = dir.join("cgroup.procs");
+            std::fs::write(&file, pid.to_string()).map_err(|source| CgroupError::Join {
+                file: file.clone(),
+                pid,
+                source,
+            })?;
+            record_join(&file, pid, None);
         }
         Ok(())
     }
@@ -165,15 +185,11 @@ impl ContainerCgroup {
         }
     }
 
-    /// The cgroup.procs files [`Self::add_process`] writes, one per hierarchy.
-    pub fn procs_files(&self) -> Vec<PathBuf> {
-        // Not `dirs()`: no stat(2) of the unified directory just for an event.
-        let mut dirs: Vec<PathBuf> =
-            self.cgroup.subsystems().iter().map(|s| s.to_controller().path().to_path_buf()).collect();
-        dirs.extend(self.unified.iter().cloned());
-        dirs.sort();
-        dirs.dedup();
-        dirs.into_iter().map(|d| d.join("cgroup.procs")).collect()
+    /// Every directory a process joining the cgroup goes into, one per hierarchy.
+    pub fn join_dirs(&self) -> Vec<PathBuf> {
+        let mut dirs = self.v1_dirs();
+        dirs.extend(self.v2_dir());
+        dirs
     }
 
     /// The directory holding `controller`'s files for this cgroup.
@@ -244,6 +260,42 @@ impl ContainerCgroup {
         }
         Ok(())
     }
+}
+
+/// The calling process (the container's init, single-threaded) moves itself
+/// into the v1 directories `dirs`: a write of "0" — "the writing thread" —
+/// to each `tasks` file. Moving only the caller needs none of the lock over
+/// every thread group that a cgroup.procs write takes, so it never waits for
+/// an RCU grace period (kernel/cgroup/cgroup.c, cgroup_procs_write_start).
+/// `pid` is the init's pid as the host sees it, for the record.
+pub fn join_self(dirs: &[PathBuf], pid: i32) -> Result<(), CgroupError> {
+    for dir in dirs {
+        let file = dir.join("tasks");
+        std::fs::write(&file, "0").map_err(|source| CgroupError::Join { file: file.clone(), pid, source })?;
+        record_join(&file, pid, Some("0"));
+    }
+    Ok(())
+}
+
+/// A `join` step: `file` written, the process moved, what was written when
+/// it is not the pid (the init's own "0"), or `via` for a clone into the cgroup.
+fn record_join(file: &Path, pid: i32, value: Option<&str>) {
+    let mut args = serde_json::Map::new();
+    args.insert("file".into(), file.display().to_string().into());
+    args.insert("pid".into(), pid.into());
+    if let Some(value) = value {
+        args.insert("value".into(), value.into());
+    }
+    crate::recorder::step("join", args);
+}
+
+/// The `join` step of an init that clone3(2) started in `dir` (CLONE_INTO_CGROUP).
+pub fn record_cloned_into(dir: &Path, pid: i32) {
+    let mut args = serde_json::Map::new();
+    args.insert("file".into(), dir.display().to_string().into());
+    args.insert("pid".into(), pid.into());
+    args.insert("via".into(), "clone3".into());
+    crate::recorder::step("join", args);
 }
 
 impl ContainerCgroup {

@@ -104,6 +104,12 @@ impl Container {
         make_exec_fifo(&exec_fifo)?;
 
         let plan = NamespacePlan::from_spec(&linux.namespaces().clone().unwrap_or_default());
+        // Into its cgroup without waiting: clone3 starts the init in the v2
+        // directory, and the init writes itself into the v1 ones — unless it
+        // starts in a new user namespace, where the host's cgroup files are
+        // not its to write (then the runtime moves it, as into any cgroup).
+        let cgroup_v2 = cgroup.v2_dir();
+        let join_v1 = if plan.new_user { Vec::new() } else { cgroup.v1_dirs() };
         // The clone(2) is glassbox's act (its pid): the container's own namespaces stage follows in the init.
         let init = rec.stage(me, Stage::Namespaces, || {
             let init = spawn_init(
@@ -117,6 +123,8 @@ impl Container {
                     new_keyring: !opts.no_new_keyring,
                     preserve_fds: opts.preserve_fds,
                     recorder: &rec,
+                    cgroup_v2: cgroup_v2.as_deref(),
+                    join_v1: &join_v1,
                 },
                 &plan,
             )?;
@@ -132,7 +140,14 @@ impl Container {
             let gid = linux.gid_mappings().clone().unwrap_or_default();
             rec.stage(pid, Stage::Idmap, || namespaces::write_id_maps(pid, &uid, &gid))?;
         }
-        rec.stage(pid, Stage::Cgroup, || cgroup.add_process(pid))?;
+        rec.stage(pid, Stage::Cgroup, || {
+            let mut left = if join_v1.is_empty() { cgroup.v1_dirs() } else { Vec::new() };
+            match (&cgroup_v2, init.in_cgroup_v2) {
+                (Some(dir), true) => cgroups::record_cloned_into(dir, pid),
+                (dir, _) => left.extend(dir.clone()),
+            }
+            cgroup.add_process(pid, &left)
+        })?;
         init.channel.send(&FromRuntime::Go)?;
 
         let state = ContainerState {

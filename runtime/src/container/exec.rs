@@ -63,7 +63,7 @@ impl Container {
                 e
             };
             let pid = child.pid.as_raw();
-            rec.stage(pid, glassbox_events::Stage::Cgroup, || self.cgroup.add_process(pid))
+            rec.stage(pid, glassbox_events::Stage::Cgroup, || self.cgroup.add_process(pid, &self.cgroup.join_dirs()))
                 .map_err(|e| kill_child(e.into()))?;
             child.channel.send(&crate::process::FromRuntime::Go).map_err(|e| kill_child(e.into()))?;
             let mut console = None;

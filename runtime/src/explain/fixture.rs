@@ -166,7 +166,21 @@ pub fn run_blocks() -> Vec<Block> {
             ("gid_map", json!({"file": format!("/proc/{init}/gid_map"), "line": "0 100000 65536"})),
         ],
     );
-    run.stage(init, Stage::Cgroup, 140_000, vec![("join", json!({"file": v1("memory", "cgroup.procs"), "pid": init}))]);
+    run.stage(
+        init,
+        Stage::Cgroup,
+        140_000,
+        vec![
+            ("join", json!({"file": "/sys/fs/cgroup/unified/glassbox/web", "pid": init, "via": "clone3"})),
+            ("join", json!({"file": v1("memory", "cgroup.procs"), "pid": init})),
+        ],
+    );
+    run.stage(
+        init,
+        Stage::Cgroup,
+        30_000,
+        vec![("join", json!({"file": v1("pids", "tasks"), "pid": init, "value": "0"}))],
+    );
     run.stage(
         init,
         Stage::Namespaces,

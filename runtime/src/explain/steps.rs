@@ -158,12 +158,27 @@ fn device_rule(file: &str, value: &str) -> String {
 fn cgroup_join(step: &Step) -> Option<Narration> {
     let file = step.args.text("file")?;
     let pid = step.args.int("pid")?;
+    let check = format!("cat /proc/{pid}/cgroup");
+    if step.args.text("via").as_deref() == Some("clone3") {
+        return Some(
+            Narration::new(format!("pid {pid} started inside the container's cgroup {file}"))
+                .why("linux.cgroupsPath")
+                .syscall(format!("clone3(2) with CLONE_INTO_CGROUP and a descriptor of {file}: no write, no wait"))
+                .check(check),
+        );
+    }
+    let (headline, value, meaning) = match step.args.text("value") {
+        Some(value) => {
+            (format!("pid {pid} moves itself into the container's cgroup"), value, " (0: the writer itself)")
+        }
+        None => (format!("move pid {pid} into the container's cgroup"), pid.to_string(), ""),
+    };
     Some(
-        Narration::new(format!("move pid {pid} into the container's cgroup"))
+        Narration::new(headline)
             .why("linux.cgroupsPath")
-            .syscall(format!("write(2) of \"{pid}\" to {file}"))
-            .shell(format!("echo {pid} > {file}"))
-            .check(format!("cat /proc/{pid}/cgroup")),
+            .syscall(format!("write(2) of \"{value}\"{meaning} to {file}"))
+            .shell(format!("echo {value} > {file}"))
+            .check(check),
     )
 }
 

@@ -85,6 +85,9 @@ fn make_container(ctx: &InitContext) -> Result<Infallible, StepError> {
     wait_for_go(ctx.channel)?;
     let rec = ctx.opts.recorder;
     let pid = rec.init_pid();
+    if !ctx.opts.join_v1.is_empty() {
+        rec.stage(pid, Stage::Cgroup, || crate::cgroups::join_self(ctx.opts.join_v1, pid).in_stage("cgroup"))?;
+    }
     rec.stage(pid, Stage::Namespaces, || {
         become_root_of_user_namespace(ctx)?;
         join_existing_namespaces(ctx)?;

@@ -62,7 +62,7 @@ pub fn spawn_joined(opts: &JoinOptions) -> Result<SpawnedInit, ProcessError> {
         Ok(ForkResult::Parent { child }) => {
             guard.restore()?;
             drop(child_end);
-            Ok(SpawnedInit { pid: child, channel: runtime_end })
+            Ok(SpawnedInit { pid: child, channel: runtime_end, in_cgroup_v2: false })
         }
         Err(e) => {
             let _ = guard.restore();

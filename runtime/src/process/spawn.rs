@@ -1,8 +1,12 @@
 //! The runtime's side of making the init: clone(2) with the namespace flags.
 //!
-//! nix's `clone` runs a closure on a stack we provide, in a child that has a
-//! copy (not a share) of our memory, so the closure can read the spec and
-//! the plan we built — no serialisation needed before the child starts.
+//! The child has a copy (not a share) of our memory, so it can read the spec
+//! and the plan we built — no serialisation needed before it starts. When
+//! the container has a cgroup2 directory, clone3(2) starts the init inside
+//! it (CLONE_INTO_CGROUP): no cgroup.procs write, which would first wait
+//! for an RCU grace period (book: cgroup.md). Without clone3 (an older
+//! kernel, or it refuses), nix's `clone` runs the init on a stack we
+//! provide, and the runtime moves it into the cgroup afterwards.
 
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::path::Path;
@@ -34,6 +38,27 @@ pub enum ProcessError {
     Fifo { path: String, source: nix::Error },
 }
 
+/// clone3(2)'s argument block, version 2 (the one with `cgroup`;
+/// include/uapi/linux/sched.h). glibc has no wrapper, libc no struct.
+#[repr(C)]
+#[derive(Default)]
+struct CloneArgs {
+    flags: u64,
+    pidfd: u64,
+    child_tid: u64,
+    parent_tid: u64,
+    exit_signal: u64,
+    stack: u64,
+    stack_size: u64,
+    tls: u64,
+    set_tid: u64,
+    set_tid_size: u64,
+    cgroup: u64,
+}
+
+/// Start the child in the cgroup2 directory `clone_args.cgroup` names.
+const CLONE_INTO_CGROUP: u64 = 0x2_0000_0000;
+
 /// What the init needs to know besides the spec.
 pub struct InitOptions<'a> {
     pub spec: &'a Spec,
@@ -46,12 +71,18 @@ pub struct InitOptions<'a> {
     pub preserve_fds: i32,
     /// Where the init records its stages (shared with the runtime).
     pub recorder: &'a crate::recorder::Recorder,
+    /// The cgroup2 directory to start the init in (clone3), if any.
+    pub cgroup_v2: Option<&'a Path>,
+    /// The v1 directories the init moves itself into (empty: the runtime moves it).
+    pub join_v1: &'a [std::path::PathBuf],
 }
 
 /// A freshly cloned init and the runtime's end of the channel to it.
 pub struct SpawnedInit {
     pub pid: Pid,
     pub channel: Channel,
+    /// Whether clone3(2) started it in `InitOptions::cgroup_v2`.
+    pub in_cgroup_v2: bool,
 }
 
 /// clone(2) the container's init. It stops at once and waits for `Go`.
@@ -66,17 +97,50 @@ pub fn spawn_init(opts: &InitOptions, plan: &NamespacePlan) -> Result<SpawnedIni
     let ctx = InitContext { opts, plan, channel: &init_end, exec_fifo_fd: fifo.as_raw_fd() };
     let offsets = time_offsets(opts.spec);
     let guard = ChildNamespaceGuard::enter(plan, &offsets)?;
-    let mut stack = vec![0u8; INIT_STACK_SIZE];
-    // SAFETY: the runtime is single-threaded, so the child's copy of memory
-    // holds no lock another thread owned; the child never returns into our
-    // frames (it execs or _exits).
-    let result = unsafe {
-        clone(Box::new(|| init::container_init(&ctx)), &mut stack, plan.clone_flags, Some(Signal::SIGCHLD as i32))
-    };
+    let into = opts
+        .cgroup_v2
+        .and_then(|dir| open(dir, OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC, Mode::empty()).ok());
+    let mut result = into.as_ref().and_then(|dir| clone_into_cgroup(&ctx, plan, dir).ok()).map(|pid| Ok((pid, true)));
+    if result.is_none() {
+        let mut stack = vec![0u8; INIT_STACK_SIZE];
+        // SAFETY: the runtime is single-threaded, so the child's copy of memory
+        // holds no lock another thread owned; the child never returns into our
+        // frames (it execs or _exits).
+        let cloned = unsafe {
+            clone(Box::new(|| init::container_init(&ctx)), &mut stack, plan.clone_flags, Some(Signal::SIGCHLD as i32))
+        };
+        result = Some(cloned.map(|pid| (pid, false)));
+    }
     guard.restore()?;
-    let pid = result.map_err(|e| ProcessError::Clone(e, plan.unshare_equivalent()))?;
+    let (pid, in_cgroup_v2) =
+        result.expect("one of the clones ran").map_err(|e| ProcessError::Clone(e, plan.unshare_equivalent()))?;
     drop(init_end);
-    Ok(SpawnedInit { pid, channel: runtime_end })
+    Ok(SpawnedInit { pid, channel: runtime_end, in_cgroup_v2 })
+}
+
+/// clone3(2) of the init straight into the cgroup2 directory `dir`. Like
+/// fork(2), without a stack of its own: the child returns here on a copy of
+/// ours and leaves through _exit(2) (or execve) without coming back.
+fn clone_into_cgroup(ctx: &InitContext, plan: &NamespacePlan, dir: &OwnedFd) -> nix::Result<Pid> {
+    let mut args = CloneArgs {
+        flags: plan.clone_flags.bits() as u32 as u64 | CLONE_INTO_CGROUP,
+        exit_signal: Signal::SIGCHLD as u64,
+        cgroup: dir.as_raw_fd() as u64,
+        ..Default::default()
+    };
+    // SAFETY: clone3 reads `size` bytes of `args`. The runtime is
+    // single-threaded (see the clone below), and the child only runs the
+    // init, which never returns.
+    let ret = unsafe { libc::syscall(libc::SYS_clone3, &mut args as *mut CloneArgs, std::mem::size_of::<CloneArgs>()) };
+    match ret {
+        0 => {
+            let code = init::container_init(ctx);
+            // SAFETY: leaving the child without running our frames' destructors.
+            unsafe { libc::_exit(code as i32) }
+        }
+        pid if pid > 0 => Ok(Pid::from_raw(pid as i32)),
+        _ => Err(nix::errno::Errno::last()),
+    }
 }
 
 /// `linux.timeOffsets` as (clock, seconds, nanoseconds) lines for timens_offsets.
