@@ -86,10 +86,12 @@ fn glassbox_run_shows_the_container_being_made_in_order() {
     });
     let init = pid_of(lines[exec]).unwrap();
     assert_eq!(pid_of(lines[clone]).map(|p| p != init), Some(true), "init is the clone's child");
-    // The runtime puts the init in its cgroup: a write the probes name by
-    // its cgroup file (the openat that made the fd) and the value written.
-    find(&lines, clone, "the write of the init's pid into a cgroup.procs", |l| {
-        l.contains(r#" write("/sys/fs/cgroup/"#) && l.contains(&format!(r#"/cgroup.procs" → "{init}""#))
+    // The init is started in its v2 cgroup (clone3, CLONE_INTO_CGROUP) and
+    // writes itself into the v1 ones: writes the probes name by their cgroup
+    // file (the openat that made the fd) and the value written.
+    assert!(lines[clone].contains("CLONE_INTO_CGROUP"), "{}", lines[clone]);
+    find(&lines, clone, "the init's write of itself into a v1 tasks file", |l| {
+        pid_of(l) == Some(init) && l.contains(r#" write("/sys/fs/cgroup/"#) && l.contains(r#"/tasks" → "0""#)
     });
 
     // The namespaces the container's init is in after its execve: new

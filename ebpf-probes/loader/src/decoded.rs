@@ -38,6 +38,9 @@ const CLONE_FLAGS: &[(u64, &str)] = &[
     (libc::CLONE_UNTRACED as u64, "CLONE_UNTRACED"),
     (libc::CLONE_CHILD_SETTID as u64, "CLONE_CHILD_SETTID"),
     (libc::CLONE_IO as u64, "CLONE_IO"),
+    // clone3(2) only: its flags are 64 bits wide.
+    (0x1_0000_0000, "CLONE_CLEAR_SIGHAND"),
+    (0x2_0000_0000, "CLONE_INTO_CGROUP"),
 ];
 
 /// mount(2) flags.
