@@ -10,7 +10,8 @@
 # (bench/results/run-true.json) and a summary table.
 #
 # Run as root. Environment: RUNS (default 30), WARMUP (3), RSS_RUNS (10),
-# ROUNDS (150: glassbox, --no-events and crun in turns), GLASSBOX (default:
+# ROUNDS (150: glassbox, --no-events and crun in turns), PAUSED and PAUSE
+# (20 more rounds with 0.2 s before each run), GLASSBOX (default:
 # target/release/glassbox, built here).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -151,5 +152,28 @@ awk -v on="$(median "$work/turns-0.us")" -v off="$(median "$work/turns-1.us")" \
     printf "in turns, %d rounds: glassbox %.2f ms, --no-events %.2f ms, crun %.2f ms\n", n, on / 1000, off / 1000, crun / 1000
     printf "glassbox vs crun: %.2f (target: at most 1)\n", on / crun
     printf "events on vs off: %+.1f%%, %+.2f ms (target: at most +5%%)\n", (on / off - 1) * 100, (on - off) / 1000 }'
+
+# --- after a pause: what one `run` costs on a quiet machine --------------------
+# Back to back, the kernel's switch for cgroup.procs writes stays on from one
+# run to the next; after a pause the first such write waits for an RCU grace
+# period (book: cgroup.md) — 10 ms and more here. glassbox avoids that write
+# (clone3 into the v2 cgroup, the init writing itself into the v1 ones);
+# runc and crun do not. PAUSED rounds (default 20), PAUSE seconds apart.
+PAUSED=${PAUSED:-20}
+PAUSE=${PAUSE:-0.2}
+for r in $(seq "$PAUSED"); do
+    for k in 0 1 2; do
+        sleep "$PAUSE"
+        i=${turn[$(( (r + k) % 3 ))]}
+        start=$EPOCHREALTIME
+        $(run_cmd "$i") >/dev/null 2>&1
+        end=$EPOCHREALTIME
+        echo "$(( (${end/./} - ${start/./}) ))" >> "$work/paused-$i.us"
+    done
+done
+awk -v on="$(median "$work/paused-0.us")" -v off="$(median "$work/paused-1.us")" \
+    -v crun="$(median "$work/paused-$crun_index.us")" -v n="$PAUSED" -v p="$PAUSE" 'BEGIN {
+    printf "after a %s s pause, %d rounds: glassbox %.2f ms, --no-events %.2f ms, crun %.2f ms\n", p, n, on / 1000, off / 1000, crun / 1000
+    printf "after a pause: glassbox vs crun %.2f, events on vs off %+.1f%%\n", on / crun, (on / off - 1) * 100 }'
 echo
 say "raw timings: $json"
