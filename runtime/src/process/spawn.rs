@@ -85,7 +85,7 @@ pub struct SpawnedInit {
     pub in_cgroup_v2: bool,
 }
 
-/// clone(2) the container's init. It stops at once and waits for `Go`.
+/// clone3(2) (or clone(2)) the container's init. It stops at once and waits for `Go`.
 pub fn spawn_init(opts: &InitOptions, plan: &NamespacePlan) -> Result<SpawnedInit, ProcessError> {
     // The child gets a copy of our unwritten lines; it drops them first
     // thing (recorder::start_in_child), we write them at our next handshake.
