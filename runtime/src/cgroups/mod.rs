@@ -277,8 +277,8 @@ pub fn join_self(dirs: &[PathBuf], pid: i32) -> Result<(), CgroupError> {
     Ok(())
 }
 
-/// A `join` step: `file` written, the process moved, what was written when
-/// it is not the pid (the init's own "0"), or `via` for a clone into the cgroup.
+/// A `join` step: `file` written, the process moved, and what was written
+/// when it is not the pid (the init's own "0").
 fn record_join(file: &Path, pid: i32, value: Option<&str>) {
     let mut args = serde_json::Map::new();
     args.insert("file".into(), file.display().to_string().into());
