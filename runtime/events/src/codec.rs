@@ -31,13 +31,13 @@ pub fn to_line(event: &Event) -> String {
 pub fn write_line(out: &mut Vec<u8>, event: &Event) {
     out.extend_from_slice(b"{\"v\":");
     json_text::uint(out, event.v.into());
-    out.extend_from_slice(b",\"seq\":");
+    comma_key(out, "seq");
     json_text::uint(out, event.seq);
-    out.extend_from_slice(b",\"ts_ns\":");
+    comma_key(out, "ts_ns");
     json_text::uint(out, event.ts_ns);
     field(out, "wall", &event.wall);
     field(out, "container", &event.container);
-    out.extend_from_slice(b",\"pid\":");
+    comma_key(out, "pid");
     json_text::int(out, event.pid.into());
     known_field(out, "source", event.source.name());
     match &event.kind {
@@ -48,7 +48,7 @@ pub fn write_line(out: &mut Vec<u8>, event: &Event) {
         Kind::StageEnd { stage, duration_ns, outcome } => {
             known_field(out, "type", "stage_end");
             known_field(out, "stage", stage.name());
-            out.extend_from_slice(b",\"duration_ns\":");
+            comma_key(out, "duration_ns");
             json_text::uint(out, *duration_ns);
             known_field(out, "outcome", outcome.name());
         }
@@ -56,7 +56,7 @@ pub fn write_line(out: &mut Vec<u8>, event: &Event) {
             known_field(out, "type", "step");
             known_field(out, "stage", stage.name());
             field(out, "action", action);
-            out.extend_from_slice(b",\"args\":");
+            comma_key(out, "args");
             json_text::object(out, args);
         }
         Kind::Status { status } => {
@@ -65,14 +65,14 @@ pub fn write_line(out: &mut Vec<u8>, event: &Event) {
         }
         Kind::Syscall { nr, name, args, ret, latency_ns, decoded, ns } => {
             known_field(out, "type", "syscall");
-            out.extend_from_slice(b",\"nr\":");
+            comma_key(out, "nr");
             json_text::uint(out, (*nr).into());
             field(out, "name", name);
-            out.extend_from_slice(b",\"args\":");
+            comma_key(out, "args");
             json_text::uints(out, args);
-            out.extend_from_slice(b",\"ret\":");
+            comma_key(out, "ret");
             json_text::int(out, *ret);
-            out.extend_from_slice(b",\"latency_ns\":");
+            comma_key(out, "latency_ns");
             json_text::uint(out, *latency_ns);
             optional_object(out, "decoded", decoded);
             optional_object(out, "ns", ns);
@@ -81,14 +81,14 @@ pub fn write_line(out: &mut Vec<u8>, event: &Event) {
             known_field(out, "type", "process");
             known_field(out, "change", change.name());
             if let Some(ppid) = ppid {
-                out.extend_from_slice(b",\"ppid\":");
+                comma_key(out, "ppid");
                 json_text::int(out, (*ppid).into());
             }
             if let Some(filename) = filename {
                 field(out, "filename", filename);
             }
             if let Some(code) = exit_code {
-                out.extend_from_slice(b",\"exit_code\":");
+                comma_key(out, "exit_code");
                 json_text::int(out, (*code).into());
             }
             optional_object(out, "ns", ns);
@@ -101,36 +101,37 @@ pub fn write_line(out: &mut Vec<u8>, event: &Event) {
         Kind::Dropped { sink, count } => {
             known_field(out, "type", "dropped");
             field(out, "sink", sink);
-            out.extend_from_slice(b",\"count\":");
+            comma_key(out, "count");
             json_text::uint(out, *count);
         }
     }
     out.extend_from_slice(b"}\n");
 }
 
-/// `,"key":"value"` (every field but the first follows a comma; the keys
-/// are the model's own).
-fn field(out: &mut Vec<u8>, key: &str, value: &str) {
+/// `,"key":` — every field but the first follows a comma; the keys are the
+/// model's own names.
+fn comma_key(out: &mut Vec<u8>, key: &str) {
     out.push(b',');
     json_text::known(out, key);
     out.push(b':');
+}
+
+/// `,"key":"value"`.
+fn field(out: &mut Vec<u8>, key: &str, value: &str) {
+    comma_key(out, key);
     json_text::string(out, value);
 }
 
 /// A field whose value is one of the model's own names (a type, a stage).
 fn known_field(out: &mut Vec<u8>, key: &str, value: &str) {
-    out.push(b',');
-    json_text::known(out, key);
-    out.push(b':');
+    comma_key(out, key);
     json_text::known(out, value);
 }
 
 /// `,"key":{…}`, or nothing when the model skips it (`None`).
 fn optional_object(out: &mut Vec<u8>, key: &str, value: &Option<Map<String, Value>>) {
     if let Some(map) = value {
-        out.push(b',');
-        json_text::known(out, key);
-        out.push(b':');
+        comma_key(out, key);
         json_text::object(out, map);
     }
 }
