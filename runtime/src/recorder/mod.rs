@@ -7,8 +7,8 @@
 //!   replayable record. The runtime and the container's init both append to
 //!   it: the descriptor is opened with O_APPEND before clone(2), and whole
 //!   lines go out together — one write(2) before the process signals or
-//!   waits for another one ([`flush_before_waiting`]), forks, execs or exits
-//!   (the init cloned from the runtime drops its copy instead: [`start_in_child`]), and on
+//!   waits for another one ([`flush_before_waiting`]), execs or exits (a
+//!   child it clones or forks drops its copy instead: [`start_in_child`]), and on
 //!   an error (with a narrator, at each stage's end too) — so
 //!   lines never interleave, and the record costs six writes for a `run`
 //!   of /bin/true rather than one per event (on ext4 an appending write costs
@@ -92,7 +92,6 @@ pub struct Recorder {
 }
 
 struct Inner {
-    container: String,
     dir: PathBuf,
     file: Option<File>,
     /// Whole lines not yet written, and the wall clock's text (one lock per event).
@@ -208,7 +207,7 @@ impl Recorder {
     pub fn open(dir: &Path, container: &str) -> Recorder {
         // `run` is create, start, wait and delete in one process: one recorder serves them all.
         let current = CURRENT.lock().unwrap_or_else(|p| p.into_inner()).clone();
-        if let Some(rec) = current.filter(|r| r.inner.dir == dir && r.inner.container == container) {
+        if let Some(rec) = current.filter(|r| r.records(dir, container)) {
             return rec;
         }
         let path = dir.join(EVENTS_FILE);
@@ -246,10 +245,17 @@ impl Recorder {
             kind: Kind::Status { status: String::new() },
         };
         let pending = Mutex::new(Pending { lines, wall: WallText::new(), event });
-        let inner = Inner { container: container.into(), dir: dir.into(), file, pending, seq, shared };
+        let inner = Inner { dir: dir.into(), file, pending, seq, shared };
         let recorder = Recorder { inner: Arc::new(inner) };
         install(&recorder);
         recorder
+    }
+
+    /// Whether this is the record of `container` in `dir` (the id is the
+    /// one the event being written carries).
+    fn records(&self, dir: &Path, container: &str) -> bool {
+        self.inner.dir == dir
+            && self.inner.pending.lock().unwrap_or_else(|p| p.into_inner()).event.container == container
     }
 
     fn shared(&self) -> &Shared {
