@@ -108,8 +108,8 @@ impl Container {
         // directory, and the init writes itself into the v1 ones — unless it
         // starts in a new user namespace, where the host's cgroup files are
         // not its to write (then the runtime moves it, as into any cgroup).
-        let cgroup_v2 = cgroup.v2_dir();
-        let join_v1 = if plan.new_user { Vec::new() } else { cgroup.v1_dirs() };
+        let (cgroup_v2, cgroup_v1) = (cgroup.v2_dir(), cgroup.v1_dirs());
+        let join_v1: &[_] = if plan.new_user { &[] } else { &cgroup_v1 };
         // The clone(2) is glassbox's act (its pid): the container's own namespaces stage follows in the init.
         let init = rec.stage(me, Stage::Namespaces, || {
             let init = spawn_init(
@@ -124,7 +124,7 @@ impl Container {
                     preserve_fds: opts.preserve_fds,
                     recorder: &rec,
                     cgroup_v2: cgroup_v2.as_deref(),
-                    join_v1: &join_v1,
+                    join_v1,
                 },
                 &plan,
             )?;
@@ -141,7 +141,7 @@ impl Container {
             rec.stage(pid, Stage::Idmap, || namespaces::write_id_maps(pid, &uid, &gid))?;
         }
         rec.stage(pid, Stage::Cgroup, || {
-            let mut left = if join_v1.is_empty() { cgroup.v1_dirs() } else { Vec::new() };
+            let mut left = if join_v1.is_empty() { cgroup_v1.clone() } else { Vec::new() };
             match (&cgroup_v2, init.in_cgroup_v2) {
                 (Some(dir), true) => cgroups::record_cloned_into(dir, pid),
                 (dir, _) => left.extend(dir.clone()),

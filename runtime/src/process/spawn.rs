@@ -97,23 +97,35 @@ pub fn spawn_init(opts: &InitOptions, plan: &NamespacePlan) -> Result<SpawnedIni
     let ctx = InitContext { opts, plan, channel: &init_end, exec_fifo_fd: fifo.as_raw_fd() };
     let offsets = time_offsets(opts.spec);
     let guard = ChildNamespaceGuard::enter(plan, &offsets)?;
-    let into = opts
-        .cgroup_v2
-        .and_then(|dir| open(dir, OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC, Mode::empty()).ok());
-    let mut result = into.as_ref().and_then(|dir| clone_into_cgroup(&ctx, plan, dir).ok()).map(|pid| Ok((pid, true)));
-    if result.is_none() {
-        let mut stack = vec![0u8; INIT_STACK_SIZE];
-        // SAFETY: the runtime is single-threaded, so the child's copy of memory
-        // holds no lock another thread owned; the child never returns into our
-        // frames (it execs or _exits).
-        let cloned = unsafe {
-            clone(Box::new(|| init::container_init(&ctx)), &mut stack, plan.clone_flags, Some(Signal::SIGCHLD as i32))
-        };
-        result = Some(cloned.map(|pid| (pid, false)));
-    }
+    let into_cgroup = opts.cgroup_v2.and_then(|dir| {
+        let fd = open(dir, OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC, Mode::empty());
+        let pid = fd.and_then(|fd| clone_into_cgroup(&ctx, plan, &fd));
+        if let Err(e) = &pid {
+            let dir = dir.display();
+            crate::cli::log::debug(&format!("clone3 into {dir}: {e}; clone(2) instead, then a cgroup.procs write"));
+        }
+        pid.ok()
+    });
+    let result = match into_cgroup {
+        Some(pid) => Ok((pid, true)),
+        None => {
+            let mut stack = vec![0u8; INIT_STACK_SIZE];
+            // SAFETY: the runtime is single-threaded, so the child's copy of memory
+            // holds no lock another thread owned; the child never returns into our
+            // frames (it execs or _exits).
+            let cloned = unsafe {
+                clone(
+                    Box::new(|| init::container_init(&ctx)),
+                    &mut stack,
+                    plan.clone_flags,
+                    Some(Signal::SIGCHLD as i32),
+                )
+            };
+            cloned.map(|pid| (pid, false))
+        }
+    };
     guard.restore()?;
-    let (pid, in_cgroup_v2) =
-        result.expect("one of the clones ran").map_err(|e| ProcessError::Clone(e, plan.unshare_equivalent()))?;
+    let (pid, in_cgroup_v2) = result.map_err(|e| ProcessError::Clone(e, plan.unshare_equivalent()))?;
     drop(init_end);
     Ok(SpawnedInit { pid, channel: runtime_end, in_cgroup_v2 })
 }
@@ -121,7 +133,7 @@ pub fn spawn_init(opts: &InitOptions, plan: &NamespacePlan) -> Result<SpawnedIni
 /// clone3(2) of the init straight into the cgroup2 directory `dir`. Like
 /// fork(2), without a stack of its own: the child returns here on a copy of
 /// ours and leaves through _exit(2) (or execve) without coming back.
-fn clone_into_cgroup(ctx: &InitContext, plan: &NamespacePlan, dir: &OwnedFd) -> nix::Result<Pid> {
+fn clone_into_cgroup(ctx: &InitContext, plan: &NamespacePlan, dir: &impl AsRawFd) -> nix::Result<Pid> {
     let mut args = CloneArgs {
         flags: plan.clone_flags.bits() as u32 as u64 | CLONE_INTO_CGROUP,
         exit_signal: Signal::SIGCHLD as u64,
