@@ -32,8 +32,8 @@ pub struct JoinOptions<'a> {
 
 /// fork a child inside the container's pid namespace; it waits for `Go`.
 pub fn spawn_joined(opts: &JoinOptions) -> Result<SpawnedInit, ProcessError> {
-    // The child gets a copy of our memory: no line may wait there to be written twice.
-    opts.recorder.flush();
+    // The child gets a copy of our unwritten lines; it drops them first
+    // thing (recorder::start_in_child), we write them at our next handshake.
     let joined = namespaces::of_process(opts.init_pid);
     let plan = NamespacePlan {
         join_before_clone: joined
@@ -49,6 +49,8 @@ pub fn spawn_joined(opts: &JoinOptions) -> Result<SpawnedInit, ProcessError> {
     let forked = unsafe { fork() };
     match forked {
         Ok(ForkResult::Child) => {
+            // Before anything can fail: the error path writes our unwritten lines.
+            crate::recorder::start_in_child();
             drop(runtime_end);
             let err = match join_and_exec(opts, &joined, &child_end) {
                 Ok(never) => match never {},
@@ -78,7 +80,6 @@ fn join_and_exec(
 ) -> Result<std::convert::Infallible, StepError> {
     let process = opts.process;
     super::init::reset_signals()?;
-    crate::recorder::start_in_child();
     super::init::wait_for_go(channel)?;
     let (rec, pid) = (opts.recorder, opts.recorder.init_pid());
     let rest: Vec<_> = joined
