@@ -135,11 +135,12 @@ awk -v on="$on" -v off="$off" -v ex="$explain" 'BEGIN {
 # $EPOCHREALTIME, and their medians compare.
 ROUNDS=${ROUNDS:-150}
 for i in "${!names[@]}"; do [ "${names[$i]}" = crun ] && crun_index=$i; done
+# time_one INDEX [SERIES]: one run, its microseconds appended to $work/SERIES-INDEX.us
 time_one() {
     local start=$EPOCHREALTIME
     $(run_cmd "$1") >/dev/null 2>&1
     local end=$EPOCHREALTIME
-    echo "$(( (${end/./} - ${start/./}) ))" >> "$work/turns-$1.us" # microseconds
+    echo "$(( (${end/./} - ${start/./}) ))" >> "$work/${2:-turns}-$1.us"
 }
 turn=(0 1 "$crun_index")
 for r in $(seq "$ROUNDS"); do
@@ -164,11 +165,7 @@ PAUSE=${PAUSE:-0.2}
 for r in $(seq "$PAUSED"); do
     for k in 0 1 2; do
         sleep "$PAUSE"
-        i=${turn[$(( (r + k) % 3 ))]}
-        start=$EPOCHREALTIME
-        $(run_cmd "$i") >/dev/null 2>&1
-        end=$EPOCHREALTIME
-        echo "$(( (${end/./} - ${start/./}) ))" >> "$work/paused-$i.us"
+        time_one "${turn[$(( (r + k) % 3 ))]}" paused
     done
 done
 awk -v on="$(median "$work/paused-0.us")" -v off="$(median "$work/paused-1.us")" \
