@@ -38,7 +38,7 @@ pub enum CgroupError {
     BadPath(String, &'static str),
     #[error("cannot create cgroup {path}: {source} (is cgroupfs mounted at /sys/fs/cgroup?)")]
     Create { path: String, source: cgroups_rs::fs::error::Error },
-    #[error("cannot move pid {pid} into the cgroup: writing {file}: {source}")]
+    #[error("cannot move pid {pid} into the container's cgroup: writing {file}: {source} (is the cgroup still there, and cgroupfs mounted read-write at /sys/fs/cgroup?)")]
     Join { file: PathBuf, pid: i32, source: std::io::Error },
     #[error("cgroup2 tree of a hybrid host: {path}: {source}")]
     Unified { path: PathBuf, source: std::io::Error },
