@@ -19,6 +19,8 @@ use std::path::{Path, PathBuf};
 use nix::sched::{setns, CloneFlags};
 use oci_spec::runtime::{LinuxIdMapping, LinuxNamespace, LinuxNamespaceType};
 
+use crate::recorder::step;
+
 #[derive(Debug, thiserror::Error)]
 pub enum NamespaceError {
     #[error("linux.namespaces: cannot open {kind} namespace {path}: {source}")]
@@ -164,7 +166,9 @@ pub fn join_all(list: &[(LinuxNamespaceType, PathBuf)]) -> Result<(), NamespaceE
             path: path.clone(),
             source,
         })?;
-        record("setns", [("type", proc_name(t).to_string()), ("path", path.display().to_string())]);
+        step("setns", |a| {
+            a.path("path", path).str("type", proc_name(t));
+        });
     }
     Ok(())
 }
@@ -172,7 +176,9 @@ pub fn join_all(list: &[(LinuxNamespaceType, PathBuf)]) -> Result<(), NamespaceE
 /// unshare(2) one new namespace.
 pub fn unshare(t: LinuxNamespaceType) -> Result<(), NamespaceError> {
     nix::sched::unshare(clone_flag(t)).map_err(|source| NamespaceError::Unshare { kind: proc_name(t), source })?;
-    record("unshare", [("flags", flag_name(t).to_string())]);
+    step("unshare", |a| {
+        a.str("flags", flag_name(t));
+    });
     Ok(())
 }
 
@@ -188,11 +194,6 @@ fn flag_name(t: LinuxNamespaceType) -> &'static str {
         LinuxNamespaceType::Network => "CLONE_NEWNET",
         LinuxNamespaceType::Time => "CLONE_NEWTIME",
     }
-}
-
-/// One `step` event of the stage running (string arguments only).
-fn record<const N: usize>(action: &str, args: [(&str, String); N]) {
-    crate::recorder::step(action, args.into_iter().map(|(k, v)| (k.to_string(), v.into())).collect());
 }
 
 /// The runtime's own pid and time namespaces, to step back into after clone:
@@ -269,7 +270,9 @@ pub fn write_id_maps(pid: i32, uid: &[LinuxIdMapping], gid: &[LinuxIdMapping]) -
         let lines = id_map_lines(maps);
         std::fs::write(&file, &lines).map_err(|source| NamespaceError::IdMap { file: file.clone(), source })?;
         for line in lines.lines() {
-            record(name, [("file", file.display().to_string()), ("line", line.to_string())]);
+            step(name, |a| {
+                a.path("file", &file).str("line", line);
+            });
         }
     }
     Ok(())

@@ -7,6 +7,7 @@ use serde_json::{Map, Value};
 
 use crate::event::{Event, Kind, Outcome, ProcessChange, Source, Stage, SCHEMA_VERSION};
 use crate::json_text;
+use crate::step_args::StepArgs;
 
 #[derive(Debug, thiserror::Error)]
 pub enum CodecError {
@@ -29,17 +30,7 @@ pub fn to_line(event: &Event) -> String {
 /// container is being made, and a trace adds one per syscall.
 /// tests/wire.rs holds every kind to serde's bytes.
 pub fn write_line(out: &mut Vec<u8>, event: &Event) {
-    out.extend_from_slice(b"{\"v\":");
-    json_text::uint(out, event.v.into());
-    comma_key(out, "seq");
-    json_text::uint(out, event.seq);
-    comma_key(out, "ts_ns");
-    json_text::uint(out, event.ts_ns);
-    field(out, "wall", &event.wall);
-    field(out, "container", &event.container);
-    comma_key(out, "pid");
-    json_text::int(out, event.pid.into());
-    known_field(out, "source", event.source.name());
+    envelope(out, event);
     match &event.kind {
         Kind::StageBegin { stage } => {
             known_field(out, "type", "stage_begin");
@@ -106,6 +97,36 @@ pub fn write_line(out: &mut Vec<u8>, event: &Event) {
         }
     }
     out.extend_from_slice(b"}\n");
+}
+
+/// Append a `step` line: `event`'s envelope (its `kind` is not looked at),
+/// then `stage`, `action` and the arguments `args` writes — the same bytes
+/// as [`write_line`] of the step with those arguments as a map.
+pub fn write_step_line(out: &mut Vec<u8>, event: &Event, stage: Stage, action: &str, args: impl FnOnce(&mut StepArgs)) {
+    envelope(out, event);
+    known_field(out, "type", "step");
+    known_field(out, "stage", stage.name());
+    field(out, "action", action);
+    comma_key(out, "args");
+    let mut writer = StepArgs::begin(out);
+    args(&mut writer);
+    writer.end();
+    out.extend_from_slice(b"}\n");
+}
+
+/// The fields every event has, from `{"v":` to `"source":…`.
+fn envelope(out: &mut Vec<u8>, event: &Event) {
+    out.extend_from_slice(b"{\"v\":");
+    json_text::uint(out, event.v.into());
+    comma_key(out, "seq");
+    json_text::uint(out, event.seq);
+    comma_key(out, "ts_ns");
+    json_text::uint(out, event.ts_ns);
+    field(out, "wall", &event.wall);
+    field(out, "container", &event.container);
+    comma_key(out, "pid");
+    json_text::int(out, event.pid.into());
+    known_field(out, "source", event.source.name());
 }
 
 /// `,"key":` — every field but the first follows a comma; the keys are the

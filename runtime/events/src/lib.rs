@@ -19,9 +19,11 @@ mod codec;
 mod event;
 mod json_text;
 mod sink;
+mod step_args;
 mod wall;
 
-pub use codec::{from_line, to_line, write_line, CodecError};
+pub use codec::{from_line, to_line, write_line, write_step_line, CodecError};
 pub use event::{Event, Kind, Outcome, ProcessChange, Source, Stage, SCHEMA_VERSION};
 pub use sink::{MemorySink, Sink};
+pub use step_args::StepArgs;
 pub use wall::WallText;

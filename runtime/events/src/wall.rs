@@ -46,16 +46,8 @@ impl WallText {
 
     /// The text of the present instant (CLOCK_REALTIME).
     pub fn now(&mut self) -> String {
-        let mut text = String::with_capacity(30);
-        self.now_into(&mut text);
-        text
-    }
-
-    /// The text of the present instant, in place of what `out` held (no allocation once it has grown).
-    pub fn now_into(&mut self, out: &mut String) {
         let since_epoch = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
-        out.clear();
-        self.push(out, since_epoch.as_nanos() as i64);
+        self.format(since_epoch.as_nanos() as i64)
     }
 }
 

@@ -134,6 +134,59 @@ fn step_arguments_of_every_shape_are_written_as_serde_would() {
     assert_eq!(from_line(&expected).unwrap(), e);
 }
 
+/// A step written argument by argument (the runtime's way) is the same
+/// line as the step with those arguments in a map.
+#[test]
+fn step_arguments_written_in_place_are_the_map_s_bytes() {
+    let path = std::path::Path::new("/run/a \"quoted\"\tpath");
+    let shell = format_args!("mount -t {} {} {}", "proc", "proc", "/proc");
+    let nested = json!({"list": [1, "two"], "empty": ""});
+    let mut line = Vec::new();
+    write_step_line(&mut line, &event(Kind::Status { status: "ignored".into() }), Stage::Mounts, "mount", |a| {
+        a.uint("big", u64::MAX)
+            .display("command", shell)
+            .path("escaped", path)
+            .opt_str("fstype", Some("proc"))
+            .bool("is", true)
+            .strs("list", ["a", "b\"c"])
+            .int("negative", -3)
+            .value("nested", &nested)
+            .opt_str("none", None)
+            .null("nothing")
+            .str("source", "proc");
+    });
+    let expected = event(Kind::Step {
+        stage: Stage::Mounts,
+        action: "mount".into(),
+        args: json!({
+            "big": u64::MAX, "command": "mount -t proc proc /proc", "escaped": path.display().to_string(),
+            "fstype": "proc", "is": true, "list": ["a", "b\"c"], "negative": -3, "nested": nested,
+            "none": null, "nothing": null, "source": "proc",
+        })
+        .as_object()
+        .unwrap()
+        .clone(),
+    });
+    assert_eq!(String::from_utf8(line).unwrap(), to_line(&expected));
+
+    let mut spread = Vec::new();
+    let fields = json!({"policy": "SCHED_OTHER", "nice": 0}).as_object().unwrap().clone();
+    write_step_line(&mut spread, &expected, Stage::Rlimits, "scheduler", |a| {
+        a.fields(&fields);
+    });
+    let step = Kind::Step { stage: Stage::Rlimits, action: "scheduler".into(), args: fields };
+    assert_eq!(String::from_utf8(spread).unwrap(), to_line(&Event { kind: step, ..expected }));
+}
+
+#[test]
+#[cfg(debug_assertions)]
+#[should_panic(expected = "out of order")]
+fn step_arguments_out_of_order_are_a_bug() {
+    write_step_line(&mut Vec::new(), &event(Kind::Status { status: String::new() }), Stage::Mounts, "m", |a| {
+        a.str("target", "/").str("source", "x");
+    });
+}
+
 #[test]
 fn the_wire_shape_is_flat() {
     let line = to_line(&one_of_each()[2]);

@@ -53,7 +53,7 @@ impl ContainerCgroup {
                 };
                 write_step(
                     &CgroupWriteOutcome { path, value: w.value.clone(), field: w.field.clone() },
-                    err.to_string(),
+                    &err.to_string(),
                 );
                 return Err(err);
             }
@@ -66,17 +66,14 @@ impl ContainerCgroup {
 /// A write the kernel took: logged with --debug and recorded as a step.
 fn record(done: CgroupWriteOutcome) -> CgroupWriteOutcome {
     crate::cli::log::debug(&format!("cgroup: {done}"));
-    write_step(&done, "ok".into());
+    write_step(&done, "ok");
     done
 }
 
-fn write_step(w: &CgroupWriteOutcome, result: String) {
-    let mut args = serde_json::Map::new();
-    args.insert("file".into(), w.path.display().to_string().into());
-    args.insert("value".into(), w.value.clone().into());
-    args.insert("field".into(), w.field.clone().into());
-    args.insert("result".into(), result.into());
-    crate::recorder::step("write", args);
+fn write_step(w: &CgroupWriteOutcome, result: &str) {
+    crate::recorder::step("write", |a| {
+        a.str("field", &w.field).path("file", &w.path).str("result", result).str("value", &w.value);
+    });
 }
 
 /// With the BFQ I/O scheduler, v1's blkio weights live in blkio.bfq.* files.

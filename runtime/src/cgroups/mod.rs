@@ -280,22 +280,19 @@ pub fn join_self(dirs: &[PathBuf], pid: i32) -> Result<(), CgroupError> {
 /// A `join` step: `file` written, the process moved, and what was written
 /// when it is not the pid (the init's own "0").
 fn record_join(file: &Path, pid: i32, value: Option<&str>) {
-    let mut args = serde_json::Map::new();
-    args.insert("file".into(), file.display().to_string().into());
-    args.insert("pid".into(), pid.into());
-    if let Some(value) = value {
-        args.insert("value".into(), value.into());
-    }
-    crate::recorder::step("join", args);
+    crate::recorder::step("join", |a| {
+        a.path("file", file).int("pid", pid.into());
+        if let Some(value) = value {
+            a.str("value", value);
+        }
+    });
 }
 
 /// The `join` step of an init that clone3(2) started in `dir` (CLONE_INTO_CGROUP).
 pub fn record_cloned_into(dir: &Path, pid: i32) {
-    let mut args = serde_json::Map::new();
-    args.insert("file".into(), dir.display().to_string().into());
-    args.insert("pid".into(), pid.into());
-    args.insert("via".into(), "clone3".into());
-    crate::recorder::step("join", args);
+    crate::recorder::step("join", |a| {
+        a.path("file", dir).int("pid", pid.into()).str("via", "clone3");
+    });
 }
 
 impl ContainerCgroup {

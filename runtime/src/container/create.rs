@@ -18,9 +18,8 @@ use crate::process::{spawn_init, FromInit, FromRuntime, InitOptions, SpawnedInit
 use crate::recorder::Recorder;
 use crate::state::{proc_stat, ContainerDir, ContainerState, Status};
 use crate::{hooks, terminal};
-use glassbox_events::{Kind, Stage};
+use glassbox_events::{Stage, StepArgs};
 use oci_spec::runtime::LinuxDeviceCgroup;
-use serde_json::json;
 
 /// What to do with the pty master when `process.terminal` is true.
 pub enum ConsoleHandling {
@@ -82,7 +81,7 @@ impl Container {
         let bundle = rec.stage(me, Stage::Bundle, || {
             let bundle = Bundle::load(&opts.bundle)?;
             check_console_options(&bundle, &opts.console)?;
-            crate::recorder::step("load", load_args(&bundle));
+            crate::recorder::step("load", |a| load_args(a, &bundle));
             Ok::<_, ContainerError>(bundle)
         })?;
 
@@ -90,7 +89,9 @@ impl Container {
         let cgroup_path = cgroups::cgroup_path(linux.cgroups_path().as_deref(), &paths.cgroup_parent, &opts.id)?;
         let cgroup = undo.cgroup.insert(rec.stage(me, Stage::Cgroup, || {
             let cgroup = ContainerCgroup::create(&cgroup_path, &paths.cgroup_parent)?;
-            crate::recorder::step("create", create_args(&cgroup));
+            crate::recorder::step("create", |a| {
+                a.str("path", &cgroup.path).str("version", cgroup.layout_name());
+            });
             Ok::<_, cgroups::CgroupError>(cgroup)
         })?);
         if let Some(resources) = linux.resources() {
@@ -129,7 +130,7 @@ impl Container {
                 &plan,
             )?;
             rec.set_init_pid(init.pid.as_raw());
-            rec.emit(init.pid.as_raw(), clone_step(&plan));
+            rec.step(init.pid.as_raw(), Stage::Namespaces, "clone", |a| clone_args(a, &plan));
             Ok::<_, crate::process::ProcessError>(init)
         })?;
         undo.init = Some(init.pid);
@@ -211,36 +212,18 @@ impl Container {
 }
 
 /// The clone(2) that made the init, as a `step` event.
-fn clone_step(plan: &NamespacePlan) -> Kind {
-    let mut args = serde_json::Map::new();
+fn clone_args(a: &mut StepArgs, plan: &NamespacePlan) {
     let flags: Vec<&str> = plan.clone_flags.iter_names().map(|(name, _)| name).collect();
-    args.insert("flags".into(), flags.join(" | ").into());
-    args.insert("equivalent".into(), plan.unshare_equivalent().into());
-    Kind::Step { stage: Stage::Namespaces, action: "clone".into(), args }
-}
-
-/// A step's arguments, written as a JSON object literal.
-fn args(value: serde_json::Value) -> serde_json::Map<String, serde_json::Value> {
-    match value {
-        serde_json::Value::Object(map) => map,
-        _ => serde_json::Map::new(),
-    }
+    a.str("equivalent", &plan.unshare_equivalent()).str("flags", &flags.join(" | "));
 }
 
 /// The `load` step: which config.json, for which rootfs.
-fn load_args(bundle: &Bundle) -> serde_json::Map<String, serde_json::Value> {
+fn load_args(a: &mut StepArgs, bundle: &Bundle) {
     let root = bundle.spec.root().as_ref();
-    args(json!({
-        "config": bundle.dir.join("config.json").display().to_string(),
-        "oci_version": bundle.spec.version(),
-        "rootfs": bundle.rootfs.display().to_string(),
-        "readonly": root.and_then(|r| r.readonly()).unwrap_or(false),
-    }))
-}
-
-/// The cgroup `create` step: its path and the host's cgroup layout.
-fn create_args(cgroup: &ContainerCgroup) -> serde_json::Map<String, serde_json::Value> {
-    args(json!({ "path": cgroup.path, "version": cgroup.layout_name() }))
+    a.path("config", &bundle.dir.join("config.json"))
+        .str("oci_version", bundle.spec.version())
+        .bool("readonly", root.and_then(|r| r.readonly()).unwrap_or(false))
+        .path("rootfs", &bundle.rootfs);
 }
 
 fn apply_device_rules(cgroup: &ContainerCgroup, rules: &[LinuxDeviceCgroup]) -> Result<(), ContainerError> {
@@ -250,10 +233,14 @@ fn apply_device_rules(cgroup: &ContainerCgroup, rules: &[LinuxDeviceCgroup]) -> 
     if cgroup.version() == cgroups::CgroupVersion::V2 {
         let dir = cgroup.dir_of("devices").unwrap_or_default();
         let attached = cgroup.attach_device_filter(&writes);
-        let result = attached.as_ref().map_or_else(|e| e.to_string(), |_| "ok".into());
         let n = attached.as_ref().copied().unwrap_or(writes.len());
-        let step = json!({ "cgroup": dir.display().to_string(), "rules": n, "result": result });
-        crate::recorder::step("device_filter", args(step));
+        crate::recorder::step("device_filter", |a| {
+            a.path("cgroup", &dir).uint("rules", n as u64);
+            match &attached {
+                Ok(_) => a.str("result", "ok"),
+                Err(e) => a.display("result", e),
+            };
+        });
         attached?;
         return Ok(());
     }

@@ -9,7 +9,7 @@ use nix::sys::signal::Signal;
 use super::{Container, ContainerError};
 use crate::hooks;
 use crate::paths::Paths;
-use crate::recorder::Recorder;
+use crate::recorder::{step, Recorder};
 use crate::state::Status;
 use glassbox_events::Stage;
 
@@ -53,7 +53,9 @@ impl Container {
         let _ = self.cgroup.thaw();
         self.cgroup.signal_all(Signal::SIGKILL);
         let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(self.state.pid), Signal::SIGKILL);
-        record("kill", [("pid", self.state.pid.into()), ("signal", Signal::SIGKILL.as_str().into())]);
+        step("kill", |a| {
+            a.int("pid", self.state.pid.into()).str("signal", Signal::SIGKILL.as_str());
+        });
         let deadline = Instant::now() + Duration::from_secs(5);
         while self.state.init_alive() && Instant::now() < deadline {
             // Our own child (foreground `run`) must be reaped to stop being alive.
@@ -77,18 +79,19 @@ impl Container {
             }
         }
         self.cgroup.remove(&self.paths.cgroup_parent)?;
-        record("remove_cgroup", [("path", self.cgroup.path.clone().into())]);
-        record("remove_state_dir", [("path", self.dir.path.display().to_string().into())]);
+        step("remove_cgroup", |a| {
+            a.str("path", &self.cgroup.path);
+        });
+        step("remove_state_dir", |a| {
+            a.path("path", &self.dir.path);
+        });
         // The record moves out first (a rename: our descriptor follows it),
         // so this step and the stage's end still land in it.
         if let Some(kept) = self.dir.remove()? {
-            record("keep_events", [("path", kept.display().to_string().into())]);
+            step("keep_events", |a| {
+                a.path("path", &kept);
+            });
         }
         Ok(())
     }
-}
-
-/// One `step` event of the stage running, with the action's real arguments.
-fn record<const N: usize>(action: &str, args: [(&str, serde_json::Value); N]) {
-    crate::recorder::step(action, args.into_iter().map(|(k, v)| (k.to_string(), v)).collect());
 }

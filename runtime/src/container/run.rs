@@ -15,7 +15,7 @@ use crate::paths::Paths;
 use crate::recorder::Recorder;
 use crate::signals::{exit_status_code, FORWARDED};
 use crate::terminal;
-use glassbox_events::{Kind, Stage};
+use glassbox_events::Stage;
 
 pub struct RunOptions {
     pub create: CreateOptions,
@@ -82,14 +82,13 @@ impl Container {
 fn record_exit(rec: &Recorder, status: WaitStatus) {
     let pid = std::process::id() as i32;
     let signal = match status {
-        WaitStatus::Signaled(_, sig, _) => serde_json::Value::from(sig.as_str()),
-        _ => serde_json::Value::Null,
+        WaitStatus::Signaled(_, sig, _) => Some(sig.as_str()),
+        _ => None,
     };
     let _ = rec.stage(pid, Stage::Exit, || {
-        let mut args = serde_json::Map::new();
-        args.insert("exit_code".into(), exit_status_code(status).into());
-        args.insert("signal".into(), signal);
-        rec.emit(pid, Kind::Step { stage: Stage::Exit, action: "exit".into(), args });
+        rec.step(pid, Stage::Exit, "exit", |a| {
+            a.int("exit_code", exit_status_code(status).into()).opt_str("signal", signal);
+        });
         Ok::<_, std::convert::Infallible>(())
     });
     rec.status(pid, "stopped");

@@ -161,13 +161,18 @@ fn record(kind: &str, hook: &Hook, result: &Result<HookOutcome, HookError>) {
         Err(HookError::Failed { code, .. }) => Some(*code),
         Err(_) => None,
     };
-    let mut args = serde_json::Map::new();
-    args.insert("hook".into(), kind.into());
-    args.insert("path".into(), hook.path().display().to_string().into());
-    args.insert("args".into(), hook.args().clone().unwrap_or_default().into());
-    args.insert("exit_code".into(), exit_code.into());
-    args.insert("result".into(), result.as_ref().map_or_else(|e| e.to_string(), |_| "ok".into()).into());
-    crate::recorder::step("hook", args);
+    crate::recorder::step("hook", |a| {
+        a.strs("args", hook.args().iter().flatten());
+        match exit_code {
+            Some(code) => a.int("exit_code", code.into()),
+            None => a.null("exit_code"),
+        };
+        a.str("hook", kind).path("path", hook.path());
+        match result {
+            Ok(_) => a.str("result", "ok"),
+            Err(e) => a.display("result", e),
+        };
+    });
 }
 
 /// Plan and run one hook; an exit code other than 0 is an error.

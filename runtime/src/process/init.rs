@@ -13,11 +13,11 @@ use std::os::fd::{AsRawFd, RawFd};
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
-use glassbox_events::{Kind, Stage};
+use glassbox_events::{Stage, StepArgs};
 use nix::sys::signal::{signal, sigprocmask, SigHandler, SigSet, SigmaskHow, Signal};
 use oci_spec::runtime::{LinuxNamespaceType, LinuxPersonality, LinuxSeccomp, Process, Spec};
 
-use crate::recorder::Recorder;
+use crate::recorder::{step, Recorder};
 
 use super::protocol::{Channel, FromInit, FromRuntime};
 use super::spawn::InitOptions;
@@ -128,7 +128,7 @@ fn make_container(ctx: &InitContext) -> Result<Infallible, StepError> {
     rec.status(pid, "running");
     rec.stage(pid, Stage::Hooks, || run_start_container_hooks(ctx, &state_json))?;
     load_seccomp_last(rec, pid, process, seccomp)?;
-    rec.before_execve(pid, exec.as_step());
+    rec.before_execve(pid, |a| exec.step_args(a));
     close_runtime_fds(ctx.opts.preserve_fds)?;
     exec.exec()
 }
@@ -152,25 +152,29 @@ pub(super) fn drop_privileges(
     }
     rec.stage(pid, Stage::Capabilities, || {
         let caps = process.capabilities().as_ref();
-        let before = security::capability_sets();
+        let before = security::CapabilitySets::read();
         security::drop_bounding_set(caps).in_stage("capabilities")?;
         security::switch_user(process.user()).in_stage("capabilities")?;
         security::apply_capabilities(caps).in_stage("capabilities")?;
-        let after = security::capability_sets();
-        record("capabilities", [("before", before), ("after", after)]);
+        let after = security::CapabilitySets::read();
+        step("capabilities", |a| {
+            for (key, sets) in [("after", after), ("before", before)] {
+                match sets {
+                    Some(sets) => a.object(key, |o| sets.write(o)),
+                    None => a.null(key),
+                };
+            }
+        });
         change_to_cwd(process)?;
         if no_new_privs {
             security::set_no_new_privileges().in_stage("capabilities")?;
         } else {
-            record("no_new_privs", [("value", false.into())]);
+            step("no_new_privs", |a| {
+                a.bool("value", false);
+            });
         }
         Ok(())
     })
-}
-
-/// One `step` event of the stage running, with the action's real arguments.
-fn record<const N: usize>(action: &str, args: [(&str, serde_json::Value); N]) {
-    crate::recorder::step(action, args.into_iter().map(|(k, v)| (k.to_string(), v)).collect());
 }
 
 /// With no_new_privs the filter loads unprivileged, and last, so it only has
@@ -243,7 +247,7 @@ fn enter_new_cgroup_namespace(ctx: &InitContext) -> Result<(), StepError> {
 /// controlling terminal or job control.
 pub(super) fn start_new_session() -> Result<(), StepError> {
     nix::unistd::setsid().map(drop).in_stage("namespaces")?;
-    record("setsid", []);
+    step("setsid", |_| {});
     Ok(())
 }
 
@@ -262,7 +266,7 @@ fn join_new_session_keyring() -> Result<(), StepError> {
         });
     }
     if rc >= 0 {
-        record("keyring", []);
+        step("keyring", |_| {});
     }
     Ok(())
 }
@@ -318,7 +322,9 @@ pub(super) fn set_up_terminal(
 fn set_hostname(spec: &Spec) -> Result<(), StepError> {
     if let Some(name) = spec.hostname().as_deref().filter(|h| !h.is_empty()) {
         nix::unistd::sethostname(name).in_stage("hostname")?;
-        record("sethostname", [("name", name.into())]);
+        step("sethostname", |a| {
+            a.str("name", name);
+        });
     }
     if let Some(name) = spec.domainname().as_deref().filter(|h| !h.is_empty()) {
         // SAFETY: a valid pointer and length for the duration of the call.
@@ -329,7 +335,9 @@ fn set_hostname(spec: &Spec) -> Result<(), StepError> {
                 message: format!("setdomainname({name:?}): {}", std::io::Error::last_os_error()),
             });
         }
-        record("setdomainname", [("name", name.into())]);
+        step("setdomainname", |a| {
+            a.str("name", name);
+        });
     }
     Ok(())
 }
@@ -347,7 +355,9 @@ fn write_sysctls(spec: &Spec) -> Result<(), StepError> {
             stage: "sysctl",
             message: format!("linux.sysctl {key:?} = {value:?}: writing {}: {e} (is it a namespaced sysctl, and is its namespace new?)", file.display()),
         })?;
-        record("write", [("key", key.into()), ("file", file.display().to_string().into()), ("value", value.into())]);
+        step("write", |a| {
+            a.path("file", &file).str("key", &key).str("value", &value);
+        });
     }
     Ok(())
 }
@@ -361,7 +371,9 @@ pub(super) fn change_to_cwd(process: &Process) -> Result<(), StepError> {
     let _ = std::fs::create_dir_all(cwd);
     nix::unistd::chdir(cwd)
         .map_err(|e| StepError { stage: "exec", message: format!("process.cwd {}: chdir: {e}", cwd.display()) })?;
-    record("chdir", [("cwd", cwd.display().to_string().into())]);
+    step("chdir", |a| {
+        a.path("cwd", cwd);
+    });
     Ok(())
 }
 
@@ -423,12 +435,11 @@ impl ExecTarget {
     }
 
     /// The `step` event of the execve about to happen: path, argv, env count.
-    pub fn as_step(&self) -> Kind {
-        let mut args = serde_json::Map::new();
-        args.insert("path".into(), self.path.to_string_lossy().into());
-        args.insert("argv".into(), self.argv.iter().map(|a| a.to_string_lossy().into_owned()).collect());
-        args.insert("env_count".into(), self.env.len().into());
-        Kind::Step { stage: Stage::Exec, action: "execve".into(), args }
+    /// The `execve` step's arguments.
+    pub fn step_args(&self, a: &mut StepArgs) {
+        a.strs("argv", self.argv.iter().map(|arg| arg.to_string_lossy()))
+            .uint("env_count", self.env.len() as u64)
+            .str("path", &self.path.to_string_lossy());
     }
 
     pub fn exec(self) -> Result<std::convert::Infallible, StepError> {

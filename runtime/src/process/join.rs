@@ -96,7 +96,7 @@ fn join_and_exec(
     let exec = rec.stage(pid, Stage::Exec, || ExecTarget::resolve(process))?;
     super::init::load_seccomp_last(rec, pid, process, opts.seccomp)?;
     channel.send(&FromInit::Ready).in_stage("exec")?;
-    rec.before_execve(pid, exec.as_step());
+    rec.before_execve(pid, |a| exec.step_args(a));
     super::init::close_runtime_fds(opts.preserve_fds)?;
     exec.exec()
 }

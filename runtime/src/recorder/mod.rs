@@ -39,7 +39,9 @@ use std::ptr::NonNull;
 use std::sync::atomic::{AtomicI32, AtomicU64, AtomicU8, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 
-use glassbox_events::{write_line, Event, Kind, Outcome, Source, Stage, WallText, SCHEMA_VERSION};
+use glassbox_events::{
+    write_line, write_step_line, Event, Kind, Outcome, Source, Stage, StepArgs, WallText, SCHEMA_VERSION,
+};
 use nix::sys::mman::{mmap_anonymous, MapFlags, ProtFlags};
 
 use hub::HubSocket;
@@ -98,6 +100,11 @@ struct Inner {
     pending: Mutex<Pending>,
     seq: sequence::Sequence,
     shared: NonNull<Shared>,
+    /// CLOCK_REALTIME minus CLOCK_MONOTONIC when the recorder opened: an
+    /// event's wall time is its monotonic stamp plus this, one clock read
+    /// per event instead of two. Both clocks tick alike (NTP slews both);
+    /// only a step of the wall clock while the process records would show.
+    wall_offset_ns: i64,
 }
 
 struct Pending {
@@ -154,9 +161,7 @@ pub fn events_written(dir: &Path) -> usize {
 /// describe a step (reading the capability sets) can be skipped otherwise.
 pub fn recording() -> bool {
     let current = CURRENT.lock().unwrap_or_else(|p| p.into_inner()).clone();
-    current.is_some_and(|rec| rec.inner.file.is_some())
-        || config().is_some_and(|c| c.narrator.is_some())
-        || hub().is_some()
+    current.is_some_and(|rec| rec.has_sinks())
 }
 
 /// First thing in a process cloned or forked from the runtime (the init, an
@@ -191,12 +196,15 @@ pub fn install(rec: &Recorder) {
 }
 
 /// Record one concrete action, with its real arguments, as a `step` of the
-/// stage now running (nothing when no stage is running).
-pub fn step(action: &str, args: serde_json::Map<String, serde_json::Value>) {
+/// stage now running (nothing when no stage is running). `args` writes the
+/// arguments, in byte order of their names, straight into the line
+/// ([`StepArgs`]); it is called only when a sink takes the event, so with
+/// `--no-events` no step is even described.
+pub fn step(action: &str, args: impl FnOnce(&mut StepArgs)) {
     let Some(stage) = Stage::ALL.get(CURRENT_STAGE.load(Ordering::SeqCst) as usize).copied() else { return };
     let rec = CURRENT.lock().unwrap_or_else(|p| p.into_inner()).clone();
     if let Some(rec) = rec {
-        rec.emit(CURRENT_PID.load(Ordering::SeqCst), Kind::Step { stage, action: action.into(), args });
+        rec.step(CURRENT_PID.load(Ordering::SeqCst), stage, action, args);
     }
 }
 
@@ -245,7 +253,8 @@ impl Recorder {
             kind: Kind::Status { status: String::new() },
         };
         let pending = Mutex::new(Pending { lines, wall: WallText::new(), event });
-        let inner = Inner { dir: dir.into(), file, pending, seq, shared };
+        let wall_offset_ns = wall_clock_ns() - monotonic_ns() as i64;
+        let inner = Inner { dir: dir.into(), file, pending, seq, shared, wall_offset_ns };
         let recorder = Recorder { inner: Arc::new(inner) };
         install(&recorder);
         recorder
@@ -279,11 +288,22 @@ impl Recorder {
         self.shared().init_pid.load(Ordering::SeqCst)
     }
 
+    /// A `step` of `stage` about `pid`, its arguments written by `args`
+    /// (as for [`step`]). An `execve` step is written at once.
+    pub fn step(&self, pid: i32, stage: Stage, action: &str, args: impl FnOnce(&mut StepArgs)) {
+        if self.has_sinks() {
+            self.write(pid, action == "execve", |lines, event| write_step_line(lines, event, stage, action, args));
+        }
+    }
+
+    /// Whether any sink takes this recorder's events.
+    fn has_sinks(&self) -> bool {
+        self.inner.file.is_some() || config().is_some_and(|c| c.narrator.is_some()) || hub().is_some()
+    }
+
     /// Send one event about `pid` to every sink.
     pub fn emit(&self, pid: i32, kind: Kind) {
-        let narrator = config().and_then(|c| c.narrator.as_ref());
-        let hub = hub();
-        if self.inner.file.is_none() && narrator.is_none() && hub.is_none() {
+        if !self.has_sinks() {
             return;
         }
         let write_now = match &kind {
@@ -292,19 +312,32 @@ impl Recorder {
             Kind::Step { action, .. } => action == "execve",
             // With a narrator a person may be looking at the record while
             // --step holds the next stage: it is whole at every stage's end.
-            Kind::StageEnd { .. } => narrator.is_some() && CURRENT_STAGE.load(Ordering::SeqCst) == NO_STAGE,
+            Kind::StageEnd { .. } => {
+                config().is_some_and(|c| c.narrator.is_some()) && CURRENT_STAGE.load(Ordering::SeqCst) == NO_STAGE
+            }
             _ => false,
         };
+        self.write(pid, write_now, |lines, event| {
+            event.kind = kind;
+            write_line(lines, event)
+        });
+    }
+
+    /// Stamp the next event of this container's stream (seq, time, `pid`),
+    /// let `line` append it to the unwritten lines, and pass it to every
+    /// sink; `write_now` writes the file at once.
+    fn write(&self, pid: i32, write_now: bool, line: impl FnOnce(&mut Vec<u8>, &mut Event)) {
+        let narrator = config().and_then(|c| c.narrator.as_ref());
+        let hub = hub();
         let mut guard = self.inner.pending.lock().unwrap_or_else(|p| p.into_inner());
         let Pending { lines, wall, event } = &mut *guard;
-        // The next event of this container's stream, stamped now.
         event.seq = self.inner.seq.next();
         event.ts_ns = monotonic_ns();
-        wall.now_into(&mut event.wall);
+        event.wall.clear();
+        wall.push(&mut event.wall, event.ts_ns as i64 + self.inner.wall_offset_ns);
         event.pid = pid;
-        event.kind = kind;
         let start = lines.len();
-        write_line(lines, event);
+        line(lines, event);
         let line = &lines[start..];
         if let Some(hub) = hub {
             if !hub.offer(line) {
@@ -362,11 +395,12 @@ impl Recorder {
 
     /// The last events of a process about to execve(2) the user's program
     /// (the init, a process joining with `exec`): the hub's drops, if any,
-    /// then the `execve` step — written together, in one write(2).
-    pub fn before_execve(&self, pid: i32, execve_step: Kind) {
+    /// then the `execve` step (`args`: path, argv, env count) — written
+    /// together, in one write(2).
+    pub fn before_execve(&self, pid: i32, args: impl FnOnce(&mut StepArgs)) {
         self.note_drops(pid);
         // An `execve` step is written at once, with every line before it.
-        self.emit(pid, execve_step);
+        self.step(pid, Stage::Exec, "execve", args);
     }
 
     /// The Dropped event, when the hub missed some since the last report.
@@ -381,6 +415,12 @@ impl Recorder {
             self.emit(pid, Kind::Dropped { sink: "hub".into(), count });
         }
     }
+}
+
+/// CLOCK_REALTIME in nanoseconds since the Unix epoch.
+fn wall_clock_ns() -> i64 {
+    let since_epoch = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+    since_epoch.as_nanos() as i64
 }
 
 /// CLOCK_MONOTONIC in nanoseconds: the clock eBPF's bpf_ktime_get_ns() reads.

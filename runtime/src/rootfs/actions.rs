@@ -5,7 +5,7 @@
 //! what a learner (and the narrator) is shown.
 
 use std::fmt;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use nix::mount::MsFlags;
 
@@ -101,13 +101,12 @@ impl MountCall {
 
 impl fmt::Display for MountCall {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let target = self.target.display();
-        let source = self.source.as_ref().map(|s| s.display().to_string()).unwrap_or_default();
+        // Written piece by piece, without a String of its own: every mount's
+        // step carries this text (~40 a container).
+        let target = PathText(&self.target);
+        let source = PathText(self.source.as_deref().unwrap_or(Path::new("")));
         let rec = self.flags.contains(MsFlags::MS_REC);
-        let mut options: Vec<String> = flag_names(self.flags).into_iter().map(String::from).collect();
-        if let Some(d) = &self.data {
-            options.push(d.clone());
-        }
+        let options = Options(self);
         if self.flags.contains(MsFlags::MS_MOVE) {
             return write!(f, "mount --move {source} {target}");
         }
@@ -126,8 +125,8 @@ impl fmt::Display for MountCall {
         }
         if self.flags.contains(MsFlags::MS_REMOUNT) {
             let bind = if self.flags.contains(MsFlags::MS_BIND) { ",bind" } else { "" };
-            let rest = if options.is_empty() { String::new() } else { format!(",{}", options.join(",")) };
-            return write!(f, "mount -o remount{bind}{rest} {target}");
+            let comma = if options.is_empty() { "" } else { "," };
+            return write!(f, "mount -o remount{bind}{comma}{options} {target}");
         }
         if self.flags.contains(MsFlags::MS_BIND) {
             let verb = if rec { "--rbind" } else { "--bind" };
@@ -138,9 +137,44 @@ impl fmt::Display for MountCall {
             write!(f, " -t {t}")?;
         }
         if !options.is_empty() {
-            write!(f, " -o {}", options.join(","))?;
+            write!(f, " -o {options}")?;
         }
         write!(f, " {source} {target}")
+    }
+}
+
+/// A mount's `-o` list: its flags' names, then its data, comma-separated.
+struct Options<'a>(&'a MountCall);
+
+impl Options<'_> {
+    fn is_empty(&self) -> bool {
+        self.0.data.is_none() && !FLAG_NAMES.iter().any(|(flag, _)| self.0.flags.contains(*flag))
+    }
+}
+
+impl fmt::Display for Options<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let names = FLAG_NAMES.iter().filter(|(flag, _)| self.0.flags.contains(*flag)).map(|(_, name)| *name);
+        for (i, option) in names.chain(self.0.data.as_deref()).enumerate() {
+            if i > 0 {
+                f.write_str(",")?;
+            }
+            f.write_str(option)?;
+        }
+        Ok(())
+    }
+}
+
+/// A path as `Path::display` shows it, without its slower lossy walk when
+/// the path is UTF-8 (nearly always).
+struct PathText<'a>(pub &'a Path);
+
+impl fmt::Display for PathText<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.0.to_str() {
+            Some(text) => f.write_str(text),
+            None => self.0.display().fmt(f),
+        }
     }
 }
 

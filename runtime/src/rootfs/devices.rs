@@ -152,10 +152,13 @@ pub fn plan_devices(spec: &Spec, in_user_namespace: bool) -> Result<Vec<DeviceAc
 /// Makes one planned device action inside the rootfs.
 pub fn apply_device(rootfs: &Path, action: &DeviceAction) -> Result<(), RootfsError> {
     let result = apply_device_action(rootfs, action);
-    let mut args = serde_json::Map::new();
-    args.insert("equivalent".into(), action.to_string().into());
-    args.insert("result".into(), result.as_ref().map_or_else(|e| e.to_string(), |_| "ok".to_string()).into());
-    crate::recorder::step("device", args);
+    crate::recorder::step("device", |a| {
+        a.display("equivalent", action);
+        match &result {
+            Ok(()) => a.str("result", "ok"),
+            Err(e) => a.display("result", e),
+        };
+    });
     result
 }
 

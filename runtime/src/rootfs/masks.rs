@@ -21,7 +21,7 @@ use super::actions::MountCall;
 use super::error::RootfsError;
 use super::mounts::{existing_flags, mount, mount_error};
 use super::options::propagation_flags;
-use super::record;
+use crate::recorder;
 
 /// One finishing step; most of them decide their exact mount(2) calls only
 /// when they see the path (file or directory, flags it has).
@@ -112,10 +112,16 @@ pub fn apply_finish_step(step: &FinishStep) -> Result<(), RootfsError> {
         (_, None) => {}
         (FinishStep::Mask { path, .. }, Some(call)) => {
             let how = if call.is_bind() { "bind /dev/null" } else { "read-only tmpfs" };
-            record("mask", [("path", path.display().to_string().into()), ("how", how.into())]);
+            recorder::step("mask", |a| {
+                a.str("how", how).path("path", path);
+            });
         }
-        (FinishStep::ReadOnly { path, .. }, _) => record("readonly", [("path", path.display().to_string().into())]),
-        (FinishStep::ReadOnlyRoot, _) => record("readonly", [("path", "/".into())]),
+        (FinishStep::ReadOnly { path, .. }, _) => recorder::step("readonly", |a| {
+            a.path("path", path);
+        }),
+        (FinishStep::ReadOnlyRoot, _) => recorder::step("readonly", |a| {
+            a.str("path", "/");
+        }),
         (FinishStep::Propagation(_), _) => {}
     }
     for call in calls {

@@ -122,10 +122,5 @@ pub fn finish(ctx: &RootfsContext) -> Result<(), RootfsError> {
     Ok(())
 }
 
-/// One `step` event of the stage running: `args` are the action's real arguments.
-pub(crate) fn record<const N: usize>(action: &str, args: [(&str, serde_json::Value); N]) {
-    crate::recorder::step(action, args.into_iter().map(|(k, v)| (k.to_string(), v)).collect());
-}
-
 #[cfg(test)]
 mod root_test;

@@ -26,25 +26,36 @@ pub fn mount(call: &MountCall, host_target: &Path) -> Result<(), Errno> {
         call.flags,
         call.data.as_deref(),
     );
-    let mut args = serde_json::Map::new();
-    args.insert("source".into(), call.source.as_ref().map(|s| s.display().to_string()).into());
-    args.insert("target".into(), call.target.display().to_string().into());
-    args.insert("fstype".into(), call.fstype.clone().into());
-    args.insert("flags".into(), syscall_flags(call.flags).into());
-    args.insert("data".into(), call.data.clone().into());
-    args.insert("equivalent".into(), call.to_string().into());
-    args.insert("result".into(), result.map_or_else(|e| e.desc().to_string(), |_| "ok".to_string()).into());
-    crate::recorder::step("mount", args);
+    crate::recorder::step("mount", |a| {
+        a.opt_str("data", call.data.as_deref())
+            .display("equivalent", call)
+            .display("flags", SyscallFlags(call.flags))
+            .opt_str("fstype", call.fstype.as_deref())
+            .str("result", result.map_or_else(|e| e.desc(), |_| "ok"));
+        match &call.source {
+            Some(source) => a.path("source", source),
+            None => a.null("source"),
+        };
+        a.path("target", &call.target);
+    });
     result
 }
 
 /// The flags as mount(2) is given them: "MS_BIND | MS_REC", or "0".
-fn syscall_flags(flags: MsFlags) -> String {
-    let names: Vec<&str> = flags.iter_names().map(|(name, _)| name).collect();
-    if names.is_empty() {
-        "0".into()
-    } else {
-        names.join(" | ")
+struct SyscallFlags(MsFlags);
+
+impl std::fmt::Display for SyscallFlags {
+    fn fmt(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        if self.0.is_empty() {
+            return f.write_str("0");
+        }
+        for (i, (name, _)) in self.0.iter_names().enumerate() {
+            if i > 0 {
+                f.write_str(" | ")?;
+            }
+            f.write_str(name)?;
+        }
+        Ok(())
     }
 }
 

@@ -17,7 +17,7 @@ use nix::unistd::{chdir, chroot, pivot_root};
 use super::actions::MountCall;
 use super::error::RootfsError;
 use super::mounts::{mount, mount_error};
-use super::record;
+use crate::recorder;
 
 fn step(step: &'static str, path: &Path, hint: &'static str) -> impl FnOnce(Errno) -> RootfsError {
     let path = path.to_path_buf();
@@ -33,8 +33,9 @@ pub fn pivot_into(rootfs: &Path) -> Result<(), RootfsError> {
         "the rootfs must be a mount point whose parent is not shared; on a ramfs root use --no-pivot",
     ))?;
     // put_old is the new root itself: the old root now sits on top of it.
-    let shown = rootfs.display().to_string();
-    record("pivot_root", [("new_root", shown.clone().into()), ("put_old", shown.into())]);
+    recorder::step("pivot_root", |a| {
+        a.path("new_root", rootfs).path("put_old", rootfs);
+    });
     let old_root = MountCall::propagation(".", MsFlags::MS_SLAVE | MsFlags::MS_REC);
     mount(&old_root, Path::new(".")).map_err(|e| mount_error("pivot_root", "the old root", &old_root, e))?;
     umount2(".", MntFlags::MNT_DETACH).map_err(step(
@@ -42,7 +43,9 @@ pub fn pivot_into(rootfs: &Path) -> Result<(), RootfsError> {
         Path::new("/"),
         "the old root should be stacked on the new one right after pivot_root",
     ))?;
-    record("umount", [("target", ".".into()), ("flags", "MNT_DETACH".into())]);
+    recorder::step("umount", |a| {
+        a.str("flags", "MNT_DETACH").str("target", ".");
+    });
     chdir("/").map_err(step("chdir(2) to the new /", Path::new("/"), "the new root vanished?"))
 }
 
@@ -53,6 +56,8 @@ pub fn move_and_chroot(rootfs: &Path) -> Result<(), RootfsError> {
         MountCall { source: Some(".".into()), target: "/".into(), fstype: None, flags: MsFlags::MS_MOVE, data: None };
     mount(&call, Path::new("/")).map_err(|e| mount_error("--no-pivot", "the rootfs onto /", &call, e))?;
     chroot(".").map_err(step("chroot(2)", rootfs, "needs CAP_SYS_CHROOT"))?;
-    record("chroot", [("path", rootfs.display().to_string().into())]);
+    recorder::step("chroot", |a| {
+        a.path("path", rootfs);
+    });
     chdir("/").map_err(step("chdir(2) to the new /", Path::new("/"), "the new root vanished?"))
 }

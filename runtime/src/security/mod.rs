@@ -53,7 +53,7 @@ mod root_tests;
 pub use capabilities::{
     kernel_capabilities, plan_capabilities, to_kernel_capability, CapabilityPlan, SkippedCapability,
 };
-pub use capability_sets::capability_sets;
+pub use capability_sets::CapabilitySets;
 pub use process_attrs::{ioprio_value, personality_value, IOPRIO_WHO_PROCESS};
 pub use rlimits::{plan_rlimits, rlimit_name, rlimit_resource, RlimitSetting};
 pub use scheduler::{plan_scheduler, SchedAttr};
@@ -62,6 +62,8 @@ pub use seccomp_plan::{plan_seccomp, SeccompPlan, SeccompRule, UnknownSyscall};
 pub use user::{home_dir_from_passwd, home_for_uid, DEFAULT_UMASK};
 
 use oci_spec::runtime::{LinuxCapabilities, LinuxSeccomp, Process, User};
+
+use crate::recorder::step;
 
 /// Everything that can go wrong while the init process gives up its
 /// privileges. Each message names the config.json field and the value, the
@@ -139,33 +141,36 @@ pub fn apply_process_attributes(
     rlimits::apply_rlimits(&rlimits)?;
     if let Some(value) = process.oom_score_adj() {
         process_attrs::set_oom_score_adj(value)?;
-        record("oom_score_adj", [("value", value.into())]);
+        step("oom_score_adj", |a| {
+            a.int("value", value.into());
+        });
     }
     if let Some(io) = process.io_priority() {
         process_attrs::set_io_priority(io)?;
-        record("ioprio", [("class", io.class().to_string().into()), ("priority", io.priority().into())]);
+        step("ioprio", |a| {
+            a.display("class", io.class()).int("priority", io.priority());
+        });
     }
     if let Some(sched) = process.scheduler() {
         scheduler::set_scheduler(&plan_scheduler(sched)?)?;
         // The values given, as config.json spells them (policy, nice, priority, …).
-        let given = match serde_json::to_value(sched) {
-            Ok(serde_json::Value::Object(fields)) => fields,
-            _ => serde_json::Map::new(),
-        };
-        crate::recorder::step("scheduler", given);
+        step("scheduler", |a| {
+            if let Ok(serde_json::Value::Object(fields)) = serde_json::to_value(sched) {
+                a.fields(&fields);
+            }
+        });
     }
     if let Some(p) = personality {
         process_attrs::set_personality(p)?;
-        record("personality", [("domain", p.domain().to_string().into())]);
+        step("personality", |a| {
+            a.display("domain", p.domain());
+        });
     }
     let mask = user::set_umask(process.user())?;
-    record("umask", [("value", format!("{mask:04o}").into())]);
+    step("umask", |a| {
+        a.display("value", format_args!("{mask:04o}"));
+    });
     Ok(())
-}
-
-/// One `step` event of the stage running, with the action's real arguments.
-pub(crate) fn record<const N: usize>(action: &str, args: [(&str, serde_json::Value); N]) {
-    crate::recorder::step(action, args.into_iter().map(|(k, v)| (k.to_string(), v)).collect());
 }
 
 /// Remove from the bounding set every capability not listed in `bounding`.
@@ -178,7 +183,9 @@ pub fn drop_bounding_set(caps: Option<&LinuxCapabilities>) -> Result<(), Securit
 pub fn switch_user(user: &User) -> Result<(), SecurityError> {
     user::switch_user(user)?;
     let gids: Vec<u32> = user.additional_gids().clone().unwrap_or_default();
-    record("set_user", [("uid", user.uid().into()), ("gid", user.gid().into()), ("additional_gids", gids.into())]);
+    step("set_user", |a| {
+        a.value("additional_gids", &gids.into()).uint("gid", user.gid().into()).uint("uid", user.uid().into());
+    });
     Ok(())
 }
 
@@ -190,7 +197,9 @@ pub fn apply_capabilities(caps: Option<&LinuxCapabilities>) -> Result<(), Securi
 /// prctl(PR_SET_NO_NEW_PRIVS, 1).
 pub fn set_no_new_privileges() -> Result<(), SecurityError> {
     no_new_privs::set()?;
-    record("no_new_privs", [("value", true.into())]);
+    step("no_new_privs", |a| {
+        a.bool("value", true);
+    });
     Ok(())
 }
 
@@ -203,15 +212,12 @@ pub fn load_seccomp(profile: &LinuxSeccomp, when: &str) -> Result<(), SecurityEr
     let spelled = |v: serde_json::Result<serde_json::Value>| {
         v.ok().filter(|v| !v.is_null()).unwrap_or_else(|| serde_json::json!([]))
     };
-    record(
-        "load",
-        [
-            ("default_action", action_name(plan.default_action).into()),
-            ("rules", plan.rules.len().into()),
-            ("architectures", spelled(serde_json::to_value(profile.architectures()))),
-            ("flags", spelled(serde_json::to_value(profile.flags()))),
-            ("when", when.into()),
-        ],
-    );
+    step("load", |a| {
+        a.value("architectures", &spelled(serde_json::to_value(profile.architectures())))
+            .str("default_action", &action_name(plan.default_action))
+            .value("flags", &spelled(serde_json::to_value(profile.flags())))
+            .uint("rules", plan.rules.len() as u64)
+            .str("when", when);
+    });
     seccomp::load(&plan)
 }

@@ -102,7 +102,9 @@ pub fn plan_rlimits(rlimits: &[PosixRlimit]) -> Result<Vec<RlimitSetting>, Secur
 pub(crate) fn apply_rlimits(settings: &[RlimitSetting]) -> Result<(), SecurityError> {
     for s in settings {
         let Err(source) = setrlimit(s.resource, s.soft, s.hard) else {
-            super::record("setrlimit", [("resource", s.name.into()), ("soft", s.soft.into()), ("hard", s.hard.into())]);
+            crate::recorder::step("setrlimit", |a| {
+                a.uint("hard", s.hard).str("resource", s.name).uint("soft", s.soft);
+            });
             continue;
         };
         let current_hard = getrlimit(s.resource).map(|(_, hard)| hard).ok();
