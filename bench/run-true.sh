@@ -11,8 +11,9 @@
 #
 # Run as root. Environment: RUNS (default 30), WARMUP (3), RSS_RUNS (10),
 # ROUNDS (150: glassbox, --no-events and crun in turns), PAUSED and PAUSE
-# (20 more rounds with 0.2 s before each run), GLASSBOX (default:
-# target/release/glassbox, built here).
+# (20 more rounds with 0.2 s before each run), STATE_ON (tmpfs, the
+# default, or disk: where the state directories are, see below), GLASSBOX
+# (default: target/release/glassbox, built here).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -52,14 +53,27 @@ if command -v youki >/dev/null 2>&1; then
 fi
 
 work=$(mktemp -d /tmp/glassbox-bench.XXXXXX)
+# The runtimes' state directories (--root) are on a tmpfs, as on a usual
+# host, where /run is one (runc keeps its state in /run/runc, glassbox in
+# /run/glassbox). On this VM /run and /tmp are on the root ext4 filesystem,
+# whose journal makes each file made or removed cost tens of µs more than
+# on a tmpfs — for every runtime, and for glassbox's events record once
+# more. STATE_ON=disk keeps them in $work instead.
+state=$work/state
+mkdir -p "$state"
 cleanup() {
     for i in "${!names[@]}"; do
-        "${bins[$i]}" --root "$work/root-${names[$i]}" delete --force "bench-${names[$i]}" >/dev/null 2>&1 || true
+        "${bins[$i]}" --root "$state/root-${names[$i]}" delete --force "bench-${names[$i]}" >/dev/null 2>&1 || true
     done
+    if mountpoint -q "$state"; then umount "$state"; fi
     rm -rf "$work"
     restore_hugetlb
 }
 trap cleanup EXIT
+STATE_ON=${STATE_ON:-tmpfs}
+if [ "$STATE_ON" = tmpfs ]; then
+    mount -t tmpfs -o size=256m,mode=0700 glassbox-bench-state "$state"
+fi
 move_hugetlb_to_v1
 
 bundle=$work/bundle
@@ -77,22 +91,22 @@ mv "$work/config.json" "$bundle/config.json"
 # `run` deletes the container when /bin/true exits, so the same id is free
 # again for the next run; the --prepare step (not timed) removes anything a
 # failed run left, so one failure cannot make every later run fail too.
-run_cmd() { echo "${bins[$1]} ${globals[$1]} --root $work/root-${names[$1]} run ${runflags[$1]} --bundle $bundle bench-${names[$1]}"; }
+run_cmd() { echo "${bins[$1]} ${globals[$1]} --root $state/root-${names[$1]} run ${runflags[$1]} --bundle $bundle bench-${names[$1]}"; }
 hf_args=(-N --warmup "$WARMUP" --runs "$RUNS")
 for i in "${!names[@]}"; do
-    mkdir -p "$work/root-${names[$i]}"
+    mkdir -p "$state/root-${names[$i]}"
     # Fail early, with the runtime's own message, rather than inside hyperfine.
     if ! out=$($(run_cmd "$i") 2>&1); then
         echo "bench/run-true.sh: ${names[$i]} cannot run the bundle: $out" >&2
         exit 1
     fi
-    hf_args+=(--prepare "sh -c '${bins[$i]} --root $work/root-${names[$i]} delete --force bench-${names[$i]} 2>/dev/null || true'")
+    hf_args+=(--prepare "sh -c '${bins[$i]} --root $state/root-${names[$i]} delete --force bench-${names[$i]} 2>/dev/null || true'")
     hf_args+=(--command-name "${names[$i]}" "$(run_cmd "$i")")
 done
 
 mkdir -p bench/results
 json=bench/results/run-true.json
-say "hyperfine: ${names[*]} — $RUNS runs each after $WARMUP warm-up runs"
+say "hyperfine: ${names[*]} — $RUNS runs each after $WARMUP warm-up runs; state directories on $STATE_ON"
 hyperfine "${hf_args[@]}" --export-json "$json"
 
 # --- peak memory ---------------------------------------------------------------
@@ -131,8 +145,12 @@ awk -v on="$on" -v off="$off" -v ex="$explain" 'BEGIN {
 # seconds of load elsewhere on the machine land on one command only (here the
 # first write into a cgroup.procs waits for an RCU grace period: 1 to 15 ms),
 # enough to move a 5% difference either way. Here glassbox, glassbox
-# --no-events and crun take turns, in a rotating order, timed with bash's
-# $EPOCHREALTIME, and their medians compare.
+# --no-events and crun take turns, timed with bash's $EPOCHREALTIME, and
+# their medians compare. The rounds go through all six orders of the three,
+# so each follows each other one equally often: what one run leaves the
+# kernel to finish (a cgroup's removal, an RCU grace period) lands on the
+# next, and a plain rotation (0 1 2, 1 2 0, 2 0 1) put crun right before
+# glassbox twice as often as before --no-events.
 ROUNDS=${ROUNDS:-150}
 for i in "${!names[@]}"; do [ "${names[$i]}" = crun ] && crun_index=$i; done
 # time_one INDEX [SERIES]: one run, its microseconds appended to $work/SERIES-INDEX.us
@@ -143,9 +161,10 @@ time_one() {
     echo "$(( (${end/./} - ${start/./}) ))" >> "$work/${2:-turns}-$1.us"
 }
 turn=(0 1 "$crun_index")
+orders=("0 1 2" "0 2 1" "1 0 2" "1 2 0" "2 0 1" "2 1 0")
 for r in $(seq "$ROUNDS"); do
-    for k in 0 1 2; do
-        time_one "${turn[$(( (r + k) % 3 ))]}"
+    for k in ${orders[$((r % 6))]}; do
+        time_one "${turn[$k]}"
     done
 done
 awk -v on="$(median "$work/turns-0.us")" -v off="$(median "$work/turns-1.us")" \
@@ -163,9 +182,9 @@ awk -v on="$(median "$work/turns-0.us")" -v off="$(median "$work/turns-1.us")" \
 PAUSED=${PAUSED:-20}
 PAUSE=${PAUSE:-0.2}
 for r in $(seq "$PAUSED"); do
-    for k in 0 1 2; do
+    for k in ${orders[$((r % 6))]}; do
         sleep "$PAUSE"
-        time_one "${turn[$(( (r + k) % 3 ))]}" paused
+        time_one "${turn[$k]}" paused
     done
 done
 awk -v on="$(median "$work/paused-0.us")" -v off="$(median "$work/paused-1.us")" \
