@@ -91,6 +91,36 @@ fn create_and_start_record_every_stage_in_order() {
     assert!(equivalents.iter().any(|c| c == "mount -t proc proc /proc"), "{equivalents:#?}");
     assert!(equivalents.iter().any(|c| c.starts_with("mknod -m 0666 /dev/null c 1 3")), "{equivalents:#?}");
 
+    // The capability sets before and after they were cut down: the bounding
+    // set after is config.json's, as the kernel holds it for the container
+    // (execve leaves the bounding set as it is); before, the runtime's own.
+    let sets = events
+        .iter()
+        .find_map(|e| match &e.kind {
+            Kind::Step { action, args, .. } if action == "capabilities" => Some(args.clone()),
+            _ => None,
+        })
+        .expect("a capabilities step");
+    let names = |set: &serde_json::Value| -> Vec<String> {
+        let mut names: Vec<String> = set.as_array().unwrap().iter().map(|n| n.as_str().unwrap().into()).collect();
+        names.sort();
+        names
+    };
+    let mut configured = names(&bundle.config()["process"]["capabilities"]["bounding"]);
+    configured.dedup();
+    assert_eq!(names(&sets["after"]["bounding"]), configured);
+    let bounding_of = |status: &str| {
+        let line = status.lines().find_map(|l| l.strip_prefix("CapBnd:")).unwrap();
+        u64::from_str_radix(line.trim(), 16).unwrap().count_ones() as usize
+    };
+    let container = std::fs::read_to_string(format!("/proc/{init}/status")).unwrap();
+    assert_eq!(bounding_of(&container), configured.len(), "{container}");
+    let ours = std::fs::read_to_string("/proc/self/status").unwrap();
+    assert_eq!(names(&sets["before"]["bounding"]).len(), bounding_of(&ours));
+    for set in ["ambient", "effective", "inheritable", "permitted"] {
+        assert!(sets["after"][set].is_array() && sets["before"][set].is_array(), "{set}: {sets:?}");
+    }
+
     let statuses: Vec<&str> = events
         .iter()
         .filter_map(|e| match &e.kind {

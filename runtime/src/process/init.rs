@@ -153,14 +153,14 @@ pub(super) fn drop_privileges(
     rec.stage(pid, Stage::Capabilities, || {
         let caps = process.capabilities().as_ref();
         let before = security::CapabilitySets::read();
-        security::drop_bounding_set(caps).in_stage("capabilities")?;
+        let bounding = security::drop_bounding_set(caps).in_stage("capabilities")?;
         security::switch_user(process.user()).in_stage("capabilities")?;
         security::apply_capabilities(caps).in_stage("capabilities")?;
         let after = security::CapabilitySets::read();
         step("capabilities", |a| {
-            for (key, sets) in [("after", after), ("before", before)] {
+            for (key, sets, bounding) in [("after", after, bounding.after), ("before", before, bounding.before)] {
                 match sets {
-                    Some(sets) => a.object(key, |o| sets.write(o)),
+                    Some(sets) => a.object(key, |o| sets.write(o, bounding)),
                     None => a.null(key),
                 };
             }

@@ -39,9 +39,19 @@ pub struct CapabilityPlan {
 }
 
 /// The capabilities the running kernel knows (PR_CAPBSET_READ answers for
-/// them), read without needing /proc.
+/// them), read without needing /proc — once per process: the answer
+/// never changes, and it takes a call per capability.
 pub fn kernel_capabilities() -> CapsHashSet {
-    caps::runtime::thread_all_supported()
+    static KNOWN: std::sync::OnceLock<CapsHashSet> = std::sync::OnceLock::new();
+    KNOWN.get_or_init(caps::runtime::thread_all_supported).clone()
+}
+
+/// The bounding set (bit n = capability n) as [`drop_bounding`] found it,
+/// and as it left it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BoundingChange {
+    pub before: u64,
+    pub after: u64,
 }
 
 /// oci-spec's capability → the kernel's, matched by the `CAP_…` name both use.
@@ -119,46 +129,28 @@ fn sorted(set: &CapsHashSet) -> Vec<caps::Capability> {
     v
 }
 
-/// PR_CAPBSET_DROP every capability the kernel knows that is not in the plan.
-pub(crate) fn drop_bounding(plan: &CapabilityPlan) -> Result<(), SecurityError> {
-    for cap in sorted(&kernel_capabilities()) {
-        if plan.bounding.contains(&cap) || !caps::has_cap(None, CapSet::Bounding, cap).unwrap_or(true) {
-            continue;
-        }
-        caps::drop(None, CapSet::Bounding, cap).map_err(|source| SecurityError::Capability {
-            field: "process.capabilities.bounding",
-            what: "dropping from the bounding set (PR_CAPBSET_DROP)",
-            cap: cap.to_string(),
-            source,
-            hint: "this needs CAP_SETPCAP in the effective set, so it must happen before the user switch",
-        })?;
-    }
-    drop_beyond_library()
-}
-
-/// A kernel newer than the `caps` crate may know capabilities the crate cannot
-/// name; they are never listed in config.json, so they must not stay in the
-/// bounding set either. PR_CAPBSET_READ answers EINVAL past the last one.
-fn drop_beyond_library() -> Result<(), SecurityError> {
-    let first_unnamed = caps::all().iter().map(|c| c.index()).max().unwrap_or(0) as libc::c_ulong + 1;
-    for index in first_unnamed..64 {
-        // SAFETY: prctl with integer arguments only.
-        let present = unsafe { libc::prctl(libc::PR_CAPBSET_READ, index, 0, 0, 0) };
-        if present < 0 {
-            break;
-        }
-        // SAFETY: as above.
-        if present == 1 && unsafe { libc::prctl(libc::PR_CAPBSET_DROP, index, 0, 0, 0) } != 0 {
+/// PR_CAPBSET_DROP every capability in the bounding set that is not in the
+/// plan — also those of a kernel newer than the `caps` crate, which no
+/// config.json can name and so must not stay either.
+pub(crate) fn drop_bounding(plan: &CapabilityPlan) -> Result<BoundingChange, SecurityError> {
+    let (_, before) = super::capability_sets::bounding_set();
+    let keep = plan.bounding.iter().fold(0u64, |mask, cap| mask | cap.bitmask());
+    let mut after = before;
+    for index in (0..64u64).filter(|i| before & !keep & (1 << i) != 0) {
+        // SAFETY: prctl(2) with integer arguments only.
+        if unsafe { libc::prctl(libc::PR_CAPBSET_DROP, index, 0, 0, 0) } != 0 {
+            let named = caps::all().into_iter().find(|c| u64::from(c.index()) == index);
             return Err(SecurityError::Capability {
                 field: "process.capabilities.bounding",
                 what: "dropping from the bounding set (PR_CAPBSET_DROP)",
-                cap: format!("capability number {index}"),
+                cap: named.map_or_else(|| format!("capability number {index}"), |c| c.to_string()),
                 source: std::io::Error::last_os_error().to_string().into(),
-                hint: "this needs CAP_SETPCAP in the effective set",
+                hint: "this needs CAP_SETPCAP in the effective set, so it must happen before the user switch",
             });
         }
+        after &= !(1 << index);
     }
-    Ok(())
+    Ok(BoundingChange { before, after })
 }
 
 /// capset(2) for inheritable, effective, permitted; then the ambient set.

@@ -3,16 +3,18 @@
 //! after they are cut down (capabilities(7)).
 //!
 //! Asked of the kernel directly: one capget(2) for the effective, permitted
-//! and inheritable sets, and a prctl(2) per capability for the bounding
-//! (PR_CAPBSET_READ) and ambient (PR_CAP_AMBIENT_IS_SET) sets — ~40 cheap
-//! calls (the ambient set is asked about only for capabilities that are both
-//! permitted and inheritable), 17–32 µs in a freshly made container with
-//! twice as many. Reading the Cap* lines of
-//! /proc/self/status instead took 27–64 µs there (the container's new
-//! procfs makes its dentries on first use, and the file formats ~50 other
-//! fields), and the `caps` crate's readers 40–195 µs (a HashSet per set,
-//! and its ambient reader first probes every capability the kernel knows).
-//! Nothing is read when no one records events.
+//! and inheritable sets, a prctl(2) PR_CAP_AMBIENT_IS_SET for each
+//! capability that could be ambient (one both permitted and inheritable:
+//! usually none), and for the bounding set one PR_CAPBSET_READ per
+//! capability ([`bounding_set`]). Dropping from the bounding set needs that
+//! read anyway, so the record's bounding sets are the drop's: the set as
+//! it read it, and that set less each capability whose PR_CAPBSET_DROP the
+//! kernel accepted — reading it again afterwards cost ~40 more calls.
+//! Reading the Cap* lines of /proc/self/status instead took 27–64 µs in a
+//! freshly made container (its new procfs makes its dentries on first use,
+//! and the file formats ~50 other fields), and the `caps` crate's readers
+//! 40–195 µs (a HashSet per set, and its ambient reader first probes every
+//! capability the kernel knows). Nothing is read when no one records events.
 
 use glassbox_events::StepArgs;
 
@@ -33,56 +35,71 @@ struct CapData {
 
 const LINUX_CAPABILITY_VERSION_3: u32 = 0x2008_0522;
 
-/// The sets' names in the record, in the order [`masks`] returns them
-/// (byte order, as a step's arguments are written).
+/// The sets' names in the record, in byte order (as a step's arguments are
+/// written).
 const SETS: [&str; 5] = ["ambient", "bounding", "effective", "inheritable", "permitted"];
 
-/// The five capability sets of this process, as the kernel held them when read.
-pub struct CapabilitySets([u64; 5]);
+/// Four capability sets of this process (bit n = capability n) as the
+/// kernel held them when read; the bounding set comes from [`bounding_set`],
+/// which dropping from it reads anyway.
+pub struct CapabilitySets {
+    ambient: u64,
+    effective: u64,
+    inheritable: u64,
+    permitted: u64,
+}
 
 impl CapabilitySets {
     /// Ask the kernel — unless no one records events (then `None`).
     pub fn read() -> Option<CapabilitySets> {
-        crate::recorder::recording().then(|| CapabilitySets(masks()))
+        crate::recorder::recording().then(CapabilitySets::now)
     }
 
-    /// The sets as a step's arguments: each set's name, and a list of its
-    /// `CAP_…` names.
-    pub fn write(&self, a: &mut StepArgs) {
+    fn now() -> CapabilitySets {
+        let mut header = CapHeader { version: LINUX_CAPABILITY_VERSION_3, pid: 0 };
+        let mut data = [CapData::default(); 2];
+        // SAFETY: capget(2) with a version-3 header writes two CapData, which `data` holds.
+        let _ = unsafe { libc::syscall(libc::SYS_capget, &mut header, data.as_mut_ptr()) };
+        let joined = |half: fn(&CapData) -> u32| u64::from(half(&data[1])) << 32 | u64::from(half(&data[0]));
+        let (permitted, inheritable) = (joined(|d| d.permitted), joined(|d| d.inheritable));
+        // A capability can only be ambient while it is both permitted and
+        // inheritable (the kernel keeps that so), so only those are asked
+        // about: usually none, as the inheritable set is mostly empty.
+        let mut ambient = 0u64;
+        for cap in (0..64u64).filter(|cap| permitted & inheritable & (1 << cap) != 0) {
+            // SAFETY: prctl(2) reads its integer arguments only.
+            let is_ambient = unsafe { libc::prctl(libc::PR_CAP_AMBIENT, libc::PR_CAP_AMBIENT_IS_SET, cap, 0, 0) };
+            ambient |= u64::from(is_ambient == 1) << cap;
+        }
+        CapabilitySets { ambient, effective: joined(|d| d.effective), inheritable, permitted }
+    }
+
+    /// The five sets as a step's arguments, `bounding` with them: each
+    /// set's name, and a list of its `CAP_…` names.
+    pub fn write(&self, a: &mut StepArgs, bounding: u64) {
         let table = capabilities_by_name();
-        for (name, mask) in SETS.into_iter().zip(self.0) {
+        let masks = [self.ambient, bounding, self.effective, self.inheritable, self.permitted];
+        for (name, mask) in SETS.into_iter().zip(masks) {
             a.strs(name, table.iter().filter(|(bit, _)| mask & bit != 0).map(|(_, name)| name));
         }
     }
 }
 
-/// The five sets as bit masks (bit n = capability n), in [`SETS`] order.
-fn masks() -> [u64; 5] {
-    let mut header = CapHeader { version: LINUX_CAPABILITY_VERSION_3, pid: 0 };
-    let mut data = [CapData::default(); 2];
-    // SAFETY: capget(2) with a version-3 header writes two CapData, which `data` holds.
-    let _ = unsafe { libc::syscall(libc::SYS_capget, &mut header, data.as_mut_ptr()) };
-    let joined = |half: fn(&CapData) -> u32| u64::from(half(&data[1])) << 32 | u64::from(half(&data[0]));
-    let (permitted, inheritable) = (joined(|d| d.permitted), joined(|d| d.inheritable));
-    // A capability can only be ambient while it is both permitted and
-    // inheritable (the kernel keeps that so), so only those are asked about:
-    // usually none, as the inheritable set is mostly empty.
-    let could_be_ambient = permitted & inheritable;
-    let (mut bounding, mut ambient) = (0u64, 0u64);
+/// The bounding set: one PR_CAPBSET_READ per capability the kernel knows
+/// (there is no call that reads it whole). Returns the capabilities the
+/// kernel knows (it answers EINVAL past the last one) and those in the set.
+pub fn bounding_set() -> (u64, u64) {
+    let (mut known, mut present) = (0u64, 0u64);
     for cap in 0..64u64 {
         // SAFETY: prctl(2) reads its integer arguments only.
-        let in_bounding = unsafe { libc::prctl(libc::PR_CAPBSET_READ, cap, 0, 0, 0) };
-        if in_bounding < 0 {
-            break; // EINVAL: past the last capability this kernel knows
+        let answer = unsafe { libc::prctl(libc::PR_CAPBSET_READ, cap, 0, 0, 0) };
+        if answer < 0 {
+            break;
         }
-        bounding |= u64::from(in_bounding == 1) << cap;
-        if could_be_ambient & (1 << cap) != 0 {
-            // SAFETY: as above.
-            let is_ambient = unsafe { libc::prctl(libc::PR_CAP_AMBIENT, libc::PR_CAP_AMBIENT_IS_SET, cap, 0, 0) };
-            ambient |= u64::from(is_ambient == 1) << cap;
-        }
+        known |= 1 << cap;
+        present |= u64::from(answer == 1) << cap;
     }
-    [ambient, bounding, joined(|d| d.effective), inheritable, permitted]
+    (known, present)
 }
 
 /// Every capability this build knows, as (bit mask, CAP_NAME), sorted by name.
@@ -110,9 +127,18 @@ mod tests {
         ["CapAmb:", "CapBnd:", "CapEff:", "CapInh:", "CapPrm:"].map(field)
     }
 
+    fn masks() -> [u64; 5] {
+        let sets = CapabilitySets::now();
+        [sets.ambient, bounding_set().1, sets.effective, sets.inheritable, sets.permitted]
+    }
+
     #[test]
     fn the_masks_are_those_of_proc_thread_self_status() {
         assert_eq!(masks(), masks_of_proc_thread_self_status());
+        let (known, present) = bounding_set();
+        assert_eq!(present & !known, 0);
+        let last_cap: u32 = std::fs::read_to_string("/proc/sys/kernel/cap_last_cap").unwrap().trim().parse().unwrap();
+        assert_eq!(known, u64::MAX >> (63 - last_cap), "every capability up to cap_last_cap");
     }
 
     /// An ambient capability is found (it is asked about only when it is

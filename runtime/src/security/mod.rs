@@ -51,7 +51,7 @@ mod user;
 mod root_tests;
 
 pub use capabilities::{
-    kernel_capabilities, plan_capabilities, to_kernel_capability, CapabilityPlan, SkippedCapability,
+    kernel_capabilities, plan_capabilities, to_kernel_capability, BoundingChange, CapabilityPlan, SkippedCapability,
 };
 pub use capability_sets::CapabilitySets;
 pub use process_attrs::{ioprio_value, personality_value, IOPRIO_WHO_PROCESS};
@@ -174,7 +174,7 @@ pub fn apply_process_attributes(
 }
 
 /// Remove from the bounding set every capability not listed in `bounding`.
-pub fn drop_bounding_set(caps: Option<&LinuxCapabilities>) -> Result<(), SecurityError> {
+pub fn drop_bounding_set(caps: Option<&LinuxCapabilities>) -> Result<BoundingChange, SecurityError> {
     capabilities::drop_bounding(&plan_capabilities(caps, &kernel_capabilities())?)
 }
 

@@ -81,7 +81,14 @@ fn bounding_user_switch_and_sets_leave_only_cap_kill() {
         json(r#"{"bounding":["CAP_KILL"],"effective":["CAP_KILL"],"permitted":["CAP_KILL"]}"#);
     let user: User = json(r#"{"uid":1000,"gid":1000,"additionalGids":[10]}"#);
     in_child(|| {
-        drop_bounding_set(Some(&caps)).map_err(|e| e.to_string())?;
+        let status = std::fs::read_to_string("/proc/thread-self/status").map_err(|e| e.to_string())?;
+        let bounding_line = status.lines().find_map(|l| l.strip_prefix("CapBnd:")).unwrap_or_default();
+        let bounding = u64::from_str_radix(bounding_line.trim(), 16).map_err(|e| e.to_string())?;
+        let change = drop_bounding_set(Some(&caps)).map_err(|e| e.to_string())?;
+        // What the record shows: the set as the drop read it, and what is left.
+        if change != (BoundingChange { before: bounding, after: 0x20 }) {
+            return Err(format!("{change:x?}, expected before {bounding:#x}, after 0x20"));
+        }
         switch_user(&user).map_err(|e| e.to_string())?;
         super::user::set_umask(&user).map_err(|e| e.to_string())?;
         apply_capabilities(Some(&caps)).map_err(|e| e.to_string())?;
