@@ -31,6 +31,70 @@ pub fn to_line(event: &Event) -> String {
 /// tests/wire.rs holds every kind to serde's bytes.
 pub fn write_line(out: &mut Vec<u8>, event: &Event) {
     envelope(out, event);
+    kind_and_end(out, event);
+}
+
+/// Writes the lines of one stream of events — one process's events about
+/// one container — whose `container`, `pid` and `source` repeat from line
+/// to line: their text is made once and copied after, where writing them
+/// field by field was a quarter of what a line costs. The same bytes as
+/// [`write_line`].
+#[derive(Debug, Default)]
+pub struct LineWriter {
+    /// `,"container":…,"pid":…,"source":…` of `of`.
+    shared: Vec<u8>,
+    of: Option<(String, i32, Source)>,
+}
+
+impl LineWriter {
+    pub fn new() -> LineWriter {
+        LineWriter::default()
+    }
+
+    /// Append `event` as one line (as [`write_line`]).
+    pub fn line(&mut self, out: &mut Vec<u8>, event: &Event) {
+        self.envelope(out, event);
+        kind_and_end(out, event);
+    }
+
+    /// Append a `step` line: `event`'s envelope (its `kind` is not looked
+    /// at), then `stage`, `action` and the arguments `args` writes — the
+    /// same bytes as [`write_line`] of the step with those arguments as a map.
+    pub fn step_line(
+        &mut self,
+        out: &mut Vec<u8>,
+        event: &Event,
+        stage: Stage,
+        action: &str,
+        args: impl FnOnce(&mut StepArgs),
+    ) {
+        self.envelope(out, event);
+        known_field(out, "type", "step");
+        known_field(out, "stage", stage.name());
+        field(out, "action", action);
+        comma_key(out, "args");
+        let mut writer = StepArgs::begin(out);
+        args(&mut writer);
+        writer.end();
+        out.extend_from_slice(b"}\n");
+    }
+
+    fn envelope(&mut self, out: &mut Vec<u8>, event: &Event) {
+        let same = self.of.as_ref().is_some_and(|(container, pid, source)| {
+            *pid == event.pid && *source == event.source && *container == event.container
+        });
+        if !same {
+            self.shared.clear();
+            shared_fields(&mut self.shared, event);
+            self.of = Some((event.container.clone(), event.pid, event.source));
+        }
+        own_fields(out, event);
+        out.extend_from_slice(&self.shared);
+    }
+}
+
+/// After the envelope: the kind's own fields, and the line's end.
+fn kind_and_end(out: &mut Vec<u8>, event: &Event) {
     match &event.kind {
         Kind::StageBegin { stage } => {
             known_field(out, "type", "stage_begin");
@@ -99,23 +163,14 @@ pub fn write_line(out: &mut Vec<u8>, event: &Event) {
     out.extend_from_slice(b"}\n");
 }
 
-/// Append a `step` line: `event`'s envelope (its `kind` is not looked at),
-/// then `stage`, `action` and the arguments `args` writes — the same bytes
-/// as [`write_line`] of the step with those arguments as a map.
-pub fn write_step_line(out: &mut Vec<u8>, event: &Event, stage: Stage, action: &str, args: impl FnOnce(&mut StepArgs)) {
-    envelope(out, event);
-    known_field(out, "type", "step");
-    known_field(out, "stage", stage.name());
-    field(out, "action", action);
-    comma_key(out, "args");
-    let mut writer = StepArgs::begin(out);
-    args(&mut writer);
-    writer.end();
-    out.extend_from_slice(b"}\n");
-}
-
 /// The fields every event has, from `{"v":` to `"source":…`.
 fn envelope(out: &mut Vec<u8>, event: &Event) {
+    own_fields(out, event);
+    shared_fields(out, event);
+}
+
+/// The envelope's fields that change from one event to the next.
+fn own_fields(out: &mut Vec<u8>, event: &Event) {
     out.extend_from_slice(b"{\"v\":");
     json_text::uint(out, event.v.into());
     comma_key(out, "seq");
@@ -123,6 +178,10 @@ fn envelope(out: &mut Vec<u8>, event: &Event) {
     comma_key(out, "ts_ns");
     json_text::uint(out, event.ts_ns);
     field(out, "wall", &event.wall);
+}
+
+/// The envelope's fields a process's events about a container share.
+fn shared_fields(out: &mut Vec<u8>, event: &Event) {
     field(out, "container", &event.container);
     comma_key(out, "pid");
     json_text::int(out, event.pid.into());

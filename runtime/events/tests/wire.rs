@@ -142,7 +142,8 @@ fn step_arguments_written_in_place_are_the_map_s_bytes() {
     let shell = format_args!("mount -t {} {} {}", "proc", "proc", "/proc");
     let nested = json!({"list": [1, "two"], "empty": ""});
     let mut line = Vec::new();
-    write_step_line(&mut line, &event(Kind::Status { status: "ignored".into() }), Stage::Mounts, "mount", |a| {
+    let mut writer = LineWriter::new();
+    writer.step_line(&mut line, &event(Kind::Status { status: "ignored".into() }), Stage::Mounts, "mount", |a| {
         a.uint("big", u64::MAX)
             .display("command", shell)
             .path("escaped", path)
@@ -171,7 +172,7 @@ fn step_arguments_written_in_place_are_the_map_s_bytes() {
 
     let mut spread = Vec::new();
     let fields = json!({"policy": "SCHED_OTHER", "nice": 0}).as_object().unwrap().clone();
-    write_step_line(&mut spread, &expected, Stage::Rlimits, "scheduler", |a| {
+    writer.step_line(&mut spread, &expected, Stage::Rlimits, "scheduler", |a| {
         a.fields(&fields);
     });
     let step = Kind::Step { stage: Stage::Rlimits, action: "scheduler".into(), args: fields };
@@ -182,9 +183,34 @@ fn step_arguments_written_in_place_are_the_map_s_bytes() {
 #[cfg(debug_assertions)]
 #[should_panic(expected = "out of order")]
 fn step_arguments_out_of_order_are_a_bug() {
-    write_step_line(&mut Vec::new(), &event(Kind::Status { status: String::new() }), Stage::Mounts, "m", |a| {
+    let event = event(Kind::Status { status: String::new() });
+    LineWriter::new().step_line(&mut Vec::new(), &event, Stage::Mounts, "m", |a| {
         a.str("target", "/").str("source", "x");
     });
+}
+
+/// One writer for a stream whose process, container or source changes:
+/// every line is still write_line's.
+#[test]
+fn a_line_writer_writes_what_write_line_writes() {
+    let mut writer = LineWriter::new();
+    let mut events = one_of_each();
+    let mut other = event(Kind::StageBegin { stage: Stage::Mounts });
+    for change in 0..4 {
+        match change {
+            0 => other.pid = 1,
+            1 => other.container = "db \"quoted\"".into(),
+            2 => other.source = Source::Kernel,
+            _ => other.pid = -7,
+        }
+        events.push(other.clone());
+        events.push(other.clone());
+    }
+    for e in events {
+        let mut got = b"earlier\n".to_vec();
+        writer.line(&mut got, &e);
+        assert_eq!(String::from_utf8(got[8..].to_vec()).unwrap(), to_line(&e));
+    }
 }
 
 #[test]

@@ -39,9 +39,7 @@ use std::ptr::NonNull;
 use std::sync::atomic::{AtomicI32, AtomicU64, AtomicU8, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 
-use glassbox_events::{
-    write_line, write_step_line, Event, Kind, Outcome, Source, Stage, StepArgs, WallText, SCHEMA_VERSION,
-};
+use glassbox_events::{Event, Kind, LineWriter, Outcome, Source, Stage, StepArgs, WallText, SCHEMA_VERSION};
 use nix::sys::mman::{mmap_anonymous, MapFlags, ProtFlags};
 
 use hub::HubSocket;
@@ -110,6 +108,7 @@ struct Inner {
 struct Pending {
     /// Whole lines not yet written (see the module's note on when they go).
     lines: Vec<u8>,
+    writer: LineWriter,
     wall: WallText,
     /// The event being written: its container id and wall text are reused
     /// from one event to the next instead of allocated for each.
@@ -252,7 +251,7 @@ impl Recorder {
             source: Source::Runtime,
             kind: Kind::Status { status: String::new() },
         };
-        let pending = Mutex::new(Pending { lines, wall: WallText::new(), event });
+        let pending = Mutex::new(Pending { lines, writer: LineWriter::new(), wall: WallText::new(), event });
         let wall_offset_ns = wall_clock_ns() - monotonic_ns() as i64;
         let inner = Inner { dir: dir.into(), file, pending, seq, shared, wall_offset_ns };
         let recorder = Recorder { inner: Arc::new(inner) };
@@ -292,7 +291,9 @@ impl Recorder {
     /// (as for [`step`]). An `execve` step is written at once.
     pub fn step(&self, pid: i32, stage: Stage, action: &str, args: impl FnOnce(&mut StepArgs)) {
         if self.has_sinks() {
-            self.write(pid, action == "execve", |lines, event| write_step_line(lines, event, stage, action, args));
+            self.write(pid, action == "execve", |writer, lines, event| {
+                writer.step_line(lines, event, stage, action, args)
+            });
         }
     }
 
@@ -317,27 +318,27 @@ impl Recorder {
             }
             _ => false,
         };
-        self.write(pid, write_now, |lines, event| {
+        self.write(pid, write_now, |writer, lines, event| {
             event.kind = kind;
-            write_line(lines, event)
+            writer.line(lines, event)
         });
     }
 
     /// Stamp the next event of this container's stream (seq, time, `pid`),
     /// let `line` append it to the unwritten lines, and pass it to every
     /// sink; `write_now` writes the file at once.
-    fn write(&self, pid: i32, write_now: bool, line: impl FnOnce(&mut Vec<u8>, &mut Event)) {
+    fn write(&self, pid: i32, write_now: bool, line: impl FnOnce(&mut LineWriter, &mut Vec<u8>, &mut Event)) {
         let narrator = config().and_then(|c| c.narrator.as_ref());
         let hub = hub();
         let mut guard = self.inner.pending.lock().unwrap_or_else(|p| p.into_inner());
-        let Pending { lines, wall, event } = &mut *guard;
+        let Pending { lines, writer, wall, event } = &mut *guard;
         event.seq = self.inner.seq.next();
         event.ts_ns = monotonic_ns();
         event.wall.clear();
         wall.push(&mut event.wall, event.ts_ns as i64 + self.inner.wall_offset_ns);
         event.pid = pid;
         let start = lines.len();
-        line(lines, event);
+        line(writer, lines, event);
         let line = &lines[start..];
         if let Some(hub) = hub {
             if !hub.offer(line) {
