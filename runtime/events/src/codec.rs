@@ -36,14 +36,18 @@ pub fn write_line(out: &mut Vec<u8>, event: &Event) {
 
 /// Writes the lines of one stream of events — one process's events about
 /// one container — whose `container`, `pid` and `source` repeat from line
-/// to line: their text is made once and copied after, where writing them
-/// field by field was a quarter of what a line costs. The same bytes as
-/// [`write_line`].
+/// to line, and whose steps come in runs of one action (~50 mounts, device
+/// nodes, cgroup joins): that text is made once and copied after, where
+/// writing it field by field was a third of what a line costs. The same
+/// bytes as [`write_line`].
 #[derive(Debug, Default)]
 pub struct LineWriter {
     /// `,"container":…,"pid":…,"source":…` of `of`.
     shared: Vec<u8>,
     of: Option<(String, i32, Source)>,
+    /// `,"type":"step","stage":…,"action":…,"args":` of `step_of`.
+    step: Vec<u8>,
+    step_of: Option<(Stage, String)>,
 }
 
 impl LineWriter {
@@ -69,10 +73,15 @@ impl LineWriter {
         args: impl FnOnce(&mut StepArgs),
     ) {
         self.envelope(out, event);
-        known_field(out, "type", "step");
-        known_field(out, "stage", stage.name());
-        field(out, "action", action);
-        comma_key(out, "args");
+        if self.step_of.as_ref().is_none_or(|(s, a)| *s != stage || a != action) {
+            self.step.clear();
+            known_field(&mut self.step, "type", "step");
+            known_field(&mut self.step, "stage", stage.name());
+            field(&mut self.step, "action", action);
+            comma_key(&mut self.step, "args");
+            self.step_of = Some((stage, action.to_string()));
+        }
+        out.extend_from_slice(&self.step);
         let mut writer = StepArgs::begin(out);
         args(&mut writer);
         writer.end();

@@ -176,7 +176,20 @@ fn step_arguments_written_in_place_are_the_map_s_bytes() {
         a.fields(&fields);
     });
     let step = Kind::Step { stage: Stage::Rlimits, action: "scheduler".into(), args: fields };
-    assert_eq!(String::from_utf8(spread).unwrap(), to_line(&Event { kind: step, ..expected }));
+    assert_eq!(String::from_utf8(spread).unwrap(), to_line(&Event { kind: step, ..expected.clone() }));
+
+    // Runs of one action and changes of stage or action, through one writer.
+    for (stage, action) in
+        [(Stage::Mounts, "mount"), (Stage::Mounts, "mount"), (Stage::Masks, "mount"), (Stage::Masks, "mask")]
+    {
+        let mut got = Vec::new();
+        writer.step_line(&mut got, &expected, stage, action, |a| {
+            a.str("path", "/proc/kcore");
+        });
+        let args = json!({"path": "/proc/kcore"}).as_object().unwrap().clone();
+        let step = Kind::Step { stage, action: action.into(), args };
+        assert_eq!(String::from_utf8(got).unwrap(), to_line(&Event { kind: step, ..expected.clone() }));
+    }
 }
 
 #[test]
