@@ -115,6 +115,40 @@ fn exec_detached_writes_its_pid_file() {
     finish(&rt, &id, &bundle);
 }
 
+/// The exec'd process is in every cgroup of the container, and got there
+/// without a cgroup.procs write (the first one after a quiet moment waits
+/// for an RCU grace period): clone3 started it in the cgroup2 directory,
+/// and it wrote itself ("0") into each v1 hierarchy's tasks.
+#[test]
+fn exec_joins_the_container_cgroups_without_a_cgroup_procs_write() {
+    let rt = Runtime::new();
+    let (id, bundle) = running(&rt, "exec-cg");
+    let pid_file = rt.scratch().join("exec.pid");
+    let out = rt.cmd(&["exec", "--detach", "--pid-file", pid_file.to_str().unwrap(), &id, "sleep", "20"]);
+    assert_ok(&out);
+    let pid: i32 = std::fs::read_to_string(&pid_file).unwrap().trim().parse().unwrap();
+    let init = rt.pid(&id);
+    let cgroups = |pid: i32| std::fs::read_to_string(format!("/proc/{pid}/cgroup")).unwrap();
+    assert_eq!(cgroups(pid), cgroups(init), "the exec'd process and the init share every cgroup");
+
+    let joins: Vec<_> = record_of(rt.root(), &id)
+        .into_iter()
+        .filter(|e| e.pid == pid)
+        .filter_map(|e| match e.kind {
+            glassbox_events::Kind::Step { action, args, .. } if action == "join" => Some(args),
+            _ => None,
+        })
+        .collect();
+    assert!(!joins.is_empty(), "the exec'd process's joins are recorded");
+    for join in &joins {
+        let file = join["file"].as_str().unwrap();
+        let clone3 = join.get("via").is_some_and(|v| v == "clone3");
+        let itself = join.get("value").is_some_and(|v| v == "0") && file.ends_with("/tasks");
+        assert!(clone3 || itself, "a join by a cgroup.procs write: {join:?}");
+    }
+    finish(&rt, &id, &bundle);
+}
+
 #[test]
 fn exec_into_an_unknown_container_fails() {
     let rt = Runtime::new();

@@ -185,13 +185,6 @@ impl ContainerCgroup {
         }
     }
 
-    /// Every directory a process joining the cgroup goes into, one per hierarchy.
-    pub fn join_dirs(&self) -> Vec<PathBuf> {
-        let mut dirs = self.v1_dirs();
-        dirs.extend(self.v2_dir());
-        dirs
-    }
-
     /// The directory holding `controller`'s files for this cgroup.
     pub fn dir_of(&self, controller: &str) -> Option<PathBuf> {
         if self.cgroup.v2() {

@@ -48,6 +48,7 @@ impl Container {
             let _ = nix::sys::signal::sigprocmask(SigmaskHow::SIG_BLOCK, Some(&handled), Some(&mut old));
         }
         let rec = crate::recorder::Recorder::open(&self.dir.path, &self.state.id);
+        let (cgroup_v2, join_v1) = (self.cgroup.v2_dir(), self.cgroup.v1_dirs());
         let result = (|| {
             let child = spawn_joined(&JoinOptions {
                 process: &opts.process,
@@ -55,6 +56,8 @@ impl Container {
                 seccomp: seccomp.as_ref(),
                 preserve_fds: opts.preserve_fds,
                 recorder: &rec,
+                cgroup_v2: cgroup_v2.as_deref(),
+                join_v1: &join_v1,
             })?;
             rec.set_init_pid(child.pid.as_raw());
             let kill_child = |e: ContainerError| {
@@ -63,8 +66,16 @@ impl Container {
                 e
             };
             let pid = child.pid.as_raw();
-            rec.stage(pid, glassbox_events::Stage::Cgroup, || self.cgroup.add_process(pid, &self.cgroup.join_dirs()))
-                .map_err(|e| kill_child(e.into()))?;
+            // The child writes itself into the v1 hierarchies; the cgroup2
+            // directory is left only when clone3 could not start it there.
+            rec.stage(pid, glassbox_events::Stage::Cgroup, || match (&cgroup_v2, child.in_cgroup_v2) {
+                (Some(dir), true) => {
+                    crate::cgroups::record_cloned_into(dir, pid);
+                    Ok(())
+                }
+                (dir, _) => self.cgroup.add_process(pid, dir.as_slice()),
+            })
+            .map_err(|e| kill_child(e.into()))?;
             child.channel.send(&crate::process::FromRuntime::Go).map_err(|e| kill_child(e.into()))?;
             let mut console = None;
             loop {

@@ -1,18 +1,26 @@
 //! A new process in a *running* container (`glassbox exec`): instead of
-//! clone(2) with new namespaces, fork(2) and setns(2) into the init's.
+//! clone(2) with new namespaces, a child that setns(2)es into the init's.
 //!
 //! ```text
-//!  runtime                                  child (fork)
-//!  setns(pid ns of init)  ── fork ───────▶  born in the container's pid namespace
-//!  step back to our pid ns
-//!  add child to the cgroup  ── Go ───────▶  setns user, mnt, cgroup, uts, ipc, net
+//!  runtime                                  child (clone3 into the cgroup2 dir, or fork)
+//!  setns(pid ns of init)  ── clone3 ─────▶  born in the container's pid namespace
+//!  step back to our pid ns                  (and in its cgroup2 directory)
+//!  (fork: add it to the cgroup2 dir)
+//!                           ── Go ───────▶  write "0" into each v1 hierarchy's tasks
+//!                                           setns user, mnt, cgroup, uts, ipc, net
 //!                                           rlimits, (seccomp), caps, user, cwd
 //!                           ◀── Ready ────  execve(process.args)
 //! ```
+//! As for the init, no cgroup.procs write: the first one after a quiet
+//! moment waits for an RCU grace period (book: cgroup.md). The child can
+//! always write itself into the v1 hierarchies: it does so before joining
+//! any of the container's namespaces, as the host's root.
 
+use nix::sched::CloneFlags;
 use nix::unistd::{fork, ForkResult};
 use oci_spec::runtime::{LinuxNamespaceType, LinuxSeccomp, Process};
 
+use super::clone3::clone_into_cgroup;
 use super::init::{ExecTarget, InStage, StepError};
 use super::protocol::{channel_pair, Channel, FromInit};
 use super::spawn::{ProcessError, SpawnedInit};
@@ -28,9 +36,14 @@ pub struct JoinOptions<'a> {
     pub preserve_fds: i32,
     /// The container's event stream; the runtime puts the child's pid in it.
     pub recorder: &'a crate::recorder::Recorder,
+    /// The container's cgroup2 directory, to start the child in (clone3).
+    pub cgroup_v2: Option<&'a std::path::Path>,
+    /// The v1 directories the child moves itself into.
+    pub join_v1: &'a [std::path::PathBuf],
 }
 
-/// fork a child inside the container's pid namespace; it waits for `Go`.
+/// Start a child inside the container's pid namespace (and, with clone3,
+/// its cgroup2 directory); it waits for `Go`.
 pub fn spawn_joined(opts: &JoinOptions) -> Result<SpawnedInit, ProcessError> {
     // The child gets a copy of our unwritten lines; it drops them first
     // thing (recorder::start_in_child), we write them at our next handshake.
@@ -45,32 +58,47 @@ pub fn spawn_joined(opts: &JoinOptions) -> Result<SpawnedInit, ProcessError> {
     };
     let (runtime_end, child_end) = channel_pair()?;
     let guard = ChildNamespaceGuard::enter(&plan, &[])?;
-    // SAFETY: the runtime is single-threaded; the child only execs or exits.
-    let forked = unsafe { fork() };
-    match forked {
-        Ok(ForkResult::Child) => {
-            // Before anything can fail: the error path writes our unwritten lines.
-            crate::recorder::start_in_child();
-            drop(runtime_end);
-            let err = match join_and_exec(opts, &joined, &child_end) {
-                Ok(never) => match never {},
-                Err(e) => e,
-            };
-            opts.recorder.flush();
-            let _ = child_end.send(&FromInit::Failed { stage: err.stage.into(), message: err.message });
-            // SAFETY: leave without running the runtime's destructors twice.
-            unsafe { libc::_exit(1) }
+    // The child's whole life: it never returns (execve, or _exit with 1).
+    let child = || {
+        // Before anything can fail: the error path writes our unwritten lines.
+        crate::recorder::start_in_child();
+        // The runtime's end: closed here, so the runtime sees the channel
+        // end if this process dies before it execs.
+        let _ = nix::unistd::close(runtime_end.raw_fd());
+        let err = match join_and_exec(opts, &joined, &child_end) {
+            Ok(never) => match never {},
+            Err(e) => e,
+        };
+        opts.recorder.flush();
+        let _ = child_end.send(&FromInit::Failed { stage: err.stage.into(), message: err.message });
+        1
+    };
+    let into_cgroup = opts.cgroup_v2.and_then(|dir| {
+        let pid = clone_into_cgroup(CloneFlags::empty(), dir, child);
+        if let Err(e) = &pid {
+            let dir = dir.display();
+            crate::cli::log::debug(&format!("clone3 into {dir}: {e}; fork(2) instead, then a cgroup.procs write"));
         }
-        Ok(ForkResult::Parent { child }) => {
-            guard.restore()?;
-            drop(child_end);
-            Ok(SpawnedInit { pid: child, channel: runtime_end, in_cgroup_v2: false })
-        }
-        Err(e) => {
-            let _ = guard.restore();
-            Err(ProcessError::Clone(e, "fork for exec".into()))
-        }
-    }
+        pid.ok()
+    });
+    let started = match into_cgroup {
+        Some(pid) => Ok((pid, true)),
+        // SAFETY: the runtime is single-threaded; the child only execs or exits.
+        None => match unsafe { fork() } {
+            Ok(ForkResult::Child) => {
+                let code = child();
+                // SAFETY: leave without running the runtime's destructors twice.
+                unsafe { libc::_exit(code) }
+            }
+            Ok(ForkResult::Parent { child }) => Ok((child, false)),
+            Err(e) => Err(e),
+        },
+    };
+    let restored = guard.restore();
+    let (pid, in_cgroup_v2) = started.map_err(|e| ProcessError::Clone(e, "fork for exec".into()))?;
+    restored?;
+    drop(child_end);
+    Ok(SpawnedInit { pid, channel: runtime_end, in_cgroup_v2 })
 }
 
 fn join_and_exec(
@@ -82,6 +110,9 @@ fn join_and_exec(
     super::init::reset_signals()?;
     super::init::wait_for_go(channel)?;
     let (rec, pid) = (opts.recorder, opts.recorder.init_pid());
+    if !opts.join_v1.is_empty() {
+        rec.stage(pid, Stage::Cgroup, || crate::cgroups::join_self(opts.join_v1, pid).in_stage("cgroup"))?;
+    }
     let rest: Vec<_> = joined
         .iter()
         .filter(|(t, _)| !matches!(t, LinuxNamespaceType::Pid | LinuxNamespaceType::Time))

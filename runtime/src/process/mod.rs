@@ -28,6 +28,7 @@
 //! Any step that fails sends `Failed{stage, message}` and the init exits; the
 //! runtime then removes everything it made.
 
+pub mod clone3;
 pub mod init;
 pub mod join;
 pub mod protocol;

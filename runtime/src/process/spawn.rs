@@ -3,10 +3,9 @@
 //! The child has a copy (not a share) of our memory, so it can read the spec
 //! and the plan we built — no serialisation needed before it starts. When
 //! the container has a cgroup2 directory, clone3(2) starts the init inside
-//! it (CLONE_INTO_CGROUP): no cgroup.procs write, which would first wait
-//! for an RCU grace period (book: cgroup.md). Without clone3 (an older
-//! kernel, or it refuses), nix's `clone` runs the init on a stack we
-//! provide, and the runtime moves it into the cgroup afterwards.
+//! it ([`clone3`](super::clone3)). Without clone3 (an older kernel, or it
+//! refuses), nix's `clone` runs the init on a stack we provide, and the
+//! runtime moves it into the cgroup afterwards.
 
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::path::Path;
@@ -18,6 +17,7 @@ use nix::sys::stat::Mode;
 use nix::unistd::Pid;
 use oci_spec::runtime::Spec;
 
+use super::clone3::clone_into_cgroup;
 use super::init::{self, InitContext};
 use super::protocol::{channel_pair, Channel, ChannelError};
 use crate::namespaces::{ChildNamespaceGuard, NamespaceError, NamespacePlan};
@@ -37,27 +37,6 @@ pub enum ProcessError {
     #[error("cannot open {path}: {source}")]
     Fifo { path: String, source: nix::Error },
 }
-
-/// clone3(2)'s argument block, version 2 (the one with `cgroup`;
-/// include/uapi/linux/sched.h). glibc has no wrapper, libc no struct.
-#[repr(C)]
-#[derive(Default)]
-struct CloneArgs {
-    flags: u64,
-    pidfd: u64,
-    child_tid: u64,
-    parent_tid: u64,
-    exit_signal: u64,
-    stack: u64,
-    stack_size: u64,
-    tls: u64,
-    set_tid: u64,
-    set_tid_size: u64,
-    cgroup: u64,
-}
-
-/// Start the child in the cgroup2 directory `clone_args.cgroup` names.
-const CLONE_INTO_CGROUP: u64 = 0x2_0000_0000;
 
 /// What the init needs to know besides the spec.
 pub struct InitOptions<'a> {
@@ -98,8 +77,7 @@ pub fn spawn_init(opts: &InitOptions, plan: &NamespacePlan) -> Result<SpawnedIni
     let offsets = time_offsets(opts.spec);
     let guard = ChildNamespaceGuard::enter(plan, &offsets)?;
     let into_cgroup = opts.cgroup_v2.and_then(|dir| {
-        let fd = open(dir, OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC, Mode::empty());
-        let pid = fd.and_then(|fd| clone_into_cgroup(&ctx, plan, &fd));
+        let pid = clone_into_cgroup(plan.clone_flags, dir, || init::container_init(&ctx) as i32);
         if let Err(e) = &pid {
             let dir = dir.display();
             crate::cli::log::debug(&format!("clone3 into {dir}: {e}; clone(2) instead, then a cgroup.procs write"));
@@ -128,31 +106,6 @@ pub fn spawn_init(opts: &InitOptions, plan: &NamespacePlan) -> Result<SpawnedIni
     let (pid, in_cgroup_v2) = result.map_err(|e| ProcessError::Clone(e, plan.unshare_equivalent()))?;
     drop(init_end);
     Ok(SpawnedInit { pid, channel: runtime_end, in_cgroup_v2 })
-}
-
-/// clone3(2) of the init straight into the cgroup2 directory `dir`. Like
-/// fork(2), without a stack of its own: the child returns here on a copy of
-/// ours and leaves through _exit(2) (or execve) without coming back.
-fn clone_into_cgroup(ctx: &InitContext, plan: &NamespacePlan, dir: &impl AsRawFd) -> nix::Result<Pid> {
-    let mut args = CloneArgs {
-        flags: plan.clone_flags.bits() as u32 as u64 | CLONE_INTO_CGROUP,
-        exit_signal: Signal::SIGCHLD as u64,
-        cgroup: dir.as_raw_fd() as u64,
-        ..Default::default()
-    };
-    // SAFETY: clone3 reads `size` bytes of `args`. The runtime is
-    // single-threaded (see the clone below), and the child only runs the
-    // init, which never returns.
-    let ret = unsafe { libc::syscall(libc::SYS_clone3, &mut args as *mut CloneArgs, std::mem::size_of::<CloneArgs>()) };
-    match ret {
-        0 => {
-            let code = init::container_init(ctx);
-            // SAFETY: leaving the child without running our frames' destructors.
-            unsafe { libc::_exit(code as i32) }
-        }
-        pid if pid > 0 => Ok(Pid::from_raw(pid as i32)),
-        _ => Err(nix::errno::Errno::last()),
-    }
 }
 
 /// `linux.timeOffsets` as (clock, seconds, nanoseconds) lines for timens_offsets.
