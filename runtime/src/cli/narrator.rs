@@ -64,6 +64,12 @@ fn narrate_forever(fd: OwnedFd, format: ExplainFormat, mut step: bool, style: St
                 step = wait_for_enter();
             }
         }
+        // Last, after every lock (stderr) and allocation of this event is
+        // let go: the runtime clones the init while this thread exists, and
+        // clone3(2)/clone(2), unlike fork(3), takes no lock on its way (no
+        // atfork handlers) — a lock this thread held at that instant would
+        // stay held in the child forever. Between this answer and the next
+        // event, the thread only waits in recv(2).
         narrator_link::answer(&fd);
     }
 }
