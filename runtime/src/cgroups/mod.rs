@@ -137,13 +137,27 @@ impl ContainerCgroup {
         dirs
     }
 
+    /// The runtime's part of getting a new process (the init, an exec'd
+    /// one) into the cgroup: a `join` step when clone3 started it in the
+    /// cgroup2 directory (`cloned_into_v2`), else a cgroup.procs write there;
+    /// and writes into the v1 directories too when the process cannot move
+    /// itself into them (`v1_too`: an init in a new user namespace).
+    pub fn finish_join(&self, pid: i32, cloned_into_v2: bool, v1_too: bool) -> Result<(), CgroupError> {
+        let mut dirs = if v1_too { self.v1_dirs() } else { Vec::new() };
+        match self.v2_dir() {
+            Some(dir) if cloned_into_v2 => record_cloned_into(&dir, pid),
+            dir => dirs.extend(dir),
+        }
+        self.add_process(pid, &dirs)
+    }
+
     /// Move process `pid` into the cgroup's directories `dirs` (a write of
     /// its pid to each cgroup.procs); each file is a `join` step of the
     /// stage running. The first such write after a quiet moment waits for
     /// an RCU grace period (book: cgroup.md), which is why the init joins
     /// the v1 hierarchies itself when it can ([`join_self`]) and is cloned
     /// straight into its v2 directory.
-    pub fn add_process(&self, pid: i32, dirs: &[PathBuf]) -> Result<(), CgroupError> {
+    fn add_process(&self, pid: i32, dirs: &[PathBuf]) -> Result<(), CgroupError> {
         for dir in dirs {
             let file = dir.join("cgroup.procs");
             std::fs::write(&file, pid.to_string()).map_err(|source| CgroupError::Join {
@@ -255,8 +269,9 @@ impl ContainerCgroup {
     }
 }
 
-/// The calling process (the container's init, single-threaded) moves itself
-/// into the v1 directories `dirs`: a write of "0" — "the writing thread" —
+/// The calling process (the container's init or an exec'd process, both
+/// single-threaded) moves itself into the v1 directories `dirs`: a write of
+/// "0" — "the writing thread" —
 /// to each `tasks` file. Moving only the caller needs none of the lock over
 /// every thread group that a cgroup.procs write takes, so it never waits for
 /// an RCU grace period (kernel/cgroup/cgroup.c, cgroup_procs_write_start).
@@ -281,8 +296,8 @@ fn record_join(file: &Path, pid: i32, value: Option<&str>) {
     });
 }
 
-/// The `join` step of an init that clone3(2) started in `dir` (CLONE_INTO_CGROUP).
-pub fn record_cloned_into(dir: &Path, pid: i32) {
+/// The `join` step of a process clone3(2) started in `dir` (CLONE_INTO_CGROUP).
+fn record_cloned_into(dir: &Path, pid: i32) {
     crate::recorder::step("join", |a| {
         a.path("file", dir).int("pid", pid.into()).str("via", "clone3");
     });

@@ -141,14 +141,7 @@ impl Container {
             let gid = linux.gid_mappings().clone().unwrap_or_default();
             rec.stage(pid, Stage::Idmap, || namespaces::write_id_maps(pid, &uid, &gid))?;
         }
-        rec.stage(pid, Stage::Cgroup, || {
-            let mut left = if join_v1.is_empty() { cgroup_v1.clone() } else { Vec::new() };
-            match (&cgroup_v2, init.in_cgroup_v2) {
-                (Some(dir), true) => cgroups::record_cloned_into(dir, pid),
-                (dir, _) => left.extend(dir.clone()),
-            }
-            cgroup.add_process(pid, &left)
-        })?;
+        rec.stage(pid, Stage::Cgroup, || cgroup.finish_join(pid, init.in_cgroup_v2, plan.new_user))?;
         init.channel.send(&FromRuntime::Go)?;
 
         let state = ContainerState {

@@ -66,16 +66,9 @@ impl Container {
                 e
             };
             let pid = child.pid.as_raw();
-            // The child writes itself into the v1 hierarchies; the cgroup2
-            // directory is left only when clone3 could not start it there.
-            rec.stage(pid, glassbox_events::Stage::Cgroup, || match (&cgroup_v2, child.in_cgroup_v2) {
-                (Some(dir), true) => {
-                    crate::cgroups::record_cloned_into(dir, pid);
-                    Ok(())
-                }
-                (dir, _) => self.cgroup.add_process(pid, dir.as_slice()),
-            })
-            .map_err(|e| kill_child(e.into()))?;
+            // The child writes itself into the v1 hierarchies.
+            rec.stage(pid, glassbox_events::Stage::Cgroup, || self.cgroup.finish_join(pid, child.in_cgroup_v2, false))
+                .map_err(|e| kill_child(e.into()))?;
             child.channel.send(&crate::process::FromRuntime::Go).map_err(|e| kill_child(e.into()))?;
             let mut console = None;
             loop {

@@ -39,13 +39,25 @@ pub const CLONE_INTO_CGROUP: u64 = 0x2_0000_0000;
 /// Start a child with `flags` (namespaces to make) in the cgroup2
 /// directory `dir`, running `child`. Like fork(2), without a stack of its
 /// own: the child runs on a copy of ours and leaves through _exit(2) with
-/// what `child` returns (or execs before), never returning here. Fails
-/// (the caller falls back to clone or fork) on a kernel without clone3 or
-/// CLONE_INTO_CGROUP, or when the directory cannot take the process.
+/// what `child` returns (or execs before), never returning here. `None`
+/// when there is no directory, or clone3 did not start the child (a kernel
+/// without clone3 or CLONE_INTO_CGROUP, a directory that cannot take it;
+/// said with --debug): the caller then clones or forks without it and
+/// writes cgroup.procs.
 ///
 /// The caller must be single-threaded: the child's copy of memory must hold
 /// no lock another thread owned.
-pub fn clone_into_cgroup(flags: CloneFlags, dir: &Path, child: impl FnOnce() -> i32) -> nix::Result<Pid> {
+pub fn clone_into_cgroup(flags: CloneFlags, dir: Option<&Path>, child: impl FnOnce() -> i32) -> Option<Pid> {
+    let dir = dir?;
+    let started = clone3(flags, dir, child);
+    if let Err(e) = &started {
+        let dir = dir.display();
+        crate::cli::log::debug(&format!("clone3 into {dir}: {e}; a plain clone instead, then a cgroup.procs write"));
+    }
+    started.ok()
+}
+
+fn clone3(flags: CloneFlags, dir: &Path, child: impl FnOnce() -> i32) -> nix::Result<Pid> {
     let dir = open(dir, OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC, Mode::empty())?;
     let mut args = CloneArgs {
         flags: flags.bits() as u32 as u64 | CLONE_INTO_CGROUP,

@@ -85,9 +85,7 @@ fn make_container(ctx: &InitContext) -> Result<Infallible, StepError> {
     wait_for_go(ctx.channel)?;
     let rec = ctx.opts.recorder;
     let pid = rec.init_pid();
-    if !ctx.opts.join_v1.is_empty() {
-        rec.stage(pid, Stage::Cgroup, || crate::cgroups::join_self(ctx.opts.join_v1, pid).in_stage("cgroup"))?;
-    }
+    join_v1_cgroups(rec, pid, ctx.opts.join_v1)?;
     rec.stage(pid, Stage::Namespaces, || {
         become_root_of_user_namespace(ctx)?;
         join_existing_namespaces(ctx)?;
@@ -175,6 +173,16 @@ pub(super) fn drop_privileges(
         }
         Ok(())
     })
+}
+
+/// Into the cgroup's v1 directories, first thing after `Go` and before any
+/// namespace of the container: this process writes itself in (a `cgroup`
+/// stage; nothing to do without v1 directories).
+pub(super) fn join_v1_cgroups(rec: &Recorder, pid: i32, dirs: &[PathBuf]) -> Result<(), StepError> {
+    if dirs.is_empty() {
+        return Ok(());
+    }
+    rec.stage(pid, Stage::Cgroup, || crate::cgroups::join_self(dirs, pid).in_stage("cgroup"))
 }
 
 /// With no_new_privs the filter loads unprivileged, and last, so it only has

@@ -73,15 +73,7 @@ pub fn spawn_joined(opts: &JoinOptions) -> Result<SpawnedInit, ProcessError> {
         let _ = child_end.send(&FromInit::Failed { stage: err.stage.into(), message: err.message });
         1
     };
-    let into_cgroup = opts.cgroup_v2.and_then(|dir| {
-        let pid = clone_into_cgroup(CloneFlags::empty(), dir, child);
-        if let Err(e) = &pid {
-            let dir = dir.display();
-            crate::cli::log::debug(&format!("clone3 into {dir}: {e}; fork(2) instead, then a cgroup.procs write"));
-        }
-        pid.ok()
-    });
-    let started = match into_cgroup {
+    let started = match clone_into_cgroup(CloneFlags::empty(), opts.cgroup_v2, child) {
         Some(pid) => Ok((pid, true)),
         // SAFETY: the runtime is single-threaded; the child only execs or exits.
         None => match unsafe { fork() } {
@@ -110,9 +102,7 @@ fn join_and_exec(
     super::init::reset_signals()?;
     super::init::wait_for_go(channel)?;
     let (rec, pid) = (opts.recorder, opts.recorder.init_pid());
-    if !opts.join_v1.is_empty() {
-        rec.stage(pid, Stage::Cgroup, || crate::cgroups::join_self(opts.join_v1, pid).in_stage("cgroup"))?;
-    }
+    super::init::join_v1_cgroups(rec, pid, opts.join_v1)?;
     let rest: Vec<_> = joined
         .iter()
         .filter(|(t, _)| !matches!(t, LinuxNamespaceType::Pid | LinuxNamespaceType::Time))

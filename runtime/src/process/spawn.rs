@@ -76,14 +76,7 @@ pub fn spawn_init(opts: &InitOptions, plan: &NamespacePlan) -> Result<SpawnedIni
     let ctx = InitContext { opts, plan, channel: &init_end, exec_fifo_fd: fifo.as_raw_fd() };
     let offsets = time_offsets(opts.spec);
     let guard = ChildNamespaceGuard::enter(plan, &offsets)?;
-    let into_cgroup = opts.cgroup_v2.and_then(|dir| {
-        let pid = clone_into_cgroup(plan.clone_flags, dir, || init::container_init(&ctx) as i32);
-        if let Err(e) = &pid {
-            let dir = dir.display();
-            crate::cli::log::debug(&format!("clone3 into {dir}: {e}; clone(2) instead, then a cgroup.procs write"));
-        }
-        pid.ok()
-    });
+    let into_cgroup = clone_into_cgroup(plan.clone_flags, opts.cgroup_v2, || init::container_init(&ctx) as i32);
     let result = match into_cgroup {
         Some(pid) => Ok((pid, true)),
         None => {
