@@ -75,10 +75,7 @@ impl LineWriter {
         self.envelope(out, event);
         if self.step_of.as_ref().is_none_or(|(s, a)| *s != stage || a != action) {
             self.step.clear();
-            known_field(&mut self.step, "type", "step");
-            known_field(&mut self.step, "stage", stage.name());
-            field(&mut self.step, "action", action);
-            comma_key(&mut self.step, "args");
+            step_head(&mut self.step, stage, action);
             self.step_of = Some((stage, action.to_string()));
         }
         out.extend_from_slice(&self.step);
@@ -117,10 +114,7 @@ fn kind_and_end(out: &mut Vec<u8>, event: &Event) {
             known_field(out, "outcome", outcome.name());
         }
         Kind::Step { stage, action, args } => {
-            known_field(out, "type", "step");
-            known_field(out, "stage", stage.name());
-            field(out, "action", action);
-            comma_key(out, "args");
+            step_head(out, *stage, action);
             json_text::object(out, args);
         }
         Kind::Status { status } => {
@@ -170,6 +164,14 @@ fn kind_and_end(out: &mut Vec<u8>, event: &Event) {
         }
     }
     out.extend_from_slice(b"}\n");
+}
+
+/// A step's fields up to its arguments: `,"type":"step","stage":…,"action":…,"args":`.
+fn step_head(out: &mut Vec<u8>, stage: Stage, action: &str) {
+    known_field(out, "type", "step");
+    known_field(out, "stage", stage.name());
+    field(out, "action", action);
+    comma_key(out, "args");
 }
 
 /// The fields every event has, from `{"v":` to `"source":…`.

@@ -161,6 +161,12 @@ pub fn value(out: &mut Vec<u8>, v: &Value) {
 /// A JSON object, in the map's own order (as serde_json writes it).
 pub fn object(out: &mut Vec<u8>, map: &Map<String, Value>) {
     out.push(b'{');
+    members(out, map);
+    out.push(b'}');
+}
+
+/// An object's members, `"key":value,…`, without its braces.
+pub fn members(out: &mut Vec<u8>, map: &Map<String, Value>) {
     for (i, (k, v)) in map.iter().enumerate() {
         if i > 0 {
             out.push(b',');
@@ -168,7 +174,6 @@ pub fn object(out: &mut Vec<u8>, map: &Map<String, Value>) {
         key(out, k);
         value(out, v);
     }
-    out.push(b'}');
 }
 
 /// A list of unsigned integers (a syscall's raw arguments).

@@ -4,8 +4,8 @@
 //! container's record has ~100 steps, most with paths and shell commands
 //! as arguments; building each as a map of owned strings, writing it and
 //! dropping it cost about as much as everything else recording does
-//! (bench/run-true.sh). [`write_step_line`](crate::write_step_line) hands
-//! one of these to the code that describes the step.
+//! (bench/run-true.sh). [`LineWriter::step_line`](crate::LineWriter::step_line)
+//! hands one of these to the code that describes the step.
 //!
 //! The keys must come in byte order — the order a map keeps them in — so a
 //! line is the same bytes either way; a debug build checks it.
@@ -138,13 +138,7 @@ impl<'a> StepArgs<'a> {
     /// object, spread out); the only arguments of the step.
     pub fn fields(&mut self, map: &serde_json::Map<String, Value>) -> &mut Self {
         debug_assert!(self.last_key.is_none(), "fields() writes the whole object");
-        for (i, (k, v)) in map.iter().enumerate() {
-            if i > 0 {
-                self.out.push(b',');
-            }
-            json_text::key(self.out, k);
-            json_text::value(self.out, v);
-        }
+        json_text::members(self.out, map);
         self
     }
 }

@@ -302,15 +302,14 @@ impl Recorder {
         self.inner.file.is_some() || config().is_some_and(|c| c.narrator.is_some()) || hub().is_some()
     }
 
-    /// Send one event about `pid` to every sink.
-    pub fn emit(&self, pid: i32, kind: Kind) {
+    /// Send one event about `pid` to every sink (steps go through [`Recorder::step`]).
+    fn emit(&self, pid: i32, kind: Kind) {
         if !self.has_sinks() {
             return;
         }
         let write_now = match &kind {
             // A process that fails may be killed before it writes again.
             Kind::Error { .. } | Kind::Dropped { .. } => true,
-            Kind::Step { action, .. } => action == "execve",
             // With a narrator a person may be looking at the record while
             // --step holds the next stage: it is whole at every stage's end.
             Kind::StageEnd { .. } => {

@@ -21,9 +21,6 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use nix::sys::mman::{mmap, MapFlags, ProtFlags};
 
-/// The counter's file in the container's state directory (see above).
-pub const SEQUENCE_FILE: &str = crate::state::LOCK_FILE;
-
 pub struct Sequence {
     counter: NonNull<AtomicU64>,
 }
@@ -53,7 +50,7 @@ impl Sequence {
             .create(true)
             .truncate(false)
             .custom_flags(libc::O_CLOEXEC)
-            .open(dir.join(SEQUENCE_FILE))
+            .open(dir.join(crate::state::LOCK_FILE))
             .ok()?;
         if file.metadata().ok()?.len() < size as u64 {
             file.set_len(size as u64).ok()?;

@@ -133,9 +133,8 @@ fn sorted(set: &CapsHashSet) -> Vec<caps::Capability> {
 /// plan — also those of a kernel newer than the `caps` crate, which no
 /// config.json can name and so must not stay either.
 pub(crate) fn drop_bounding(plan: &CapabilityPlan) -> Result<BoundingChange, SecurityError> {
-    let (_, before) = super::capability_sets::bounding_set();
+    let before = super::capability_sets::bounding_set();
     let keep = plan.bounding.iter().fold(0u64, |mask, cap| mask | cap.bitmask());
-    let mut after = before;
     for index in (0..64u64).filter(|i| before & !keep & (1 << i) != 0) {
         // SAFETY: prctl(2) with integer arguments only.
         if unsafe { libc::prctl(libc::PR_CAPBSET_DROP, index, 0, 0, 0) } != 0 {
@@ -148,9 +147,9 @@ pub(crate) fn drop_bounding(plan: &CapabilityPlan) -> Result<BoundingChange, Sec
                 hint: "this needs CAP_SETPCAP in the effective set, so it must happen before the user switch",
             });
         }
-        after &= !(1 << index);
     }
-    Ok(BoundingChange { before, after })
+    // Every drop the kernel refused returned above: what is left is what was kept.
+    Ok(BoundingChange { before, after: before & keep })
 }
 
 /// capset(2) for inheritable, effective, permitted; then the ambient set.
