@@ -17,6 +17,14 @@ fn running(rt: &Runtime, name: &str) -> (String, Bundle) {
     (id, bundle)
 }
 
+/// `exec --detach --pid-file … sleep 20`: the pid of the process it left running.
+fn exec_detached_sleep(rt: &Runtime, id: &str) -> i32 {
+    let pid_file = rt.scratch().join("exec.pid");
+    let out = rt.cmd(&["exec", "--detach", "--pid-file", pid_file.to_str().unwrap(), id, "sleep", "20"]);
+    assert_ok(&out);
+    std::fs::read_to_string(&pid_file).unwrap().trim().parse().unwrap()
+}
+
 fn finish(rt: &Runtime, id: &str, bundle: &Bundle) {
     assert_ok(&rt.delete_force(id));
     rt.assert_clean(id, bundle);
@@ -105,10 +113,7 @@ fn exec_exit_code_propagates() {
 fn exec_detached_writes_its_pid_file() {
     let rt = Runtime::new();
     let (id, bundle) = running(&rt, "exec-d");
-    let pid_file = rt.scratch().join("exec.pid");
-    let out = rt.cmd(&["exec", "--detach", "--pid-file", pid_file.to_str().unwrap(), &id, "sleep", "20"]);
-    assert_ok(&out);
-    let pid: i32 = std::fs::read_to_string(&pid_file).unwrap().trim().parse().unwrap();
+    let pid = exec_detached_sleep(&rt, &id);
     let init = rt.pid(&id);
     assert_eq!(host_ns(&pid.to_string(), "pid"), host_ns(&init.to_string(), "pid"));
     assert_eq!(host_ns(&pid.to_string(), "mnt"), host_ns(&init.to_string(), "mnt"));
@@ -123,10 +128,7 @@ fn exec_detached_writes_its_pid_file() {
 fn exec_joins_the_container_cgroups_without_a_cgroup_procs_write() {
     let rt = Runtime::new();
     let (id, bundle) = running(&rt, "exec-cg");
-    let pid_file = rt.scratch().join("exec.pid");
-    let out = rt.cmd(&["exec", "--detach", "--pid-file", pid_file.to_str().unwrap(), &id, "sleep", "20"]);
-    assert_ok(&out);
-    let pid: i32 = std::fs::read_to_string(&pid_file).unwrap().trim().parse().unwrap();
+    let pid = exec_detached_sleep(&rt, &id);
     let init = rt.pid(&id);
     let cgroups = |pid: i32| std::fs::read_to_string(format!("/proc/{pid}/cgroup")).unwrap();
     assert_eq!(cgroups(pid), cgroups(init), "the exec'd process and the init share every cgroup");
