@@ -149,11 +149,11 @@ pub(super) fn drop_privileges(
         rec.stage(pid, Stage::Seccomp, || security::load_seccomp(profile, when).in_stage("seccomp"))?;
     }
     rec.stage(pid, Stage::Capabilities, || {
-        let caps = process.capabilities().as_ref();
+        let plan = security::capability_plan(process.capabilities().as_ref()).in_stage("capabilities")?;
         let before = security::CapabilitySets::read();
-        let bounding = security::drop_bounding_set(caps).in_stage("capabilities")?;
+        let bounding = security::drop_bounding_set(&plan).in_stage("capabilities")?;
         security::switch_user(process.user()).in_stage("capabilities")?;
-        security::apply_capabilities(caps).in_stage("capabilities")?;
+        security::apply_capabilities(&plan).in_stage("capabilities")?;
         let after = security::CapabilitySets::read();
         step("capabilities", |a| {
             for (key, sets, bounding) in [("after", after, bounding.after), ("before", before, bounding.before)] {

@@ -173,9 +173,15 @@ pub fn apply_process_attributes(
     Ok(())
 }
 
-/// Remove from the bounding set every capability not listed in `bounding`.
-pub fn drop_bounding_set(caps: Option<&LinuxCapabilities>) -> Result<BoundingChange, SecurityError> {
-    capabilities::drop_bounding(&plan_capabilities(caps, &kernel_capabilities())?)
+/// `process.capabilities` as this kernel will see them, planned once for
+/// both [`drop_bounding_set`] and [`apply_capabilities`].
+pub fn capability_plan(caps: Option<&LinuxCapabilities>) -> Result<CapabilityPlan, SecurityError> {
+    plan_capabilities(caps, &kernel_capabilities())
+}
+
+/// Remove from the bounding set every capability the plan does not keep.
+pub fn drop_bounding_set(plan: &CapabilityPlan) -> Result<BoundingChange, SecurityError> {
+    capabilities::drop_bounding(plan)
 }
 
 /// setgroups(additionalGids) → setgid → setuid, keeping the permitted
@@ -190,8 +196,8 @@ pub fn switch_user(user: &User) -> Result<(), SecurityError> {
 }
 
 /// Set the effective, permitted, inheritable and ambient sets.
-pub fn apply_capabilities(caps: Option<&LinuxCapabilities>) -> Result<(), SecurityError> {
-    capabilities::apply_sets(&plan_capabilities(caps, &kernel_capabilities())?)
+pub fn apply_capabilities(plan: &CapabilityPlan) -> Result<(), SecurityError> {
+    capabilities::apply_sets(plan)
 }
 
 /// prctl(PR_SET_NO_NEW_PRIVS, 1).
