@@ -57,6 +57,7 @@ pub fn spawn_joined(opts: &JoinOptions) -> Result<SpawnedInit, ProcessError> {
         ..Default::default()
     };
     let (runtime_end, child_end) = channel_pair()?;
+    crate::security::prepare_capability_names();
     let guard = ChildNamespaceGuard::enter(&plan, &[])?;
     // The child's whole life: it never returns (execve, or _exit with 1).
     let child = || {

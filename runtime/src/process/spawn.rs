@@ -75,6 +75,7 @@ pub fn spawn_init(opts: &InitOptions, plan: &NamespacePlan) -> Result<SpawnedIni
         .map_err(|source| ProcessError::Fifo { path: opts.exec_fifo.display().to_string(), source })?;
     let ctx = InitContext { opts, plan, channel: &init_end, exec_fifo_fd: fifo.as_raw_fd() };
     let offsets = time_offsets(opts.spec);
+    crate::security::prepare_capability_names();
     let guard = ChildNamespaceGuard::enter(plan, &offsets)?;
     let into_cgroup = clone_into_cgroup(plan.clone_flags, opts.cgroup_v2, || init::container_init(&ctx) as i32);
     let result = match into_cgroup {

@@ -53,7 +53,7 @@ mod root_tests;
 pub use capabilities::{
     kernel_capabilities, plan_capabilities, to_kernel_capability, BoundingChange, CapabilityPlan, SkippedCapability,
 };
-pub use capability_sets::CapabilitySets;
+pub use capability_sets::{prepare_names as prepare_capability_names, CapabilitySets};
 pub use process_attrs::{ioprio_value, personality_value, IOPRIO_WHO_PROCESS};
 pub use rlimits::{plan_rlimits, rlimit_name, rlimit_resource, RlimitSetting};
 pub use scheduler::{plan_scheduler, SchedAttr};
