@@ -238,6 +238,7 @@ impl fmt::Display for NodeCall {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::os::unix::ffi::OsStrExt;
 
     #[test]
     fn mount_calls_print_as_shell_commands() {
@@ -257,6 +258,18 @@ mod tests {
             MountCall::propagation("/", MsFlags::MS_SLAVE | MsFlags::MS_REC).to_string(),
             "mount --make-rslave /"
         );
+        assert_eq!(MountCall::propagation("/data", MsFlags::MS_PRIVATE).to_string(), "mount --make-private /data");
+        assert_eq!(MountCall::bind("/src", "/dst", false).to_string(), "mount --bind /src /dst");
+        assert_eq!(MountCall::remount_bind("/dst", MsFlags::empty()).to_string(), "mount -o remount,bind /dst");
+        let remount = MountCall { flags: MsFlags::MS_REMOUNT, ..MountCall::propagation("/", MsFlags::empty()) };
+        assert_eq!(remount.to_string(), "mount -o remount /");
+        let moved = MountCall { flags: MsFlags::MS_MOVE, ..MountCall::bind("/old", "/new", false) };
+        assert_eq!(moved.to_string(), "mount --move /old /new");
+        let plain = MountCall::new_fs("sysfs", "none", "/sys", MsFlags::empty(), None);
+        assert_eq!(plain.to_string(), "mount -t sysfs none /sys");
+        // Not UTF-8: shown as Path::display shows it.
+        let odd = std::path::Path::new(std::ffi::OsStr::from_bytes(b"/d\xffx"));
+        assert_eq!(MountCall::bind(odd, "/dst", false).to_string(), format!("mount --bind {} /dst", odd.display()));
         assert!(!MountCall::remount_bind("/x", MsFlags::empty()).creates_mount());
         assert!(MountCall::bind("/a", "/b", false).is_bind());
     }
