@@ -120,28 +120,35 @@ impl NamespacePlan {
     }
 
     /// The flags in the form `unshare(1)` would take, for the narrator and errors.
-    pub fn unshare_equivalent(&self) -> String {
-        let mut args = Vec::new();
-        let f = self.clone_flags;
-        for (flag, arg) in [
-            (CloneFlags::CLONE_NEWUSER, "--user"),
-            (CloneFlags::CLONE_NEWPID, "--pid --fork"),
-            (CloneFlags::CLONE_NEWNS, "--mount"),
-            (CloneFlags::CLONE_NEWUTS, "--uts"),
-            (CloneFlags::CLONE_NEWIPC, "--ipc"),
-            (CloneFlags::CLONE_NEWNET, "--net"),
-        ] {
-            if f.contains(flag) {
-                args.push(arg);
-            }
+    pub fn unshare_equivalent(&self) -> UnshareEquivalent<'_> {
+        UnshareEquivalent(self)
+    }
+}
+
+/// `unshare --pid --fork --mount …`: a plan's namespaces as unshare(1)
+/// options, displayed in place (the runtime records it right after
+/// clone(2), where a String would be one more allocation in memory the
+/// init still shares).
+pub struct UnshareEquivalent<'a>(&'a NamespacePlan);
+
+impl std::fmt::Display for UnshareEquivalent<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        let plan = self.0;
+        f.write_str("unshare")?;
+        let options = [
+            (plan.clone_flags.contains(CloneFlags::CLONE_NEWUSER), " --user"),
+            (plan.clone_flags.contains(CloneFlags::CLONE_NEWPID), " --pid --fork"),
+            (plan.clone_flags.contains(CloneFlags::CLONE_NEWNS), " --mount"),
+            (plan.clone_flags.contains(CloneFlags::CLONE_NEWUTS), " --uts"),
+            (plan.clone_flags.contains(CloneFlags::CLONE_NEWIPC), " --ipc"),
+            (plan.clone_flags.contains(CloneFlags::CLONE_NEWNET), " --net"),
+            (plan.new_cgroup, " --cgroup"),
+            (plan.new_time, " --time"),
+        ];
+        for (_, option) in options.iter().filter(|(set, _)| *set) {
+            f.write_str(option)?;
         }
-        if self.new_cgroup {
-            args.push("--cgroup");
-        }
-        if self.new_time {
-            args.push("--time");
-        }
-        format!("unshare {}", args.join(" "))
+        Ok(())
     }
 }
 
@@ -331,7 +338,7 @@ mod tests {
         assert!(plan.new_cgroup && plan.new_time && !plan.new_user);
         assert_eq!(plan.join_in_init[0].0, LinuxNamespaceType::User);
         assert_eq!(plan.join_in_init[1].0, LinuxNamespaceType::Network);
-        assert_eq!(plan.unshare_equivalent(), "unshare --pid --fork --mount --cgroup --time");
+        assert_eq!(plan.unshare_equivalent().to_string(), "unshare --pid --fork --mount --cgroup --time");
     }
 
     #[test]

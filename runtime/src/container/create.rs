@@ -15,7 +15,7 @@ use crate::cgroups::{self, ContainerCgroup};
 use crate::namespaces::{self, NamespacePlan};
 use crate::paths::Paths;
 use crate::process::{spawn_init, FromInit, FromRuntime, InitOptions, SpawnedInit};
-use crate::recorder::Recorder;
+use crate::recorder::{FlagNames, Recorder};
 use crate::state::{proc_stat, ContainerDir, ContainerState, Status};
 use crate::{hooks, terminal};
 use glassbox_events::{Stage, StepArgs};
@@ -206,8 +206,7 @@ impl Container {
 
 /// The clone(2) that made the init, as a `step` event.
 fn clone_args(a: &mut StepArgs, plan: &NamespacePlan) {
-    let flags: Vec<&str> = plan.clone_flags.iter_names().map(|(name, _)| name).collect();
-    a.str("equivalent", &plan.unshare_equivalent()).str("flags", &flags.join(" | "));
+    a.display("equivalent", plan.unshare_equivalent()).display("flags", FlagNames(plan.clone_flags));
 }
 
 /// The `load` step: which config.json, for which rootfs.

@@ -97,7 +97,7 @@ pub fn spawn_init(opts: &InitOptions, plan: &NamespacePlan) -> Result<SpawnedIni
         }
     };
     guard.restore()?;
-    let (pid, in_cgroup_v2) = result.map_err(|e| ProcessError::Clone(e, plan.unshare_equivalent()))?;
+    let (pid, in_cgroup_v2) = result.map_err(|e| ProcessError::Clone(e, plan.unshare_equivalent().to_string()))?;
     drop(init_end);
     Ok(SpawnedInit { pid, channel: runtime_end, in_cgroup_v2 })
 }

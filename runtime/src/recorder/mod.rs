@@ -26,6 +26,7 @@
 //! nothing of the recorder reaches the user's program. Recording is best
 //! effort: a full disk must not stop a container from being made.
 
+pub mod flag_names;
 pub mod hub;
 pub mod kept;
 pub mod narrator_link;
@@ -42,6 +43,7 @@ use std::sync::{Arc, Mutex, OnceLock};
 use glassbox_events::{Event, Kind, LineWriter, Outcome, Source, Stage, StepArgs, WallText, SCHEMA_VERSION};
 use nix::sys::mman::{mmap_anonymous, MapFlags, ProtFlags};
 
+pub use flag_names::FlagNames;
 use hub::HubSocket;
 use narrator_link::NarratorLink;
 

@@ -15,6 +15,7 @@ use super::mount_plan::{MountStep, PlannedMount};
 use super::mountinfo;
 use super::secure_path::{ensure_in_rootfs, resolve_in_rootfs};
 use super::symlinks::make_symlink;
+use crate::recorder::FlagNames;
 
 /// The one place that calls mount(2). `host_target` is where the kernel
 /// should act (the call's own `target` may be a container path).
@@ -29,7 +30,7 @@ pub fn mount(call: &MountCall, host_target: &Path) -> Result<(), Errno> {
     crate::recorder::step("mount", |a| {
         a.opt_str("data", call.data.as_deref())
             .display("equivalent", call)
-            .display("flags", SyscallFlags(call.flags))
+            .display("flags", FlagNames(call.flags))
             .opt_str("fstype", call.fstype.as_deref())
             .str("result", result.map_or_else(|e| e.desc(), |_| "ok"));
         match &call.source {
@@ -39,24 +40,6 @@ pub fn mount(call: &MountCall, host_target: &Path) -> Result<(), Errno> {
         a.path("target", &call.target);
     });
     result
-}
-
-/// The flags as mount(2) is given them: "MS_BIND | MS_REC", or "0".
-struct SyscallFlags(MsFlags);
-
-impl std::fmt::Display for SyscallFlags {
-    fn fmt(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
-        if self.0.is_empty() {
-            return f.write_str("0");
-        }
-        for (i, (name, _)) in self.0.iter_names().enumerate() {
-            if i > 0 {
-                f.write_str(" | ")?;
-            }
-            f.write_str(name)?;
-        }
-        Ok(())
-    }
 }
 
 /// Wraps a failed call into an error naming where it came from.
