@@ -35,6 +35,15 @@ pub fn start(args: &ExplainArgs) -> Option<NarratorLink> {
         runtime_pid: std::process::id() as i32,
     };
     let step = args.step;
+    // The runtime clones the init (or exec's process) while this thread
+    // exists, and clone3(2)/clone(2), unlike fork(3), takes no lock on its
+    // way (no atfork handlers): a lock this thread held at that instant —
+    // malloc's, while a young thread sets itself up and makes its buffer —
+    // would stay held in the child forever (`exec --explain` hung so about
+    // once in 60). So the runtime goes on only once the thread waits in
+    // recv(2) with everything it needs made.
+    let listening = std::sync::Arc::new(std::sync::Barrier::new(2));
+    let ready = listening.clone();
     std::thread::spawn(move || {
         // Every signal stays with the main thread, which forwards them to
         // the container (`run`) through its signalfd.
@@ -43,13 +52,15 @@ pub fn start(args: &ExplainArgs) -> Option<NarratorLink> {
             Some(&nix::sys::signal::SigSet::all()),
             None,
         );
-        narrate_forever(theirs, format, step, style)
+        let buf = narrator_link::line_buffer();
+        ready.wait();
+        narrate_forever(theirs, buf, format, step, style)
     });
+    listening.wait();
     Some(link)
 }
 
-fn narrate_forever(fd: OwnedFd, format: ExplainFormat, mut step: bool, style: Style) {
-    let mut buf = Vec::new();
+fn narrate_forever(fd: OwnedFd, mut buf: Vec<u8>, format: ExplainFormat, mut step: bool, style: Style) {
     while let Some(n) = narrator_link::next_line(&fd, &mut buf) {
         if let Ok(event) = from_line(&String::from_utf8_lossy(&buf[..n])) {
             let text = render(&event, format, &style);
@@ -65,11 +76,8 @@ fn narrate_forever(fd: OwnedFd, format: ExplainFormat, mut step: bool, style: St
             }
         }
         // Last, after every lock (stderr) and allocation of this event is
-        // let go: the runtime clones the init while this thread exists, and
-        // clone3(2)/clone(2), unlike fork(3), takes no lock on its way (no
-        // atfork handlers) — a lock this thread held at that instant would
-        // stay held in the child forever. Between this answer and the next
-        // event, the thread only waits in recv(2).
+        // let go (see `start`): between this answer and the next event, the
+        // thread only waits in recv(2).
         narrator_link::answer(&fd);
     }
 }

@@ -55,10 +55,16 @@ pub fn close_reader_in_child() {
     }
 }
 
-/// The narrator's side: the next event line, or `None` once every recorder
-/// has closed its end.
-pub fn next_line(fd: &OwnedFd, buf: &mut Vec<u8>) -> Option<usize> {
-    buf.resize(256 * 1024, 0);
+/// The narrator's buffer for one event line, made before it starts to
+/// listen (see [`next_line`]).
+pub fn line_buffer() -> Vec<u8> {
+    vec![0; 256 * 1024]
+}
+
+/// The narrator's side: the next event line (into a [`line_buffer`], so
+/// nothing is allocated between an answer and the next line), or `None`
+/// once every recorder has closed its end.
+pub fn next_line(fd: &OwnedFd, buf: &mut [u8]) -> Option<usize> {
     match recv(fd.as_raw_fd(), buf, MsgFlags::empty()) {
         Ok(0) | Err(_) => None,
         Ok(n) => Some(n),
