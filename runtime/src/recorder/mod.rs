@@ -115,7 +115,7 @@ struct Pending {
     /// The event being written: its container id and wall text are reused
     /// from one event to the next instead of allocated for each.
     event: Event,
-    /// A stage begun, not yet a line: (stage, seq, ts_ns, pid). See [`Recorder::stage`].
+    /// A stage begun, not yet a line: (stage, seq, ts_ns, pid). See [`Recorder::begin`].
     begun: Option<(Stage, u64, u64, i32)>,
 }
 
