@@ -149,9 +149,12 @@ pub(super) fn drop_privileges(
         rec.stage(pid, Stage::Seccomp, || security::load_seccomp(profile, when).in_stage("seccomp"))?;
     }
     rec.stage(pid, Stage::Capabilities, || {
-        let plan = security::capability_plan(process.capabilities().as_ref()).in_stage("capabilities")?;
+        // One read of the bounding set: which capabilities this kernel knows, and which it holds.
+        let bounding_set = security::bounding_set();
+        let plan =
+            security::capability_plan(process.capabilities().as_ref(), &bounding_set).in_stage("capabilities")?;
         let before = security::CapabilitySets::read();
-        let bounding = security::drop_bounding_set(&plan).in_stage("capabilities")?;
+        let bounding = security::drop_bounding_set(&plan, &bounding_set).in_stage("capabilities")?;
         security::switch_user(process.user()).in_stage("capabilities")?;
         security::apply_capabilities(&plan).in_stage("capabilities")?;
         let after = security::CapabilitySets::read();

@@ -38,16 +38,14 @@ pub struct CapabilityPlan {
     pub skipped: Vec<SkippedCapability>,
 }
 
-/// The capabilities the running kernel knows (PR_CAPBSET_READ answers for
-/// them), read without needing /proc — once per process: the answer
-/// never changes, and it takes a call per capability.
-pub fn kernel_capabilities() -> CapsHashSet {
-    static KNOWN: std::sync::OnceLock<CapsHashSet> = std::sync::OnceLock::new();
-    KNOWN.get_or_init(caps::runtime::thread_all_supported).clone()
+/// The capabilities of the `caps` crate whose bit is set in `known` (the
+/// kernel's, as [`bounding_set`](super::capability_sets::bounding_set) read them).
+pub fn known_capabilities(known: u64) -> CapsHashSet {
+    caps::all().into_iter().filter(|c| known & c.bitmask() != 0).collect()
 }
 
-/// The bounding set (bit n = capability n) as [`drop_bounding`] found it,
-/// and as it left it.
+/// The bounding set (bit n = capability n) before [`drop_bounding`], and as
+/// it left it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct BoundingChange {
     pub before: u64,
@@ -69,7 +67,7 @@ fn spec_name(cap: Capability) -> String {
 }
 
 /// Translate the five sets, skipping what this kernel lacks. Pure: `known` is
-/// usually [`kernel_capabilities`], and any set in tests.
+/// usually [`known_capabilities`], and any set in tests.
 pub fn plan_capabilities(
     spec: Option<&LinuxCapabilities>,
     known: &CapsHashSet,
@@ -132,8 +130,7 @@ fn sorted(set: &CapsHashSet) -> Vec<caps::Capability> {
 /// PR_CAPBSET_DROP every capability in the bounding set that is not in the
 /// plan — also those of a kernel newer than the `caps` crate, which no
 /// config.json can name and so must not stay either.
-pub(crate) fn drop_bounding(plan: &CapabilityPlan) -> Result<BoundingChange, SecurityError> {
-    let before = super::capability_sets::bounding_set();
+pub(crate) fn drop_bounding(plan: &CapabilityPlan, before: u64) -> Result<BoundingChange, SecurityError> {
     let keep = plan.bounding.iter().fold(0u64, |mask, cap| mask | cap.bitmask());
     for index in (0..64u64).filter(|i| before & !keep & (1 << i) != 0) {
         // SAFETY: prctl(2) with integer arguments only.

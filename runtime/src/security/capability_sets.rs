@@ -6,10 +6,11 @@
 //! and inheritable sets, a prctl(2) PR_CAP_AMBIENT_IS_SET for each
 //! capability that could be ambient (one both permitted and inheritable:
 //! usually none), and for the bounding set one PR_CAPBSET_READ per
-//! capability ([`bounding_set`]). Dropping from the bounding set needs that
-//! read anyway, so the record's bounding sets are the drop's: the set as
-//! it read it, and that set less each capability whose PR_CAPBSET_DROP the
-//! kernel accepted — reading it again afterwards cost ~40 more calls.
+//! capability ([`bounding_set`]). That one read also says which
+//! capabilities this kernel knows (the plan needs it) and is what the drop
+//! starts from, so the record's bounding sets are the drop's: the set as
+//! read, and that set less each capability whose PR_CAPBSET_DROP the
+//! kernel accepted — reading it again, before or after, cost ~40 calls each.
 //! Reading the Cap* lines of /proc/self/status instead took 27–64 µs in a
 //! freshly made container (its new procfs makes its dentries on first use,
 //! and the file formats ~50 other fields), and the `caps` crate's readers
@@ -85,20 +86,31 @@ impl CapabilitySets {
     }
 }
 
-/// The bounding set: one PR_CAPBSET_READ per capability the kernel knows
-/// (there is no call that reads it whole; the kernel answers EINVAL past
-/// the last one).
-pub fn bounding_set() -> u64 {
-    let mut present = 0u64;
+/// The bounding set as one PR_CAPBSET_READ per capability reads it (there
+/// is no call that reads it whole): which capabilities this kernel knows —
+/// it answers EINVAL past the last one — and which of them are in the set.
+/// Read once, it serves the plan (which names this kernel knows), the drop
+/// and the record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BoundingSet {
+    /// Bit n: the kernel knows capability n.
+    pub known: u64,
+    /// Bit n: capability n is in the bounding set.
+    pub present: u64,
+}
+
+pub fn bounding_set() -> BoundingSet {
+    let mut set = BoundingSet { known: 0, present: 0 };
     for cap in 0..64u64 {
         // SAFETY: prctl(2) reads its integer arguments only.
         let answer = unsafe { libc::prctl(libc::PR_CAPBSET_READ, cap, 0, 0, 0) };
         if answer < 0 {
             break;
         }
-        present |= u64::from(answer == 1) << cap;
+        set.known |= 1 << cap;
+        set.present |= u64::from(answer == 1) << cap;
     }
-    present
+    set
 }
 
 /// Before clone(2), in the runtime: make the table of capability names
@@ -139,12 +151,21 @@ mod tests {
 
     fn masks() -> [u64; 5] {
         let sets = CapabilitySets::now();
-        [sets.ambient, bounding_set(), sets.effective, sets.inheritable, sets.permitted]
+        [sets.ambient, bounding_set().present, sets.effective, sets.inheritable, sets.permitted]
     }
 
     #[test]
     fn the_masks_are_those_of_proc_thread_self_status() {
         assert_eq!(masks(), masks_of_proc_thread_self_status());
+    }
+
+    /// The capabilities the read finds known are those the `caps` crate
+    /// finds the kernel supports.
+    #[test]
+    fn the_known_capabilities_are_the_kernels() {
+        let known = super::super::capabilities::known_capabilities(bounding_set().known);
+        assert_eq!(known, caps::runtime::thread_all_supported());
+        assert!(!known.is_empty());
     }
 
     /// An ambient capability is found (it is asked about only when it is

@@ -51,9 +51,9 @@ mod user;
 mod root_tests;
 
 pub use capabilities::{
-    kernel_capabilities, plan_capabilities, to_kernel_capability, BoundingChange, CapabilityPlan, SkippedCapability,
+    known_capabilities, plan_capabilities, to_kernel_capability, BoundingChange, CapabilityPlan, SkippedCapability,
 };
-pub use capability_sets::{prepare_names as prepare_capability_names, CapabilitySets};
+pub use capability_sets::{bounding_set, prepare_names as prepare_capability_names, BoundingSet, CapabilitySets};
 pub use process_attrs::{ioprio_value, personality_value, IOPRIO_WHO_PROCESS};
 pub use rlimits::{plan_rlimits, rlimit_name, rlimit_resource, RlimitSetting};
 pub use scheduler::{plan_scheduler, SchedAttr};
@@ -173,15 +173,20 @@ pub fn apply_process_attributes(
     Ok(())
 }
 
-/// `process.capabilities` as this kernel will see them, planned once for
-/// both [`drop_bounding_set`] and [`apply_capabilities`].
-pub fn capability_plan(caps: Option<&LinuxCapabilities>) -> Result<CapabilityPlan, SecurityError> {
-    plan_capabilities(caps, &kernel_capabilities())
+/// `process.capabilities` as this kernel (the capabilities `bounding`
+/// found it knows) will see them, planned once for both
+/// [`drop_bounding_set`] and [`apply_capabilities`].
+pub fn capability_plan(
+    caps: Option<&LinuxCapabilities>,
+    bounding: &BoundingSet,
+) -> Result<CapabilityPlan, SecurityError> {
+    plan_capabilities(caps, &known_capabilities(bounding.known))
 }
 
-/// Remove from the bounding set every capability the plan does not keep.
-pub fn drop_bounding_set(plan: &CapabilityPlan) -> Result<BoundingChange, SecurityError> {
-    capabilities::drop_bounding(plan)
+/// Remove from the bounding set (`bounding`, as read before) every
+/// capability the plan does not keep.
+pub fn drop_bounding_set(plan: &CapabilityPlan, bounding: &BoundingSet) -> Result<BoundingChange, SecurityError> {
+    capabilities::drop_bounding(plan, bounding.present)
 }
 
 /// setgroups(additionalGids) → setgid → setuid, keeping the permitted

@@ -84,15 +84,16 @@ fn bounding_user_switch_and_sets_leave_only_cap_kill() {
         let status = std::fs::read_to_string("/proc/thread-self/status").map_err(|e| e.to_string())?;
         let bounding_line = status.lines().find_map(|l| l.strip_prefix("CapBnd:")).unwrap_or_default();
         let bounding = u64::from_str_radix(bounding_line.trim(), 16).map_err(|e| e.to_string())?;
-        let change =
-            drop_bounding_set(&capability_plan(Some(&caps)).map_err(|e| e.to_string())?).map_err(|e| e.to_string())?;
+        let set = bounding_set();
+        let plan = capability_plan(Some(&caps), &set).map_err(|e| e.to_string())?;
+        let change = drop_bounding_set(&plan, &set).map_err(|e| e.to_string())?;
         // What the record shows: the set as the drop read it, and what is left.
         if change != (BoundingChange { before: bounding, after: 0x20 }) {
             return Err(format!("{change:x?}, expected before {bounding:#x}, after 0x20"));
         }
         switch_user(&user).map_err(|e| e.to_string())?;
         super::user::set_umask(&user).map_err(|e| e.to_string())?;
-        apply_capabilities(&capability_plan(Some(&caps)).map_err(|e| e.to_string())?).map_err(|e| e.to_string())?;
+        apply_capabilities(&plan).map_err(|e| e.to_string())?;
         expect_line("Uid:", "1000\t1000\t1000\t1000")?;
         expect_line("Gid:", "1000\t1000\t1000\t1000")?;
         expect_line("Groups:", "10")?;
@@ -115,10 +116,12 @@ fn ambient_capability_survives_as_non_root() {
     );
     let user: User = json(r#"{"uid":1000,"gid":1000,"umask":63}"#);
     in_child(|| {
-        drop_bounding_set(&capability_plan(Some(&caps)).map_err(|e| e.to_string())?).map_err(|e| e.to_string())?;
+        let set = bounding_set();
+        let plan = capability_plan(Some(&caps), &set).map_err(|e| e.to_string())?;
+        drop_bounding_set(&plan, &set).map_err(|e| e.to_string())?;
         switch_user(&user).map_err(|e| e.to_string())?;
         super::user::set_umask(&user).map_err(|e| e.to_string())?;
-        apply_capabilities(&capability_plan(Some(&caps)).map_err(|e| e.to_string())?).map_err(|e| e.to_string())?;
+        apply_capabilities(&plan).map_err(|e| e.to_string())?;
         expect_line("CapAmb:", "0000000000000001")?; // CAP_CHOWN only: CAP_KILL is not inheritable
         expect_line("CapInh:", "0000000000000001")?;
         expect_line("CapPrm:", "0000000000000021")?;
@@ -159,9 +162,11 @@ fn seccomp_after_no_new_privs_needs_no_cap_sys_admin() {
     let caps: LinuxCapabilities = json(r#"{"bounding":[],"effective":[],"permitted":[]}"#);
     let user: User = json(r#"{"uid":1000,"gid":1000}"#);
     in_child(|| {
-        drop_bounding_set(&capability_plan(Some(&caps)).map_err(|e| e.to_string())?).map_err(|e| e.to_string())?;
+        let set = bounding_set();
+        let plan = capability_plan(Some(&caps), &set).map_err(|e| e.to_string())?;
+        drop_bounding_set(&plan, &set).map_err(|e| e.to_string())?;
         switch_user(&user).map_err(|e| e.to_string())?;
-        apply_capabilities(&capability_plan(Some(&caps)).map_err(|e| e.to_string())?).map_err(|e| e.to_string())?;
+        apply_capabilities(&plan).map_err(|e| e.to_string())?;
         set_no_new_privileges().map_err(|e| e.to_string())?;
         load_seccomp(&profile, "test").map_err(|e| e.to_string())?;
         expect_line("NoNewPrivs:", "1")?;
