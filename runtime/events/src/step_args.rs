@@ -69,6 +69,14 @@ impl<'a> StepArgs<'a> {
         self
     }
 
+    /// How a call went: `"ok"`, or the error as it displays.
+    pub fn result<T, E: Display>(&mut self, key: &'static str, result: &Result<T, E>) -> &mut Self {
+        match result {
+            Ok(_) => self.str(key, "ok"),
+            Err(e) => self.display(key, e),
+        }
+    }
+
     /// A path, as `Path::display` shows it (without its slower lossy walk
     /// when the path is UTF-8, as nearly all are).
     pub fn path(&mut self, key: &'static str, value: &Path) -> &mut Self {

@@ -154,6 +154,8 @@ fn step_arguments_written_in_place_are_the_map_s_bytes() {
             .value("nested", &nested)
             .opt_str("none", None)
             .null("nothing")
+            .result("ok", &Ok::<(), &str>(()))
+            .result("refused", &Err::<(), _>("EPERM: not \"allowed\""))
             .str("source", "proc");
     });
     let expected = event(Kind::Step {
@@ -162,7 +164,7 @@ fn step_arguments_written_in_place_are_the_map_s_bytes() {
         args: json!({
             "big": u64::MAX, "command": "mount -t proc proc /proc", "escaped": path.display().to_string(),
             "fstype": "proc", "is": true, "list": ["a", "b\"c"], "negative": -3, "nested": nested,
-            "none": null, "nothing": null, "source": "proc",
+            "none": null, "nothing": null, "ok": "ok", "refused": "EPERM: not \"allowed\"", "source": "proc",
         })
         .as_object()
         .unwrap()

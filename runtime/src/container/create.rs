@@ -227,12 +227,7 @@ fn apply_device_rules(cgroup: &ContainerCgroup, rules: &[LinuxDeviceCgroup]) -> 
         let attached = cgroup.attach_device_filter(&writes);
         let n = attached.as_ref().copied().unwrap_or(writes.len());
         crate::recorder::step("device_filter", |a| {
-            a.path("cgroup", &dir);
-            match &attached {
-                Ok(_) => a.str("result", "ok"),
-                Err(e) => a.display("result", e),
-            };
-            a.uint("rules", n as u64);
+            a.path("cgroup", &dir).result("result", &attached).uint("rules", n as u64);
         });
         attached?;
         return Ok(());

@@ -167,11 +167,7 @@ fn record(kind: &str, hook: &Hook, result: &Result<HookOutcome, HookError>) {
             Some(code) => a.int("exit_code", code.into()),
             None => a.null("exit_code"),
         };
-        a.str("hook", kind).path("path", hook.path());
-        match result {
-            Ok(_) => a.str("result", "ok"),
-            Err(e) => a.display("result", e),
-        };
+        a.str("hook", kind).path("path", hook.path()).result("result", result);
     });
 }
 

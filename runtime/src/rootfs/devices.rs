@@ -153,11 +153,7 @@ pub fn plan_devices(spec: &Spec, in_user_namespace: bool) -> Result<Vec<DeviceAc
 pub fn apply_device(rootfs: &Path, action: &DeviceAction) -> Result<(), RootfsError> {
     let result = apply_device_action(rootfs, action);
     crate::recorder::step("device", |a| {
-        a.display("equivalent", action);
-        match &result {
-            Ok(()) => a.str("result", "ok"),
-            Err(e) => a.display("result", e),
-        };
+        a.display("equivalent", action).result("result", &result);
     });
     result
 }
