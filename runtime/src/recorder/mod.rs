@@ -120,17 +120,22 @@ struct Pending {
 }
 
 impl Pending {
-    /// The line of the stage begun but not yet written, if any.
-    fn line_of_begun(&mut self, wall_offset_ns: i64) {
-        let Some((stage, seq, ts_ns, pid)) = self.begun.take() else { return };
-        let Pending { lines, writer, wall, event, .. } = self;
+    /// Give the event being written its number, its times and its process.
+    fn stamp(&mut self, seq: u64, ts_ns: u64, pid: i32, wall_offset_ns: i64) {
+        let event = &mut self.event;
         event.seq = seq;
         event.ts_ns = ts_ns;
         event.wall.clear();
-        wall.push(&mut event.wall, ts_ns as i64 + wall_offset_ns);
+        self.wall.push(&mut event.wall, ts_ns as i64 + wall_offset_ns);
         event.pid = pid;
-        event.kind = Kind::StageBegin { stage };
-        writer.line(lines, event);
+    }
+
+    /// The line of the stage begun but not yet written, if any.
+    fn line_of_begun(&mut self, wall_offset_ns: i64) {
+        let Some((stage, seq, ts_ns, pid)) = self.begun.take() else { return };
+        self.stamp(seq, ts_ns, pid, wall_offset_ns);
+        self.event.kind = Kind::StageBegin { stage };
+        self.writer.line(&mut self.lines, &self.event);
     }
 }
 
@@ -322,7 +327,7 @@ impl Recorder {
 
     /// Whether any sink takes this recorder's events.
     fn has_sinks(&self) -> bool {
-        self.inner.file.is_some() || config().is_some_and(|c| c.narrator.is_some()) || hub().is_some()
+        self.inner.file.is_some() || live_sinks()
     }
 
     /// Send one event about `pid` to every sink (steps go through [`Recorder::step`]).
@@ -354,12 +359,8 @@ impl Recorder {
         let hub = hub();
         let mut guard = self.inner.pending.lock().unwrap_or_else(|p| p.into_inner());
         guard.line_of_begun(self.inner.wall_offset_ns);
-        let Pending { lines, writer, wall, event, .. } = &mut *guard;
-        event.seq = self.inner.seq.next();
-        event.ts_ns = monotonic_ns();
-        event.wall.clear();
-        wall.push(&mut event.wall, event.ts_ns as i64 + self.inner.wall_offset_ns);
-        event.pid = pid;
+        guard.stamp(self.inner.seq.next(), monotonic_ns(), pid, self.inner.wall_offset_ns);
+        let Pending { lines, writer, event, .. } = &mut *guard;
         let start = lines.len();
         line(writer, lines, event);
         let line = &lines[start..];
@@ -412,8 +413,7 @@ impl Recorder {
     /// together, the begin costs what the line after a step does (~0.9 µs
     /// in the init, against ~2.7 alone).
     fn begin(&self, pid: i32, stage: Stage) {
-        let others = config().is_some_and(|c| c.narrator.is_some()) || hub().is_some();
-        if others || self.inner.file.is_none() {
+        if live_sinks() || self.inner.file.is_none() {
             self.emit(pid, Kind::StageBegin { stage });
             return;
         }
@@ -457,6 +457,12 @@ impl Recorder {
             self.emit(pid, Kind::Dropped { sink: "hub".into(), count });
         }
     }
+}
+
+/// Whether a sink that wants each line as it happens takes events: the
+/// narrator (`--explain`, `--step`) or a hub.
+fn live_sinks() -> bool {
+    config().is_some_and(|c| c.narrator.is_some()) || hub().is_some()
 }
 
 /// CLOCK_REALTIME in nanoseconds since the Unix epoch.
