@@ -122,12 +122,18 @@ fn create_then_start_with_explain_narrate_both_halves() {
     rt.assert_clean(&id, &bundle);
 }
 
+/// A container left running `sleep 30`, for `exec` to join.
+fn sleeping(rt: &Runtime, name: &str) -> (String, Bundle) {
+    let bundle = Bundle::busybox(&["sleep", "30"]);
+    let id = rt.id(name);
+    assert_ok(&rt.run_detached(&id, &bundle));
+    (id, bundle)
+}
+
 #[test]
 fn exec_explain_narrates_joining_the_namespaces_and_leaks_no_descriptor() {
-    let bundle = Bundle::busybox(&["sleep", "30"]);
     let rt = Runtime::new();
-    let id = rt.id("explainexec");
-    assert_ok(&rt.run_detached(&id, &bundle));
+    let (id, bundle) = sleeping(&rt, "explainexec");
     let out = rt.cmd(&["exec", "--explain", &id, "ls", "/proc/self/fd"]);
     assert_ok(&out);
     assert!(stderr(&out).contains("setns"), "{}", stderr(&out));
@@ -145,10 +151,8 @@ fn exec_explain_narrates_joining_the_namespaces_and_leaks_no_descriptor() {
 /// once in 60 execs. A hundred in a row finish.
 #[test]
 fn exec_explain_never_hangs_on_the_narrators_start() {
-    let bundle = Bundle::busybox(&["sleep", "30"]);
     let rt = Runtime::new();
-    let id = rt.id("explainrace");
-    assert_ok(&rt.run_detached(&id, &bundle));
+    let (id, bundle) = sleeping(&rt, "explainrace");
     for _ in 0..100 {
         assert_ok(&rt.cmd(&["exec", "--explain", &id, "true"]));
     }

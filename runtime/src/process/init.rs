@@ -445,8 +445,7 @@ impl ExecTarget {
         })
     }
 
-    /// The `step` event of the execve about to happen: path, argv, env count.
-    /// The `execve` step's arguments.
+    /// The arguments of the `execve` step about to happen: path, argv, env count.
     pub fn step_args(&self, a: &mut StepArgs) {
         a.strs("argv", self.argv.iter().map(|arg| arg.to_string_lossy()))
             .uint("env_count", self.env.len() as u64)
