@@ -50,6 +50,25 @@ fn the_record_validates_against_the_schema_and_survives_delete() {
 }
 
 #[test]
+fn a_new_container_with_the_same_id_takes_the_kept_records_place() {
+    let bundle = Bundle::busybox(&["/bin/true"]);
+    let rt = Runtime::new();
+    let id = rt.id("again");
+    assert_ok(&rt.run(&id, &bundle));
+    let kept = rt.root().join(".events").join(format!("{id}.jsonl"));
+    assert!(kept.exists(), "the first container's record is kept at {}", kept.display());
+    assert_ok(&rt.create(&id, &bundle));
+    assert!(!kept.exists(), "a new container with the same id makes room for its own record");
+    assert_ok(&rt.delete_force(&id));
+    rt.assert_clean(&id, &bundle);
+    let events = record_of(rt.root(), &id);
+    let seqs: Vec<u64> = events.iter().map(|e| e.seq).collect();
+    assert_eq!(seqs, (0..events.len() as u64).collect::<Vec<_>>(), "the second container's record alone");
+    let created = events.iter().filter(|e| matches!(&e.kind, Kind::Status { status } if status == "created")).count();
+    assert_eq!(created, 1, "one container's story, not two");
+}
+
+#[test]
 fn a_create_that_fails_midway_records_the_failing_stage() {
     let bundle = Bundle::busybox(&["/no/such/program"]);
     let rt = Runtime::new();

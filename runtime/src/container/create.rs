@@ -143,6 +143,11 @@ impl Container {
         }
         rec.stage(pid, Stage::Cgroup, || cgroup.finish_join(pid, init.in_cgroup_v2, plan.new_user))?;
         init.channel.send(&FromRuntime::Go)?;
+        // The runtime waits while the init mounts the rootfs: time to clear
+        // the place where this container's record goes at delete.
+        if rec.writes_record() {
+            crate::recorder::kept::make_room(&dir_path);
+        }
 
         let state = ContainerState {
             oci_version: bundle.spec.version().clone(),

@@ -306,6 +306,11 @@ impl Recorder {
         self.inner.write_out(&mut pending);
     }
 
+    /// Whether this recorder writes `events.jsonl` (not with `--no-events`).
+    pub fn writes_record(&self) -> bool {
+        self.inner.file.is_some()
+    }
+
     /// Tell the init (through the shared page) its host pid.
     pub fn set_init_pid(&self, pid: i32) {
         self.shared().init_pid.store(pid, Ordering::SeqCst);
