@@ -6,7 +6,8 @@
 //!
 //! Run: `cargo build -p glassbox && cargo test -p glassbox-e2e` (as root).
 //! `GLASSBOX_BIN=/path/to/glassbox` tests another build; otherwise the binary
-//! is looked for in `$CARGO_TARGET_DIR/debug`, then `<workspace>/target/debug`.
+//! is looked for in `$CARGO_TARGET_DIR/debug`, then `<workspace>/target/debug`,
+//! and refused when a file it was built from changed since (forgotten build).
 //! Every test has its own `--root`, ids and bundles, so they run in parallel.
 
 pub mod binary;
