@@ -75,6 +75,15 @@ fn json<T: serde::de::DeserializeOwned>(text: &str) -> T {
     serde_json::from_str(text).unwrap()
 }
 
+/// What the init does first with `process.capabilities`: one read of the
+/// bounding set, the plan made from it, the drop from it.
+fn plan_and_drop_bounding(caps: &LinuxCapabilities) -> Result<(CapabilityPlan, BoundingChange), String> {
+    let set = bounding_set();
+    let plan = capability_plan(Some(caps), &set).map_err(|e| e.to_string())?;
+    let change = drop_bounding_set(&plan, &set).map_err(|e| e.to_string())?;
+    Ok((plan, change))
+}
+
 #[test]
 fn bounding_user_switch_and_sets_leave_only_cap_kill() {
     let caps: LinuxCapabilities =
@@ -84,9 +93,7 @@ fn bounding_user_switch_and_sets_leave_only_cap_kill() {
         let status = std::fs::read_to_string("/proc/thread-self/status").map_err(|e| e.to_string())?;
         let bounding_line = status.lines().find_map(|l| l.strip_prefix("CapBnd:")).unwrap_or_default();
         let bounding = u64::from_str_radix(bounding_line.trim(), 16).map_err(|e| e.to_string())?;
-        let set = bounding_set();
-        let plan = capability_plan(Some(&caps), &set).map_err(|e| e.to_string())?;
-        let change = drop_bounding_set(&plan, &set).map_err(|e| e.to_string())?;
+        let (plan, change) = plan_and_drop_bounding(&caps)?;
         // What the record shows: the set as the drop read it, and what is left.
         if change != (BoundingChange { before: bounding, after: 0x20 }) {
             return Err(format!("{change:x?}, expected before {bounding:#x}, after 0x20"));
@@ -116,9 +123,7 @@ fn ambient_capability_survives_as_non_root() {
     );
     let user: User = json(r#"{"uid":1000,"gid":1000,"umask":63}"#);
     in_child(|| {
-        let set = bounding_set();
-        let plan = capability_plan(Some(&caps), &set).map_err(|e| e.to_string())?;
-        drop_bounding_set(&plan, &set).map_err(|e| e.to_string())?;
+        let (plan, _) = plan_and_drop_bounding(&caps)?;
         switch_user(&user).map_err(|e| e.to_string())?;
         super::user::set_umask(&user).map_err(|e| e.to_string())?;
         apply_capabilities(&plan).map_err(|e| e.to_string())?;
@@ -162,9 +167,7 @@ fn seccomp_after_no_new_privs_needs_no_cap_sys_admin() {
     let caps: LinuxCapabilities = json(r#"{"bounding":[],"effective":[],"permitted":[]}"#);
     let user: User = json(r#"{"uid":1000,"gid":1000}"#);
     in_child(|| {
-        let set = bounding_set();
-        let plan = capability_plan(Some(&caps), &set).map_err(|e| e.to_string())?;
-        drop_bounding_set(&plan, &set).map_err(|e| e.to_string())?;
+        let (plan, _) = plan_and_drop_bounding(&caps)?;
         switch_user(&user).map_err(|e| e.to_string())?;
         apply_capabilities(&plan).map_err(|e| e.to_string())?;
         set_no_new_privileges().map_err(|e| e.to_string())?;
