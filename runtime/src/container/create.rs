@@ -145,9 +145,7 @@ impl Container {
         init.channel.send(&FromRuntime::Go)?;
         // The runtime waits while the init mounts the rootfs: time to clear
         // the place where this container's record goes at delete.
-        if rec.writes_record() {
-            crate::recorder::kept::make_room(&dir_path);
-        }
+        rec.make_room_to_keep();
 
         let state = ContainerState {
             oci_version: bundle.spec.version().clone(),

@@ -51,8 +51,7 @@ pub fn keep(container_dir: &Path) -> Option<PathBuf> {
     use nix::errno::Errno;
     use nix::fcntl::{renameat2, RenameFlags, AT_FDCWD};
     let from = container_dir.join(EVENTS_FILE);
-    let root = container_dir.parent()?;
-    let to = kept_record(root, container_dir.file_name()?.to_str()?);
+    let (root, to) = place_of(container_dir)?;
     let move_it = || match renameat2(AT_FDCWD, &from, AT_FDCWD, &to, RenameFlags::RENAME_NOREPLACE) {
         // A filesystem without RENAME_NOREPLACE: a plain rename, over any older record.
         Err(Errno::EINVAL) => std::fs::rename(&from, &to).map_err(|e| Errno::from_raw(e.raw_os_error().unwrap_or(0))),
@@ -76,11 +75,15 @@ pub fn keep(container_dir: &Path) -> Option<PathBuf> {
 /// its name at delete), and so do the oldest records when too many have
 /// piled up.
 pub fn make_room(container_dir: &Path) {
-    let (Some(root), Some(id)) = (container_dir.parent(), container_dir.file_name().and_then(|n| n.to_str())) else {
-        return;
-    };
-    let _ = std::fs::remove_file(kept_record(root, id));
+    let Some((root, place)) = place_of(container_dir) else { return };
+    let _ = std::fs::remove_file(place);
     prune(&kept_dir(root), PRUNE_ABOVE, KEEP);
+}
+
+/// The state root `<root>/<id>/` is in, and where its record is kept.
+fn place_of(container_dir: &Path) -> Option<(&Path, PathBuf)> {
+    let root = container_dir.parent()?;
+    Some((root, kept_record(root, container_dir.file_name()?.to_str()?)))
 }
 
 /// When there are more than `above` records, remove the oldest until `keep` are left.

@@ -306,9 +306,13 @@ impl Recorder {
         self.inner.write_out(&mut pending);
     }
 
-    /// Whether this recorder writes `events.jsonl` (not with `--no-events`).
-    pub fn writes_record(&self) -> bool {
-        self.inner.file.is_some()
+    /// Clear the place the record goes when the container does (an earlier
+    /// container's record under the same id, the oldest when too many):
+    /// [`kept::make_room`]. `create` calls this while it waits for the init.
+    pub fn make_room_to_keep(&self) {
+        if self.inner.file.is_some() {
+            kept::make_room(&self.inner.dir);
+        }
     }
 
     /// Tell the init (through the shared page) its host pid.
