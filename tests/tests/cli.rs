@@ -142,6 +142,21 @@ fn state_has_the_runtime_spec_fields() {
 }
 
 #[test]
+fn a_container_with_the_annotations_kubernetes_allows_is_made() {
+    // 256 KiB of annotations (Kubernetes' limit per object) reach the init
+    // in its HooksDone message, state.json and all.
+    let rt = Runtime::new();
+    let bundle = Bundle::busybox(&["sleep", "30"]);
+    let big = "a".repeat(256 * 1024);
+    bundle.config_mut(|v| v["annotations"] = json!({ "org.example.big": big }));
+    let id = rt.id("bigannotations");
+    assert_ok(&rt.create(&id, &bundle));
+    assert_eq!(rt.state(&id)["annotations"]["org.example.big"].as_str().map(str::len), Some(big.len()));
+    assert_ok(&rt.delete_force(&id));
+    rt.assert_clean(&id, &bundle);
+}
+
+#[test]
 fn kill_accepts_signal_names_and_numbers() {
     for signal in ["TERM", "SIGTERM", "15"] {
         let rt = Runtime::new();

@@ -8,7 +8,8 @@ use std::io::{IoSlice, IoSliceMut};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 
 use nix::sys::socket::{
-    recvmsg, sendmsg, socketpair, AddressFamily, ControlMessage, ControlMessageOwned, MsgFlags, SockFlag, SockType,
+    recvmsg, sendmsg, setsockopt, socketpair, sockopt, AddressFamily, ControlMessage, ControlMessageOwned, MsgFlags,
+    SockFlag, SockType,
 };
 use serde::{Deserialize, Serialize};
 
@@ -47,6 +48,11 @@ pub enum ChannelError {
     Closed,
     #[error("unexpected message on the channel: {0}")]
     Garbled(String),
+    #[error(
+        "a message of {0} bytes is more than the runtime↔init channel carries on this host \
+         (state.json with its annotations goes to the init whole): are the annotations in config.json that large?"
+    )]
+    TooLarge(usize),
 }
 
 /// One end of the runtime↔init channel.
@@ -54,10 +60,24 @@ pub struct Channel {
     fd: OwnedFd,
 }
 
+/// The SO_SNDBUF each end asks for. A datagram must fit in its sender's
+/// (net.core.wmem_default, 208 KiB, unless set), and `HooksDone` carries
+/// state.json, annotations and all: Kubernetes allows an object 256 KiB of
+/// them. The kernel doubles the value for its own bookkeeping, so messages
+/// up to ~8 MiB pass.
+const SEND_BUFFER: usize = 4 << 20;
+
 /// Both ends; each side keeps one and drops the other after clone.
 pub fn channel_pair() -> Result<(Channel, Channel), ChannelError> {
     let (a, b) = socketpair(AddressFamily::Unix, SockType::SeqPacket, None, SockFlag::SOCK_CLOEXEC)
         .map_err(ChannelError::Create)?;
+    for end in [&a, &b] {
+        // Past net.core.wmem_max only with CAP_NET_ADMIN (SO_SNDBUFFORCE);
+        // without it, as large as this host lets anyone have.
+        if setsockopt(end, sockopt::SndBufForce, &SEND_BUFFER).is_err() {
+            let _ = setsockopt(end, sockopt::SndBuf, &SEND_BUFFER);
+        }
+    }
     Ok((Channel { fd: a }, Channel { fd: b }))
 }
 
@@ -78,7 +98,10 @@ impl Channel {
         let iov = [IoSlice::new(&bytes)];
         let fds = fd.map(|f| [f]);
         let cmsgs: Vec<ControlMessage> = fds.iter().map(|f| ControlMessage::ScmRights(f)).collect();
-        sendmsg::<()>(self.fd.as_raw_fd(), &iov, &cmsgs, MsgFlags::empty(), None).map_err(ChannelError::Send)?;
+        sendmsg::<()>(self.fd.as_raw_fd(), &iov, &cmsgs, MsgFlags::empty(), None).map_err(|e| match e {
+            nix::errno::Errno::EMSGSIZE => ChannelError::TooLarge(bytes.len()),
+            e => ChannelError::Send(e),
+        })?;
         Ok(())
     }
 
@@ -142,12 +165,23 @@ mod tests {
 
     #[test]
     fn a_message_of_many_pages_arrives_whole() {
-        // A state.json with large annotations: past the 64 KiB buffer
-        // `recv` once had, whose cut-off message did not parse.
-        let state_json = "x".repeat(100_000);
+        // A state.json with the 256 KiB of annotations Kubernetes allows:
+        // past the 64 KiB buffer `recv` once had (whose cut-off message did
+        // not parse), and past the default SO_SNDBUF (EMSGSIZE).
+        let state_json = "x".repeat(300_000);
         let (a, b) = channel_pair().unwrap();
         a.send(&FromRuntime::HooksDone { state_json: state_json.clone() }).unwrap();
         let (m, _): (FromRuntime, _) = b.recv().unwrap();
         assert!(matches!(m, FromRuntime::HooksDone { state_json: got } if got == state_json));
+    }
+
+    #[test]
+    fn a_message_past_what_the_channel_carries_is_refused_by_its_size() {
+        let (a, _b) = channel_pair().unwrap();
+        // The kernel doubles SO_SNDBUF: twice what was asked for, and more.
+        let state_json = "x".repeat(2 * SEND_BUFFER);
+        let err = a.send(&FromRuntime::HooksDone { state_json }).unwrap_err();
+        assert!(matches!(err, ChannelError::TooLarge(n) if n > 2 * SEND_BUFFER), "{err}");
+        assert!(err.to_string().contains("annotations"), "{err}");
     }
 }
