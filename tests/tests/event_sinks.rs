@@ -96,6 +96,31 @@ fn a_create_that_fails_midway_records_the_failing_stage() {
 }
 
 #[test]
+fn a_create_the_runtime_gives_up_on_keeps_the_inits_steps() {
+    // The init writes its lines after telling the runtime MountsDone; the
+    // runtime's prestart hook then fails and create undoes the container.
+    // The init's mounts must still be in the record, before the error.
+    let bundle = Bundle::busybox(&["/bin/true"]);
+    bundle.config_mut(|v| spec::add_hook(v, "prestart", "/bin/false", &["false"]));
+    let rt = Runtime::new();
+    let id = rt.id("givesup");
+    assert_fails(&rt.create(&id, &bundle));
+    rt.assert_clean(&id, &bundle);
+    let events = record_of(rt.root(), &id);
+    let proc_mount = events.iter().position(|e| {
+        matches!(&e.kind, Kind::Step { action, args, .. }
+            if action == "mount" && args["equivalent"] == "mount -t proc proc /proc")
+    });
+    let error = events.iter().position(|e| matches!(e.kind, Kind::Error { stage: Stage::Hooks, .. }));
+    assert!(proc_mount.is_some() && error.is_some(), "the init's mount and the runtime's error: {events:#?}");
+    assert!(proc_mount < error, "in order of seq: {events:#?}");
+    assert!(
+        events.iter().any(|e| matches!(e.kind, Kind::StageEnd { stage: Stage::Devices, outcome: Outcome::Ok, .. })),
+        "the init's last stage before MountsDone: {events:#?}"
+    );
+}
+
+#[test]
 fn a_failed_mount_names_the_mounts_stage() {
     let bundle = Bundle::busybox(&["/bin/true"]);
     bundle.config_mut(|v| {

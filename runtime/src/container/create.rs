@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use nix::sys::signal::{kill, Signal};
 use nix::sys::stat::Mode;
-use nix::sys::wait::waitpid;
+use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
 use nix::unistd::Pid;
 
 use super::{Container, ContainerError};
@@ -52,8 +52,7 @@ struct Undo {
 impl Drop for Undo {
     fn drop(&mut self) {
         if let Some(pid) = self.init {
-            let _ = kill(pid, Signal::SIGKILL);
-            let _ = waitpid(pid, None);
+            stop_init(pid);
         }
         if let Some(cg) = &self.cgroup {
             let _ = cg.remove(&self.cgroup_parent);
@@ -62,6 +61,24 @@ impl Drop for Undo {
             let _ = dir.remove();
         }
     }
+}
+
+/// Stop a half-made init. The runtime's end of the channel is closed by
+/// now (the init's `SpawnedInit` drops before `Undo`), so an init waiting
+/// on it — for `Go`, for `HooksDone` — exits by itself, its last lines
+/// written: after `MountsDone` it writes them only once it has told the
+/// runtime ([`Channel::send_then_flush`](crate::process::Channel::send_then_flush)).
+/// One that is not gone within 10 ms (blocked on exec.fifo after `Ready`,
+/// its record already whole) is killed.
+fn stop_init(pid: Pid) {
+    for _ in 0..100 {
+        match waitpid(pid, Some(WaitPidFlag::WNOHANG)) {
+            Ok(WaitStatus::StillAlive) => std::thread::sleep(std::time::Duration::from_micros(100)),
+            _ => return,
+        }
+    }
+    let _ = kill(pid, Signal::SIGKILL);
+    let _ = waitpid(pid, None);
 }
 
 impl Container {
@@ -142,7 +159,7 @@ impl Container {
             rec.stage(pid, Stage::Idmap, || namespaces::write_id_maps(pid, &uid, &gid))?;
         }
         rec.stage(pid, Stage::Cgroup, || cgroup.finish_join(pid, init.in_cgroup_v2, plan.new_user))?;
-        init.channel.send(&FromRuntime::Go)?;
+        init.channel.send_then_flush(&FromRuntime::Go)?;
         // The runtime waits while the init mounts the rootfs: time to clear
         // the place where this container's record goes at delete.
         rec.make_room_to_keep();
@@ -178,7 +195,7 @@ impl Container {
             })?;
         }
         let created = serde_json::to_string(&state.to_oci_json(Status::Created)).expect("json");
-        init.channel.send(&FromRuntime::HooksDone { state_json: created })?;
+        init.channel.send_then_flush(&FromRuntime::HooksDone { state_json: created })?;
 
         let mut console = None;
         if bundle.spec.process().as_ref().and_then(|p| p.terminal()).unwrap_or(false) {

@@ -69,7 +69,7 @@ impl Container {
             // The child writes itself into the v1 hierarchies.
             rec.stage(pid, glassbox_events::Stage::Cgroup, || self.cgroup.finish_join(pid, child.in_cgroup_v2, false))
                 .map_err(|e| kill_child(e.into()))?;
-            child.channel.send(&crate::process::FromRuntime::Go).map_err(|e| kill_child(e.into()))?;
+            child.channel.send_then_flush(&crate::process::FromRuntime::Go).map_err(|e| kill_child(e.into()))?;
             let mut console = None;
             loop {
                 match child.channel.recv::<FromInit>() {

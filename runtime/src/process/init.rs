@@ -285,7 +285,7 @@ fn join_new_session_keyring() -> Result<(), StepError> {
 /// prestart and createRuntime hooks run in the runtime's namespaces, after
 /// the mounts and before pivot_root: hand over and wait.
 fn let_runtime_run_create_hooks(ctx: &InitContext) -> Result<String, StepError> {
-    ctx.channel.send(&FromInit::MountsDone).in_stage("hooks")?;
+    ctx.channel.send_then_flush(&FromInit::MountsDone).in_stage("hooks")?;
     match ctx.channel.recv::<FromRuntime>().in_stage("hooks")? {
         (FromRuntime::HooksDone { state_json }, _) => Ok(state_json),
         (other, _) => Err(StepError { stage: "hooks", message: format!("expected HooksDone, got {other:?}") }),

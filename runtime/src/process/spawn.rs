@@ -74,10 +74,17 @@ pub fn spawn_init(opts: &InitOptions, plan: &NamespacePlan) -> Result<SpawnedIni
     let fifo: OwnedFd = open(opts.exec_fifo, OFlag::O_PATH | OFlag::O_CLOEXEC, Mode::empty())
         .map_err(|source| ProcessError::Fifo { path: opts.exec_fifo.display().to_string(), source })?;
     let ctx = InitContext { opts, plan, channel: &init_end, exec_fifo_fd: fifo.as_raw_fd() };
+    let runtime_fd = runtime_end.raw_fd();
+    let run_init = || {
+        // The runtime's end: closed here, so that the init hears the
+        // channel close when the runtime gives up on a half-made container.
+        let _ = nix::unistd::close(runtime_fd);
+        init::container_init(&ctx)
+    };
     let offsets = time_offsets(opts.spec);
     crate::security::prepare_capability_names();
     let guard = ChildNamespaceGuard::enter(plan, &offsets)?;
-    let into_cgroup = clone_into_cgroup(plan.clone_flags, opts.cgroup_v2, || init::container_init(&ctx) as i32);
+    let into_cgroup = clone_into_cgroup(plan.clone_flags, opts.cgroup_v2, || run_init() as i32);
     let result = match into_cgroup {
         Some(pid) => Ok((pid, true)),
         None => {
@@ -85,14 +92,8 @@ pub fn spawn_init(opts: &InitOptions, plan: &NamespacePlan) -> Result<SpawnedIni
             // SAFETY: the runtime is single-threaded, so the child's copy of memory
             // holds no lock another thread owned; the child never returns into our
             // frames (it execs or _exits).
-            let cloned = unsafe {
-                clone(
-                    Box::new(|| init::container_init(&ctx)),
-                    &mut stack,
-                    plan.clone_flags,
-                    Some(Signal::SIGCHLD as i32),
-                )
-            };
+            let cloned =
+                unsafe { clone(Box::new(run_init), &mut stack, plan.clone_flags, Some(Signal::SIGCHLD as i32)) };
             cloned.map(|pid| (pid, false))
         }
     };

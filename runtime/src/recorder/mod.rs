@@ -6,10 +6,12 @@
 //! - `<root>/<id>/events.jsonl`, always (unless `--no-events`): the
 //!   replayable record. The runtime and the container's init both append to
 //!   it: the descriptor is opened with O_APPEND before clone(2), and whole
-//!   lines go out together — one write(2) before the process signals or
-//!   waits for another one ([`flush_before_waiting`]), execs or exits (a
-//!   child it clones or forks drops its copy instead: [`start_in_child`]), and on
-//!   an error (with a narrator, at each stage's end too) — so
+//!   lines go out together — one write(2) when the process has told another
+//!   one to go on ([`Channel::send_then_flush`](crate::process::Channel::send_then_flush)),
+//!   before it waits for one or tells it something else ([`flush_before_waiting`]),
+//!   execs or exits (a child it clones or forks drops its copy instead:
+//!   [`start_in_child`]), and on an error (with a narrator, at each stage's
+//!   end too) — so
 //!   lines never interleave, and the record costs six writes for a `run`
 //!   of /bin/true rather than one per event (on ext4 an appending write costs
 //!   ~15 µs of CPU: bench/run-true.sh).
@@ -205,10 +207,13 @@ pub fn start_in_child() {
     narrator_link::close_reader_in_child();
 }
 
-/// Write out this process's unwritten lines before it tells another process
-/// to go on or waits for one (the init for the runtime, `start` for the
-/// init): the record keeps the order in which things happened, and whoever
-/// reads it meanwhile (`events --follow`, `start --explain`) sees all of it.
+/// Write out this process's unwritten lines before it waits for another
+/// process (the init for the runtime, `start` for the init) or tells it
+/// something it acts on at once (`Ready`, `Failed`): the record keeps the
+/// order in which things happened, and whoever reads it meanwhile (`events
+/// --follow`, `start --explain`) sees all of it. A message that only lets
+/// the other process go on is sent first, the lines written just after
+/// ([`Channel::send_then_flush`](crate::process::Channel::send_then_flush)).
 pub fn flush_before_waiting() {
     let current = CURRENT.lock().unwrap_or_else(|p| p.into_inner()).clone();
     if let Some(rec) = current {
