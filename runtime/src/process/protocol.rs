@@ -102,8 +102,8 @@ impl Channel {
     /// `MountsDone`, `HooksDone`), and only then write out this process's
     /// record, while the other one wakes up: a process blocked on the
     /// channel takes 50–100 µs to run again on the 2-CPU VM, and writes
-    /// before these three sends kept `run` of /bin/true ~60–130 µs longer
-    /// (clock readings in both processes, 400 runs each way). The lines land a
+    /// before these three sends made a `run` of /bin/true ~77 µs longer
+    /// (runs in turns, 2000 each way). The lines land a
     /// little after the other process's first ones may (readers sort by
     /// `seq`); this process writes them before it next waits, so a runtime
     /// that gives up on a half-made container still finds them (see
