@@ -24,5 +24,5 @@ pub use binary::{glassbox_bin, require_root, unique_id};
 pub use bundle::Bundle;
 pub use clean::{host_ns, wait_until};
 pub use output::{assert_fails, assert_ok, stderr, stdout};
-pub use record::{record_of, record_path};
+pub use record::{kept_record_path, record_of, record_path};
 pub use runtime::{run_in_container, Runtime};

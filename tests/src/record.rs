@@ -7,9 +7,12 @@ use glassbox_events::{from_line, Event};
 
 /// Where the record of `id` is now, if anywhere.
 pub fn record_path(root: &Path, id: &str) -> Option<PathBuf> {
-    [root.join(id).join("events.jsonl"), root.join(".events").join(format!("{id}.jsonl"))]
-        .into_iter()
-        .find(|p| p.exists())
+    [root.join(id).join("events.jsonl"), kept_record_path(root, id)].into_iter().find(|p| p.exists())
+}
+
+/// Where the record of `id` goes when the container is deleted.
+pub fn kept_record_path(root: &Path, id: &str) -> PathBuf {
+    root.join(".events").join(format!("{id}.jsonl"))
 }
 
 /// Every event of the record, in sequence order; panics on a bad line. A

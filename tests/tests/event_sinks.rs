@@ -34,7 +34,7 @@ fn the_record_validates_against_the_schema_and_survives_delete() {
     assert_ok(&rt.run(&id, &bundle));
     rt.assert_clean(&id, &bundle);
 
-    let kept = rt.root().join(".events").join(format!("{id}.jsonl"));
+    let kept = kept_record_path(rt.root(), &id);
     let text = std::fs::read_to_string(&kept).unwrap_or_else(|e| panic!("{}: {e}", kept.display()));
     let validator = schema();
     for line in text.lines() {
@@ -55,7 +55,7 @@ fn a_new_container_with_the_same_id_takes_the_kept_records_place() {
     let rt = Runtime::new();
     let id = rt.id("again");
     assert_ok(&rt.run(&id, &bundle));
-    let kept = rt.root().join(".events").join(format!("{id}.jsonl"));
+    let kept = kept_record_path(rt.root(), &id);
     assert!(kept.exists(), "the first container's record is kept at {}", kept.display());
     assert_ok(&rt.create(&id, &bundle));
     assert!(!kept.exists(), "a new container with the same id makes room for its own record");
@@ -98,8 +98,12 @@ fn a_create_that_fails_midway_records_the_failing_stage() {
 #[test]
 fn a_create_the_runtime_gives_up_on_keeps_the_inits_steps() {
     // The init writes its lines after telling the runtime MountsDone; the
-    // runtime's prestart hook then fails and create undoes the container.
-    // The init's mounts must still be in the record, before the error.
+    // runtime's prestart hook then fails and create undoes the container,
+    // closing the channel and letting the init exit by itself. The init's
+    // mounts and its devices stage must still be in the record, before the
+    // runtime's error. Killing the init at once would lose them whenever its
+    // write is slower than the hook (~1 ms here): with the write held back
+    // 5 ms, this test fails that way.
     let bundle = Bundle::busybox(&["/bin/true"]);
     bundle.config_mut(|v| spec::add_hook(v, "prestart", "/bin/false", &["false"]));
     let rt = Runtime::new();
@@ -112,10 +116,16 @@ fn a_create_the_runtime_gives_up_on_keeps_the_inits_steps() {
             if action == "mount" && args["equivalent"] == "mount -t proc proc /proc")
     });
     let error = events.iter().position(|e| matches!(e.kind, Kind::Error { stage: Stage::Hooks, .. }));
-    assert!(proc_mount.is_some() && error.is_some(), "the init's mount and the runtime's error: {events:#?}");
+    let (Some(proc_mount), Some(error)) = (proc_mount, error) else {
+        panic!("the init's mount and the runtime's error: {events:#?}");
+    };
     assert!(proc_mount < error, "in order of seq: {events:#?}");
+    let init = events[proc_mount].pid;
     assert!(
-        events.iter().any(|e| matches!(e.kind, Kind::StageEnd { stage: Stage::Devices, outcome: Outcome::Ok, .. })),
+        events
+            .iter()
+            .any(|e| e.pid == init
+                && matches!(e.kind, Kind::StageEnd { stage: Stage::Devices, outcome: Outcome::Ok, .. })),
         "the init's last stage before MountsDone: {events:#?}"
     );
 }
