@@ -49,8 +49,8 @@ pub enum ChannelError {
     #[error("unexpected message on the channel: {0}")]
     Garbled(String),
     #[error(
-        "a message of {0} bytes is more than the runtime↔init channel carries on this host \
-         (state.json with its annotations goes to the init whole): are the annotations in config.json that large?"
+        "a message of {0} bytes is more than the runtime↔init channel carries on this host (~8 MiB as \
+         root): it takes state.json to the init, annotations and all; make the annotations in config.json smaller"
     )]
     TooLarge(usize),
 }
