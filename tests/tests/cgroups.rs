@@ -15,6 +15,16 @@ fn read(path: &PathBuf) -> String {
     std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display())).trim().to_string()
 }
 
+/// Allocates past any limit under 100 MB: busybox sh keeps a command
+/// substitution's output in memory.
+const MEMORY_HOG: &str = "x=$(head -c 100000000 /dev/zero | tr '\\0' a)";
+
+fn with_32_mib_limit(bundle: &Bundle) {
+    bundle.config_mut(|v| {
+        v["linux"]["resources"]["memory"] = json!({ "limit": 32 * 1024 * 1024, "swap": 32 * 1024 * 1024 });
+    });
+}
+
 #[test]
 fn limits_are_written_and_the_init_is_in_the_cgroup() {
     let bundle = Bundle::busybox(&["sleep", "30"]);
@@ -101,10 +111,8 @@ fn custom_cgroups_path_is_used_and_removed() {
 fn memory_limit_oom_kills_a_process_allocating_past_it() {
     // busybox's `head -c` of /dev/zero into a shell variable grows the shell
     // past 32 MiB; the OOM killer ends it with SIGKILL: run exits 137.
-    let bundle = Bundle::busybox(&["sh", "-c", "x=$(head -c 100000000 /dev/zero | tr '\\0' a); echo survived"]);
-    bundle.config_mut(|v| {
-        v["linux"]["resources"]["memory"] = json!({ "limit": 32 * 1024 * 1024, "swap": 32 * 1024 * 1024 });
-    });
+    let bundle = Bundle::busybox(&["sh", "-c", &format!("{MEMORY_HOG}; echo survived")]);
+    with_32_mib_limit(&bundle);
     let rt = Runtime::new();
     let id = rt.id("oom");
     let out = rt.run(&id, &bundle);
@@ -212,32 +220,91 @@ fn events_stats_match_the_cgroup_files() {
     rt.assert_clean(&id, &bundle);
 }
 
+/// `glassbox events --interval 1s ID` writing to a file in the scratch dir.
+struct EventsWatcher {
+    child: std::process::Child,
+    log: PathBuf,
+}
+
+impl EventsWatcher {
+    /// Returns once the first stats line is out: `events` has then read the
+    /// OOM counter it compares against, so an OOM kill from now on is news.
+    fn start(rt: &Runtime, id: &str) -> EventsWatcher {
+        let log = rt.scratch().join(format!("events-{id}.jsonl"));
+        let child = std::process::Command::new(glassbox_bin())
+            .args(["--root", rt.root().to_str().unwrap(), "events", "--interval", "1s", id])
+            .stdout(std::fs::File::create(&log).unwrap())
+            .spawn()
+            .unwrap();
+        let w = EventsWatcher { child, log };
+        assert!(
+            wait_until(std::time::Duration::from_secs(5), || w.text().contains("\"type\":\"stats\"")),
+            "no stats line"
+        );
+        w
+    }
+
+    fn text(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    fn saw_oom(&self) -> bool {
+        self.text().lines().any(|l| l.contains("\"type\":\"oom\""))
+    }
+
+    /// What a failed assertion should show: the lines, and whether the
+    /// watcher is still running.
+    fn report(&mut self) -> String {
+        format!("watcher exit {:?}; lines:\n{}", self.child.try_wait().ok().flatten(), self.text())
+    }
+}
+
+impl Drop for EventsWatcher {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
 #[test]
 fn events_reports_an_oom_kill_inside_the_container() {
-    // A child of the init allocates past the limit and is OOM-killed; the
-    // init lives on, and `events` says {"type":"oom"}.
-    let bundle = Bundle::busybox(&["sh", "-c", "sleep 0.5; (x=$(head -c 100000000 /dev/zero | tr '\\0' a)); sleep 30"]);
-    bundle.config_mut(|v| {
-        v["linux"]["resources"]["memory"] = json!({ "limit": 32 * 1024 * 1024, "swap": 32 * 1024 * 1024 });
-    });
+    // A process exec'd into the container allocates past the limit and is
+    // OOM-killed; the init (which allocates nothing) lives on, and `events`
+    // says {"type":"oom"}.
+    let bundle = Bundle::busybox(&["sleep", "30"]);
+    with_32_mib_limit(&bundle);
     let rt = Runtime::new();
     let id = rt.id("oomevent");
     rt.start_container(&id, &bundle);
-    let log = rt.scratch().join("events.jsonl");
-    let mut watcher = std::process::Command::new(glassbox_bin())
-        .args(["--root", rt.root().to_str().unwrap(), "events", "--interval", "1s", &id])
-        .stdout(std::fs::File::create(&log).unwrap())
-        .spawn()
-        .unwrap();
-    let saw_oom = wait_until(std::time::Duration::from_secs(8), || {
-        std::fs::read_to_string(&log).unwrap_or_default().lines().any(|l| l.contains("\"type\":\"oom\""))
-    });
-    let _ = watcher.kill();
-    let _ = watcher.wait();
-    let text = std::fs::read_to_string(&log).unwrap_or_default();
-    assert!(saw_oom, "no oom event: {text}");
-    assert!(text.lines().any(|l| l.contains("\"type\":\"stats\"")), "{text}");
-    assert_eq!(rt.status(&id).as_deref(), Some("running"), "the init survives its child's OOM kill");
+    let mut watcher = EventsWatcher::start(&rt, &id);
+    let hog = rt.exec(&id, &["sh", "-c", MEMORY_HOG]);
+    assert_eq!(hog.status.code(), Some(137), "the hog is SIGKILLed: {}", stderr(&hog));
+    let oom_control = read(&v1("memory", &id, "memory.oom_control"));
+    let saw_oom = wait_until(std::time::Duration::from_secs(5), || watcher.saw_oom());
+    assert!(saw_oom, "no oom line; memory.oom_control: {oom_control}; {}", watcher.report());
+    assert_eq!(rt.status(&id).as_deref(), Some("running"), "the init survives the OOM kill of another process");
+    drop(watcher);
+    assert_ok(&rt.delete_force(&id));
+    rt.assert_clean(&id, &bundle);
+}
+
+#[test]
+fn events_reports_the_oom_kill_that_ends_the_container() {
+    // The init itself is the hog: the OOM kill ends the container, and
+    // `events` reports it before it exits, as runc's does.
+    let bundle = Bundle::busybox(&["sh", "-c", &format!("while [ ! -e /go ]; do sleep 0.05; done; {MEMORY_HOG}")]);
+    with_32_mib_limit(&bundle);
+    let rt = Runtime::new();
+    let id = rt.id("oomend");
+    rt.start_container(&id, &bundle);
+    let mut watcher = EventsWatcher::start(&rt, &id);
+    std::fs::write(bundle.rootfs().join("go"), "").unwrap();
+    let exited = wait_until(std::time::Duration::from_secs(5), || matches!(watcher.child.try_wait(), Ok(Some(_))));
+    assert!(exited, "events still running after the init's OOM kill; {}", watcher.report());
+    assert!(watcher.child.try_wait().unwrap().unwrap().success(), "{}", watcher.report());
+    assert!(watcher.saw_oom(), "no oom line; {}", watcher.report());
+    assert_eq!(rt.status(&id).as_deref(), Some("stopped"));
+    drop(watcher);
     assert_ok(&rt.delete_force(&id));
     rt.assert_clean(&id, &bundle);
 }

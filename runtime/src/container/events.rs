@@ -28,11 +28,19 @@ impl Container {
         }
         let mut ooms = self.cgroup.oom_kills();
         let mut next_stats = Instant::now();
-        while self.state.init_alive() {
+        loop {
+            // Read whether the init lives *before* the OOM counter: an OOM
+            // kill that ends the init itself (the usual case when the init is
+            // the process that allocates) then shows in the counter on this
+            // last round, and is reported before `events` exits.
+            let alive = self.state.init_alive();
             let now_ooms = self.cgroup.oom_kills();
             if now_ooms > ooms {
                 writeln!(out, "{}", serde_json::json!({ "type": "oom", "id": self.state.id })).map_err(io)?;
                 ooms = now_ooms;
+            }
+            if !alive {
+                return out.flush().map_err(io);
             }
             if Instant::now() >= next_stats {
                 writeln!(out, "{}", self.stats_line()).map_err(io)?;
@@ -41,6 +49,5 @@ impl Container {
             out.flush().map_err(io)?;
             std::thread::sleep(OOM_POLL.min(interval));
         }
-        Ok(())
     }
 }
