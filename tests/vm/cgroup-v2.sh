@@ -40,7 +40,7 @@ make_bundle oom '.process.args = ["sh", "-c", "x=$(head -c 200000000 /dev/zero |
   | .linux.resources = {"memory": {"limit": 33554432, "swap": 33554432}}'
 make_bundle spin '.process.args = ["sh", "-c", "while :; do :; done"]
   | .linux.resources = {"cpu": {"quota": 10000, "period": 100000}}'
-make_bundle oomchild '.process.args = ["sh", "-c", "sleep 1; (x=$(head -c 200000000 /dev/zero | tr \"\\\\0\" a)); sleep 300"]
+make_bundle oomchild '.process.args = ["sleep", "300"]
   | .linux.resources = {"memory": {"limit": 33554432, "swap": 33554432}}'
 make_bundle forkbomb '.process.args = ["sh", "-c", "seq 30 | while read i; do sleep 5 & done 2>&1; echo init alive"]
   | .linux.resources = {"pids": {"limit": 10}}'

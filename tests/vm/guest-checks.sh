@@ -57,10 +57,15 @@ $G delete -f spin
 $G run -d -b $B/oomchild oomchild
 $G events --interval 1s oomchild >/tmp/events.out 2>&1 &
 watcher=$!
+# Once the first stats line is out, events has read the OOM counter it
+# compares against: the hog's OOM kill comes after.
+for i in $(seq 40); do grep -q '"type":"stats"' /tmp/events.out && break; sleep 0.25; done
+$G exec oomchild sh -c 'x=$(head -c 200000000 /dev/zero | tr "\\0" a)'
+check "an exec'd process past memory.max is OOM-killed (exit 137)" is "$?" "137"
 for i in $(seq 40); do grep -q '"type":"oom"' /tmp/events.out && break; sleep 0.5; done
 kill $watcher
-check "events reports the OOM kill of a child" sh -c "grep -q '\"type\":\"oom\"' /tmp/events.out || { cat /sys/fs/cgroup/glassbox/oomchild/memory.events; tail -c 300 /tmp/events.out; exit 1; }"
-check "the init survives its child's OOM kill" is "$($G state oomchild | grep -c '"running"')" "1"
+check "events reports the OOM kill of an exec'd process" sh -c "grep -q '\"type\":\"oom\"' /tmp/events.out || { cat /sys/fs/cgroup/glassbox/oomchild/memory.events; tail -c 300 /tmp/events.out; exit 1; }"
+check "the init survives another process's OOM kill" is "$($G state oomchild | grep -c '"running"')" "1"
 $G delete -f oomchild
 
 $G run -b $B/oom oom >/tmp/oom.out 2>&1
