@@ -134,3 +134,50 @@ fn errors_go_to_the_log_file_as_json_too() {
     assert!(v["msg"].as_str().is_some_and(|m| m.contains(&id)), "{v}");
     rt.assert_clean_id(&id);
 }
+
+/// The pids `glassbox ps` finds in the container's cgroup.
+fn pids_in(rt: &Runtime, id: &str) -> Vec<i64> {
+    let out = rt.cmd(&["ps", "--format", "json", id]);
+    assert_ok(&out);
+    serde_json::from_str(&stdout(&out)).unwrap_or_else(|e| panic!("ps --format json ({e}): {}", stdout(&out)))
+}
+
+/// `create`, `run` and `exec` with this --pid-file fail naming `needle`;
+/// no container, and no exec'd process, is left.
+#[track_caller]
+fn pid_file_fails(pid_file: &std::path::Path, needle: &str) {
+    let rt = Runtime::new();
+    let bundle = Bundle::busybox(&["sleep", "30"]);
+    let pid_file = pid_file.to_str().unwrap();
+    for verb in ["create", "run"] {
+        let id = rt.id("pidfile");
+        let out = rt.cmd(&[verb, "--bundle", bundle.path().to_str().unwrap(), "--pid-file", pid_file, &id]);
+        let err = assert_fails(&out);
+        assert!(err.contains(needle), "{verb}: the error should name {needle}: {err}");
+        assert!(rt.status(&id).is_none(), "{verb}: a failed create must not leave a container behind");
+        rt.assert_clean(&id, &bundle);
+    }
+    let id = rt.id("pidfile-exec");
+    rt.start_container(&id, &bundle);
+    let err = assert_fails(&rt.cmd(&["exec", "--detach", "--pid-file", pid_file, &id, "sleep", "20"]));
+    assert!(err.contains(needle), "exec: the error should name {needle}: {err}");
+    assert_eq!(pids_in(&rt, &id), vec![rt.pid(&id) as i64], "a failed exec must not leave its process running");
+    assert_ok(&rt.delete_force(&id));
+    rt.assert_clean(&id, &bundle);
+}
+
+#[test]
+fn pid_file_in_a_missing_directory() {
+    // Found out before anything is made.
+    let rt = Runtime::new();
+    let missing = rt.scratch().join("no-such-dir");
+    pid_file_fails(&missing.join("init.pid"), &format!("--pid-file's directory: {}", missing.display()));
+}
+
+#[test]
+fn pid_file_that_cannot_be_written() {
+    // The path is a directory: found out only when the pid is written, once
+    // the process exists, which must then be stopped.
+    let dir = tempfile::tempdir().unwrap();
+    pid_file_fails(dir.path(), "writing --pid-file");
+}

@@ -86,6 +86,9 @@ impl Container {
     /// `ConsoleHandling::Keep`, the pty master.
     pub fn create(paths: &Paths, opts: &CreateOptions) -> Result<(Container, Option<OwnedFd>), ContainerError> {
         crate::state::validate_id(&opts.id)?;
+        if let Some(pid_file) = &opts.pid_file {
+            check_pid_file_dir(pid_file)?;
+        }
         let mut undo = Undo {
             cgroup_parent: paths.cgroup_parent.clone(),
             init: None,
@@ -311,6 +314,18 @@ fn make_exec_fifo(path: &Path) -> Result<(), ContainerError> {
         path: path.into(),
         source,
     })
+}
+
+/// `--pid-file` is written only once the process exists; a directory that
+/// is not there is found out before anything is made, not after.
+pub(super) fn check_pid_file_dir(path: &Path) -> Result<(), ContainerError> {
+    let dir = path.parent().unwrap_or(Path::new("/"));
+    let io = |source| ContainerError::Io { what: "--pid-file's directory", path: dir.into(), source };
+    match std::fs::metadata(dir) {
+        Ok(m) if m.is_dir() => Ok(()),
+        Ok(_) => Err(io(std::io::Error::from_raw_os_error(nix::libc::ENOTDIR))),
+        Err(e) => Err(io(e)),
+    }
 }
 
 /// `--pid-file`: written atomically, as containerd and podman read it as soon as create returns.

@@ -7,7 +7,7 @@ use nix::sys::signal::{SigSet, SigmaskHow, Signal};
 use nix::sys::signalfd::{SfdFlags, SignalFd};
 use oci_spec::runtime::Process;
 
-use super::create::write_pid_file;
+use super::create::{check_pid_file_dir, write_pid_file};
 use super::run::{handled_signals, wait_in_foreground};
 use super::{Container, ContainerError};
 use crate::process::join::{spawn_joined, JoinOptions};
@@ -32,6 +32,9 @@ impl Container {
         let terminal_on = opts.process.terminal().unwrap_or(false);
         if terminal_on && opts.detach && opts.console_socket.is_none() {
             return Err(ContainerError::Usage("--tty with --detach needs --console-socket".into()));
+        }
+        if let Some(pid_file) = &opts.pid_file {
+            check_pid_file_dir(pid_file)?;
         }
         let config = self.state.bundle.join("config.json");
         let text = std::fs::read(&config).map_err(|source| ContainerError::Io {
@@ -89,7 +92,7 @@ impl Container {
                 }
             }
             if let Some(pid_file) = &opts.pid_file {
-                write_pid_file(pid_file, child.pid.as_raw())?;
+                write_pid_file(pid_file, child.pid.as_raw()).map_err(kill_child)?;
             }
             if opts.detach {
                 return Ok(0);
