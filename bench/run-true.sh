@@ -199,20 +199,17 @@ paste "$work/turns-0.us" "$work/turns-1.us" | awk '{ print $1 - $2 }' | sort -n 
 # runc and crun do not. PAUSED rounds (default 20), PAUSE seconds apart.
 PAUSED=${PAUSED:-20}
 PAUSE=${PAUSE:-0.2}
-if [ "$PAUSED" -eq 0 ]; then
-    echo
-    say "raw timings: $json"
-    exit 0
-fi
-for r in $(seq "$PAUSED"); do
-    for k in ${orders[$((r % 6))]}; do
-        sleep "$PAUSE"
-        time_one "${turn[$k]}" paused
+if [ "$PAUSED" -gt 0 ]; then
+    for r in $(seq "$PAUSED"); do
+        for k in ${orders[$((r % 6))]}; do
+            sleep "$PAUSE"
+            time_one "${turn[$k]}" paused
+        done
     done
-done
-awk -v on="$(median "$work/paused-0.us")" -v off="$(median "$work/paused-1.us")" \
-    -v crun="$(median "$work/paused-$crun_index.us")" -v n="$PAUSED" -v p="$PAUSE" 'BEGIN {
-    printf "after a %s s pause, %d rounds: glassbox %.2f ms, --no-events %.2f ms, crun %.2f ms\n", p, n, on / 1000, off / 1000, crun / 1000
-    printf "after a pause: glassbox vs crun %.2f, events on vs off %+.1f%%\n", on / crun, (on / off - 1) * 100 }'
+    awk -v on="$(median "$work/paused-0.us")" -v off="$(median "$work/paused-1.us")" \
+        -v crun="$(median "$work/paused-$crun_index.us")" -v n="$PAUSED" -v p="$PAUSE" 'BEGIN {
+        printf "after a %s s pause, %d rounds: glassbox %.2f ms, --no-events %.2f ms, crun %.2f ms\n", p, n, on / 1000, off / 1000, crun / 1000
+        printf "after a pause: glassbox vs crun %.2f, events on vs off %+.1f%%\n", on / crun, (on / off - 1) * 100 }'
+fi
 echo
 say "raw timings: $json"
