@@ -1,6 +1,7 @@
 //! Failures the runtime must explain and clean up after: malformed
-//! config.json, unknown and invalid container ids. runc's convention: exit
-//! status 1, one line on stderr, nothing left behind.
+//! config.json, unknown and invalid container ids, a --pid-file that
+//! cannot be written. runc's convention: exit status 1, one line on
+//! stderr, nothing left behind.
 
 use glassbox_e2e::*;
 use serde_json::json;
@@ -169,8 +170,8 @@ fn pid_file_fails(pid_file: &std::path::Path, needle: &str) {
 #[test]
 fn pid_file_in_a_missing_directory() {
     // Found out before anything is made.
-    let rt = Runtime::new();
-    let missing = rt.scratch().join("no-such-dir");
+    let scratch = tempfile::tempdir().unwrap();
+    let missing = scratch.path().join("no-such-dir");
     pid_file_fails(&missing.join("init.pid"), &format!("--pid-file's directory: {}", missing.display()));
 }
 
