@@ -291,7 +291,7 @@ fn events_reports_an_oom_kill_inside_the_container() {
 #[test]
 fn events_reports_the_oom_kill_that_ends_the_container() {
     // The init itself is the hog: the OOM kill ends the container, and
-    // `events` reports it before it exits, as runc's does.
+    // `events` reports it before it exits.
     let bundle = Bundle::busybox(&["sh", "-c", &format!("while [ ! -e /go ]; do sleep 0.05; done; {MEMORY_HOG}")]);
     with_32_mib_limit(&bundle);
     let rt = Runtime::new();
