@@ -178,7 +178,12 @@ fn pid_file_in_a_missing_directory() {
 #[test]
 fn pid_file_that_cannot_be_written() {
     // The path is a directory: found out only when the pid is written, once
-    // the process exists, which must then be stopped.
-    let dir = tempfile::tempdir().unwrap();
-    pid_file_fails(dir.path(), "writing --pid-file");
+    // the process exists, which must then be stopped; the temporary file
+    // the pid went to first goes too.
+    let scratch = tempfile::tempdir().unwrap();
+    let dir = scratch.path().join("pid");
+    std::fs::create_dir(&dir).unwrap();
+    pid_file_fails(&dir, "writing --pid-file");
+    let left: Vec<_> = std::fs::read_dir(scratch.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
+    assert_eq!(left, ["pid"], "nothing but the directory is left beside it");
 }

@@ -335,8 +335,12 @@ pub(super) fn write_pid_file(path: &Path, pid: i32) -> Result<(), ContainerError
         ".{}.tmp",
         path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default()
     ));
-    std::fs::write(&tmp, pid.to_string()).map_err(io)?;
-    std::fs::rename(&tmp, path).map_err(io)
+    let written = std::fs::write(&tmp, pid.to_string()).and_then(|()| std::fs::rename(&tmp, path));
+    if written.is_err() {
+        // A half-written or unmovable temporary file is ours to remove.
+        let _ = std::fs::remove_file(&tmp);
+    }
+    written.map_err(io)
 }
 
 fn whoami() -> String {
