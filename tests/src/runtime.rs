@@ -183,6 +183,15 @@ impl Runtime {
         s["pid"].as_i64().unwrap_or_else(|| panic!("state of {id} has no pid: {s}")) as i32
     }
 
+    /// The pids `ps --format json ID` finds in the container's cgroup.
+    #[track_caller]
+    pub fn pids(&self, id: &str) -> Vec<i32> {
+        let out = self.cmd(&["ps", "--format", "json", id]);
+        crate::assert_ok(&out);
+        serde_json::from_slice(&out.stdout)
+            .unwrap_or_else(|e| panic!("ps --format json {id} is not a list of pids ({e}): {}", crate::stdout(&out)))
+    }
+
     /// A created-and-started container running `bundle`'s process.
     #[track_caller]
     pub fn start_container(&self, id: &str, bundle: &Bundle) {

@@ -62,11 +62,8 @@ fn ps_json_lists_the_init_pid() {
     let bundle = Bundle::busybox(&["sleep", "30"]);
     let id = rt.id("ps");
     rt.start_container(&id, &bundle);
-    let out = rt.cmd(&["ps", "--format", "json", &id]);
-    assert_ok(&out);
-    let v: Value = serde_json::from_slice(&out.stdout).expect("ps --format json parses");
-    let pids: Vec<i64> = v.as_array().expect("an array of pids").iter().filter_map(Value::as_i64).collect();
-    assert!(pids.contains(&(rt.pid(&id) as i64)), "init pid missing from {pids:?}");
+    let pids = rt.pids(&id);
+    assert!(pids.contains(&rt.pid(&id)), "init pid missing from {pids:?}");
     assert_ok(&rt.delete_force(&id));
     rt.assert_clean(&id, &bundle);
 }

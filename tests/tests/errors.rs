@@ -136,13 +136,6 @@ fn errors_go_to_the_log_file_as_json_too() {
     rt.assert_clean_id(&id);
 }
 
-/// The pids `glassbox ps` finds in the container's cgroup.
-fn pids_in(rt: &Runtime, id: &str) -> Vec<i64> {
-    let out = rt.cmd(&["ps", "--format", "json", id]);
-    assert_ok(&out);
-    serde_json::from_str(&stdout(&out)).unwrap_or_else(|e| panic!("ps --format json ({e}): {}", stdout(&out)))
-}
-
 /// `create`, `run` and `exec` with this --pid-file fail naming `needle`;
 /// no container, and no exec'd process, is left.
 #[track_caller]
@@ -162,7 +155,7 @@ fn pid_file_fails(pid_file: &std::path::Path, needle: &str) {
     rt.start_container(&id, &bundle);
     let err = assert_fails(&rt.cmd(&["exec", "--detach", "--pid-file", pid_file, &id, "sleep", "20"]));
     assert!(err.contains(needle), "exec: the error should name {needle}: {err}");
-    assert_eq!(pids_in(&rt, &id), vec![rt.pid(&id) as i64], "a failed exec must not leave its process running");
+    assert_eq!(rt.pids(&id), vec![rt.pid(&id)], "a failed exec must not leave its process running");
     assert_ok(&rt.delete_force(&id));
     rt.assert_clean(&id, &bundle);
 }
