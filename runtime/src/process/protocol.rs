@@ -60,25 +60,24 @@ pub struct Channel {
     fd: OwnedFd,
 }
 
-/// The SO_SNDBUF each end asks for. A datagram must fit in its sender's
-/// (net.core.wmem_default, 208 KiB, unless set), and `HooksDone` carries
-/// state.json, annotations and all: Kubernetes allows an object 256 KiB of
-/// them. The kernel doubles the value for its own bookkeeping, so messages
-/// up to ~8 MiB pass.
+/// The SO_SNDBUF the runtime's end asks for. A datagram must fit in its
+/// sender's (net.core.wmem_default, 208 KiB, unless set), and `HooksDone`
+/// carries state.json, annotations and all: Kubernetes allows an object
+/// 256 KiB of them. The kernel doubles the value for its own bookkeeping,
+/// so messages up to ~8 MiB pass. The other end sends only short messages.
 const SEND_BUFFER: usize = 4 << 20;
 
-/// Both ends; each side keeps one and drops the other after clone.
+/// Both ends: the runtime's, then the child's; each side keeps one and
+/// drops the other after clone.
 pub fn channel_pair() -> Result<(Channel, Channel), ChannelError> {
-    let (a, b) = socketpair(AddressFamily::Unix, SockType::SeqPacket, None, SockFlag::SOCK_CLOEXEC)
+    let (runtime_end, child_end) = socketpair(AddressFamily::Unix, SockType::SeqPacket, None, SockFlag::SOCK_CLOEXEC)
         .map_err(ChannelError::Create)?;
-    for end in [&a, &b] {
-        // Past net.core.wmem_max only with CAP_NET_ADMIN (SO_SNDBUFFORCE);
-        // without it, as large as this host lets anyone have.
-        if setsockopt(end, sockopt::SndBufForce, &SEND_BUFFER).is_err() {
-            let _ = setsockopt(end, sockopt::SndBuf, &SEND_BUFFER);
-        }
+    // Past net.core.wmem_max only with CAP_NET_ADMIN (SO_SNDBUFFORCE);
+    // without it, as large as this host lets anyone have.
+    if setsockopt(&runtime_end, sockopt::SndBufForce, &SEND_BUFFER).is_err() {
+        let _ = setsockopt(&runtime_end, sockopt::SndBuf, &SEND_BUFFER);
     }
-    Ok((Channel { fd: a }, Channel { fd: b }))
+    Ok((Channel { fd: runtime_end }, Channel { fd: child_end }))
 }
 
 impl Channel {
@@ -191,18 +190,18 @@ mod tests {
         // past the 64 KiB buffer `recv` once had (whose cut-off message did
         // not parse), and past the default SO_SNDBUF (EMSGSIZE).
         let state_json = "x".repeat(300_000);
-        let (a, b) = channel_pair().unwrap();
-        a.send(&FromRuntime::HooksDone { state_json: state_json.clone() }).unwrap();
-        let (m, _): (FromRuntime, _) = b.recv().unwrap();
+        let (runtime, init) = channel_pair().unwrap();
+        runtime.send(&FromRuntime::HooksDone { state_json: state_json.clone() }).unwrap();
+        let (m, _): (FromRuntime, _) = init.recv().unwrap();
         assert!(matches!(m, FromRuntime::HooksDone { state_json: got } if got == state_json));
     }
 
     #[test]
     fn a_message_past_what_the_channel_carries_is_refused_by_its_size() {
-        let (a, _b) = channel_pair().unwrap();
+        let (runtime, _init) = channel_pair().unwrap();
         // The kernel doubles SO_SNDBUF: twice what was asked for, and more.
         let state_json = "x".repeat(2 * SEND_BUFFER);
-        let err = a.send(&FromRuntime::HooksDone { state_json }).unwrap_err();
+        let err = runtime.send(&FromRuntime::HooksDone { state_json }).unwrap_err();
         assert!(matches!(err, ChannelError::TooLarge(n) if n > 2 * SEND_BUFFER), "{err}");
         assert!(err.to_string().contains("annotations"), "{err}");
     }
