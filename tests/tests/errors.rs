@@ -165,7 +165,8 @@ fn pid_file_in_a_missing_directory() {
     // Found out before anything is made.
     let scratch = tempfile::tempdir().unwrap();
     let missing = scratch.path().join("no-such-dir");
-    pid_file_fails(&missing.join("init.pid"), &format!("--pid-file's directory: {}", missing.display()));
+    let needle = format!("{} does not exist; make the directory first", missing.display());
+    pid_file_fails(&missing.join("init.pid"), &needle);
 }
 
 #[test]

@@ -320,12 +320,17 @@ fn make_exec_fifo(path: &Path) -> Result<(), ContainerError> {
 /// is not there is found out before anything is made, not after.
 pub(super) fn check_pid_file_dir(path: &Path) -> Result<(), ContainerError> {
     let dir = path.parent().unwrap_or(Path::new("/"));
-    let io = |source| ContainerError::Io { what: "--pid-file's directory", path: dir.into(), source };
-    match std::fs::metadata(dir) {
-        Ok(m) if m.is_dir() => Ok(()),
-        Ok(_) => Err(io(std::io::Error::from_raw_os_error(nix::libc::ENOTDIR))),
-        Err(e) => Err(io(e)),
-    }
+    let problem = match std::fs::metadata(dir) {
+        Ok(m) if m.is_dir() => return Ok(()),
+        Ok(_) => "is not a directory".to_string(),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => "does not exist".to_string(),
+        Err(e) => format!("cannot be looked at: {e}"),
+    };
+    Err(ContainerError::Usage(format!(
+        "--pid-file {}: {} {problem}; make the directory first, or name a pid file in one that exists",
+        path.display(),
+        dir.display()
+    )))
 }
 
 /// `--pid-file`: written atomically, as containerd and podman read it as soon as create returns.
