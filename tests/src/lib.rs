@@ -10,6 +10,7 @@
 //! and refused when a file it was built from changed since (forgotten build).
 //! Every test has its own `--root`, ids and bundles, so they run in parallel.
 
+pub mod attack;
 pub mod binary;
 pub mod bundle;
 pub mod clean;

@@ -64,6 +64,19 @@ pub enum RootfsError {
     #[error("{step} failed on {path}: {errno} — {hint}")]
     Enter { step: &'static str, path: PathBuf, errno: Errno, hint: &'static str },
 
+    /// The container's /dev/null is not the null device: masking with it
+    /// would put *that* file where a masked path was (CVE-2025-31133's pattern).
+    #[error("{origin}: the container's /dev/null is {found}, not the null device (character device 1:3), so glassbox will not mask with it; mount a tmpfs on /dev (mounts[]) so glassbox makes /dev/null, or fix the image's /dev/null")]
+    NotTheNullDevice { origin: String, found: String },
+
+    /// A symlink of the image where glassbox would mount: never followed.
+    #[error("{origin} ({what}): {path} in the container is {found}; glassbox does not mount through a symlink of the image (it could point at a file of /proc or /sys)")]
+    SymlinkInTheWay { origin: String, what: &'static str, path: PathBuf, found: String },
+
+    /// After mounting, the path is not what was mounted there.
+    #[error("{origin} ({what}): after mounting, {path} is {found} rather than {wanted}; something moved it: refusing to go on")]
+    NotInPlace { origin: String, what: &'static str, path: PathBuf, wanted: &'static str, found: String },
+
     /// A host file glassbox reads to decide (mountinfo, /sys/fs/cgroup).
     #[error("could not read {path} to {purpose}: {errno}")]
     HostInfo { path: PathBuf, purpose: &'static str, errno: Errno },

@@ -17,9 +17,12 @@ use std::path::{Path, PathBuf};
 use nix::mount::MsFlags;
 use oci_spec::runtime::Spec;
 
+use nix::sys::statvfs::{statvfs, FsFlags};
+
 use super::actions::MountCall;
 use super::error::RootfsError;
-use super::mounts::{existing_flags, mount, mount_error};
+use super::in_root::InRoot;
+use super::mounts::{existing_flags, mount, mount_at, mount_error};
 use super::options::propagation_flags;
 use crate::recorder;
 
@@ -66,32 +69,15 @@ pub fn plan_finish(spec: &Spec) -> Result<Vec<FinishStep>, RootfsError> {
     Ok(steps)
 }
 
-/// The mount(2) calls one step makes, given what is at its path now.
-/// Empty when the path does not exist.
-pub fn calls_for(step: &FinishStep) -> Result<Vec<MountCall>, RootfsError> {
-    let calls = match step {
-        FinishStep::Mask { path, .. } => match std::fs::metadata(path) {
-            Err(_) => vec![],
-            Ok(m) if m.is_dir() => vec![MountCall::new_fs("tmpfs", "tmpfs", path, MsFlags::MS_RDONLY, None)],
-            Ok(_) => vec![MountCall::bind("/dev/null", path, false)],
-        },
-        FinishStep::ReadOnly { path, origin } => {
-            if std::fs::metadata(path).is_err() {
-                return Ok(vec![]);
-            }
-            let kept = existing_flags(path).map_err(|e| {
-                mount_error(origin, "read-only path", &MountCall::remount_bind(path, MsFlags::MS_RDONLY), e)
-            })?;
-            vec![MountCall::bind(path, path, true), MountCall::remount_bind(path, kept | MsFlags::MS_RDONLY)]
-        }
-        FinishStep::ReadOnlyRoot => {
-            let kept = existing_flags(Path::new("/"))
-                .map_err(|e| mount_error("root.readonly", "/", &MountCall::remount_bind("/", MsFlags::MS_RDONLY), e))?;
-            vec![MountCall::remount_bind("/", kept | MsFlags::MS_RDONLY)]
-        }
-        FinishStep::Propagation(flags) => vec![MountCall::propagation("/", *flags)],
-    };
-    Ok(calls)
+/// The mount(2) call that hides a path: a read-only tmpfs over a
+/// directory, /dev/null bound over anything else. What the record and the
+/// narrator show; the call itself is made through descriptors ([`mask`]).
+pub fn mask_call(path: &Path, is_dir: bool) -> MountCall {
+    if is_dir {
+        MountCall::new_fs("tmpfs", "tmpfs", path, MsFlags::MS_RDONLY, None)
+    } else {
+        MountCall::bind("/dev/null", path, false)
+    }
 }
 
 fn origin_of(step: &FinishStep) -> (&str, &'static str) {
@@ -103,31 +89,130 @@ fn origin_of(step: &FinishStep) -> (&str, &'static str) {
     }
 }
 
-/// Runs one step, one mount(2) per call.
-pub fn apply_finish_step(step: &FinishStep) -> Result<(), RootfsError> {
+/// The container's /dev/null, opened once for every mask and checked to be
+/// the null device: never the image's file or symlink of that name.
+pub type NullDevice = Option<InRoot>;
+
+/// Runs one step; `null` keeps the checked /dev/null between steps.
+pub fn apply_finish_step(step: &FinishStep, null: &mut NullDevice) -> Result<(), RootfsError> {
     let (origin, what) = origin_of(step);
-    let calls = calls_for(step)?;
-    // The step first, then the mount(2) calls that make it (none: path absent).
-    match (step, calls.first()) {
-        (_, None) => {}
-        (FinishStep::Mask { path, .. }, Some(call)) => {
-            let how = if call.is_bind() { "bind /dev/null" } else { "read-only tmpfs" };
-            recorder::step("mask", |a| {
-                a.str("how", how).path("path", path);
+    match step {
+        FinishStep::Mask { path, .. } => mask(origin, path, null),
+        FinishStep::ReadOnly { path, .. } => make_read_only(origin, path),
+        FinishStep::ReadOnlyRoot => {
+            recorder::step("readonly", |a| {
+                a.str("path", "/");
             });
+            let call = MountCall::remount_bind("/", MsFlags::MS_RDONLY);
+            let kept = existing_flags(Path::new("/")).map_err(|e| mount_error(origin, what, &call, e))?;
+            let call = MountCall::remount_bind("/", kept | MsFlags::MS_RDONLY);
+            mount(&call, &call.target).map_err(|e| mount_error(origin, what, &call, e))
         }
-        (FinishStep::ReadOnly { path, .. }, _) => recorder::step("readonly", |a| {
-            a.path("path", path);
-        }),
-        (FinishStep::ReadOnlyRoot, _) => recorder::step("readonly", |a| {
-            a.str("path", "/");
-        }),
-        (FinishStep::Propagation(_), _) => {}
+        FinishStep::Propagation(flags) => {
+            let call = MountCall::propagation("/", *flags);
+            mount(&call, &call.target).map_err(|e| mount_error(origin, what, &call, e))
+        }
     }
-    for call in calls {
-        mount(&call, &call.target).map_err(|e| mount_error(origin, what, &call, e))?;
+}
+
+/// The path as an O_PATH descriptor, refusing a symlink of the image in its
+/// place; `None` when it does not exist (skipped, as runc does).
+fn open_target(origin: &str, what: &'static str, path: &Path) -> Result<Option<InRoot>, RootfsError> {
+    let opened = InRoot::open(path).map_err(|errno| RootfsError::Filesystem {
+        field: origin.into(),
+        action: "open (inside the container, no magic links)",
+        path: path.into(),
+        errno,
+    })?;
+    match opened {
+        Some(target) if target.is_symlink() => Err(RootfsError::SymlinkInTheWay {
+            origin: origin.into(),
+            what,
+            path: path.into(),
+            found: target.describe(path),
+        }),
+        other => Ok(other),
+    }
+}
+
+/// Hide `path`: a read-only tmpfs over a directory, the *checked* /dev/null
+/// over anything else; then look again that this is what is there now.
+fn mask(origin: &str, path: &Path, null: &mut NullDevice) -> Result<(), RootfsError> {
+    let what = "masked path";
+    let Some(target) = open_target(origin, what, path)? else { return Ok(()) };
+    let call = mask_call(path, target.is_dir());
+    let how = if target.is_dir() { "read-only tmpfs" } else { "bind /dev/null" };
+    recorder::step("mask", |a| {
+        a.str("how", how).path("path", path);
+    });
+    let fail = |e| mount_error(origin, what, &call, e);
+    if target.is_dir() {
+        mount_at(&call, call.source.as_deref(), &target.proc_path()).map_err(fail)?;
+        let now = InRoot::open(path).ok().flatten();
+        let read_only = statvfs(path).is_ok_and(|s| s.flags().contains(FsFlags::ST_RDONLY));
+        if !now.as_ref().is_some_and(InRoot::is_dir) || !read_only {
+            return Err(not_in_place(origin, what, path, "a read-only tmpfs"));
+        }
+    } else {
+        let null = checked_null(origin, null)?;
+        mount_at(&call, Some(&null.proc_path()), &target.proc_path()).map_err(fail)?;
+        if !InRoot::open(path).ok().flatten().is_some_and(|now| now.is_char_device(1, 3)) {
+            return Err(not_in_place(origin, what, path, "the null device"));
+        }
     }
     Ok(())
+}
+
+/// /dev/null as the container has it, once: it must be the character
+/// device 1:3 itself (glassbox made it, or the image's real node).
+fn checked_null<'a>(origin: &str, null: &'a mut NullDevice) -> Result<&'a InRoot, RootfsError> {
+    if null.is_none() {
+        let path = Path::new("/dev/null");
+        let opened = InRoot::open(path).map_err(|errno| RootfsError::Filesystem {
+            field: origin.into(),
+            action: "open",
+            path: path.into(),
+            errno,
+        })?;
+        match opened {
+            Some(dev) if dev.is_char_device(1, 3) => *null = Some(dev),
+            found => {
+                let found = found.map_or_else(|| "missing".into(), |dev| dev.describe(path));
+                return Err(RootfsError::NotTheNullDevice { origin: origin.into(), found });
+            }
+        }
+    }
+    Ok(null.as_ref().expect("just set"))
+}
+
+/// Bind `path` onto itself, then remount that bind read-only, keeping the
+/// nosuid/nodev/noexec it already had; then check it is read-only.
+fn make_read_only(origin: &str, path: &Path) -> Result<(), RootfsError> {
+    let what = "read-only path";
+    let Some(target) = open_target(origin, what, path)? else { return Ok(()) };
+    recorder::step("readonly", |a| {
+        a.path("path", path);
+    });
+    let at = target.proc_path();
+    let remount = MountCall::remount_bind(path, MsFlags::MS_RDONLY);
+    let kept = existing_flags(&at).map_err(|e| mount_error(origin, what, &remount, e))?;
+    let bind = MountCall::bind(path, path, true);
+    mount_at(&bind, Some(&at), &at).map_err(|e| mount_error(origin, what, &bind, e))?;
+    // The bind is a new mount over the path: reach it by the path again.
+    let Some(bound) = open_target(origin, what, path)? else {
+        return Err(not_in_place(origin, what, path, "a read-only bind mount"));
+    };
+    let remount = MountCall::remount_bind(path, kept | MsFlags::MS_RDONLY);
+    mount_at(&remount, None, &bound.proc_path()).map_err(|e| mount_error(origin, what, &remount, e))?;
+    if !statvfs(&bound.proc_path()).is_ok_and(|s| s.flags().contains(FsFlags::ST_RDONLY)) {
+        return Err(not_in_place(origin, what, path, "a read-only bind mount"));
+    }
+    Ok(())
+}
+
+fn not_in_place(origin: &str, what: &'static str, path: &Path, wanted: &'static str) -> RootfsError {
+    let found = InRoot::open(path).ok().flatten().map_or_else(|| "gone".into(), |now| now.describe(path));
+    RootfsError::NotInPlace { origin: origin.into(), what, path: path.into(), wanted, found }
 }
 
 #[cfg(test)]
@@ -156,13 +241,8 @@ mod tests {
     }
 
     #[test]
-    fn mask_calls_depend_on_what_is_there() {
-        let t = tempfile::tempdir().unwrap();
-        let file = t.path().join("f");
-        std::fs::write(&file, b"").unwrap();
-        let mask = |p: &Path| calls_for(&FinishStep::Mask { origin: "o".into(), path: p.into() }).unwrap();
-        assert_eq!(mask(&file)[0].to_string(), format!("mount --bind /dev/null {}", file.display()));
-        assert_eq!(mask(t.path())[0].to_string(), format!("mount -t tmpfs -o ro tmpfs {}", t.path().display()));
-        assert!(mask(&t.path().join("missing")).is_empty());
+    fn a_mask_is_a_tmpfs_over_a_directory_and_dev_null_over_the_rest() {
+        assert_eq!(mask_call(Path::new("/proc/kcore"), false).to_string(), "mount --bind /dev/null /proc/kcore");
+        assert_eq!(mask_call(Path::new("/sys/firmware"), true).to_string(), "mount -t tmpfs -o ro tmpfs /sys/firmware");
     }
 }

@@ -31,6 +31,7 @@
 pub mod actions;
 pub mod devices;
 mod error;
+pub mod in_root;
 pub mod masks;
 pub mod mount_plan;
 pub mod mountinfo;
@@ -116,8 +117,9 @@ pub fn enter(ctx: &RootfsContext, no_pivot: bool) -> Result<(), RootfsError> {
 /// After pivot_root: masked paths, read-only paths, a read-only root, and
 /// the final propagation of `/`.
 pub fn finish(ctx: &RootfsContext) -> Result<(), RootfsError> {
+    let mut null = None;
     for step in masks::plan_finish(ctx.spec)? {
-        masks::apply_finish_step(&step)?;
+        masks::apply_finish_step(&step, &mut null)?;
     }
     Ok(())
 }

@@ -20,13 +20,16 @@ use crate::recorder::FlagNames;
 /// The one place that calls mount(2). `host_target` is where the kernel
 /// should act (the call's own `target` may be a container path).
 pub fn mount(call: &MountCall, host_target: &Path) -> Result<(), Errno> {
-    let result = nix::mount::mount(
-        call.source.as_deref(),
-        host_target,
-        call.fstype.as_deref(),
-        call.flags,
-        call.data.as_deref(),
-    );
+    mount_at(call, call.source.as_deref(), host_target)
+}
+
+/// [`mount`] with the kernel given other names for the source and target
+/// than the call shows: `/proc/self/fd/N` of a file opened and checked
+/// beforehand ([`in_root`](super::in_root)), so that nothing the container
+/// changes in between can redirect the mount.
+pub fn mount_at(call: &MountCall, kernel_source: Option<&Path>, host_target: &Path) -> Result<(), Errno> {
+    let result =
+        nix::mount::mount(kernel_source, host_target, call.fstype.as_deref(), call.flags, call.data.as_deref());
     crate::recorder::step("mount", |a| {
         a.opt_str("data", call.data.as_deref())
             .display("equivalent", call)

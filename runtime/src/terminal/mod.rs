@@ -24,7 +24,7 @@ mod fdpass;
 pub mod host;
 
 use std::fs::OpenOptions;
-use std::os::fd::{AsFd, AsRawFd, IntoRawFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, FromRawFd, IntoRawFd, OwnedFd};
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
@@ -60,6 +60,8 @@ pub enum TerminalError {
     OpenSlave { path: PathBuf, source: std::io::Error },
     #[error("could not {action} {CONSOLE} for the pty {slave}: {source}")]
     Console { action: &'static str, slave: PathBuf, source: std::io::Error },
+    #[error("{CONSOLE} in the container is {found}, not the container's terminal; glassbox does not mount the terminal through a symlink of the image")]
+    ConsoleInTheWay { found: String },
     #[error("process.consoleSize.{field} is {value}: a terminal's size must fit in 16 bits (0-65535)")]
     SizeTooLarge { field: &'static str, value: u64 },
     #[error("ioctl {request} on the terminal failed: {source}")]
@@ -109,7 +111,7 @@ pub fn winsize_for(size: &oci_spec::runtime::Box) -> Result<Winsize, TerminalErr
 /// unlock the slave, bind it over /dev/console, set the window size.
 pub fn open_console_in_container(size: Option<oci_spec::runtime::Box>) -> Result<Console, TerminalError> {
     let (console, slave_path) = open_pty(size)?;
-    bind_console(&slave_path)?;
+    bind_console(&console.slave, &slave_path)?;
     Ok(console)
 }
 
@@ -135,13 +137,19 @@ fn open_pty(size: Option<oci_spec::runtime::Box>) -> Result<(Console, PathBuf), 
     unlockpt(&master).map_err(|source| TerminalError::Unlock { step: "unlockpt", source })?;
     let slave_path =
         PathBuf::from(ptsname_r(&master).map_err(|source| TerminalError::Unlock { step: "ptsname", source })?);
-    let slave: OwnedFd = OpenOptions::new()
-        .read(true)
-        .write(true)
-        .custom_flags(libc::O_NOCTTY) // std adds O_CLOEXEC; dup2 onto 0-2 clears it there
-        .open(&slave_path)
-        .map_err(|source| TerminalError::OpenSlave { path: slave_path.clone(), source })?
-        .into();
+    // The slave straight from the master (TIOCGPTPEER), not by its name:
+    // /dev/pts may be the image's own directory rather than our devpts, and
+    // whatever sits at /dev/pts/N there is the image's to choose.
+    // O_CLOEXEC: dup2 onto 0-2 clears it there.
+    let peer_flags = libc::O_RDWR | libc::O_NOCTTY | libc::O_CLOEXEC;
+    // SAFETY: TIOCGPTPEER takes open(2) flags and returns a new descriptor or -1.
+    let raw = unsafe { libc::ioctl(master.as_raw_fd(), libc::TIOCGPTPEER, peer_flags) };
+    if raw < 0 {
+        let source = std::io::Error::last_os_error();
+        return Err(TerminalError::OpenSlave { path: slave_path, source });
+    }
+    // SAFETY: a descriptor the kernel just gave us, owned by nothing else.
+    let slave = unsafe { OwnedFd::from_raw_fd(raw) };
     let master: OwnedFd = master.into();
     if let Some(ws) = winsize {
         ioctls::set_winsize(master.as_fd(), &ws)?;
@@ -150,15 +158,44 @@ fn open_pty(size: Option<oci_spec::runtime::Box>) -> Result<(Console, PathBuf), 
 }
 
 /// Make /dev/console the pty slave, so programs that open "the console"
-/// (getty, systemd, some init scripts) write to the same terminal.
-fn bind_console(slave_path: &Path) -> Result<(), TerminalError> {
+/// (getty, systemd, some init scripts) write to the same terminal. The
+/// target is taken as it is, never through a symlink of the image
+/// (CVE-2025-52565's pattern: a /dev/console pointing into /proc), the
+/// source is the slave's own descriptor, and afterwards /dev/console must
+/// be that very terminal.
+fn bind_console(slave: &OwnedFd, slave_path: &Path) -> Result<(), TerminalError> {
     let err = |action| move |source| TerminalError::Console { action, slave: slave_path.to_path_buf(), source };
-    if std::fs::symlink_metadata(CONSOLE).is_err() {
-        // A bind mount needs a target of the same kind: an empty file for a file.
-        OpenOptions::new().write(true).create(true).truncate(false).mode(0o666).open(CONSOLE).map_err(err("create"))?;
+    let console = Path::new(CONSOLE);
+    let opened = || crate::rootfs::in_root::InRoot::open(console).map_err(|e| err("open")(e.into()));
+    let target = match opened()? {
+        Some(target) if target.is_symlink() => {
+            let found = target.describe(console);
+            return Err(TerminalError::ConsoleInTheWay { found });
+        }
+        Some(target) => target,
+        None => {
+            // A bind mount needs a target of the same kind: an empty file.
+            // O_EXCL|O_NOFOLLOW: a symlink put there meanwhile is not followed.
+            OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .custom_flags(libc::O_NOFOLLOW)
+                .mode(0o666)
+                .open(CONSOLE)
+                .map_err(err("create"))?;
+            opened()?.ok_or_else(|| err("open")(std::io::ErrorKind::NotFound.into()))?
+        }
+    };
+    let source = PathBuf::from(format!("/proc/self/fd/{}", slave.as_raw_fd()));
+    mount(Some(&source), &target.proc_path(), None::<&str>, MsFlags::MS_BIND, None::<&str>)
+        .map_err(|e| err("bind-mount onto")(std::io::Error::from(e)))?;
+    let slave_rdev = nix::sys::stat::fstat(slave).map_err(|e| err("stat")(e.into()))?.st_rdev;
+    let now = opened()?;
+    if !now.as_ref().is_some_and(|c| c.kind() == nix::sys::stat::SFlag::S_IFCHR && c.stat.st_rdev == slave_rdev) {
+        let found = now.map_or_else(|| "gone".into(), |c| c.describe(console));
+        return Err(TerminalError::ConsoleInTheWay { found });
     }
-    mount(Some(slave_path), CONSOLE, None::<&str>, MsFlags::MS_BIND, None::<&str>)
-        .map_err(|e| err("bind-mount onto")(std::io::Error::from(e)))
+    Ok(())
 }
 
 /// Make `slave` the controlling terminal (the caller already called setsid)

@@ -163,6 +163,10 @@ fn console_is_made_from_the_containers_own_devpts() {
         )
         .map_err(e("mount devpts"))?;
         std::os::unix::fs::symlink("pts/ptmx", root.join("dev/ptmx")).unwrap();
+        // The console is bound through /proc/self/fd, as in a container.
+        std::fs::create_dir_all(root.join("proc")).unwrap();
+        mount(Some("proc"), &root.join("proc"), Some("proc"), MsFlags::empty(), None::<&str>)
+            .map_err(e("mount proc"))?;
         nix::unistd::chroot(&root).map_err(e("chroot"))?;
         nix::unistd::chdir("/").map_err(e("chdir"))?;
         let console = open_console_in_container(Some(size(30, 100))).map_err(|e| e.to_string())?;
