@@ -61,6 +61,7 @@ pub fn container_init(ctx: &InitContext) -> isize {
     // Before anything can fail: the error path below writes this process's
     // unwritten lines, and the copies of the runtime's are not ours to write.
     crate::recorder::start_in_child();
+    keep_only_what_the_init_needs(ctx);
     let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| make_container(ctx)));
     let err = match outcome {
         Ok(Err(e)) => e,
@@ -71,6 +72,18 @@ pub fn container_init(ctx: &InitContext) -> isize {
     ctx.opts.recorder.flush();
     let _ = ctx.channel.send(&FromInit::Failed { stage: err.stage.into(), message: err.message });
     1
+}
+
+/// Nothing of the host may stay open in a process that will enter the
+/// container (see [`fds`](super::fds)): the channel, exec.fifo, the event
+/// sinks and the caller's `--preserve-fds` stay; the cgroup directory that
+/// clone3(2) was given, the runtime's lock and the caller's other
+/// descriptors go.
+fn keep_only_what_the_init_needs(ctx: &InitContext) {
+    let mut keep = vec![ctx.channel.raw_fd(), ctx.exec_fifo_fd];
+    keep.extend(super::fds::preserved(ctx.opts.preserve_fds));
+    keep.extend(crate::recorder::sink_descriptors());
+    super::fds::close_all_but(&keep);
 }
 
 /// The order in which a container is made, from the inside.
@@ -373,15 +386,10 @@ fn write_sysctls(spec: &Spec) -> Result<(), StepError> {
     Ok(())
 }
 
+/// Into process.cwd without leaving the container's root ([`cwd`](super::cwd)).
 pub(super) fn change_to_cwd(process: &Process) -> Result<(), StepError> {
     let cwd = process.cwd();
-    if !cwd.is_absolute() {
-        return Err(StepError { stage: "exec", message: format!("process.cwd {:?} must be an absolute path", cwd) });
-    }
-    // runc creates a missing cwd; so do we, inside the new root.
-    let _ = std::fs::create_dir_all(cwd);
-    nix::unistd::chdir(cwd)
-        .map_err(|e| StepError { stage: "exec", message: format!("process.cwd {}: chdir: {e}", cwd.display()) })?;
+    super::cwd::enter(cwd).in_stage("exec")?;
     step("chdir", |a| {
         a.path("cwd", cwd);
     });

@@ -58,6 +58,9 @@ pub fn spawn_joined(opts: &JoinOptions) -> Result<SpawnedInit, ProcessError> {
     };
     let (runtime_end, child_end) = channel_pair()?;
     crate::security::prepare_capability_names();
+    // Before the child exists: it is born in the container's pid namespace,
+    // where the container's processes could otherwise open its /proc files.
+    super::fds::make_unreachable().map_err(|e| ProcessError::Clone(e, "prctl(PR_SET_DUMPABLE, 0)".into()))?;
     let guard = ChildNamespaceGuard::enter(&plan, &[])?;
     // The child's whole life: it never returns (execve, or _exit with 1).
     let child = || {
@@ -66,6 +69,10 @@ pub fn spawn_joined(opts: &JoinOptions) -> Result<SpawnedInit, ProcessError> {
         // The runtime's end: closed here, so the runtime sees the channel
         // end if this process dies before it execs.
         let _ = nix::unistd::close(runtime_end.raw_fd());
+        let mut keep = vec![child_end.raw_fd()];
+        keep.extend(super::fds::preserved(opts.preserve_fds));
+        keep.extend(crate::recorder::sink_descriptors());
+        super::fds::close_all_but(&keep);
         let err = match join_and_exec(opts, &joined, &child_end) {
             Ok(never) => match never {},
             Err(e) => e,

@@ -29,6 +29,8 @@
 //! runtime then removes everything it made.
 
 pub mod clone3;
+pub mod cwd;
+pub mod fds;
 pub mod init;
 pub mod join;
 pub mod protocol;

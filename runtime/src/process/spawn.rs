@@ -83,6 +83,9 @@ pub fn spawn_init(opts: &InitOptions, plan: &NamespacePlan) -> Result<SpawnedIni
     };
     let offsets = time_offsets(opts.spec);
     crate::security::prepare_capability_names();
+    // The init inherits this: no process of the container can open its
+    // /proc/<pid>/fd, exe or mem while it still runs glassbox's code.
+    super::fds::make_unreachable().map_err(|e| ProcessError::Clone(e, "prctl(PR_SET_DUMPABLE, 0)".into()))?;
     let guard = ChildNamespaceGuard::enter(plan, &offsets)?;
     let into_cgroup = clone_into_cgroup(plan.clone_flags, opts.cgroup_v2, || run_init() as i32);
     let result = match into_cgroup {

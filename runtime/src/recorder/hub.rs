@@ -46,6 +46,10 @@ impl HubSocket {
         }
     }
 
+    pub fn raw_fd(&self) -> std::os::fd::RawFd {
+        self.fd.as_raw_fd()
+    }
+
     /// Offer one line; false when the hub could not take it now.
     pub fn offer(&self, line: &[u8]) -> bool {
         send(self.fd.as_raw_fd(), line, MsgFlags::MSG_DONTWAIT | MsgFlags::MSG_NOSIGNAL).is_ok()

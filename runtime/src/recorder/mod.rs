@@ -36,6 +36,7 @@ pub mod sequence;
 
 use std::fs::{File, OpenOptions};
 use std::io::Write;
+use std::os::fd::{AsRawFd, RawFd};
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::ptr::NonNull;
@@ -219,6 +220,25 @@ pub fn flush_before_waiting() {
     if let Some(rec) = current {
         rec.flush();
     }
+}
+
+/// The descriptors this process's sinks write to — events.jsonl (a file
+/// opened for appending), the hub's socket, the narrator's line — which a
+/// process entering the container keeps while it closes the rest
+/// ([`process::fds`](crate::process::fds)). None is a directory.
+pub fn sink_descriptors() -> Vec<RawFd> {
+    let mut fds = Vec::with_capacity(3);
+    let current = CURRENT.lock().unwrap_or_else(|p| p.into_inner()).clone();
+    if let Some(file) = current.as_ref().and_then(|rec| rec.inner.file.as_ref()) {
+        fds.push(file.as_raw_fd());
+    }
+    if let Some(Some(hub)) = HUB.get() {
+        fds.push(hub.raw_fd());
+    }
+    if let Some(narrator) = config().and_then(|c| c.narrator.as_ref()) {
+        fds.push(narrator.raw_fd());
+    }
+    fds
 }
 
 /// Make `rec` this process's recorder for [`step`].

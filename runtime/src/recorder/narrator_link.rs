@@ -30,6 +30,10 @@ impl NarratorLink {
         Ok((NarratorLink { fd: ours }, theirs))
     }
 
+    pub fn raw_fd(&self) -> std::os::fd::RawFd {
+        self.fd.as_raw_fd()
+    }
+
     /// Hand over one event line and wait until the narrator has told it.
     pub fn tell(&self, line: &[u8]) {
         if send(self.fd.as_raw_fd(), line, MsgFlags::MSG_NOSIGNAL).is_err() {
