@@ -10,10 +10,15 @@
 //!    order of `link/hot-symbols.txt` (made by scripts/hot-symbols.sh, which
 //!    says why). Only for release builds linked by LLD — rustc's own linker
 //!    for x86_64 Linux since Rust 1.90; GNU ld knows no such option.
-use std::path::Path;
+//!
+//! It also builds `glassbox-exec` (runtime/glassbox-exec/main.rs), the small
+//! static program the container's program is started from
+//! (src/process/sealed_exec.rs); the binary embeds it.
+use std::path::{Path, PathBuf};
 use std::process::Command;
 
 fn main() {
+    build_glassbox_exec();
     println!("cargo:rustc-link-arg-bins=-no-pie");
 
     let order = Path::new(env!("CARGO_MANIFEST_DIR")).join("link/hot-symbols.txt");
@@ -49,4 +54,32 @@ fn links_with_lld() -> bool {
     let version = String::from_utf8_lossy(&out.stdout);
     let minor = version.split_whitespace().nth(1).and_then(|v| v.split('.').nth(1)).and_then(|m| m.parse::<u32>().ok());
     minor.is_some_and(|m| m >= 90)
+}
+
+/// rustc on one file, no std and no libc, linked static: a program of a few
+/// KiB that glassbox copies into a sealed memfd for every container.
+fn build_glassbox_exec() {
+    let source = Path::new(env!("CARGO_MANIFEST_DIR")).join("glassbox-exec/main.rs");
+    println!("cargo:rerun-if-changed={}", source.display());
+    let out = PathBuf::from(std::env::var_os("OUT_DIR").expect("cargo sets OUT_DIR")).join("glassbox-exec");
+    let rustc = std::env::var("RUSTC").unwrap_or_else(|_| "rustc".into());
+    let target = std::env::var("TARGET").expect("cargo sets TARGET");
+    let status = Command::new(&rustc)
+        .args(["--edition", "2021", "--crate-type", "bin", "--crate-name", "glassbox_exec", "--target", &target])
+        .args(["-C", "panic=abort", "-C", "opt-level=s", "-C", "debuginfo=0", "-C", "strip=symbols"])
+        .args(["-C", "relocation-model=static", "-C", "codegen-units=1"])
+        .args(["-C", "link-arg=-nostartfiles", "-C", "link-arg=-nostdlib", "-C", "link-arg=-static"])
+        .args(["-C", "link-arg=-Wl,--build-id=none"])
+        .arg("-o")
+        .arg(&out)
+        .arg(&source)
+        .status();
+    match status {
+        Ok(s) if s.success() => {}
+        other => panic!(
+            "building glassbox-exec ({}) with {rustc} failed: {other:?}; it needs the target's linker (cc) \
+             able to link a static program",
+            source.display()
+        ),
+    }
 }

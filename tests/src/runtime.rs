@@ -39,8 +39,13 @@ impl Default for Runtime {
 
 impl Runtime {
     pub fn new() -> Runtime {
+        Runtime::with_binary(glassbox_bin())
+    }
+
+    /// A runtime that runs `bin` (a copy of the binary, for the tests that
+    /// attack the binary itself).
+    pub fn with_binary(bin: PathBuf) -> Runtime {
         require_root();
-        let bin = glassbox_bin();
         let root = tempfile::Builder::new().prefix("glassbox-e2e-root-").tempdir().unwrap();
         let io = tempfile::Builder::new().prefix("glassbox-e2e-io-").tempdir().unwrap();
         Runtime { root, io, bin, ids: Mutex::new(Vec::new()), seq: AtomicUsize::new(0) }

@@ -413,7 +413,8 @@ pub fn run_blocks() -> Vec<Block> {
         35_000,
         vec![(
             "execve",
-            json!({"path": "/usr/sbin/httpd", "argv": ["httpd", "-f", "-p", "80", "-h", "/var/www"], "env_count": 3}),
+            json!({"path": "/usr/sbin/httpd", "argv": ["httpd", "-f", "-p", "80", "-h", "/var/www"], "env_count": 3,
+                   "via": "/proc/self/fd/3 (glassbox-exec, a sealed memfd)"}),
         )],
     );
     run.then(init, Kind::Status { status: "running".into() });

@@ -109,7 +109,9 @@ pub fn info(stage: Stage) -> StageInfo {
         Stage::Exec => (
             "start the container's program",
             "execve(2) replaces glassbox's code in the container's process with your program: same pid, \
-             same namespaces, same cgroup, nothing of glassbox left.",
+             same namespaces, same cgroup, nothing of glassbox left. It goes through glassbox-exec, a tiny \
+             program in a sealed in-memory file, so that the container never runs with glassbox's own \
+             binary as /proc/self/exe (which it could otherwise overwrite).",
             Some("process.args, process.env"),
         ),
         Stage::Exit => (

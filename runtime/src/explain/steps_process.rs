@@ -307,10 +307,16 @@ fn execve(step: &Step) -> Option<Narration> {
     let command = argv.iter().map(|a| shell_quote(a)).collect::<Vec<_>>().join(" ");
     let quoted: Vec<String> = argv.iter().map(|a| format!("\"{a}\"")).collect();
     let who = step.container_pid.map(|p| format!("pid {p}")).unwrap_or_else(|| "the process".into());
+    let direct = format!("execve(\"{path}\", [{}], envp)", quoted.join(", "));
+    // The sealed copy of glassbox-exec it goes through (process/sealed_exec.rs).
+    let syscall = match step.args.text("via") {
+        Some(via) => format!("execve of {via}, which does {direct}"),
+        None => direct,
+    };
     Some(
         Narration::new(format!("execve: {who} now runs {command}{env}"))
             .why("process.args, process.env")
-            .syscall(format!("execve(\"{path}\", [{}], envp)", quoted.join(", ")))
+            .syscall(syscall)
             .shell(format!("exec {command}"))
             .check_opt(step.container_pid.map(|p| format!("ps -o pid,user,args -p {p}"))),
     )

@@ -20,6 +20,7 @@ use oci_spec::runtime::{LinuxNamespaceType, LinuxPersonality, LinuxSeccomp, Proc
 use crate::recorder::{step, Recorder};
 
 use super::protocol::{Channel, FromInit, FromRuntime};
+use super::sealed_exec::{CapsToCarry, SealedExec};
 use super::spawn::InitOptions;
 use crate::namespaces::{self, NamespacePlan};
 use crate::{hooks, rootfs, security, terminal};
@@ -127,21 +128,24 @@ fn make_container(ctx: &InitContext) -> Result<Infallible, StepError> {
     rec.stage(pid, Stage::Sysctl, || write_sysctls(spec))?;
     rec.stage(pid, Stage::Masks, || rootfs::finish(&rootfs).in_stage("masks"))?;
 
-    // 3. Privileges, dropped for good.
+    // 3. Privileges, dropped for good (the sealed copy first: a seccomp
+    // filter may refuse memfd_create).
+    let sealed = SealedExec::prepare().in_stage("exec")?;
     drop_privileges(rec, pid, process, linux.personality().as_ref(), seccomp)?;
 
     // 4. Wait for `start`, then become the user's program.
-    let exec = rec.stage(pid, Stage::Exec, || ExecTarget::resolve(process))?;
+    let exec = rec.stage(pid, Stage::Exec, || ExecTarget::resolve(process, &sealed))?;
     ctx.channel.send(&FromInit::Ready).in_stage("exec")?;
     wait_for_start(ctx)?;
     // The init says it itself: it shares the sequence counter with `create`,
     // which `start`, a later process, does not.
     rec.status(pid, "running");
     rec.stage(pid, Stage::Hooks, || run_start_container_hooks(ctx, &state_json))?;
+    let carry = CapsToCarry::lend().in_stage("exec")?;
     load_seccomp_last(rec, pid, process, seccomp)?;
     rec.before_execve(pid, |a| exec.step_args(a));
     close_runtime_fds(ctx.opts.preserve_fds)?;
-    exec.exec()
+    exec.exec(&sealed, carry.as_ref())
 }
 
 /// rlimits and other process attributes, seccomp if it must come early,
@@ -427,10 +431,12 @@ pub struct ExecTarget {
     path: CString,
     argv: Vec<CString>,
     env: Vec<CString>,
+    /// How it will be started: the sealed copy of glassbox-exec, for the record.
+    via: String,
 }
 
 impl ExecTarget {
-    pub fn resolve(process: &Process) -> Result<ExecTarget, StepError> {
+    pub fn resolve(process: &Process, sealed: &SealedExec) -> Result<ExecTarget, StepError> {
         let args = process.args().clone().unwrap_or_default();
         let mut env = process.env().clone().unwrap_or_default();
         if !env.iter().any(|e| e.starts_with("HOME=")) {
@@ -450,19 +456,23 @@ impl ExecTarget {
             path: cstr(&path.to_string_lossy())?,
             argv: args.iter().map(|a| cstr(a)).collect::<Result<_, _>>()?,
             env: env.iter().map(|e| cstr(e)).collect::<Result<_, _>>()?,
+            via: sealed.describe(),
         })
     }
 
-    /// The arguments of the `execve` step about to happen: path, argv, env count.
+    /// The arguments of the `execve` step about to happen: path, argv, env
+    /// count, and the sealed copy it goes through.
     pub fn step_args(&self, a: &mut StepArgs) {
         a.strs("argv", self.argv.iter().map(|arg| arg.to_string_lossy()))
             .uint("env_count", self.env.len() as u64)
-            .str("path", &self.path.to_string_lossy());
+            .str("path", &self.path.to_string_lossy())
+            .str("via", &self.via);
     }
 
-    pub fn exec(self) -> Result<std::convert::Infallible, StepError> {
-        let err = nix::unistd::execve(&self.path, &self.argv, &self.env).unwrap_err();
-        Err(StepError { stage: "exec", message: format!("execve({:?}): {err}", self.path) })
+    /// execve through the sealed copy ([`sealed_exec`](super::sealed_exec)).
+    pub fn exec(self, sealed: &SealedExec, carry: Option<&CapsToCarry>) -> Result<Infallible, StepError> {
+        let err = sealed.exec(carry, &self.path, &self.argv, &self.env);
+        Err(StepError { stage: "exec", message: err.to_string() })
     }
 }
 

@@ -23,6 +23,7 @@ use oci_spec::runtime::{LinuxNamespaceType, LinuxSeccomp, Process};
 use super::clone3::clone_into_cgroup;
 use super::init::{ExecTarget, InStage, StepError};
 use super::protocol::{channel_pair, Channel, FromInit};
+use super::sealed_exec::{CapsToCarry, SealedExec};
 use super::spawn::{ProcessError, SpawnedInit};
 use crate::namespaces::{self, ChildNamespaceGuard, NamespacePlan};
 use crate::terminal;
@@ -121,11 +122,13 @@ fn join_and_exec(
         super::init::start_new_session()
     })?;
     super::init::set_up_terminal(channel, process, terminal::open_pty_in_container)?;
+    let sealed = SealedExec::prepare().in_stage("exec")?;
     super::init::drop_privileges(rec, pid, process, None, opts.seccomp)?;
-    let exec = rec.stage(pid, Stage::Exec, || ExecTarget::resolve(process))?;
+    let exec = rec.stage(pid, Stage::Exec, || ExecTarget::resolve(process, &sealed))?;
+    let carry = CapsToCarry::lend().in_stage("exec")?;
     super::init::load_seccomp_last(rec, pid, process, opts.seccomp)?;
     channel.send(&FromInit::Ready).in_stage("exec")?;
     rec.before_execve(pid, |a| exec.step_args(a));
     super::init::close_runtime_fds(opts.preserve_fds)?;
-    exec.exec()
+    exec.exec(&sealed, carry.as_ref())
 }

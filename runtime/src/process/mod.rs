@@ -34,6 +34,7 @@ pub mod fds;
 pub mod init;
 pub mod join;
 pub mod protocol;
+pub mod sealed_exec;
 pub mod spawn;
 
 pub use protocol::{Channel, FromInit, FromRuntime};
