@@ -58,17 +58,19 @@ global_asm!(".globl _start", "_start:", "mov rdi, rsp", "and rsp, -16", "call st
 #[cfg(target_arch = "aarch64")]
 global_asm!(".globl _start", "_start:", "mov x0, sp", "bl start", "brk #0");
 
+/// A system call with four arguments, the fifth zero (prctl(2) insists on it).
 #[cfg(target_arch = "x86_64")]
 unsafe fn syscall(n: usize, a: usize, b: usize, c: usize, d: usize) -> isize {
     let ret: isize;
     asm!("syscall", inlateout("rax") n as isize => ret, in("rdi") a, in("rsi") b, in("rdx") c, in("r10") d,
-         lateout("rcx") _, lateout("r11") _, options(nostack));
+         in("r8") 0usize, lateout("rcx") _, lateout("r11") _, options(nostack));
     ret
 }
 #[cfg(target_arch = "aarch64")]
 unsafe fn syscall(n: usize, a: usize, b: usize, c: usize, d: usize) -> isize {
     let ret: isize;
-    asm!("svc 0", in("x8") n, inlateout("x0") a as isize => ret, in("x1") b, in("x2") c, in("x3") d, options(nostack));
+    asm!("svc 0", in("x8") n, inlateout("x0") a as isize => ret, in("x1") b, in("x2") c, in("x3") d,
+         in("x4") 0usize, options(nostack));
     ret
 }
 
@@ -127,28 +129,25 @@ const PR_CAP_AMBIENT_RAISE: usize = 2;
 const PR_CAP_AMBIENT_CLEAR_ALL: usize = 4;
 
 /// Inheritable set to `inheritable`, ambient set to exactly `ambient`.
-fn put_back(inheritable: u64, ambient: u64) -> bool {
+/// On failure: the call that failed, and its errno.
+fn put_back(inheritable: u64, ambient: u64) -> Result<(), (&'static [u8], usize)> {
     let mut header = CapHeader { version: 0x2008_0522, pid: 0 };
     let mut data = [CapData { effective: 0, permitted: 0, inheritable: 0 }; 2];
+    let check = |what: &'static [u8], ret: isize| if ret < 0 { Err((what, (-ret) as usize)) } else { Ok(()) };
     unsafe {
-        if syscall(nr::CAPGET, &mut header as *mut _ as usize, data.as_mut_ptr() as usize, 0, 0) != 0 {
-            return false;
-        }
+        check(b"capget", syscall(nr::CAPGET, &mut header as *mut _ as usize, data.as_mut_ptr() as usize, 0, 0))?;
         data[0].inheritable = inheritable as u32;
         data[1].inheritable = (inheritable >> 32) as u32;
-        if syscall(nr::CAPSET, &mut header as *mut _ as usize, data.as_ptr() as usize, 0, 0) != 0 {
-            return false;
-        }
-        if syscall(nr::PRCTL, PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0) != 0 {
-            return false;
-        }
+        check(b"capset", syscall(nr::CAPSET, &mut header as *mut _ as usize, data.as_ptr() as usize, 0, 0))?;
+        check(b"prctl(PR_CAP_AMBIENT_CLEAR_ALL)", syscall(nr::PRCTL, PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0))?;
         for cap in 0..64 {
-            if ambient & (1 << cap) != 0 && syscall(nr::PRCTL, PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, cap, 0) != 0 {
-                return false;
+            if ambient & (1 << cap) != 0 {
+                let raised = syscall(nr::PRCTL, PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, cap, 0);
+                check(b"prctl(PR_CAP_AMBIENT_RAISE)", raised)?;
             }
         }
     }
-    true
+    Ok(())
 }
 
 /// The errno names execve(2) gives, for the report line.
@@ -201,12 +200,16 @@ unsafe extern "C" fn start(sp: *const usize) -> ! {
     if caps != b"-" {
         let slash = caps.iter().position(|b| *b == b'/').unwrap_or(caps.len());
         let (inh, amb) = (parse(&caps[..slash], 16), parse(caps.get(slash + 1..).unwrap_or(&[]), 16));
-        let ok = match (inh, amb) {
-            (Some(inh), Some(amb)) => put_back(inh, amb),
-            _ => false,
+        let failed = match (inh, amb) {
+            (Some(inh), Some(amb)) => put_back(inh, amb).err(),
+            _ => Some((b"reading the capability masks" as &[u8], 22)),
         };
-        if !ok {
-            write(report, b"glassbox-exec: could not put the capability sets back\n");
+        if let Some((call, errno)) = failed {
+            let mut digits = [0u8; 20];
+            let line = [b"glassbox-exec: putting the capability sets back: " as &[u8], call, b": errno ", decimal(errno, &mut digits), b"\n"];
+            for piece in line {
+                write(report, piece);
+            }
             exit(126);
         }
     }

@@ -159,3 +159,60 @@ fn args_reach_the_process_verbatim() {
     let bundle = Bundle::busybox(&["sh", "-c", "for a in \"$@\"; do echo \"[$a]\"; done", "argv0", "a b", "", "*"]);
     assert_eq!(run_ok(&bundle, "args"), "[a b]\n[]\n[*]\n");
 }
+
+/// Give `path` file capabilities, as `setcap <caps>+ep` does: the
+/// security.capability attribute, revision 2 (capabilities(7), "File
+/// capabilities"), with the effective bit.
+fn set_file_caps(path: &std::path::Path, permitted: u64) {
+    const VFS_CAP_REVISION_2: u32 = 0x0200_0000;
+    const VFS_CAP_FLAGS_EFFECTIVE: u32 = 0x1;
+    let words = [VFS_CAP_REVISION_2 | VFS_CAP_FLAGS_EFFECTIVE, permitted as u32, 0, (permitted >> 32) as u32, 0];
+    let bytes: Vec<u8> = words.iter().flat_map(|w| w.to_le_bytes()).collect();
+    let name = c"security.capability";
+    let file = std::ffi::CString::new(path.as_os_str().as_encoded_bytes()).unwrap();
+    // SAFETY: valid NUL-terminated strings and a buffer of the length given.
+    let rc = unsafe { libc::setxattr(file.as_ptr(), name.as_ptr(), bytes.as_ptr().cast(), bytes.len(), 0) };
+    assert_eq!(rc, 0, "setxattr security.capability on {}: {}", path.display(), std::io::Error::last_os_error());
+}
+
+/// The container's program is exec'd through glassbox-exec (a file without
+/// capabilities, from a sealed memfd). For a non-root user with
+/// no_new_privs, execve grants no more than was held before it, so the
+/// permitted set is lent across that execve: the program's sets must be
+/// exactly those a direct execve gives — file capabilities within the
+/// permitted set, and the ambient set as config.json asks.
+#[test]
+fn a_non_root_user_with_no_new_privs_gets_the_same_capabilities_through_the_sealed_exec() {
+    let nbs = 10; // CAP_NET_BIND_SERVICE
+    let kill = 5; // CAP_KILL
+    let caps = |ambient: &[&str]| {
+        json!({ "bounding": ["CAP_NET_BIND_SERVICE", "CAP_KILL"], "effective": ["CAP_NET_BIND_SERVICE", "CAP_KILL"],
+                "permitted": ["CAP_NET_BIND_SERVICE", "CAP_KILL"], "inheritable": ambient, "ambient": ambient })
+    };
+    // A program with file capabilities (cap_net_bind_service+ep), no ambient set.
+    let bundle = Bundle::busybox(&["/bin/busybox-caps", "cat", "/proc/self/status"]);
+    let capbox = bundle.rootfs().join("bin/busybox-caps");
+    std::fs::copy(bundle.rootfs().join("bin/busybox"), &capbox).unwrap();
+    set_file_caps(&capbox, 1 << nbs);
+    bundle.config_mut(|v| {
+        v["process"]["user"] = json!({ "uid": 1000, "gid": 1000 });
+        v["process"]["noNewPrivileges"] = json!(true);
+        v["process"]["capabilities"] = caps(&[]);
+    });
+    let status = run_ok(&bundle, "filecaps");
+    assert_eq!(cap_field(&status, "CapPrm"), 1 << nbs, "CapPrm of a cap_net_bind_service+ep program");
+    assert_eq!(cap_field(&status, "CapEff"), 1 << nbs, "CapEff of a cap_net_bind_service+ep program");
+    assert_eq!(cap_field(&status, "CapAmb"), 0, "CapAmb");
+
+    // A plain program, CAP_KILL ambient: it keeps exactly that.
+    let bundle = Bundle::busybox(&["cat", "/proc/self/status"]);
+    bundle.config_mut(|v| {
+        v["process"]["user"] = json!({ "uid": 1000, "gid": 1000 });
+        v["process"]["noNewPrivileges"] = json!(true);
+        v["process"]["capabilities"] = caps(&["CAP_KILL"]);
+    });
+    let status = run_ok(&bundle, "ambient");
+    for set in ["CapPrm", "CapEff", "CapAmb", "CapInh"] {
+        assert_eq!(cap_field(&status, set), 1 << kill, "{set} with CAP_KILL ambient");
+    }
+}
