@@ -95,6 +95,7 @@ impl Container {
             cgroup: None,
             dir: Some(ContainerDir::create(paths, &opts.id)?),
         };
+        crate::fault::point("create:state-dir");
         let dir_path = undo.dir.as_ref().expect("just set").path.clone();
         let rec = Recorder::open(&dir_path, &opts.id);
         let me = std::process::id() as i32;
@@ -114,15 +115,18 @@ impl Container {
             });
             Ok::<_, cgroups::CgroupError>(cgroup)
         })?);
+        crate::fault::point("create:cgroup");
         if let Some(resources) = linux.resources() {
             rec.stage(me, Stage::Cgroup, || {
                 let writes = cgroups::plan_resources(resources, cgroup.version())?;
                 cgroup.apply(&writes).map(drop)
             })?;
         }
+        crate::fault::point("create:limits");
 
         let exec_fifo = dir_path.join("exec.fifo");
         make_exec_fifo(&exec_fifo)?;
+        crate::fault::point("create:exec-fifo");
 
         let plan = NamespacePlan::from_spec(&linux.namespaces().clone().unwrap_or_default());
         // Into its cgroup without waiting: clone3 starts the init in the v2
@@ -155,6 +159,7 @@ impl Container {
         })?;
         undo.init = Some(init.pid);
         let pid = init.pid.as_raw();
+        crate::fault::point("create:clone");
 
         if plan.new_user {
             let uid = linux.uid_mappings().clone().unwrap_or_default();
@@ -163,6 +168,7 @@ impl Container {
         }
         rec.stage(pid, Stage::Cgroup, || cgroup.finish_join(pid, init.in_cgroup_v2, plan.new_user))?;
         init.channel.send_then_flush(&FromRuntime::Go)?;
+        crate::fault::point("create:go");
         // The runtime waits while the init mounts the rootfs: time to clear
         // the place where this container's record goes at delete.
         rec.make_room_to_keep();
@@ -182,6 +188,7 @@ impl Container {
         };
 
         expect(&init, &opts.id, |m| matches!(m, FromInit::MountsDone))?;
+        crate::fault::point("create:mounts-done");
         // Device rules only now: the init had to mknod the container's /dev first.
         let rules = linux.resources().as_ref().and_then(|r| r.devices().clone()).unwrap_or_default();
         if !rules.is_empty() {
@@ -197,8 +204,10 @@ impl Container {
                 hooks::run_hooks("createRuntime", create_runtime.as_deref().unwrap_or_default(), &creating)
             })?;
         }
+        crate::fault::point("create:hooks");
         let created = serde_json::to_string(&state.to_oci_json(Status::Created)).expect("json");
         init.channel.send_then_flush(&FromRuntime::HooksDone { state_json: created })?;
+        crate::fault::point("create:hooks-done");
 
         let mut console = None;
         if bundle.spec.process().as_ref().and_then(|p| p.terminal()).unwrap_or(false) {
@@ -211,9 +220,11 @@ impl Container {
             }
         }
         expect(&init, &opts.id, |m| matches!(m, FromInit::Ready))?;
+        crate::fault::point("create:ready");
 
         let dir = undo.dir.as_ref().expect("still ours");
         dir.save(&state)?;
+        crate::fault::point("create:state-json");
         if let Some(pid_file) = &opts.pid_file {
             write_pid_file(pid_file, pid)?;
         }

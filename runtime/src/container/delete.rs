@@ -82,6 +82,7 @@ impl Container {
         step("remove_cgroup", |a| {
             a.str("path", &self.cgroup.path);
         });
+        crate::fault::point("delete:cgroup-removed");
         step("remove_state_dir", |a| {
             a.path("path", &self.dir.path);
         });

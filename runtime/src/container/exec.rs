@@ -63,6 +63,7 @@ impl Container {
                 join_v1: &join_v1,
             })?;
             rec.set_init_pid(child.pid.as_raw());
+            crate::fault::point("exec:spawned");
             let kill_child = |e: ContainerError| {
                 let _ = nix::sys::signal::kill(child.pid, Signal::SIGKILL);
                 let _ = nix::sys::wait::waitpid(child.pid, None);
@@ -73,6 +74,7 @@ impl Container {
             rec.stage(pid, glassbox_events::Stage::Cgroup, || self.cgroup.finish_join(pid, child.in_cgroup_v2, false))
                 .map_err(|e| kill_child(e.into()))?;
             child.channel.send_then_flush(&crate::process::FromRuntime::Go).map_err(|e| kill_child(e.into()))?;
+            crate::fault::point("exec:go");
             let mut console = None;
             loop {
                 match child.channel.recv::<FromInit>() {
@@ -91,6 +93,7 @@ impl Container {
                     Err(e) => return Err(kill_child(e.into())),
                 }
             }
+            crate::fault::point("exec:ready");
             if let Some(pid_file) = &opts.pid_file {
                 write_pid_file(pid_file, child.pid.as_raw()).map_err(kill_child)?;
             }
