@@ -108,6 +108,8 @@ impl Container {
 
         let linux = bundle.spec.linux().as_ref().expect("bundle checked linux");
         let cgroup_path = cgroups::cgroup_path(linux.cgroups_path().as_deref(), &paths.cgroup_parent, &opts.id)?;
+        undo.dir.as_ref().expect("still ours").record_cgroup_path(&cgroup_path)?;
+        crate::fault::point("create:cgroup-recorded");
         let cgroup = undo.cgroup.insert(rec.stage(me, Stage::Cgroup, || {
             let cgroup = ContainerCgroup::create(&cgroup_path, &paths.cgroup_parent)?;
             crate::recorder::step("create", |a| {
