@@ -176,6 +176,12 @@ impl ContainerDir {
         self.lock = None;
     }
 
+    /// The descriptor holding the lock, for a child to close its copy.
+    pub fn lock_fd(&self) -> Option<std::os::fd::RawFd> {
+        use std::os::fd::AsRawFd;
+        self.lock.as_ref().map(|l| l.as_raw_fd())
+    }
+
     pub fn exec_fifo(&self) -> PathBuf {
         self.path.join("exec.fifo")
     }

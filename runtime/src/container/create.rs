@@ -39,6 +39,10 @@ pub struct CreateOptions {
     pub no_pivot: bool,
     pub no_new_keyring: bool,
     pub preserve_fds: i32,
+    /// Return only once the init no longer dies with this process
+    /// (`Released`): the `create` verb exits next. `run` goes on to
+    /// `start`, which hears from the init only after that anyway.
+    pub wait_for_release: bool,
 }
 
 /// Everything a failed create must undo, undone on drop unless disarmed.
@@ -146,6 +150,7 @@ impl Container {
                     bundle: &bundle.dir,
                     cgroup_path: &cgroup_path,
                     exec_fifo: &exec_fifo,
+                    lock_fd: undo.dir.as_ref().and_then(|d| d.lock_fd()),
                     no_pivot: opts.no_pivot,
                     new_keyring: !opts.no_new_keyring,
                     preserve_fds: opts.preserve_fds,
@@ -224,14 +229,22 @@ impl Container {
         expect(&init, &opts.id, |m| matches!(m, FromInit::Ready))?;
         crate::fault::point("create:ready");
 
+        // Until the init hears `Recorded` it dies with us (process::lifeline):
+        // killed before this point, create leaves no init nobody knows of.
         let dir = undo.dir.as_ref().expect("still ours");
         dir.save(&state)?;
         crate::fault::point("create:state-json");
         if let Some(pid_file) = &opts.pid_file {
             write_pid_file(pid_file, pid)?;
         }
+        init.channel.send_then_flush(&FromRuntime::Recorded)?;
+        crate::fault::point("create:recorded");
         rec.status(pid, "created");
         rec.report_drops(pid);
+        if opts.wait_for_release {
+            expect(&init, &opts.id, |m| matches!(m, FromInit::Released))?;
+            crate::fault::point("create:released");
+        }
         // Made: from here on the container is the caller's to delete.
         let dir = undo.dir.take().expect("still ours");
         undo.init = None;

@@ -23,7 +23,9 @@ pub struct RunOptions {
 }
 
 impl Container {
-    pub fn run(paths: &Paths, opts: RunOptions) -> Result<i32, ContainerError> {
+    pub fn run(paths: &Paths, mut opts: RunOptions) -> Result<i32, ContainerError> {
+        // `start` hears from the init only once it no longer dies with us.
+        opts.create.wait_for_release = false;
         if opts.detach {
             let (mut c, _) = Container::create(paths, &opts.create)?;
             return match c.start() {

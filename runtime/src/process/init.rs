@@ -119,7 +119,7 @@ fn make_container(ctx: &InitContext) -> Result<Infallible, StepError> {
 
     // 4. Wait for `start`, then become the user's program.
     let exec = rec.stage(pid, Stage::Exec, || ExecTarget::resolve(process))?;
-    ctx.channel.send(&FromInit::Ready).in_stage("exec")?;
+    super::lifeline::hand_over(ctx.channel)?;
     wait_for_start(ctx)?;
     // The init says it itself: it shares the sequence counter with `create`,
     // which `start`, a later process, does not.
@@ -240,7 +240,9 @@ fn become_root_of_user_namespace(ctx: &InitContext) -> Result<(), StepError> {
     let root_uid = nix::unistd::Uid::from_raw(0);
     let root_gid = nix::unistd::Gid::from_raw(0);
     nix::unistd::setresgid(root_gid, root_gid, root_gid).in_stage("idmap")?;
-    nix::unistd::setresuid(root_uid, root_uid, root_uid).in_stage("idmap")
+    nix::unistd::setresuid(root_uid, root_uid, root_uid).in_stage("idmap")?;
+    // The new uid cleared the death signal; the next message to the runtime checks it.
+    super::lifeline::die_with_runtime()
 }
 
 fn join_existing_namespaces(ctx: &InitContext) -> Result<(), StepError> {

@@ -19,6 +19,7 @@ use oci_spec::runtime::Spec;
 
 use super::clone3::clone_into_cgroup;
 use super::init::{self, InitContext};
+use super::lifeline;
 use super::protocol::{channel_pair, Channel, ChannelError};
 use crate::namespaces::{ChildNamespaceGuard, NamespaceError, NamespacePlan};
 
@@ -45,6 +46,8 @@ pub struct InitOptions<'a> {
     pub bundle: &'a Path,
     pub cgroup_path: &'a str,
     pub exec_fifo: &'a Path,
+    /// The runtime's flock(2) on the container's directory, closed in the init.
+    pub lock_fd: Option<std::os::fd::RawFd>,
     pub no_pivot: bool,
     pub new_keyring: bool,
     pub preserve_fds: i32,
@@ -79,6 +82,15 @@ pub fn spawn_init(opts: &InitOptions, plan: &NamespacePlan) -> Result<SpawnedIni
         // The runtime's end: closed here, so that the init hears the
         // channel close when the runtime gives up on a half-made container.
         let _ = nix::unistd::close(runtime_fd);
+        // The container's lock is the runtime's. A copy of it here would
+        // keep it locked after a runtime killed once the init was recorded:
+        // `start` and `delete` would wait for this process forever.
+        if let Some(fd) = opts.lock_fd {
+            let _ = nix::unistd::close(fd);
+        }
+        // Until the runtime has recorded us, we die with it (lifeline.rs).
+        // prctl fails only for a signal number that does not exist.
+        let _ = lifeline::die_with_runtime();
         init::container_init(&ctx)
     };
     let offsets = time_offsets(opts.spec);
