@@ -69,11 +69,11 @@ impl Drop for Undo {
 
 /// Stop a half-made init. The runtime's end of the channel is closed by
 /// now (the init's `SpawnedInit` drops before `Undo`), so an init waiting
-/// on it — for `Go`, for `HooksDone` — exits by itself, its last lines
-/// written: after `MountsDone` it writes them only once it has told the
-/// runtime ([`Channel::send_then_flush`](crate::process::Channel::send_then_flush)).
-/// One that is not gone within 10 ms (blocked on exec.fifo after `Ready`,
-/// its record already whole) is killed.
+/// on it — for `Go`, for `HooksDone`, for `Recorded` — exits by itself,
+/// its last lines written: after `MountsDone` it writes them only once it
+/// has told the runtime ([`Channel::send_then_flush`](crate::process::Channel::send_then_flush)).
+/// One that is not gone within 10 ms (still in a createContainer hook, or
+/// released and on its way to exec.fifo when `Released` went astray) is killed.
 fn stop_init(pid: Pid) {
     for _ in 0..100 {
         match waitpid(pid, Some(WaitPidFlag::WNOHANG)) {
