@@ -360,7 +360,8 @@ fn in_cgroup(path: &str) -> Vec<i32> {
         .collect()
 }
 
-/// Removes the cgroup `0` (and whatever runs in it) if a test failed and left it.
+/// Removes the cgroup `0` (and whatever runs in it) if a test failed and
+/// left it, then its parent if that is empty (other tests may share it).
 struct CgroupGuard(String);
 
 impl Drop for CgroupGuard {
@@ -371,6 +372,9 @@ impl Drop for CgroupGuard {
         }
         for dir in dirs_of(&self.0) {
             let _ = wait_until(Duration::from_secs(2), || std::fs::remove_dir(&dir).is_ok() || !dir.exists());
+            if let Some(parent) = dir.parent() {
+                let _ = std::fs::remove_dir(parent);
+            }
         }
     }
 }
