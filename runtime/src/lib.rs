@@ -17,13 +17,15 @@
 //! container's `events.jsonl`.
 //!
 //! [`container`] has one file per command-line verb (`create`, `start`, `kill`…),
-//! and [`cli`] turns runc's command line into calls on it.
+//! and [`cli`] turns runc's command line into calls on it. [`fault`] lets a
+//! debug build die at a named point, for the tests of what a killed runtime leaves.
 
 pub mod bundle;
 pub mod cgroups;
 pub mod cli;
 pub mod container;
 pub mod explain;
+pub mod fault;
 pub mod hooks;
 pub mod ktrace;
 pub mod namespaces;

@@ -21,6 +21,10 @@ use crate::paths::Paths;
 /// bytes are also the record's sequence counter (recorder::sequence).
 pub const LOCK_FILE: &str = "lock";
 
+/// `<root>/<id>/cgroup`: the container's cgroup path, one line, written
+/// before the cgroup is made (see [`ContainerDir::record_cgroup_path`]).
+pub const CGROUP_FILE: &str = "cgroup";
+
 #[derive(Debug, thiserror::Error)]
 pub enum StateError {
     #[error("container id {0:?} is not valid: use letters, digits, '.', '_', '-' (not starting with '.'), at most 1024 characters")]
@@ -29,10 +33,12 @@ pub enum StateError {
     Exists(String),
     #[error("container {0:?} does not exist (see `glassbox list`)")]
     NotFound(String),
+    #[error("container {0:?} has no state.json: its create is still running, or was killed before it finished; `glassbox delete --force {0}` removes what it left")]
+    Unfinished(String),
     #[error("{path}: {source}")]
     Io { path: PathBuf, source: std::io::Error },
-    #[error("{path}: corrupt state file: {source}")]
-    Corrupt { path: PathBuf, source: serde_json::Error },
+    #[error("{path}: unreadable, not a container's state ({reason}); `glassbox delete --force {id}` removes what is left of the container")]
+    Corrupt { id: String, path: PathBuf, reason: String },
     #[error("{path}: cannot lock: {source}")]
     Lock { path: PathBuf, source: nix::Error },
 }
@@ -118,23 +124,36 @@ impl ContainerDir {
         Self::lock(path)
     }
 
-    /// Open and lock the directory of an existing container.
+    /// Open and lock the directory of an existing container. A directory
+    /// without state.json is a create still at work (which holds the lock:
+    /// no need to wait for it) or one that was killed.
     pub fn open(paths: &Paths, id: &str) -> Result<ContainerDir, StateError> {
         validate_id(id)?;
         let path = paths.container_dir(id);
-        let not_found = || StateError::NotFound(id.into());
         if !path.join("state.json").exists() {
-            return Err(not_found());
+            return Err(match path.is_dir() {
+                true => StateError::Unfinished(id.into()),
+                false => StateError::NotFound(id.into()),
+            });
         }
+        let dir = Self::open_any(paths, id)?;
         // Another command may have deleted it while we waited for the lock.
-        let dir = Self::lock(path).map_err(|e| match e {
-            StateError::Io { source, .. } if source.kind() == std::io::ErrorKind::NotFound => not_found(),
-            other => other,
-        })?;
         if !dir.state_file().exists() {
-            return Err(not_found());
+            return Err(StateError::NotFound(id.into()));
         }
         Ok(dir)
+    }
+
+    /// Lock `<root>/<id>` whatever it holds, waiting for a create still at
+    /// work: `delete --force` takes what a killed create left.
+    pub fn open_any(paths: &Paths, id: &str) -> Result<ContainerDir, StateError> {
+        validate_id(id)?;
+        Self::lock(paths.container_dir(id)).map_err(|e| match e {
+            StateError::Io { source, .. } if source.kind() == std::io::ErrorKind::NotFound => {
+                StateError::NotFound(id.into())
+            }
+            other => other,
+        })
     }
 
     fn lock(path: PathBuf) -> Result<ContainerDir, StateError> {
@@ -165,10 +184,42 @@ impl ContainerDir {
         self.path.join("state.json")
     }
 
+    /// state.json, checked: a pid that is not a process's (0 and -1 mean
+    /// "every process" to kill(2)) makes it as unreadable as broken JSON.
     pub fn load(&self) -> Result<ContainerState, StateError> {
         let file = self.state_file();
-        let text = fs::read(&file).map_err(io(&file))?;
-        serde_json::from_slice(&text).map_err(|source| StateError::Corrupt { path: file, source })
+        let id = || self.path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        let text = match fs::read(&file) {
+            Ok(text) => text,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Err(StateError::Unfinished(id())),
+            Err(e) => return Err(io(&file)(e)),
+        };
+        let corrupt = |reason: String| StateError::Corrupt { id: id(), path: file.clone(), reason };
+        if text.iter().all(u8::is_ascii_whitespace) {
+            return Err(corrupt("it is empty".into()));
+        }
+        let state: ContainerState = serde_json::from_slice(&text).map_err(|e| corrupt(e.to_string()))?;
+        if state.pid <= 0 {
+            return Err(corrupt(format!("pid {} is no process's", state.pid)));
+        }
+        Ok(state)
+    }
+
+    /// Write down where the container's cgroup goes, before it is made: a
+    /// create killed at any later moment leaves this line, by which
+    /// `delete --force` finds the cgroup without state.json (with
+    /// `linux.cgroupsPath`, the id alone does not say where it is). The
+    /// newline ends a whole record; a write cut short has none.
+    pub fn record_cgroup_path(&self, cgroup_path: &str) -> Result<(), StateError> {
+        let file = self.path.join(CGROUP_FILE);
+        fs::write(&file, format!("{cgroup_path}\n")).map_err(io(&file))
+    }
+
+    /// The cgroup path [`Self::record_cgroup_path`] wrote, if it wrote one whole.
+    pub fn recorded_cgroup_path(&self) -> Option<String> {
+        let text = fs::read_to_string(self.path.join(CGROUP_FILE)).ok()?;
+        let path = text.strip_suffix('\n')?;
+        (!path.is_empty() && !path.contains('\n')).then(|| path.to_string())
     }
 
     /// Write state.json so that a reader sees the old or the new file, never
@@ -282,6 +333,46 @@ mod tests {
         assert_eq!(list_ids(&paths).unwrap(), vec!["c1".to_string()]);
         ContainerDir::open(&paths, "c1").unwrap().remove().unwrap();
         assert!(list_ids(&paths).unwrap().is_empty());
+    }
+
+    #[test]
+    fn a_broken_state_file_is_corrupt_and_a_missing_one_unfinished() {
+        let tmp = tempfile::tempdir().unwrap();
+        let paths = Paths::new(tmp.path());
+        let dir = ContainerDir::create(&paths, "c2").unwrap();
+        assert!(matches!(dir.load(), Err(StateError::Unfinished(id)) if id == "c2"));
+        drop(dir);
+        assert!(matches!(ContainerDir::open(&paths, "c2"), Err(StateError::Unfinished(_))));
+        assert!(matches!(ContainerDir::open(&paths, "nope"), Err(StateError::NotFound(_))));
+        let dir = ContainerDir::open_any(&paths, "c2").unwrap();
+        for text in [
+            "",
+            "  \n",
+            "{\"ociVersion\":",
+            "garbage",
+            r#"{"ociVersion":"1","id":"c2","pid":-1,"pidStartTime":0,"bundle":"/b","rootfs":"/r","cgroupPath":"g","created":"","owner":""}"#,
+        ] {
+            std::fs::write(dir.state_file(), text).unwrap();
+            let err = dir.load().unwrap_err();
+            assert!(matches!(err, StateError::Corrupt { .. }), "{text:?}: {err}");
+            let line = err.to_string();
+            assert!(
+                line.contains("state.json") && line.contains("delete --force c2") && !line.contains('\n'),
+                "{line}"
+            );
+        }
+    }
+
+    #[test]
+    fn the_cgroup_path_is_trusted_only_when_written_whole() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = ContainerDir::create(&Paths::new(tmp.path()), "c3").unwrap();
+        assert_eq!(dir.recorded_cgroup_path(), None);
+        dir.record_cgroup_path("pods/c3").unwrap();
+        assert_eq!(dir.recorded_cgroup_path().as_deref(), Some("pods/c3"));
+        // A write cut short: no newline yet.
+        std::fs::write(dir.path.join(CGROUP_FILE), "pods/c").unwrap();
+        assert_eq!(dir.recorded_cgroup_path(), None);
     }
 
     #[test]

@@ -83,6 +83,14 @@ impl Runtime {
         self.output_of(c, Stdio::null())
     }
 
+    /// `glassbox --root R <args>` with `env` added to its environment
+    /// (`GLASSBOX_FAULT`, see tests/tests/faults.rs).
+    pub fn cmd_env(&self, env: &[(&str, &str)], args: &[&str]) -> Output {
+        let mut c = Command::new(&self.bin);
+        c.envs(env.iter().copied()).arg("--root").arg(self.root()).args(args);
+        self.output_of(c, Stdio::null())
+    }
+
     /// Runs `c` with stdout/stderr in files; `stdin` as given.
     pub fn output_of(&self, mut c: Command, stdin: Stdio) -> Output {
         let n = self.seq.fetch_add(1, Ordering::Relaxed);

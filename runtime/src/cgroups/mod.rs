@@ -222,10 +222,15 @@ impl ContainerCgroup {
         dirs
     }
 
-    /// Every process in the cgroup (all hierarchies agree; we read the first
-    /// that has the directory, pids first since it always exists when limits do).
+    /// Every process in the cgroup, in any of its directories.
     pub fn pids(&self) -> Vec<i32> {
         let mut pids: Vec<i32> = self.cgroup.procs().into_iter().map(|p| p.pid as i32).collect();
+        // A hybrid host's cgroup2 twin, which cgroups-rs does not see: a
+        // process clone3 started there is in no v1 directory until it
+        // writes itself in (and never, if its runtime was killed first).
+        if let Some(procs) = self.unified.as_ref().and_then(|d| std::fs::read_to_string(d.join("cgroup.procs")).ok()) {
+            pids.extend(procs.lines().filter_map(|l| l.trim().parse::<i32>().ok()));
+        }
         pids.sort_unstable();
         pids.dedup();
         pids

@@ -235,6 +235,7 @@ fn create_options(id: String, c: args::CreateArgs) -> Result<CreateOptions> {
         no_pivot: c.no_pivot,
         no_new_keyring: c.no_new_keyring,
         preserve_fds: c.preserve_fds,
+        wait_for_release: true,
     })
 }
 

@@ -39,6 +39,10 @@ pub struct CreateOptions {
     pub no_pivot: bool,
     pub no_new_keyring: bool,
     pub preserve_fds: i32,
+    /// Return only once the init no longer dies with this process
+    /// (`Released`): the `create` verb exits next. `run` goes on to
+    /// `start`, which hears from the init only after that anyway.
+    pub wait_for_release: bool,
 }
 
 /// Everything a failed create must undo, undone on drop unless disarmed.
@@ -65,11 +69,11 @@ impl Drop for Undo {
 
 /// Stop a half-made init. The runtime's end of the channel is closed by
 /// now (the init's `SpawnedInit` drops before `Undo`), so an init waiting
-/// on it — for `Go`, for `HooksDone` — exits by itself, its last lines
-/// written: after `MountsDone` it writes them only once it has told the
-/// runtime ([`Channel::send_then_flush`](crate::process::Channel::send_then_flush)).
-/// One that is not gone within 10 ms (blocked on exec.fifo after `Ready`,
-/// its record already whole) is killed.
+/// on it — for `Go`, for `HooksDone`, for `Recorded` — exits by itself,
+/// its last lines written: after `MountsDone` it writes them only once it
+/// has told the runtime ([`Channel::send_then_flush`](crate::process::Channel::send_then_flush)).
+/// One that is not gone within 10 ms (still in a createContainer hook, or
+/// released and on its way to exec.fifo when `Released` went astray) is killed.
 fn stop_init(pid: Pid) {
     for _ in 0..100 {
         match waitpid(pid, Some(WaitPidFlag::WNOHANG)) {
@@ -95,6 +99,7 @@ impl Container {
             cgroup: None,
             dir: Some(ContainerDir::create(paths, &opts.id)?),
         };
+        crate::fault::point("create:state-dir");
         let dir_path = undo.dir.as_ref().expect("just set").path.clone();
         let rec = Recorder::open(&dir_path, &opts.id);
         let me = std::process::id() as i32;
@@ -107,6 +112,8 @@ impl Container {
 
         let linux = bundle.spec.linux().as_ref().expect("bundle checked linux");
         let cgroup_path = cgroups::cgroup_path(linux.cgroups_path().as_deref(), &paths.cgroup_parent, &opts.id)?;
+        undo.dir.as_ref().expect("still ours").record_cgroup_path(&cgroup_path)?;
+        crate::fault::point("create:cgroup-recorded");
         let cgroup = undo.cgroup.insert(rec.stage(me, Stage::Cgroup, || {
             let cgroup = ContainerCgroup::create(&cgroup_path, &paths.cgroup_parent)?;
             crate::recorder::step("create", |a| {
@@ -114,15 +121,18 @@ impl Container {
             });
             Ok::<_, cgroups::CgroupError>(cgroup)
         })?);
+        crate::fault::point("create:cgroup");
         if let Some(resources) = linux.resources() {
             rec.stage(me, Stage::Cgroup, || {
                 let writes = cgroups::plan_resources(resources, cgroup.version())?;
                 cgroup.apply(&writes).map(drop)
             })?;
         }
+        crate::fault::point("create:limits");
 
         let exec_fifo = dir_path.join("exec.fifo");
         make_exec_fifo(&exec_fifo)?;
+        crate::fault::point("create:exec-fifo");
 
         let plan = NamespacePlan::from_spec(&linux.namespaces().clone().unwrap_or_default());
         // Into its cgroup without waiting: clone3 starts the init in the v2
@@ -155,6 +165,7 @@ impl Container {
         })?;
         undo.init = Some(init.pid);
         let pid = init.pid.as_raw();
+        crate::fault::point("create:clone");
 
         if plan.new_user {
             let uid = linux.uid_mappings().clone().unwrap_or_default();
@@ -163,6 +174,7 @@ impl Container {
         }
         rec.stage(pid, Stage::Cgroup, || cgroup.finish_join(pid, init.in_cgroup_v2, plan.new_user))?;
         init.channel.send_then_flush(&FromRuntime::Go)?;
+        crate::fault::point("create:go");
         // The runtime waits while the init mounts the rootfs: time to clear
         // the place where this container's record goes at delete.
         rec.make_room_to_keep();
@@ -182,6 +194,7 @@ impl Container {
         };
 
         expect(&init, &opts.id, |m| matches!(m, FromInit::MountsDone))?;
+        crate::fault::point("create:mounts-done");
         // Device rules only now: the init had to mknod the container's /dev first.
         let rules = linux.resources().as_ref().and_then(|r| r.devices().clone()).unwrap_or_default();
         if !rules.is_empty() {
@@ -197,8 +210,10 @@ impl Container {
                 hooks::run_hooks("createRuntime", create_runtime.as_deref().unwrap_or_default(), &creating)
             })?;
         }
+        crate::fault::point("create:hooks");
         let created = serde_json::to_string(&state.to_oci_json(Status::Created)).expect("json");
         init.channel.send_then_flush(&FromRuntime::HooksDone { state_json: created })?;
+        crate::fault::point("create:hooks-done");
 
         let mut console = None;
         if bundle.spec.process().as_ref().and_then(|p| p.terminal()).unwrap_or(false) {
@@ -211,14 +226,24 @@ impl Container {
             }
         }
         expect(&init, &opts.id, |m| matches!(m, FromInit::Ready))?;
+        crate::fault::point("create:ready");
 
+        // Until the init hears `Recorded` it dies with us (process::lifeline):
+        // killed before this point, create leaves no init nobody knows of.
         let dir = undo.dir.as_ref().expect("still ours");
         dir.save(&state)?;
+        crate::fault::point("create:state-json");
         if let Some(pid_file) = &opts.pid_file {
             write_pid_file(pid_file, pid)?;
         }
+        init.channel.send_then_flush(&FromRuntime::Recorded)?;
+        crate::fault::point("create:recorded");
         rec.status(pid, "created");
         rec.report_drops(pid);
+        if opts.wait_for_release {
+            expect(&init, &opts.id, |m| matches!(m, FromInit::Released))?;
+            crate::fault::point("create:released");
+        }
         // Made: from here on the container is the caller's to delete.
         let dir = undo.dir.take().expect("still ours");
         undo.init = None;

@@ -1,30 +1,44 @@
 //! `glassbox delete`: remove a stopped (or, with --force, any) container:
 //! poststop hooks, its cgroup, its state directory — the `cleanup` stage of
 //! its record.
+//!
+//! `--force` also removes what a container without a readable state.json
+//! left: a create killed before it wrote the file, or a file since
+//! truncated or overwritten. Found by the id alone: the state directory,
+//! the cgroup whose path create wrote there before making it
+//! (`<root>/<id>/cgroup`), and every process in that cgroup.
 
 use std::time::{Duration, Instant};
 
 use nix::sys::signal::Signal;
 
 use super::{Container, ContainerError};
+use crate::cgroups::{self, ContainerCgroup};
 use crate::hooks;
 use crate::paths::Paths;
 use crate::recorder::{step, Recorder};
-use crate::state::Status;
+use crate::state::{ContainerDir, StateError, Status};
 use glassbox_events::Stage;
 
 impl Container {
     /// Delete the container `id`. `force` kills it first; it also makes an
-    /// unknown id a success, so a cleanup after a half-failed create is idempotent.
+    /// unknown id a success, so a cleanup after a half-failed create is
+    /// idempotent, and takes what a container without a readable
+    /// state.json left.
     pub fn delete_by_id(paths: &Paths, id: &str, force: bool) -> Result<(), ContainerError> {
-        match Container::load(paths, id) {
-            Ok(c) => c.delete(force),
-            Err(ContainerError::State(crate::state::StateError::NotFound(_))) if force => {
-                let _ = crate::recorder::kept::keep(&paths.container_dir(id));
-                let _ = std::fs::remove_dir_all(paths.container_dir(id));
-                Ok(())
-            }
-            Err(e) => Err(e),
+        if !force {
+            return Container::load(paths, id)?.delete(false);
+        }
+        // Under the lock, so a create still at work finishes (or dies) first.
+        let dir = match ContainerDir::open_any(paths, id) {
+            Ok(dir) => dir,
+            Err(StateError::NotFound(_)) => return Ok(()),
+            Err(e) => return Err(e.into()),
+        };
+        match dir.load() {
+            Ok(state) => Container::with_state(paths, dir, state).delete(true),
+            Err(why @ (StateError::Unfinished(_) | StateError::Corrupt { .. })) => delete_remains(paths, id, dir, &why),
+            Err(e) => Err(e.into()),
         }
     }
 
@@ -78,20 +92,64 @@ impl Container {
                 crate::cli::log::warn(&format!("{e}"));
             }
         }
-        self.cgroup.remove(&self.paths.cgroup_parent)?;
-        step("remove_cgroup", |a| {
-            a.str("path", &self.cgroup.path);
-        });
-        step("remove_state_dir", |a| {
-            a.path("path", &self.dir.path);
-        });
-        // The record moves out first (a rename: our descriptor follows it),
-        // so this step and the stage's end still land in it.
-        if let Some(kept) = self.dir.remove()? {
-            step("keep_events", |a| {
-                a.path("path", &kept);
+        remove_cgroup_and_dir(&self.paths, &self.cgroup, self.dir)
+    }
+}
+
+/// `delete --force` without a readable state.json: no init pid, no hooks,
+/// only the id. SIGKILL to every process in the container's cgroup, then
+/// the cgroup and the state directory go; one line on stderr says why.
+fn delete_remains(paths: &Paths, id: &str, dir: ContainerDir, why: &StateError) -> Result<(), ContainerError> {
+    // A create killed before it wrote the path had not made the cgroup
+    // yet; a state directory from before the record existed had the default.
+    let cgroup_path = match dir.recorded_cgroup_path() {
+        Some(path) => path,
+        None => cgroups::cgroup_path(None, &paths.cgroup_parent, id)?,
+    };
+    let what = match why {
+        StateError::Corrupt { path, reason, .. } => {
+            format!("had an unreadable state.json ({}: {reason})", path.display())
+        }
+        _ => "has no state.json (its create did not finish)".to_string(),
+    };
+    crate::cli::log::warn(&format!(
+        "container {id:?} {what}: removing every process in its cgroup {cgroup_path}, the cgroup and {}",
+        dir.path.display()
+    ));
+    let cgroup = ContainerCgroup::load(&cgroup_path);
+    let rec = Recorder::open(&dir.path, id);
+    let me = std::process::id() as i32;
+    let result = rec.stage(me, Stage::Cleanup, || {
+        let _ = cgroup.thaw();
+        for pid in cgroup.pids() {
+            let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), Signal::SIGKILL);
+            step("kill", |a| {
+                a.int("pid", pid.into()).str("signal", Signal::SIGKILL.as_str());
             });
         }
-        Ok(())
+        remove_cgroup_and_dir(paths, &cgroup, dir)
+    });
+    rec.report_drops(me);
+    result
+}
+
+/// The cgroup (once every process in it is gone), then the state
+/// directory, its event record kept.
+fn remove_cgroup_and_dir(paths: &Paths, cgroup: &ContainerCgroup, dir: ContainerDir) -> Result<(), ContainerError> {
+    cgroup.remove(&paths.cgroup_parent)?;
+    step("remove_cgroup", |a| {
+        a.str("path", &cgroup.path);
+    });
+    crate::fault::point("delete:cgroup-removed");
+    step("remove_state_dir", |a| {
+        a.path("path", &dir.path);
+    });
+    // The record moves out first (a rename: our descriptor follows it),
+    // so this step and the stage's end still land in it.
+    if let Some(kept) = dir.remove()? {
+        step("keep_events", |a| {
+            a.path("path", &kept);
+        });
     }
+    Ok(())
 }

@@ -11,7 +11,7 @@ use super::create::{check_pid_file_dir, write_pid_file};
 use super::run::{handled_signals, wait_in_foreground};
 use super::{Container, ContainerError};
 use crate::process::join::{spawn_joined, JoinOptions};
-use crate::process::FromInit;
+use crate::process::{FromInit, FromRuntime};
 use crate::signals::exit_status_code;
 use crate::terminal;
 
@@ -63,6 +63,7 @@ impl Container {
                 join_v1: &join_v1,
             })?;
             rec.set_init_pid(child.pid.as_raw());
+            crate::fault::point("exec:spawned");
             let kill_child = |e: ContainerError| {
                 let _ = nix::sys::signal::kill(child.pid, Signal::SIGKILL);
                 let _ = nix::sys::wait::waitpid(child.pid, None);
@@ -72,7 +73,8 @@ impl Container {
             // The child writes itself into the v1 hierarchies.
             rec.stage(pid, glassbox_events::Stage::Cgroup, || self.cgroup.finish_join(pid, child.in_cgroup_v2, false))
                 .map_err(|e| kill_child(e.into()))?;
-            child.channel.send_then_flush(&crate::process::FromRuntime::Go).map_err(|e| kill_child(e.into()))?;
+            child.channel.send_then_flush(&FromRuntime::Go).map_err(|e| kill_child(e.into()))?;
+            crate::fault::point("exec:go");
             let mut console = None;
             loop {
                 match child.channel.recv::<FromInit>() {
@@ -91,9 +93,28 @@ impl Container {
                     Err(e) => return Err(kill_child(e.into())),
                 }
             }
+            crate::fault::point("exec:ready");
+            // Until the child hears `Recorded` it dies with us (process::lifeline).
             if let Some(pid_file) = &opts.pid_file {
                 write_pid_file(pid_file, child.pid.as_raw()).map_err(kill_child)?;
             }
+            child.channel.send_then_flush(&FromRuntime::Recorded).map_err(|e| kill_child(e.into()))?;
+            crate::fault::point("exec:recorded");
+            // The child loads a seccomp filter last (noNewPrivileges) before it
+            // answers: a failure there is still ours to report.
+            match child.channel.recv::<FromInit>() {
+                Ok((FromInit::Released, _)) => {}
+                Ok((FromInit::Failed { stage, message }, _)) => {
+                    let _ = nix::sys::wait::waitpid(child.pid, None);
+                    if let Some(pid_file) = &opts.pid_file {
+                        let _ = std::fs::remove_file(pid_file);
+                    }
+                    return Err(ContainerError::Exec { id: self.state.id.clone(), stage, message });
+                }
+                Ok((other, _)) => return Err(kill_child(ContainerError::Usage(format!("unexpected {other:?}")))),
+                Err(e) => return Err(kill_child(e.into())),
+            }
+            crate::fault::point("exec:released");
             if opts.detach {
                 return Ok(0);
             }

@@ -2,7 +2,7 @@
 
 use super::{Container, ContainerError};
 use crate::paths::Paths;
-use crate::state::list_ids;
+use crate::state::{list_ids, StateError};
 
 #[derive(Debug, serde::Serialize)]
 pub struct ListEntry {
@@ -18,9 +18,15 @@ impl Container {
     pub fn list(paths: &Paths) -> Result<Vec<ListEntry>, ContainerError> {
         let mut out = Vec::new();
         for id in list_ids(paths)? {
-            // A container being deleted right now may vanish under us.
-            let Ok(c) = Container::load(paths, &id) else {
-                continue;
+            let c = match Container::load(paths, &id) {
+                Ok(c) => c,
+                // One line for it, and the others are still listed.
+                Err(e @ ContainerError::State(StateError::Corrupt { .. })) => {
+                    crate::cli::log::warn(&e.to_string());
+                    continue;
+                }
+                // A container being deleted right now may vanish under us.
+                Err(_) => continue,
             };
             let status = c.status();
             out.push(ListEntry {

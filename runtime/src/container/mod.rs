@@ -74,8 +74,13 @@ impl Container {
     pub fn load(paths: &Paths, id: &str) -> Result<Container, ContainerError> {
         let dir = ContainerDir::open(paths, id)?;
         let state = dir.load()?;
+        Ok(Container::with_state(paths, dir, state))
+    }
+
+    /// The container of a locked directory whose state.json was read.
+    fn with_state(paths: &Paths, dir: ContainerDir, state: ContainerState) -> Container {
         let cgroup = ContainerCgroup::load(&state.cgroup_path);
-        Ok(Container { paths: paths.clone(), dir, state, cgroup })
+        Container { paths: paths.clone(), dir, state, cgroup }
     }
 
     pub fn id(&self) -> &str {

@@ -23,7 +23,9 @@ pub struct RunOptions {
 }
 
 impl Container {
-    pub fn run(paths: &Paths, opts: RunOptions) -> Result<i32, ContainerError> {
+    pub fn run(paths: &Paths, mut opts: RunOptions) -> Result<i32, ContainerError> {
+        // `start` hears from the init only once it no longer dies with us.
+        opts.create.wait_for_release = false;
         if opts.detach {
             let (mut c, _) = Container::create(paths, &opts.create)?;
             return match c.start() {
@@ -52,10 +54,12 @@ impl Container {
         let signals = SignalFd::with_flags(handled, SfdFlags::SFD_CLOEXEC)
             .map_err(|e| ContainerError::Usage(format!("signalfd: {e}")))?;
         let (mut c, console) = Container::create(paths, &create)?;
+        crate::fault::point("run:created");
         if let Err(e) = c.start() {
             let _ = c.delete(true);
             return Err(e);
         }
+        crate::fault::point("run:started");
         // Let go of the container's lock while it runs, so `state`, `kill`,
         // `ps` or `exec` from another terminal are answered meanwhile.
         let (id, init) = (c.state.id.clone(), Pid::from_raw(c.state.pid));
@@ -63,6 +67,7 @@ impl Container {
         let status = wait_in_foreground(init, &signals, console);
         let rec = Recorder::open(&paths.container_dir(&id), &id);
         record_exit(&rec, status);
+        crate::fault::point("run:exited");
         // The init is gone: clean up whatever is left (unless someone
         // already deleted the container). With --trace, once the kernel
         // events' reader holds the record open (delete moves it). The exit

@@ -78,8 +78,10 @@ pub fn container_init(ctx: &InitContext) -> isize {
 /// Nothing of the host may stay open in a process that will enter the
 /// container (see [`fds`](super::fds)): the channel, exec.fifo, the event
 /// sinks and the caller's `--preserve-fds` stay; the cgroup directory that
-/// clone3(2) was given, the runtime's lock and the caller's other
-/// descriptors go.
+/// clone3(2) was given, the caller's other descriptors and the runtime's
+/// lock go — a copy of the lock here would keep the container locked after
+/// a runtime killed once the init was recorded (`start` and `delete` would
+/// wait for this process forever).
 fn keep_only_what_the_init_needs(ctx: &InitContext) {
     let mut keep = vec![ctx.channel.raw_fd(), ctx.exec_fifo_fd];
     keep.extend(super::fds::preserved(ctx.opts.preserve_fds));
@@ -135,7 +137,7 @@ fn make_container(ctx: &InitContext) -> Result<Infallible, StepError> {
 
     // 4. Wait for `start`, then become the user's program.
     let exec = rec.stage(pid, Stage::Exec, || ExecTarget::resolve(process, &sealed))?;
-    ctx.channel.send(&FromInit::Ready).in_stage("exec")?;
+    super::lifeline::hand_over(ctx.channel)?;
     wait_for_start(ctx)?;
     // The init says it itself: it shares the sequence counter with `create`,
     // which `start`, a later process, does not.
@@ -257,7 +259,9 @@ fn become_root_of_user_namespace(ctx: &InitContext) -> Result<(), StepError> {
     let root_uid = nix::unistd::Uid::from_raw(0);
     let root_gid = nix::unistd::Gid::from_raw(0);
     nix::unistd::setresgid(root_gid, root_gid, root_gid).in_stage("idmap")?;
-    nix::unistd::setresuid(root_uid, root_uid, root_uid).in_stage("idmap")
+    nix::unistd::setresuid(root_uid, root_uid, root_uid).in_stage("idmap")?;
+    // The new uid cleared the death signal; the next message to the runtime checks it.
+    super::lifeline::die_with_runtime()
 }
 
 fn join_existing_namespaces(ctx: &InitContext) -> Result<(), StepError> {

@@ -9,7 +9,10 @@
 //!                           ── Go ───────▶  write "0" into each v1 hierarchy's tasks
 //!                                           setns user, mnt, cgroup, uts, ipc, net
 //!                                           rlimits, (seccomp), caps, user, cwd
-//!                           ◀── Ready ────  execve(process.args)
+//!                           ◀── Ready ────
+//!  write the --pid-file     ── Recorded ─▶  no longer dies with the runtime (lifeline.rs)
+//!                                           (seccomp, when noNewPrivileges)
+//!                           ◀── Released ─  execve(process.args)
 //! ```
 //! As for the init, no cgroup.procs write: the first one after a quiet
 //! moment waits for an RCU grace period (book: cgroup.md). The child can
@@ -74,6 +77,9 @@ pub fn spawn_joined(opts: &JoinOptions) -> Result<SpawnedInit, ProcessError> {
         keep.extend(super::fds::preserved(opts.preserve_fds));
         keep.extend(crate::recorder::sink_descriptors());
         super::fds::close_all_but(&keep);
+        // Until the runtime has recorded us, we die with it (lifeline.rs).
+        // prctl fails only for a signal number that does not exist.
+        let _ = super::lifeline::die_with_runtime();
         let err = match join_and_exec(opts, &joined, &child_end) {
             Ok(never) => match never {},
             Err(e) => e,
@@ -125,9 +131,11 @@ fn join_and_exec(
     let sealed = SealedExec::prepare().in_stage("exec")?;
     super::init::drop_privileges(rec, pid, process, None, opts.seccomp)?;
     let exec = rec.stage(pid, Stage::Exec, || ExecTarget::resolve(process, &sealed))?;
+    super::lifeline::await_recording(channel)?;
     let carry = CapsToCarry::lend().in_stage("exec")?;
+    // After the hand-over's own calls (prctl, recvmsg): the filter need not allow them.
     super::init::load_seccomp_last(rec, pid, process, opts.seccomp)?;
-    channel.send(&FromInit::Ready).in_stage("exec")?;
+    super::lifeline::let_go(channel);
     rec.before_execve(pid, |a| exec.step_args(a));
     super::init::close_runtime_fds(opts.preserve_fds)?;
     exec.exec(&sealed, carry.as_ref())

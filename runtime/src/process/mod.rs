@@ -20,19 +20,25 @@
 //!                                               hostname, sysctl, masked/readonly paths,
 //!                                               rlimits, (seccomp), caps, user, no_new_privs
 //!            ◀─── Ready ──────────────────────
-//!  write state.json, exit                        open(exec.fifo, O_WRONLY)  … blocks …
+//!  write state.json
+//!            ──── Recorded ──────────────────▶  stop dying with the runtime (lifeline)
+//!            ◀─── Released ───────────────────
+//!  exit                                          open(exec.fifo, O_WRONLY)  … blocks …
 //!
 //!  glassbox start: open(exec.fifo, O_RDONLY) ──▶ write "0", startContainer hooks,
 //!                  read "0", unlink the fifo     (seccomp), execve(process.args)
 //! ```
 //! Any step that fails sends `Failed{stage, message}` and the init exits; the
-//! runtime then removes everything it made.
+//! runtime then removes everything it made. Until `Recorded` the init also
+//! dies with the runtime ([`lifeline`]), so a runtime killed half-way leaves
+//! no init that no state.json names.
 
 pub mod clone3;
 pub mod cwd;
 pub mod fds;
 pub mod init;
 pub mod join;
+pub mod lifeline;
 pub mod protocol;
 pub mod sealed_exec;
 pub mod spawn;

@@ -21,6 +21,9 @@ pub enum FromRuntime {
     /// prestart and createRuntime hooks ran; here is the state for the
     /// createContainer hooks the init runs itself.
     HooksDone { state_json: String },
+    /// state.json (for `exec`, the pid file) now names the child: it may
+    /// outlive the runtime from here on ([`lifeline`](super::lifeline)).
+    Recorded,
 }
 
 /// Messages the init sends to the runtime.
@@ -30,8 +33,11 @@ pub enum FromInit {
     MountsDone,
     /// The pty master is attached to this message.
     Console,
-    /// Everything up to exec is done; the init now waits on exec.fifo.
+    /// Everything up to exec is done; the child waits for `Recorded`.
     Ready,
+    /// The parent-death signal is off: the runtime may exit and leave the
+    /// child behind (an init then waits on exec.fifo, an exec'd process execs).
+    Released,
     /// A step failed; the init exits right after sending this.
     Failed { stage: String, message: String },
 }

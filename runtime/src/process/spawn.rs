@@ -19,6 +19,7 @@ use oci_spec::runtime::Spec;
 
 use super::clone3::clone_into_cgroup;
 use super::init::{self, InitContext};
+use super::lifeline;
 use super::protocol::{channel_pair, Channel, ChannelError};
 use crate::namespaces::{ChildNamespaceGuard, NamespaceError, NamespacePlan};
 
@@ -79,6 +80,9 @@ pub fn spawn_init(opts: &InitOptions, plan: &NamespacePlan) -> Result<SpawnedIni
         // The runtime's end: closed here, so that the init hears the
         // channel close when the runtime gives up on a half-made container.
         let _ = nix::unistd::close(runtime_fd);
+        // Until the runtime has recorded us, we die with it (lifeline.rs).
+        // prctl fails only for a signal number that does not exist.
+        let _ = lifeline::die_with_runtime();
         init::container_init(&ctx)
     };
     let offsets = time_offsets(opts.spec);
