@@ -13,7 +13,9 @@
 # ROUNDS (150: glassbox, --no-events and crun in turns), PAUSED and PAUSE
 # (20 more rounds with 0.2 s before each run), STATE_ON (tmpfs, the
 # default, or disk: where the state directories are, see below), GLASSBOX
-# (default: target/release/glassbox, built here).
+# (default: target/release/glassbox, built here), BASELINE (another glassbox
+# binary — say, a release build of an earlier commit — timed beside it, in
+# hyperfine and round by round: what a change costs at start).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -45,6 +47,12 @@ names=(glassbox glassbox-no-events glassbox-explain runc crun)
 bins=("$GLASSBOX" "$GLASSBOX" "$GLASSBOX" "$(command -v runc)" "$(command -v crun)")
 globals=("" "--no-events" "" "" "")
 runflags=("" "" "--explain" "" "")
+if [ -n "${BASELINE:-}" ]; then
+    names+=(glassbox-baseline)
+    bins+=("$BASELINE")
+    globals+=("")
+    runflags+=("")
+fi
 if command -v youki >/dev/null 2>&1; then
     names+=(youki)
     bins+=("$(command -v youki)")
@@ -190,6 +198,24 @@ paste "$work/turns-0.us" "$work/turns-1.us" | awk '{ print $1 - $2 }' | sort -n 
     else if (lo / off * 100 > 5) verdict = "over the target (at most +5%) with 95% confidence"
     else verdict = "the range holds +5%: more ROUNDS to tell"
     print "events verdict: " verdict }'
+
+# --- against BASELINE: what a change costs, round by round ----------------------
+# The same paired comparison as for the events: glassbox and the baseline
+# binary one after the other in each round, first one then the other.
+if [ -n "${BASELINE:-}" ]; then
+    for i in "${!names[@]}"; do [ "${names[$i]}" = glassbox-baseline ] && base_index=$i; done
+    for r in $(seq "$ROUNDS"); do
+        if [ $((r % 2)) -eq 0 ]; then pair=(0 "$base_index"); else pair=("$base_index" 0); fi
+        for k in "${pair[@]}"; do time_one "$k" base; done
+    done
+    paste "$work/base-0.us" "$work/base-$base_index.us" | awk '{ print $1 - $2 }' | sort -n |
+        awk -v b="$(median "$work/base-$base_index.us")" -v g="$(median "$work/base-0.us")" '{ d[NR] = $1 } END {
+        n = NR; k = int(n / 2 - 0.98 * sqrt(n)); if (k < 1) k = 1
+        mid = d[int((n + 1) / 2)]; lo = d[k]; hi = d[n + 1 - k]
+        printf "against the baseline, %d rounds: glassbox %.2f ms, baseline %.2f ms\n", n, g / 1000, b / 1000
+        printf "glassbox vs baseline, round by round: %+.1f%% (%+.3f ms); 95%% range %+.1f%% … %+.1f%%\n",
+            mid / b * 100, mid / 1000, lo / b * 100, hi / b * 100 }'
+fi
 
 # --- after a pause: what one `run` costs on a quiet machine --------------------
 # Back to back, the kernel's switch for cgroup.procs writes stays on from one
