@@ -17,6 +17,8 @@ fi
 #   pkg-config         finds it at build time
 #   runc crun          the runtimes glassbox is compared with (tests, benchmark)
 #   podman containerd  real clients that drive glassbox in place of runc (client tests)
+#   uidmap             newuidmap/newgidmap: a rootless container's (and rootless podman's)
+#                      full id maps from /etc/subuid and /etc/subgid (tests/tests/rootless.rs)
 #   hyperfine time     the benchmark: wall time, and peak RSS from GNU time's %M
 #   jq procps          JSON edits in scripts (make-bundle.sh); ps(1) for `glassbox ps`
 #   iproute2 util-linux  ip, unshare, nsenter: looking at namespaces from outside
@@ -24,7 +26,7 @@ fi
 #                      kernel with cgroup v1 off (tests/vm/cgroup-v2.sh), since this
 #                      machine's own cgroups are a v1/v2 hybrid
 #   linux-libc-dev     asm/unistd_64.h: the tracer's syscall name table is generated from it
-PACKAGES=(busybox-static libseccomp-dev pkg-config runc crun podman containerd
+PACKAGES=(busybox-static libseccomp-dev pkg-config runc crun podman containerd uidmap
           hyperfine time jq procps iproute2 util-linux
           qemu-system-x86 linux-image-amd64 cpio linux-libc-dev)
 

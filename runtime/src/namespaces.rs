@@ -17,7 +17,7 @@ use std::os::fd::AsFd;
 use std::path::{Path, PathBuf};
 
 use nix::sched::{setns, CloneFlags};
-use oci_spec::runtime::{LinuxIdMapping, LinuxNamespace, LinuxNamespaceType};
+use oci_spec::runtime::{LinuxNamespace, LinuxNamespaceType};
 
 use crate::recorder::step;
 
@@ -29,10 +29,6 @@ pub enum NamespaceError {
     Join { kind: &'static str, path: PathBuf, source: nix::Error },
     #[error("unshare(2) of a new {kind} namespace failed: {source}")]
     Unshare { kind: &'static str, source: nix::Error },
-    #[error(
-        "writing {file}: {source} (check linux.uidMappings/gidMappings: ranges must not overlap, at most 340 lines)"
-    )]
-    IdMap { file: PathBuf, source: std::io::Error },
     #[error("linux.timeOffsets: writing {file}: {source}")]
     TimeOffsets { file: PathBuf, source: std::io::Error },
 }
@@ -261,30 +257,6 @@ fn write_time_offsets(offsets: &[(String, i64, u32)]) -> Result<(), NamespaceErr
     Ok(())
 }
 
-/// The lines of /proc/<pid>/uid_map (or gid_map): `inside outside count`.
-pub fn id_map_lines(mappings: &[LinuxIdMapping]) -> String {
-    mappings.iter().map(|m| format!("{} {} {}\n", m.container_id(), m.host_id(), m.size())).collect()
-}
-
-/// Written by the runtime (the parent user namespace) for the init.
-pub fn write_id_maps(pid: i32, uid: &[LinuxIdMapping], gid: &[LinuxIdMapping]) -> Result<(), NamespaceError> {
-    for (name, maps) in [("uid_map", uid), ("gid_map", gid)] {
-        if maps.is_empty() {
-            continue;
-        }
-        let file = PathBuf::from(format!("/proc/{pid}/{name}"));
-        // One write(2): the kernel accepts a map only once, whole.
-        let lines = id_map_lines(maps);
-        std::fs::write(&file, &lines).map_err(|source| NamespaceError::IdMap { file: file.clone(), source })?;
-        for line in lines.lines() {
-            step(name, |a| {
-                a.path("file", &file).str("line", line);
-            });
-        }
-    }
-    Ok(())
-}
-
 /// The namespaces of a running process that differ from ours: what
 /// `glassbox exec` must join. Order: user first, then the rest.
 pub fn of_process(pid: i32) -> Vec<(LinuxNamespaceType, PathBuf)> {
@@ -311,10 +283,41 @@ pub fn of_process(pid: i32) -> Vec<(LinuxNamespaceType, PathBuf)> {
         .collect()
 }
 
+/// Every process in the pid namespace of process `pid` (host pids, `pid`
+/// first): the processes whose /proc/<n>/ns/pid is the same namespace (same
+/// device and inode). What stands in for a cgroup's list of processes when
+/// a container has no cgroup. A process this one may not inspect (another
+/// user's, or one that is not dumpable, such as an init still waiting for
+/// `start`) is not seen; `pid` itself is always listed.
+pub fn pid_namespace_members(pid: i32) -> Vec<i32> {
+    use std::os::unix::fs::MetadataExt;
+    let ns_of = |p: &str| std::fs::metadata(format!("/proc/{p}/ns/pid")).ok().map(|m| (m.dev(), m.ino()));
+    let mut members = vec![pid];
+    let Some(theirs) = ns_of(&pid.to_string()) else { return members };
+    let Ok(entries) = std::fs::read_dir("/proc") else { return members };
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let Some(n) = name.to_str().and_then(|s| s.parse::<i32>().ok()) else { continue };
+        if n != pid && ns_of(&n.to_string()) == Some(theirs) {
+            members.push(n);
+        }
+    }
+    members
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use oci_spec::runtime::{LinuxIdMappingBuilder, LinuxNamespaceBuilder};
+    use oci_spec::runtime::LinuxNamespaceBuilder;
+
+    #[test]
+    fn our_pid_namespace_holds_us() {
+        let me = std::process::id() as i32;
+        let members = pid_namespace_members(me);
+        assert_eq!(members[0], me);
+        assert!(members.len() > 1, "the test runner's pid namespace holds more than this process");
+        assert_eq!(members.iter().filter(|p| **p == me).count(), 1);
+    }
 
     fn ns(t: LinuxNamespaceType, path: Option<&str>) -> LinuxNamespace {
         let b = LinuxNamespaceBuilder::default().typ(t);
@@ -346,11 +349,5 @@ mod tests {
         let plan = NamespacePlan::from_spec(&[ns(LinuxNamespaceType::Pid, Some("/proc/9/ns/pid"))]);
         assert_eq!(plan.join_before_clone.len(), 1);
         assert!(plan.join_in_init.is_empty());
-    }
-
-    #[test]
-    fn id_map_format() {
-        let m = LinuxIdMappingBuilder::default().container_id(0u32).host_id(100000u32).size(65536u32).build().unwrap();
-        assert_eq!(id_map_lines(&[m]), "0 100000 65536\n");
     }
 }

@@ -47,6 +47,17 @@ fn io(path: &Path) -> impl FnOnce(std::io::Error) -> StateError + '_ {
     move |source| StateError::Io { path: path.to_path_buf(), source }
 }
 
+/// The `<id>/cgroup` file, as read back.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RecordedCgroup {
+    /// The container's cgroup path.
+    Path(String),
+    /// The container has no cgroup.
+    None,
+    /// No whole line: nothing written yet, or a write cut short.
+    Unknown,
+}
+
 /// runtime-spec `state.md` statuses (plus `paused`, as runc reports it).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -78,8 +89,10 @@ pub struct ContainerState {
     pub pid_start_time: u64,
     pub bundle: PathBuf,
     pub rootfs: PathBuf,
-    /// The cgroup path inside each hierarchy, e.g. `glassbox/web`.
-    pub cgroup_path: String,
+    /// The cgroup path inside each hierarchy, e.g. `glassbox/web`; none
+    /// for a container made without root where no cgroup was delegated.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cgroup_path: Option<String>,
     pub created: String,
     pub owner: String,
     #[serde(default)]
@@ -209,17 +222,21 @@ impl ContainerDir {
     /// create killed at any later moment leaves this line, by which
     /// `delete --force` finds the cgroup without state.json (with
     /// `linux.cgroupsPath`, the id alone does not say where it is). The
-    /// newline ends a whole record; a write cut short has none.
-    pub fn record_cgroup_path(&self, cgroup_path: &str) -> Result<(), StateError> {
+    /// newline ends a whole record; a write cut short has none. An empty
+    /// line says the container has no cgroup (made without root).
+    pub fn record_cgroup_path(&self, cgroup_path: Option<&str>) -> Result<(), StateError> {
         let file = self.path.join(CGROUP_FILE);
-        fs::write(&file, format!("{cgroup_path}\n")).map_err(io(&file))
+        fs::write(&file, format!("{}\n", cgroup_path.unwrap_or_default())).map_err(io(&file))
     }
 
-    /// The cgroup path [`Self::record_cgroup_path`] wrote, if it wrote one whole.
-    pub fn recorded_cgroup_path(&self) -> Option<String> {
-        let text = fs::read_to_string(self.path.join(CGROUP_FILE)).ok()?;
-        let path = text.strip_suffix('\n')?;
-        (!path.is_empty() && !path.contains('\n')).then(|| path.to_string())
+    /// What [`Self::record_cgroup_path`] wrote, if it wrote it whole.
+    pub fn recorded_cgroup_path(&self) -> RecordedCgroup {
+        let Ok(text) = fs::read_to_string(self.path.join(CGROUP_FILE)) else { return RecordedCgroup::Unknown };
+        match text.strip_suffix('\n') {
+            Some("") => RecordedCgroup::None,
+            Some(path) if !path.contains('\n') => RecordedCgroup::Path(path.to_string()),
+            _ => RecordedCgroup::Unknown,
+        }
     }
 
     /// Write state.json so that a reader sees the old or the new file, never
@@ -320,7 +337,7 @@ mod tests {
             pid_start_time: 0,
             bundle: "/b".into(),
             rootfs: "/b/rootfs".into(),
-            cgroup_path: "glassbox/c1".into(),
+            cgroup_path: Some("glassbox/c1".into()),
             created: "now".into(),
             owner: "root".into(),
             annotations: Default::default(),
@@ -367,12 +384,14 @@ mod tests {
     fn the_cgroup_path_is_trusted_only_when_written_whole() {
         let tmp = tempfile::tempdir().unwrap();
         let dir = ContainerDir::create(&Paths::new(tmp.path()), "c3").unwrap();
-        assert_eq!(dir.recorded_cgroup_path(), None);
-        dir.record_cgroup_path("pods/c3").unwrap();
-        assert_eq!(dir.recorded_cgroup_path().as_deref(), Some("pods/c3"));
+        assert_eq!(dir.recorded_cgroup_path(), RecordedCgroup::Unknown);
+        dir.record_cgroup_path(Some("pods/c3")).unwrap();
+        assert_eq!(dir.recorded_cgroup_path(), RecordedCgroup::Path("pods/c3".into()));
         // A write cut short: no newline yet.
         std::fs::write(dir.path.join(CGROUP_FILE), "pods/c").unwrap();
-        assert_eq!(dir.recorded_cgroup_path(), None);
+        assert_eq!(dir.recorded_cgroup_path(), RecordedCgroup::Unknown);
+        dir.record_cgroup_path(None).unwrap();
+        assert_eq!(dir.recorded_cgroup_path(), RecordedCgroup::None);
     }
 
     #[test]

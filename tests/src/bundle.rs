@@ -45,6 +45,32 @@ fn applets() -> &'static [String] {
 impl Bundle {
     /// A busybox bundle whose process runs `args`, without a terminal.
     pub fn busybox(args: &[&str]) -> Bundle {
+        let dir = Bundle::busybox_rootfs();
+        let out = Command::new(glassbox_bin())
+            .arg("spec")
+            .arg("--bundle")
+            .arg(dir.path())
+            .output()
+            .expect("running glassbox spec");
+        assert_ok(&out);
+        Bundle::with_args(dir, args)
+    }
+
+    /// The same for a rootless container of `rt`'s user: the bundle is the
+    /// user's, and its config.json is what `glassbox spec --rootless` writes
+    /// when that user runs it.
+    pub fn busybox_rootless(rt: &crate::Runtime, args: &[&str]) -> Bundle {
+        let user = rt.user().expect("a rootless runtime");
+        let dir = Bundle::busybox_rootfs();
+        user.chown_tree(dir.path());
+        let mut spec = rt.command();
+        spec.arg("spec").arg("--rootless").arg("--bundle").arg(dir.path());
+        assert_ok(&spec.output().expect("running glassbox spec --rootless"));
+        Bundle::with_args(dir, args)
+    }
+
+    /// The bundle directory with a busybox rootfs, no config.json yet.
+    fn busybox_rootfs() -> TempDir {
         crate::binary::require_root();
         let dir = tempfile::Builder::new().prefix("glassbox-e2e-").tempdir().expect("making the bundle's temp dir");
         let rootfs = dir.path().join("rootfs");
@@ -59,14 +85,11 @@ impl Bundle {
         std::fs::write(rootfs.join("etc/passwd"), PASSWD).unwrap();
         std::fs::write(rootfs.join("etc/group"), GROUP).unwrap();
         std::fs::write(rootfs.join("etc/hostname"), "busybox\n").unwrap();
+        dir
+    }
 
-        let out = Command::new(glassbox_bin())
-            .arg("spec")
-            .arg("--bundle")
-            .arg(dir.path())
-            .output()
-            .expect("running glassbox spec");
-        assert_ok(&out);
+    /// `args` as process.args, no terminal.
+    fn with_args(dir: TempDir, args: &[&str]) -> Bundle {
         let bundle = Bundle { dir: Some(dir) };
         let args: Vec<Value> = args.iter().map(|a| Value::from(*a)).collect();
         bundle.config_mut(|v| {

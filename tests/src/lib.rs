@@ -17,6 +17,7 @@ pub mod clean;
 pub mod console;
 pub mod output;
 pub mod record;
+pub mod rootless;
 pub mod runtime;
 pub mod spec;
 pub mod trace;

@@ -19,6 +19,7 @@ use tempfile::TempDir;
 use crate::binary::{glassbox_bin, require_root, unique_id};
 use crate::bundle::Bundle;
 use crate::output::{assert_ok, stdout};
+use crate::rootless::TestUser;
 
 /// Longer than any test should take; past it the command is killed.
 pub const COMMAND_TIMEOUT: Duration = Duration::from_secs(10);
@@ -29,6 +30,8 @@ pub struct Runtime {
     bin: PathBuf,
     ids: Mutex<Vec<String>>,
     seq: AtomicUsize,
+    /// Rootless: every command runs as this user (rootless.rs).
+    user: Option<TestUser>,
 }
 
 impl Default for Runtime {
@@ -48,7 +51,31 @@ impl Runtime {
         require_root();
         let root = tempfile::Builder::new().prefix("glassbox-e2e-root-").tempdir().unwrap();
         let io = tempfile::Builder::new().prefix("glassbox-e2e-io-").tempdir().unwrap();
-        Runtime { root, io, bin, ids: Mutex::new(Vec::new()), seq: AtomicUsize::new(0) }
+        Runtime { root, io, bin, ids: Mutex::new(Vec::new()), seq: AtomicUsize::new(0), user: None }
+    }
+
+    /// A runtime whose every command runs as the unprivileged test user
+    /// (rootless.rs), with a `--root` and scratch directory of that user's.
+    pub fn rootless() -> Runtime {
+        let user = crate::rootless::test_user().clone();
+        let bin = crate::rootless::binary_for_user(&glassbox_bin());
+        let root = user.temp_dir("glassbox-e2e-root-");
+        let io = user.temp_dir("glassbox-e2e-io-");
+        Runtime { root, io, bin, ids: Mutex::new(Vec::new()), seq: AtomicUsize::new(0), user: Some(user) }
+    }
+
+    /// The user the commands run as, for a rootless runtime.
+    pub fn user(&self) -> Option<&TestUser> {
+        self.user.as_ref()
+    }
+
+    /// The binary, as this runtime's user runs it, without arguments.
+    pub fn command(&self) -> Command {
+        let mut c = Command::new(&self.bin);
+        if let Some(user) = &self.user {
+            user.apply(&mut c);
+        }
+        c
     }
 
     /// The `--root` this runtime passes.
@@ -78,7 +105,7 @@ impl Runtime {
         I: IntoIterator<Item = S>,
         S: AsRef<OsStr>,
     {
-        let mut c = Command::new(&self.bin);
+        let mut c = self.command();
         c.arg("--root").arg(self.root()).args(args);
         self.output_of(c, Stdio::null())
     }
@@ -86,7 +113,7 @@ impl Runtime {
     /// `glassbox --root R <args>` with `env` added to its environment
     /// (`GLASSBOX_FAULT`, see tests/tests/faults.rs).
     pub fn cmd_env(&self, env: &[(&str, &str)], args: &[&str]) -> Output {
-        let mut c = Command::new(&self.bin);
+        let mut c = self.command();
         c.envs(env.iter().copied()).arg("--root").arg(self.root()).args(args);
         self.output_of(c, Stdio::null())
     }
@@ -240,7 +267,7 @@ impl Drop for Runtime {
         let ids = std::mem::take(&mut *self.ids.lock().unwrap());
         for id in ids {
             if self.root().join(&id).exists() {
-                let mut c = Command::new(&self.bin);
+                let mut c = self.command();
                 c.arg("--root").arg(self.root()).args(["delete", "--force", &id]);
                 c.stdout(Stdio::null()).stderr(Stdio::null()).stdin(Stdio::null());
                 if let Ok(mut child) = c.spawn() {

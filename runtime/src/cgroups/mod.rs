@@ -13,6 +13,7 @@
 mod apply;
 mod bpf_devices;
 mod convert;
+mod delegation;
 mod devices;
 mod path;
 mod plan;
@@ -27,6 +28,7 @@ use cgroups_rs::FreezerState;
 
 pub use apply::CgroupWriteOutcome;
 pub use bpf_devices::{BpfError, DeviceRule};
+pub use delegation::NotDelegated;
 pub use devices::{plan_device_rules_v1, rule_line};
 pub use path::cgroup_path;
 pub use plan::{plan_resources, CgroupVersion, CgroupWrite};
@@ -36,16 +38,16 @@ pub use stats::Stats;
 pub enum CgroupError {
     #[error("linux.cgroupsPath {0:?}: {1}")]
     BadPath(String, &'static str),
-    #[error("cannot create cgroup {path}: {source} (is cgroupfs mounted at /sys/fs/cgroup?)")]
-    Create { path: String, source: cgroups_rs::fs::error::Error },
+    #[error("cannot create cgroup {path}: {}", create_failure(error))]
+    Create { path: String, error: cgroups_rs::fs::error::Error },
     #[error("cannot move pid {pid} into the container's cgroup: writing {file}: {source} (is the cgroup still there, and cgroupfs mounted read-write at /sys/fs/cgroup?)")]
     Join { file: PathBuf, pid: i32, source: std::io::Error },
     #[error("cgroup2 tree of a hybrid host: {path}: {source}")]
     Unified { path: PathBuf, source: std::io::Error },
     #[error("cgroup {0}: no freezer controller on this host, so it cannot be paused")]
     NoFreezer(String),
-    #[error("cgroup {path}: writing the freezer state failed: {source}")]
-    Freeze { path: String, source: cgroups_rs::fs::error::Error },
+    #[error("cgroup {path}: writing the freezer state failed: {}", system_words(error))]
+    Freeze { path: String, error: cgroups_rs::fs::error::Error },
     #[error("cgroup {0}: processes did not freeze within 5 s (one may be stuck in the kernel); thawed again")]
     FreezeTimeout(String),
     #[error("linux.resources.{field}: this host has no {controller} controller for the container's cgroup")]
@@ -58,6 +60,44 @@ pub enum CgroupError {
     DeviceFilter(#[from] BpfError),
     #[error("cannot remove cgroup {path}: {source} (processes still inside? see {path}/cgroup.procs)")]
     Remove { path: PathBuf, source: std::io::Error },
+}
+
+/// cgroups-rs says "fs error caused by: Os { code: 13, … }" (the Debug
+/// form of its cause): the system's own words instead. Kept in a field not
+/// named `source`, so that no caller prints the cause again after it.
+fn io_cause(e: &cgroups_rs::fs::error::Error) -> Option<&std::io::Error> {
+    std::error::Error::source(e).and_then(|s| s.downcast_ref::<std::io::Error>())
+}
+
+fn system_words(e: &cgroups_rs::fs::error::Error) -> String {
+    io_cause(e).map_or_else(|| e.to_string(), |io| io.to_string())
+}
+
+/// [`system_words`] and what to check for them.
+fn create_failure(e: &cgroups_rs::fs::error::Error) -> String {
+    let Some(io) = io_cause(e) else { return e.to_string() };
+    let hint = match io.raw_os_error() {
+        Some(libc::EACCES | libc::EPERM) => {
+            "this process may not write the cgroup tree there: run glassbox as root, or give \
+             linux.cgroupsPath a cgroup delegated to you"
+        }
+        Some(libc::EROFS) => "the cgroup filesystem is mounted read-only here",
+        _ => "is cgroupfs mounted at /sys/fs/cgroup?",
+    };
+    format!("{io} ({hint})")
+}
+
+/// Without root: may this process make the cgroup `path` in every
+/// hierarchy it would live in (a subtree delegated to it)? See
+/// [`delegation`].
+pub fn may_make_without_root(path: &str) -> Result<(), NotDelegated> {
+    let would_be = ContainerCgroup::load(path);
+    let mut dirs: Vec<PathBuf> =
+        would_be.cgroup.subsystems().iter().map(|s| s.to_controller().path().to_path_buf()).collect();
+    dirs.extend(would_be.unified.iter().cloned());
+    dirs.sort();
+    dirs.dedup();
+    delegation::check_writable(&dirs)
 }
 
 /// A container's cgroup in every hierarchy this host has.
@@ -95,7 +135,7 @@ impl ContainerCgroup {
         if attempt.is_err() {
             attempt = Cgroup::new(hierarchies::auto(), path);
         }
-        let cgroup = attempt.map_err(|source| CgroupError::Create { path: path.into(), source })?;
+        let cgroup = attempt.map_err(|source| CgroupError::Create { path: path.into(), error: source })?;
         let me = ContainerCgroup { cgroup, path: path.into(), unified: hybrid_unified_dir(path) };
         if let Some(dir) = &me.unified {
             if let Err(source) = std::fs::create_dir_all(dir) {
@@ -318,7 +358,7 @@ impl ContainerCgroup {
     /// by one, so wait until it reports the whole cgroup frozen.
     pub fn freeze(&self) -> Result<(), CgroupError> {
         let freezer = self.freezer()?;
-        freezer.freeze().map_err(|source| CgroupError::Freeze { path: self.path.clone(), source })?;
+        freezer.freeze().map_err(|source| CgroupError::Freeze { path: self.path.clone(), error: source })?;
         let deadline = Instant::now() + Duration::from_secs(5);
         while !self.fully_frozen(freezer) {
             if Instant::now() > deadline {
@@ -342,7 +382,7 @@ impl ContainerCgroup {
     }
 
     pub fn thaw(&self) -> Result<(), CgroupError> {
-        self.freezer()?.thaw().map_err(|source| CgroupError::Freeze { path: self.path.clone(), source })
+        self.freezer()?.thaw().map_err(|source| CgroupError::Freeze { path: self.path.clone(), error: source })
     }
 
     pub fn is_frozen(&self) -> bool {

@@ -15,9 +15,10 @@ use crate::container::Container;
 #[derive(Parser, Debug)]
 #[command(name = "glassbox", version, about = "An OCI container runtime you can see through")]
 pub struct Cli {
-    /// Directory for the containers' state.
-    #[arg(long, default_value = crate::paths::Paths::DEFAULT_STATE_ROOT)]
-    pub root: PathBuf,
+    /// Directory for the containers' state [default: /run/glassbox; without
+    /// root $XDG_RUNTIME_DIR/glassbox].
+    #[arg(long)]
+    pub root: Option<PathBuf>,
     /// Write log lines to this file instead of stderr.
     #[arg(long)]
     pub log: Option<PathBuf>,
@@ -29,15 +30,17 @@ pub struct Cli {
     /// Use systemd to manage cgroups (not supported: glassbox uses cgroupfs).
     #[arg(long = "systemd-cgroup")]
     pub systemd_cgroup: bool,
-    /// Accepted for compatibility (true|false|auto); glassbox decides from the euid.
+    /// Without root, skip a cgroup this process may not make (true), never
+    /// (false), or decide from who runs glassbox (auto, the default).
     #[arg(long, num_args = 0..=1, default_missing_value = "true")]
     pub rootless: Option<String>,
     /// Record no events (no events.jsonl, nothing to the hub): to measure what they cost.
     #[arg(long = "no-events")]
     pub no_events: bool,
-    /// The hub's socket, where a running `glassbox dashboard` takes events.
-    #[arg(long, env = "GLASSBOX_HUB", default_value = "/run/glassbox/hub.sock")]
-    pub hub: PathBuf,
+    /// The hub's socket, where a running `glassbox dashboard` takes events
+    /// [default: hub.sock in the default state root].
+    #[arg(long, env = "GLASSBOX_HUB")]
+    pub hub: Option<PathBuf>,
     #[command(subcommand)]
     pub command: Command,
 }

@@ -65,7 +65,7 @@ fn dispatch(cli: Cli) -> Result<i32> {
     if cli.systemd_cgroup {
         anyhow::bail!("--systemd-cgroup: glassbox manages cgroups through cgroupfs only (there is no systemd here); drop the flag or use --cgroup-manager cgroupfs in podman");
     }
-    let paths = Paths::new(cli.root.clone());
+    let paths = Paths::new(state_root(&cli)?);
     // Before anything else (and before the narrator's thread exists): the
     // trace must see the whole command, and its tracer is forked.
     if let Some(req) = trace_request(&paths, &cli.command)? {
@@ -97,8 +97,28 @@ fn trace_request(paths: &Paths, command: &Command) -> Result<Option<crate::ktrac
     Ok(Some(req))
 }
 
+/// `--root`, or the default for whoever runs glassbox (rootless.rs); the
+/// verbs that keep no state do without one.
+fn state_root(cli: &Cli) -> Result<PathBuf> {
+    let stateless =
+        matches!(cli.command, Command::Spec { .. } | Command::Features | Command::Trace(_) | Command::Hub { .. });
+    match &cli.root {
+        Some(root) => Ok(root.clone()),
+        None if stateless => Ok(PathBuf::from(Paths::DEFAULT_STATE_ROOT)),
+        None => Ok(crate::rootless::default_state_root()?),
+    }
+}
+
+/// The hub listens beside the default state root (`/run/glassbox/hub.sock`
+/// for root), whatever `--root` a command was given.
+fn default_hub_socket() -> PathBuf {
+    let root = crate::rootless::default_state_root().unwrap_or_else(|_| PathBuf::from(Paths::DEFAULT_STATE_ROOT));
+    root.join("hub.sock")
+}
+
 fn dispatch_verb(cli: Cli, paths: &Paths) -> Result<i32> {
     let paths = paths.clone();
+    let rootless = crate::rootless::parse_rootless_flag(cli.rootless.as_deref())?;
     let explain = match &cli.command {
         Command::Create(a) => Some(&a.explain),
         Command::Run(a) => Some(&a.explain),
@@ -107,12 +127,12 @@ fn dispatch_verb(cli: Cli, paths: &Paths) -> Result<i32> {
     };
     crate::recorder::configure(crate::recorder::SinkConfig {
         events: !cli.no_events,
-        hub: cli.hub.clone(),
+        hub: cli.hub.clone().unwrap_or_else(default_hub_socket),
         narrator: explain.and_then(narrator::start),
     });
     match cli.command {
         Command::Create(a) => {
-            let opts = create_options(a.id, a.common)?;
+            let opts = create_options(a.id, a.common, rootless)?;
             Container::create(&paths, &opts)?;
             Ok(0)
         }
@@ -126,7 +146,7 @@ fn dispatch_verb(cli: Cli, paths: &Paths) -> Result<i32> {
             Ok(0)
         }
         Command::Run(a) => {
-            let create = create_options(a.id, a.common)?;
+            let create = create_options(a.id, a.common, rootless)?;
             Ok(Container::run(&paths, RunOptions { create, detach: a.detach })?)
         }
         Command::State { id } => {
@@ -222,7 +242,7 @@ fn narrate_after_start(c: &Container, from: usize, explain: &args::ExplainArgs) 
     follow::narrate_init_after_start(&c.dir.path, from, || c.state.init_alive(), &mut printer);
 }
 
-fn create_options(id: String, c: args::CreateArgs) -> Result<CreateOptions> {
+fn create_options(id: String, c: args::CreateArgs, rootless: Option<bool>) -> Result<CreateOptions> {
     let bundle = c.bundle.unwrap_or_else(|| PathBuf::from("."));
     Ok(CreateOptions {
         id,
@@ -236,6 +256,7 @@ fn create_options(id: String, c: args::CreateArgs) -> Result<CreateOptions> {
         no_new_keyring: c.no_new_keyring,
         preserve_fds: c.preserve_fds,
         wait_for_release: true,
+        rootless,
     })
 }
 

@@ -12,7 +12,10 @@
 //! - `--rootless` makes the changes an unprivileged user needs (see
 //!   [`default_config_json`]): a user namespace mapping your own uid/gid to root, no
 //!   new network namespace, and host-owned pieces (`/sys`, the cgroup tree)
-//!   shown through a bind mount or left out — as runc does.
+//!   shown through a bind mount or left out — as runc does. When you have
+//!   subordinate ids (/etc/subuid, /etc/subgid) and `newuidmap`/`newgidmap`
+//!   are installed, ids 1… of the container map to them too, as rootless
+//!   podman maps them; otherwise root is the only id inside.
 
 use oci_spec::runtime::Spec;
 use serde_json::{json, Value};
@@ -20,7 +23,18 @@ use serde_json::{json, Value};
 /// The runtime-spec version the default config declares.
 pub const OCI_VERSION: &str = "1.2.0";
 
-/// The default config; with `rootless`, mapped to the caller's euid/egid.
+/// The host ids a rootless container maps.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RootlessIds {
+    /// The caller's euid and egid: root inside.
+    pub uid: u32,
+    pub gid: u32,
+    /// The caller's subordinate uids and gids, `(first, count)` each: ids
+    /// 1… inside, when it has both ranges and the helpers to map them.
+    pub subordinate: Option<((u32, u32), (u32, u32))>,
+}
+
+/// The default config; with `rootless`, mapped to the caller's ids.
 pub fn default_spec(rootless: bool) -> Spec {
     spec_from_json(default_config_json(caller_ids(rootless)))
 }
@@ -33,15 +47,30 @@ pub fn default_spec_json(rootless: bool) -> Value {
 }
 
 /// Rootless: the euid/egid of whoever runs `glassbox spec`, who will be root
-/// inside the container.
-fn caller_ids(rootless: bool) -> Option<(u32, u32)> {
-    rootless.then(|| (nix::unistd::geteuid().as_raw(), nix::unistd::getegid().as_raw()))
+/// inside the container, and its subordinate ids if it can use them.
+fn caller_ids(rootless: bool) -> Option<RootlessIds> {
+    if !rootless {
+        return None;
+    }
+    let (uid, gid) = (nix::unistd::geteuid(), nix::unistd::getegid());
+    let name = nix::unistd::User::from_uid(uid).ok().flatten().map(|u| u.name).unwrap_or_default();
+    let subordinate = crate::idmap::subordinate_ranges_of(&name, uid.as_raw(), gid.as_raw());
+    Some(RootlessIds { uid: uid.as_raw(), gid: gid.as_raw(), subordinate })
 }
 
-/// The default config as JSON. `rootless_ids` is `Some((uid, gid))` of the
-/// host user who becomes root inside the container, `None` for a root-run
-/// container. Pure, so tests can pin the ids.
-pub fn default_config_json(rootless_ids: Option<(u32, u32)>) -> Value {
+/// One id map: the caller's own id as 0, then its subordinate range as 1….
+fn id_mappings(own: u32, subordinate: Option<(u32, u32)>) -> Value {
+    let mut maps = vec![json!({ "containerID": 0, "hostID": own, "size": 1 })];
+    if let Some((first, count)) = subordinate {
+        maps.push(json!({ "containerID": 1, "hostID": first, "size": count }));
+    }
+    Value::Array(maps)
+}
+
+/// The default config as JSON. `rootless_ids` is `Some` with the host ids
+/// that a rootless container maps, `None` for a root-run container. Pure,
+/// so tests can pin the ids.
+pub fn default_config_json(rootless_ids: Option<RootlessIds>) -> Value {
     let rootless = rootless_ids.is_some();
     let mut linux = json!({
         "namespaces": namespaces(rootless),
@@ -56,9 +85,9 @@ pub fn default_config_json(rootless_ids: Option<(u32, u32)>) -> Value {
             "/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"
         ]
     });
-    if let Some((uid, gid)) = rootless_ids {
-        linux["uidMappings"] = json!([{ "containerID": 0, "hostID": uid, "size": 1 }]);
-        linux["gidMappings"] = json!([{ "containerID": 0, "hostID": gid, "size": 1 }]);
+    if let Some(ids) = rootless_ids {
+        linux["uidMappings"] = id_mappings(ids.uid, ids.subordinate.map(|(uids, _)| uids));
+        linux["gidMappings"] = id_mappings(ids.gid, ids.subordinate.map(|(_, gids)| gids));
     }
     json!({
         "ociVersion": OCI_VERSION,
@@ -121,7 +150,7 @@ fn namespaces(rootless: bool) -> Value {
 #[rustfmt::skip] // one mount per line reads like the config.json it makes
 fn mounts(rootless: bool) -> Value {
     // gid=5 is the "tty" group of most distributions, the owner of new ptys.
-    // In a rootless container only our own gid is mapped, so gid 5 does not
+    // In a rootless container with only our own gid mapped, gid 5 does not
     // exist there and devpts would refuse the mount.
     let mut devpts = vec![
         "nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620",
@@ -172,7 +201,8 @@ mod tests {
 
     #[test]
     fn json_round_trips_through_oci_spec_without_losing_a_field() {
-        for ids in [None, Some((1000, 1000))] {
+        let full = RootlessIds { uid: 1000, gid: 1000, subordinate: Some(((100000, 65536), (200000, 65536))) };
+        for ids in [None, Some(RootlessIds { subordinate: None, ..full }), Some(full)] {
             let json = default_config_json(ids);
             let spec = spec_from_json(json.clone());
             let mut back = serde_json::to_value(&spec).unwrap();
@@ -219,7 +249,7 @@ mod tests {
 
     #[test]
     fn rootless_maps_the_caller_and_binds_sys() {
-        let spec = spec_from_json(default_config_json(Some((1234, 5678))));
+        let spec = spec_from_json(default_config_json(Some(RootlessIds { uid: 1234, gid: 5678, subordinate: None })));
         use LinuxNamespaceType::*;
         let kinds = namespace_types(&spec);
         assert!(kinds.contains(&User) && !kinds.contains(&Network));
@@ -236,6 +266,17 @@ mod tests {
         assert!(sys.options().as_ref().unwrap().contains(&"rbind".to_string()));
         let pts = mounts.iter().find(|m| m.destination().to_str() == Some("/dev/pts")).unwrap();
         assert!(!pts.options().as_ref().unwrap().iter().any(|o| o.starts_with("gid=")));
+    }
+
+    #[test]
+    fn rootless_with_subordinate_ids_maps_them_after_root() {
+        let ids = RootlessIds { uid: 1001, gid: 1002, subordinate: Some(((100000, 65536), (200000, 1000))) };
+        let json = default_config_json(Some(ids));
+        assert_eq!(
+            json["linux"]["uidMappings"],
+            json!([{"containerID": 0, "hostID": 1001, "size": 1}, {"containerID": 1, "hostID": 100000, "size": 65536}])
+        );
+        assert_eq!(json["linux"]["gidMappings"][1], json!({"containerID": 1, "hostID": 200000, "size": 1000}));
     }
 
     #[test]

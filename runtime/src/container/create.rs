@@ -11,11 +11,13 @@ use nix::unistd::Pid;
 
 use super::{Container, ContainerError};
 use crate::bundle::Bundle;
-use crate::cgroups::{self, ContainerCgroup};
-use crate::namespaces::{self, NamespacePlan};
+use crate::cgroups::{self, ContainerCgroup, NotDelegated};
+use crate::idmap::{self, IdMapPlan};
+use crate::namespaces::NamespacePlan;
 use crate::paths::Paths;
 use crate::process::{spawn_init, FromInit, FromRuntime, InitOptions, SpawnedInit};
 use crate::recorder::{FlagNames, Recorder};
+use crate::rootless::{self, Privilege};
 use crate::state::{proc_stat, ContainerDir, ContainerState, Status};
 use crate::{hooks, terminal};
 use glassbox_events::{Stage, StepArgs};
@@ -43,6 +45,9 @@ pub struct CreateOptions {
     /// (`Released`): the `create` verb exits next. `run` goes on to
     /// `start`, which hears from the init only after that anyway.
     pub wait_for_release: bool,
+    /// `--rootless`: skip a cgroup this process may not make (`Some(true)`),
+    /// never (`Some(false)`), or decide from who runs glassbox (`None`).
+    pub rootless: Option<bool>,
 }
 
 /// Everything a failed create must undo, undone on drop unless disarmed.
@@ -112,23 +117,47 @@ impl Container {
 
         let linux = bundle.spec.linux().as_ref().expect("bundle checked linux");
         let cgroup_path = cgroups::cgroup_path(linux.cgroups_path().as_deref(), &paths.cgroup_parent, &opts.id)?;
-        undo.dir.as_ref().expect("still ours").record_cgroup_path(&cgroup_path)?;
+        // Without root, a cgroup only where one was delegated (rootless.rs).
+        let privilege = Privilege::of_this_process();
+        let no_cgroup = match opts.rootless.unwrap_or(privilege.is_rootless()) {
+            true => cgroups::may_make_without_root(&cgroup_path).err(),
+            false => None,
+        };
+        rootless::check(&bundle.spec, privilege, no_cgroup.is_none())?;
+        let uid_maps = linux.uid_mappings().clone().unwrap_or_default();
+        let gid_maps = linux.gid_mappings().clone().unwrap_or_default();
+        let id_maps = IdMapPlan::new(&uid_maps, &gid_maps, privilege)?;
+        let cgroup_path = no_cgroup.is_none().then_some(cgroup_path);
+        undo.dir.as_ref().expect("still ours").record_cgroup_path(cgroup_path.as_deref())?;
         crate::fault::point("create:cgroup-recorded");
-        let cgroup = undo.cgroup.insert(rec.stage(me, Stage::Cgroup, || {
-            let cgroup = ContainerCgroup::create(&cgroup_path, &paths.cgroup_parent)?;
-            crate::recorder::step("create", |a| {
-                a.str("path", &cgroup.path).str("version", cgroup.layout_name());
-            });
-            Ok::<_, cgroups::CgroupError>(cgroup)
-        })?);
-        crate::fault::point("create:cgroup");
-        if let Some(resources) = linux.resources() {
-            rec.stage(me, Stage::Cgroup, || {
-                let writes = cgroups::plan_resources(resources, cgroup.version())?;
-                cgroup.apply(&writes).map(drop)
-            })?;
-        }
-        crate::fault::point("create:limits");
+        let cgroup = match (&cgroup_path, &no_cgroup) {
+            (Some(cgroup_path), _) => {
+                let cgroup = undo.cgroup.insert(rec.stage(me, Stage::Cgroup, || {
+                    let cgroup = ContainerCgroup::create(cgroup_path, &paths.cgroup_parent)?;
+                    crate::recorder::step("create", |a| {
+                        a.str("path", &cgroup.path).str("version", cgroup.layout_name());
+                    });
+                    Ok::<_, cgroups::CgroupError>(cgroup)
+                })?);
+                crate::fault::point("create:cgroup");
+                if let Some(resources) = linux.resources() {
+                    rec.stage(me, Stage::Cgroup, || {
+                        let writes = cgroups::plan_resources(resources, cgroup.version())?;
+                        cgroup.apply(&writes).map(drop)
+                    })?;
+                }
+                crate::fault::point("create:limits");
+                Some(&*cgroup)
+            }
+            (None, Some(why)) => {
+                rec.stage(me, Stage::Cgroup, || {
+                    record_no_cgroup(why, linux);
+                    Ok::<_, ContainerError>(())
+                })?;
+                None
+            }
+            (None, None) => unreachable!("a cgroup path is dropped only for a reason"),
+        };
 
         let exec_fifo = dir_path.join("exec.fifo");
         make_exec_fifo(&exec_fifo)?;
@@ -139,7 +168,7 @@ impl Container {
         // directory, and the init writes itself into the v1 ones — unless it
         // starts in a new user namespace, where the host's cgroup files are
         // not its to write (then the runtime moves it, as into any cgroup).
-        let (cgroup_v2, cgroup_v1) = (cgroup.v2_dir(), cgroup.v1_dirs());
+        let (cgroup_v2, cgroup_v1) = cgroup.map(|c| (c.v2_dir(), c.v1_dirs())).unwrap_or_default();
         let join_v1: &[_] = if plan.new_user { &[] } else { &cgroup_v1 };
         // The clone(2) is glassbox's act (its pid): the container's own namespaces stage follows in the init.
         let init = rec.stage(me, Stage::Namespaces, || {
@@ -148,7 +177,7 @@ impl Container {
                     spec: &bundle.spec,
                     rootfs: &bundle.rootfs,
                     bundle: &bundle.dir,
-                    cgroup_path: &cgroup_path,
+                    cgroup_path: cgroup_path.as_deref(),
                     exec_fifo: &exec_fifo,
                     no_pivot: opts.no_pivot,
                     new_keyring: !opts.no_new_keyring,
@@ -156,6 +185,7 @@ impl Container {
                     recorder: &rec,
                     cgroup_v2: cgroup_v2.as_deref(),
                     join_v1,
+                    privilege,
                 },
                 &plan,
             )?;
@@ -168,11 +198,11 @@ impl Container {
         crate::fault::point("create:clone");
 
         if plan.new_user {
-            let uid = linux.uid_mappings().clone().unwrap_or_default();
-            let gid = linux.gid_mappings().clone().unwrap_or_default();
-            rec.stage(pid, Stage::Idmap, || namespaces::write_id_maps(pid, &uid, &gid))?;
+            rec.stage(pid, Stage::Idmap, || idmap::write_id_maps(pid, &uid_maps, &gid_maps, &id_maps))?;
         }
-        rec.stage(pid, Stage::Cgroup, || cgroup.finish_join(pid, init.in_cgroup_v2, plan.new_user))?;
+        if let Some(cgroup) = cgroup {
+            rec.stage(pid, Stage::Cgroup, || cgroup.finish_join(pid, init.in_cgroup_v2, plan.new_user))?;
+        }
         init.channel.send_then_flush(&FromRuntime::Go)?;
         crate::fault::point("create:go");
         // The runtime waits while the init mounts the rootfs: time to clear
@@ -197,7 +227,7 @@ impl Container {
         crate::fault::point("create:mounts-done");
         // Device rules only now: the init had to mknod the container's /dev first.
         let rules = linux.resources().as_ref().and_then(|r| r.devices().clone()).unwrap_or_default();
-        if !rules.is_empty() {
+        if let (false, Some(cgroup)) = (rules.is_empty(), cgroup) {
             rec.stage(pid, Stage::Devices, || apply_device_rules(cgroup, &rules))?;
         }
         let hooks = &state.hooks;
@@ -247,9 +277,19 @@ impl Container {
         // Made: from here on the container is the caller's to delete.
         let dir = undo.dir.take().expect("still ours");
         undo.init = None;
-        let cgroup = undo.cgroup.take().expect("still ours");
+        let cgroup = undo.cgroup.take();
         Ok((Container { paths: paths.clone(), dir, state, cgroup }, console))
     }
+}
+
+/// The `no_cgroup` step: why the container has none (`reason`, the
+/// directory that refused), and how many `linux.resources.devices` rules
+/// are left unenforced for want of one (rootless::check refused any limit).
+fn record_no_cgroup(why: &NotDelegated, linux: &oci_spec::runtime::Linux) {
+    let rules = linux.resources().as_ref().and_then(|r| r.devices().as_ref()).map_or(0, Vec::len);
+    crate::recorder::step("no_cgroup", |a| {
+        a.uint("device_rules_ignored", rules as u64).path("dir", &why.dir).display("reason", why);
+    });
 }
 
 /// The clone(2) that made the init, as a `step` event.

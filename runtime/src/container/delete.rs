@@ -7,6 +7,11 @@
 //! truncated or overwritten. Found by the id alone: the state directory,
 //! the cgroup whose path create wrote there before making it
 //! (`<root>/<id>/cgroup`), and every process in that cgroup.
+//!
+//! A container made without root may have no cgroup: SIGKILL to its init
+//! then ends every process of its pid namespace (pid_namespaces(7): the
+//! kernel kills the rest when a namespace's init dies), which is why such a
+//! container must have a pid namespace of its own.
 
 use std::time::{Duration, Instant};
 
@@ -17,7 +22,7 @@ use crate::cgroups::{self, ContainerCgroup};
 use crate::hooks;
 use crate::paths::Paths;
 use crate::recorder::{step, Recorder};
-use crate::state::{ContainerDir, StateError, Status};
+use crate::state::{ContainerDir, RecordedCgroup, StateError, Status};
 use glassbox_events::Stage;
 
 impl Container {
@@ -63,9 +68,11 @@ impl Container {
 
     /// SIGKILL every process of the container and wait for the init to go.
     fn stop_everything(&self) {
-        // A frozen process cannot die; thaw first.
-        let _ = self.cgroup.thaw();
-        self.cgroup.signal_all(Signal::SIGKILL);
+        if let Some(cgroup) = &self.cgroup {
+            // A frozen process cannot die; thaw first.
+            let _ = cgroup.thaw();
+            cgroup.signal_all(Signal::SIGKILL);
+        }
         let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(self.state.pid), Signal::SIGKILL);
         step("kill", |a| {
             a.int("pid", self.state.pid.into()).str("signal", Signal::SIGKILL.as_str());
@@ -92,19 +99,21 @@ impl Container {
                 crate::cli::log::warn(&format!("{e}"));
             }
         }
-        remove_cgroup_and_dir(&self.paths, &self.cgroup, self.dir)
+        remove_cgroup_and_dir(&self.paths, self.cgroup.as_ref(), self.dir)
     }
 }
 
 /// `delete --force` without a readable state.json: no init pid, no hooks,
 /// only the id. SIGKILL to every process in the container's cgroup, then
-/// the cgroup and the state directory go; one line on stderr says why.
+/// the cgroup and the state directory go; one line on stderr says why. A
+/// container made without a cgroup leaves nothing to find its processes by.
 fn delete_remains(paths: &Paths, id: &str, dir: ContainerDir, why: &StateError) -> Result<(), ContainerError> {
     // A create killed before it wrote the path had not made the cgroup
     // yet; a state directory from before the record existed had the default.
     let cgroup_path = match dir.recorded_cgroup_path() {
-        Some(path) => path,
-        None => cgroups::cgroup_path(None, &paths.cgroup_parent, id)?,
+        RecordedCgroup::Path(path) => Some(path),
+        RecordedCgroup::None => None,
+        RecordedCgroup::Unknown => Some(cgroups::cgroup_path(None, &paths.cgroup_parent, id)?),
     };
     let what = match why {
         StateError::Corrupt { path, reason, .. } => {
@@ -112,22 +121,25 @@ fn delete_remains(paths: &Paths, id: &str, dir: ContainerDir, why: &StateError) 
         }
         _ => "has no state.json (its create did not finish)".to_string(),
     };
-    crate::cli::log::warn(&format!(
-        "container {id:?} {what}: removing every process in its cgroup {cgroup_path}, the cgroup and {}",
-        dir.path.display()
-    ));
-    let cgroup = ContainerCgroup::load(&cgroup_path);
+    let removing = match &cgroup_path {
+        Some(cgroup_path) => format!("every process in its cgroup {cgroup_path}, the cgroup and"),
+        None => "(it had no cgroup, so the processes it may have left cannot be found by its id)".to_string(),
+    };
+    crate::cli::log::warn(&format!("container {id:?} {what}: removing {removing} {}", dir.path.display()));
+    let cgroup = cgroup_path.as_deref().map(ContainerCgroup::load);
     let rec = Recorder::open(&dir.path, id);
     let me = std::process::id() as i32;
     let result = rec.stage(me, Stage::Cleanup, || {
-        let _ = cgroup.thaw();
-        for pid in cgroup.pids() {
-            let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), Signal::SIGKILL);
-            step("kill", |a| {
-                a.int("pid", pid.into()).str("signal", Signal::SIGKILL.as_str());
-            });
+        if let Some(cgroup) = &cgroup {
+            let _ = cgroup.thaw();
+            for pid in cgroup.pids() {
+                let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), Signal::SIGKILL);
+                step("kill", |a| {
+                    a.int("pid", pid.into()).str("signal", Signal::SIGKILL.as_str());
+                });
+            }
         }
-        remove_cgroup_and_dir(paths, &cgroup, dir)
+        remove_cgroup_and_dir(paths, cgroup.as_ref(), dir)
     });
     rec.report_drops(me);
     result
@@ -135,11 +147,17 @@ fn delete_remains(paths: &Paths, id: &str, dir: ContainerDir, why: &StateError) 
 
 /// The cgroup (once every process in it is gone), then the state
 /// directory, its event record kept.
-fn remove_cgroup_and_dir(paths: &Paths, cgroup: &ContainerCgroup, dir: ContainerDir) -> Result<(), ContainerError> {
-    cgroup.remove(&paths.cgroup_parent)?;
-    step("remove_cgroup", |a| {
-        a.str("path", &cgroup.path);
-    });
+fn remove_cgroup_and_dir(
+    paths: &Paths,
+    cgroup: Option<&ContainerCgroup>,
+    dir: ContainerDir,
+) -> Result<(), ContainerError> {
+    if let Some(cgroup) = cgroup {
+        cgroup.remove(&paths.cgroup_parent)?;
+        step("remove_cgroup", |a| {
+            a.str("path", &cgroup.path);
+        });
+    }
     crate::fault::point("delete:cgroup-removed");
     step("remove_state_dir", |a| {
         a.path("path", &dir.path);

@@ -13,8 +13,8 @@ use crate::state::Status;
 const OOM_POLL: Duration = Duration::from_millis(100);
 
 impl Container {
-    fn stats_line(&self) -> String {
-        serde_json::json!({ "type": "stats", "id": self.state.id, "data": self.cgroup.stats() }).to_string()
+    fn stats_line(&self, cgroup: &crate::cgroups::ContainerCgroup) -> String {
+        serde_json::json!({ "type": "stats", "id": self.state.id, "data": cgroup.stats() }).to_string()
     }
 
     /// Print events to `out` until the container stops (or once, with `once`).
@@ -22,11 +22,12 @@ impl Container {
         if self.status() == Status::Stopped {
             return Err(self.wrong_status("it has no cgroup to report on"));
         }
+        let cgroup = self.cgroup_for("events reports the numbers of its cgroup")?;
         let io = |source| ContainerError::Io { what: "writing events", path: "stdout".into(), source };
         if once {
-            return writeln!(out, "{}", self.stats_line()).map_err(io);
+            return writeln!(out, "{}", self.stats_line(cgroup)).map_err(io);
         }
-        let mut ooms = self.cgroup.oom_kills();
+        let mut ooms = cgroup.oom_kills();
         let mut next_stats = Instant::now();
         loop {
             // Read whether the init lives *before* the OOM counter: an OOM
@@ -34,7 +35,7 @@ impl Container {
             // the process that allocates) then shows in the counter on this
             // last round, and is reported before `events` exits.
             let alive = self.state.init_alive();
-            let now_ooms = self.cgroup.oom_kills();
+            let now_ooms = cgroup.oom_kills();
             if now_ooms > ooms {
                 writeln!(out, "{}", serde_json::json!({ "type": "oom", "id": self.state.id })).map_err(io)?;
                 ooms = now_ooms;
@@ -43,7 +44,7 @@ impl Container {
                 return out.flush().map_err(io);
             }
             if Instant::now() >= next_stats {
-                writeln!(out, "{}", self.stats_line()).map_err(io)?;
+                writeln!(out, "{}", self.stats_line(cgroup)).map_err(io)?;
                 next_stats = Instant::now() + interval;
             }
             out.flush().map_err(io)?;

@@ -51,7 +51,7 @@ impl Container {
             let _ = nix::sys::signal::sigprocmask(SigmaskHow::SIG_BLOCK, Some(&handled), Some(&mut old));
         }
         let rec = crate::recorder::Recorder::open(&self.dir.path, &self.state.id);
-        let (cgroup_v2, join_v1) = (self.cgroup.v2_dir(), self.cgroup.v1_dirs());
+        let (cgroup_v2, join_v1) = self.cgroup.as_ref().map(|c| (c.v2_dir(), c.v1_dirs())).unwrap_or_default();
         let result = (|| {
             let child = spawn_joined(&JoinOptions {
                 process: &opts.process,
@@ -61,6 +61,7 @@ impl Container {
                 recorder: &rec,
                 cgroup_v2: cgroup_v2.as_deref(),
                 join_v1: &join_v1,
+                through_first_child: crate::rootless::Privilege::of_this_process().is_rootless(),
             })?;
             rec.set_init_pid(child.pid.as_raw());
             crate::fault::point("exec:spawned");
@@ -71,8 +72,10 @@ impl Container {
             };
             let pid = child.pid.as_raw();
             // The child writes itself into the v1 hierarchies.
-            rec.stage(pid, glassbox_events::Stage::Cgroup, || self.cgroup.finish_join(pid, child.in_cgroup_v2, false))
-                .map_err(|e| kill_child(e.into()))?;
+            if let Some(cgroup) = &self.cgroup {
+                rec.stage(pid, glassbox_events::Stage::Cgroup, || cgroup.finish_join(pid, child.in_cgroup_v2, false))
+                    .map_err(|e| kill_child(e.into()))?;
+            }
             child.channel.send_then_flush(&FromRuntime::Go).map_err(|e| kill_child(e.into()))?;
             crate::fault::point("exec:go");
             let mut console = None;

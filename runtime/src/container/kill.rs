@@ -1,5 +1,6 @@
 //! `glassbox kill`: send a signal to the container's init, or with `--all`
-//! to every process in its cgroup (man7 kill(2)).
+//! to every process in its cgroup — or, for a container without one, in its
+//! pid namespace (man7 kill(2)).
 
 use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
@@ -12,7 +13,14 @@ impl Container {
             return Err(self.wrong_status("there is no process left to signal"));
         }
         if all {
-            self.cgroup.signal_all(signal);
+            match &self.cgroup {
+                Some(cgroup) => cgroup.signal_all(signal),
+                None => {
+                    for pid in self.pids()? {
+                        let _ = kill(Pid::from_raw(pid), signal);
+                    }
+                }
+            }
             return Ok(());
         }
         kill(Pid::from_raw(self.state.pid), signal).map_err(|e| ContainerError::Io {

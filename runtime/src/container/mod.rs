@@ -39,6 +39,10 @@ pub enum ContainerError {
     #[error(transparent)]
     Namespace(#[from] crate::namespaces::NamespaceError),
     #[error(transparent)]
+    IdMap(#[from] crate::idmap::IdMapError),
+    #[error(transparent)]
+    Rootless(#[from] crate::rootless::RootlessError),
+    #[error(transparent)]
     Process(#[from] crate::process::ProcessError),
     #[error(transparent)]
     Channel(#[from] crate::process::protocol::ChannelError),
@@ -52,6 +56,8 @@ pub enum ContainerError {
     Init { id: String, stage: String, message: String },
     #[error("exec in container {id:?} failed: stage {stage}: {message}")]
     Exec { id: String, stage: String, message: String },
+    #[error("container {id:?} has no cgroup (it was made without root, and no cgroup was delegated): {what}")]
+    NoCgroup { id: String, what: &'static str },
     #[error("container {id:?} is {status}: {what}")]
     WrongStatus { id: String, status: Status, what: &'static str },
     #[error("{what}: {path}: {source}")]
@@ -65,8 +71,10 @@ pub struct Container {
     pub paths: Paths,
     pub dir: ContainerDir,
     pub state: ContainerState,
-    /// Its cgroup, found once per command (cgroups-rs reads mountinfo for it).
-    pub cgroup: ContainerCgroup,
+    /// Its cgroup, found once per command (cgroups-rs reads mountinfo for
+    /// it); none for a container made without root where no cgroup was
+    /// delegated (see [`crate::rootless`]).
+    pub cgroup: Option<ContainerCgroup>,
 }
 
 impl Container {
@@ -79,7 +87,7 @@ impl Container {
 
     /// The container of a locked directory whose state.json was read.
     fn with_state(paths: &Paths, dir: ContainerDir, state: ContainerState) -> Container {
-        let cgroup = ContainerCgroup::load(&state.cgroup_path);
+        let cgroup = state.cgroup_path.as_deref().map(ContainerCgroup::load);
         Container { paths: paths.clone(), dir, state, cgroup }
     }
 
@@ -93,13 +101,18 @@ impl Container {
     pub fn status(&self) -> Status {
         if !self.state.init_alive() {
             Status::Stopped
-        } else if self.cgroup.is_frozen() {
+        } else if self.cgroup.as_ref().is_some_and(ContainerCgroup::is_frozen) {
             Status::Paused
         } else if self.dir.exec_fifo().exists() {
             Status::Created
         } else {
             Status::Running
         }
+    }
+
+    /// The cgroup, for a verb that cannot do without one (`what` says why).
+    fn cgroup_for(&self, what: &'static str) -> Result<&ContainerCgroup, ContainerError> {
+        self.cgroup.as_ref().ok_or_else(|| ContainerError::NoCgroup { id: self.state.id.clone(), what })
     }
 
     fn wrong_status(&self, what: &'static str) -> ContainerError {

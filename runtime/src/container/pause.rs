@@ -11,13 +11,13 @@ impl Container {
         if self.status() != Status::Running {
             return Err(self.wrong_status("only a running container can be paused"));
         }
-        Ok(self.cgroup.freeze()?)
+        Ok(self.cgroup_for("pause stops its processes with the cgroup freezer")?.freeze()?)
     }
 
     pub fn resume(&self) -> Result<(), ContainerError> {
         if self.status() != Status::Paused {
             return Err(self.wrong_status("only a paused container can be resumed"));
         }
-        Ok(self.cgroup.thaw()?)
+        Ok(self.cgroup_for("resume thaws its processes with the cgroup freezer")?.thaw()?)
     }
 }

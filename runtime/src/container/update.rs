@@ -13,7 +13,7 @@ impl Container {
         if matches!(self.status(), Status::Stopped) {
             return Err(self.wrong_status("there is no cgroup left to update"));
         }
-        let cgroup = &self.cgroup;
+        let cgroup = self.cgroup_for("update changes the limits in its cgroup")?;
         let writes = cgroups::plan_resources(resources, cgroup.version()).map_err(cgroups::CgroupError::from)?;
         Ok(cgroup.apply(&writes)?)
     }

@@ -45,6 +45,7 @@ fn early(stage: Stage, step: &Step) -> Option<Narration> {
         (Stage::Cgroup, "create") => cgroup_create(step),
         (Stage::Cgroup, "write") => cgroup_write(step),
         (Stage::Cgroup, "join") => cgroup_join(step),
+        (Stage::Cgroup, "no_cgroup") => no_cgroup(step),
         (Stage::Namespaces, "clone") => clone(step),
         (Stage::Namespaces, "setns") => setns(step),
         (Stage::Namespaces, "unshare") => unshare(step),
@@ -105,6 +106,26 @@ fn cgroup_create(step: &Step) -> Option<Narration> {
             .syscall("mkdir(2)")
             .shell(shell)
             .check(check),
+    )
+}
+
+/// Without root, where no cgroup was delegated: none at all.
+fn no_cgroup(step: &Step) -> Option<Narration> {
+    let dir = step.args.text("dir")?;
+    let ignored = step.args.uint("device_rules_ignored").unwrap_or(0);
+    let mut headline = format!(
+        "no cgroup: glassbox runs without root and may not write {dir} (not delegated to this user); the \
+         container's processes are found through its pid namespace instead, and nothing limits them"
+    );
+    if ignored > 0 {
+        headline.push_str(&format!("; {ignored} linux.resources.devices rules are not enforced"));
+    }
+    Some(
+        Narration::new(headline)
+            .why("linux.cgroupsPath (a cgroup delegated to this user would be used)")
+            .syscall(format!("faccessat(\"{dir}\", W_OK, AT_EACCESS) fails"))
+            .shell(format!("test -w {}", shell_quote(&dir)))
+            .check(format!("ls -ld {}", shell_quote(&dir))),
     )
 }
 
@@ -292,13 +313,23 @@ fn id_map(step: &Step) -> Option<Narration> {
         format!("{what}s {inside}-{} inside are {outside}-{} on the host", last(inside), last(outside))
     };
     let field = if what == "uid" { "linux.uidMappings[]" } else { "linux.gidMappings[]" };
-    Some(
-        Narration::new(format!("{} \"{line}\" (inside outside count): {meaning}", step.action))
-            .why(format!("{field} containerID {inside}, hostID {outside}, size {count}"))
+    let narration = Narration::new(format!("{} \"{line}\" (inside outside count): {meaning}", step.action))
+        .why(format!("{field} containerID {inside}, hostID {outside}, size {count}"))
+        .check(format!("cat {file}"));
+    // Without root, more than one's own id is mapped by a setuid helper.
+    Some(match step.args.text("via") {
+        Some(helper) => {
+            let name = helper.rsplit('/').next().unwrap_or(&helper).to_string();
+            let pid = file.split('/').nth(2).unwrap_or("$pid");
+            let subids = if name == "newuidmap" { "/etc/subuid" } else { "/etc/subgid" };
+            narration
+                .syscall(format!("{helper} (setuid root) checks {subids}, then writes {file} in one write(2)"))
+                .shell(format!("{name} {pid} {line}"))
+        }
+        None => narration
             .syscall(format!("write(2) to {file}: all lines at once, as a map can be set only once"))
-            .shell(format!("echo '{line}' > {file}"))
-            .check(format!("cat {file}")),
-    )
+            .shell(format!("echo '{line}' > {file}")),
+    })
 }
 
 fn setgroups(step: &Step) -> Option<Narration> {

@@ -145,6 +145,23 @@ fn every_vocabulary_step_gets_its_own_words() {
         event(
             RUNTIME_PID,
             Kind::Step {
+                stage: Stage::Cgroup,
+                action: "no_cgroup".into(),
+                args: json!({"device_rules_ignored": 2, "dir": "/sys/fs/cgroup/blkio",
+                             "reason": "/sys/fs/cgroup/blkio is not writable by uid 1001"})
+                .as_object()
+                .cloned()
+                .unwrap(),
+            },
+        ),
+        step(
+            Stage::Idmap,
+            "uid_map",
+            json!({"file": "/proc/4242/uid_map", "line": "1 100000 65536", "via": "/usr/bin/newuidmap"}),
+        ),
+        event(
+            RUNTIME_PID,
+            Kind::Step {
                 stage: Stage::Cleanup,
                 action: "kill".into(),
                 args: json!({"pid": INIT_PID, "signal": "SIGKILL"}).as_object().cloned().unwrap(),
@@ -170,6 +187,21 @@ fn the_alternatives_say_what_they_did() {
     assert_eq!(filter.check.as_deref(), Some("bpftool cgroup list /sys/fs/cgroup/g/w"));
     let kill = step(Stage::Cleanup, "kill", json!({"pid": 4242, "signal": "SIGKILL"}));
     assert_eq!(narrate(&kill, &style).unwrap().shell.as_deref(), Some("kill -KILL 4242"));
+    let mut none = step(Stage::Cgroup, "no_cgroup", json!({"device_rules_ignored": 0, "dir": "/sys/fs/cgroup/pids"}));
+    none.pid = RUNTIME_PID;
+    let none = narrate(&none, &style).unwrap();
+    assert!(none.headline.starts_with("no cgroup: glassbox runs without root"), "{}", none.headline);
+    assert!(!none.headline.contains("devices"), "{}", none.headline);
+    assert_eq!(none.check.as_deref(), Some("ls -ld /sys/fs/cgroup/pids"));
+    let helper = step(
+        Stage::Idmap,
+        "gid_map",
+        json!({"file": "/proc/77/gid_map", "line": "1 100000 65536",
+                                                     "via": "/usr/bin/newgidmap"}),
+    );
+    let helper = narrate(&helper, &style).unwrap();
+    assert_eq!(helper.shell.as_deref(), Some("newgidmap 77 1 100000 65536"));
+    assert!(helper.syscall.unwrap().contains("/etc/subgid"));
 }
 
 #[test]

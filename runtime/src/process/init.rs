@@ -99,6 +99,10 @@ fn make_container(ctx: &InitContext) -> Result<Infallible, StepError> {
     // 1. Namespaces: who we are and what we can see of the system.
     reset_signals()?;
     wait_for_go(ctx.channel)?;
+    if ctx.opts.dumpable_until_go(ctx.plan) {
+        // The maps are written: from now on nothing may open our /proc files (spawn.rs).
+        super::fds::make_unreachable().in_stage("namespaces")?;
+    }
     let rec = ctx.opts.recorder;
     let pid = rec.init_pid();
     join_v1_cgroups(rec, pid, ctx.opts.join_v1)?;
@@ -225,10 +229,12 @@ pub(super) fn load_seccomp_last(
 
 fn rootfs_context<'a>(ctx: &InitContext<'a>) -> rootfs::RootfsContext<'a> {
     let joins_user = ctx.plan.join_in_init.iter().any(|(t, _)| *t == LinuxNamespaceType::User);
+    // Root of someone else's user namespace (rootless podman) is in one already.
+    let runtime_in_one = ctx.opts.privilege == crate::rootless::Privilege::RootOfUserNamespace;
     rootfs::RootfsContext {
         spec: ctx.opts.spec,
         rootfs: ctx.opts.rootfs,
-        in_user_namespace: ctx.plan.new_user || joins_user,
+        in_user_namespace: ctx.plan.new_user || joins_user || runtime_in_one,
         cgroup_path: ctx.opts.cgroup_path,
     }
 }

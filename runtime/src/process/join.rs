@@ -18,6 +18,22 @@
 //! moment waits for an RCU grace period (book: cgroup.md). The child can
 //! always write itself into the v1 hierarchies: it does so before joining
 //! any of the container's namespaces, as the host's root.
+//!
+//! **A runtime without root** cannot do that: setns(2) into a pid or time
+//! namespace wants CAP_SYS_ADMIN in the caller's own user namespace, which
+//! an ordinary user has nowhere but in the container's user namespace (and
+//! a process cannot leave a user namespace once in); and root of a user
+//! namespace (rootless podman) may enter the container's pid namespace but
+//! not step back into the host's. So a first child goes in its place:
+//! ```text
+//!  runtime ── fork ──▶ first child: setns user, then pid (and time)
+//!                         clone(CLONE_PARENT) ──▶ the child: born in the container's
+//!           ◀── Cloned{pid} ── exits               pid namespace, a child of the runtime
+//!           ── Go ───────────────────────────────▶ setns mnt, cgroup, uts, ipc, net …
+//! ```
+//! and from `Go` on everything is as above.
+
+use std::path::PathBuf;
 
 use nix::sched::CloneFlags;
 use nix::unistd::{fork, ForkResult};
@@ -44,6 +60,9 @@ pub struct JoinOptions<'a> {
     pub cgroup_v2: Option<&'a std::path::Path>,
     /// The v1 directories the child moves itself into.
     pub join_v1: &'a [std::path::PathBuf],
+    /// The runtime runs without root: a first child enters the (user and)
+    /// pid namespaces in its place.
+    pub through_first_child: bool,
 }
 
 /// Start a child inside the container's pid namespace (and, with clone3,
@@ -52,12 +71,20 @@ pub fn spawn_joined(opts: &JoinOptions) -> Result<SpawnedInit, ProcessError> {
     // The child gets a copy of our unwritten lines; it drops them first
     // thing (recorder::start_in_child), we write them at our next handshake.
     let joined = namespaces::of_process(opts.init_pid);
+    let first_child = opts.through_first_child;
+    // Entered before the child exists: by the runtime itself, or by the first child.
+    let before: Vec<_> = joined
+        .iter()
+        .filter(|(t, _)| match t {
+            LinuxNamespaceType::Pid | LinuxNamespaceType::Time => true,
+            LinuxNamespaceType::User => first_child,
+            _ => false,
+        })
+        .cloned()
+        .collect();
+    let rest: Vec<_> = joined.iter().filter(|j| !before.contains(j)).cloned().collect();
     let plan = NamespacePlan {
-        join_before_clone: joined
-            .iter()
-            .filter(|(t, _)| matches!(t, LinuxNamespaceType::Pid | LinuxNamespaceType::Time))
-            .cloned()
-            .collect(),
+        join_before_clone: if first_child { Vec::new() } else { before.clone() },
         ..Default::default()
     };
     let (runtime_end, child_end) = channel_pair()?;
@@ -80,7 +107,11 @@ pub fn spawn_joined(opts: &JoinOptions) -> Result<SpawnedInit, ProcessError> {
         // Until the runtime has recorded us, we die with it (lifeline.rs).
         // prctl fails only for a signal number that does not exist.
         let _ = super::lifeline::die_with_runtime();
-        let err = match join_and_exec(opts, &joined, &child_end) {
+        let entered = match first_child {
+            true => enter_then_clone(opts, &before, &child_end),
+            false => Ok(()),
+        };
+        let err = match entered.and_then(|()| join_and_exec(opts, &rest, &child_end)) {
             Ok(never) => match never {},
             Err(e) => e,
         };
@@ -105,12 +136,60 @@ pub fn spawn_joined(opts: &JoinOptions) -> Result<SpawnedInit, ProcessError> {
     let (pid, in_cgroup_v2) = started.map_err(|e| ProcessError::Clone(e, "fork for exec".into()))?;
     restored?;
     drop(child_end);
+    let pid = if first_child { cloned_by_first_child(pid, &runtime_end)? } else { pid };
     Ok(SpawnedInit { pid, channel: runtime_end, in_cgroup_v2 })
 }
 
+/// The first child's side: into the user namespace (every capability
+/// there), then the pid and time namespaces, then clone(2) the process that
+/// goes on — CLONE_PARENT makes it the runtime's child, so the runtime
+/// waits for it and it dies with the runtime as any exec'd process does.
+/// Returns in that process; the first child tells the runtime its pid and
+/// exits.
+fn enter_then_clone(
+    opts: &JoinOptions,
+    before: &[(LinuxNamespaceType, PathBuf)],
+    channel: &Channel,
+) -> Result<(), StepError> {
+    let (rec, me) = (opts.recorder, nix::unistd::getpid().as_raw());
+    rec.stage(me, Stage::Namespaces, || namespaces::join_all(before).in_stage("namespaces"))?;
+    // SAFETY: a single-threaded process; like fork(2) (no new stack), the
+    // child goes on in a copy of this one.
+    let pid = unsafe { libc::syscall(libc::SYS_clone, libc::CLONE_PARENT | libc::SIGCHLD, 0, 0, 0, 0) };
+    match pid {
+        0 => {
+            crate::recorder::start_in_child();
+            // Our parent now is the runtime: tie to it (pdeathsig is not inherited).
+            super::lifeline::die_with_runtime()
+        }
+        pid if pid > 0 => {
+            let _ = channel.send(&FromInit::Cloned { pid: pid as i32 });
+            // SAFETY: the first child's work is done; no destructor of the runtime's must run.
+            unsafe { libc::_exit(0) }
+        }
+        _ => Err(StepError {
+            stage: "namespaces",
+            message: format!("clone(CLONE_PARENT): {}", nix::errno::Errno::last()),
+        }),
+    }
+}
+
+/// The runtime's side: the pid of the process the first child cloned; the
+/// first child itself is reaped.
+fn cloned_by_first_child(first: nix::unistd::Pid, channel: &Channel) -> Result<nix::unistd::Pid, ProcessError> {
+    let heard = channel.recv::<FromInit>();
+    let _ = nix::sys::wait::waitpid(first, None);
+    match heard? {
+        (FromInit::Cloned { pid }, _) => Ok(nix::unistd::Pid::from_raw(pid)),
+        (FromInit::Failed { stage, message }, _) => Err(ProcessError::Enter { stage, message }),
+        (other, _) => Err(ProcessError::Enter { stage: "protocol".into(), message: format!("unexpected {other:?}") }),
+    }
+}
+
+/// `rest`: the namespaces not entered before this process was made.
 fn join_and_exec(
     opts: &JoinOptions,
-    joined: &[(LinuxNamespaceType, std::path::PathBuf)],
+    rest: &[(LinuxNamespaceType, PathBuf)],
     channel: &Channel,
 ) -> Result<std::convert::Infallible, StepError> {
     let process = opts.process;
@@ -118,13 +197,8 @@ fn join_and_exec(
     super::init::wait_for_go(channel)?;
     let (rec, pid) = (opts.recorder, opts.recorder.init_pid());
     super::init::join_v1_cgroups(rec, pid, opts.join_v1)?;
-    let rest: Vec<_> = joined
-        .iter()
-        .filter(|(t, _)| !matches!(t, LinuxNamespaceType::Pid | LinuxNamespaceType::Time))
-        .cloned()
-        .collect();
     rec.stage(pid, Stage::Namespaces, || {
-        namespaces::join_all(&rest).in_stage("namespaces")?;
+        namespaces::join_all(rest).in_stage("namespaces")?;
         super::init::start_new_session()
     })?;
     super::init::set_up_terminal(channel, process, terminal::open_pty_in_container)?;

@@ -40,6 +40,11 @@ pub enum FromInit {
     Released,
     /// A step failed; the init exits right after sending this.
     Failed { stage: String, message: String },
+    /// `exec` by an ordinary user: the first child entered the container's
+    /// user and pid namespaces and cloned the process that goes on, a child
+    /// of the runtime with this host pid (see [`join`](super::join)); the
+    /// first child exits next.
+    Cloned { pid: i32 },
 }
 
 #[derive(Debug, thiserror::Error)]

@@ -37,6 +37,8 @@ pub enum ProcessError {
     Clone(nix::Error, String),
     #[error("cannot open {path}: {source}")]
     Fifo { path: String, source: nix::Error },
+    #[error("entering the container's namespaces failed: stage {stage}: {message}")]
+    Enter { stage: String, message: String },
 }
 
 /// What the init needs to know besides the spec.
@@ -44,7 +46,8 @@ pub struct InitOptions<'a> {
     pub spec: &'a Spec,
     pub rootfs: &'a Path,
     pub bundle: &'a Path,
-    pub cgroup_path: &'a str,
+    /// The container's cgroup path in each hierarchy, if it has a cgroup.
+    pub cgroup_path: Option<&'a str>,
     pub exec_fifo: &'a Path,
     pub no_pivot: bool,
     pub new_keyring: bool,
@@ -55,6 +58,18 @@ pub struct InitOptions<'a> {
     pub cgroup_v2: Option<&'a Path>,
     /// The v1 directories the init moves itself into (empty: the runtime moves it).
     pub join_v1: &'a [std::path::PathBuf],
+    /// Who runs glassbox (root, root of a user namespace, a user).
+    pub privilege: crate::rootless::Privilege,
+}
+
+impl InitOptions<'_> {
+    /// Born dumpable, and non-dumpable from `Go` on: an ordinary user's
+    /// runtime making a user namespace must open the init's
+    /// /proc/<pid>/uid_map (and newuidmap its /proc/<pid>), which root, the
+    /// owner of a non-dumpable process's /proc files, keeps shut.
+    pub fn dumpable_until_go(&self, plan: &NamespacePlan) -> bool {
+        plan.new_user && self.privilege.unprivileged().is_some()
+    }
 }
 
 /// A freshly cloned init and the runtime's end of the channel to it.
@@ -89,7 +104,14 @@ pub fn spawn_init(opts: &InitOptions, plan: &NamespacePlan) -> Result<SpawnedIni
     crate::security::prepare_capability_names();
     // The init inherits this: no process of the container can open its
     // /proc/<pid>/fd, exe or mem while it still runs glassbox's code.
-    super::fds::make_unreachable().map_err(|e| ProcessError::Clone(e, "prctl(PR_SET_DUMPABLE, 0)".into()))?;
+    // Except for an ordinary user's runtime making a user namespace: it
+    // must open the init's uid_map, so the init is dumpable until `Go`,
+    // and no process of the container exists before then; those who can
+    // reach a dumpable process of this user are this user (and root),
+    // who can reach the runtime itself as well.
+    if !opts.dumpable_until_go(plan) {
+        super::fds::make_unreachable().map_err(|e| ProcessError::Clone(e, "prctl(PR_SET_DUMPABLE, 0)".into()))?;
+    }
     let guard = ChildNamespaceGuard::enter(plan, &offsets)?;
     let into_cgroup = clone_into_cgroup(plan.clone_flags, opts.cgroup_v2, || run_init() as i32);
     let result = match into_cgroup {

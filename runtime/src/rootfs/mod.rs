@@ -57,8 +57,9 @@ pub struct RootfsContext<'a> {
     /// The init runs in a new user namespace: `mknod` is not permitted there,
     /// so device nodes are bind-mounted from the host instead.
     pub in_user_namespace: bool,
-    /// The container's cgroup path in each hierarchy (`glassbox/<id>`).
-    pub cgroup_path: &'a str,
+    /// The container's cgroup path in each hierarchy (`glassbox/<id>`), if
+    /// it has a cgroup (a container made without root may not).
+    pub cgroup_path: Option<&'a str>,
 }
 
 /// The propagation `/` gets before anything is mounted: the spec's choice,

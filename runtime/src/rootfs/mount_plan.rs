@@ -56,8 +56,9 @@ pub enum CgroupEntry {
 impl CgroupLayout {
     /// Looks at the host: statfs(2) of `/sys/fs/cgroup`, and its listing.
     /// `own` is the container's cgroup path (`glassbox/<id>`): on v1 each
-    /// hierarchy is shown from there down, never the host's whole tree.
-    pub fn detect(own: &str) -> Result<Self, RootfsError> {
+    /// hierarchy is shown from there down, never the host's whole tree (and
+    /// none of them for a container without a cgroup).
+    pub fn detect(own: Option<&str>) -> Result<Self, RootfsError> {
         let info = |purpose| move |errno| RootfsError::HostInfo { path: HOST_CGROUP_ROOT.into(), purpose, errno };
         let fs = nix::sys::statfs::statfs(HOST_CGROUP_ROOT).map_err(info("see which cgroup version the host has"))?;
         if fs.filesystem_type() == nix::sys::statfs::CGROUP2_SUPER_MAGIC {
@@ -75,9 +76,8 @@ impl CgroupLayout {
                     }
                 }
                 Ok(t) if t.is_dir() => {
-                    let source = entry.path().join(own);
                     // A hierarchy the container has no cgroup in stays hidden.
-                    if source.is_dir() {
+                    if let Some(source) = own.map(|own| entry.path().join(own)).filter(|s| s.is_dir()) {
                         entries.push(CgroupEntry::Dir { name, source });
                     }
                 }
