@@ -3,7 +3,8 @@
 //! Debian's kernel under qemu with v1 switched off and runs
 //! tests/vm/guest-checks.sh there as the VM's init: limits written to the v2
 //! files (memory.max, cpu.max, cpu.weight …), update, pause/resume with
-//! cgroup.freeze, events, an OOM kill, a pids limit, and nothing left behind.
+//! cgroup.freeze, events, an OOM kill, a pids limit, a rootless container
+//! (uid 1000) in a cgroup2 subtree delegated to it, and nothing left behind.
 
 use std::path::Path;
 use std::process::Command;

@@ -25,12 +25,12 @@ cp "$glassbox" "$root/glassbox"
 for lib in $(ldd "$glassbox" | grep -o '/[^ ]*'); do mkdir -p "$root$(dirname "$lib")"; cp -L "$lib" "$root$lib"; done
 
 # Bundles: a busybox rootfs each, config.json from `glassbox spec`, edited with jq.
-make_bundle() { # NAME JQ-FILTER
+make_bundle() { # NAME JQ-FILTER [SPEC-FLAG]
     local dir=$root/bundles/$1
     mkdir -p "$dir/rootfs"/{bin,proc,sys,dev,tmp,etc}
     cp /bin/busybox "$dir/rootfs/bin/busybox"
     for applet in $(/bin/busybox --list); do [ "$applet" = busybox ] || ln -sf busybox "$dir/rootfs/bin/$applet"; done
-    (cd "$dir" && "$glassbox" spec)
+    (cd "$dir" && "$glassbox" spec ${3:-})
     jq "$2" "$dir/config.json" > "$dir/config.tmp" && mv "$dir/config.tmp" "$dir/config.json"
 }
 make_bundle limits '.process.args = ["sleep", "300"]
@@ -52,6 +52,15 @@ kmsg='.process.args = ["sh", "-c", "head -c1 /dev/kmsg >/dev/null 2>&1 && echo k
 make_bundle devices-deny "$kmsg"' | .linux.resources = {"devices": [{"allow": false, "access": "rwm"}]}'
 make_bundle devices-allow "$kmsg"' | .linux.resources = {"devices": [{"allow": true, "access": "rwm"}]}'
 echo '{"memory": {"swappiness": 10}}' > "$root/bundles/swappiness.json"
+# Rootless with a delegated cgroup2 subtree: the guest's user rl (uid 1000)
+# runs it, its cgroup in /deleg, which the guest hands to rl as systemd
+# hands a user's session its subtree.
+make_bundle rootless '.process.args = ["sleep", "300"]
+  | .linux.uidMappings = [{"containerID": 0, "hostID": 1000, "size": 1}]
+  | .linux.gidMappings = [{"containerID": 0, "hostID": 1000, "size": 1}]
+  | .linux.cgroupsPath = "/deleg/rl" | .linux.resources = {"pids": {"limit": 20}}' --rootless
+printf 'root:x:0:0:root:/:/bin/sh\nrl:x:1000:1000:rootless:/tmp:/bin/sh\n' > "$root/etc/passwd"
+printf 'root:x:0:\nrl:x:1000:\n' > "$root/etc/group"
 cp "$here/guest-checks.sh" "$root/guest-checks.sh"
 
 # /init: pivot_root cannot leave the initramfs (rootfs), so copy it onto a

@@ -81,6 +81,29 @@ check "eBPF device filter: the devices every container needs still work" grep -q
 $G run -b $B/devices-allow dev >/tmp/dev.out 2>&1
 check "eBPF device filter: an allowed device can be opened" grep -q kmsg-open /tmp/dev.out
 
+# Rootless (uid 1000, no capability) with a delegated cgroup2 subtree: the
+# subtree and its shell cgroup are rl's (cgroups(7), "Cgroups v2
+# delegation"); rl's commands start in /deleg/shell, so that moving a
+# process into /deleg/rl stays below /deleg, the common ancestor rl may write.
+echo +pids > /sys/fs/cgroup/cgroup.subtree_control
+mkdir -p /sys/fs/cgroup/deleg/shell /tmp/rl-root
+for f in /sys/fs/cgroup/deleg /sys/fs/cgroup/deleg/shell /tmp/rl-root $B/rootless; do chown -R 1000:1000 "$f"; done
+as_rl() { sh -c 'echo $$ > /sys/fs/cgroup/deleg/shell/cgroup.procs && exec su -s /bin/sh rl -c "$1"' sh "/glassbox --root /tmp/rl-root $*"; }
+as_rl run -d -b $B/rootless rl >/tmp/rl.out 2>&1 || cat /tmp/rl.out
+rlpid=$(as_rl state rl | sed -n 's/.*"pid": \([0-9]*\).*/\1/p')
+check "rootless: the container's cgroup is made in the delegated subtree" test -d /sys/fs/cgroup/deleg/rl
+check "rootless: pids.limit -> pids.max there" is "$(cat /sys/fs/cgroup/deleg/rl/pids.max)" "20"
+check "rootless: the init is in it" grep -qx "$rlpid" /sys/fs/cgroup/deleg/rl/cgroup.procs
+check "rootless: the init runs as uid 1000 on the host" sh -c "grep -q '^Uid:[[:space:]]*1000[[:space:]]' /proc/$rlpid/status"
+check "rootless: root inside" is "$(as_rl exec rl id -u)" "0"
+check "rootless: ps reads the cgroup" is "$(as_rl ps --format json rl | tr -d '[]' | tr ',' '\n' | wc -l)" "1"
+as_rl pause rl
+check "rootless: pause freezes the delegated cgroup" is "$(cat /sys/fs/cgroup/deleg/rl/cgroup.freeze)" "1"
+as_rl resume rl
+as_rl delete -f rl
+check "rootless: delete removes its cgroup" sh -c "! test -e /sys/fs/cgroup/deleg/rl"
+check "rootless: no state left" sh -c "test -z \"\$(ls /tmp/rl-root)\""
+
 check "nothing left under /sys/fs/cgroup/glassbox" sh -c "test -z \"\$(find /sys/fs/cgroup/glassbox -mindepth 1 -type d)\""
 check "no state left" sh -c "test -z \"\$(ls /run/glassbox)\""
 
