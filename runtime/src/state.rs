@@ -37,6 +37,11 @@ pub enum StateError {
     Unfinished(String),
     #[error("{path}: {source}")]
     Io { path: PathBuf, source: std::io::Error },
+    #[error(
+        "{path}: {source}: the state root (--root) must be a directory this user may write; without root, \
+         pass --root DIR or set XDG_RUNTIME_DIR (glassbox then uses $XDG_RUNTIME_DIR/glassbox)"
+    )]
+    RootNotWritable { path: PathBuf, source: std::io::Error },
     #[error("{path}: unreadable, not a container's state ({reason}); `glassbox delete --force {id}` removes what is left of the container")]
     Corrupt { id: String, path: PathBuf, reason: String },
     #[error("{path}: cannot lock: {source}")]
@@ -45,6 +50,16 @@ pub enum StateError {
 
 fn io(path: &Path) -> impl FnOnce(std::io::Error) -> StateError + '_ {
     move |source| StateError::Io { path: path.to_path_buf(), source }
+}
+
+/// Making a directory under the state root: a refusal says what to pass.
+fn making(path: &Path) -> impl FnOnce(std::io::Error) -> StateError + '_ {
+    move |source| match source.raw_os_error() {
+        Some(libc::EACCES | libc::EPERM | libc::EROFS) => {
+            StateError::RootNotWritable { path: path.to_path_buf(), source }
+        }
+        _ => StateError::Io { path: path.to_path_buf(), source },
+    }
 }
 
 /// The `<id>/cgroup` file, as read back.
@@ -127,12 +142,12 @@ impl ContainerDir {
     /// Make `<root>/<id>` for a new container; fails if the id is taken.
     pub fn create(paths: &Paths, id: &str) -> Result<ContainerDir, StateError> {
         validate_id(id)?;
-        fs::create_dir_all(&paths.state_root).map_err(io(&paths.state_root))?;
+        fs::create_dir_all(&paths.state_root).map_err(making(&paths.state_root))?;
         let path = paths.container_dir(id);
         match fs::create_dir(&path) {
             Ok(()) => {}
             Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => return Err(StateError::Exists(id.into())),
-            Err(e) => return Err(io(&path)(e)),
+            Err(e) => return Err(making(&path)(e)),
         }
         Self::lock(path)
     }

@@ -176,6 +176,13 @@ fn the_state_root_defaults_to_xdg_runtime_dir() {
     assert!(line.contains("XDG_RUNTIME_DIR") && line.contains("--root"), "{line}");
     assert!(!line.contains("Os {"), "{line}");
 
+    // A --root the user may not write: the file, and what to pass instead.
+    let mut c = rt.command();
+    c.args(["--root", "/run/glassbox-e2e-not-yours", "create", "--bundle"]).arg(bundle.path()).arg("other");
+    let line = assert_fails(&rt.output_of(c, std::process::Stdio::null()));
+    assert!(line.contains("/run/glassbox-e2e-not-yours") && line.contains("Permission denied"), "{line}");
+    assert!(line.contains("pass --root DIR or set XDG_RUNTIME_DIR"), "{line}");
+
     assert_ok(&glassbox(&["delete", "--force", &id], true));
     assert!(!state_dir.exists());
     assert!(xdg.path().join("glassbox/.events").join(format!("{id}.jsonl")).exists(), "the record is kept there");
