@@ -127,13 +127,13 @@ impl Container {
         let uid_maps = linux.uid_mappings().clone().unwrap_or_default();
         let gid_maps = linux.gid_mappings().clone().unwrap_or_default();
         let id_maps = IdMapPlan::new(&uid_maps, &gid_maps, privilege)?;
-        let cgroup_path = no_cgroup.is_none().then_some(cgroup_path);
-        undo.dir.as_ref().expect("still ours").record_cgroup_path(cgroup_path.as_deref())?;
+        let dir = undo.dir.as_ref().expect("still ours");
+        dir.record_cgroup_path(no_cgroup.is_none().then_some(cgroup_path.as_str()))?;
         crate::fault::point("create:cgroup-recorded");
-        let cgroup = match (&cgroup_path, &no_cgroup) {
-            (Some(cgroup_path), _) => {
+        let cgroup = match &no_cgroup {
+            None => {
                 let cgroup = undo.cgroup.insert(rec.stage(me, Stage::Cgroup, || {
-                    let cgroup = ContainerCgroup::create(cgroup_path, &paths.cgroup_parent)?;
+                    let cgroup = ContainerCgroup::create(&cgroup_path, &paths.cgroup_parent)?;
                     crate::recorder::step("create", |a| {
                         a.str("path", &cgroup.path).str("version", cgroup.layout_name());
                     });
@@ -149,15 +149,15 @@ impl Container {
                 crate::fault::point("create:limits");
                 Some(&*cgroup)
             }
-            (None, Some(why)) => {
+            Some(why) => {
                 rec.stage(me, Stage::Cgroup, || {
                     record_no_cgroup(why, linux);
                     Ok::<_, ContainerError>(())
                 })?;
                 None
             }
-            (None, None) => unreachable!("a cgroup path is dropped only for a reason"),
         };
+        let cgroup_path = cgroup.map(|_| cgroup_path);
 
         let exec_fifo = dir_path.join("exec.fifo");
         make_exec_fifo(&exec_fifo)?;
