@@ -1,7 +1,7 @@
 //! The bundle: a directory holding `config.json` and the root filesystem
 //! (runtime-spec `bundle.md`). Everything is checked here, before glassbox
 //! touches the system, so bad input fails with one line naming the field:
-//! `process` in [`process`], `mounts` in [`mounts`], the rest below.
+//! `process` in `bundle/process.rs`, `mounts` in `bundle/mounts.rs`, the rest below.
 //!
 //! config.json is read as a regular file of at most 16 MiB
 //! ([`CONFIG_LIMIT`]), never a FIFO or a device.

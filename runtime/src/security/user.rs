@@ -95,7 +95,7 @@ const PASSWD_LIMIT: Limit = Limit { bytes: 4 << 20, spelled: "4 MiB" };
 ///
 /// The file belongs to the image, and so to whoever made it: a FIFO there
 /// would hold the init for ever, /dev/zero would fill its memory. So it is
-/// read only as a regular file of at most [`PASSWD_LIMIT`]; anything else
+/// read only as a regular file of at most `PASSWD_LIMIT`; anything else
 /// counts as no entry.
 pub fn home_for_uid(passwd_path: &Path, uid: u32) -> String {
     regular_file::read(passwd_path, PASSWD_LIMIT)
