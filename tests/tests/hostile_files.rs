@@ -1,5 +1,5 @@
-//! Files glassbox reads but does not control: config.json (the caller's)
-//! and the container's /etc/passwd (the image's). Read as they were, a
+//! Files glassbox reads but does not control: config.json and `update -r`'s
+//! file (the caller's) and the container's /etc/passwd (the image's). Read as they were, a
 //! symlink to /dev/zero filled memory and a FIFO blocked for ever; they
 //! must be read only as regular files, within a size limit.
 
@@ -65,6 +65,19 @@ fn config_json_larger_than_16_mib() {
     text.resize(16 * 1024 * 1024 + 1, b' ');
     bundle.write_raw_config(&text);
     config_refused(&bundle, "config-big", "larger than 16 MiB");
+}
+
+#[test]
+fn update_resources_from_dev_zero() {
+    // `update -r FILE` reads the caller's file the same way.
+    let rt = Runtime::new();
+    let bundle = Bundle::busybox(&["sleep", "30"]);
+    let id = rt.id("update-zero");
+    rt.start_container(&id, &bundle);
+    let err = assert_fails(&capped(&rt, &["update", "-r", "/dev/zero", &id]));
+    refused::assert_names(&err, &["--resources /dev/zero", "is a character device, not a regular file"], "update");
+    assert_ok(&rt.delete_force(&id));
+    rt.assert_clean(&id, &bundle);
 }
 
 /// HOME comes from the container's /etc/passwd when process.env has none;

@@ -394,7 +394,10 @@ pub fn update_resources(a: &UpdateCmd) -> anyhow::Result<oci_spec::runtime::Linu
                 std::io::Read::read_to_string(&mut std::io::stdin(), &mut s)?;
                 s
             } else {
-                std::fs::read_to_string(path).with_context(|| format!("--resources {}", path.display()))?
+                // As config.json: a regular file within 16 MiB, never /dev/zero or a FIFO.
+                let bytes =
+                    crate::bundle::read_config(path).with_context(|| format!("--resources {}", path.display()))?;
+                String::from_utf8(bytes).with_context(|| format!("--resources {}: not UTF-8", path.display()))?
             };
             let mut de = serde_json::Deserializer::from_str(&text);
             serde_path_to_error::deserialize(&mut de)
