@@ -37,8 +37,10 @@ pub struct Limit {
 /// Read all of `path`, which must be a regular file of at most `limit`
 /// bytes (symlinks to one are followed).
 pub fn read(path: &Path, limit: Limit) -> Result<Vec<u8>, ReadError> {
-    let mut file = open(path)?;
-    let mut text = Vec::new();
+    let (mut file, size) = open_sized(path)?;
+    // Room for the whole file and the one byte that would be too many: read
+    // in one go, as fs::read does with the size it asks for.
+    let mut text = Vec::with_capacity(size.min(limit.bytes) as usize + 1);
     (&mut file).take(limit.bytes + 1).read_to_end(&mut text)?;
     if text.len() as u64 > limit.bytes {
         return Err(ReadError::TooLarge(limit.spelled));
@@ -48,10 +50,16 @@ pub fn read(path: &Path, limit: Limit) -> Result<Vec<u8>, ReadError> {
 
 /// Open `path` for reading, refusing anything but a regular file.
 pub fn open(path: &Path) -> Result<File, ReadError> {
+    open_sized(path).map(|(file, _)| file)
+}
+
+/// [`open`], and the file's size as fstat(2) gave it.
+fn open_sized(path: &Path) -> Result<(File, u64), ReadError> {
     let file = File::options().read(true).custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY).open(path)?;
-    let kind = file.metadata()?.file_type();
+    let meta = file.metadata()?;
+    let kind = meta.file_type();
     if kind.is_file() {
-        return Ok(file);
+        return Ok((file, meta.len()));
     }
     Err(ReadError::NotRegular(if kind.is_dir() {
         "a directory"
