@@ -32,6 +32,7 @@ pub mod namespaces;
 pub mod paths;
 pub mod process;
 pub mod recorder;
+pub mod regular_file;
 pub mod rootfs;
 pub mod security;
 pub mod signals;
