@@ -14,9 +14,10 @@
 //!    through the ambient set: `CapsToCarry` in sealed_exec.rs);
 //! 2. it marks the report descriptor close-on-exec, so a successful execve
 //!    closes it (the runtime reads end-of-file: the program runs);
-//! 3. if execve fails, it writes one line saying why to that descriptor
-//!    (or to stderr) and exits 127 (not found) or 126 (found, not runnable),
-//!    as a shell does.
+//! 3. if execve fails, it writes why to that descriptor (`exec`, then the
+//!    reason: what `glassbox start` reads from exec.fifo) or else one line to
+//!    stderr, and exits 127 (not found) or 126 (found, not runnable), as a
+//!    shell does.
 //!
 //! No libc: it is a static program of about a kilobyte that talks to the
 //! kernel with the `syscall` instruction; copying it into memory for every
@@ -192,10 +193,13 @@ unsafe extern "C" fn start(sp: *const usize) -> ! {
         write(2, b"glassbox-exec: this is the last step of starting a container, run only by glassbox\n");
         exit(126);
     }
+    // Where to say why the exec failed: the descriptor glassbox gave
+    // (exec.fifo, read by `glassbox start`: "<stage>\n<reason>"), else stderr.
     let report = match arg(*argv.add(1)) {
         b"-" => 2,
         fd => parse(fd, 10).unwrap_or(2) as usize,
     };
+    let stage: &[u8] = if report == 2 { b"glassbox-exec: " } else { b"exec\n" };
     let caps = arg(*argv.add(2));
     if caps != b"-" {
         let slash = caps.iter().position(|b| *b == b'/').unwrap_or(caps.len());
@@ -206,7 +210,7 @@ unsafe extern "C" fn start(sp: *const usize) -> ! {
         };
         if let Some((call, errno)) = failed {
             let mut digits = [0u8; 20];
-            let line = [b"glassbox-exec: putting the capability sets back: " as &[u8], call, b": errno ", decimal(errno, &mut digits), b"\n"];
+            let line = [stage, b"putting the capability sets back: ", call, b": errno ", decimal(errno, &mut digits), b"\n"];
             for piece in line {
                 write(report, piece);
             }
@@ -222,7 +226,7 @@ unsafe extern "C" fn start(sp: *const usize) -> ! {
     let ret = syscall(nr::EXECVE, path as usize, argv.add(4) as usize, envp as usize, 0);
     let errno = (-ret) as usize;
     let mut digits = [0u8; 20];
-    for piece in [b"execve " as &[u8], arg(path), b": ", errno_name(errno), b" [errno ", decimal(errno, &mut digits), b"]\n"] {
+    for piece in [stage, b"execve ", arg(path), b": ", errno_name(errno), b" [errno ", decimal(errno, &mut digits), b"]\n"] {
         write(report, piece);
     }
     exit(if errno == 2 { 127 } else { 126 });

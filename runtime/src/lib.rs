@@ -36,6 +36,7 @@ pub mod namespaces;
 pub mod paths;
 pub mod process;
 pub mod recorder;
+pub mod regular_file;
 pub mod rootfs;
 pub mod rootless;
 pub mod security;

@@ -27,7 +27,7 @@ pub const CGROUP_FILE: &str = "cgroup";
 
 #[derive(Debug, thiserror::Error)]
 pub enum StateError {
-    #[error("container id {0:?} is not valid: use letters, digits, '.', '_', '-' (not starting with '.'), at most 1024 characters")]
+    #[error("container id {0:?} is not valid: use letters, digits, '.', '_', '-', '+' (not starting with '.'), at most 249 characters")]
     InvalidId(String),
     #[error("container {0:?} already exists (see `glassbox list`; remove it with `glassbox delete`)")]
     Exists(String),
@@ -118,11 +118,16 @@ pub struct ContainerState {
     pub hooks: oci_spec::runtime::Hooks,
 }
 
+/// The longest id: ids become file names — `<root>/<id>/`, the cgroup
+/// `glassbox/<id>`, and the longest, the kept record `.events/<id>.jsonl` —
+/// and a file name has at most 255 bytes (NAME_MAX).
+pub const MAX_ID_LEN: usize = 255 - ".jsonl".len();
+
 /// Container ids become directory and cgroup names: keep them to one safe
 /// path component.
 pub fn validate_id(id: &str) -> Result<(), StateError> {
     let ok = !id.is_empty()
-        && id.len() <= 1024
+        && id.len() <= MAX_ID_LEN
         && !id.starts_with('.')
         && id.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-' | '+'));
     if ok {
@@ -338,6 +343,8 @@ mod tests {
         for bad in ["", "..", "../x", "a/b", ".hidden", "a b"] {
             assert!(validate_id(bad).is_err(), "{bad:?}");
         }
+        assert!(validate_id(&"a".repeat(MAX_ID_LEN)).is_ok());
+        assert!(validate_id(&"a".repeat(MAX_ID_LEN + 1)).is_err(), "its kept record would need a 256-byte name");
     }
 
     #[test]

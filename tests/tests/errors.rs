@@ -181,3 +181,42 @@ fn pid_file_that_cannot_be_written() {
     let left: Vec<_> = std::fs::read_dir(scratch.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
     assert_eq!(left, ["pid"], "nothing but the directory is left beside it");
 }
+
+#[test]
+fn ids_longer_than_a_file_name_allows_are_refused() {
+    // An id names files, the longest `.events/<id>.jsonl`: at most 255 - 6 bytes.
+    let rt = Runtime::new();
+    let bundle = Bundle::busybox(&["true"]);
+    for len in [250, 256, 1024] {
+        let base = rt.id("long");
+        let id = format!("{base}{}", "x".repeat(len - base.len()));
+        let out = rt.create(&id, &bundle);
+        if out.status.success() {
+            // Not ours to leave behind (this id is not one Runtime's drop knows).
+            assert_ok(&rt.delete_force(&id));
+        }
+        let err = assert_fails(&out);
+        assert!(err.contains("not valid") && err.contains("at most 249 characters"), "{len}: {err}");
+        rt.assert_clean(&id, &bundle);
+    }
+    let base = rt.id("long-ok");
+    let id = format!("{base}{}", "y".repeat(249 - base.len()));
+    assert_ok(&rt.run(&id, &bundle));
+    rt.assert_clean(&id, &bundle);
+    assert!(kept_record_path(rt.root(), &id).exists(), "a 249-byte id still has its record kept");
+    assert_eq!(std::fs::read_dir(rt.root()).unwrap().count(), 1, "only .events is left under --root");
+}
+
+#[test]
+fn log_to_a_directory_is_an_error() {
+    let rt = Runtime::new();
+    let dir = rt.scratch().join("logs");
+    std::fs::create_dir(&dir).unwrap();
+    let log = dir.to_str().unwrap();
+    for verb in [&["list"][..], &["state", "no-such-container"]] {
+        let mut args = vec!["--log", log];
+        args.extend_from_slice(verb);
+        let err = assert_fails(&rt.cmd(&args));
+        assert!(err.contains(&format!("--log {log}")) && err.contains("Is a directory"), "{verb:?}: {err}");
+    }
+}

@@ -339,7 +339,7 @@ pub struct TraceCmd {
 pub fn exec_process(c: &Container, a: &ExecCmd) -> anyhow::Result<Process> {
     use anyhow::Context;
     if let Some(path) = &a.process {
-        let text = std::fs::read(path).with_context(|| format!("--process {}", path.display()))?;
+        let text = crate::bundle::read_config(path).with_context(|| format!("--process {}", path.display()))?;
         let mut de = serde_json::Deserializer::from_slice(&text);
         let p: Process = serde_path_to_error::deserialize(&mut de)
             .map_err(|e| anyhow::anyhow!("--process {}: field `{}`: {}", path.display(), e.path(), e.inner()))?;
@@ -349,7 +349,7 @@ pub fn exec_process(c: &Container, a: &ExecCmd) -> anyhow::Result<Process> {
         anyhow::bail!("exec needs a command, e.g. `glassbox exec {} sh`, or --process FILE", a.id);
     }
     let config = c.state.bundle.join("config.json");
-    let text = std::fs::read(&config).with_context(|| format!("reading {}", config.display()))?;
+    let text = crate::bundle::read_config(&config)?;
     let spec = crate::bundle::parse_config(&config, &text)?;
     let mut p = spec.process().clone().unwrap_or_default();
     p.set_args(Some(a.command.clone()));
@@ -367,8 +367,13 @@ pub fn exec_process(c: &Container, a: &ExecCmd) -> anyhow::Result<Process> {
     if let Some(user) = &a.user {
         let (uid, gid) = user.split_once(':').unwrap_or((user, "0"));
         let mut u = User::default();
-        u.set_uid(uid.parse().with_context(|| format!("--user {user:?}: numeric UID[:GID] expected"))?);
-        u.set_gid(gid.parse().with_context(|| format!("--user {user:?}: numeric UID[:GID] expected"))?);
+        let id = |text: &str| -> anyhow::Result<u32> {
+            let id = text.parse().with_context(|| format!("--user {user:?}: numeric UID[:GID] expected"))?;
+            crate::bundle::check_id(&format!("--user {user:?}"), id)?;
+            Ok(id)
+        };
+        u.set_uid(id(uid)?);
+        u.set_gid(id(gid)?);
         if !a.additional_gids.is_empty() {
             u.set_additional_gids(Some(a.additional_gids.clone()));
         }
@@ -392,7 +397,10 @@ pub fn update_resources(a: &UpdateCmd) -> anyhow::Result<oci_spec::runtime::Linu
                 std::io::Read::read_to_string(&mut std::io::stdin(), &mut s)?;
                 s
             } else {
-                std::fs::read_to_string(path).with_context(|| format!("--resources {}", path.display()))?
+                // As config.json: a regular file within 16 MiB, never /dev/zero or a FIFO.
+                let bytes =
+                    crate::bundle::read_config(path).with_context(|| format!("--resources {}", path.display()))?;
+                String::from_utf8(bytes).with_context(|| format!("--resources {}: not UTF-8", path.display()))?
             };
             let mut de = serde_json::Deserializer::from_str(&text);
             serde_path_to_error::deserialize(&mut de)

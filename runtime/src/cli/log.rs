@@ -21,8 +21,21 @@ struct LogConfig {
 
 static CONFIG: OnceLock<LogConfig> = OnceLock::new();
 
-pub fn init(file: Option<PathBuf>, format: LogFormat, debug: bool) {
+/// Set up logging. A `--log` that cannot take lines (a directory, a
+/// missing directory, no permission) is an error now, not silence later:
+/// the file is opened for appending, as each message will open it, and made
+/// if missing — runc makes it at start too.
+pub fn init(file: Option<PathBuf>, format: LogFormat, debug: bool) -> Result<(), String> {
+    if let Some(path) = &file {
+        open_log(path)
+            .map_err(|e| format!("--log {}: {e}: give the path of a file to append log lines to", path.display()))?;
+    }
     let _ = CONFIG.set(LogConfig { file, format, debug });
+    Ok(())
+}
+
+fn open_log(path: &std::path::Path) -> std::io::Result<std::fs::File> {
+    std::fs::OpenOptions::new().create(true).append(true).open(path)
 }
 
 fn write(level: &str, msg: &str) {
@@ -39,15 +52,12 @@ fn write(level: &str, msg: &str) {
         LogFormat::Text => format!("time=\"{time}\" level={level} msg={msg:?}"),
     };
     match &cfg.file {
-        Some(path) => {
-            let file = std::fs::OpenOptions::new().create(true).append(true).open(path);
-            match file {
-                Ok(mut f) => {
-                    let _ = writeln!(f, "{line}");
-                }
-                Err(e) => eprintln!("glassbox: cannot write log file {}: {e}", path.display()),
+        Some(path) => match open_log(path) {
+            Ok(mut f) => {
+                let _ = writeln!(f, "{line}");
             }
-        }
+            Err(e) => eprintln!("glassbox: cannot write log file {}: {e}", path.display()),
+        },
         None if cfg.debug || level != "error" => eprintln!("{line}"),
         None => {}
     }

@@ -34,7 +34,10 @@ macro_rules! out {
 /// Parse the arguments, run the verb, and turn the outcome into an exit code.
 pub fn main() -> i32 {
     let cli = Cli::try_parse().unwrap_or_else(|e| args::placing_global_flags(e).exit());
-    log::init(cli.log.clone(), cli.log_format, cli.debug);
+    if let Err(e) = log::init(cli.log.clone(), cli.log_format, cli.debug) {
+        eprintln!("glassbox: error: {e}");
+        return 1;
+    }
     match dispatch(cli) {
         Ok(code) => code,
         Err(e) => {

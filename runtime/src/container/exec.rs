@@ -36,12 +36,10 @@ impl Container {
         if let Some(pid_file) = &opts.pid_file {
             check_pid_file_dir(pid_file)?;
         }
+        // The process is checked as config.json's is at create: ids, groups, execve's limits.
+        crate::bundle::check_process(&opts.process, crate::bundle::stack_soft_limit(&opts.process))?;
         let config = self.state.bundle.join("config.json");
-        let text = std::fs::read(&config).map_err(|source| ContainerError::Io {
-            what: "reading the container's config",
-            path: config.clone(),
-            source,
-        })?;
+        let text = crate::bundle::read_config(&config)?;
         let spec = crate::bundle::parse_config(&config, &text)?;
         let seccomp = spec.linux().as_ref().and_then(|l| l.seccomp().clone());
 

@@ -54,6 +54,8 @@ pub enum ContainerError {
     Signal(#[from] crate::signals::SignalError),
     #[error("container {id:?} could not be made: stage {stage} failed: {message}")]
     Init { id: String, stage: String, message: String },
+    #[error("container {id:?} could not be started: stage {stage} failed: {message}")]
+    Start { id: String, stage: String, message: String },
     #[error("exec in container {id:?} failed: stage {stage}: {message}")]
     Exec { id: String, stage: String, message: String },
     #[error("container {id:?} has no cgroup (it was made without root, and no cgroup was delegated): {what}")]

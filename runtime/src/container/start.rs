@@ -3,7 +3,7 @@
 use std::io::Read;
 use std::os::fd::AsFd;
 
-use nix::fcntl::{open, OFlag};
+use nix::fcntl::{fcntl, open, FcntlArg, OFlag};
 use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 use nix::sys::stat::Mode;
 
@@ -34,13 +34,25 @@ impl Container {
                 return Err(self.wrong_status("its init exited before it could be started"));
             }
         }
-        let mut byte = [0u8; 1];
-        let _ = fifo.read(&mut byte);
         std::fs::remove_file(&fifo_path).map_err(|source| ContainerError::Io {
             what: "removing exec.fifo",
-            path: fifo_path,
+            path: fifo_path.clone(),
             source,
         })?;
+        // The init wrote "0" and keeps its end open until execve closes it:
+        // read to the end, which is its word on how the exec went. Its
+        // startContainer hooks run meanwhile, and may take their time: let
+        // `state`, `kill` and `delete` at the container while we wait.
+        self.dir.unlock();
+        // Blocking now (O_NONBLOCK was its only status flag): the read waits for the end.
+        let mut said = Vec::new();
+        fcntl(&fifo, FcntlArg::F_SETFL(OFlag::empty()))
+            .map_err(std::io::Error::from)
+            .and_then(|_| fifo.read_to_end(&mut said))
+            .map_err(|source| ContainerError::Io { what: "reading exec.fifo", path: fifo_path, source })?;
+        if let Some((stage, message)) = exec_failure(&said) {
+            return Err(ContainerError::Start { id: self.state.id.clone(), stage, message });
+        }
         self.run_poststart_hooks();
         Ok(())
     }
@@ -58,5 +70,30 @@ impl Container {
             crate::cli::log::warn(&format!("{e}"));
         }
         rec.report_drops(me);
+    }
+}
+
+/// What the init wrote into exec.fifo: "0" alone when it reached execve;
+/// "0", then the failed stage and the reason on a line each, when it failed
+/// after `start` let it go (a startContainer hook, the seccomp filter,
+/// execve itself). Nothing at all when it died before writing.
+fn exec_failure(said: &[u8]) -> Option<(String, String)> {
+    let text = String::from_utf8_lossy(said.strip_prefix(b"0")?);
+    let (stage, message) = text.split_once('\n')?;
+    Some((stage.to_string(), message.trim_end().to_string()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::exec_failure;
+
+    #[test]
+    fn the_fifo_says_how_the_exec_went() {
+        assert_eq!(exec_failure(b"0"), None, "execve closed the fifo: it ran");
+        assert_eq!(exec_failure(b""), None);
+        assert_eq!(
+            exec_failure(b"0hooks\nhook /x: No such file"),
+            Some(("hooks".into(), "hook /x: No such file".into()))
+        );
     }
 }

@@ -63,7 +63,9 @@ pub fn container_init(ctx: &InitContext) -> isize {
     // unwritten lines, and the copies of the runtime's are not ours to write.
     crate::recorder::start_in_child();
     keep_only_what_the_init_needs(ctx);
-    let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| make_container(ctx)));
+    // exec.fifo's write end, once `start` has opened the other: who to tell of a failure from then on.
+    let mut start = None;
+    let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| make_container(ctx, &mut start)));
     let err = match outcome {
         Ok(Err(e)) => e,
         Ok(Ok(never)) => match never {},
@@ -71,7 +73,11 @@ pub fn container_init(ctx: &InitContext) -> isize {
     };
     // The record first: once the runtime hears of the failure it removes the state dir.
     ctx.opts.recorder.flush();
-    let _ = ctx.channel.send(&FromInit::Failed { stage: err.stage.into(), message: err.message });
+    let message = bounded_line(&err.message);
+    match start {
+        Some(fifo) => tell_start(fifo, err.stage, &message),
+        None => drop(ctx.channel.send(&FromInit::Failed { stage: err.stage.into(), message })),
+    }
     1
 }
 
@@ -89,8 +95,30 @@ fn keep_only_what_the_init_needs(ctx: &InitContext) {
     super::fds::close_all_but(&keep);
 }
 
+/// A failure's message as one line of at most 4000 bytes: it must fit a
+/// channel message, and one atomic write (PIPE_BUF, 4096) into exec.fifo.
+/// (70,000 additionalGids once made a setgroups message too big to send.)
+fn bounded_line(message: &str) -> String {
+    let mut line = message.replace('\n', " ");
+    if line.len() > 4000 {
+        let mut end = 3997;
+        while !line.is_char_boundary(end) {
+            end -= 1;
+        }
+        line.truncate(end);
+        line.push_str("...");
+    }
+    line
+}
+
+/// After `start` opened exec.fifo, `start` is the one waiting to hear how
+/// the exec went: the failed stage and why, on the fifo, after the "0".
+fn tell_start(mut fifo: std::fs::File, stage: &str, message: &str) {
+    let _ = fifo.write_all(format!("{stage}\n{message}").as_bytes());
+}
+
 /// The order in which a container is made, from the inside.
-fn make_container(ctx: &InitContext) -> Result<Infallible, StepError> {
+fn make_container(ctx: &InitContext, start: &mut Option<std::fs::File>) -> Result<Infallible, StepError> {
     let spec = ctx.opts.spec;
     let process = spec.process().as_ref().expect("bundle checked process");
     let linux = spec.linux().as_ref().expect("bundle checked linux");
@@ -140,18 +168,26 @@ fn make_container(ctx: &InitContext) -> Result<Infallible, StepError> {
     drop_privileges(rec, pid, process, linux.personality().as_ref(), seccomp)?;
 
     // 4. Wait for `start`, then become the user's program.
-    let exec = rec.stage(pid, Stage::Exec, || ExecTarget::resolve(process, &sealed))?;
+    // Everything that can be found out before `Ready` is, so that it fails `create`.
+    let (exec, seccomp_last) = rec.stage(pid, Stage::Exec, || {
+        Ok::<_, StepError>((ExecTarget::resolve(process, &sealed)?, compile_seccomp_last(process, seccomp)?))
+    })?;
     super::lifeline::hand_over(ctx.channel)?;
-    wait_for_start(ctx)?;
+    // Held until execve closes it (O_CLOEXEC): `start` reads until then.
+    *start = Some(wait_for_start(ctx)?);
     // The init says it itself: it shares the sequence counter with `create`,
     // which `start`, a later process, does not.
     rec.status(pid, "running");
     rec.stage(pid, Stage::Hooks, || run_start_container_hooks(ctx, &state_json))?;
     let carry = CapsToCarry::lend().in_stage("exec")?;
-    load_seccomp_last(rec, pid, process, seccomp)?;
+    if let Some(filter) = &seccomp_last {
+        let when = "last, just before execve";
+        rec.stage(pid, Stage::Seccomp, || security::load_seccomp_filter(filter, when).in_stage("seccomp"))?;
+    }
     rec.before_execve(pid, |a| exec.step_args(a));
     close_runtime_fds(ctx.opts.preserve_fds)?;
-    exec.exec(&sealed, carry.as_ref())
+    // glassbox-exec holds on to the fifo until its own execve, and says there if that fails.
+    exec.exec(&sealed, carry.as_ref(), start.as_ref().map(|fifo| fifo.as_raw_fd()))
 }
 
 /// rlimits and other process attributes, seccomp if it must come early,
@@ -224,6 +260,18 @@ pub(super) fn load_seccomp_last(
             security::load_seccomp(profile, "last, just before execve").in_stage("seccomp")
         }),
         _ => Ok(()),
+    }
+}
+
+/// The filter to load last (with no_new_privs), compiled now: one the
+/// kernel would refuse (too long) fails before `Ready`.
+fn compile_seccomp_last(
+    process: &Process,
+    seccomp: Option<&LinuxSeccomp>,
+) -> Result<Option<security::SeccompFilter>, StepError> {
+    match (seccomp, process.no_new_privileges().unwrap_or(false)) {
+        (Some(profile), true) => security::compile_seccomp(profile).map(Some).in_stage("seccomp"),
+        _ => Ok(None),
     }
 }
 
@@ -411,15 +459,17 @@ pub(super) fn change_to_cwd(process: &Process) -> Result<(), StepError> {
 }
 
 /// Block until `glassbox start` opens exec.fifo for reading, then tell it
-/// we are going.
-fn wait_for_start(ctx: &InitContext) -> Result<(), StepError> {
+/// we are going. The write end stays open: execve closes it (O_CLOEXEC),
+/// which `start` reads as success; a failure before that is written into it.
+fn wait_for_start(ctx: &InitContext) -> Result<std::fs::File, StepError> {
     crate::recorder::flush_before_waiting();
     let path = format!("/proc/self/fd/{}", ctx.exec_fifo_fd);
     let mut fifo = OpenOptions::new().write(true).custom_flags(libc::O_CLOEXEC).open(&path).map_err(|e| StepError {
         stage: "exec",
         message: format!("reopening exec.fifo through {path}: {e} (is /proc mounted in the container?)"),
     })?;
-    fifo.write_all(b"0").in_stage("exec")
+    fifo.write_all(b"0").in_stage("exec")?;
+    Ok(fifo)
 }
 
 /// Every descriptor past stdio and `--preserve-fds` closes at execve, so
@@ -480,8 +530,15 @@ impl ExecTarget {
     }
 
     /// execve through the sealed copy ([`sealed_exec`](super::sealed_exec)).
-    pub fn exec(self, sealed: &SealedExec, carry: Option<&CapsToCarry>) -> Result<Infallible, StepError> {
-        let err = sealed.exec(carry, &self.path, &self.argv, &self.env);
+    /// `report`: where glassbox-exec says why the program could not be
+    /// exec'd (exec.fifo, which `start` reads), or None for stderr.
+    pub fn exec(
+        self,
+        sealed: &SealedExec,
+        carry: Option<&CapsToCarry>,
+        report: Option<RawFd>,
+    ) -> Result<Infallible, StepError> {
+        let err = sealed.exec(carry, report, &self.path, &self.argv, &self.env);
         Err(StepError { stage: "exec", message: err.to_string() })
     }
 }

@@ -212,5 +212,5 @@ fn join_and_exec(
     super::lifeline::let_go(channel);
     rec.before_execve(pid, |a| exec.step_args(a));
     super::init::close_runtime_fds(opts.preserve_fds)?;
-    exec.exec(&sealed, carry.as_ref())
+    exec.exec(&sealed, carry.as_ref(), None)
 }

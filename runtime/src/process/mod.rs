@@ -25,13 +25,17 @@
 //!            ◀─── Released ───────────────────
 //!  exit                                          open(exec.fifo, O_WRONLY)  … blocks …
 //!
-//!  glassbox start: open(exec.fifo, O_RDONLY) ──▶ write "0", startContainer hooks,
-//!                  read "0", unlink the fifo     (seccomp), execve(process.args)
+//!  glassbox start: open(exec.fifo, O_RDONLY) ──▶ write "0" (the fd kept), startContainer
+//!                  unlink the fifo, read to EOF  hooks, (seccomp), execve(process.args)
+//!                  EOF: running ◀────────────── execve closes the fifo (O_CLOEXEC)
+//!                  "stage\nreason": exit 1 ◀── or a step failed: why, into the fifo
 //! ```
-//! Any step that fails sends `Failed{stage, message}` and the init exits; the
-//! runtime then removes everything it made. Until `Recorded` the init also
-//! dies with the runtime ([`lifeline`]), so a runtime killed half-way leaves
-//! no init that no state.json names.
+//! Any step that fails before `start` sends `Failed{stage, message}` and the
+//! init exits; the runtime then removes everything it made. Until `Recorded`
+//! the init also dies with the runtime ([`lifeline`]), so a runtime killed
+//! half-way leaves no init that no state.json names. After `start` opened
+//! exec.fifo, the init writes the failed stage and the reason there
+//! instead, for `start` to print.
 
 pub mod clone3;
 pub mod cwd;

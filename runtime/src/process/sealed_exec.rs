@@ -41,10 +41,11 @@
 //! execve: the program gets exactly what a direct execve would give it.
 
 use std::ffi::{CStr, CString};
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
 
 use caps::{CapSet, CapsHashSet};
 use nix::errno::Errno;
+use nix::fcntl::{fcntl, FcntlArg, FdFlag};
 
 /// The program, built by build.rs from runtime/glassbox-exec/main.rs.
 const PROGRAM: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/glassbox-exec"));
@@ -123,12 +124,29 @@ impl SealedExec {
     }
 
     /// Become `path` with `argv` and `env`, through glassbox-exec (`carry`:
-    /// what [`CapsToCarry::lend`] lent it). Returns only on failure;
-    /// glassbox-exec's own failures (the program cannot be run) go to stderr
-    /// as one line, with exit status 126 or 127.
-    pub fn exec(&self, carry: Option<&CapsToCarry>, path: &CStr, argv: &[CString], env: &[CString]) -> SealedExecError {
+    /// what [`CapsToCarry::lend`] lent it). Returns only on failure. If the
+    /// program cannot be run, glassbox-exec says why on `report` (as
+    /// "exec\n<reason>", what `start` reads from exec.fifo) or else on
+    /// stderr, and exits 127 (not found) or 126.
+    pub fn exec(
+        &self,
+        carry: Option<&CapsToCarry>,
+        report: Option<RawFd>,
+        path: &CStr,
+        argv: &[CString],
+        env: &[CString],
+    ) -> SealedExecError {
         let caps_arg = carry.map_or_else(|| c"-".to_owned(), CapsToCarry::argument);
-        let mut args: Vec<&CStr> = vec![NAME, c"-", &caps_arg, path];
+        let report_arg = match report {
+            // It must outlive this execve; glassbox-exec closes it at its own.
+            // SAFETY: the caller's open descriptor, borrowed for this call only.
+            Some(fd) => match fcntl(unsafe { BorrowedFd::borrow_raw(fd) }, FcntlArg::F_SETFD(FdFlag::empty())) {
+                Ok(_) => CString::new(fd.to_string()).expect("digits"),
+                Err(_) => c"-".to_owned(),
+            },
+            None => c"-".to_owned(),
+        };
+        let mut args: Vec<&CStr> = vec![NAME, &report_arg, &caps_arg, path];
         args.extend(argv.iter().map(CString::as_c_str));
         // Through /proc (not execveat): a seccomp filter that allows execve
         // for the program allows this too.
@@ -203,7 +221,7 @@ mod tests {
         // SAFETY: the child only execs or exits.
         match unsafe { nix::unistd::fork() }.unwrap() {
             nix::unistd::ForkResult::Child => {
-                let e = sealed.exec(None, c"/bin/sh", &[c"sh".into(), c"-c".into(), c"exit 7".into()], &[]);
+                let e = sealed.exec(None, None, c"/bin/sh", &[c"sh".into(), c"-c".into(), c"exit 7".into()], &[]);
                 eprintln!("{e}");
                 // SAFETY: leave the forked test process without running its destructors.
                 unsafe { libc::_exit(99) }

@@ -57,8 +57,10 @@ pub use capability_sets::{bounding_set, prepare_names as prepare_capability_name
 pub use process_attrs::{ioprio_value, personality_value, IOPRIO_WHO_PROCESS};
 pub use rlimits::{plan_rlimits, rlimit_name, rlimit_resource, RlimitSetting};
 pub use scheduler::{plan_scheduler, SchedAttr};
+use seccomp::CompiledFilter;
+pub use seccomp::BPF_MAXINSNS;
 use seccomp_plan::action_name;
-pub use seccomp_plan::{plan_seccomp, SeccompPlan, SeccompRule, UnknownSyscall};
+pub use seccomp_plan::{check_seccomp_profile, plan_seccomp, SeccompPlan, SeccompRule, UnknownSyscall};
 pub use user::{home_dir_from_passwd, home_for_uid, DEFAULT_UMASK};
 
 use oci_spec::runtime::{LinuxCapabilities, LinuxSeccomp, Process, User};
@@ -126,6 +128,15 @@ pub enum SecurityError {
 
     #[error("{field}: SCMP_ACT_NOTIFY hands syscalls to a supervisor listening on linux.seccomp.listenerPath, which glassbox does not support yet; use another action")]
     SeccompNotify { field: String },
+
+    #[error("linux.seccomp.syscalls: {rules} rules compile to a BPF program of {length} instructions; the kernel takes at most 4096 (BPF_MAXINSNS) and would refuse it with EINVAL: merge rules or drop some")]
+    SeccompTooLong { rules: usize, length: usize },
+
+    #[error("linux.seccomp: an anonymous memory file to compile the filter into: {source}")]
+    SeccompExport { source: std::io::Error },
+
+    #[error("linux.seccomp: loading the filter ({summary}) failed: {source}; {hint}")]
+    SeccompLoad { summary: String, source: nix::Error, hint: &'static str },
 
     #[error("{field}: {what} failed: {source}; {hint}")]
     Seccomp { field: String, what: String, source: libseccomp::error::SeccompError, hint: &'static str },
@@ -219,16 +230,50 @@ pub fn set_no_new_privileges() -> Result<(), SecurityError> {
 /// execve") for the `load` step, recorded *before* loading: a profile may
 /// forbid the write(2) that records it.
 pub fn load_seccomp(profile: &LinuxSeccomp, when: &str) -> Result<(), SecurityError> {
+    load_seccomp_filter(&compile_seccomp(profile)?, when)
+}
+
+/// Plan and compile the profile without loading it: a program longer than
+/// the kernel takes ([`BPF_MAXINSNS`]) is refused here.
+pub fn compile_seccomp(profile: &LinuxSeccomp) -> Result<SeccompFilter, SecurityError> {
     let plan = plan_seccomp(profile)?;
     let spelled = |v: serde_json::Result<serde_json::Value>| {
         v.ok().filter(|v| !v.is_null()).unwrap_or_else(|| serde_json::json!([]))
     };
+    Ok(SeccompFilter {
+        compiled: seccomp::compile(&plan)?,
+        architectures: spelled(serde_json::to_value(profile.architectures())),
+        default_action: action_name(plan.default_action),
+        flags: spelled(serde_json::to_value(profile.flags())),
+        rules: plan.rules.len(),
+    })
+}
+
+/// Load a filter [`compile_seccomp`] made; `when` as for [`load_seccomp`].
+pub fn load_seccomp_filter(filter: &SeccompFilter, when: &str) -> Result<(), SecurityError> {
     step("load", |a| {
-        a.value("architectures", &spelled(serde_json::to_value(profile.architectures())))
-            .str("default_action", &action_name(plan.default_action))
-            .value("flags", &spelled(serde_json::to_value(profile.flags())))
-            .uint("rules", plan.rules.len() as u64)
+        a.value("architectures", &filter.architectures)
+            .str("default_action", &filter.default_action)
+            .value("flags", &filter.flags)
+            .uint("rules", filter.rules as u64)
             .str("when", when);
     });
-    seccomp::load(&plan)
+    seccomp::load(&filter.compiled)
+}
+
+/// A compiled profile and what the `load` step says of it.
+#[derive(Debug, Clone)]
+pub struct SeccompFilter {
+    compiled: CompiledFilter,
+    architectures: serde_json::Value,
+    default_action: String,
+    flags: serde_json::Value,
+    rules: usize,
+}
+
+impl SeccompFilter {
+    /// Its length in BPF instructions.
+    pub fn instructions(&self) -> usize {
+        self.compiled.instructions()
+    }
 }

@@ -13,7 +13,7 @@ use std::fmt;
 
 use libseccomp::{ScmpAction, ScmpArch, ScmpArgCompare, ScmpCompareOp, ScmpSyscall};
 use oci_spec::runtime::{
-    Arch, LinuxSeccomp, LinuxSeccompAction, LinuxSeccompArg, LinuxSeccompFilterFlag, LinuxSeccompOperator,
+    Arch, LinuxSeccomp, LinuxSeccompAction, LinuxSeccompArg, LinuxSeccompFilterFlag, LinuxSeccompOperator, LinuxSyscall,
 };
 
 use super::SecurityError;
@@ -194,15 +194,52 @@ fn condition_groups(field: &str, args: &[LinuxSeccompArg]) -> Result<Vec<Vec<Scm
     Ok(vec![conditions])
 }
 
-/// Translate the profile and resolve every syscall name. Loads nothing; needs
-/// no privilege (it only asks libseccomp's tables).
-pub fn plan_seccomp(profile: &LinuxSeccomp) -> Result<SeccompPlan, SecurityError> {
-    let default_action = to_action(
+/// The default action, checked.
+fn default_action(profile: &LinuxSeccomp) -> Result<ScmpAction, SecurityError> {
+    to_action(
         "linux.seccomp.defaultAction",
         "linux.seccomp.defaultErrnoRet",
         profile.default_action(),
         profile.default_errno_ret(),
-    )?;
+    )
+}
+
+/// `linux.seccomp.syscalls[index]`, checked: its field name, action and
+/// condition groups.
+fn entry_plan(
+    index: usize,
+    entry: &LinuxSyscall,
+) -> Result<(String, ScmpAction, Vec<Vec<ScmpArgCompare>>), SecurityError> {
+    let field = format!("linux.seccomp.syscalls[{index}]");
+    let action =
+        to_action(&format!("{field}.action"), &format!("{field}.errnoRet"), entry.action(), entry.errno_ret())?;
+    let groups = condition_groups(&field, entry.args().as_deref().unwrap_or_default())?;
+    Ok((field, action, groups))
+}
+
+/// Every mistake [`plan_seccomp`] would find in the profile's own words —
+/// actions, errno values, argument indices and conditions — and a relative
+/// `listenerPath`, without resolving syscall names (which costs a look-up
+/// per name): cheap enough to run on every `create`, before anything is made.
+pub fn check_seccomp_profile(profile: &LinuxSeccomp) -> Result<(), SecurityError> {
+    if let Some(path) = profile.listener_path().as_deref().filter(|p| !p.is_absolute()) {
+        return Err(invalid(
+            "linux.seccomp.listenerPath",
+            format!("{:?}", path.display().to_string()),
+            "must be an absolute path (the unix socket a seccomp supervisor listens on)",
+        ));
+    }
+    default_action(profile)?;
+    for (i, entry) in profile.syscalls().iter().flatten().enumerate() {
+        entry_plan(i, entry)?;
+    }
+    Ok(())
+}
+
+/// Translate the profile and resolve every syscall name. Loads nothing; needs
+/// no privilege (it only asks libseccomp's tables).
+pub fn plan_seccomp(profile: &LinuxSeccomp) -> Result<SeccompPlan, SecurityError> {
+    let default_action = default_action(profile)?;
     let flags = profile.flags().clone().unwrap_or_default();
     let has = |flag| flags.contains(&flag);
     let mut plan = SeccompPlan {
@@ -217,10 +254,7 @@ pub fn plan_seccomp(profile: &LinuxSeccomp) -> Result<SeccompPlan, SecurityError
         same_as_default: 0,
     };
     for (i, entry) in profile.syscalls().iter().flatten().enumerate() {
-        let field = format!("linux.seccomp.syscalls[{i}]");
-        let action =
-            to_action(&format!("{field}.action"), &format!("{field}.errnoRet"), entry.action(), entry.errno_ret())?;
-        let groups = condition_groups(&field, entry.args().as_deref().unwrap_or_default())?;
+        let (field, action, groups) = entry_plan(i, entry)?;
         for name in entry.names() {
             let Ok(syscall) = ScmpSyscall::from_name(name) else {
                 plan.unknown.push(UnknownSyscall { field: field.clone(), name: name.clone() });
@@ -335,6 +369,54 @@ mod tests {
         assert!(err(r#"{"defaultAction":"SCMP_ACT_ALLOW","syscalls":[{"names":["read"],"action":"SCMP_ACT_LOG","args":[
             {"index":0,"value":0,"op":"SCMP_CMP_EQ"},{"index":0,"value":1,"op":"SCMP_CMP_EQ"},{"index":1,"value":0,"op":"SCMP_CMP_EQ"}]}]}"#)
             .starts_with("linux.seccomp.syscalls[0].args: 3 conditions"));
+    }
+
+    #[test]
+    fn the_profile_check_finds_mistakes_without_resolving_names() {
+        let check = |j: &str| check_seccomp_profile(&profile(j)).map_err(|e| e.to_string());
+        assert!(check(
+            r#"{"defaultAction":"SCMP_ACT_ALLOW","syscalls":[{"names":["no_such_call"],"action":"SCMP_ACT_LOG"}]}"#
+        )
+        .is_ok());
+        let err = check(r#"{"defaultAction":"SCMP_ACT_ALLOW","syscalls":[{"names":["read"],"action":"SCMP_ACT_LOG","args":[{"index":9,"value":0,"op":"SCMP_CMP_EQ"}]}]}"#).unwrap_err();
+        assert!(err.starts_with("linux.seccomp.syscalls[0].args[0].index: 9: "), "{err}");
+        let err = check(r#"{"defaultAction":"SCMP_ACT_ALLOW","listenerPath":"run/seccomp.sock"}"#).unwrap_err();
+        assert!(err.starts_with("linux.seccomp.listenerPath: \"run/seccomp.sock\": must be an absolute path"), "{err}");
+        assert!(check(r#"{"defaultAction":"SCMP_ACT_ALLOW","listenerPath":"/run/seccomp.sock"}"#).is_ok());
+        let err =
+            check(r#"{"defaultAction":"SCMP_ACT_ALLOW","syscalls":[{"names":["read"],"action":"SCMP_ACT_NOTIFY"}]}"#)
+                .unwrap_err();
+        assert!(err.starts_with("linux.seccomp.syscalls[0].action: SCMP_ACT_NOTIFY"), "{err}");
+    }
+
+    #[test]
+    fn a_program_longer_than_the_kernel_takes_is_refused_when_compiled() {
+        // What fails with 10,000 rules is not their number but the program's
+        // length: 10,000 conditions on getpid's first argument make 10,053
+        // instructions; the same rules without conditions merge into one.
+        let rules = |args: bool| {
+            let entries: Vec<_> = (0..10_000)
+                .map(|i| {
+                    let mut e = serde_json::json!({"names": ["getpid"], "action": "SCMP_ACT_ERRNO"});
+                    if args {
+                        e["args"] = serde_json::json!([{"index": 0, "value": i, "op": "SCMP_CMP_EQ"}]);
+                    }
+                    e
+                })
+                .collect();
+            serde_json::from_value::<LinuxSeccomp>(
+                serde_json::json!({"defaultAction": "SCMP_ACT_ALLOW", "syscalls": entries}),
+            )
+            .unwrap()
+        };
+        let merged = crate::security::compile_seccomp(&rules(false)).unwrap();
+        assert!(merged.instructions() < 20, "{}", merged.instructions());
+        let err = crate::security::compile_seccomp(&rules(true)).unwrap_err().to_string();
+        assert!(
+            err.starts_with("linux.seccomp.syscalls: 10000 rules compile to a BPF program of 10053 instructions"),
+            "{err}"
+        );
+        assert!(err.contains("BPF_MAXINSNS"), "{err}");
     }
 
     #[test]

@@ -20,6 +20,7 @@ use nix::unistd::{setgroups, setresgid, setresuid, Gid, Uid};
 use oci_spec::runtime::User;
 
 use super::SecurityError;
+use crate::regular_file::{self, Limit};
 
 /// The umask used when `process.user.umask` is absent (runc's choice too).
 pub const DEFAULT_UMASK: u32 = 0o022;
@@ -85,13 +86,21 @@ pub fn home_dir_from_passwd(passwd: &str, uid: u32) -> Option<String> {
     })
 }
 
+/// The most of the container's /etc/passwd read: about 60,000 accounts.
+const PASSWD_LIMIT: Limit = Limit { bytes: 4 << 20, spelled: "4 MiB" };
+
 /// The `HOME` to add to the environment when config.json's `env` lacks one:
 /// the container's passwd entry for `uid` (pass the path as seen after
 /// pivot_root, usually `/etc/passwd`), else `/`, as runc does.
+///
+/// The file belongs to the image, and so to whoever made it: a FIFO there
+/// would hold the init for ever, /dev/zero would fill its memory. So it is
+/// read only as a regular file of at most `PASSWD_LIMIT`; anything else
+/// counts as no entry.
 pub fn home_for_uid(passwd_path: &Path, uid: u32) -> String {
-    std::fs::read_to_string(passwd_path)
+    regular_file::read(passwd_path, PASSWD_LIMIT)
         .ok()
-        .and_then(|text| home_dir_from_passwd(&text, uid))
+        .and_then(|text| home_dir_from_passwd(&String::from_utf8_lossy(&text), uid))
         .unwrap_or_else(|| "/".to_string())
 }
 
@@ -121,5 +130,14 @@ mod tests {
         std::fs::write(&path, PASSWD).unwrap();
         assert_eq!(home_for_uid(&path, 1000), "/home/alice");
         assert_eq!(home_for_uid(&path, 7), "/");
+    }
+
+    #[test]
+    fn a_hostile_passwd_is_no_passwd() {
+        let dir = tempfile::tempdir().unwrap();
+        let fifo = dir.path().join("fifo");
+        nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::from_bits_truncate(0o600)).unwrap();
+        assert_eq!(home_for_uid(&fifo, 0), "/", "a FIFO without a writer must not block");
+        assert_eq!(home_for_uid(Path::new("/dev/zero"), 0), "/", "an endless file is not read");
     }
 }

@@ -1,11 +1,29 @@
 //! The bundle: a directory holding `config.json` and the root filesystem
 //! (runtime-spec `bundle.md`). Everything is checked here, before glassbox
-//! touches the system, so bad input fails with one line naming the field.
+//! touches the system, so bad input fails with one line naming the field:
+//! `process` in `bundle/process.rs`, `mounts` in `bundle/mounts.rs`, the rest below.
+//!
+//! config.json is read as a regular file of at most 16 MiB
+//! ([`CONFIG_LIMIT`]), never a FIFO or a device.
+
+mod mounts;
+mod process;
 
 use std::fs;
 use std::path::{Path, PathBuf};
 
 use oci_spec::runtime::{LinuxNamespaceType, Spec};
+
+use crate::regular_file::{self, Limit};
+
+pub use process::{check_id, check_process, check_user, stack_soft_limit, MAX_ID, NGROUPS_MAX};
+
+/// The most of config.json (or a process.json) glassbox reads. Real ones
+/// are kilobytes — a long seccomp profile is ~40 KiB — but process.args and
+/// env may rightly come near the 6 MiB execve(2) can take at most, so the
+/// limit leaves room for that and more, while a file that is endless
+/// (/dev/zero) or absurd is refused before it costs memory.
+pub const CONFIG_LIMIT: Limit = Limit { bytes: 16 << 20, spelled: "16 MiB" };
 
 #[derive(Debug, thiserror::Error)]
 pub enum BundleError {
@@ -21,6 +39,12 @@ pub enum BundleError {
     Rootfs { path: PathBuf, problem: &'static str },
     #[error("{field}: {message}")]
     Unsupported { field: &'static str, message: String },
+    #[error("{field}: {message}")]
+    Invalid { field: String, message: String },
+    #[error(transparent)]
+    Seccomp(#[from] crate::security::SecurityError),
+    #[error("{path}: {source}")]
+    NotReadable { path: PathBuf, source: regular_file::ReadError },
 }
 
 /// A loaded, checked bundle.
@@ -40,13 +64,24 @@ impl Bundle {
         let dir =
             fs::canonicalize(dir).map_err(|source| BundleError::Unreadable { path: dir.to_path_buf(), source })?;
         let config = dir.join("config.json");
-        let text = fs::read(&config).map_err(|source| BundleError::Unreadable { path: config.clone(), source })?;
+        let text = read_config(&config)?;
         let spec = parse_config(&config, &text)?;
         check_version(&config, spec.version())?;
         let rootfs = resolve_rootfs(&dir, &spec)?;
         check_supported(&spec)?;
+        if let Some(p) = spec.process() {
+            check_process(p, stack_soft_limit(p))?;
+        }
         Ok(Bundle { dir, spec, rootfs })
     }
+}
+
+/// Read a config.json (or process.json): a regular file, at most [`CONFIG_LIMIT`].
+pub fn read_config(path: &Path) -> Result<Vec<u8>, BundleError> {
+    regular_file::read(path, CONFIG_LIMIT).map_err(|e| match e {
+        regular_file::ReadError::Io(source) => BundleError::Unreadable { path: path.to_path_buf(), source },
+        other => BundleError::NotReadable { path: path.to_path_buf(), source: other },
+    })
 }
 
 /// Parse config.json, reporting the JSON path of a field with the wrong type
@@ -56,7 +91,16 @@ pub fn parse_config(path: &Path, text: &[u8]) -> Result<Spec, BundleError> {
     let spec: Spec = serde_path_to_error::deserialize(&mut de).map_err(|e| {
         let field = e.path().to_string();
         let inner = e.into_inner();
-        if inner.is_syntax() || inner.is_eof() {
+        if inner.is_syntax() && serde_json::from_slice::<serde::de::IgnoredAny>(text).is_ok() {
+            // Well-formed JSON, yet serde_json says "expected value": it says
+            // so of a field that takes one of a set of names (an enum, like
+            // linux.namespaces[].type) given a number, a boolean or an array.
+            BundleError::Field {
+                path: path.to_path_buf(),
+                field,
+                message: "the value must be one of this field's names, as a string (e.g. \"pid\")".into(),
+            }
+        } else if inner.is_syntax() || inner.is_eof() {
             BundleError::Syntax {
                 path: path.to_path_buf(),
                 line: inner.line(),
@@ -100,13 +144,43 @@ fn resolve_rootfs(dir: &Path, spec: &Spec) -> Result<PathBuf, BundleError> {
         field: "root",
         message: "config.json has no `root`; set root.path to the rootfs directory".into(),
     })?;
+    if root.path().as_os_str().is_empty() {
+        return Err(BundleError::Unsupported {
+            field: "root.path",
+            message:
+                "is missing or empty: set it to the directory holding the container's root filesystem, e.g. \"rootfs\""
+                    .into(),
+        });
+    }
     let path = dir.join(root.path());
     let meta =
         fs::metadata(&path).map_err(|_| BundleError::Rootfs { path: path.clone(), problem: "does not exist" })?;
     if !meta.is_dir() {
         return Err(BundleError::Rootfs { path, problem: "is not a directory" });
     }
-    fs::canonicalize(&path).map_err(|_| BundleError::Rootfs { path, problem: "cannot be resolved" })
+    let rootfs = fs::canonicalize(&path)
+        .map_err(|_| BundleError::Rootfs { path: path.clone(), problem: "cannot be resolved" })?;
+    check_rootfs_place(path, &rootfs, dir)?;
+    Ok(rootfs)
+}
+
+/// A root filesystem is a directory of its own: not the host's `/` (the
+/// container would hold the whole host), and neither the bundle nor a
+/// directory above it (config.json would be inside the container).
+fn check_rootfs_place(path: PathBuf, rootfs: &Path, bundle: &Path) -> Result<(), BundleError> {
+    if rootfs == Path::new("/") {
+        return Err(BundleError::Rootfs {
+            path,
+            problem: "is the host's root directory /: the container would see, and could change, the whole host; point root.path at a directory of its own",
+        });
+    }
+    if bundle.starts_with(rootfs) {
+        return Err(BundleError::Rootfs {
+            path,
+            problem: "is the bundle directory or one above it: config.json would be inside the container; point root.path at a directory of its own, e.g. \"rootfs\"",
+        });
+    }
+    Ok(())
 }
 
 /// Fields glassbox cannot honour on this kind of machine are refused, never
@@ -165,10 +239,23 @@ fn check_supported(spec: &Spec) -> Result<(), BundleError> {
             "glassbox needs a mount namespace ({\"type\": \"mount\"}) to give the container its own root filesystem",
         );
     }
-    let maps = linux.uid_mappings().as_ref().is_some_and(|m| !m.is_empty())
-        || linux.gid_mappings().as_ref().is_some_and(|m| !m.is_empty());
-    if maps && !has(LinuxNamespaceType::User) {
+    let (uid_maps, gid_maps) = (
+        linux.uid_mappings().as_ref().is_some_and(|m| !m.is_empty()),
+        linux.gid_mappings().as_ref().is_some_and(|m| !m.is_empty()),
+    );
+    if (uid_maps || gid_maps) && !has(LinuxNamespaceType::User) {
         return unsupported("linux.uidMappings", "id mappings need a user namespace ({\"type\": \"user\"})");
+    }
+    let new_namespace = |t| namespaces.iter().any(|ns| ns.typ() == t && ns.path().is_none());
+    if new_namespace(LinuxNamespaceType::User) && !(uid_maps && gid_maps) {
+        return unsupported(
+            if uid_maps { "linux.gidMappings" } else { "linux.uidMappings" },
+            "a new user namespace needs both linux.uidMappings and linux.gidMappings: without them no id is mapped in it and becoming its root fails (EINVAL); e.g. [{\"containerID\": 0, \"hostID\": 100000, \"size\": 65536}]",
+        );
+    }
+    mounts::check_mounts(spec.mounts().as_deref().unwrap_or_default(), new_namespace(LinuxNamespaceType::Mount))?;
+    if let Some(profile) = linux.seccomp() {
+        crate::security::check_seccomp_profile(profile)?;
     }
     if linux.time_offsets().is_some() && !has(LinuxNamespaceType::Time) {
         return unsupported("linux.timeOffsets", "time offsets need a time namespace ({\"type\": \"time\"})");
@@ -254,6 +341,28 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("process.args"), "{err}");
+    }
+
+    #[test]
+    fn a_number_for_a_name_names_the_field() {
+        let err = parse(r#"{"ociVersion":"1.2.0","linux":{"namespaces":[{"type":"pid"},{"type":5}]}}"#)
+            .unwrap_err()
+            .to_string();
+        assert!(!err.contains("not valid JSON"), "{err}");
+        assert!(err.contains("field `linux.namespaces[1].type`") && err.contains("as a string"), "{err}");
+    }
+
+    #[test]
+    fn the_rootfs_is_a_directory_of_its_own() {
+        let place = |rootfs: &str| check_rootfs_place(rootfs.into(), Path::new(rootfs), Path::new("/b/bundle"));
+        assert!(place("/b/bundle/rootfs").is_ok());
+        assert!(place("/srv/images/alpine").is_ok());
+        let err = place("/").unwrap_err().to_string();
+        assert!(err.starts_with("root.path /: ") && err.contains("whole host"), "{err}");
+        for above in ["/b/bundle", "/b"] {
+            let err = place(above).unwrap_err().to_string();
+            assert!(err.contains("the bundle directory or one above it"), "{err}");
+        }
     }
 
     #[test]

@@ -1,0 +1,74 @@
+//! What fails after `start` has let the init go — a startContainer hook,
+//! execve(2) itself — can only be found out then. `start` waits until the
+//! init has exec'd the program (exec.fifo closes) or said why it could not
+//! (a line in exec.fifo), and reports it: exit 1, one line on stderr. `run`
+//! does the same and removes the container; after a failed `start` the
+//! container is stopped, and `delete` removes it.
+
+use std::os::unix::fs::PermissionsExt;
+
+use glassbox_e2e::*;
+
+/// create succeeds, start fails naming `needles`, the container is then
+/// stopped and deletes cleanly; `run` fails alike and leaves nothing.
+#[track_caller]
+fn start_fails_naming(bundle: &Bundle, name: &str, needles: &[&str]) {
+    let rt = Runtime::new();
+    let id = rt.id(name);
+    assert_ok(&rt.create(&id, bundle));
+    let err = assert_fails(&rt.start(&id));
+    refused::assert_names(&err, needles, "start");
+    rt.wait_status(&id, "stopped");
+    assert_ok(&rt.delete(&id));
+    rt.assert_clean(&id, bundle);
+    for detached in [false, true] {
+        let id = rt.id(name);
+        let out = if detached { rt.run_detached(&id, bundle) } else { rt.run(&id, bundle) };
+        let err = assert_fails(&out);
+        refused::assert_names(&err, needles, if detached { "run -d" } else { "run" });
+        rt.assert_clean(&id, bundle);
+    }
+}
+
+#[test]
+fn a_missing_start_container_hook_fails_start() {
+    // startContainer hooks run in the container, after `start`: the path is
+    // the container's, so it cannot be looked for before.
+    let bundle = Bundle::busybox(&["true"]);
+    bundle.config_mut(|v| spec::add_hook(v, "startContainer", "/no/such/hook", &["hook"]));
+    start_fails_naming(&bundle, "nohook", &["could not be started", "hooks.startContainer[0]", "/no/such/hook"]);
+}
+
+#[test]
+fn an_execve_failure_fails_start() {
+    // Executable, but no format the kernel knows: found by execve(2) alone (ENOEXEC).
+    let bundle = Bundle::busybox(&["/bin/not-a-program"]);
+    let path = bundle.rootfs().join("bin/not-a-program");
+    std::fs::write(&path, "neither ELF nor #!\n").unwrap();
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+    start_fails_naming(&bundle, "enoexec", &["could not be started", "execve", "/bin/not-a-program", "ENOEXEC"]);
+}
+
+#[test]
+fn a_successful_start_returns_once_the_program_runs() {
+    // start returns after execve, even when a startContainer hook takes its
+    // time first: the program is running by then, and poststart hooks,
+    // which runtime-spec runs after the program starts, come after it.
+    let bundle = Bundle::busybox(&["sleep", "30"]);
+    let rt = Runtime::new();
+    let marker = rt.scratch().join("poststart");
+    bundle.config_mut(|v| {
+        spec::add_hook(v, "startContainer", "/bin/sleep", &["sleep", "0.3"]);
+        let script = format!("cat > {}", marker.display());
+        spec::add_hook(v, "poststart", "/bin/sh", &["sh", "-c", &script]);
+    });
+    let id = rt.id("startok");
+    assert_ok(&rt.create(&id, &bundle));
+    assert_ok(&rt.start(&id));
+    let pid = rt.pid(&id);
+    let exe = std::fs::read_link(format!("/proc/{pid}/exe")).unwrap();
+    assert!(exe.ends_with("busybox"), "the init has exec'd the program when start returns: {}", exe.display());
+    assert!(std::fs::read_to_string(&marker).unwrap().contains("\"status\":\"running\""));
+    assert_ok(&rt.delete_force(&id));
+    rt.assert_clean(&id, &bundle);
+}
