@@ -25,6 +25,44 @@ use nix::errno::Errno;
 use nix::fcntl::{open, openat2, OFlag, OpenHow, ResolveFlag};
 use nix::sys::stat::{fstat, FileStat, Mode, SFlag};
 
+/// The container's root, held open: paths are resolved below it.
+pub struct Root(OwnedFd);
+
+impl Root {
+    /// `/` as this process sees it now (after pivot_root: the container's).
+    pub fn current() -> Result<Root, Errno> {
+        open("/", OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC, Mode::empty()).map(Root)
+    }
+
+    /// Open `path` (a path of the container) without following a symlink in
+    /// its last place nor any magic link. `Ok(None)`: it does not exist.
+    pub fn open(&self, path: &Path) -> Result<Option<InRoot>, Errno> {
+        let how = OpenHow::new()
+            .flags(OFlag::O_PATH | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC)
+            .resolve(ResolveFlag::RESOLVE_IN_ROOT | ResolveFlag::RESOLVE_NO_MAGICLINKS);
+        let fd = match openat2(self.0.as_fd(), path, how) {
+            Ok(fd) => fd,
+            Err(Errno::ENOENT) => return Ok(None),
+            Err(e) => return Err(e),
+        };
+        let stat = fstat(&fd)?;
+        Ok(Some(InRoot { fd, stat }))
+    }
+}
+
+/// What is at `path` now, the last component not followed: one lstat(2),
+/// to look again after mounting.
+pub fn look(path: &Path) -> Option<FileStat> {
+    nix::sys::stat::lstat(path).ok()
+}
+
+/// A character device `major:minor`?
+pub fn is_char_device(stat: &FileStat, major: u64, minor: u64) -> bool {
+    let kind = SFlag::from_bits_truncate(stat.st_mode & SFlag::S_IFMT.bits());
+    let rdev = stat.st_rdev;
+    kind == SFlag::S_IFCHR && nix::sys::stat::major(rdev) == major && nix::sys::stat::minor(rdev) == minor
+}
+
 /// An O_PATH descriptor of one path of the container, and what it is.
 pub struct InRoot {
     fd: OwnedFd,
@@ -32,20 +70,9 @@ pub struct InRoot {
 }
 
 impl InRoot {
-    /// Open `path` (a path of the container) without following a symlink in
-    /// its last place nor any magic link. `Ok(None)`: it does not exist.
+    /// [`Root::open`] below the current `/`.
     pub fn open(path: &Path) -> Result<Option<InRoot>, Errno> {
-        let root = open("/", OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC, Mode::empty())?;
-        let how = OpenHow::new()
-            .flags(OFlag::O_PATH | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC)
-            .resolve(ResolveFlag::RESOLVE_IN_ROOT | ResolveFlag::RESOLVE_NO_MAGICLINKS);
-        let fd = match openat2(root.as_fd(), path, how) {
-            Ok(fd) => fd,
-            Err(Errno::ENOENT) => return Ok(None),
-            Err(e) => return Err(e),
-        };
-        let stat = fstat(&fd)?;
-        Ok(Some(InRoot { fd, stat }))
+        Root::current()?.open(path)
     }
 
     /// `/proc/self/fd/N`: the name under which mount(2) reaches exactly this file.
@@ -67,8 +94,7 @@ impl InRoot {
 
     /// A character device `major:minor`?
     pub fn is_char_device(&self, major: u64, minor: u64) -> bool {
-        let rdev = self.stat.st_rdev;
-        self.kind() == SFlag::S_IFCHR && nix::sys::stat::major(rdev) == major && nix::sys::stat::minor(rdev) == minor
+        is_char_device(&self.stat, major, minor)
     }
 
     /// What is there, in words, for an error message.

@@ -21,7 +21,7 @@ use nix::sys::statvfs::{statvfs, FsFlags};
 
 use super::actions::MountCall;
 use super::error::RootfsError;
-use super::in_root::InRoot;
+use super::in_root::{self, InRoot, Root};
 use super::mounts::{existing_flags, mount, mount_at, mount_error};
 use super::options::propagation_flags;
 use crate::recorder;
@@ -89,16 +89,32 @@ fn origin_of(step: &FinishStep) -> (&str, &'static str) {
     }
 }
 
-/// The container's /dev/null, opened once for every mask and checked to be
-/// the null device: never the image's file or symlink of that name.
-pub type NullDevice = Option<InRoot>;
+/// What the steps share: the container's root, opened once, and its
+/// /dev/null, opened at the first mask and checked to be the null device —
+/// never the image's file or symlink of that name.
+pub struct Finishing {
+    root: Root,
+    null: Option<InRoot>,
+}
 
-/// Runs one step; `null` keeps the checked /dev/null between steps.
-pub fn apply_finish_step(step: &FinishStep, null: &mut NullDevice) -> Result<(), RootfsError> {
+impl Finishing {
+    pub fn new() -> Result<Finishing, RootfsError> {
+        let root = Root::current().map_err(|errno| RootfsError::Filesystem {
+            field: "linux.maskedPaths".into(),
+            action: "open",
+            path: "/".into(),
+            errno,
+        })?;
+        Ok(Finishing { root, null: None })
+    }
+}
+
+/// Runs one step.
+pub fn apply_finish_step(step: &FinishStep, at: &mut Finishing) -> Result<(), RootfsError> {
     let (origin, what) = origin_of(step);
     match step {
-        FinishStep::Mask { path, .. } => mask(origin, path, null),
-        FinishStep::ReadOnly { path, .. } => make_read_only(origin, path),
+        FinishStep::Mask { path, .. } => mask(origin, path, at),
+        FinishStep::ReadOnly { path, .. } => make_read_only(origin, path, &at.root),
         FinishStep::ReadOnlyRoot => {
             recorder::step("readonly", |a| {
                 a.str("path", "/");
@@ -117,8 +133,8 @@ pub fn apply_finish_step(step: &FinishStep, null: &mut NullDevice) -> Result<(),
 
 /// The path as an O_PATH descriptor, refusing a symlink of the image in its
 /// place; `None` when it does not exist (skipped, as runc does).
-fn open_target(origin: &str, what: &'static str, path: &Path) -> Result<Option<InRoot>, RootfsError> {
-    let opened = InRoot::open(path).map_err(|errno| RootfsError::Filesystem {
+fn open_target(root: &Root, origin: &str, what: &'static str, path: &Path) -> Result<Option<InRoot>, RootfsError> {
+    let opened = root.open(path).map_err(|errno| RootfsError::Filesystem {
         field: origin.into(),
         action: "open (inside the container, no magic links)",
         path: path.into(),
@@ -137,9 +153,9 @@ fn open_target(origin: &str, what: &'static str, path: &Path) -> Result<Option<I
 
 /// Hide `path`: a read-only tmpfs over a directory, the *checked* /dev/null
 /// over anything else; then look again that this is what is there now.
-fn mask(origin: &str, path: &Path, null: &mut NullDevice) -> Result<(), RootfsError> {
+fn mask(origin: &str, path: &Path, at: &mut Finishing) -> Result<(), RootfsError> {
     let what = "masked path";
-    let Some(target) = open_target(origin, what, path)? else { return Ok(()) };
+    let Some(target) = open_target(&at.root, origin, what, path)? else { return Ok(()) };
     let call = mask_call(path, target.is_dir());
     let how = if target.is_dir() { "read-only tmpfs" } else { "bind /dev/null" };
     recorder::step("mask", |a| {
@@ -148,15 +164,14 @@ fn mask(origin: &str, path: &Path, null: &mut NullDevice) -> Result<(), RootfsEr
     let fail = |e| mount_error(origin, what, &call, e);
     if target.is_dir() {
         mount_at(&call, call.source.as_deref(), &target.proc_path()).map_err(fail)?;
-        let now = InRoot::open(path).ok().flatten();
-        let read_only = statvfs(path).is_ok_and(|s| s.flags().contains(FsFlags::ST_RDONLY));
-        if !now.as_ref().is_some_and(InRoot::is_dir) || !read_only {
+        let is_dir = in_root::look(path).is_some_and(|s| s.st_mode & libc::S_IFMT == libc::S_IFDIR);
+        if !is_dir || !statvfs(path).is_ok_and(|s| s.flags().contains(FsFlags::ST_RDONLY)) {
             return Err(not_in_place(origin, what, path, "a read-only tmpfs"));
         }
     } else {
-        let null = checked_null(origin, null)?;
+        let null = checked_null(origin, at)?;
         mount_at(&call, Some(&null.proc_path()), &target.proc_path()).map_err(fail)?;
-        if !InRoot::open(path).ok().flatten().is_some_and(|now| now.is_char_device(1, 3)) {
+        if !in_root::look(path).is_some_and(|now| in_root::is_char_device(&now, 1, 3)) {
             return Err(not_in_place(origin, what, path, "the null device"));
         }
     }
@@ -165,31 +180,31 @@ fn mask(origin: &str, path: &Path, null: &mut NullDevice) -> Result<(), RootfsEr
 
 /// /dev/null as the container has it, once: it must be the character
 /// device 1:3 itself (glassbox made it, or the image's real node).
-fn checked_null<'a>(origin: &str, null: &'a mut NullDevice) -> Result<&'a InRoot, RootfsError> {
-    if null.is_none() {
+fn checked_null<'a>(origin: &str, at: &'a mut Finishing) -> Result<&'a InRoot, RootfsError> {
+    if at.null.is_none() {
         let path = Path::new("/dev/null");
-        let opened = InRoot::open(path).map_err(|errno| RootfsError::Filesystem {
+        let opened = at.root.open(path).map_err(|errno| RootfsError::Filesystem {
             field: origin.into(),
             action: "open",
             path: path.into(),
             errno,
         })?;
         match opened {
-            Some(dev) if dev.is_char_device(1, 3) => *null = Some(dev),
+            Some(dev) if dev.is_char_device(1, 3) => at.null = Some(dev),
             found => {
                 let found = found.map_or_else(|| "missing".into(), |dev| dev.describe(path));
                 return Err(RootfsError::NotTheNullDevice { origin: origin.into(), found });
             }
         }
     }
-    Ok(null.as_ref().expect("just set"))
+    Ok(at.null.as_ref().expect("just set"))
 }
 
 /// Bind `path` onto itself, then remount that bind read-only, keeping the
 /// nosuid/nodev/noexec it already had; then check it is read-only.
-fn make_read_only(origin: &str, path: &Path) -> Result<(), RootfsError> {
+fn make_read_only(origin: &str, path: &Path, root: &Root) -> Result<(), RootfsError> {
     let what = "read-only path";
-    let Some(target) = open_target(origin, what, path)? else { return Ok(()) };
+    let Some(target) = open_target(root, origin, what, path)? else { return Ok(()) };
     recorder::step("readonly", |a| {
         a.path("path", path);
     });
@@ -199,7 +214,7 @@ fn make_read_only(origin: &str, path: &Path) -> Result<(), RootfsError> {
     let bind = MountCall::bind(path, path, true);
     mount_at(&bind, Some(&at), &at).map_err(|e| mount_error(origin, what, &bind, e))?;
     // The bind is a new mount over the path: reach it by the path again.
-    let Some(bound) = open_target(origin, what, path)? else {
+    let Some(bound) = open_target(root, origin, what, path)? else {
         return Err(not_in_place(origin, what, path, "a read-only bind mount"));
     };
     let remount = MountCall::remount_bind(path, kept | MsFlags::MS_RDONLY);

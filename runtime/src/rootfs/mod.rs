@@ -118,9 +118,9 @@ pub fn enter(ctx: &RootfsContext, no_pivot: bool) -> Result<(), RootfsError> {
 /// After pivot_root: masked paths, read-only paths, a read-only root, and
 /// the final propagation of `/`.
 pub fn finish(ctx: &RootfsContext) -> Result<(), RootfsError> {
-    let mut null = None;
+    let mut finishing = masks::Finishing::new()?;
     for step in masks::plan_finish(ctx.spec)? {
-        masks::apply_finish_step(&step, &mut null)?;
+        masks::apply_finish_step(&step, &mut finishing)?;
     }
     Ok(())
 }
