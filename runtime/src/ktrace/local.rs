@@ -98,6 +98,17 @@ pub fn fork_helper(main: impl FnOnce(OwnedFd, File) -> i32) -> Result<(i32, Owne
     }
 }
 
+/// "tracing is unavailable: <why>", said once: the loader's own reasons
+/// already begin so.
+fn unavailable(why: &dyn std::fmt::Display) -> String {
+    let why = why.to_string();
+    if why.starts_with("tracing is unavailable") {
+        why
+    } else {
+        format!("tracing is unavailable: {why}")
+    }
+}
+
 fn tracer_main(req: &TraceRequest, runtime: u32, end: OwnedFd, mut told: File) -> i32 {
     if req.detached {
         detach();
@@ -106,7 +117,7 @@ fn tracer_main(req: &TraceRequest, runtime: u32, end: OwnedFd, mut told: File) -
     let mut tracer = match Tracer::load(&opts) {
         Ok(t) => t,
         Err(e) => {
-            let _ = write!(told, "Etracing is unavailable: {e}");
+            let _ = write!(told, "E{}", unavailable(&e));
             return 1;
         }
     };
@@ -115,7 +126,7 @@ fn tracer_main(req: &TraceRequest, runtime: u32, end: OwnedFd, mut told: File) -
     let slot = match claimed.and_then(|slot| tracer.follow(runtime, slot).map(|()| slot)) {
         Ok(slot) => slot,
         Err(e) => {
-            let _ = write!(told, "Etracing is unavailable: {e}");
+            let _ = write!(told, "E{}", unavailable(&e));
             return 1;
         }
     };
@@ -244,5 +255,15 @@ pub fn wait_done(told: &mut File, timeout: Duration) {
         if !matches!(told.read(&mut sink), Ok(n) if n > 0) {
             return;
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn why_tracing_is_unavailable_is_said_once() {
+        assert_eq!(super::unavailable(&"no BPF"), "tracing is unavailable: no BPF");
+        let already = "tracing is unavailable: loading eBPF programs needs root";
+        assert_eq!(super::unavailable(&already), already);
     }
 }
