@@ -9,7 +9,15 @@
 use std::fmt::Write;
 
 use glassbox_events::WallText;
-use glassbox_probes::{syscall_name, EventContext, SyscallRecord};
+use glassbox_probes::{syscall_name, Call, EventContext, SyscallRecord};
+
+/// Whether the line of `call` is one [`LineCache::syscall`] writes: one
+/// without decoded arguments. Not only a call without a detail record:
+/// clone, unshare, setns, prctl and seccomp are decoded from their numbers
+/// alone (the probes send no detail for them).
+pub fn fits(call: &Call) -> bool {
+    call.detail.is_none() && call.decoded().is_none()
+}
 
 /// What the lines of one session share: the container's name as JSON, and
 /// the wall-clock text of the current second.
@@ -56,6 +64,17 @@ impl LineCache {
 mod tests {
     use super::*;
     use glassbox_probes::{to_event, KernelRecord};
+
+    /// Found by fuzz/ (kernel_record): the writer took "no detail" for "no
+    /// decoded arguments", and unshare's flags never reached the record.
+    #[test]
+    fn a_call_decoded_from_its_numbers_alone_is_not_a_fast_line() {
+        let unshare =
+            SyscallRecord { nr: libc::SYS_unshare as u32, args: [0x2000000, 0, 0, 0, 0, 0], ..Default::default() };
+        assert!(!fits(&unshare.into()));
+        let read = SyscallRecord { nr: libc::SYS_read as u32, ..Default::default() };
+        assert!(fits(&read.into()));
+    }
 
     #[test]
     fn the_hand_written_line_is_the_serde_line() {
