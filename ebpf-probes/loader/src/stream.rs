@@ -73,8 +73,14 @@ impl RecordStream {
                 }
                 call.ns = self.namespaces.get(&call.tgid).copied();
             }
+            // A process's exit is reported when its main thread exits (tid
+            // = tgid = pid): nothing more comes about it, so what was kept
+            // for it goes — its parent, its namespaces, and a detail whose
+            // syscall record was lost (a full ring).
             KernelRecord::Exit { pid, .. } => {
+                self.parents.remove(pid);
                 self.namespaces.remove(pid);
+                self.details.remove(pid);
             }
             _ => {}
         }
@@ -126,5 +132,22 @@ mod tests {
 
         assert_eq!(stream.push(&[9, 0, 0, 0]), None);
         assert_eq!(stream.undecodable(), 1);
+    }
+
+    /// A tracer follows a shell loop for hours: what it remembers about a
+    /// process must go when the process does, or every fork ever seen
+    /// stays in memory.
+    #[test]
+    fn nothing_is_kept_about_a_process_that_exited() {
+        let mut stream = RecordStream::new();
+        for pid in 100..1100 {
+            stream.push(&process(RecordKind::Fork, pid, 10));
+            stream.push(&process(RecordKind::Exec, pid, 0));
+            let mut detail = crate::decoded::detail(165, &[b"/x"], 0, [0; 4]);
+            (detail.tid, detail.tgid) = (pid, pid);
+            stream.push(&bytes_of(&detail)); // its syscall record was lost
+            stream.push(&process(RecordKind::Exit, pid, pid));
+        }
+        assert_eq!((stream.parents.len(), stream.details.len(), stream.namespaces.len()), (0, 0, 0));
     }
 }
