@@ -280,6 +280,9 @@ fn ring_size(bytes: u32) -> u32 {
 }
 
 #[cfg(test)]
+mod capture_seeds;
+
+#[cfg(test)]
 mod tests {
     use super::*;
 
