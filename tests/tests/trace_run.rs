@@ -85,6 +85,14 @@ fn run_trace_writes_the_kernels_side_into_the_kept_record() {
     let init = forks[0].pid;
     assert!(execs(&events).contains(&(init, "/bin/sh".into())), "no exec of /bin/sh by the init {init}");
     assert!(syscalls_named(&events, "execve").iter().any(|e| e.pid == init), "the init's execve syscall is missing");
+    // A call decoded from its numbers alone (no detail record comes with
+    // unshare) keeps its decoded arguments in the record, as with a detail.
+    let unshares = syscalls_named(&events, "unshare");
+    assert!(
+        unshares.iter().any(|e| matches!(&e.kind,
+            Kind::Syscall { decoded: Some(d), .. } if d.get("flags").and_then(|f| f.as_str()) == Some("CLONE_NEWCGROUP"))),
+        "no unshare(CLONE_NEWCGROUP) with decoded flags in the record: {unshares:?}"
+    );
 
     let mut seqs: Vec<u64> = events.iter().map(|e| e.seq).collect();
     let n = seqs.len();

@@ -28,11 +28,19 @@ impl EventContext {
         let wall_offset_ns = ns(libc::CLOCK_REALTIME) - ns(libc::CLOCK_MONOTONIC);
         EventContext { container: container.to_string(), wall_offset_ns }
     }
+
+    /// The wall-clock time of monotonic `ts_ns`, in ns since the epoch. A
+    /// time no clock of this machine gives (a corrupt record's) is held at
+    /// the end of the range, never wrapped round (nor, in a debug build, a
+    /// panic on overflow).
+    pub fn wall_ns(&self, ts_ns: u64) -> i64 {
+        i64::try_from(ts_ns).unwrap_or(i64::MAX).saturating_add(self.wall_offset_ns)
+    }
 }
 
 /// The event for `rec`, numbered `seq` in its stream.
 pub fn to_event(rec: &KernelRecord, seq: u64, ctx: &EventContext) -> Event {
-    let wall = chrono::DateTime::from_timestamp_nanos(rec.ts_ns() as i64 + ctx.wall_offset_ns)
+    let wall = chrono::DateTime::from_timestamp_nanos(ctx.wall_ns(rec.ts_ns()))
         .to_rfc3339_opts(chrono::SecondsFormat::Nanos, true);
     let process = |change, ppid: Option<u32>, filename: Option<&String>, exit_code| Kind::Process {
         change,
@@ -187,6 +195,19 @@ mod tests {
             (v["type"].as_str(), v["change"].as_str(), v["ns"]["uts"].as_u64()),
             (Some("process"), Some("namespaces"), Some(1))
         );
+    }
+
+    /// Found by fuzz/ (kernel_record): a record's ts_ns is whatever the
+    /// ring held, and `ts_ns as i64 + offset` overflowed.
+    #[test]
+    fn a_time_from_a_corrupt_record_still_gets_a_wall_text() {
+        for ts_ns in [u64::MAX, i64::MAX as u64, i64::MAX as u64 + 1] {
+            let rec = KernelRecord::Exit { ts_ns, pid: 1, exit_code: None, cgroup_id: 0 };
+            assert_eq!(to_event(&rec, 0, &ctx()).wall, "2262-04-11T23:47:16.854775807Z", "{ts_ns}");
+        }
+        let before_the_epoch = EventContext { container: "c1".into(), wall_offset_ns: i64::MIN };
+        let rec = KernelRecord::Exit { ts_ns: 0, pid: 1, exit_code: None, cgroup_id: 0 };
+        assert!(to_event(&rec, 0, &before_the_epoch).wall.starts_with("1677-09-21T00:12:43"));
     }
 
     #[test]

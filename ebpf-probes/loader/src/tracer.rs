@@ -11,18 +11,18 @@
 //!  aggregate mode: sys_exit ──▶ STATS[nr] ──▶ tracer.summary()
 //! ```
 
-use std::collections::HashMap as StdHashMap;
 use std::os::fd::{AsRawFd, BorrowedFd};
 use std::path::{Path, PathBuf};
 
 use aya::maps::{MapData, MapError, PerCpuArray, RingBuf};
 use aya::programs::{RawTracePoint, TracePoint};
 use aya::{Ebpf, EbpfLoader};
-use glassbox_probes_common::{detail_names, globals, maps, DetailRecord, SyscallStats, TaskOffsets, MAX_SYSCALLS};
+use glassbox_probes_common::{detail_names, globals, maps, SyscallStats, TaskOffsets, MAX_SYSCALLS};
 
 use crate::error::{TraceError, Unavailable};
-use crate::record::{decode_any, Decoded, KernelRecord, NsInodes};
+use crate::record::KernelRecord;
 use crate::session::Sessions;
+use crate::stream::RecordStream;
 use crate::summary::SyscallSummary;
 use crate::tracefs;
 
@@ -66,15 +66,10 @@ pub struct Tracer {
     sessions: Sessions,
     /// The bpffs directory TRACED and OWNERS are pinned in (a hub's tracer).
     pinned: Option<PathBuf>,
-    /// child → parent, from the fork records seen, to give execs a ppid.
-    parents: StdHashMap<u32, u32>,
+    /// What earlier records say about later ones (details, parents, namespaces).
+    stream: RecordStream,
     ring_bytes: u32,
     aggregate: bool,
-    undecodable: u64,
-    /// Syscall details waiting for their syscall record, by tid.
-    details: StdHashMap<u32, Box<DetailRecord>>,
-    /// The namespaces each followed process was last seen in.
-    namespaces: StdHashMap<u32, NsInodes>,
     /// Why namespace records are off (no BTF), if they are.
     ns_unavailable: Option<String>,
 }
@@ -147,12 +142,9 @@ impl Tracer {
             ring,
             sessions,
             pinned: pin.map(Path::to_path_buf),
-            parents: StdHashMap::new(),
+            stream: RecordStream::new(),
             ring_bytes,
             aggregate: opts.aggregate,
-            undecodable: 0,
-            details: StdHashMap::new(),
-            namespaces: StdHashMap::new(),
             ns_unavailable,
         })
     }
@@ -192,47 +184,12 @@ impl Tracer {
         let mut out = Vec::new();
         // One pass in ring order: a detail comes right before its syscall,
         // and a thread's next detail may be in the same batch.
-        loop {
-            let (owner, decoded) = match self.ring.next() {
-                Some(item) => (crate::record_owner(&item), decode_any(&item)),
-                None => break,
-            };
-            match decoded {
-                Some(Decoded::Record(mut rec)) => {
-                    self.annotate(&mut rec);
-                    out.push((owner, rec));
-                }
-                Some(Decoded::Detail(d)) => {
-                    self.details.insert(d.tid, d);
-                }
-                None => self.undecodable += 1,
+        while let Some(item) = self.ring.next() {
+            if let Some(rec) = self.stream.push(&item) {
+                out.push((crate::record_owner(&item), rec));
             }
         }
         out
-    }
-
-    /// Fills in what one record cannot know alone: an exec's parent, a
-    /// syscall's detail and its process's namespaces.
-    fn annotate(&mut self, rec: &mut KernelRecord) {
-        match rec {
-            KernelRecord::Fork { parent, child, thread: false, .. } => {
-                self.parents.insert(*child, *parent);
-            }
-            KernelRecord::Exec { pid, ppid, .. } => *ppid = self.parents.get(pid).copied(),
-            KernelRecord::Namespaces { pid, inums, .. } => {
-                self.namespaces.insert(*pid, *inums);
-            }
-            KernelRecord::Syscall(call) => {
-                if self.details.get(&call.tid).is_some_and(|d| d.ts_ns == call.ts_ns) {
-                    call.detail = self.details.remove(&call.tid);
-                }
-                call.ns = self.namespaces.get(&call.tgid).copied();
-            }
-            KernelRecord::Exit { pid, .. } => {
-                self.namespaces.remove(pid);
-            }
-            _ => {}
-        }
     }
 
     /// Why namespace records are not sent (the kernel has no BTF), if so.
@@ -249,7 +206,7 @@ impl Tracer {
 
     /// Records read that this loader could not decode (should stay 0).
     pub fn undecodable(&self) -> u64 {
-        self.undecodable
+        self.stream.undecodable()
     }
 
     /// The ring buffer's real size (after rounding).
@@ -321,6 +278,9 @@ fn ring_size(bytes: u32) -> u32 {
     let page = (unsafe { libc::sysconf(libc::_SC_PAGESIZE) }).max(4096) as u32;
     bytes.max(page).checked_next_power_of_two().unwrap_or(1 << 31)
 }
+
+#[cfg(test)]
+mod capture_seeds;
 
 #[cfg(test)]
 mod tests {

@@ -129,7 +129,7 @@ fn strip_position(e: &serde_json::Error) -> String {
 
 /// runtime-spec versions follow SemVer; within major version 1 a newer minor
 /// may use fields we do not know, so only 1.0–1.2 are accepted.
-fn check_version(path: &Path, version: &str) -> Result<(), BundleError> {
+pub fn check_version(path: &Path, version: &str) -> Result<(), BundleError> {
     let bad = || BundleError::Version { path: path.to_path_buf(), version: version.to_string() };
     let core = version.split(['-', '+']).next().unwrap_or("");
     let mut parts = core.split('.').map(|p| p.parse::<u32>());
@@ -185,8 +185,9 @@ fn check_rootfs_place(path: PathBuf, rootfs: &Path, bundle: &Path) -> Result<(),
 
 /// Fields glassbox cannot honour on this kind of machine are refused, never
 /// silently ignored: a container without its AppArmor profile is a weaker
-/// container than the user asked for.
-fn check_supported(spec: &Spec) -> Result<(), BundleError> {
+/// container than the user asked for. Pure but for looking whether SELinux
+/// is on (public for fuzz/, which feeds it every config it can parse).
+pub fn check_supported(spec: &Spec) -> Result<(), BundleError> {
     let unsupported = |field, message: &str| Err(BundleError::Unsupported { field, message: message.into() });
     if let Some(p) = spec.process() {
         if p.apparmor_profile().as_deref().is_some_and(|s| !s.is_empty()) {

@@ -20,15 +20,16 @@ pub fn blkio_weight_to_io_weight(weight: u16) -> u64 {
 }
 
 /// runtime-spec's `memory.swap` is memory+swap (v1's memsw); v2's
-/// memory.swap.max is swap alone. `None` means "leave unset".
+/// memory.swap.max is swap alone. `None` means "leave unset". A negative
+/// value is "unlimited", as [`limit_value`] reads it (runtime-spec says -1).
 pub fn swap_to_v2(swap: i64, limit: Option<i64>) -> Result<Option<String>, String> {
     let limit = limit.unwrap_or(0);
     match (swap, limit) {
         // Unlimited memory and no swap setting: unlimited swap too, as v1 would.
-        (0, -1) => Ok(Some("max".into())),
-        (-1, _) => Ok(Some("max".into())),
+        (0, l) if l < 0 => Ok(Some("max".into())),
+        (s, _) if s < 0 => Ok(Some("max".into())),
         (0, _) => Ok(None),
-        (s, -1) => Ok(Some(s.to_string())),
+        (s, l) if l < 0 => Ok(Some(s.to_string())),
         (_, 0) => Err("memory.swap needs memory.limit on cgroup v2 (swap.max is computed as swap - limit)".into()),
         (s, l) if s < l => Err(format!("memory.swap ({s}) is memory+swap and must be >= memory.limit ({l})")),
         (s, l) => Ok(Some((s - l).to_string())),
@@ -86,6 +87,11 @@ mod tests {
         assert_eq!(swap_to_v2(300, Some(-1)).unwrap().as_deref(), Some("300"));
         assert!(swap_to_v2(50, Some(100)).is_err());
         assert!(swap_to_v2(50, None).is_err());
+        // Any negative value is "unlimited", as limit_value reads it; here
+        // i64::MAX - (-2) overflowed (seen while writing fuzz/'s config target).
+        assert_eq!(swap_to_v2(i64::MAX, Some(-2)).unwrap().as_deref(), Some("9223372036854775807"));
+        assert_eq!(swap_to_v2(-2, Some(100)).unwrap().as_deref(), Some("max"));
+        assert_eq!(swap_to_v2(0, Some(-5)).unwrap().as_deref(), Some("max"));
     }
 
     #[test]

@@ -8,9 +8,10 @@
 //! (see [`super::convert`]). A field one version does not have is refused
 //! with a line that says so, never dropped.
 
-use oci_spec::runtime::{LinuxBlockIo, LinuxCpu, LinuxMemory, LinuxResources};
+use oci_spec::runtime::{LinuxBlockIo, LinuxCpu, LinuxDeviceCgroup, LinuxMemory, LinuxResources};
 
 use super::convert::{blkio_weight_to_io_weight, cpu_max, cpu_shares_to_weight, limit_value, swap_to_v2};
+use crate::rootfs::devices::{MAX_MAJOR, MAX_MINOR};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum CgroupVersion {
@@ -64,6 +65,9 @@ impl Planner {
 /// Device rules are planned separately (v1 allowlist, v2 eBPF filter).
 pub fn plan_resources(resources: &LinuxResources, version: CgroupVersion) -> Result<Vec<CgroupWrite>, PlanError> {
     let mut p = Planner { v2: version == CgroupVersion::V2, writes: Vec::new() };
+    for (i, rule) in resources.devices().iter().flatten().enumerate() {
+        check_device_rule(i, rule)?;
+    }
     if let Some(m) = resources.memory() {
         plan_memory(&mut p, m)?;
     }
@@ -132,6 +136,27 @@ pub fn plan_resources(resources: &LinuxResources, version: CgroupVersion) -> Res
         }
     }
     Ok(p.writes)
+}
+
+/// A device rule's numbers must be device numbers, or -1 (or no field) for
+/// any: the v1 kernel parses them as 32-bit, the v2 filter compares 32-bit
+/// values, so a bigger one would name another device there, and a negative
+/// one other than -1 would silently widen the rule to every device.
+/// Checked with the other resources, before the rules are planned.
+fn check_device_rule(i: usize, rule: &LinuxDeviceCgroup) -> Result<(), PlanError> {
+    for (what, n, max) in [("major", rule.major(), MAX_MAJOR), ("minor", rule.minor(), MAX_MINOR)] {
+        match n {
+            None | Some(-1) => {}
+            Some(n) if (0..=max).contains(&n) => {}
+            Some(n) => {
+                return Err(PlanError {
+                    field: format!("devices[{i}].{what}"),
+                    message: format!("{n} is not a device {what}: 0–{max}, or -1 (or no field) for any"),
+                })
+            }
+        }
+    }
+    Ok(())
 }
 
 /// `memory.high` → "memory"; used to find the v1-style controller name.
@@ -403,5 +428,25 @@ mod tests {
             vec!["memory.limit_in_bytes = -1", "pids.max = max"]
         );
         assert_eq!(lines(&plan_resources(&r, CgroupVersion::V2).unwrap()), vec!["memory.max = max", "pids.max = max"]);
+    }
+
+    /// Seen while writing fuzz/'s config target: the v2 filter compared
+    /// `major as i32` (4294967297 became 1, /dev/mem's major), and any
+    /// negative number became "*", widening an allow rule to every device.
+    #[test]
+    fn device_rule_numbers_must_be_device_numbers() {
+        for (major, minor) in [("4294967297", "1"), ("4096", "1"), ("1", "1048576"), ("-2", "1"), ("1", "-7")] {
+            let r = resources(&format!(
+                r#"{{"devices": [{{"allow": true, "type": "c", "major": {major}, "minor": {minor}, "access": "rw"}}]}}"#
+            ));
+            for version in [CgroupVersion::V1, CgroupVersion::V2] {
+                let err = plan_resources(&r, version).unwrap_err().to_string();
+                assert!(err.starts_with("linux.resources.devices[0].m"), "{major}:{minor}: {err}");
+            }
+        }
+        let any = resources(
+            r#"{"devices": [{"allow": true, "type": "c", "major": -1, "access": "rw"}, {"allow": true, "type": "b", "major": 4095, "minor": 1048575}]}"#,
+        );
+        assert!(plan_resources(&any, CgroupVersion::V2).is_ok());
     }
 }

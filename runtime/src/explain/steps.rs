@@ -306,11 +306,16 @@ fn id_map(step: &Step) -> Option<Narration> {
     let numbers: Vec<u64> = line.split_whitespace().filter_map(|n| n.parse().ok()).collect();
     let &[inside, outside, count] = numbers.as_slice() else { return None };
     let what = if step.action == "uid_map" { "uid" } else { "gid" };
-    let meaning = if count == 1 {
-        format!("{what} {inside} inside is {what} {outside} on the host")
-    } else {
-        let last = |first: u64| first + count - 1;
-        format!("{what}s {inside}-{} inside are {outside}-{} on the host", last(inside), last(outside))
+    // The line is read back from a record, which says what glassbox wrote,
+    // not what the kernel took: a size of 0 (refused by the kernel) or
+    // numbers past the 32-bit ids must still make a sentence.
+    let meaning = match count {
+        0 => format!("a size 0 maps no {what} (the kernel refuses it)"),
+        1 => format!("{what} {inside} inside is {what} {outside} on the host"),
+        _ => {
+            let last = |first: u64| first.saturating_add(count - 1);
+            format!("{what}s {inside}-{} inside are {outside}-{} on the host", last(inside), last(outside))
+        }
     };
     let field = if what == "uid" { "linux.uidMappings[]" } else { "linux.gidMappings[]" };
     let narration = Narration::new(format!("{} \"{line}\" (inside outside count): {meaning}", step.action))

@@ -211,6 +211,12 @@ fn kernel_facts_are_stated_right() {
     let map = say(step(Stage::Idmap, "uid_map", json!({"file": "/proc/4242/uid_map", "line": "0 100000 65536"})));
     assert!(map.headline.contains("(inside outside count)"), "{}", map.headline);
     assert!(map.headline.contains("0-65535 inside are 100000-165535 on the host"), "{}", map.headline);
+    // Found by fuzz/ (event_line): a size of 0 made `first + count - 1` underflow.
+    let empty = say(step(Stage::Idmap, "gid_map", json!({"file": "/proc/4242/gid_map", "line": "0 10 0"})));
+    assert!(empty.headline.contains("size 0 maps no gid"), "{}", empty.headline);
+    let top =
+        say(step(Stage::Idmap, "uid_map", json!({"file": "/proc/1/uid_map", "line": "1 18446744073709551615 2"})));
+    assert!(top.headline.contains("are 18446744073709551615-18446744073709551615"), "{}", top.headline);
     let pivot = say(step(Stage::PivotRoot, "pivot_root", json!({"new_root": "/r", "put_old": "/r/.old"})));
     assert_eq!(pivot.syscall.as_deref(), Some("pivot_root(\"/r\", \"/r/.old\")"));
     let umount = say(step(Stage::PivotRoot, "umount", json!({"target": "/.old", "flags": "MNT_DETACH"})));

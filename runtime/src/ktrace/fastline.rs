@@ -9,7 +9,15 @@
 use std::fmt::Write;
 
 use glassbox_events::WallText;
-use glassbox_probes::{syscall_name, EventContext, SyscallRecord};
+use glassbox_probes::{syscall_name, Call, EventContext, SyscallRecord};
+
+/// Whether the line of `call` is one [`LineCache::syscall`] writes: one
+/// without decoded arguments. Not only a call without a detail record:
+/// clone, unshare, setns, prctl and seccomp are decoded from their numbers
+/// alone (the probes send no detail for them).
+pub fn fits(call: &Call) -> bool {
+    call.detail.is_none() && call.decoded().is_none()
+}
 
 /// What the lines of one session share: the container's name as JSON, and
 /// the wall-clock text of the current second.
@@ -28,7 +36,7 @@ impl LineCache {
     pub fn syscall(&mut self, out: &mut Vec<u8>, s: &SyscallRecord, seq: u64, ctx: &EventContext) {
         let mut line = String::with_capacity(256);
         let _ = write!(line, r#"{{"v":{},"seq":{seq},"ts_ns":{},"wall":""#, glassbox_events::SCHEMA_VERSION, s.ts_ns);
-        self.wall.push(&mut line, s.ts_ns as i64 + ctx.wall_offset_ns);
+        self.wall.push(&mut line, ctx.wall_ns(s.ts_ns));
         let _ = write!(
             line,
             r#"","container":{},"pid":{},"source":"kernel","type":"syscall","nr":{},"name":"#,
@@ -57,18 +65,30 @@ mod tests {
     use super::*;
     use glassbox_probes::{to_event, KernelRecord};
 
+    /// Found by fuzz/ (kernel_record): the writer took "no detail" for "no
+    /// decoded arguments", and unshare's flags never reached the record.
+    #[test]
+    fn a_call_decoded_from_its_numbers_alone_is_not_a_fast_line() {
+        let unshare =
+            SyscallRecord { nr: libc::SYS_unshare as u32, args: [0x2000000, 0, 0, 0, 0, 0], ..Default::default() };
+        assert!(!fits(&unshare.into()));
+        let read = SyscallRecord { nr: libc::SYS_read as u32, ..Default::default() };
+        assert!(fits(&read.into()));
+    }
+
     #[test]
     fn the_hand_written_line_is_the_serde_line() {
         let ctx = EventContext { container: "web-1".into(), wall_offset_ns: 1_700_000_000_123_456_789 };
         let mut cache = LineCache::new("web-1");
-        for (nr, ret) in [(165u32, 0i64), (0, -2), (9999, 1 << 40)] {
+        // u64::MAX: a corrupt record's time (found by fuzz/, kernel_record).
+        for (nr, ret, ts_ns) in [(165u32, 0i64, 5_000_000_999), (0, -2, 5_000_000_999), (9999, 1 << 40, u64::MAX)] {
             let s = SyscallRecord {
                 nr,
                 tid: 41,
                 tgid: 40,
                 args: [1, u64::MAX, 3, 0, 5, 6],
                 ret,
-                ts_ns: 5_000_000_999,
+                ts_ns,
                 latency_ns: 1_234,
                 ..Default::default()
             };

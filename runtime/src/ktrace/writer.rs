@@ -199,7 +199,7 @@ fn flush(session: &mut Session, maps: &mut Sessions, budget: usize) {
     for rec in session.waiting.drain(..n) {
         match &rec {
             // Calls with decoded arguments (the few that make a container) go the ordinary way.
-            KernelRecord::Syscall(call) if call.detail.is_none() => {
+            KernelRecord::Syscall(call) if super::fastline::fits(call) => {
                 session.lines.syscall(&mut lines, call, seq.next(), &session.ctx)
             }
             _ => lines.extend_from_slice(to_line(&to_event(&rec, seq.next(), &session.ctx)).as_bytes()),

@@ -25,6 +25,13 @@ use super::mounts::{mount, mount_error};
 use super::secure_path::ensure_in_rootfs;
 use super::symlinks::make_symlink;
 
+/// The largest device numbers there are: inside the kernel a dev_t has 12
+/// bits of major and 20 of minor (include/linux/kdev_t.h). A bigger number
+/// names no device — or another one, once makedev(3) and mknod(2) have cut
+/// it down to their bits — so it is refused.
+pub const MAX_MAJOR: i64 = (1 << 12) - 1;
+pub const MAX_MINOR: i64 = (1 << 20) - 1;
+
 /// The runtime-spec's default devices: (path, major, minor), all char, 0666.
 pub const DEFAULT_DEVICES: &[(&str, u64, u64)] = &[
     ("/dev/null", 1, 3),
@@ -108,10 +115,12 @@ pub fn plan_devices(spec: &Spec, in_user_namespace: bool) -> Result<Vec<DeviceAc
                 )))
             }
         };
-        let major = u64::try_from(d.major())
-            .map_err(|_| bad(format!("{}: major {} is negative", d.path().display(), d.major())))?;
-        let minor = u64::try_from(d.minor())
-            .map_err(|_| bad(format!("{}: minor {} is negative", d.path().display(), d.minor())))?;
+        let number = |what: &str, n: i64, max: i64| match u64::try_from(n) {
+            Ok(n) if n <= max as u64 => Ok(n),
+            _ => Err(bad(format!("{}: {what} {n} is not a device number (0–{max})", d.path().display()))),
+        };
+        let major = number("major", d.major(), MAX_MAJOR)?;
+        let minor = number("minor", d.minor(), MAX_MINOR)?;
         let node = NodeCall {
             path: Path::new("/").join(d.path()),
             kind,
@@ -272,5 +281,28 @@ mod tests {
             SpecBuilder::default().linux(LinuxBuilder::default().devices(vec![all]).build().unwrap()).build().unwrap();
         let err = plan_devices(&spec, false).unwrap_err().to_string();
         assert!(err.starts_with("linux.devices[0]: /dev/x: type \"a\""), "{err}");
+    }
+
+    /// Seen while writing fuzz/'s config target: nix's makedev keeps 12
+    /// bits of a major (and mknod(2) 32 of the whole), so 4294967297:1 made
+    /// a node for 1:1, /dev/mem.
+    #[test]
+    fn a_device_number_the_kernel_has_not_is_refused() {
+        let device = |major: i64, minor: i64| {
+            let d = LinuxDeviceBuilder::default()
+                .path("/dev/x")
+                .typ(LinuxDeviceType::C)
+                .major(major)
+                .minor(minor)
+                .build()
+                .unwrap();
+            let linux = LinuxBuilder::default().devices(vec![d]).build().unwrap();
+            plan_devices(&SpecBuilder::default().linux(linux).build().unwrap(), false)
+        };
+        for (major, minor) in [(4_294_967_297, 1), (4096, 0), (1, 1 << 20), (1, 4_294_967_299)] {
+            let err = device(major, minor).unwrap_err().to_string();
+            assert!(err.contains("is not a device number"), "{major}:{minor}: {err}");
+        }
+        assert!(device(4095, (1 << 20) - 1).is_ok());
     }
 }
