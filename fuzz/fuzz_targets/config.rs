@@ -16,7 +16,8 @@ use std::path::{Path, PathBuf};
 
 use glassbox::bundle::{check_supported, check_version, parse_config};
 use glassbox::cgroups::{cgroup_path, plan_device_rules_v1, plan_resources, CgroupVersion};
-use glassbox::namespaces::{id_map_lines, NamespacePlan};
+use glassbox::idmap::id_map_lines;
+use glassbox::namespaces::NamespacePlan;
 use glassbox::rootfs::devices::{plan_devices, DeviceAction};
 use glassbox::rootfs::mount_plan::{plan_mounts, CgroupEntry, CgroupLayout};
 use glassbox::rootfs::{masks::plan_finish, preparation_propagation};
