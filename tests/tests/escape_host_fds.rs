@@ -176,3 +176,22 @@ fn the_exec_child_holds_no_host_directory_and_is_closed_to_the_container() {
     assert_ok(&rt.delete_force(&id));
     rt.assert_clean(&id, &bundle);
 }
+
+/// `--preserve-fds` larger than what the caller has: the numbers it keeps
+/// may be the runtime's own. None of them may be a host directory in the
+/// init (seen from the host while it waits for `start`).
+#[test]
+fn a_large_preserve_fds_keeps_no_host_directory_in_the_init() {
+    let bundle = attack_bundle("true", |_| {});
+    let rt = Runtime::new();
+    let id = rt.id("esc-preserve");
+    assert_ok(&rt.create_with(&id, &bundle, &["--preserve-fds", "40"]));
+    let pid = rt.pid(&id);
+    for entry in std::fs::read_dir(format!("/proc/{pid}/fd")).unwrap().flatten() {
+        let target = std::fs::read_link(entry.path()).unwrap_or_default();
+        let is_dir = std::fs::metadata(entry.path()).is_ok_and(|m| m.is_dir());
+        assert!(!is_dir, "the init holds a directory: fd {:?} -> {}", entry.file_name(), target.display());
+    }
+    assert_ok(&rt.delete_force(&id));
+    rt.assert_clean(&id, &bundle);
+}

@@ -70,6 +70,10 @@ fn clone3(flags: CloneFlags, dir: &Path, child: impl FnOnce() -> i32) -> nix::Re
     let ret = unsafe { libc::syscall(libc::SYS_clone3, &mut args as *mut CloneArgs, std::mem::size_of::<CloneArgs>()) };
     match ret {
         0 => {
+            // The child's copy of the directory: a host directory, never to
+            // reach the container, even when a large --preserve-fds range
+            // would keep its number open (process/fds.rs).
+            drop(dir);
             let code = child();
             // SAFETY: leaving the child without running our frames' destructors.
             unsafe { libc::_exit(code) }
