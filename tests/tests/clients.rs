@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output};
 use std::time::{Duration, Instant};
 
-use glassbox_e2e::{glassbox_bin, require_root, Bundle};
+use glassbox_e2e::{glassbox_bin, require_root, unique_id, Bundle};
 
 fn run(cmd: &mut Command) -> Output {
     cmd.output().unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e}"))
@@ -246,6 +246,15 @@ impl Containerd {
 
 impl Drop for Containerd {
     fn drop(&mut self) {
+        // A test that failed half-way leaves its tasks: end them while the daemon still answers.
+        let listed = |what: &str| run(self.ctr().args([what, "ls", "-q"])).stdout;
+        for task in String::from_utf8_lossy(&listed("task")).split_whitespace() {
+            let _ = self.ctr().args(["task", "kill", "--all", "--signal", "SIGKILL", task]).output();
+            let _ = self.ctr().args(["task", "rm", "--force", task]).output();
+        }
+        for container in String::from_utf8_lossy(&listed("containers")).split_whitespace() {
+            let _ = self.ctr().args(["containers", "rm", container]).output();
+        }
         let _ = self.daemon.kill();
         let _ = self.daemon.wait();
         // The shims outlive the daemon by design; they exit once their tasks are gone.
@@ -299,4 +308,84 @@ fn containerd_runs_a_task_through_the_runc_shim() {
     let left = ok(ctrd.ctr().args(["task", "ls", "-q"]));
     assert!(left.trim().is_empty(), "no task left: {left}");
     assert!(!Path::new("/sys/fs/cgroup/pids/glassbox-test/long").exists());
+}
+
+/// Wait until `ctr task ls` shows `task` with `status` (RUNNING, PAUSED, STOPPED).
+fn wait_task_status(ctrd: &Containerd, task: &str, status: &str) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let ls = ok(ctrd.ctr().args(["task", "ls"]));
+        if ls.lines().any(|l| l.split_whitespace().next() == Some(task) && l.contains(status)) {
+            return;
+        }
+        assert!(Instant::now() < deadline, "task {task} never became {status}:\n{ls}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// What the engines tripped on (issue 17): SIGKILL to a paused task must
+/// kill it (a frozen process cannot die until thawed), and `kill`,
+/// `kill --all` and `rm --force` of a task whose process has exited must
+/// succeed, as they do with runc.
+#[test]
+fn containerd_kills_paused_and_stopped_tasks() {
+    require_root();
+    let ctrd = Containerd::start();
+    let image = ctrd.import_busybox();
+    let bin = glassbox_bin();
+    // Unique: the shim keeps every namespace's tasks under one /run/containerd/runc/glassbox-test.
+    let (done, paused) = (unique_id("done"), unique_id("paused"));
+    let (done, paused) = (done.as_str(), paused.as_str());
+
+    ok(ctrd.ctr().arg("run").arg("--runc-binary").arg(&bin).arg("-d").arg(&image).arg(done).args(["true"]));
+    wait_task_status(&ctrd, done, "STOPPED");
+    // The shim answers a plain kill itself, as it does with runc: the process is gone.
+    let plain = run(ctrd.ctr().args(["task", "kill", "--signal", "SIGKILL", done]));
+    let said = String::from_utf8_lossy(&plain.stderr);
+    assert!(plain.status.success() || said.contains("process already finished"), "{said}");
+    ok(ctrd.ctr().args(["task", "kill", "--all", "--signal", "SIGKILL", done]));
+    ok(ctrd.ctr().args(["task", "rm", "--force", done]));
+    ok(ctrd.ctr().args(["containers", "rm", done]));
+
+    ok(ctrd.ctr().arg("run").arg("--runc-binary").arg(&bin).arg("-d").arg(&image).arg(paused).args(["sleep", "300"]));
+    ok(ctrd.ctr().args(["task", "pause", paused]));
+    wait_task_status(&ctrd, paused, "PAUSED");
+    ok(ctrd.ctr().args(["task", "kill", "--signal", "SIGKILL", paused]));
+    wait_task_status(&ctrd, paused, "STOPPED");
+    ok(ctrd.ctr().args(["task", "rm", paused]));
+    ok(ctrd.ctr().args(["containers", "rm", paused]));
+    let left = ok(ctrd.ctr().args(["task", "ls", "-q"]));
+    assert!(left.trim().is_empty(), "no task left: {left}");
+    for task in [paused, done] {
+        assert!(!Path::new("/sys/fs/cgroup/pids/glassbox-test").join(task).exists(), "{task}'s cgroup is gone");
+        // glassbox keeps the record of each removed container beside the shim's state: these were ours.
+        let _ = std::fs::remove_file(format!("/run/containerd/runc/glassbox-test/.events/{task}.jsonl"));
+    }
+}
+
+/// `podman kill` of a paused container: with glassbox it used to time out
+/// after 5 s (the SIGKILL waited for a resume that never came).
+#[test]
+fn podman_kills_a_paused_container() {
+    require_root();
+    let podman = Podman::new();
+    let image = podman.import_busybox();
+    let before = libpod_cgroups();
+    ok(podman
+        .cmd()
+        .arg("run")
+        .arg("-d")
+        .arg("--name")
+        .arg("gbpaused")
+        .args(podman.run_args())
+        .arg(&image)
+        .args(["sleep", "300"]));
+    ok(podman.cmd().args(["pause", "gbpaused"]));
+    let started = Instant::now();
+    ok(podman.cmd().args(["kill", "gbpaused"]));
+    assert!(started.elapsed() < Duration::from_secs(4), "podman kill took {:?}", started.elapsed());
+    let state = ok(podman.cmd().args(["inspect", "--format", "{{.State.Status}}", "gbpaused"]));
+    assert!(matches!(state.trim(), "exited" | "stopped"), "{state}");
+    ok(podman.cmd().args(["rm", "gbpaused"]));
+    assert_eq!(libpod_cgroups(), before, "podman's container cgroups are gone");
 }
