@@ -13,7 +13,9 @@
 //!    back to what config.json asked (the init lent it its permitted set
 //!    through the ambient set: `CapsToCarry` in sealed_exec.rs);
 //! 2. it marks the report descriptor close-on-exec, so a successful execve
-//!    closes it (the runtime reads end-of-file: the program runs);
+//!    closes it (the runtime reads end-of-file: the program runs) — or, if
+//!    the container's seccomp filter refuses fcntl(2), closes it at once
+//!    and reports on stderr instead;
 //! 3. if execve fails, it writes why to that descriptor (`exec`, then the
 //!    reason: what `glassbox start` reads from exec.fifo) or else one line to
 //!    stderr, and exits 127 (not found) or 126 (found, not runnable), as a
@@ -34,6 +36,7 @@ const NAME: &[u8] = b"glassbox-exec";
 #[cfg(target_arch = "x86_64")]
 mod nr {
     pub const WRITE: usize = 1;
+    pub const CLOSE: usize = 3;
     pub const FCNTL: usize = 72;
     pub const CAPGET: usize = 125;
     pub const CAPSET: usize = 126;
@@ -44,6 +47,7 @@ mod nr {
 #[cfg(target_arch = "aarch64")]
 mod nr {
     pub const WRITE: usize = 64;
+    pub const CLOSE: usize = 57;
     pub const FCNTL: usize = 25;
     pub const CAPGET: usize = 90;
     pub const CAPSET: usize = 91;
@@ -154,8 +158,8 @@ fn put_back(inheritable: u64, ambient: u64) -> Result<(), (&'static [u8], usize)
 /// The errno names execve(2) gives, for the report line.
 fn errno_name(errno: usize) -> &'static [u8] {
     match errno {
-        1 => b"EPERM",
-        2 => b"ENOENT (no such file)",
+        1 => b"EPERM (operation not permitted)",
+        2 => b"ENOENT (no such file or directory)",
         5 => b"EIO",
         7 => b"E2BIG (arguments and environment too large)",
         8 => b"ENOEXEC (not an executable format this kernel runs)",
@@ -195,11 +199,11 @@ unsafe extern "C" fn start(sp: *const usize) -> ! {
     }
     // Where to say why the exec failed: the descriptor glassbox gave
     // (exec.fifo, read by `glassbox start`: "<stage>\n<reason>"), else stderr.
-    let report = match arg(*argv.add(1)) {
+    let mut report = match arg(*argv.add(1)) {
         b"-" => 2,
         fd => parse(fd, 10).unwrap_or(2) as usize,
     };
-    let stage: &[u8] = if report == 2 { b"glassbox-exec: " } else { b"exec\n" };
+    let mut stage: &[u8] = if report == 2 { b"glassbox-exec: " } else { b"exec\n" };
     let caps = arg(*argv.add(2));
     if caps != b"-" {
         let slash = caps.iter().position(|b| *b == b'/').unwrap_or(caps.len());
@@ -210,7 +214,14 @@ unsafe extern "C" fn start(sp: *const usize) -> ! {
         };
         if let Some((call, errno)) = failed {
             let mut digits = [0u8; 20];
-            let line = [stage, b"putting the capability sets back: ", call, b": errno ", decimal(errno, &mut digits), b"\n"];
+            let line = [
+                stage,
+                b"putting the capability sets back: ",
+                call,
+                b": errno ",
+                decimal(errno, &mut digits),
+                b" (a seccomp profile with noNewPrivileges must allow capget, capset and prctl for this user)\n",
+            ];
             for piece in line {
                 write(report, piece);
             }
@@ -219,8 +230,14 @@ unsafe extern "C" fn start(sp: *const usize) -> ! {
     }
     const F_SETFD: usize = 2;
     const FD_CLOEXEC: usize = 1;
-    if report != 2 {
-        syscall(nr::FCNTL, report, F_SETFD, FD_CLOEXEC, 0);
+    // A seccomp filter loaded last is already in force here, and may
+    // refuse fcntl(2). Without the flag the program would hold the report
+    // descriptor open and `start` would wait until it exits; so let go of
+    // it instead: `start` returns now, and a failing execve says why on
+    // stderr (and in the exit status).
+    if report != 2 && syscall(nr::FCNTL, report, F_SETFD, FD_CLOEXEC, 0) < 0 {
+        syscall(nr::CLOSE, report, 0, 0, 0);
+        (report, stage) = (2, b"glassbox-exec: ");
     }
     let path = *argv.add(3);
     let ret = syscall(nr::EXECVE, path as usize, argv.add(4) as usize, envp as usize, 0);

@@ -389,3 +389,35 @@ fn podman_kills_a_paused_container() {
     ok(podman.cmd().args(["rm", "gbpaused"]));
     assert_eq!(libpod_cgroups(), before, "podman's container cgroups are gone");
 }
+
+/// podman reads the runtime's message to choose its own exit status: 127
+/// for "executable file not found in" / "no such file or directory", 126
+/// for "permission denied". With runc a missing command gives 127 and a
+/// file that is not executable 126, for `podman run` and `podman exec`.
+#[test]
+fn podman_exits_127_or_126_when_the_program_cannot_be_run() {
+    require_root();
+    let podman = Podman::new();
+    let image = podman.import_busybox();
+    let cases = [("nosuch", 127), ("/no/such/file", 127), ("/etc/passwd", 126)];
+    for (program, want) in cases {
+        let out = run(podman.cmd().arg("run").arg("--rm").args(podman.run_args()).arg(&image).arg(program));
+        let said = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(want), "podman run {program}: {said}");
+    }
+    ok(podman
+        .cmd()
+        .arg("run")
+        .arg("-d")
+        .arg("--name")
+        .arg("gbnoexec")
+        .args(podman.run_args())
+        .arg(&image)
+        .args(["sleep", "300"]));
+    for (program, want) in cases {
+        let out = run(podman.cmd().args(["exec", "gbnoexec", program]));
+        let said = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(want), "podman exec {program}: {said}");
+    }
+    ok(podman.cmd().args(["rm", "--force", "--time", "0", "gbnoexec"]));
+}

@@ -69,8 +69,14 @@ fn missing_config_json() {
 
 #[test]
 fn executable_not_found_in_the_rootfs() {
+    // `create` fails with 1, as runc's does; `run` exits 127 as a shell
+    // would (tests/tests/not_runnable.rs).
     let bundle = Bundle::busybox(&["/bin/no-such-program"]);
-    create_fails_naming(&bundle, "noexe", &["/bin/no-such-program"]);
+    let rt = Runtime::new();
+    let id = rt.id("noexe");
+    let err = assert_fails(&rt.create(&id, &bundle));
+    assert!(err.contains("/bin/no-such-program"), "the error should name the program: {err}");
+    rt.assert_clean(&id, &bundle);
 }
 
 #[test]

@@ -10,9 +10,11 @@ use std::os::unix::fs::PermissionsExt;
 use glassbox_e2e::*;
 
 /// create succeeds, start fails naming `needles`, the container is then
-/// stopped and deletes cleanly; `run` fails alike and leaves nothing.
+/// stopped and deletes cleanly; `run` fails alike — exiting `run_status`,
+/// the init's own: 126 or 127 when the program could not be run — and
+/// leaves nothing.
 #[track_caller]
-fn start_fails_naming(bundle: &Bundle, name: &str, needles: &[&str]) {
+fn start_fails_naming(bundle: &Bundle, name: &str, needles: &[&str], run_status: i32) {
     let rt = Runtime::new();
     let id = rt.id(name);
     assert_ok(&rt.create(&id, bundle));
@@ -24,7 +26,9 @@ fn start_fails_naming(bundle: &Bundle, name: &str, needles: &[&str]) {
     for detached in [false, true] {
         let id = rt.id(name);
         let out = if detached { rt.run_detached(&id, bundle) } else { rt.run(&id, bundle) };
-        let err = assert_fails(&out);
+        let err = stderr(&out);
+        assert_eq!(out.status.code(), Some(run_status), "run (detached: {detached}): {err}");
+        assert_eq!(err.trim().lines().count(), 1, "one line on stderr: {err}");
         refused::assert_names(&err, needles, if detached { "run -d" } else { "run" });
         rt.assert_clean(&id, bundle);
     }
@@ -36,7 +40,7 @@ fn a_missing_start_container_hook_fails_start() {
     // the container's, so it cannot be looked for before.
     let bundle = Bundle::busybox(&["true"]);
     bundle.config_mut(|v| spec::add_hook(v, "startContainer", "/no/such/hook", &["hook"]));
-    start_fails_naming(&bundle, "nohook", &["could not be started", "hooks.startContainer[0]", "/no/such/hook"]);
+    start_fails_naming(&bundle, "nohook", &["could not be started", "hooks.startContainer[0]", "/no/such/hook"], 1);
 }
 
 #[test]
@@ -46,7 +50,8 @@ fn an_execve_failure_fails_start() {
     let path = bundle.rootfs().join("bin/not-a-program");
     std::fs::write(&path, "neither ELF nor #!\n").unwrap();
     std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
-    start_fails_naming(&bundle, "enoexec", &["could not be started", "execve", "/bin/not-a-program", "ENOEXEC"]);
+    let needles = ["could not be started", "execve", "/bin/not-a-program", "ENOEXEC"];
+    start_fails_naming(&bundle, "enoexec", &needles, 126);
 }
 
 #[test]

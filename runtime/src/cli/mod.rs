@@ -1,6 +1,7 @@
 //! The command line, shaped like runc's so that containerd, podman and CRI
 //! can call glassbox in its place: the same verbs, flags and exit codes
-//! (0 on success, 1 on any error, the container's own code for `run`/`exec`).
+//! (0 on success, 1 on any error, the container's own code for `run`/`exec`
+//! — and, as a shell gives, 127 or 126 when they cannot run the program).
 
 pub mod args;
 pub mod features;
@@ -38,11 +39,17 @@ pub fn main() -> i32 {
         eprintln!("glassbox: error: {e}");
         return 1;
     }
+    // `run` and `exec` exit as the process did when it could not run the
+    // program: 127 (not found) or 126 (not executable), as a shell does.
+    let passes_status = matches!(cli.command, Command::Run(_) | Command::Exec(_));
     match dispatch(cli) {
         Ok(code) => code,
         Err(e) => {
             log::error(&one_line(&e));
-            1
+            match e.downcast_ref::<crate::container::ContainerError>() {
+                Some(e) if passes_status => e.exit_code(),
+                _ => 1,
+            }
         }
     }
 }

@@ -342,12 +342,13 @@ fn check_console_options(bundle: &Bundle, console: &ConsoleHandling) -> Result<(
 /// Receive the next message from the init; a `Failed` becomes the error the
 /// user sees, naming the stage. Returns the descriptor riding on it.
 fn expect(init: &SpawnedInit, id: &str, ok: impl Fn(&FromInit) -> bool) -> Result<Option<OwnedFd>, ContainerError> {
-    let failed = |stage: String, message: String| ContainerError::Init { id: id.into(), stage, message };
+    let failed =
+        |stage: String, message: String, exit_code| ContainerError::Init { id: id.into(), stage, message, exit_code };
     match init.channel.recv::<FromInit>() {
-        Ok((FromInit::Failed { stage, message }, _)) => Err(failed(stage, message)),
+        Ok((FromInit::Failed { stage, message, exit_code }, _)) => Err(failed(stage, message, exit_code)),
         Ok((m, fd)) if ok(&m) => Ok(fd),
-        Ok((m, _)) => Err(failed("protocol".into(), format!("unexpected message {m:?}"))),
-        Err(e) => Err(failed("init".into(), format!("{e}; {}", how_it_ended(init.pid)))),
+        Ok((m, _)) => Err(failed("protocol".into(), format!("unexpected message {m:?}"), 1)),
+        Err(e) => Err(failed("init".into(), format!("{e}; {}", how_it_ended(init.pid)), 1)),
     }
 }
 

@@ -86,9 +86,9 @@ impl Container {
                         None => console = Some(master),
                     },
                     Ok((FromInit::Ready, _)) => break,
-                    Ok((FromInit::Failed { stage, message }, _)) => {
+                    Ok((FromInit::Failed { stage, message, exit_code }, _)) => {
                         let _ = nix::sys::wait::waitpid(child.pid, None);
-                        return Err(ContainerError::Exec { id: self.state.id.clone(), stage, message });
+                        return Err(ContainerError::Exec { id: self.state.id.clone(), stage, message, exit_code });
                     }
                     Ok((other, _)) => return Err(kill_child(ContainerError::Usage(format!("unexpected {other:?}")))),
                     Err(e) => return Err(kill_child(e.into())),
@@ -105,12 +105,12 @@ impl Container {
             // answers: a failure there is still ours to report.
             match child.channel.recv::<FromInit>() {
                 Ok((FromInit::Released, _)) => {}
-                Ok((FromInit::Failed { stage, message }, _)) => {
+                Ok((FromInit::Failed { stage, message, exit_code }, _)) => {
                     let _ = nix::sys::wait::waitpid(child.pid, None);
                     if let Some(pid_file) = &opts.pid_file {
                         let _ = std::fs::remove_file(pid_file);
                     }
-                    return Err(ContainerError::Exec { id: self.state.id.clone(), stage, message });
+                    return Err(ContainerError::Exec { id: self.state.id.clone(), stage, message, exit_code });
                 }
                 Ok((other, _)) => return Err(kill_child(ContainerError::Usage(format!("unexpected {other:?}")))),
                 Err(e) => return Err(kill_child(e.into())),

@@ -52,12 +52,15 @@ pub enum ContainerError {
     Terminal(#[from] crate::terminal::TerminalError),
     #[error(transparent)]
     Signal(#[from] crate::signals::SignalError),
+    /// `exit_code`, here and below: what the process that failed exited
+    /// with, which `run` and `exec` pass on (127 or 126: the program
+    /// cannot be run, see [`crate::process::program`]).
     #[error("container {id:?} could not be made: stage {stage} failed: {message}")]
-    Init { id: String, stage: String, message: String },
+    Init { id: String, stage: String, message: String, exit_code: i32 },
     #[error("container {id:?} could not be started: stage {stage} failed: {message}")]
-    Start { id: String, stage: String, message: String },
+    Start { id: String, stage: String, message: String, exit_code: i32 },
     #[error("exec in container {id:?} failed: stage {stage}: {message}")]
-    Exec { id: String, stage: String, message: String },
+    Exec { id: String, stage: String, message: String, exit_code: i32 },
     #[error("container {id:?} has no cgroup (it was made without root, and no cgroup was delegated): {what}")]
     NoCgroup { id: String, what: &'static str },
     #[error("container {id:?} is {status}: {what}")]
@@ -66,6 +69,19 @@ pub enum ContainerError {
     Io { what: &'static str, path: PathBuf, source: std::io::Error },
     #[error("{0}")]
     Usage(String),
+}
+
+impl ContainerError {
+    /// The exit status `run` and `exec` give for this error: the failed
+    /// process's own (127, 126: the program cannot be run), else 1.
+    pub fn exit_code(&self) -> i32 {
+        match self {
+            ContainerError::Init { exit_code, .. }
+            | ContainerError::Start { exit_code, .. }
+            | ContainerError::Exec { exit_code, .. } => *exit_code,
+            _ => 1,
+        }
+    }
 }
 
 /// An existing container, its directory locked while this value lives.

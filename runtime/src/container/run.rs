@@ -3,6 +3,7 @@
 //! status is the container's, or 128+N when signal N killed it.
 
 use std::os::fd::{AsFd, OwnedFd};
+use std::time::{Duration, Instant};
 
 use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 use nix::sys::signal::{kill, SigSet, SigmaskHow, Signal};
@@ -31,6 +32,7 @@ impl Container {
             return match c.start() {
                 Ok(()) => Ok(0),
                 Err(e) => {
+                    let e = with_init_status(e, Pid::from_raw(c.state.pid));
                     let _ = c.delete(true);
                     Err(e)
                 }
@@ -56,6 +58,7 @@ impl Container {
         let (mut c, console) = Container::create(paths, &create)?;
         crate::fault::point("run:created");
         if let Err(e) = c.start() {
+            let e = with_init_status(e, Pid::from_raw(c.state.pid));
             let _ = c.delete(true);
             return Err(e);
         }
@@ -79,6 +82,23 @@ impl Container {
         deleted?;
         Ok(exit_status_code(status))
     }
+}
+
+/// A `start` that failed after the init was let go (a startContainer hook,
+/// the seccomp filter, execve itself): the init, our child, has said why
+/// and is exiting — with 127 or 126 from glassbox-exec when the program
+/// could not be run. Its status is what `run` returns.
+fn with_init_status(e: ContainerError, init: Pid) -> ContainerError {
+    let ContainerError::Start { id, stage, message, .. } = e else { return e };
+    let deadline = Instant::now() + Duration::from_secs(1);
+    let exit_code = loop {
+        match waitpid(init, Some(WaitPidFlag::WNOHANG)) {
+            Ok(WaitStatus::Exited(_, code)) => break code,
+            Ok(WaitStatus::StillAlive) if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(1)),
+            _ => break 1,
+        }
+    };
+    ContainerError::Start { id, stage, message, exit_code }
 }
 
 /// The `exit` stage: the status `run` returns and the signal, if one

@@ -51,7 +51,7 @@ impl Container {
             .and_then(|_| fifo.read_to_end(&mut said))
             .map_err(|source| ContainerError::Io { what: "reading exec.fifo", path: fifo_path, source })?;
         if let Some((stage, message)) = exec_failure(&said) {
-            return Err(ContainerError::Start { id: self.state.id.clone(), stage, message });
+            return Err(ContainerError::Start { id: self.state.id.clone(), stage, message, exit_code: 1 });
         }
         self.run_poststart_hooks();
         Ok(())

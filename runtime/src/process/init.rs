@@ -6,19 +6,19 @@
 //! code, and it never panics across the clone boundary.
 
 use std::convert::Infallible;
-use std::ffi::CString;
 use std::fs::OpenOptions;
 use std::io::Write;
 use std::os::fd::{AsRawFd, RawFd};
 use std::os::unix::fs::OpenOptionsExt;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
-use glassbox_events::{Stage, StepArgs};
+use glassbox_events::Stage;
 use nix::sys::signal::{signal, sigprocmask, SigHandler, SigSet, SigmaskHow, Signal};
 use oci_spec::runtime::{LinuxNamespaceType, LinuxPersonality, LinuxSeccomp, Process, Spec};
 
 use crate::recorder::{step, Recorder};
 
+use super::program::ExecTarget;
 use super::protocol::{Channel, FromInit, FromRuntime};
 use super::sealed_exec::{CapsToCarry, SealedExec};
 use super::spawn::InitOptions;
@@ -38,6 +38,19 @@ pub struct InitContext<'a> {
 pub struct StepError {
     pub stage: &'static str,
     pub message: String,
+    /// The status the failing process exits with: the shell's 127 or 126
+    /// when the program cannot be run ([`program`](super::program)), else 1.
+    pub exit_code: i32,
+}
+
+impl StepError {
+    pub fn new(stage: &'static str, message: impl Into<String>) -> StepError {
+        StepError { stage, message: message.into(), exit_code: 1 }
+    }
+
+    pub fn with_exit_code(self, exit_code: i32) -> StepError {
+        StepError { exit_code, ..self }
+    }
 }
 
 impl std::fmt::Display for StepError {
@@ -53,7 +66,7 @@ pub trait InStage<T> {
 
 impl<T, E: std::fmt::Display> InStage<T> for Result<T, E> {
     fn in_stage(self, stage: &'static str) -> Result<T, StepError> {
-        self.map_err(|e| StepError { stage, message: e.to_string() })
+        self.map_err(|e| StepError::new(stage, e.to_string()))
     }
 }
 
@@ -69,16 +82,19 @@ pub fn container_init(ctx: &InitContext) -> isize {
     let err = match outcome {
         Ok(Err(e)) => e,
         Ok(Ok(never)) => match never {},
-        Err(_) => StepError { stage: "init", message: "the init panicked (a glassbox bug)".into() },
+        Err(_) => StepError::new("init", "the init panicked (a glassbox bug)"),
     };
     // The record first: once the runtime hears of the failure it removes the state dir.
     ctx.opts.recorder.flush();
     let message = bounded_line(&err.message);
     match start {
         Some(fifo) => tell_start(fifo, err.stage, &message),
-        None => drop(ctx.channel.send(&FromInit::Failed { stage: err.stage.into(), message })),
+        None => {
+            let failed = FromInit::Failed { stage: err.stage.into(), message, exit_code: err.exit_code };
+            drop(ctx.channel.send(&failed))
+        }
     }
-    1
+    err.exit_code as isize
 }
 
 /// Nothing of the host may stay open in a process that will enter the
@@ -300,7 +316,7 @@ pub(super) fn reset_signals() -> Result<(), StepError> {
 pub(super) fn wait_for_go(channel: &Channel) -> Result<(), StepError> {
     match channel.recv::<FromRuntime>().in_stage("namespaces")? {
         (FromRuntime::Go, _) => Ok(()),
-        (other, _) => Err(StepError { stage: "namespaces", message: format!("expected Go, got {other:?}") }),
+        (other, _) => Err(StepError::new("namespaces", format!("expected Go, got {other:?}"))),
     }
 }
 
@@ -346,10 +362,10 @@ fn join_new_session_keyring() -> Result<(), StepError> {
     let err = std::io::Error::last_os_error();
     // Kernels without keyrings say ENOSYS: nothing to isolate then.
     if rc < 0 && err.raw_os_error() != Some(libc::ENOSYS) {
-        return Err(StepError {
-            stage: "namespaces",
-            message: format!("keyctl(KEYCTL_JOIN_SESSION_KEYRING): {err} (use --no-new-keyring to skip)"),
-        });
+        return Err(StepError::new(
+            "namespaces",
+            format!("keyctl(KEYCTL_JOIN_SESSION_KEYRING): {err} (use --no-new-keyring to skip)"),
+        ));
     }
     if rc >= 0 {
         step("keyring", |_| {});
@@ -363,7 +379,7 @@ fn let_runtime_run_create_hooks(ctx: &InitContext) -> Result<String, StepError> 
     ctx.channel.send_then_flush(&FromInit::MountsDone).in_stage("hooks")?;
     match ctx.channel.recv::<FromRuntime>().in_stage("hooks")? {
         (FromRuntime::HooksDone { state_json }, _) => Ok(state_json),
-        (other, _) => Err(StepError { stage: "hooks", message: format!("expected HooksDone, got {other:?}") }),
+        (other, _) => Err(StepError::new("hooks", format!("expected HooksDone, got {other:?}"))),
     }
 }
 
@@ -416,10 +432,10 @@ fn set_hostname(spec: &Spec) -> Result<(), StepError> {
         // SAFETY: a valid pointer and length for the duration of the call.
         let rc = unsafe { libc::setdomainname(name.as_ptr().cast(), name.len()) };
         if rc != 0 {
-            return Err(StepError {
-                stage: "hostname",
-                message: format!("setdomainname({name:?}): {}", std::io::Error::last_os_error()),
-            });
+            return Err(StepError::new(
+                "hostname",
+                format!("setdomainname({name:?}): {}", std::io::Error::last_os_error()),
+            ));
         }
         step("setdomainname", |a| {
             a.str("name", name);
@@ -437,10 +453,10 @@ fn write_sysctls(spec: &Spec) -> Result<(), StepError> {
     keys.sort();
     for (key, value) in keys {
         let file = PathBuf::from("/proc/sys").join(key.replace('.', "/"));
-        std::fs::write(&file, &value).map_err(|e| StepError {
-            stage: "sysctl",
-            message: format!("linux.sysctl {key:?} = {value:?}: writing {}: {e} (is it a namespaced sysctl, and is its namespace new?)", file.display()),
-        })?;
+        std::fs::write(&file, &value).map_err(|e| StepError::new(
+            "sysctl",
+            format!("linux.sysctl {key:?} = {value:?}: writing {}: {e} (is it a namespaced sysctl, and is its namespace new?)", file.display()),
+        ))?;
         step("write", |a| {
             a.path("file", &file).str("key", &key).str("value", &value);
         });
@@ -464,9 +480,8 @@ pub(super) fn change_to_cwd(process: &Process) -> Result<(), StepError> {
 fn wait_for_start(ctx: &InitContext) -> Result<std::fs::File, StepError> {
     crate::recorder::flush_before_waiting();
     let path = format!("/proc/self/fd/{}", ctx.exec_fifo_fd);
-    let mut fifo = OpenOptions::new().write(true).custom_flags(libc::O_CLOEXEC).open(&path).map_err(|e| StepError {
-        stage: "exec",
-        message: format!("reopening exec.fifo through {path}: {e} (is /proc mounted in the container?)"),
+    let mut fifo = OpenOptions::new().write(true).custom_flags(libc::O_CLOEXEC).open(&path).map_err(|e| {
+        StepError::new("exec", format!("reopening exec.fifo through {path}: {e} (is /proc mounted in the container?)"))
     })?;
     fifo.write_all(b"0").in_stage("exec")?;
     Ok(fifo)
@@ -480,80 +495,7 @@ pub(super) fn close_runtime_fds(preserve_fds: i32) -> Result<(), StepError> {
     // SAFETY: close_range(2) with the CLOEXEC flag only sets flags.
     let rc = unsafe { libc::syscall(libc::SYS_close_range, first, u32::MAX, CLOSE_RANGE_CLOEXEC) };
     if rc != 0 {
-        return Err(StepError { stage: "exec", message: format!("close_range: {}", std::io::Error::last_os_error()) });
+        return Err(StepError::new("exec", format!("close_range: {}", std::io::Error::last_os_error())));
     }
     Ok(())
-}
-
-/// The program to run, found before `Ready` so a typo in process.args fails
-/// `create`, not `start`.
-pub struct ExecTarget {
-    path: CString,
-    argv: Vec<CString>,
-    env: Vec<CString>,
-    /// How it will be started: the sealed copy of glassbox-exec, for the record.
-    via: String,
-}
-
-impl ExecTarget {
-    pub fn resolve(process: &Process, sealed: &SealedExec) -> Result<ExecTarget, StepError> {
-        let args = process.args().clone().unwrap_or_default();
-        let mut env = process.env().clone().unwrap_or_default();
-        if !env.iter().any(|e| e.starts_with("HOME=")) {
-            env.push(format!("HOME={}", security::home_for_uid(Path::new("/etc/passwd"), process.user().uid())));
-        }
-        let program = args.first().cloned().unwrap_or_default();
-        let path = find_program(&program, &env).ok_or_else(|| StepError {
-            stage: "exec",
-            message: format!(
-                "process.args[0] {program:?}: no such executable in the container (searched PATH of process.env)"
-            ),
-        })?;
-        let cstr = |s: &str| {
-            CString::new(s).map_err(|_| StepError { stage: "exec", message: format!("{s:?} contains a NUL byte") })
-        };
-        Ok(ExecTarget {
-            path: cstr(&path.to_string_lossy())?,
-            argv: args.iter().map(|a| cstr(a)).collect::<Result<_, _>>()?,
-            env: env.iter().map(|e| cstr(e)).collect::<Result<_, _>>()?,
-            via: sealed.describe(),
-        })
-    }
-
-    /// The arguments of the `execve` step about to happen: path, argv, env
-    /// count, and the sealed copy it goes through.
-    pub fn step_args(&self, a: &mut StepArgs) {
-        a.strs("argv", self.argv.iter().map(|arg| arg.to_string_lossy()))
-            .uint("env_count", self.env.len() as u64)
-            .str("path", &self.path.to_string_lossy())
-            .str("via", &self.via);
-    }
-
-    /// execve through the sealed copy ([`sealed_exec`](super::sealed_exec)).
-    /// `report`: where glassbox-exec says why the program could not be
-    /// exec'd (exec.fifo, which `start` reads), or None for stderr.
-    pub fn exec(
-        self,
-        sealed: &SealedExec,
-        carry: Option<&CapsToCarry>,
-        report: Option<RawFd>,
-    ) -> Result<Infallible, StepError> {
-        let err = sealed.exec(carry, report, &self.path, &self.argv, &self.env);
-        Err(StepError { stage: "exec", message: err.to_string() })
-    }
-}
-
-/// PATH lookup the way a shell does it, but with the container's PATH.
-fn find_program(program: &str, env: &[String]) -> Option<PathBuf> {
-    use std::os::unix::fs::PermissionsExt;
-    let runnable = |p: &Path| std::fs::metadata(p).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0);
-    if program.contains('/') {
-        let p = PathBuf::from(program);
-        return runnable(&p).then_some(p);
-    }
-    let path_var = env
-        .iter()
-        .find_map(|e| e.strip_prefix("PATH="))
-        .unwrap_or("/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin");
-    path_var.split(':').filter(|d| !d.is_empty()).map(|d| Path::new(d).join(program)).find(|p| runnable(p))
 }

@@ -40,7 +40,8 @@ use nix::unistd::{fork, ForkResult};
 use oci_spec::runtime::{LinuxNamespaceType, LinuxSeccomp, Process};
 
 use super::clone3::clone_into_cgroup;
-use super::init::{ExecTarget, InStage, StepError};
+use super::init::{InStage, StepError};
+use super::program::ExecTarget;
 use super::protocol::{channel_pair, Channel, FromInit};
 use super::sealed_exec::{CapsToCarry, SealedExec};
 use super::spawn::{ProcessError, SpawnedInit};
@@ -116,8 +117,12 @@ pub fn spawn_joined(opts: &JoinOptions) -> Result<SpawnedInit, ProcessError> {
             Err(e) => e,
         };
         opts.recorder.flush();
-        let _ = child_end.send(&FromInit::Failed { stage: err.stage.into(), message: err.message });
-        1
+        let _ = child_end.send(&FromInit::Failed {
+            stage: err.stage.into(),
+            message: err.message,
+            exit_code: err.exit_code,
+        });
+        err.exit_code
     };
     let started = match clone_into_cgroup(CloneFlags::empty(), opts.cgroup_v2, child) {
         Some(pid) => Ok((pid, true)),
@@ -167,10 +172,7 @@ fn enter_then_clone(
             // SAFETY: the first child's work is done; no destructor of the runtime's must run.
             unsafe { libc::_exit(0) }
         }
-        _ => Err(StepError {
-            stage: "namespaces",
-            message: format!("clone(CLONE_PARENT): {}", nix::errno::Errno::last()),
-        }),
+        _ => Err(StepError::new("namespaces", format!("clone(CLONE_PARENT): {}", nix::errno::Errno::last()))),
     }
 }
 
@@ -181,7 +183,7 @@ fn cloned_by_first_child(first: nix::unistd::Pid, channel: &Channel) -> Result<n
     let _ = nix::sys::wait::waitpid(first, None);
     match heard? {
         (FromInit::Cloned { pid }, _) => Ok(nix::unistd::Pid::from_raw(pid)),
-        (FromInit::Failed { stage, message }, _) => Err(ProcessError::Enter { stage, message }),
+        (FromInit::Failed { stage, message, .. }, _) => Err(ProcessError::Enter { stage, message }),
         (other, _) => Err(ProcessError::Enter { stage: "protocol".into(), message: format!("unexpected {other:?}") }),
     }
 }

@@ -78,9 +78,9 @@ pub fn await_recording(channel: &Channel) -> Result<(), StepError> {
     match channel.recv::<FromRuntime>() {
         Ok((FromRuntime::Recorded, _)) => {}
         Ok((other, _)) => {
-            return Err(StepError { stage: "exec", message: format!("expected Recorded, got {other:?}") });
+            return Err(StepError::new("exec", format!("expected Recorded, got {other:?}")));
         }
-        Err(e) => return Err(StepError { stage: "exec", message: format!("waiting to be recorded: {e}") }),
+        Err(e) => return Err(StepError::new("exec", format!("waiting to be recorded: {e}"))),
     }
     set_pdeathsig(None).in_stage("exec")
 }

@@ -43,6 +43,7 @@ pub mod fds;
 pub mod init;
 pub mod join;
 pub mod lifeline;
+pub mod program;
 pub mod protocol;
 pub mod sealed_exec;
 pub mod spawn;

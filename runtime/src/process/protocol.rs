@@ -38,8 +38,9 @@ pub enum FromInit {
     /// The parent-death signal is off: the runtime may exit and leave the
     /// child behind (an init then waits on exec.fifo, an exec'd process execs).
     Released,
-    /// A step failed; the init exits right after sending this.
-    Failed { stage: String, message: String },
+    /// A step failed; the init exits right after sending this, with
+    /// `exit_code` (127 or 126 when the program cannot be run, else 1).
+    Failed { stage: String, message: String, exit_code: i32 },
     /// `exec` by an ordinary user: the first child entered the container's
     /// user and pid namespaces and cloned the process that goes on, a child
     /// of the runtime with this host pid (see [`join`](super::join)); the
