@@ -77,3 +77,28 @@ fn a_successful_start_returns_once_the_program_runs() {
     assert_ok(&rt.delete_force(&id));
     rt.assert_clean(&id, &bundle);
 }
+
+#[test]
+fn a_failing_start_container_hook_is_reported_on_stderr_and_in_the_log() {
+    // What runc does, and engines rely on: the hook's failure reaches the
+    // caller of `run`/`start` (stderr and `--log`), names the hook and what
+    // it printed, and leaves a stopped container that `delete` removes.
+    let bundle = Bundle::busybox(&["true"]);
+    bundle.config_mut(|v| spec::add_hook(v, "startContainer", "/bin/sh", &["sh", "-c", "echo not today >&2; exit 3"]));
+    let needles = ["could not be started", "hooks.startContainer[0]", "exited with code 3", "not today"];
+    start_fails_naming(&bundle, "failhook", &needles, 1);
+
+    let rt = Runtime::new();
+    let log = rt.scratch().join("log.json");
+    let id = rt.id("failhook-log");
+    let log_arg = log.to_str().unwrap();
+    let bundle_arg = bundle.path().to_str().unwrap();
+    let out = rt.cmd(&["--log", log_arg, "--log-format", "json", "run", &id, "--bundle", bundle_arg]);
+    assert_eq!(out.status.code(), Some(1), "stderr: {}", stderr(&out));
+    refused::assert_names(&stderr(&out), &needles, "run --log");
+    let logged = std::fs::read_to_string(&log).unwrap();
+    let line: serde_json::Value = serde_json::from_str(logged.lines().last().unwrap()).unwrap();
+    assert_eq!(line["level"], "error", "{logged}");
+    refused::assert_names(line["msg"].as_str().unwrap(), &needles, "the --log line");
+    rt.assert_clean(&id, &bundle);
+}

@@ -127,7 +127,18 @@ fn spawn(plan: &HookPlan) -> Result<Child, HookError> {
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .process_group(0);
-    cmd.spawn().map_err(|source| {
+    let mut spawned = cmd.spawn();
+    if spawned.as_ref().is_err_and(|e| e.raw_os_error() == Some(libc::EPERM)) {
+        // A startContainer hook runs in the init, under a seccomp profile
+        // loaded before the capabilities were dropped. glibc's posix_spawn
+        // makes the child with clone3(2) and falls back to clone(2) only
+        // on ENOSYS, so a profile older than clone3 that answers EPERM stops
+        // it. A pre_exec step, even an empty one, makes std fork(2) instead.
+        // SAFETY: the closure does nothing, which is safe in a forked child.
+        unsafe { cmd.pre_exec(|| Ok(())) };
+        spawned = cmd.spawn();
+    }
+    spawned.map_err(|source| {
         let (hook, path) = (plan.name.clone(), plan.program.clone());
         if source.kind() == ErrorKind::NotFound {
             HookError::NotFound { hook, path }

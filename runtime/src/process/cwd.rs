@@ -18,13 +18,20 @@
 //!   cwd too;
 //! - and afterwards getcwd(3) must name a path inside the root: the kernel
 //!   answers "(unreachable)…" (or ENOENT) for a directory outside it.
+//!
+//! It is done in two halves ([`open`], then [`enter`]) because a seccomp
+//! profile loaded before the capabilities are dropped would apply to the
+//! second: the directory is opened (and made) by root, before any filter —
+//! a profile older than openat2(2) refuses it —, and entered with fchdir(2)
+//! once the process is the container's user, who must be allowed in (as
+//! runc does, which makes a missing cwd as root too).
 
 use std::ffi::OsStr;
 use std::os::fd::{AsFd, OwnedFd};
 use std::path::{Component, Path};
 
 use nix::errno::Errno;
-use nix::fcntl::{open, openat2, OFlag, OpenHow, ResolveFlag};
+use nix::fcntl::{openat2, OFlag, OpenHow, ResolveFlag};
 use nix::sys::stat::Mode;
 
 #[derive(Debug, thiserror::Error)]
@@ -46,20 +53,28 @@ pub enum CwdError {
     OutsideRoot { path: String, seen: String },
 }
 
-/// Enter `cwd` inside the current root (the container's, after pivot_root
+/// Open `cwd` inside the current root (the container's, after pivot_root
 /// or setns into its mount namespace), making it if it is missing.
-pub fn enter(cwd: &Path) -> Result<(), CwdError> {
-    let shown = || cwd.display().to_string();
+pub fn open(cwd: &Path) -> Result<OwnedFd, CwdError> {
     if !cwd.is_absolute() {
-        return Err(CwdError::Relative(shown()));
+        return Err(CwdError::Relative(cwd.display().to_string()));
     }
-    let os = |action| move |errno| CwdError::Os { path: shown(), action, errno };
-    let root = open("/", OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC, Mode::empty()).map_err(os("open /"))?;
-    let dir = match open_in_root(&root, cwd) {
-        Err(Errno::ENOENT) => make_missing(&root, cwd)?,
-        other => other.map_err(|errno| refuse_or(cwd, errno, "open"))?,
-    };
-    nix::unistd::fchdir(&dir).map_err(os("fchdir"))?;
+    let root = nix::fcntl::open("/", OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC, Mode::empty())
+        .map_err(|errno| CwdError::Os { path: cwd.display().to_string(), action: "open /", errno })?;
+    match open_in_root(&root, cwd) {
+        Err(Errno::ENOENT) => make_missing(&root, cwd),
+        other => other.map_err(|errno| refuse_or(cwd, errno, "open")),
+    }
+}
+
+/// Make `dir` (what [`open`] returned for `cwd`) the working directory,
+/// and check where that is.
+pub fn enter(cwd: &Path, dir: &OwnedFd) -> Result<(), CwdError> {
+    nix::unistd::fchdir(dir).map_err(|errno| CwdError::Os {
+        path: cwd.display().to_string(),
+        action: "fchdir",
+        errno,
+    })?;
     check_inside_root(cwd)
 }
 
@@ -139,7 +154,7 @@ mod tests {
 
     #[test]
     fn a_relative_cwd_is_refused() {
-        assert!(matches!(enter(Path::new("tmp")), Err(CwdError::Relative(_))));
+        assert!(matches!(open(Path::new("tmp")), Err(CwdError::Relative(_))));
     }
 
     /// A process-wide chdir would disturb the other tests: in a child.
@@ -162,9 +177,11 @@ mod tests {
         let t = tempfile::tempdir().unwrap();
         let dir = std::fs::File::open(t.path()).unwrap();
         let via_fd = format!("/proc/self/fd/{}", std::os::fd::AsRawFd::as_raw_fd(&dir));
-        assert!(in_child(|| matches!(enter(Path::new(&via_fd)), Err(CwdError::MagicLink { .. }))));
+        assert!(in_child(|| matches!(open(Path::new(&via_fd)), Err(CwdError::MagicLink { .. }))));
         let made = t.path().join("a/b/c");
-        assert!(in_child(|| enter(&made).is_ok() && std::env::current_dir().unwrap() == made));
+        assert!(in_child(
+            || open(&made).and_then(|dir| enter(&made, &dir)).is_ok() && std::env::current_dir().unwrap() == made
+        ));
         assert!(made.is_dir());
     }
 }

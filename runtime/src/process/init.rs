@@ -20,7 +20,7 @@ use crate::recorder::{step, Recorder};
 
 use super::program::ExecTarget;
 use super::protocol::{Channel, FromInit, FromRuntime};
-use super::sealed_exec::{CapsToCarry, SealedExec};
+use super::sealed_exec::{keep_open_across_exec, CapsToCarry, SealedExec};
 use super::spawn::InitOptions;
 use crate::namespaces::{self, NamespacePlan};
 use crate::{hooks, rootfs, security, terminal};
@@ -178,9 +178,11 @@ fn make_container(ctx: &InitContext, start: &mut Option<std::fs::File>) -> Resul
     rec.stage(pid, Stage::Sysctl, || write_sysctls(spec))?;
     rec.stage(pid, Stage::Masks, || rootfs::finish(&rootfs).in_stage("masks"))?;
 
-    // 3. Privileges, dropped for good (the sealed copy first: a seccomp
-    // filter may refuse memfd_create).
+    // 3. Privileges, dropped for good. Whatever the runtime still needs of
+    // the kernel goes before a seccomp filter, which may refuse it: the
+    // sealed copy (memfd_create), close_range(2).
     let sealed = SealedExec::prepare().in_stage("exec")?;
+    close_runtime_fds(ctx.opts.preserve_fds)?;
     drop_privileges(rec, pid, process, linux.personality().as_ref(), seccomp)?;
 
     // 4. Wait for `start`, then become the user's program.
@@ -196,14 +198,14 @@ fn make_container(ctx: &InitContext, start: &mut Option<std::fs::File>) -> Resul
     rec.status(pid, "running");
     rec.stage(pid, Stage::Hooks, || run_start_container_hooks(ctx, &state_json))?;
     let carry = CapsToCarry::lend().in_stage("exec")?;
+    // glassbox-exec holds on to the fifo until its own execve, and says there if that fails.
+    let report = start.as_ref().and_then(|fifo| keep_open_across_exec(fifo.as_raw_fd()));
     if let Some(filter) = &seccomp_last {
         let when = "last, just before execve";
         rec.stage(pid, Stage::Seccomp, || security::load_seccomp_filter(filter, when).in_stage("seccomp"))?;
     }
     rec.before_execve(pid, |a| exec.step_args(a));
-    close_runtime_fds(ctx.opts.preserve_fds)?;
-    // glassbox-exec holds on to the fifo until its own execve, and says there if that fails.
-    exec.exec(&sealed, carry.as_ref(), start.as_ref().map(|fifo| fifo.as_raw_fd()))
+    exec.exec(&sealed, carry.as_ref(), report)
 }
 
 /// rlimits and other process attributes, seccomp if it must come early,
@@ -218,6 +220,8 @@ pub(super) fn drop_privileges(
 ) -> Result<(), StepError> {
     let no_new_privs = process.no_new_privileges().unwrap_or(false);
     rec.stage(pid, Stage::Rlimits, || security::apply_process_attributes(process, personality).in_stage("rlimits"))?;
+    // Before a filter that may not allow openat2(2): opened now, entered as the user below.
+    let cwd = super::cwd::open(process.cwd()).in_stage("exec")?;
     if let (Some(profile), false) = (seccomp, no_new_privs) {
         // Without no_new_privs, loading a filter needs CAP_SYS_ADMIN: now, while we have it.
         let when = "before dropping capabilities";
@@ -241,7 +245,7 @@ pub(super) fn drop_privileges(
                 };
             }
         });
-        change_to_cwd(process)?;
+        change_to_cwd(process, &cwd)?;
         if no_new_privs {
             security::set_no_new_privileges().in_stage("capabilities")?;
         } else {
@@ -465,9 +469,9 @@ fn write_sysctls(spec: &Spec) -> Result<(), StepError> {
 }
 
 /// Into process.cwd without leaving the container's root ([`cwd`](super::cwd)).
-pub(super) fn change_to_cwd(process: &Process) -> Result<(), StepError> {
+fn change_to_cwd(process: &Process, dir: &std::os::fd::OwnedFd) -> Result<(), StepError> {
     let cwd = process.cwd();
-    super::cwd::enter(cwd).in_stage("exec")?;
+    super::cwd::enter(cwd, dir).in_stage("exec")?;
     step("chdir", |a| {
         a.path("cwd", cwd);
     });
@@ -488,7 +492,9 @@ fn wait_for_start(ctx: &InitContext) -> Result<std::fs::File, StepError> {
 }
 
 /// Every descriptor past stdio and `--preserve-fds` closes at execve, so
-/// nothing of the runtime's leaks into the container.
+/// nothing of the runtime's leaks into the container. Called before any
+/// seccomp filter (a profile older than close_range(2) refuses it); what
+/// the runtime opens after that is O_CLOEXEC already.
 pub(super) fn close_runtime_fds(preserve_fds: i32) -> Result<(), StepError> {
     let first = 3 + preserve_fds.max(0) as u32;
     const CLOSE_RANGE_CLOEXEC: libc::c_uint = 1 << 2;

@@ -205,6 +205,8 @@ fn join_and_exec(
     })?;
     super::init::set_up_terminal(channel, process, terminal::open_pty_in_container)?;
     let sealed = SealedExec::prepare().in_stage("exec")?;
+    // Before any seccomp filter, which may refuse close_range(2).
+    super::init::close_runtime_fds(opts.preserve_fds)?;
     super::init::drop_privileges(rec, pid, process, None, opts.seccomp)?;
     let exec = rec.stage(pid, Stage::Exec, || ExecTarget::resolve(process, &sealed))?;
     super::lifeline::await_recording(channel)?;
@@ -213,6 +215,5 @@ fn join_and_exec(
     super::init::load_seccomp_last(rec, pid, process, opts.seccomp)?;
     super::lifeline::let_go(channel);
     rec.before_execve(pid, |a| exec.step_args(a));
-    super::init::close_runtime_fds(opts.preserve_fds)?;
     exec.exec(&sealed, carry.as_ref(), None)
 }

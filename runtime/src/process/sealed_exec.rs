@@ -126,8 +126,9 @@ impl SealedExec {
     /// Become `path` with `argv` and `env`, through glassbox-exec (`carry`:
     /// what [`CapsToCarry::lend`] lent it). Returns only on failure. If the
     /// program cannot be run, glassbox-exec says why on `report` (as
-    /// "exec\n<reason>", what `start` reads from exec.fifo) or else on
-    /// stderr, and exits 127 (not found) or 126.
+    /// "exec\n<reason>", what `start` reads from exec.fifo; made to outlive
+    /// this execve by [`keep_open_across_exec`]) or else on stderr, and
+    /// exits 127 (not found) or 126.
     pub fn exec(
         &self,
         carry: Option<&CapsToCarry>,
@@ -138,12 +139,7 @@ impl SealedExec {
     ) -> SealedExecError {
         let caps_arg = carry.map_or_else(|| c"-".to_owned(), CapsToCarry::argument);
         let report_arg = match report {
-            // It must outlive this execve; glassbox-exec closes it at its own.
-            // SAFETY: the caller's open descriptor, borrowed for this call only.
-            Some(fd) => match fcntl(unsafe { BorrowedFd::borrow_raw(fd) }, FcntlArg::F_SETFD(FdFlag::empty())) {
-                Ok(_) => CString::new(fd.to_string()).expect("digits"),
-                Err(_) => c"-".to_owned(),
-            },
+            Some(fd) => CString::new(fd.to_string()).expect("digits"),
             None => c"-".to_owned(),
         };
         let mut args: Vec<&CStr> = vec![NAME, &report_arg, &caps_arg, path];
@@ -159,6 +155,16 @@ impl SealedExec {
     pub fn describe(&self) -> String {
         format!("/proc/self/fd/{} (glassbox-exec, a sealed memfd)", self.memfd.as_raw_fd())
     }
+}
+
+/// Let `fd` (exec.fifo's write end, O_CLOEXEC) outlive the execve of
+/// glassbox-exec, which closes it at its own execve. Done before a seccomp
+/// filter is loaded last, which may refuse fcntl(2); `None` if even that
+/// failed (glassbox-exec then reports on stderr, and the execve of
+/// glassbox-exec closes the fifo: `start` returns at once).
+pub fn keep_open_across_exec(fd: RawFd) -> Option<RawFd> {
+    // SAFETY: the caller's open descriptor, borrowed for this call only.
+    fcntl(unsafe { BorrowedFd::borrow_raw(fd) }, FcntlArg::F_SETFD(FdFlag::empty())).ok().map(|_| fd)
 }
 
 /// The case in which an execve more would change the program's
