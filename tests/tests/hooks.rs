@@ -97,3 +97,55 @@ fn failing_create_runtime_hook_fails_create_and_leaves_nothing() {
 fn failing_create_container_hook_fails_create_and_leaves_nothing() {
     failing_hook_fails_create("createContainer");
 }
+
+#[test]
+fn a_failing_poststop_hook_does_not_stop_the_others() {
+    // runtime-spec: if a poststop hook fails, the runtime logs a warning and
+    // the remaining hooks and lifecycle continue as if it had succeeded.
+    let bundle = Bundle::busybox(&["true"]);
+    let rt = Runtime::new();
+    let after = rt.scratch().join("after-the-failure");
+    bundle.config_mut(|v| {
+        spec::add_hook(v, "poststop", "/bin/sh", &["sh", "-c", "echo cannot clean up >&2; exit 4"]);
+        spec::add_hook(v, "poststop", "/bin/sh", &["sh", "-c", &format!("touch {}", after.display())]);
+    });
+    let id = rt.id("poststopfail");
+    rt.start_container_or_stopped(&id, &bundle);
+    rt.wait_status(&id, "stopped");
+    let out = rt.delete(&id);
+    assert_ok(&out);
+    assert!(after.exists(), "the poststop hook after the failing one did not run");
+    refused::assert_names(
+        &stderr(&out),
+        &["hooks.poststop[0]", "exited with code 4", "cannot clean up"],
+        "delete's warning",
+    );
+    rt.assert_clean(&id, &bundle);
+}
+
+#[test]
+fn a_failing_poststart_hook_fails_start_and_stops_the_container() {
+    // runtime-spec 1.3: if a poststart hook fails, the runtime generates an
+    // error and stops the container; the hooks after it do not run.
+    let bundle = Bundle::busybox(&["sleep", "30"]);
+    let rt = Runtime::new();
+    let after = rt.scratch().join("after-the-failure");
+    bundle.config_mut(|v| {
+        spec::add_hook(v, "poststart", "/bin/sh", &["sh", "-c", "echo not ready >&2; exit 5"]);
+        spec::add_hook(v, "poststart", "/bin/sh", &["sh", "-c", &format!("touch {}", after.display())]);
+    });
+    let needles = ["hooks.poststart[0]", "exited with code 5", "not ready", "stopped"];
+    let id = rt.id("poststartfail");
+    assert_ok(&rt.create(&id, &bundle));
+    let err = assert_fails(&rt.start(&id));
+    refused::assert_names(&err, &needles, "start");
+    rt.wait_status(&id, "stopped");
+    assert!(!after.exists(), "a poststart hook ran after the failing one");
+    assert_ok(&rt.delete(&id));
+    rt.assert_clean(&id, &bundle);
+
+    let id = rt.id("poststartfail-run");
+    let err = assert_fails(&rt.run(&id, &bundle));
+    refused::assert_names(&err, &needles, "run");
+    rt.assert_clean(&id, &bundle);
+}

@@ -67,7 +67,7 @@ impl Container {
     }
 
     /// SIGKILL every process of the container and wait for the init to go.
-    fn stop_everything(&self) {
+    pub(super) fn stop_everything(&self) {
         if let Some(cgroup) = &self.cgroup {
             // A frozen process cannot die; thaw first.
             let _ = cgroup.thaw();
@@ -93,10 +93,16 @@ impl Container {
         let list = self.state.hooks.poststop().clone().unwrap_or_default();
         if !list.is_empty() {
             let state = serde_json::to_vec(&self.state.to_oci_json(Status::Stopped)).expect("json");
-            // runtime-spec: a failing poststop hook is a warning; the rest still goes.
+            // runtime-spec: a failing poststop hook is a warning; the other
+            // hooks and the rest of the cleanup still go.
             let me = std::process::id() as i32;
-            if let Err(e) = rec.stage(me, Stage::Hooks, || hooks::run_hooks("poststop", &list, &state)) {
-                crate::cli::log::warn(&format!("{e}"));
+            let failures = rec.stage(me, Stage::Hooks, || {
+                Ok::<_, std::convert::Infallible>(hooks::run_hooks_to_the_end("poststop", &list, &state))
+            });
+            for e in failures.unwrap_or_default() {
+                crate::cli::log::warn(&format!(
+                    "{e} (the remaining poststop hooks ran, and the container was removed)"
+                ));
             }
         }
         remove_cgroup_and_dir(&self.paths, self.cgroup.as_ref(), self.dir)

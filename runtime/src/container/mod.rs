@@ -61,6 +61,8 @@ pub enum ContainerError {
     Start { id: String, stage: String, message: String, exit_code: i32 },
     #[error("exec in container {id:?} failed: stage {stage}: {message}")]
     Exec { id: String, stage: String, message: String, exit_code: i32 },
+    #[error("container {id:?} was started, then stopped: {source} (a failing poststart hook fails start)")]
+    Poststart { id: String, source: crate::hooks::HookError },
     #[error("container {id:?} has no cgroup (it was made without root, and no cgroup was delegated): {what}")]
     NoCgroup { id: String, what: &'static str },
     #[error("container {id:?} is {status}: {what}")]

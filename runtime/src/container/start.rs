@@ -53,23 +53,26 @@ impl Container {
         if let Some((stage, message)) = exec_failure(&said) {
             return Err(ContainerError::Start { id: self.state.id.clone(), stage, message, exit_code: 1 });
         }
-        self.run_poststart_hooks();
-        Ok(())
+        self.run_poststart_hooks()
     }
 
-    /// runtime-spec: a failing poststart hook is a warning, the container runs on.
-    fn run_poststart_hooks(&self) {
+    /// runtime-spec 1.3: a failing poststart hook is an error, and the
+    /// container is stopped (its processes killed; `delete` follows). The
+    /// hooks after it do not run. (Before 1.3 it was a warning.)
+    fn run_poststart_hooks(&self) -> Result<(), ContainerError> {
         let list = self.state.hooks.poststart().clone().unwrap_or_default();
         if list.is_empty() {
-            return;
+            return Ok(());
         }
         let state = serde_json::to_vec(&self.state.to_oci_json(Status::Running)).expect("json");
         let rec = Recorder::open(&self.dir.path, &self.state.id);
         let me = std::process::id() as i32;
-        if let Err(e) = rec.stage(me, Stage::Hooks, || hooks::run_hooks("poststart", &list, &state)) {
-            crate::cli::log::warn(&format!("{e}"));
-        }
+        let ran = rec.stage(me, Stage::Hooks, || hooks::run_hooks("poststart", &list, &state));
         rec.report_drops(me);
+        ran.map_err(|source| {
+            self.stop_everything();
+            ContainerError::Poststart { id: self.state.id.clone(), source }
+        })
     }
 }
 

@@ -12,6 +12,12 @@
 //! `createRuntime`, `createContainer`, `startContainer`, `prestart`
 //! (deprecated), `poststart`, `poststop`.
 //!
+//! A failure stops the hooks after it and fails the lifecycle step — for
+//! every kind but `poststop`: the container is gone by then, so each
+//! poststop hook runs whatever the others did, and a failure is a warning
+//! ([`run_hooks_to_the_end`]). A failing `poststart` hook fails `start`,
+//! which then stops the container (runtime-spec 1.3).
+//!
 //! Deciding is split from doing: [`plan_hook`] checks one hook and turns it
 //! into a [`HookPlan`] (pure, unit-tested); [`supervise`] runs a plan:
 //! spawn, feed stdin, capture output, enforce the timeout (man7 poll(2),
@@ -132,6 +138,19 @@ pub fn plan_hook(kind: &str, index: usize, hook: &Hook) -> Result<HookPlan, Hook
 /// The first failure stops the rest, as the runtime spec asks.
 pub fn run_hooks(kind: &str, hooks: &[Hook], state_json: &[u8]) -> Result<(), HookError> {
     run_hooks_reporting(kind, hooks, state_json, |_| {}).map(drop)
+}
+
+/// Run every hook of one lifecycle point, each whatever the others did
+/// (poststop: runtime-spec says the rest continue); returns the failures,
+/// in order, for the caller to warn about.
+pub fn run_hooks_to_the_end(kind: &str, hooks: &[Hook], state_json: &[u8]) -> Vec<HookError> {
+    let mut failures = Vec::new();
+    for (index, hook) in hooks.iter().enumerate() {
+        let result = run_hook(kind, index, hook, state_json);
+        record(kind, hook, &result);
+        failures.extend(result.err());
+    }
+    failures
 }
 
 /// [`run_hooks`], calling `on_done` after each hook that succeeded and
