@@ -28,8 +28,7 @@ impl Container {
     pub fn kill(&self, signal: Signal, all: bool) -> Result<(), ContainerError> {
         let status = self.status();
         if all {
-            self.signal_every_process(signal, status)?;
-            return Ok(());
+            return self.signal_every_process(signal, status);
         }
         if !self.can_kill() {
             return Err(self.not_running());
