@@ -45,7 +45,13 @@ struct Podman {
     /// before this test: the ones it adds are this test's to remove.
     records_before: Vec<PathBuf>,
     had_records_dir: bool,
+    /// The podman tests of this file take turns: what each one cleans up
+    /// (libpod_parent, the kept records it did not see before) is told
+    /// apart from another's only by time. Released after Drop's cleanup.
+    _one_at_a_time: std::sync::MutexGuard<'static, ()>,
 }
+
+static PODMAN_TURN: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
 const KEPT_RECORDS: &str = "/run/glassbox/.events";
 
@@ -56,12 +62,14 @@ fn kept_records() -> Vec<PathBuf> {
 impl Podman {
     fn new() -> Podman {
         need("podman");
+        let turn = PODMAN_TURN.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
         let made_libpod_parent = !Path::new("/sys/fs/cgroup/pids/libpod_parent").exists();
         Podman {
             dir: tempfile::tempdir().unwrap(),
             made_libpod_parent,
             records_before: kept_records(),
             had_records_dir: Path::new(KEPT_RECORDS).exists(),
+            _one_at_a_time: turn,
         }
     }
 
