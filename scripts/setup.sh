@@ -16,7 +16,10 @@ fi
 #   libseccomp-dev     the C library (and pkg-config file) the `libseccomp` crate links against
 #   pkg-config         finds it at build time
 #   runc crun          the runtimes glassbox is compared with (tests, benchmark)
-#   podman containerd  real clients that drive glassbox in place of runc (client tests)
+#   podman containerd  real clients that drive glassbox in place of runc (client tests;
+#                      containerd's CRI plugin with a `glassbox` handler: tests/tests/cri.rs)
+#   protobuf-compiler  protoc: the k8s-cri crate generates the CRI's gRPC client from
+#                      Kubernetes' api.proto when glassbox-cri (cri/) is built
 #   uidmap             newuidmap/newgidmap: a rootless container's (and rootless podman's)
 #                      full id maps from /etc/subuid and /etc/subgid (tests/tests/rootless.rs)
 #   hyperfine time     the benchmark: wall time, and peak RSS from GNU time's %M
@@ -26,7 +29,7 @@ fi
 #                      kernel with cgroup v1 off (tests/vm/cgroup-v2.sh), since this
 #                      machine's own cgroups are a v1/v2 hybrid
 #   linux-libc-dev     asm/unistd_64.h: the tracer's syscall name table is generated from it
-PACKAGES=(busybox-static libseccomp-dev pkg-config runc crun podman containerd uidmap
+PACKAGES=(busybox-static libseccomp-dev pkg-config runc crun podman containerd protobuf-compiler uidmap
           hyperfine time jq procps iproute2 util-linux
           qemu-system-x86 linux-image-amd64 cpio linux-libc-dev)
 

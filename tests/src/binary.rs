@@ -44,6 +44,26 @@ pub fn glassbox_bin() -> PathBuf {
     path
 }
 
+/// The `glassbox-cri` command (cri/): `$GLASSBOX_CRI_BIN`, else the same
+/// target directory `glassbox_bin` looks in, and refused when stale.
+pub fn glassbox_cri_bin() -> PathBuf {
+    if let Some(p) = std::env::var_os("GLASSBOX_CRI_BIN") {
+        return PathBuf::from(p);
+    }
+    let dir = match std::env::var_os("CARGO_TARGET_DIR") {
+        Some(t) => PathBuf::from(t).join("debug"),
+        None => PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/debug"),
+    };
+    let path = dir.join("glassbox-cri");
+    if !path.is_file() {
+        panic!("the glassbox-cri binary is missing at {}: run `cargo build -p glassbox-cri` first", path.display());
+    }
+    if let Some(newer) = input_newer_than(&path) {
+        panic!("{} is older than {}: run `cargo build -p glassbox-cri` first", path.display(), newer.display());
+    }
+    path
+}
+
 /// An input of `binary`'s build that changed after it was built, if one
 /// did: the inputs are those cargo lists in `<binary>.d` (sources, build
 /// scripts' inputs), the same it compares to decide a rebuild.

@@ -70,7 +70,7 @@ impl Bundle {
     }
 
     /// The bundle directory with a busybox rootfs, no config.json yet.
-    fn busybox_rootfs() -> TempDir {
+    pub(crate) fn busybox_rootfs() -> TempDir {
         crate::binary::require_root();
         let dir = tempfile::Builder::new().prefix("glassbox-e2e-").tempdir().expect("making the bundle's temp dir");
         let rootfs = dir.path().join("rootfs");

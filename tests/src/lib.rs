@@ -15,6 +15,8 @@ pub mod binary;
 pub mod bundle;
 pub mod clean;
 pub mod console;
+pub mod containerd;
+pub mod oci_image;
 pub mod output;
 pub mod record;
 pub mod refused;
@@ -23,7 +25,7 @@ pub mod runtime;
 pub mod spec;
 pub mod trace;
 
-pub use binary::{glassbox_bin, require_root, unique_id};
+pub use binary::{glassbox_bin, glassbox_cri_bin, require_root, unique_id};
 pub use bundle::Bundle;
 pub use clean::{host_ns, wait_until};
 pub use output::{assert_fails, assert_ok, stderr, stdout};
