@@ -65,12 +65,21 @@ pub struct RootfsContext<'a> {
 /// The propagation `/` gets before anything is mounted: the spec's choice,
 /// always made recursive (a non-recursive one would leave host submounts
 /// shared and let container mounts leak), or `rslave` by default.
+///
+/// `unbindable` is the exception: an unbindable mount cannot be the source
+/// of a bind mount, so the bind of the rootfs onto itself (step 2) would
+/// fail with EINVAL. Unbindable is private plus "no binds of it", so the
+/// preparation makes everything private, and the container's own `/`
+/// becomes unbindable at the end ([`masks`]), once nothing more is bound
+/// from it.
 pub fn preparation_propagation(spec: &Spec) -> Result<MsFlags, RootfsError> {
     match spec.linux().as_ref().and_then(|l| l.rootfs_propagation().as_deref()) {
         None => Ok(MsFlags::MS_SLAVE | MsFlags::MS_REC),
-        Some(word) => options::propagation_flags(word)
-            .map(|f| f | MsFlags::MS_REC)
-            .ok_or_else(|| RootfsError::BadPropagation { value: word.into() }),
+        Some(word) => match options::propagation_flags(word) {
+            Some(f) if f.contains(MsFlags::MS_UNBINDABLE) => Ok(MsFlags::MS_PRIVATE | MsFlags::MS_REC),
+            Some(f) => Ok(f | MsFlags::MS_REC),
+            None => Err(RootfsError::BadPropagation { value: word.into() }),
+        },
     }
 }
 
@@ -127,3 +136,26 @@ pub fn finish(ctx: &RootfsContext) -> Result<(), RootfsError> {
 
 #[cfg(test)]
 mod root_test;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use oci_spec::runtime::{LinuxBuilder, SpecBuilder};
+
+    fn prepared_with(word: &str) -> MsFlags {
+        let linux = LinuxBuilder::default().rootfs_propagation(word).build().unwrap();
+        preparation_propagation(&SpecBuilder::default().linux(linux).build().unwrap()).unwrap()
+    }
+
+    #[test]
+    fn preparation_is_recursive_and_never_unbindable() {
+        assert_eq!(prepared_with("slave"), MsFlags::MS_SLAVE | MsFlags::MS_REC);
+        assert_eq!(prepared_with("rshared"), MsFlags::MS_SHARED | MsFlags::MS_REC);
+        // The rootfs must still be bound onto itself: private now, unbindable at the end.
+        for word in ["unbindable", "runbindable"] {
+            assert_eq!(prepared_with(word), MsFlags::MS_PRIVATE | MsFlags::MS_REC, "{word}");
+        }
+        let none = preparation_propagation(&SpecBuilder::default().build().unwrap()).unwrap();
+        assert_eq!(none, MsFlags::MS_SLAVE | MsFlags::MS_REC);
+    }
+}
