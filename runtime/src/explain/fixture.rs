@@ -296,6 +296,11 @@ pub fn run_blocks() -> Vec<Block> {
                 json!({"file": v1("devices", "devices.allow"), "value": "c 10:229 rwm",
                          "field": "linux.resources.devices[1]", "result": "ok"}),
             ),
+            (
+                "write",
+                json!({"file": v1("devices", "devices.allow"), "value": "c *:* m",
+                         "field": "devices (always allowed)", "result": "ok"}),
+            ),
         ],
     );
     run.stage(

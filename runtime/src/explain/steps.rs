@@ -173,7 +173,8 @@ fn device_rule(file: &str, value: &str) -> String {
             _ => None,
         })
         .collect();
-    format!("{verb} {} on {kind} devices {numbers}", access.join(", "))
+    let only_mknod = if access == ["mknod"] { " — making a node, not opening it" } else { "" };
+    format!("{verb} {} on {kind} devices {numbers}{only_mknod}", access.join(", "))
 }
 
 fn cgroup_join(step: &Step) -> Option<Narration> {
