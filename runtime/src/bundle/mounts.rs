@@ -33,6 +33,17 @@ pub fn in_container(destination: &Path) -> PathBuf {
 /// where nothing is mounted until glassbox mounts it) a mount on /proc.
 pub fn check_mounts(mounts: &[Mount], new_mount_namespace: bool) -> Result<(), BundleError> {
     for (i, m) in mounts.iter().enumerate() {
+        // runtime-spec 1.2's id-mapped mounts: parsed by oci-spec, never
+        // applied by glassbox — the files would show the wrong owners.
+        for (field, given) in [("uidMappings", m.uid_mappings().is_some()), ("gidMappings", m.gid_mappings().is_some())]
+        {
+            if given {
+                return Err(BundleError::Invalid {
+                    field: format!("mounts[{i}].{field}"),
+                    message: "id-mapped mounts are not supported by glassbox (glassbox features: mountExtensions.idmap.enabled is false); remove the mapping, or map the container's ids with linux.uidMappings/gidMappings".into(),
+                });
+            }
+        }
         let destination = m.destination();
         if in_container(destination) != Path::new("/") {
             continue;

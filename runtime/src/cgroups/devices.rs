@@ -4,7 +4,7 @@
 //! with it (read, write, mknod) is decided by the devices controller. On
 //! cgroup v1 that is an allowlist written rule by rule into devices.allow
 //! and devices.deny ("c 1:3 rwm"); on cgroup v2 it is an eBPF program of
-//! type BPF_PROG_TYPE_CGROUP_DEVICE attached to the cgroup (not written yet).
+//! type BPF_PROG_TYPE_CGROUP_DEVICE attached to the cgroup ([`super::bpf_devices`]).
 //!
 //! After the config's rules come the ones runc appends to every container,
 //! so that a config that starts with "deny all" (as `glassbox spec`'s, and

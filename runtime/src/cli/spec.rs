@@ -21,7 +21,7 @@ use oci_spec::runtime::Spec;
 use serde_json::{json, Value};
 
 /// The runtime-spec version the default config declares.
-pub const OCI_VERSION: &str = "1.2.0";
+pub const OCI_VERSION: &str = "1.3.0";
 
 /// The host ids a rootless container maps.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -227,7 +227,7 @@ mod tests {
     #[test]
     fn default_has_the_expected_process() {
         let spec = default_spec(false);
-        assert_eq!(spec.version(), "1.2.0");
+        assert_eq!(spec.version(), "1.3.0");
         let p = spec.process().as_ref().unwrap();
         assert_eq!(p.terminal(), Some(false));
         assert_eq!(p.args().as_deref(), Some(&["sh".to_string()][..]));

@@ -372,6 +372,7 @@ pub fn run_blocks() -> Vec<Block> {
             ("personality", json!({"domain": "LINUX"})),
             ("ioprio", json!({"class": "IOPRIO_CLASS_BE", "priority": 4})),
             ("scheduler", json!({"policy": "SCHED_OTHER", "nice": 5})),
+            ("memory_policy", json!({"mode": "MPOL_BIND", "nodes": "0-1"})),
             ("umask", json!({"value": "0022"})),
         ],
     );

@@ -15,7 +15,7 @@ use std::path::{Path, PathBuf};
 
 use glassbox_events::{Stage, StepArgs};
 use nix::sys::signal::{signal, sigprocmask, SigHandler, SigSet, SigmaskHow, Signal};
-use oci_spec::runtime::{LinuxNamespaceType, LinuxPersonality, LinuxSeccomp, Process, Spec};
+use oci_spec::runtime::{LinuxNamespaceType, LinuxSeccomp, Process, Spec};
 
 use crate::recorder::{step, Recorder};
 
@@ -165,7 +165,11 @@ fn make_container(ctx: &InitContext, start: &mut Option<std::fs::File>) -> Resul
     // 3. Privileges, dropped for good (the sealed copy first: a seccomp
     // filter may refuse memfd_create).
     let sealed = SealedExec::prepare().in_stage("exec")?;
-    drop_privileges(rec, pid, process, linux.personality().as_ref(), seccomp)?;
+    let attributes = security::LinuxAttributes {
+        personality: linux.personality().as_ref(),
+        memory_policy: linux.memory_policy().as_ref(),
+    };
+    drop_privileges(rec, pid, process, attributes, seccomp)?;
 
     // 4. Wait for `start`, then become the user's program.
     // Everything that can be found out before `Ready` is, so that it fails `create`.
@@ -197,11 +201,11 @@ pub(super) fn drop_privileges(
     rec: &Recorder,
     pid: i32,
     process: &Process,
-    personality: Option<&LinuxPersonality>,
+    linux: security::LinuxAttributes,
     seccomp: Option<&LinuxSeccomp>,
 ) -> Result<(), StepError> {
     let no_new_privs = process.no_new_privileges().unwrap_or(false);
-    rec.stage(pid, Stage::Rlimits, || security::apply_process_attributes(process, personality).in_stage("rlimits"))?;
+    rec.stage(pid, Stage::Rlimits, || security::apply_process_attributes(process, linux).in_stage("rlimits"))?;
     if let (Some(profile), false) = (seccomp, no_new_privs) {
         // Without no_new_privs, loading a filter needs CAP_SYS_ADMIN: now, while we have it.
         let when = "before dropping capabilities";

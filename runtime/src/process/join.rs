@@ -53,6 +53,8 @@ pub struct JoinOptions<'a> {
     pub process: &'a Process,
     pub init_pid: i32,
     pub seccomp: Option<&'a LinuxSeccomp>,
+    /// `linux.memoryPolicy`, set on the new process as on the init.
+    pub memory_policy: Option<&'a oci_spec::runtime::LinuxMemoryPolicy>,
     pub preserve_fds: i32,
     /// The container's event stream; the runtime puts the child's pid in it.
     pub recorder: &'a crate::recorder::Recorder,
@@ -203,7 +205,10 @@ fn join_and_exec(
     })?;
     super::init::set_up_terminal(channel, process, terminal::open_pty_in_container)?;
     let sealed = SealedExec::prepare().in_stage("exec")?;
-    super::init::drop_privileges(rec, pid, process, None, opts.seccomp)?;
+    // The container's memory policy holds for every process in it; the
+    // personality stays the init's (runc's exec does not set it either).
+    let attributes = crate::security::LinuxAttributes { personality: None, memory_policy: opts.memory_policy };
+    super::init::drop_privileges(rec, pid, process, attributes, opts.seccomp)?;
     let exec = rec.stage(pid, Stage::Exec, || ExecTarget::resolve(process, &sealed))?;
     super::lifeline::await_recording(channel)?;
     let carry = CapsToCarry::lend().in_stage("exec")?;
