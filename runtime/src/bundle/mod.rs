@@ -244,10 +244,14 @@ pub fn check_supported(spec: &Spec) -> Result<(), BundleError> {
     if (named(spec.hostname()) || named(spec.domainname())) && !has(LinuxNamespaceType::Uts) {
         return unsupported("hostname", "setting a hostname needs its own UTS namespace ({\"type\": \"uts\"}); without one it would rename the host");
     }
-    if !has(LinuxNamespaceType::Mount) {
+    // No mount namespace: the container shares the runtime's (rootfs/inherited.rs).
+    // Its mounts are made there, which a user namespace of the container's does
+    // not own: mount(2) would fail with EPERM at the first one.
+    let inherits_mounts = !has(LinuxNamespaceType::Mount);
+    if inherits_mounts && has(LinuxNamespaceType::User) {
         return unsupported(
             "linux.namespaces",
-            "glassbox needs a mount namespace ({\"type\": \"mount\"}) to give the container its own root filesystem",
+            "a user namespace without a mount namespace of its own: the container's mounts would be made in the runtime's mount namespace, which the host's user namespace owns, so every mount(2) would fail with EPERM; add {\"type\": \"mount\"}",
         );
     }
     let (uid_maps, gid_maps) = (
@@ -264,7 +268,10 @@ pub fn check_supported(spec: &Spec) -> Result<(), BundleError> {
             "a new user namespace needs both linux.uidMappings and linux.gidMappings: without them no id is mapped in it and becoming its root fails (EINVAL); e.g. [{\"containerID\": 0, \"hostID\": 100000, \"size\": 65536}]",
         );
     }
-    mounts::check_mounts(spec.mounts().as_deref().unwrap_or_default(), new_namespace(LinuxNamespaceType::Mount))?;
+    // A new mount namespace, or the runtime's (entered with chroot): either
+    // way nothing is mounted on the container's /proc until glassbox does it.
+    let mounts_from_scratch = new_namespace(LinuxNamespaceType::Mount) || inherits_mounts;
+    mounts::check_mounts(spec.mounts().as_deref().unwrap_or_default(), mounts_from_scratch)?;
     if let Some(profile) = linux.seccomp() {
         crate::security::check_seccomp_profile(profile)?;
     }

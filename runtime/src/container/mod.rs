@@ -52,6 +52,8 @@ pub enum ContainerError {
     Terminal(#[from] crate::terminal::TerminalError),
     #[error(transparent)]
     Signal(#[from] crate::signals::SignalError),
+    #[error(transparent)]
+    Rootfs(#[from] crate::rootfs::RootfsError),
     #[error("container {id:?} could not be made: stage {stage} failed: {message}")]
     Init { id: String, stage: String, message: String },
     #[error("container {id:?} could not be started: stage {stage} failed: {message}")]

@@ -153,6 +153,8 @@ pub fn run_blocks() -> Vec<Block> {
                 json!({"flags": "CloneFlags(CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWUSER | CLONE_NEWPID)",
                          "equivalent": "unshare --user --pid --fork --mount --uts --ipc"}),
             ),
+            ("inherit", json!({"type": "cgroup"})),
+            ("inherit", json!({"type": "time"})),
             ("setns", json!({"type": "network", "path": "/var/run/netns/web"})),
         ],
     );

@@ -288,6 +288,7 @@ fn rootfs_context<'a>(ctx: &InitContext<'a>) -> rootfs::RootfsContext<'a> {
         rootfs: ctx.opts.rootfs,
         in_user_namespace: ctx.plan.new_user || joins_user || runtime_in_one,
         cgroup_path: ctx.opts.cgroup_path,
+        shares_runtime_mounts: ctx.plan.shares_mount_namespace(),
     }
 }
 

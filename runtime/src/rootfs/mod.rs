@@ -4,7 +4,9 @@
 //! Mount Propagation"; man pages mount(2), mount_namespaces(7), pivot_root(2)).
 //!
 //! Called by the container's init process — root, single-threaded, already
-//! in its own mount namespace — in this order:
+//! in its own mount namespace (for a container without one, see
+//! [`inherited`]: nothing of the host's tree changes, chroot(2) replaces
+//! pivot_root, and `delete` takes the mounts away) — in this order:
 //!
 //! 1. [`prepare`], still seeing the host's tree:
 //!    1. `mount --make-rslave /` (or `linux.rootfsPropagation`, made
@@ -32,6 +34,7 @@ pub mod actions;
 pub mod devices;
 mod error;
 pub mod in_root;
+pub mod inherited;
 pub mod masks;
 pub mod mount_plan;
 pub mod mountinfo;
@@ -60,6 +63,8 @@ pub struct RootfsContext<'a> {
     /// The container's cgroup path in each hierarchy (`glassbox/<id>`), if
     /// it has a cgroup (a container made without root may not).
     pub cgroup_path: Option<&'a str>,
+    /// No mount namespace of its own: the runtime's is shared ([`inherited`]).
+    pub shares_runtime_mounts: bool,
 }
 
 /// The propagation `/` gets before anything is mounted: the spec's choice,
@@ -91,15 +96,20 @@ pub fn prepare(ctx: &RootfsContext) -> Result<(), RootfsError> {
 
 /// Propagation of `/`, the rootfs bind mount, every `mounts[]` entry in order.
 pub fn prepare_mounts(ctx: &RootfsContext) -> Result<(), RootfsError> {
-    mounts::set_root_propagation(preparation_propagation(ctx.spec)?, "linux.rootfsPropagation")?;
-    mounts::make_rootfs_parent_private(ctx.rootfs)?;
-    mounts::bind_rootfs_onto_itself(ctx.rootfs)?;
+    if ctx.shares_runtime_mounts {
+        // The host's own mounts are not ours to change: only the rootfs bind is.
+        inherited::prepare(ctx.rootfs)?;
+    } else {
+        mounts::set_root_propagation(preparation_propagation(ctx.spec)?, "linux.rootfsPropagation")?;
+        mounts::make_rootfs_parent_private(ctx.rootfs)?;
+        mounts::bind_rootfs_onto_itself(ctx.rootfs)?;
+    }
 
     let wants_cgroup = ctx.spec.mounts().iter().flatten().any(|m| m.typ().as_deref() == Some("cgroup"));
     // Only look at the host's cgroups when a mount asks for them.
     let layout = if wants_cgroup { CgroupLayout::detect(ctx.cgroup_path)? } else { CgroupLayout::Legacy(vec![]) };
     for planned in mount_plan::plan_mounts(ctx.spec, &layout)? {
-        mounts::apply_planned_mount(ctx.rootfs, &planned)?;
+        mounts::apply_planned_mount(ctx.rootfs, &planned, ctx.shares_runtime_mounts)?;
     }
     Ok(())
 }
@@ -115,9 +125,12 @@ pub fn make_devices(ctx: &RootfsContext) -> Result<(), RootfsError> {
 }
 
 /// Make the rootfs the process's `/` (pivot_root, or MS_MOVE + chroot when
-/// `no_pivot`), leaving the cwd at the new `/`.
+/// `no_pivot`; only chroot in the runtime's mount namespace, where both
+/// would move the host's root), leaving the cwd at the new `/`.
 pub fn enter(ctx: &RootfsContext, no_pivot: bool) -> Result<(), RootfsError> {
-    if no_pivot {
+    if ctx.shares_runtime_mounts {
+        inherited::chroot_into(ctx.rootfs)
+    } else if no_pivot {
         pivot::move_and_chroot(ctx.rootfs)
     } else {
         pivot::pivot_into(ctx.rootfs)
