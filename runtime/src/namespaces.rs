@@ -76,6 +76,9 @@ pub struct NamespacePlan {
     /// Existing namespaces the init joins, user first.
     pub join_in_init: Vec<(LinuxNamespaceType, PathBuf)>,
     pub new_user: bool,
+    /// The types linux.namespaces does not list: the container shares the
+    /// runtime's (runtime-spec: it "MUST inherit the runtime namespace").
+    pub inherited: Vec<LinuxNamespaceType>,
 }
 
 impl Default for NamespacePlan {
@@ -87,9 +90,22 @@ impl Default for NamespacePlan {
             join_before_clone: Vec::new(),
             join_in_init: Vec::new(),
             new_user: false,
+            inherited: Vec::new(),
         }
     }
 }
+
+/// Every namespace type, in the order the kernel lists /proc/<pid>/ns.
+pub const ALL_TYPES: [LinuxNamespaceType; 8] = [
+    LinuxNamespaceType::Cgroup,
+    LinuxNamespaceType::Ipc,
+    LinuxNamespaceType::Mount,
+    LinuxNamespaceType::Network,
+    LinuxNamespaceType::Pid,
+    LinuxNamespaceType::Time,
+    LinuxNamespaceType::User,
+    LinuxNamespaceType::Uts,
+];
 
 impl NamespacePlan {
     pub fn from_spec(namespaces: &[LinuxNamespace]) -> NamespacePlan {
@@ -112,7 +128,14 @@ impl NamespacePlan {
         // Joining a user namespace first gives the init the capabilities it
         // needs to join the namespaces that user namespace owns.
         plan.join_in_init.sort_by_key(|(t, _)| *t != LinuxNamespaceType::User);
+        plan.inherited = ALL_TYPES.into_iter().filter(|t| !namespaces.iter().any(|ns| ns.typ() == *t)).collect();
         plan
+    }
+
+    /// No mount namespace listed: the container's mounts go into the
+    /// runtime's mount table (rootfs/inherited.rs).
+    pub fn shares_mount_namespace(&self) -> bool {
+        self.inherited.contains(&LinuxNamespaceType::Mount)
     }
 
     /// The flags in the form `unshare(1)` would take, for the narrator and errors.
@@ -257,6 +280,15 @@ fn write_time_offsets(offsets: &[(String, i64, u32)]) -> Result<(), NamespaceErr
     Ok(())
 }
 
+/// Is the namespace file at `path` the one this process is in (same device
+/// and inode as /proc/self/ns/<kind>)? False when either cannot be read.
+pub fn is_ours(t: LinuxNamespaceType, path: &Path) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    let id = |p: &Path| std::fs::metadata(p).ok().map(|m| (m.dev(), m.ino()));
+    let ours = PathBuf::from(format!("/proc/self/ns/{}", proc_name(t)));
+    id(path).is_some_and(|theirs| Some(theirs) == id(&ours))
+}
+
 /// The namespaces of a running process that differ from ours: what
 /// `glassbox exec` must join. Order: user first, then the rest.
 pub fn of_process(pid: i32) -> Vec<(LinuxNamespaceType, PathBuf)> {
@@ -342,6 +374,17 @@ mod tests {
         assert_eq!(plan.join_in_init[0].0, LinuxNamespaceType::User);
         assert_eq!(plan.join_in_init[1].0, LinuxNamespaceType::Network);
         assert_eq!(plan.unshare_equivalent().to_string(), "unshare --pid --fork --mount --cgroup --time");
+        assert_eq!(plan.inherited, [LinuxNamespaceType::Ipc, LinuxNamespaceType::Uts]);
+        assert!(!plan.shares_mount_namespace());
+    }
+
+    #[test]
+    fn what_is_not_listed_is_inherited() {
+        let plan = NamespacePlan::from_spec(&[ns(LinuxNamespaceType::Pid, None)]);
+        assert_eq!(plan.inherited.len(), 7);
+        assert!(plan.shares_mount_namespace());
+        let joined = NamespacePlan::from_spec(&[ns(LinuxNamespaceType::Mount, Some("/proc/1/ns/mnt"))]);
+        assert!(!joined.shares_mount_namespace(), "a joined mount namespace is listed, not inherited");
     }
 
     #[test]

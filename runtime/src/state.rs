@@ -25,6 +25,11 @@ pub const LOCK_FILE: &str = "lock";
 /// before the cgroup is made (see [`ContainerDir::record_cgroup_path`]).
 pub const CGROUP_FILE: &str = "cgroup";
 
+/// `<root>/<id>/rootfs-mount`: for a container without a mount namespace of
+/// its own, where its mounts start in the runtime's (rootfs/inherited.rs),
+/// written before any is made; `delete` reads it to take them away.
+pub const ROOTFS_MOUNT_FILE: &str = "rootfs-mount";
+
 #[derive(Debug, thiserror::Error)]
 pub enum StateError {
     #[error("container id {0:?} is not valid: use letters, digits, '.', '_', '-', '+' (not starting with '.'), at most 249 characters")]
@@ -257,6 +262,20 @@ impl ContainerDir {
             Some(path) if !path.contains('\n') => RecordedCgroup::Path(path.to_string()),
             _ => RecordedCgroup::Unknown,
         }
+    }
+
+    /// Write down, before the init is cloned, where the mounts of a container
+    /// sharing the runtime's mount namespace will start: one line, which
+    /// `delete` (`--force` too, without state.json) needs to remove them.
+    pub fn record_rootfs_mount(&self, line: &[u8]) -> Result<(), StateError> {
+        let file = self.path.join(ROOTFS_MOUNT_FILE);
+        fs::write(&file, line).map_err(io(&file))
+    }
+
+    /// What [`Self::record_rootfs_mount`] wrote; None for a container with
+    /// a mount namespace of its own (no file).
+    pub fn recorded_rootfs_mount(&self) -> Option<Vec<u8>> {
+        fs::read(self.path.join(ROOTFS_MOUNT_FILE)).ok()
     }
 
     /// Write state.json so that a reader sees the old or the new file, never

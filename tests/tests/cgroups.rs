@@ -195,6 +195,56 @@ fn a_devices_rule_makes_a_device_node_unusable() {
     assert!(allowed.contains("kmsg-open"), "{allowed}");
 }
 
+/// `glassbox spec` starts the devices controller from "deny all", as runc's
+/// default does, and the runtime appends runc's rules: mknod of any device,
+/// use of the basics only. From outside, the cgroup's devices.list is exactly
+/// that list (it was `a *:* rwm`: every device); from inside, a node the
+/// container makes itself (it holds CAP_MKNOD here) cannot be opened.
+#[test]
+fn the_default_spec_denies_every_device_but_the_basics() {
+    // The container writes what it could do into its /dev (a tmpfs), read
+    // from the host through /proc/<init>/root while it sleeps. /dev/kmsg
+    // opened for writing only (`:>`): that needs no capability, so only
+    // the devices cgroup can refuse it.
+    let script = "{ mknod /dev/kmsg2 c 1 11 && echo mknod-ok; \
+                  ( : > /dev/kmsg2 ) 2>/dev/null && echo kmsg-open || echo kmsg-denied; \
+                  echo x > /dev/null && echo null-ok; } > /dev/result 2>&1; sleep 30";
+    let bundle = Bundle::busybox(&["sh", "-c", script]);
+    bundle.config_mut(|v| {
+        for set in ["bounding", "effective", "permitted"] {
+            v["process"]["capabilities"][set].as_array_mut().unwrap().push(json!("CAP_MKNOD"));
+        }
+    });
+    let rt = Runtime::new();
+    let id = rt.id("default-devices");
+    rt.start_container(&id, &bundle);
+    let mut list: Vec<String> = read(&v1("devices", &id, "devices.list")).lines().map(String::from).collect();
+    list.sort_unstable();
+    let mut expected = [
+        "c *:* m",
+        "b *:* m",
+        "c 1:3 rwm",
+        "c 1:5 rwm",
+        "c 1:7 rwm",
+        "c 1:8 rwm",
+        "c 1:9 rwm",
+        "c 5:0 rwm",
+        "c 5:2 rwm",
+        "c 136:* rwm",
+        "c 10:200 rwm",
+    ];
+    expected.sort_unstable();
+    assert_eq!(list, expected, "devices.list of the container's cgroup");
+    let result = PathBuf::from(format!("/proc/{}/root/dev/result", rt.pid(&id)));
+    let printed = || std::fs::read_to_string(&result).unwrap_or_default();
+    assert!(wait_until(std::time::Duration::from_secs(5), || printed().contains("null-ok")), "{}", printed());
+    let out = printed();
+    assert!(out.contains("mknod-ok"), "mknod of any device is allowed: {out}");
+    assert!(out.contains("kmsg-denied") && !out.contains("kmsg-open"), "its use is not: {out}");
+    assert_ok(&rt.delete_force(&id));
+    rt.assert_clean(&id, &bundle);
+}
+
 #[test]
 fn events_stats_match_the_cgroup_files() {
     let bundle = Bundle::busybox(&["sh", "-c", "sleep 30 & sleep 30"]);

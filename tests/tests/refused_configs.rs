@@ -149,3 +149,21 @@ fn user_namespace_without_mappings() {
     bundle.config_mut(|v| spec::set_namespace(v, "user", None));
     refused(&bundle, "userns-nomap", &["linux.uidMappings", "new user namespace", "EINVAL"]);
 }
+
+/// runtime-spec 1.2's id-mapped mounts are parsed but not carried out:
+/// mounted without the mapping, the files would show the wrong owners.
+#[test]
+fn an_id_mapped_mount_is_refused_by_name() {
+    let bundle = Bundle::busybox(&["true"]);
+    let data = bundle.path().join("data");
+    std::fs::create_dir(&data).unwrap();
+    bundle.config_mut(|v| {
+        spec::add_mount(
+            v,
+            json!({ "destination": "/data", "type": "bind", "source": data, "options": ["bind"],
+                    "uidMappings": [{ "containerID": 0, "hostID": 1000, "size": 1 }],
+                    "gidMappings": [{ "containerID": 0, "hostID": 1000, "size": 1 }] }),
+        )
+    });
+    refused(&bundle, "idmap-mount", &["mounts[7].uidMappings", "id-mapped mounts are not supported"]);
+}

@@ -73,6 +73,25 @@ fn rootfs_propagation_is_applied_to_the_new_root() {
     assert!(shared.contains("shared:"), "{shared}");
 }
 
+/// "unbindable": the container's `/` cannot be the source of a bind mount.
+/// (The rootfs is itself bound onto itself while it is prepared, so `/` must
+/// only become unbindable at the end.) Checked from inside: mountinfo's tag
+/// on `/`, and a bind of `/` that the kernel refuses with EINVAL.
+#[test]
+fn rootfs_propagation_unbindable_makes_the_new_root_unbindable() {
+    let script = "awk '$5 == \"/\"' /proc/self/mountinfo; mkdir /dev/t; \
+                  mount -o rbind / /dev/t 2>&1 && echo bound || echo bind-refused";
+    let out = inside("prop-unbindable", script, |v| {
+        v["linux"]["rootfsPropagation"] = json!("unbindable");
+        for set in ["bounding", "effective", "permitted"] {
+            v["process"]["capabilities"][set].as_array_mut().unwrap().push(json!("CAP_SYS_ADMIN"));
+        }
+    });
+    let root_line = out.lines().next().unwrap_or_default();
+    assert!(root_line.split(" - ").next().unwrap_or_default().contains("unbindable"), "{out}");
+    assert!(out.contains("Invalid argument") && out.contains("bind-refused"), "{out}");
+}
+
 #[test]
 fn start_container_hooks_run_inside_after_start() {
     let bundle = Bundle::busybox(&["true"]);

@@ -51,6 +51,12 @@ kmsg='.process.args = ["sh", "-c", "head -c1 /dev/kmsg >/dev/null 2>&1 && echo k
   | .process.capabilities.permitted += ["CAP_SYSLOG"]'
 make_bundle devices-deny "$kmsg"' | .linux.resources = {"devices": [{"allow": false, "access": "rwm"}]}'
 make_bundle devices-allow "$kmsg"' | .linux.resources = {"devices": [{"allow": true, "access": "rwm"}]}'
+# The default spec as it is ("deny all", then the rules every container
+# gets): making a node is allowed, opening it is not (write-only: that
+# open of /dev/kmsg needs no capability, only the cgroup can refuse it).
+make_bundle devices-default '.process.args = ["sh", "-c", "mknod /dev/kmsg2 c 1 11 && echo mknod-ok; ( : > /dev/kmsg2 ) 2>/dev/null && echo kmsg-open || echo kmsg-denied; echo x > /dev/null && echo null-ok"]
+  | .process.capabilities.bounding += ["CAP_MKNOD"] | .process.capabilities.effective += ["CAP_MKNOD"]
+  | .process.capabilities.permitted += ["CAP_MKNOD"]'
 echo '{"memory": {"swappiness": 10}}' > "$root/bundles/swappiness.json"
 # Rootless with a delegated cgroup2 subtree: the guest's user rl (uid 1000)
 # runs it, its cgroup in /deleg, which the guest hands to rl as systemd

@@ -80,6 +80,10 @@ check "eBPF device filter: a denied device cannot be opened" grep -q kmsg-denied
 check "eBPF device filter: the devices every container needs still work" grep -q null-ok /tmp/dev.out
 $G run -b $B/devices-allow dev >/tmp/dev.out 2>&1
 check "eBPF device filter: an allowed device can be opened" grep -q kmsg-open /tmp/dev.out
+$G run -b $B/devices-default dev >/tmp/dev.out 2>&1
+check "eBPF device filter, default spec: mknod of any device is allowed" grep -q mknod-ok /tmp/dev.out
+check "eBPF device filter, default spec: a device not allowed cannot be opened" grep -q kmsg-denied /tmp/dev.out
+check "eBPF device filter, default spec: /dev/null works" grep -q null-ok /tmp/dev.out
 
 # Rootless (uid 1000, no capability) with a delegated cgroup2 subtree: the
 # subtree and its shell cgroup are rl's (cgroups(7), "Cgroups v2

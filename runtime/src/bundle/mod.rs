@@ -7,6 +7,7 @@
 //! ([`CONFIG_LIMIT`]), never a FIFO or a device.
 
 mod mounts;
+mod platforms;
 mod process;
 
 use std::fs;
@@ -33,7 +34,7 @@ pub enum BundleError {
     Syntax { path: PathBuf, line: usize, column: usize, message: String },
     #[error("{path}: field `{field}`: {message}")]
     Field { path: PathBuf, field: String, message: String },
-    #[error("{path}: ociVersion {version:?} is not supported: glassbox speaks runtime-spec 1.0.0 to 1.2.x")]
+    #[error("{path}: ociVersion {version:?} is not supported: glassbox speaks runtime-spec 1.0.0 to 1.3.x")]
     Version { path: PathBuf, version: String },
     #[error("root.path {path}: the container's root filesystem {problem}")]
     Rootfs { path: PathBuf, problem: &'static str },
@@ -67,6 +68,7 @@ impl Bundle {
         let text = read_config(&config)?;
         let spec = parse_config(&config, &text)?;
         check_version(&config, spec.version())?;
+        platforms::check_platform_sections(&spec, &text)?;
         let rootfs = resolve_rootfs(&dir, &spec)?;
         check_supported(&spec)?;
         if let Some(p) = spec.process() {
@@ -128,13 +130,14 @@ fn strip_position(e: &serde_json::Error) -> String {
 }
 
 /// runtime-spec versions follow SemVer; within major version 1 a newer minor
-/// may use fields we do not know, so only 1.0–1.2 are accepted.
+/// may use fields we do not know, so only 1.0–1.3 are accepted (1.3's new
+/// fields: see `glassbox features` and bundle/platforms.rs).
 pub fn check_version(path: &Path, version: &str) -> Result<(), BundleError> {
     let bad = || BundleError::Version { path: path.to_path_buf(), version: version.to_string() };
     let core = version.split(['-', '+']).next().unwrap_or("");
     let mut parts = core.split('.').map(|p| p.parse::<u32>());
     match (parts.next(), parts.next()) {
-        (Some(Ok(1)), Some(Ok(minor))) if minor <= 2 => Ok(()),
+        (Some(Ok(1)), Some(Ok(minor))) if minor <= 3 => Ok(()),
         _ => Err(bad()),
     }
 }
@@ -212,7 +215,14 @@ pub fn check_supported(spec: &Spec) -> Result<(), BundleError> {
         return unsupported("linux", "config.json has no `linux` section; glassbox needs at least linux.namespaces");
     };
     if linux.intel_rdt().is_some() {
-        return unsupported("linux.intelRdt", "Intel RDT (resctrl) is not supported by glassbox");
+        return unsupported(
+            "linux.intelRdt",
+            "Intel RDT (resctrl: closID, schemata, enableMonitoring…) is not supported by glassbox",
+        );
+    }
+    platforms::check_net_devices(spec)?;
+    if let Some(policy) = linux.memory_policy() {
+        crate::security::plan_memory_policy(policy)?;
     }
     if linux.mount_label().as_deref().is_some_and(|s| !s.is_empty()) && !selinux_enabled() {
         return unsupported(
@@ -234,10 +244,14 @@ pub fn check_supported(spec: &Spec) -> Result<(), BundleError> {
     if (named(spec.hostname()) || named(spec.domainname())) && !has(LinuxNamespaceType::Uts) {
         return unsupported("hostname", "setting a hostname needs its own UTS namespace ({\"type\": \"uts\"}); without one it would rename the host");
     }
-    if !has(LinuxNamespaceType::Mount) {
+    // No mount namespace: the container shares the runtime's (rootfs/inherited.rs).
+    // Its mounts are made there, which a user namespace of the container's does
+    // not own: mount(2) would fail with EPERM at the first one.
+    let inherits_mounts = !has(LinuxNamespaceType::Mount);
+    if inherits_mounts && has(LinuxNamespaceType::User) {
         return unsupported(
             "linux.namespaces",
-            "glassbox needs a mount namespace ({\"type\": \"mount\"}) to give the container its own root filesystem",
+            "a user namespace without a mount namespace of its own: the container's mounts would be made in the runtime's mount namespace, which the host's user namespace owns, so every mount(2) would fail with EPERM; add {\"type\": \"mount\"}",
         );
     }
     let (uid_maps, gid_maps) = (
@@ -254,7 +268,10 @@ pub fn check_supported(spec: &Spec) -> Result<(), BundleError> {
             "a new user namespace needs both linux.uidMappings and linux.gidMappings: without them no id is mapped in it and becoming its root fails (EINVAL); e.g. [{\"containerID\": 0, \"hostID\": 100000, \"size\": 65536}]",
         );
     }
-    mounts::check_mounts(spec.mounts().as_deref().unwrap_or_default(), new_namespace(LinuxNamespaceType::Mount))?;
+    // A new mount namespace, or the runtime's (entered with chroot): either
+    // way nothing is mounted on the container's /proc until glassbox does it.
+    let mounts_from_scratch = new_namespace(LinuxNamespaceType::Mount) || inherits_mounts;
+    mounts::check_mounts(spec.mounts().as_deref().unwrap_or_default(), mounts_from_scratch)?;
     if let Some(profile) = linux.seccomp() {
         crate::security::check_seccomp_profile(profile)?;
     }
@@ -388,10 +405,10 @@ mod tests {
     #[test]
     fn versions() {
         let p = Path::new("c");
-        for ok in ["1.0.0", "1.1.0", "1.2.0", "1.0.2-dev", "1.2.1"] {
+        for ok in ["1.0.0", "1.1.0", "1.2.0", "1.0.2-dev", "1.2.1", "1.3.0", "1.3.1"] {
             assert!(check_version(p, ok).is_ok(), "{ok}");
         }
-        for bad in ["9.0.0", "2.0.0", "1.3.0", "", "one"] {
+        for bad in ["9.0.0", "2.0.0", "1.4.0", "", "one"] {
             assert!(check_version(p, bad).is_err(), "{bad}");
         }
     }

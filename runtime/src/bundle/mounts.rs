@@ -29,10 +29,22 @@ pub fn in_container(destination: &Path) -> PathBuf {
     path
 }
 
-/// Every mount's destination below `/`, and (in a new mount namespace,
-/// where nothing is mounted until glassbox mounts it) a mount on /proc.
-pub fn check_mounts(mounts: &[Mount], new_mount_namespace: bool) -> Result<(), BundleError> {
+/// Every mount's destination below `/`, and (in a new mount namespace, or
+/// in the runtime's, where the rootfs's /proc is empty until glassbox
+/// mounts one there) a mount on /proc.
+pub fn check_mounts(mounts: &[Mount], mounts_from_scratch: bool) -> Result<(), BundleError> {
     for (i, m) in mounts.iter().enumerate() {
+        // runtime-spec 1.2's id-mapped mounts: parsed by oci-spec, never
+        // applied by glassbox — the files would show the wrong owners.
+        for (field, given) in [("uidMappings", m.uid_mappings().is_some()), ("gidMappings", m.gid_mappings().is_some())]
+        {
+            if given {
+                return Err(BundleError::Invalid {
+                    field: format!("mounts[{i}].{field}"),
+                    message: "id-mapped mounts are not supported by glassbox (glassbox features: mountExtensions.idmap.enabled is false); remove the mapping, or map the container's ids with linux.uidMappings/gidMappings".into(),
+                });
+            }
+        }
         let destination = m.destination();
         if in_container(destination) != Path::new("/") {
             continue;
@@ -48,7 +60,7 @@ pub fn check_mounts(mounts: &[Mount], new_mount_namespace: bool) -> Result<(), B
         return Err(BundleError::Invalid { field: format!("mounts[{i}].destination"), message });
     }
     let has_proc = mounts.iter().any(|m| in_container(m.destination()) == Path::new("/proc"));
-    if new_mount_namespace && !has_proc {
+    if mounts_from_scratch && !has_proc {
         return Err(BundleError::Invalid {
             field: "mounts".into(),
             message: "nothing is mounted on /proc: glassbox's init reopens exec.fifo through /proc/self/fd to wait for `start`, and programs expect it; add {\"destination\": \"/proc\", \"type\": \"proc\", \"source\": \"proc\"}".into(),

@@ -268,6 +268,25 @@ mod tests {
         assert_eq!(run(&p, DEV_BLOCK, ACC_READ, 8, 0), 1);
     }
 
+    /// "deny all" and the rules every container gets, as v2 enforces them:
+    /// mknod of anything, use of the basics only.
+    #[test]
+    fn the_default_rules_allow_mknod_of_any_device_and_use_of_the_basics() {
+        let deny_all: Vec<oci_spec::runtime::LinuxDeviceCgroup> =
+            serde_json::from_str(r#"[{"allow": false, "access": "rwm"}]"#).unwrap();
+        let writes = super::super::plan_device_rules_v1(&deny_all);
+        let rules: Vec<DeviceRule> =
+            writes.iter().map(|w| DeviceRule::from_line(w.file == "devices.allow", &w.value).unwrap()).collect();
+        let p = program(&rules);
+        assert_eq!(run(&p, DEV_CHAR, ACC_MKNOD, 1, 11), 1, "mknod /dev/kmsg");
+        assert_eq!(run(&p, DEV_BLOCK, ACC_MKNOD, 8, 0), 1, "mknod /dev/sda");
+        assert_eq!(run(&p, DEV_CHAR, ACC_READ, 1, 11), 0, "but not read it");
+        assert_eq!(run(&p, DEV_BLOCK, ACC_READ | ACC_WRITE, 8, 0), 0, "nor a disk");
+        assert_eq!(run(&p, DEV_CHAR, ACC_READ | ACC_WRITE, 1, 3), 1, "/dev/null");
+        assert_eq!(run(&p, DEV_CHAR, ACC_READ | ACC_WRITE, 10, 200), 1, "/dev/net/tun");
+        assert_eq!(run(&p, DEV_CHAR, ACC_WRITE, 5, 1), 0, "not the host's console");
+    }
+
     #[test]
     fn parses_v1_lines() {
         let r = DeviceRule::from_line(true, "c 10:* rw").unwrap();

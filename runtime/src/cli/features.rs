@@ -10,7 +10,7 @@ use serde_json::{json, Value};
 
 /// The runtime-spec versions whose config.json glassbox accepts.
 pub const OCI_VERSION_MIN: &str = "1.0.0";
-pub const OCI_VERSION_MAX: &str = "1.2.0";
+pub const OCI_VERSION_MAX: &str = "1.3.0";
 
 /// The hooks run by hooks/ at their lifecycle points (`prestart` is the
 /// deprecated name of the createRuntime point, still run for old configs).
@@ -118,11 +118,21 @@ pub fn features_json() -> Value {
                 "supportedFlags": supported_seccomp_flags()
             },
             // The kernel here has no AppArmor; glassbox does not set SELinux
-            // labels or Intel RDT classes, so it claims none of them.
+            // labels or Intel RDT classes (nor 1.3's schemata and
+            // enableMonitoring), so it claims none of them: bundle/ refuses
+            // linux.intelRdt.
             "apparmor": { "enabled": false },
             "selinux": { "enabled": false },
-            "intelRdt": { "enabled": false },
-            "mountExtensions": { "idmap": { "enabled": false } }
+            "intelRdt": { "enabled": false, "schemata": false, "monitoring": false },
+            "mountExtensions": { "idmap": { "enabled": false } },
+            // runtime-spec 1.3: security/memory_policy.rs knows every mode
+            // and flag (the kernel may still refuse a new one, naming it)...
+            "memoryPolicy": {
+                "modes": crate::security::MEMORY_POLICY_MODES.iter().map(|(name, _)| *name).collect::<Vec<_>>(),
+                "flags": crate::security::MEMORY_POLICY_FLAGS.iter().map(|(name, _)| *name).collect::<Vec<_>>()
+            },
+            // ...but no host network interface is moved in: linux.netDevices is refused.
+            "netDevices": { "enabled": false }
         },
         "annotations": {
             "io.glassbox.version": env!("CARGO_PKG_VERSION")
@@ -164,7 +174,24 @@ mod tests {
         let text = serde_json::to_string(&doc).unwrap();
         let parsed: oci_spec::runtime::Features = serde_json::from_str(&text).unwrap();
         assert_eq!(parsed.oci_version_min(), "1.0.0");
-        assert_eq!(parsed.oci_version_max(), "1.2.0");
+        assert_eq!(parsed.oci_version_max(), "1.3.0");
+        let linux = parsed.linux().as_ref().unwrap();
+        let policy = linux.memory_policy().as_ref().unwrap();
+        assert!(policy.modes().as_ref().unwrap().contains(&"MPOL_WEIGHTED_INTERLEAVE".to_string()));
+        assert_eq!(policy.flags().as_ref().unwrap().len(), 3);
+        assert_eq!(linux.net_devices().as_ref().unwrap().enabled(), &Some(false));
+        assert_eq!(linux.intel_rdt().as_ref().unwrap().schemata(), &Some(false));
+    }
+
+    /// Every memory policy mode and flag claimed is one a config may use.
+    #[test]
+    fn every_memory_policy_mode_claimed_is_planned() {
+        for (mode, _) in crate::security::MEMORY_POLICY_MODES {
+            let nodes = if ["MPOL_DEFAULT", "MPOL_LOCAL"].contains(mode) { "" } else { "0" };
+            let json = json!({ "mode": mode, "nodes": nodes });
+            let policy: oci_spec::runtime::LinuxMemoryPolicy = serde_json::from_value(json).unwrap();
+            crate::security::plan_memory_policy(&policy).unwrap();
+        }
     }
 
     #[test]

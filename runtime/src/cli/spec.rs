@@ -21,7 +21,7 @@ use oci_spec::runtime::Spec;
 use serde_json::{json, Value};
 
 /// The runtime-spec version the default config declares.
-pub const OCI_VERSION: &str = "1.2.0";
+pub const OCI_VERSION: &str = "1.3.0";
 
 /// The host ids a rootless container maps.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -85,6 +85,15 @@ pub fn default_config_json(rootless_ids: Option<RootlessIds>) -> Value {
             "/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"
         ]
     });
+    if !rootless {
+        // The devices controller starts from "deny all"; glassbox then
+        // allows what every container needs (cgroups/devices.rs). Without
+        // this rule the container could open any device node it is given or
+        // makes. Rootless: no cgroup may be ours to write, and in a user
+        // namespace device nodes are binds of the host's, guarded by their
+        // owner and mode on the host.
+        linux["resources"] = json!({ "devices": [{ "allow": false, "access": "rwm" }] });
+    }
     if let Some(ids) = rootless_ids {
         linux["uidMappings"] = id_mappings(ids.uid, ids.subordinate.map(|(uids, _)| uids));
         linux["gidMappings"] = id_mappings(ids.gid, ids.subordinate.map(|(_, gids)| gids));
@@ -218,7 +227,7 @@ mod tests {
     #[test]
     fn default_has_the_expected_process() {
         let spec = default_spec(false);
-        assert_eq!(spec.version(), "1.2.0");
+        assert_eq!(spec.version(), "1.3.0");
         let p = spec.process().as_ref().unwrap();
         assert_eq!(p.terminal(), Some(false));
         assert_eq!(p.args().as_deref(), Some(&["sh".to_string()][..]));
@@ -245,6 +254,11 @@ mod tests {
         assert!(linux.uid_mappings().is_none());
         assert_eq!(linux.masked_paths().as_ref().unwrap().len(), 10);
         assert_eq!(linux.readonly_paths().as_ref().unwrap().len(), 5);
+        // runc's default: the devices controller starts from "deny all".
+        let rules = linux.resources().as_ref().unwrap().devices().as_ref().unwrap();
+        assert_eq!(rules.len(), 1);
+        assert!(!rules[0].allow() && rules[0].typ().is_none() && rules[0].major().is_none());
+        assert_eq!(rules[0].access().as_deref(), Some("rwm"));
     }
 
     #[test]
@@ -260,6 +274,7 @@ mod tests {
         assert_eq!((gid.container_id(), gid.host_id(), gid.size()), (0, 5678, 1));
 
         assert!(!destinations(&spec).contains(&"/sys/fs/cgroup".to_string()));
+        assert!(linux.resources().is_none(), "no cgroup rules a rootless container may be unable to write");
         let mounts = spec.mounts().as_ref().unwrap();
         let sys = mounts.iter().find(|m| m.destination().to_str() == Some("/sys")).unwrap();
         assert_eq!(sys.typ().as_deref(), Some("none"));

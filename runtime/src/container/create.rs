@@ -17,6 +17,7 @@ use crate::namespaces::NamespacePlan;
 use crate::paths::Paths;
 use crate::process::{spawn_init, FromInit, FromRuntime, InitOptions, SpawnedInit};
 use crate::recorder::{FlagNames, Recorder};
+use crate::rootfs::inherited::RootfsMount;
 use crate::rootless::{self, Privilege};
 use crate::state::{proc_stat, ContainerDir, ContainerState, Status};
 use crate::{hooks, terminal};
@@ -54,6 +55,8 @@ pub struct CreateOptions {
 struct Undo {
     cgroup_parent: String,
     init: Option<Pid>,
+    /// The mounts made in the runtime's mount namespace (no namespace of its own).
+    rootfs_mount: Option<RootfsMount>,
     cgroup: Option<ContainerCgroup>,
     dir: Option<ContainerDir>,
 }
@@ -62,6 +65,12 @@ impl Drop for Undo {
     fn drop(&mut self) {
         if let Some(pid) = self.init {
             stop_init(pid);
+        }
+        // Once the init is gone, nothing mounts any more.
+        if let Some(mount) = &self.rootfs_mount {
+            if let Err(e) = mount.detach() {
+                crate::cli::log::warn(&e.to_string());
+            }
         }
         if let Some(cg) = &self.cgroup {
             let _ = cg.remove(&self.cgroup_parent);
@@ -101,6 +110,7 @@ impl Container {
         let mut undo = Undo {
             cgroup_parent: paths.cgroup_parent.clone(),
             init: None,
+            rootfs_mount: None,
             cgroup: None,
             dir: Some(ContainerDir::create(paths, &opts.id)?),
         };
@@ -116,6 +126,7 @@ impl Container {
         })?;
 
         let linux = bundle.spec.linux().as_ref().expect("bundle checked linux");
+        refuse_joining_our_mount_namespace(linux)?;
         let cgroup_path = cgroups::cgroup_path(linux.cgroups_path().as_deref(), &paths.cgroup_parent, &opts.id)?;
         // Without root, a cgroup only where one was delegated (rootless.rs).
         let privilege = Privilege::of_this_process();
@@ -164,6 +175,12 @@ impl Container {
         crate::fault::point("create:exec-fifo");
 
         let plan = NamespacePlan::from_spec(&linux.namespaces().clone().unwrap_or_default());
+        if plan.shares_mount_namespace() {
+            // Noted before any mount is made: delete finds them by it, even after a killed create.
+            let mount = RootfsMount::note(&bundle.rootfs)?;
+            undo.dir.as_ref().expect("still ours").record_rootfs_mount(&mount.to_line())?;
+            undo.rootfs_mount = Some(mount);
+        }
         // Into its cgroup without waiting: clone3 starts the init in the v2
         // directory, and the init writes itself into the v1 ones — unless it
         // starts in a new user namespace, where the host's cgroup files are
@@ -191,6 +208,12 @@ impl Container {
             )?;
             rec.set_init_pid(init.pid.as_raw());
             rec.step(init.pid.as_raw(), Stage::Namespaces, "clone", |a| clone_args(a, &plan));
+            // What the container shares with glassbox, one step each (the narrator says what it means).
+            for t in &plan.inherited {
+                rec.step(init.pid.as_raw(), Stage::Namespaces, "inherit", |a| {
+                    a.str("type", crate::namespaces::proc_name(*t));
+                });
+            }
             Ok::<_, crate::process::ProcessError>(init)
         })?;
         undo.init = Some(init.pid);
@@ -277,9 +300,33 @@ impl Container {
         // Made: from here on the container is the caller's to delete.
         let dir = undo.dir.take().expect("still ours");
         undo.init = None;
+        undo.rootfs_mount = None;
         let cgroup = undo.cgroup.take();
         Ok((Container { paths: paths.clone(), dir, state, cgroup }, console))
     }
+}
+
+/// `{"type": "mount", "path": "/proc/1/ns/mnt"}`, glassbox's own mount
+/// namespace named by path: the init would prepare and pivot_root *there*,
+/// moving the root of every process on the host. Leaving "mount" out says
+/// the same thing, and that case is made safely (rootfs/inherited.rs).
+fn refuse_joining_our_mount_namespace(linux: &oci_spec::runtime::Linux) -> Result<(), ContainerError> {
+    use oci_spec::runtime::LinuxNamespaceType::Mount;
+    let namespaces = linux.namespaces().as_deref().unwrap_or_default();
+    let Some(path) = namespaces.iter().find(|ns| ns.typ() == Mount).and_then(|ns| ns.path().as_ref()) else {
+        return Ok(());
+    };
+    if !crate::namespaces::is_ours(Mount, path) {
+        return Ok(());
+    }
+    Err(crate::bundle::BundleError::Unsupported {
+        field: "linux.namespaces",
+        message: format!(
+            "the mount namespace {} is glassbox's own: joining it, the init would pivot_root there and move the root of every process on the host; leave \"mount\" out of linux.namespaces instead: the container then shares it, and glassbox mounts only below its rootfs",
+            path.display()
+        ),
+    }
+    .into())
 }
 
 /// The `no_cgroup` step: why the container has none (`reason`, the

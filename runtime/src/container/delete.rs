@@ -22,6 +22,7 @@ use crate::cgroups::{self, ContainerCgroup};
 use crate::hooks;
 use crate::paths::Paths;
 use crate::recorder::{step, Recorder};
+use crate::rootfs::inherited::RootfsMount;
 use crate::state::{ContainerDir, RecordedCgroup, StateError, Status};
 use glassbox_events::Stage;
 
@@ -151,13 +152,20 @@ fn delete_remains(paths: &Paths, id: &str, dir: ContainerDir, why: &StateError) 
     result
 }
 
-/// The cgroup (once every process in it is gone), then the state
-/// directory, its event record kept.
+/// The mounts a container without a mount namespace of its own left in the
+/// runtime's (rootfs/inherited.rs), the cgroup (once every process in it is
+/// gone), then the state directory, its event record kept.
 fn remove_cgroup_and_dir(
     paths: &Paths,
     cgroup: Option<&ContainerCgroup>,
     dir: ContainerDir,
 ) -> Result<(), ContainerError> {
+    if let Some(line) = dir.recorded_rootfs_mount() {
+        // A note cut short by a killed create: no mount was made after it.
+        if let Some(mount) = RootfsMount::from_line(&line) {
+            mount.detach()?;
+        }
+    }
     if let Some(cgroup) = cgroup {
         cgroup.remove(&paths.cgroup_parent)?;
         step("remove_cgroup", |a| {

@@ -42,6 +42,7 @@ impl Container {
         let text = crate::bundle::read_config(&config)?;
         let spec = crate::bundle::parse_config(&config, &text)?;
         let seccomp = spec.linux().as_ref().and_then(|l| l.seccomp().clone());
+        let memory_policy = spec.linux().as_ref().and_then(|l| l.memory_policy().clone());
 
         let handled = handled_signals();
         let mut old = SigSet::empty();
@@ -55,6 +56,7 @@ impl Container {
                 process: &opts.process,
                 init_pid: self.state.pid,
                 seccomp: seccomp.as_ref(),
+                memory_policy: memory_policy.as_ref(),
                 preserve_fds: opts.preserve_fds,
                 recorder: &rec,
                 cgroup_v2: cgroup_v2.as_deref(),

@@ -52,6 +52,8 @@ pub enum ContainerError {
     Terminal(#[from] crate::terminal::TerminalError),
     #[error(transparent)]
     Signal(#[from] crate::signals::SignalError),
+    #[error(transparent)]
+    Rootfs(#[from] crate::rootfs::RootfsError),
     /// `exit_code`, here and below: what the process that failed exited
     /// with, which `run` and `exec` pass on (127 or 126: the program
     /// cannot be run, see [`crate::process::program`]).

@@ -153,6 +153,8 @@ pub fn run_blocks() -> Vec<Block> {
                 json!({"flags": "CloneFlags(CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWUSER | CLONE_NEWPID)",
                          "equivalent": "unshare --user --pid --fork --mount --uts --ipc"}),
             ),
+            ("inherit", json!({"type": "cgroup"})),
+            ("inherit", json!({"type": "time"})),
             ("setns", json!({"type": "network", "path": "/var/run/netns/web"})),
         ],
     );
@@ -296,6 +298,11 @@ pub fn run_blocks() -> Vec<Block> {
                 json!({"file": v1("devices", "devices.allow"), "value": "c 10:229 rwm",
                          "field": "linux.resources.devices[1]", "result": "ok"}),
             ),
+            (
+                "write",
+                json!({"file": v1("devices", "devices.allow"), "value": "c *:* m",
+                         "field": "devices (always allowed)", "result": "ok"}),
+            ),
         ],
     );
     run.stage(
@@ -367,6 +374,7 @@ pub fn run_blocks() -> Vec<Block> {
             ("personality", json!({"domain": "LINUX"})),
             ("ioprio", json!({"class": "IOPRIO_CLASS_BE", "priority": 4})),
             ("scheduler", json!({"policy": "SCHED_OTHER", "nice": 5})),
+            ("memory_policy", json!({"mode": "MPOL_BIND", "nodes": "0-1"})),
             ("umask", json!({"value": "0022"})),
         ],
     );

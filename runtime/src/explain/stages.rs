@@ -86,7 +86,7 @@ pub fn info(stage: Stage) -> StageInfo {
             "set resource limits",
             "Resource limits are per process, like the number of open files; children inherit them. They \
              complement the cgroup, which limits the whole group.",
-            Some("process.rlimits[], process.oomScoreAdj"),
+            Some("process.rlimits[], process.oomScoreAdj, linux.memoryPolicy"),
         ),
         Stage::Capabilities => (
             "drop privileges",

@@ -47,6 +47,7 @@ fn early(stage: Stage, step: &Step) -> Option<Narration> {
         (Stage::Cgroup, "join") => cgroup_join(step),
         (Stage::Cgroup, "no_cgroup") => no_cgroup(step),
         (Stage::Namespaces, "clone") => clone(step),
+        (Stage::Namespaces, "inherit") => inherit(step),
         (Stage::Namespaces, "setns") => setns(step),
         (Stage::Namespaces, "unshare") => unshare(step),
         (Stage::Namespaces, "setsid") => Some(setsid(step)),
@@ -173,7 +174,8 @@ fn device_rule(file: &str, value: &str) -> String {
             _ => None,
         })
         .collect();
-    format!("{verb} {} on {kind} devices {numbers}", access.join(", "))
+    let only_mknod = if access == ["mknod"] { " — making a node, not opening it" } else { "" };
+    format!("{verb} {} on {kind} devices {numbers}{only_mknod}", access.join(", "))
 }
 
 fn cgroup_join(step: &Step) -> Option<Narration> {
@@ -243,6 +245,47 @@ fn clone(step: &Step) -> Option<Narration> {
         .check_opt(step.container_pid.map(|p| format!("ls -l /proc/{p}/ns  (compare: ls -l /proc/self/ns)")));
     narration.shell = step.args.text("equivalent");
     Some(narration)
+}
+
+/// What sharing glassbox's own namespace of one kind means for the container.
+fn inherited_meaning(proc_name: &str) -> Option<&'static str> {
+    Some(match proc_name {
+        "mnt" => {
+            "one mount table with the host: the mounts made for it appear on the host, below its rootfs (made slaves, so none leaks further); chroot(2), not pivot_root(2), gives it its /, and delete removes the mounts"
+        }
+        "pid" => "it sees every process of the host, and its first process is not pid 1",
+        "net" => "the host's interfaces, addresses and ports: a server in it listens on the host",
+        "ipc" => "the host's System V IPC objects and POSIX message queues",
+        "uts" => "the host's hostname (which is why glassbox will not set one then)",
+        "user" => "uid 0 inside is uid 0 on the host: only its capabilities, seccomp and the rest hold it back",
+        "cgroup" => "/proc/self/cgroup shows full host paths, not a tree rooted at its own cgroup",
+        "time" => "the host's clocks (CLOCK_MONOTONIC, CLOCK_BOOTTIME), with no offsets",
+        _ => return None,
+    })
+}
+
+fn inherit(step: &Step) -> Option<Narration> {
+    let kind = step.args.text("type")?;
+    let (_, name, _) = NAMESPACES.iter().find(|(_, _, short)| *short == kind)?;
+    Some(
+        Narration::new(format!("share glassbox's own {name} namespace: {}", inherited_meaning(&kind)?))
+            .why(format!(
+                "linux.namespaces[] has no \"{name}\" entry, and runtime-spec says the container then inherits the runtime's"
+            ))
+            .syscall(format!("none: without CLONE_NEW{} the child of clone(2) stays where its parent is", clone_suffix(name)))
+            .check_opt(
+                step.container_pid
+                    .map(|p| format!("stat -L -c %i /proc/{p}/ns/{kind} /proc/self/ns/{kind}  (same inode: same namespace)")),
+            ),
+    )
+}
+
+/// The clone(2) flag's suffix for a namespace kind (CLONE_NEWNS for mount).
+fn clone_suffix(name: &str) -> String {
+    NAMESPACES
+        .iter()
+        .find(|(_, n, _)| *n == name)
+        .map_or_else(|| name.to_uppercase(), |(flag, _, _)| flag.trim_start_matches("CLONE_NEW").to_string())
 }
 
 fn setns(step: &Step) -> Option<Narration> {

@@ -17,7 +17,9 @@ pub fn narrate(stage: Stage, step: &Step) -> Option<Narration> {
         (Stage::Sysctl, "write") => sysctl(step),
         (Stage::Rlimits, "setrlimit") => setrlimit(step),
         (Stage::Rlimits, "oom_score_adj") => oom_score_adj(step),
-        (Stage::Rlimits, "personality" | "ioprio" | "scheduler" | "umask") => Some(process_attribute(step)),
+        (Stage::Rlimits, "personality" | "ioprio" | "scheduler" | "umask" | "memory_policy") => {
+            Some(process_attribute(step))
+        }
         (Stage::Capabilities, "capabilities") => capabilities(step),
         (Stage::Capabilities, "set_user") => set_user(step),
         (Stage::Capabilities, "chdir") => chdir(step),
@@ -141,12 +143,14 @@ fn process_attribute(step: &Step) -> Narration {
         "personality" => ("execution domain", "linux.personality", "personality(2)"),
         "ioprio" => ("I/O priority", "process.ioPriority", "ioprio_set(2)"),
         "scheduler" => ("scheduling policy", "process.scheduler", "sched_setattr(2)"),
+        "memory_policy" => ("NUMA memory policy (the nodes pages come from)", "linux.memoryPolicy", "set_mempolicy(2)"),
         _ => ("file creation mask", "process.user.umask", "umask(2)"),
     };
     let check = step.container_pid.map(|p| match step.action {
         "personality" => format!("cat /proc/{p}/personality"),
         "ioprio" => format!("ionice -p {p}"),
         "scheduler" => format!("chrt -p {p}"),
+        "memory_policy" => format!("head -1 /proc/{p}/numa_maps"),
         _ => format!("grep Umask /proc/{p}/status"),
     });
     Narration::new(format!("set the {what}: {}", step.args.listing())).why(field).syscall(syscall).check_opt(check)

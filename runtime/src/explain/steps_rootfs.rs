@@ -66,13 +66,17 @@ fn mount(step: &Step) -> Option<Narration> {
             "MS_SHARED" => ("shared", "mount events pass both ways"),
             _ => ("unbindable", "it cannot be bind-mounted"),
         };
-        why = if target == "/" { "linux.rootfsPropagation".into() } else { "the rootfs, before mounts[]".into() };
+        why = match kind {
+            _ if target == "/" => "linux.rootfsPropagation".into(),
+            "MS_SLAVE" => "so that what is mounted for the container never propagates back to the host".into(),
+            _ => "pivot_root(2) refuses a new root whose parent mount is shared".into(),
+        };
         format!("make {target}{recursive} {word}: {effect}")
     } else if has("MS_REMOUNT") {
         let ro = if has("MS_RDONLY") { " read-only" } else { "" };
         format!("remount {target}{ro}, changing only its flags")
     } else if has("MS_BIND") && source.as_deref() == Some(target.as_str()) {
-        why = "root.path: pivot_root(2) needs the new root to be a mount point".into();
+        why = "root.path: the container's root becomes a mount of its own (pivot_root(2) needs one; in the host's mount namespace, it holds every mount made for the container)".into();
         format!("bind {target} onto itself, so it becomes a mount point")
     } else if has("MS_BIND") {
         format!("bind-mount {} onto {target}", source.as_deref().unwrap_or("?"))
@@ -193,6 +197,17 @@ fn umount(step: &Step) -> Option<Narration> {
 
 fn chroot(step: &Step) -> Option<Narration> {
     let path = step.args.text("path")?;
+    if step.args.text("mount_namespace").is_some() {
+        return Some(
+            Narration::new(format!(
+                "chroot(2) into {path}: the container shares glassbox's mount namespace, where pivot_root(2) would move the root of every process on the host"
+            ))
+            .why("linux.namespaces[] has no \"mount\" entry")
+            .syscall(format!("chdir(\"{path}\"); chroot(\".\")"))
+            .shell(format!("cd {path} && chroot ."))
+            .check_opt(step.container_pid.map(|p| format!("ls /proc/{p}/root/  (and findmnt | grep {path}: its mounts, on the host)"))),
+        );
+    }
     Some(
         Narration::new(format!(
             "--no-pivot: move {path} over / and chroot(2) into it (weaker than pivot_root: the host's root stays mounted underneath)"

@@ -235,6 +235,27 @@ fn kernel_facts_are_stated_right() {
     assert_eq!(write.shell.as_deref(), Some("echo 104857600 > /sys/fs/cgroup/memory/g/memory.limit_in_bytes"));
 }
 
+/// A container without a mount namespace of its own: the narrator says
+/// what sharing glassbox's means, and why there is no pivot_root.
+#[test]
+fn an_inherited_mount_namespace_is_explained() {
+    let style = style(false, 80);
+    let say = |e: Event| narrate(&e, &style).unwrap();
+    let inherit = say(step(Stage::Namespaces, "inherit", json!({"type": "mnt"})));
+    assert!(inherit.headline.starts_with("share glassbox's own mount namespace: one mount table with the host"));
+    assert!(inherit.headline.contains("chroot(2), not pivot_root(2)"), "{}", inherit.headline);
+    assert_eq!(inherit.syscall.as_deref().map(|s| s.contains("without CLONE_NEWNS")), Some(true));
+    assert!(inherit.why.unwrap().contains("no \"mount\" entry"));
+    let user = say(step(Stage::Namespaces, "inherit", json!({"type": "user"})));
+    assert!(user.headline.contains("uid 0 inside is uid 0 on the host"), "{}", user.headline);
+    let chroot =
+        say(step(Stage::PivotRoot, "chroot", json!({"path": "/b/rootfs", "mount_namespace": "the runtime's"})));
+    assert!(chroot.headline.contains("shares glassbox's mount namespace"), "{}", chroot.headline);
+    assert_eq!(chroot.shell.as_deref(), Some("cd /b/rootfs && chroot ."));
+    let no_pivot = say(step(Stage::PivotRoot, "chroot", json!({"path": "/b/rootfs"})));
+    assert!(no_pivot.headline.starts_with("--no-pivot"), "{}", no_pivot.headline);
+}
+
 #[test]
 fn checks_never_look_into_the_runtimes_own_proc() {
     let style = style(false, 80);

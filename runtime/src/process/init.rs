@@ -14,7 +14,7 @@ use std::path::PathBuf;
 
 use glassbox_events::Stage;
 use nix::sys::signal::{signal, sigprocmask, SigHandler, SigSet, SigmaskHow, Signal};
-use oci_spec::runtime::{LinuxNamespaceType, LinuxPersonality, LinuxSeccomp, Process, Spec};
+use oci_spec::runtime::{LinuxNamespaceType, LinuxSeccomp, Process, Spec};
 
 use crate::recorder::{step, Recorder};
 
@@ -183,7 +183,11 @@ fn make_container(ctx: &InitContext, start: &mut Option<std::fs::File>) -> Resul
     // sealed copy (memfd_create), close_range(2).
     let sealed = SealedExec::prepare().in_stage("exec")?;
     close_runtime_fds(ctx.opts.preserve_fds)?;
-    drop_privileges(rec, pid, process, linux.personality().as_ref(), seccomp)?;
+    let attributes = security::LinuxAttributes {
+        personality: linux.personality().as_ref(),
+        memory_policy: linux.memory_policy().as_ref(),
+    };
+    drop_privileges(rec, pid, process, attributes, seccomp)?;
 
     // 4. Wait for `start`, then become the user's program.
     // Everything that can be found out before `Ready` is, so that it fails `create`.
@@ -215,11 +219,11 @@ pub(super) fn drop_privileges(
     rec: &Recorder,
     pid: i32,
     process: &Process,
-    personality: Option<&LinuxPersonality>,
+    linux: security::LinuxAttributes,
     seccomp: Option<&LinuxSeccomp>,
 ) -> Result<(), StepError> {
     let no_new_privs = process.no_new_privileges().unwrap_or(false);
-    rec.stage(pid, Stage::Rlimits, || security::apply_process_attributes(process, personality).in_stage("rlimits"))?;
+    rec.stage(pid, Stage::Rlimits, || security::apply_process_attributes(process, linux).in_stage("rlimits"))?;
     // Before a filter that may not allow openat2(2): opened now, entered as the user below.
     let cwd = super::cwd::open(process.cwd()).in_stage("exec")?;
     if let (Some(profile), false) = (seccomp, no_new_privs) {
@@ -304,6 +308,7 @@ fn rootfs_context<'a>(ctx: &InitContext<'a>) -> rootfs::RootfsContext<'a> {
         rootfs: ctx.opts.rootfs,
         in_user_namespace: ctx.plan.new_user || joins_user || runtime_in_one,
         cgroup_path: ctx.opts.cgroup_path,
+        shares_runtime_mounts: ctx.plan.shares_mount_namespace(),
     }
 }
 

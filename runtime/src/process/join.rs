@@ -8,6 +8,8 @@
 //!  (fork: add it to the cgroup2 dir)
 //!                           ── Go ───────▶  write "0" into each v1 hierarchy's tasks
 //!                                           setns user, mnt, cgroup, uts, ipc, net
+//!                                           (no mount namespace of its own: chroot
+//!                                            into the init's root, /proc/<init>/root)
 //!                                           rlimits, (seccomp), caps, user, cwd
 //!                           ◀── Ready ────
 //!  write the --pid-file     ── Recorded ─▶  no longer dies with the runtime (lifeline.rs)
@@ -54,6 +56,8 @@ pub struct JoinOptions<'a> {
     pub process: &'a Process,
     pub init_pid: i32,
     pub seccomp: Option<&'a LinuxSeccomp>,
+    /// `linux.memoryPolicy`, set on the new process as on the init.
+    pub memory_policy: Option<&'a oci_spec::runtime::LinuxMemoryPolicy>,
     pub preserve_fds: i32,
     /// The container's event stream; the runtime puts the child's pid in it.
     pub recorder: &'a crate::recorder::Recorder,
@@ -84,6 +88,9 @@ pub fn spawn_joined(opts: &JoinOptions) -> Result<SpawnedInit, ProcessError> {
         .cloned()
         .collect();
     let rest: Vec<_> = joined.iter().filter(|j| !before.contains(j)).cloned().collect();
+    // The init shares our mount namespace (the container has none of its
+    // own): its `/` is only its chroot, which this process must take too.
+    let shares_mounts = !joined.iter().any(|(t, _)| *t == LinuxNamespaceType::Mount);
     let plan = NamespacePlan {
         join_before_clone: if first_child { Vec::new() } else { before.clone() },
         ..Default::default()
@@ -112,7 +119,7 @@ pub fn spawn_joined(opts: &JoinOptions) -> Result<SpawnedInit, ProcessError> {
             true => enter_then_clone(opts, &before, &child_end),
             false => Ok(()),
         };
-        let err = match entered.and_then(|()| join_and_exec(opts, &rest, &child_end)) {
+        let err = match entered.and_then(|()| join_and_exec(opts, &rest, shares_mounts, &child_end)) {
             Ok(never) => match never {},
             Err(e) => e,
         };
@@ -192,6 +199,7 @@ fn cloned_by_first_child(first: nix::unistd::Pid, channel: &Channel) -> Result<n
 fn join_and_exec(
     opts: &JoinOptions,
     rest: &[(LinuxNamespaceType, PathBuf)],
+    shares_mounts: bool,
     channel: &Channel,
 ) -> Result<std::convert::Infallible, StepError> {
     let process = opts.process;
@@ -203,11 +211,19 @@ fn join_and_exec(
         namespaces::join_all(rest).in_stage("namespaces")?;
         super::init::start_new_session()
     })?;
+    if shares_mounts {
+        // Before the pty and the cwd: both are the container's, below its root.
+        let root = PathBuf::from(format!("/proc/{}/root", opts.init_pid));
+        rec.stage(pid, Stage::PivotRoot, || crate::rootfs::inherited::chroot_into(&root).in_stage("pivot_root"))?;
+    }
     super::init::set_up_terminal(channel, process, terminal::open_pty_in_container)?;
     let sealed = SealedExec::prepare().in_stage("exec")?;
     // Before any seccomp filter, which may refuse close_range(2).
     super::init::close_runtime_fds(opts.preserve_fds)?;
-    super::init::drop_privileges(rec, pid, process, None, opts.seccomp)?;
+    // The container's memory policy holds for every process in it; the
+    // personality stays the init's (runc's exec does not set it either).
+    let attributes = crate::security::LinuxAttributes { personality: None, memory_policy: opts.memory_policy };
+    super::init::drop_privileges(rec, pid, process, attributes, opts.seccomp)?;
     let exec = rec.stage(pid, Stage::Exec, || ExecTarget::resolve(process, &sealed))?;
     super::lifeline::await_recording(channel)?;
     let carry = CapsToCarry::lend().in_stage("exec")?;

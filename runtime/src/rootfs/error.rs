@@ -77,6 +77,11 @@ pub enum RootfsError {
     #[error("{origin} ({what}): after mounting, {path} is {found} rather than {wanted}; something moved it: refusing to go on")]
     NotInPlace { origin: String, what: &'static str, path: PathBuf, wanted: &'static str, found: String },
 
+    /// Mounts a container without a mount namespace of its own left on the
+    /// host, which `delete` could not take away.
+    #[error("the container's mounts on {rootfs} could not all be removed: {problem}")]
+    Leftover { rootfs: PathBuf, problem: String },
+
     /// A host file glassbox reads to decide (mountinfo, /sys/fs/cgroup).
     #[error("could not read {path} to {purpose}: {errno}")]
     HostInfo { path: PathBuf, purpose: &'static str, errno: Errno },

@@ -4,7 +4,9 @@
 //! Mount Propagation"; man pages mount(2), mount_namespaces(7), pivot_root(2)).
 //!
 //! Called by the container's init process — root, single-threaded, already
-//! in its own mount namespace — in this order:
+//! in its own mount namespace (for a container without one, see
+//! [`inherited`]: nothing of the host's tree changes, chroot(2) replaces
+//! pivot_root, and `delete` takes the mounts away) — in this order:
 //!
 //! 1. [`prepare`], still seeing the host's tree:
 //!    1. `mount --make-rslave /` (or `linux.rootfsPropagation`, made
@@ -32,6 +34,7 @@ pub mod actions;
 pub mod devices;
 mod error;
 pub mod in_root;
+pub mod inherited;
 pub mod masks;
 pub mod mount_plan;
 pub mod mountinfo;
@@ -60,17 +63,28 @@ pub struct RootfsContext<'a> {
     /// The container's cgroup path in each hierarchy (`glassbox/<id>`), if
     /// it has a cgroup (a container made without root may not).
     pub cgroup_path: Option<&'a str>,
+    /// No mount namespace of its own: the runtime's is shared ([`inherited`]).
+    pub shares_runtime_mounts: bool,
 }
 
 /// The propagation `/` gets before anything is mounted: the spec's choice,
 /// always made recursive (a non-recursive one would leave host submounts
 /// shared and let container mounts leak), or `rslave` by default.
+///
+/// `unbindable` is the exception: an unbindable mount cannot be the source
+/// of a bind mount, so the bind of the rootfs onto itself (step 2) would
+/// fail with EINVAL. Unbindable is private plus "no binds of it", so the
+/// preparation makes everything private, and the container's own `/`
+/// becomes unbindable at the end ([`masks`]), once nothing more is bound
+/// from it.
 pub fn preparation_propagation(spec: &Spec) -> Result<MsFlags, RootfsError> {
     match spec.linux().as_ref().and_then(|l| l.rootfs_propagation().as_deref()) {
         None => Ok(MsFlags::MS_SLAVE | MsFlags::MS_REC),
-        Some(word) => options::propagation_flags(word)
-            .map(|f| f | MsFlags::MS_REC)
-            .ok_or_else(|| RootfsError::BadPropagation { value: word.into() }),
+        Some(word) => match options::propagation_flags(word) {
+            Some(f) if f.contains(MsFlags::MS_UNBINDABLE) => Ok(MsFlags::MS_PRIVATE | MsFlags::MS_REC),
+            Some(f) => Ok(f | MsFlags::MS_REC),
+            None => Err(RootfsError::BadPropagation { value: word.into() }),
+        },
     }
 }
 
@@ -82,15 +96,20 @@ pub fn prepare(ctx: &RootfsContext) -> Result<(), RootfsError> {
 
 /// Propagation of `/`, the rootfs bind mount, every `mounts[]` entry in order.
 pub fn prepare_mounts(ctx: &RootfsContext) -> Result<(), RootfsError> {
-    mounts::set_root_propagation(preparation_propagation(ctx.spec)?, "linux.rootfsPropagation")?;
-    mounts::make_rootfs_parent_private(ctx.rootfs)?;
-    mounts::bind_rootfs_onto_itself(ctx.rootfs)?;
+    if ctx.shares_runtime_mounts {
+        // The host's own mounts are not ours to change: only the rootfs bind is.
+        inherited::prepare(ctx.rootfs)?;
+    } else {
+        mounts::set_root_propagation(preparation_propagation(ctx.spec)?, "linux.rootfsPropagation")?;
+        mounts::make_rootfs_parent_private(ctx.rootfs)?;
+        mounts::bind_rootfs_onto_itself(ctx.rootfs)?;
+    }
 
     let wants_cgroup = ctx.spec.mounts().iter().flatten().any(|m| m.typ().as_deref() == Some("cgroup"));
     // Only look at the host's cgroups when a mount asks for them.
     let layout = if wants_cgroup { CgroupLayout::detect(ctx.cgroup_path)? } else { CgroupLayout::Legacy(vec![]) };
     for planned in mount_plan::plan_mounts(ctx.spec, &layout)? {
-        mounts::apply_planned_mount(ctx.rootfs, &planned)?;
+        mounts::apply_planned_mount(ctx.rootfs, &planned, ctx.shares_runtime_mounts)?;
     }
     Ok(())
 }
@@ -106,9 +125,12 @@ pub fn make_devices(ctx: &RootfsContext) -> Result<(), RootfsError> {
 }
 
 /// Make the rootfs the process's `/` (pivot_root, or MS_MOVE + chroot when
-/// `no_pivot`), leaving the cwd at the new `/`.
+/// `no_pivot`; only chroot in the runtime's mount namespace, where both
+/// would move the host's root), leaving the cwd at the new `/`.
 pub fn enter(ctx: &RootfsContext, no_pivot: bool) -> Result<(), RootfsError> {
-    if no_pivot {
+    if ctx.shares_runtime_mounts {
+        inherited::chroot_into(ctx.rootfs)
+    } else if no_pivot {
         pivot::move_and_chroot(ctx.rootfs)
     } else {
         pivot::pivot_into(ctx.rootfs)
@@ -127,3 +149,26 @@ pub fn finish(ctx: &RootfsContext) -> Result<(), RootfsError> {
 
 #[cfg(test)]
 mod root_test;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use oci_spec::runtime::{LinuxBuilder, SpecBuilder};
+
+    fn prepared_with(word: &str) -> MsFlags {
+        let linux = LinuxBuilder::default().rootfs_propagation(word).build().unwrap();
+        preparation_propagation(&SpecBuilder::default().linux(linux).build().unwrap()).unwrap()
+    }
+
+    #[test]
+    fn preparation_is_recursive_and_never_unbindable() {
+        assert_eq!(prepared_with("slave"), MsFlags::MS_SLAVE | MsFlags::MS_REC);
+        assert_eq!(prepared_with("rshared"), MsFlags::MS_SHARED | MsFlags::MS_REC);
+        // The rootfs must still be bound onto itself: private now, unbindable at the end.
+        for word in ["unbindable", "runbindable"] {
+            assert_eq!(prepared_with(word), MsFlags::MS_PRIVATE | MsFlags::MS_REC, "{word}");
+        }
+        let none = preparation_propagation(&SpecBuilder::default().build().unwrap()).unwrap();
+        assert_eq!(none, MsFlags::MS_SLAVE | MsFlags::MS_REC);
+    }
+}

@@ -116,7 +116,9 @@ pub fn bind_rootfs_onto_itself(rootfs: &Path) -> Result<(), RootfsError> {
 
 /// One `mounts[N]` entry: check the bind source, then each step in order,
 /// creating the destination (a directory, or an empty file for a file bind).
-pub fn apply_planned_mount(rootfs: &Path, plan: &PlannedMount) -> Result<(), RootfsError> {
+/// `keep_to_itself`: in the runtime's mount namespace, each bind is made a
+/// slave as soon as it exists ([`inherited::keep_to_itself`](super::inherited::keep_to_itself)).
+pub fn apply_planned_mount(rootfs: &Path, plan: &PlannedMount, keep_to_itself: bool) -> Result<(), RootfsError> {
     if let Some(source) = &plan.bind_source {
         std::fs::metadata(source).map_err(|e| RootfsError::MissingBindSource {
             origin: plan.origin.clone(),
@@ -130,6 +132,9 @@ pub fn apply_planned_mount(rootfs: &Path, plan: &PlannedMount) -> Result<(), Roo
             MountStep::Mount(call) => {
                 let host = host_target(rootfs, call, &field)?;
                 mount_or_retry_keeping_flags(call, &host, &plan.origin, &plan.what)?;
+                if keep_to_itself {
+                    super::inherited::keep_to_itself(call, &host, &plan.origin, &plan.what)?;
+                }
             }
             MountStep::Symlink(link) => make_symlink(rootfs, link, &field)?,
         }

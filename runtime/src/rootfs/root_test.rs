@@ -119,6 +119,7 @@ fn child(rootfs: &Path, spec: &Spec, host_tmp: &Path, no_pivot: bool) -> Result<
         in_user_namespace: false,
         // The test process's own cgroup is the root of each hierarchy.
         cgroup_path: None,
+        shares_runtime_mounts: false,
     };
     prepare(&ctx).map_err(|e| format!("prepare: {e}"))?;
     enter(&ctx, no_pivot).map_err(|e| format!("enter: {e}"))?;

@@ -39,6 +39,7 @@
 
 mod capabilities;
 mod capability_sets;
+mod memory_policy;
 mod no_new_privs;
 mod process_attrs;
 mod rlimits;
@@ -54,6 +55,9 @@ pub use capabilities::{
     known_capabilities, plan_capabilities, to_kernel_capability, BoundingChange, CapabilityPlan, SkippedCapability,
 };
 pub use capability_sets::{bounding_set, prepare_names as prepare_capability_names, BoundingSet, CapabilitySets};
+pub use memory_policy::{
+    parse_nodes, plan_memory_policy, MemoryPolicyPlan, FLAGS as MEMORY_POLICY_FLAGS, MODES as MEMORY_POLICY_MODES,
+};
 pub use process_attrs::{ioprio_value, personality_value, IOPRIO_WHO_PROCESS};
 pub use rlimits::{plan_rlimits, rlimit_name, rlimit_resource, RlimitSetting};
 pub use scheduler::{plan_scheduler, SchedAttr};
@@ -126,6 +130,12 @@ pub enum SecurityError {
     #[error("{field}: {value}: {reason}")]
     SeccompInvalid { field: String, value: String, reason: String },
 
+    #[error("{field}: {value:?}: {reason}")]
+    InvalidValue { field: String, value: String, reason: String },
+
+    #[error("linux.memoryPolicy: set_mempolicy({mode}, nodes {nodes:?}) failed: {source}; {hint}")]
+    MemoryPolicy { mode: String, nodes: String, source: nix::Error, hint: &'static str },
+
     #[error("{field}: SCMP_ACT_NOTIFY hands syscalls to a supervisor listening on linux.seccomp.listenerPath, which glassbox does not support yet; use another action")]
     SeccompNotify { field: String },
 
@@ -142,12 +152,18 @@ pub enum SecurityError {
     Seccomp { field: String, what: String, source: libseccomp::error::SeccompError, hint: &'static str },
 }
 
-/// rlimits, oomScoreAdj, ioPriority, scheduler (and personality from
-/// linux), then the umask: each one a step with the values given.
-pub fn apply_process_attributes(
-    process: &Process,
-    personality: Option<&oci_spec::runtime::LinuxPersonality>,
-) -> Result<(), SecurityError> {
+/// What `linux` adds to a process's own attributes: the personality (the
+/// init's only: `exec` never had it) and the NUMA memory policy (the
+/// container's, for every process in it).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct LinuxAttributes<'a> {
+    pub personality: Option<&'a oci_spec::runtime::LinuxPersonality>,
+    pub memory_policy: Option<&'a oci_spec::runtime::LinuxMemoryPolicy>,
+}
+
+/// rlimits, oomScoreAdj, ioPriority, scheduler (and personality and memory
+/// policy from linux), then the umask: each one a step with the values given.
+pub fn apply_process_attributes(process: &Process, linux: LinuxAttributes) -> Result<(), SecurityError> {
     let rlimits = plan_rlimits(process.rlimits().as_deref().unwrap_or_default())?;
     rlimits::apply_rlimits(&rlimits)?;
     if let Some(value) = process.oom_score_adj() {
@@ -171,10 +187,20 @@ pub fn apply_process_attributes(
             }
         });
     }
-    if let Some(p) = personality {
+    if let Some(p) = linux.personality {
         process_attrs::set_personality(p)?;
         step("personality", |a| {
             a.display("domain", p.domain());
+        });
+    }
+    if let Some(policy) = linux.memory_policy {
+        let plan = plan_memory_policy(policy)?;
+        memory_policy::set_memory_policy(&plan)?;
+        step("memory_policy", |a| {
+            if !plan.flag_names.is_empty() {
+                a.strs("flags", plan.flag_names.iter());
+            }
+            a.str("mode", &plan.mode_name).str("nodes", &plan.nodes);
         });
     }
     let mask = user::set_umask(process.user())?;

@@ -191,7 +191,7 @@ fn rlimits_apply_and_a_raised_hard_limit_is_explained() {
     let process: Process =
         json(r#"{"user":{"uid":0,"gid":0},"cwd":"/","rlimits":[{"type":"RLIMIT_NOFILE","soft":100,"hard":200}]}"#);
     in_child(|| {
-        apply_process_attributes(&process, None).map_err(|e| e.to_string())?;
+        apply_process_attributes(&process, LinuxAttributes::default()).map_err(|e| e.to_string())?;
         match getrlimit(Resource::RLIMIT_NOFILE) {
             Ok((100, 200)) => Ok(()),
             other => Err(format!("RLIMIT_NOFILE is {other:?}, expected (100, 200)")),
@@ -206,7 +206,7 @@ fn rlimits_apply_and_a_raised_hard_limit_is_explained() {
     ));
     let has_sys_resource = caps::has_cap(None, caps::CapSet::Effective, caps::Capability::CAP_SYS_RESOURCE).unwrap();
     in_child(|| {
-        let outcome = apply_process_attributes(&process, None);
+        let outcome = apply_process_attributes(&process, LinuxAttributes::default());
         match (outcome, has_sys_resource) {
             (Ok(()), true) => Ok(()),
             (Err(e), false) => {
@@ -235,7 +235,8 @@ fn oom_ionice_scheduler_and_personality_apply() {
     );
     let personality: LinuxPersonality = json(r#"{"domain":"LINUX"}"#);
     in_child(|| {
-        apply_process_attributes(&process, Some(&personality)).map_err(|e| e.to_string())?;
+        apply_process_attributes(&process, LinuxAttributes { personality: Some(&personality), memory_policy: None })
+            .map_err(|e| e.to_string())?;
         let oom = std::fs::read_to_string("/proc/self/oom_score_adj").map_err(|e| e.to_string())?;
         if oom.trim() != "500" {
             return Err(format!("oom_score_adj is {oom}"));
@@ -248,7 +249,7 @@ fn oom_ionice_scheduler_and_personality_apply() {
         }
         // Going below what we inherited without CAP_SYS_RESOURCE must be explained.
         let lower: Process = json(r#"{"user":{"uid":0,"gid":0},"cwd":"/","oomScoreAdj":-500}"#);
-        match apply_process_attributes(&lower, None) {
+        match apply_process_attributes(&lower, LinuxAttributes::default()) {
             Err(e) if e.to_string().contains("process.oomScoreAdj: writing -500") => Ok(()),
             Ok(())
                 if caps::has_cap(None, caps::CapSet::Effective, caps::Capability::CAP_SYS_RESOURCE)
@@ -257,6 +258,33 @@ fn oom_ionice_scheduler_and_personality_apply() {
                 Ok(())
             }
             other => Err(format!("lowering oomScoreAdj gave {other:?}")),
+        }
+    })
+    .unwrap();
+}
+
+/// linux.memoryPolicy: the thread's policy as get_mempolicy(2) reads it
+/// back, and as /proc/self/numa_maps shows it (node 0 exists everywhere).
+#[test]
+fn memory_policy_binds_the_process_to_its_nodes() {
+    let process: Process = json(r#"{"user":{"uid":0,"gid":0},"cwd":"/"}"#);
+    let policy: oci_spec::runtime::LinuxMemoryPolicy =
+        json(r#"{"mode":"MPOL_BIND","nodes":"0","flags":["MPOL_F_STATIC_NODES"]}"#);
+    in_child(|| {
+        let attributes = LinuxAttributes { personality: None, memory_policy: Some(&policy) };
+        apply_process_attributes(&process, attributes).map_err(|e| e.to_string())?;
+        let (mut mode, mut mask) = (-1i32, [0u64; 1]);
+        // SAFETY: the kernel writes one int and one word of mask, both ours.
+        let rc = unsafe {
+            libc::syscall(libc::SYS_get_mempolicy, &mut mode as *mut i32, mask.as_mut_ptr(), 65u64, 0usize, 0u64)
+        };
+        if rc != 0 || mode != 2 | 1 << 15 || mask[0] != 1 {
+            return Err(format!("get_mempolicy: rc {rc}, mode {mode:#x}, mask {:#x}", mask[0]));
+        }
+        let maps = std::fs::read_to_string("/proc/self/numa_maps").map_err(|e| e.to_string())?;
+        match maps.lines().next() {
+            Some(line) if line.contains(" bind=static:0 ") => Ok(()),
+            other => Err(format!("numa_maps: {other:?}")),
         }
     })
     .unwrap();
