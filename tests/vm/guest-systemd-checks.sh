@@ -18,7 +18,11 @@ check() { # check NAME CONDITION-COMMAND...
 }
 is() { [ "$1" = "$2" ] || { echo "expected '$2', got '$1'"; return 1; }; }
 prop() { systemctl show -p "$2" --value "$1"; } # prop UNIT PROPERTY
-gone() { ! systemctl is-active -q "$1" && [ -z "$(systemctl list-units --all --plain --no-legend "$1")" ] && [ ! -e "$2" ]; }
+gone_now() { ! systemctl is-active -q "$1" && [ -z "$(systemctl list-units --all --plain --no-legend "$1")" ] && [ ! -e "$2" ]; }
+gone() { # gone UNIT CGROUP-DIR: the unit unknown to systemd (it forgets a stopped scope at its next collection) and the directory removed
+    for i in $(seq 20); do gone_now "$1" "$2" && return 0; sleep 0.25; done
+    systemctl status "$1"; ls -d "$2"; return 1
+}
 
 # A busybox root filesystem to copy into bundles (the run disk is read-only).
 cp -a $R/rootfs /var/tmp/rootfs
@@ -35,6 +39,8 @@ make_bundle limits '.process.args = ["sleep", "300"] | .process.terminal = false
 make_bundle plain '.process.args = ["sleep", "300"] | .process.terminal = false'
 make_bundle echo '.process.args = ["sh", "-c", "echo hello from $(cat /proc/self/cgroup)"] | .process.terminal = false
   | .linux.cgroupsPath = "machine.slice:gbtest:echo"'
+make_bundle killed '.process.args = ["sleep", "300"] | .process.terminal = false
+  | .linux.cgroupsPath = "machine.slice:gbtest:kf" | .linux.resources = {"pids": {"limit": 20}}'
 make_bundle badpath '.process.args = ["true"] | .process.terminal = false | .linux.cgroupsPath = "/not/systemd"'
 
 check "PID 1 is systemd" is "$(cat /proc/1/comm)" "systemd"
@@ -92,6 +98,16 @@ check "  ... saying what form is wanted" grep -q 'slice:prefix:name' /tmp/bad.ou
 check "  ... and leaves no state behind" sh -c "! test -e /run/glassbox/bad"
 $GB --root /run/glassbox run -b /var/tmp/b/echo nosd >/tmp/nosd.out 2>&1
 check "without --systemd-cgroup, a slice:prefix:name path says to pass the flag" grep -q -- '--systemd-cgroup' /tmp/nosd.out
+
+# A create killed (a debug build's fault points) just after the clone, before
+# the scope exists, and just after the scope was made: delete --force finds
+# the unit in <id>/cgroup and leaves nothing.
+for point in create:clone create:go; do
+    GLASSBOX_FAULT=$point $G create -b /var/tmp/b/killed kf >/dev/null 2>&1
+    $G delete --force kf 2>/dev/null
+    check "create killed at $point: delete --force leaves no scope" gone gbtest-kf.scope /sys/fs/cgroup/machine.slice/gbtest-kf.scope
+    check "  ... and no state directory" sh -c "! test -e /run/glassbox/kf"
+done
 
 # --- podman, cgroup manager systemd (its default), glassbox as its runtime ------
 P="podman --runtime $GB"

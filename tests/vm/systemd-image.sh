@@ -62,21 +62,26 @@ trap 'rm -rf "$work"' EXIT
 root=$work/root
 unit_file=$work/glassbox-vm.service
 printf '%s\n' "$RUNNER_UNIT" > "$unit_file"
-# shellcheck disable=SC2086
-mmdebstrap --variant=apt --aptopt='APT::Install-Recommends "false"' \
-    --include="$(echo $PACKAGES | tr ' ' ',')" \
-    --customize-hook="copy-in $unit_file /etc/systemd/system" \
-    --customize-hook='chroot "$1" systemctl enable glassbox-vm.service' \
-    --customize-hook='chroot "$1" systemctl mask serial-getty@ttyS0.service getty@tty1.service systemd-timesyncd.service apt-daily.timer apt-daily-upgrade.timer e2scrub_all.timer fstrim.timer' \
-    --customize-hook='echo glassbox-vm > "$1/etc/hostname"' \
-    --customize-hook='rm -f "$1"/var/cache/apt/archives/*.deb' \
-    "$SUITE" "$root" "$MIRROR" >&2
+# One more try if the first fails: a mirror's passing hiccup should not fail a test run.
+build() {
+    rm -rf "$root"
+    # shellcheck disable=SC2086
+    mmdebstrap --variant=apt --aptopt='APT::Install-Recommends "false"' \
+        --include="$(echo $PACKAGES | tr ' ' ',')" \
+        --customize-hook="copy-in $unit_file /etc/systemd/system" \
+        --customize-hook='chroot "$1" systemctl enable glassbox-vm.service' \
+        --customize-hook='chroot "$1" systemctl mask serial-getty@ttyS0.service getty@tty1.service systemd-timesyncd.service apt-daily.timer apt-daily-upgrade.timer e2scrub_all.timer fstrim.timer' \
+        --customize-hook='echo glassbox-vm > "$1/etc/hostname"' \
+        --customize-hook='rm -f "$1"/var/cache/apt/archives/*.deb' \
+        "$SUITE" "$root" "$MIRROR" >&2
+}
+build || { echo "systemd-image.sh: mmdebstrap failed; trying once more" >&2; sleep 5; build; }
 
 mkdir -p "$work/out"
 cp -L "$root"/boot/vmlinuz-* "$work/out/vmlinuz"
 cp -L "$root"/boot/initrd.img-* "$work/out/initrd.img"
 size_mb=$(( $(du -sm "$root" | cut -f1) + 768 ))
-mke2fs -q -t ext4 -L gbroot -d "$root" "$work/out/rootfs.img" "${size_mb}M"
+mke2fs -q -t ext4 -L gbroot -d "$root" "$work/out/rootfs.img" "${size_mb}M" >&2
 touch "$work/out/complete"
 rm -rf "$cache"
 mv "$work/out" "$cache"

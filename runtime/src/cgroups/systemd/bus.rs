@@ -29,8 +29,8 @@ pub enum BusError {
     Wire { path: PathBuf, source: WireError },
     #[error("{member} failed: {name}: {message}")]
     Method { member: String, name: String, message: String },
-    #[error("no answer from {what} within {secs} s on {path}")]
-    Timeout { path: PathBuf, what: String, secs: u64 },
+    #[error("no {what} came in time on {path} (is systemd busy or stuck? see `systemctl list-jobs`)")]
+    Timeout { path: PathBuf, what: String },
 }
 
 /// A message bigger than this is not one systemd would send us.
@@ -99,7 +99,7 @@ impl Bus {
         self.stream.write_all(&bytes).map_err(self.io())?;
         let deadline = Instant::now() + Duration::from_secs(30);
         loop {
-            let m = self.read_message(deadline, member)?;
+            let m = self.read_message(deadline, &format!("answer to {member}"))?;
             match m.kind {
                 Some(Kind::Signal) => self.signals.push_back(m),
                 Some(Kind::MethodReturn) if m.reply_serial == Some(serial) => return Ok(m.body),
@@ -157,7 +157,7 @@ impl Bus {
     fn read_exact_by(&mut self, mut buf: &mut [u8], deadline: Instant, what: &str) -> Result<(), BusError> {
         while !buf.is_empty() {
             let left = deadline.saturating_duration_since(Instant::now());
-            let timeout = || BusError::Timeout { path: self.path.clone(), what: what.to_string(), secs: 30 };
+            let timeout = || BusError::Timeout { path: self.path.clone(), what: what.to_string() };
             if left.is_zero() {
                 return Err(timeout());
             }

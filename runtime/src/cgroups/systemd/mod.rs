@@ -276,7 +276,13 @@ pub fn start_container_scope(
     let mut props = scope_properties(id, &sd.slice, pid as u32, version);
     props.extend(limits);
     let mut systemd = Systemd::connect()?;
-    systemd.start_scope(&sd.unit, &props)?;
+    if let Err(e) = systemd.start_scope(&sd.unit, &props) {
+        // A job that failed may leave a failed unit of that name.
+        if matches!(e, CgroupError::SystemdJob { .. }) {
+            let _ = systemd.stop_unit(&sd.unit);
+        }
+        return Err(e);
+    }
     let cgroup = match version {
         CgroupVersion::V2 => Ok(ContainerCgroup::load(&sd.path)),
         CgroupVersion::V1 => {
