@@ -331,8 +331,14 @@ impl ContainerCgroup {
         if let Some(unit) = &self.unit {
             // systemd removes the unit's cgroup once the unit has stopped;
             // what is left below is the directories it did not make (v1
-            // controllers it does not manage).
-            systemd::Systemd::connect()?.stop_unit(unit)?;
+            // controllers it does not manage). A bus that cannot be reached
+            // is an error only while the cgroup is still there: a scope
+            // whose directory is gone has been stopped and collected.
+            match systemd::Systemd::connect() {
+                Ok(mut systemd) => systemd.stop_unit(unit)?,
+                Err(_) if self.dirs().iter().all(|d| !d.exists()) => {}
+                Err(e) => return Err(e),
+            }
         }
         for dir in self.dirs() {
             remove_tree(&dir, deadline)?;

@@ -121,7 +121,10 @@ impl Container {
         let linux = bundle.spec.linux().as_ref().expect("bundle checked linux");
         let cgroups_path = linux.cgroups_path().as_deref();
         let systemd = match opts.systemd_cgroup {
-            true => Some(cgroups::systemd::parse_cgroups_path(cgroups_path.and_then(|p| p.to_str()), &opts.id)?),
+            true => {
+                let text = cgroups_path.map(|p| p.to_string_lossy());
+                Some(cgroups::systemd::parse_cgroups_path(text.as_deref(), &opts.id)?)
+            }
             false => None,
         };
         let cgroup_path = match &systemd {

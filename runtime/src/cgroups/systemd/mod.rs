@@ -146,7 +146,11 @@ struct JobDone {
 
 impl Systemd {
     pub fn connect() -> Result<Systemd, CgroupError> {
-        let bus = bus::Bus::connect(&system_bus_socket()).map_err(CgroupError::Systemd)?;
+        Systemd::connect_to(&system_bus_socket())
+    }
+
+    fn connect_to(socket: &std::path::Path) -> Result<Systemd, CgroupError> {
+        let bus = bus::Bus::connect(socket).map_err(CgroupError::Systemd)?;
         Ok(Systemd { bus })
     }
 
@@ -360,6 +364,124 @@ mod tests {
             let e = parse_cgroups_path(Some(bad), "x").unwrap_err().to_string();
             assert!(e.starts_with(&format!("linux.cgroupsPath {bad:?}")), "{e}");
         }
+    }
+
+    /// A stand-in for dbus-daemon and systemd on a socket: it answers the
+    /// handshake, Hello, AddMatch and the manager's methods, and sends the
+    /// JobRemoved signals a real systemd would — one for another client's
+    /// job first, which must be passed over.
+    fn fake_systemd(
+        dir: &std::path::Path,
+        stop_result: &'static str,
+    ) -> (PathBuf, std::thread::JoinHandle<Vec<String>>) {
+        use std::io::{BufRead, BufReader, Read, Write};
+        use wire::{Kind, Message, FIXED_HEADER};
+        let socket = dir.join("bus");
+        let listener = std::os::unix::net::UnixListener::bind(&socket).unwrap();
+        let server = std::thread::spawn(move || {
+            let (stream, _) = listener.accept().unwrap();
+            let mut reader = BufReader::new(stream.try_clone().unwrap());
+            let mut out = stream;
+            let mut line = Vec::new();
+            reader.read_until(b'\n', &mut line).unwrap();
+            assert!(line.starts_with(b"\0AUTH EXTERNAL "), "{line:?}");
+            out.write_all(b"OK 0123456789abcdef\r\n").unwrap();
+            line.clear();
+            reader.read_until(b'\n', &mut line).unwrap();
+            assert_eq!(line, b"BEGIN\r\n");
+            let mut calls = Vec::new();
+            let mut serial = 100;
+            let mut send = |out: &mut std::os::unix::net::UnixStream, m: Message| {
+                serial += 1;
+                out.write_all(&m.encode(serial)).unwrap();
+            };
+            let job_removed = |job: &str, unit: &str, result: &str| Message {
+                kind: Some(Kind::Signal),
+                path: Some(MANAGER_PATH.into()),
+                interface: Some(MANAGER.into()),
+                member: Some("JobRemoved".into()),
+                body: vec![Value::U32(7), Value::Path(job.into()), Value::Str(unit.into()), Value::Str(result.into())],
+                ..Message::default()
+            };
+            loop {
+                let mut fixed = [0u8; FIXED_HEADER];
+                if reader.read_exact(&mut fixed).is_err() {
+                    return calls;
+                }
+                let mut bytes = vec![0u8; Message::total_len(&fixed).unwrap()];
+                bytes[..FIXED_HEADER].copy_from_slice(&fixed);
+                reader.read_exact(&mut bytes[FIXED_HEADER..]).unwrap();
+                let call = Message::decode(&bytes).unwrap();
+                let member = call.member.clone().unwrap_or_default();
+                calls.push(member.clone());
+                let reply = |body: Vec<Value>| Message {
+                    kind: Some(Kind::MethodReturn),
+                    reply_serial: Some(call.serial),
+                    body,
+                    ..Message::default()
+                };
+                let unit = call.body.first().and_then(Value::as_str).unwrap_or_default().to_string();
+                match member.as_str() {
+                    "Hello" => send(&mut out, reply(vec![Value::Str(":1.42".into())])),
+                    "StartTransientUnit" => {
+                        send(&mut out, job_removed("/org/freedesktop/systemd1/job/6", "other.scope", "failed"));
+                        send(&mut out, reply(vec![Value::Path("/org/freedesktop/systemd1/job/7".into())]));
+                        send(&mut out, job_removed("/org/freedesktop/systemd1/job/7", &unit, "done"));
+                    }
+                    "StopUnit" if stop_result == "gone" => send(
+                        &mut out,
+                        Message {
+                            kind: Some(Kind::Error),
+                            reply_serial: Some(call.serial),
+                            error_name: Some("org.freedesktop.systemd1.NoSuchUnit".into()),
+                            body: vec![Value::Str(format!("Unit {unit} not loaded."))],
+                            ..Message::default()
+                        },
+                    ),
+                    "StopUnit" => {
+                        send(&mut out, reply(vec![Value::Path("/org/freedesktop/systemd1/job/8".into())]));
+                        send(&mut out, job_removed("/org/freedesktop/systemd1/job/8", &unit, stop_result));
+                    }
+                    _ => send(&mut out, reply(vec![])),
+                }
+            }
+        });
+        (socket, server)
+    }
+
+    #[test]
+    fn a_scope_is_started_and_its_job_waited_for() {
+        let tmp = tempfile::tempdir().unwrap();
+        let (socket, server) = fake_systemd(tmp.path(), "gone");
+        let mut systemd = Systemd::connect_to(&socket).unwrap();
+        let props = scope_properties("web", "machine.slice", 4242, CgroupVersion::V2);
+        systemd.start_scope("gbtest-web.scope", &props).unwrap();
+        systemd.stop_unit("gbtest-web.scope").unwrap();
+        drop(systemd);
+        let calls = server.join().unwrap();
+        assert_eq!(
+            calls,
+            ["Hello", "AddMatch", "StartTransientUnit", "AddMatch", "StopUnit", "ResetFailedUnit"],
+            "the calls in order"
+        );
+    }
+
+    #[test]
+    fn a_job_that_fails_is_an_error_naming_the_unit() {
+        let tmp = tempfile::tempdir().unwrap();
+        let (socket, server) = fake_systemd(tmp.path(), "failed");
+        let mut systemd = Systemd::connect_to(&socket).unwrap();
+        let e = systemd.stop_unit("gbtest-web.scope").unwrap_err().to_string();
+        assert!(e.contains("gbtest-web.scope") && e.contains("\"failed\"") && e.contains("journalctl"), "{e}");
+        drop(systemd);
+        server.join().unwrap();
+    }
+
+    #[test]
+    fn no_bus_is_a_clear_error() {
+        let tmp = tempfile::tempdir().unwrap();
+        let e = Systemd::connect_to(&tmp.path().join("none")).err().unwrap().to_string();
+        assert!(e.contains("none") && e.contains("is dbus running?"), "{e}");
     }
 
     #[test]
