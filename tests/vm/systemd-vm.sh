@@ -1,16 +1,23 @@
 #!/usr/bin/env bash
 # The systemd end-to-end check. This machine's PID 1 is not systemd, so the
-# check boots a Debian VM whose init is systemd, on pure cgroup v2 (the root
-# filesystem is built once and cached by systemd-image.sh), and runs
+# check boots a Debian VM whose init is systemd, on pure cgroup v2 or on
+# systemd's hybrid layout (v1 controllers, systemd's own cgroup2 tree — this
+# machine's layout) (the root filesystem is built once and cached by
+# systemd-image.sh), and runs
 # guest-systemd-checks.sh there: glassbox --systemd-cgroup by hand, and
 # podman with its default cgroup manager (systemd) and glassbox as its
 # runtime. glassbox, the checks and a busybox root filesystem come on a
 # second small disk made here for each run; the guest prints its report on
 # its second serial port, which this script prints.
-# Usage: tests/vm/systemd-vm.sh GLASSBOX_BINARY   (as root)
+# Usage: tests/vm/systemd-vm.sh GLASSBOX_BINARY [v2|hybrid]   (as root)
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
-glassbox=$(realpath "${1:?usage: systemd-vm.sh GLASSBOX_BINARY}")
+glassbox=$(realpath "${1:?usage: systemd-vm.sh GLASSBOX_BINARY [v2|hybrid]}")
+case "${2:-v2}" in
+    v2) unified=1 ;;
+    hybrid) unified=0 ;;
+    *) echo "systemd-vm.sh: the layout is v2 or hybrid, not $2" >&2; exit 2 ;;
+esac
 command -v qemu-system-x86_64 >/dev/null || { echo "systemd-vm.sh: install qemu-system-x86 (scripts/setup.sh does)" >&2; exit 1; }
 
 image=$(bash "$here/systemd-image.sh" | tail -1)
@@ -43,7 +50,7 @@ status=0
 timeout 600 qemu-system-x86_64 -accel "$accel" -m 2048 -smp 2 -display none -no-reboot -monitor none \
     -serial "file:$work/console.log" -serial "file:$work/report.log" \
     -kernel "$image/vmlinuz" -initrd "$image/initrd.img" \
-    -append "root=LABEL=gbroot rw console=ttyS0 panic=-1 systemd.unified_cgroup_hierarchy=1 systemd.show_status=0" \
+    -append "root=LABEL=gbroot rw console=ttyS0 panic=-1 systemd.unified_cgroup_hierarchy=$unified systemd.show_status=0" \
     -drive "file=$image/rootfs.img,format=raw,if=virtio,snapshot=on" \
     -drive "file=$work/run.img,format=raw,if=virtio,readonly=on" </dev/null || status=$?
 tr -d '\r' < "$work/report.log"
