@@ -29,9 +29,14 @@ fi
 #                      kernel with cgroup v1 off (tests/vm/cgroup-v2.sh), since this
 #                      machine's own cgroups are a v1/v2 hybrid
 #   linux-libc-dev     asm/unistd_64.h: the tracer's syscall name table is generated from it
+#   mmdebstrap e2fsprogs binutils  the systemd test: a Debian root filesystem with systemd as
+#                      PID 1 built from Debian's packages (tests/vm/systemd-image.sh, cached
+#                      in /var/cache/glassbox-vm), made into ext4 images with mke2fs -d;
+#                      objcopy strips the glassbox binary that goes with it
 PACKAGES=(busybox-static libseccomp-dev pkg-config runc crun podman containerd protobuf-compiler uidmap
           hyperfine time jq procps iproute2 util-linux
-          qemu-system-x86 linux-image-amd64 cpio linux-libc-dev)
+          qemu-system-x86 linux-image-amd64 cpio linux-libc-dev
+          mmdebstrap e2fsprogs binutils)
 
 missing=()
 for p in "${PACKAGES[@]}"; do

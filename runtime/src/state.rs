@@ -70,8 +70,9 @@ fn making(path: &Path) -> impl FnOnce(std::io::Error) -> StateError + '_ {
 /// The `<id>/cgroup` file, as read back.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum RecordedCgroup {
-    /// The container's cgroup path.
-    Path(String),
+    /// The container's cgroup path, and the systemd unit it belongs to
+    /// (`--systemd-cgroup`).
+    Path { path: String, unit: Option<String> },
     /// The container has no cgroup.
     None,
     /// No whole line: nothing written yet, or a write cut short.
@@ -113,6 +114,10 @@ pub struct ContainerState {
     /// for a container made without root where no cgroup was delegated.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cgroup_path: Option<String>,
+    /// With `--systemd-cgroup`: the transient scope unit that owns the
+    /// cgroup (`libpod-<id>.scope`), stopped through systemd at delete.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub systemd_unit: Option<String>,
     pub created: String,
     pub owner: String,
     #[serde(default)]
@@ -244,22 +249,35 @@ impl ContainerDir {
     }
 
     /// Write down where the container's cgroup goes, before it is made: a
-    /// create killed at any later moment leaves this line, by which
+    /// create killed at any later moment leaves this record, by which
     /// `delete --force` finds the cgroup without state.json (with
     /// `linux.cgroupsPath`, the id alone does not say where it is). The
-    /// newline ends a whole record; a write cut short has none. An empty
-    /// line says the container has no cgroup (made without root).
-    pub fn record_cgroup_path(&self, cgroup_path: Option<&str>) -> Result<(), StateError> {
+    /// path is one line, and a systemd unit (`--systemd-cgroup`) a second,
+    /// `unit NAME`; the last newline ends a whole record, and a write cut
+    /// short has none. An empty line says the container has no cgroup
+    /// (made without root).
+    pub fn record_cgroup_path(&self, cgroup_path: Option<&str>, unit: Option<&str>) -> Result<(), StateError> {
         let file = self.path.join(CGROUP_FILE);
-        fs::write(&file, format!("{}\n", cgroup_path.unwrap_or_default())).map_err(io(&file))
+        let unit = unit.map(|u| format!("unit {u}\n")).unwrap_or_default();
+        fs::write(&file, format!("{}\n{unit}", cgroup_path.unwrap_or_default())).map_err(io(&file))
     }
 
     /// What [`Self::record_cgroup_path`] wrote, if it wrote it whole.
     pub fn recorded_cgroup_path(&self) -> RecordedCgroup {
         let Ok(text) = fs::read_to_string(self.path.join(CGROUP_FILE)) else { return RecordedCgroup::Unknown };
-        match text.strip_suffix('\n') {
-            Some("") => RecordedCgroup::None,
-            Some(path) if !path.contains('\n') => RecordedCgroup::Path(path.to_string()),
+        let Some(whole) = text.strip_suffix('\n') else { return RecordedCgroup::Unknown };
+        let mut lines = whole.split('\n');
+        let path = lines.next().unwrap_or_default();
+        let unit = match lines.next() {
+            None => None,
+            Some(line) => match line.strip_prefix("unit ") {
+                Some(unit) if !unit.is_empty() => Some(unit.to_string()),
+                _ => return RecordedCgroup::Unknown,
+            },
+        };
+        match (path, unit, lines.next()) {
+            ("", None, None) => RecordedCgroup::None,
+            (path, unit, None) if !path.is_empty() => RecordedCgroup::Path { path: path.to_string(), unit },
             _ => RecordedCgroup::Unknown,
         }
     }
@@ -379,6 +397,7 @@ mod tests {
             bundle: "/b".into(),
             rootfs: "/b/rootfs".into(),
             cgroup_path: Some("glassbox/c1".into()),
+            systemd_unit: None,
             created: "now".into(),
             owner: "root".into(),
             annotations: Default::default(),
@@ -426,12 +445,17 @@ mod tests {
         let tmp = tempfile::tempdir().unwrap();
         let dir = ContainerDir::create(&Paths::new(tmp.path()), "c3").unwrap();
         assert_eq!(dir.recorded_cgroup_path(), RecordedCgroup::Unknown);
-        dir.record_cgroup_path(Some("pods/c3")).unwrap();
-        assert_eq!(dir.recorded_cgroup_path(), RecordedCgroup::Path("pods/c3".into()));
+        dir.record_cgroup_path(Some("pods/c3"), None).unwrap();
+        assert_eq!(dir.recorded_cgroup_path(), RecordedCgroup::Path { path: "pods/c3".into(), unit: None });
+        dir.record_cgroup_path(Some("machine.slice/libpod-c3.scope"), Some("libpod-c3.scope")).unwrap();
+        assert_eq!(
+            dir.recorded_cgroup_path(),
+            RecordedCgroup::Path { path: "machine.slice/libpod-c3.scope".into(), unit: Some("libpod-c3.scope".into()) }
+        );
         // A write cut short: no newline yet.
         std::fs::write(dir.path.join(CGROUP_FILE), "pods/c").unwrap();
         assert_eq!(dir.recorded_cgroup_path(), RecordedCgroup::Unknown);
-        dir.record_cgroup_path(None).unwrap();
+        dir.record_cgroup_path(None, None).unwrap();
         assert_eq!(dir.recorded_cgroup_path(), RecordedCgroup::None);
     }
 

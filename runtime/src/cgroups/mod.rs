@@ -18,6 +18,7 @@ mod devices;
 mod path;
 mod plan;
 mod stats;
+pub mod systemd;
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -60,6 +61,10 @@ pub enum CgroupError {
     DeviceFilter(#[from] BpfError),
     #[error("cannot remove cgroup {path}: {source} (processes still inside? see {path}/cgroup.procs)")]
     Remove { path: PathBuf, source: std::io::Error },
+    #[error("systemd: {0}")]
+    Systemd(systemd::BusError),
+    #[error("systemd could not {verb} the unit {unit}: its job ended {result:?} (see `systemctl status {unit}` and `journalctl -u {unit}`)")]
+    SystemdJob { unit: String, verb: &'static str, result: String },
 }
 
 /// cgroups-rs says "fs error caused by: Os { code: 13, … }" (the Debug
@@ -110,6 +115,19 @@ pub struct ContainerCgroup {
     /// cgroup id (what eBPF sees) and holds controllers such as hugetlb
     /// that the host put there. cgroups-rs's v1 mode does not look at it.
     unified: Option<PathBuf>,
+    /// With `--systemd-cgroup`, the systemd unit whose cgroup this is: it
+    /// is stopped through systemd, and its limits changed there.
+    pub unit: Option<String>,
+}
+
+/// The cgroup version whose files hold the limits on this host (a hybrid
+/// host's are in its v1 hierarchies).
+pub fn host_version() -> CgroupVersion {
+    if hierarchies::is_cgroup2_unified_mode() {
+        CgroupVersion::V2
+    } else {
+        CgroupVersion::V1
+    }
 }
 
 const HYBRID_UNIFIED: &str = "/sys/fs/cgroup/unified";
@@ -136,7 +154,7 @@ impl ContainerCgroup {
             attempt = Cgroup::new(hierarchies::auto(), path);
         }
         let cgroup = attempt.map_err(|source| CgroupError::Create { path: path.into(), error: source })?;
-        let me = ContainerCgroup { cgroup, path: path.into(), unified: hybrid_unified_dir(path) };
+        let me = ContainerCgroup { cgroup, path: path.into(), unified: hybrid_unified_dir(path), unit: None };
         if let Some(dir) = &me.unified {
             if let Err(source) = std::fs::create_dir_all(dir) {
                 let _ = me.remove(own_parent);
@@ -152,7 +170,14 @@ impl ContainerCgroup {
             cgroup: Cgroup::load(hierarchies::auto(), path),
             path: path.into(),
             unified: hybrid_unified_dir(path),
+            unit: None,
         }
+    }
+
+    /// The same cgroup, known to be systemd's unit `unit`.
+    pub fn with_unit(mut self, unit: Option<String>) -> ContainerCgroup {
+        self.unit = unit;
+        self
     }
 
     /// The container's directory in the cgroup2 tree: the cgroup itself on
@@ -302,6 +327,18 @@ impl ContainerCgroup {
                 break;
             }
             std::thread::sleep(Duration::from_millis(10));
+        }
+        if let Some(unit) = &self.unit {
+            // systemd removes the unit's cgroup once the unit has stopped;
+            // what is left below is the directories it did not make (v1
+            // controllers it does not manage). A bus that cannot be reached
+            // is an error only while the cgroup is still there: a scope
+            // whose directory is gone has been stopped and collected.
+            match systemd::Systemd::connect() {
+                Ok(mut systemd) => systemd.stop_unit(unit)?,
+                Err(_) if self.dirs().iter().all(|d| !d.exists()) => {}
+                Err(e) => return Err(e),
+            }
         }
         for dir in self.dirs() {
             remove_tree(&dir, deadline)?;

@@ -14,7 +14,7 @@ pub fn cgroup_path(cgroups_path: Option<&Path>, parent: &str, id: &str) -> Resul
     };
     let text = p.to_string_lossy().to_string();
     if text.contains(':') && !text.starts_with('/') {
-        return Err(CgroupError::BadPath(text, "looks like a systemd slice:prefix:name path, which needs --systemd-cgroup (not supported: glassbox manages cgroupfs directly)"));
+        return Err(CgroupError::BadPath(text, "looks like a systemd slice:prefix:name path: pass --systemd-cgroup (podman and containerd do when their cgroup manager is systemd)"));
     }
     if text.split('/').any(|c| c == "..") {
         return Err(CgroupError::BadPath(text, "must not contain `..`"));

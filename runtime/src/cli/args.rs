@@ -27,7 +27,8 @@ pub struct Cli {
     /// Log debug messages too.
     #[arg(long)]
     pub debug: bool,
-    /// Use systemd to manage cgroups (not supported: glassbox uses cgroupfs).
+    /// Ask systemd (over D-Bus) for each container's cgroup: a transient
+    /// scope unit named by linux.cgroupsPath "slice:prefix:name".
     #[arg(long = "systemd-cgroup")]
     pub systemd_cgroup: bool,
     /// Without root, skip a cgroup this process may not make (true), never

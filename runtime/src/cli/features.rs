@@ -101,11 +101,12 @@ pub fn features_json() -> Value {
             "namespaces": NAMESPACES,
             "capabilities": capabilities(),
             // cgroups-rs drives v1, v2 and this machine's hybrid of both
-            // through cgroupfs; there is no systemd driver and no rdma limits.
+            // through cgroupfs; --systemd-cgroup asks the system's systemd
+            // for a scope (not a user's systemd yet); no rdma limits.
             "cgroup": {
                 "v1": true,
                 "v2": true,
-                "systemd": false,
+                "systemd": true,
                 "systemdUser": false,
                 "rdma": false
             },

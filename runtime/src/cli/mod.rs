@@ -72,9 +72,6 @@ fn one_line(e: &anyhow::Error) -> String {
 }
 
 fn dispatch(cli: Cli) -> Result<i32> {
-    if cli.systemd_cgroup {
-        anyhow::bail!("--systemd-cgroup: glassbox manages cgroups through cgroupfs only (there is no systemd here); drop the flag or use --cgroup-manager cgroupfs in podman");
-    }
     let paths = Paths::new(state_root(&cli)?);
     // Before anything else (and before the narrator's thread exists): the
     // trace must see the whole command, and its tracer is forked.
@@ -142,7 +139,7 @@ fn dispatch_verb(cli: Cli, paths: &Paths) -> Result<i32> {
     });
     match cli.command {
         Command::Create(a) => {
-            let opts = create_options(a.id, a.common, rootless)?;
+            let opts = create_options(a.id, a.common, rootless, cli.systemd_cgroup)?;
             Container::create(&paths, &opts)?;
             Ok(0)
         }
@@ -156,7 +153,7 @@ fn dispatch_verb(cli: Cli, paths: &Paths) -> Result<i32> {
             Ok(0)
         }
         Command::Run(a) => {
-            let create = create_options(a.id, a.common, rootless)?;
+            let create = create_options(a.id, a.common, rootless, cli.systemd_cgroup)?;
             Ok(Container::run(&paths, RunOptions { create, detach: a.detach })?)
         }
         Command::State { id } => {
@@ -252,7 +249,12 @@ fn narrate_after_start(c: &Container, from: usize, explain: &args::ExplainArgs) 
     follow::narrate_init_after_start(&c.dir.path, from, || c.state.init_alive(), &mut printer);
 }
 
-fn create_options(id: String, c: args::CreateArgs, rootless: Option<bool>) -> Result<CreateOptions> {
+fn create_options(
+    id: String,
+    c: args::CreateArgs,
+    rootless: Option<bool>,
+    systemd_cgroup: bool,
+) -> Result<CreateOptions> {
     let bundle = c.bundle.unwrap_or_else(|| PathBuf::from("."));
     Ok(CreateOptions {
         id,
@@ -267,6 +269,7 @@ fn create_options(id: String, c: args::CreateArgs, rootless: Option<bool>) -> Re
         preserve_fds: c.preserve_fds,
         wait_for_release: true,
         rootless,
+        systemd_cgroup,
     })
 }
 

@@ -49,6 +49,9 @@ pub struct CreateOptions {
     /// `--rootless`: skip a cgroup this process may not make (`Some(true)`),
     /// never (`Some(false)`), or decide from who runs glassbox (`None`).
     pub rootless: Option<bool>,
+    /// `--systemd-cgroup`: the cgroup is a transient systemd scope
+    /// (cgroups::systemd), asked for over D-Bus once the init exists.
+    pub systemd_cgroup: bool,
 }
 
 /// Everything a failed create must undo, undone on drop unless disarmed.
@@ -127,10 +130,29 @@ impl Container {
 
         let linux = bundle.spec.linux().as_ref().expect("bundle checked linux");
         refuse_joining_our_mount_namespace(linux)?;
-        let cgroup_path = cgroups::cgroup_path(linux.cgroups_path().as_deref(), &paths.cgroup_parent, &opts.id)?;
+        let cgroups_path = linux.cgroups_path().as_deref();
+        let systemd = match opts.systemd_cgroup {
+            true => {
+                let text = cgroups_path.map(|p| p.to_string_lossy());
+                Some(cgroups::systemd::parse_cgroups_path(text.as_deref(), &opts.id)?)
+            }
+            false => None,
+        };
+        let cgroup_path = match &systemd {
+            Some(sd) => sd.path.clone(),
+            None => cgroups::cgroup_path(cgroups_path, &paths.cgroup_parent, &opts.id)?,
+        };
         // Without root, a cgroup only where one was delegated (rootless.rs).
         let privilege = Privilege::of_this_process();
-        let no_cgroup = match opts.rootless.unwrap_or(privilege.is_rootless()) {
+        let rootless = opts.rootless.unwrap_or(privilege.is_rootless());
+        if rootless && systemd.is_some() {
+            return Err(ContainerError::Usage(
+                "--systemd-cgroup without root (a scope from the user's own systemd) is not supported yet: \
+                 drop the flag (podman: --cgroup-manager cgroupfs)"
+                    .into(),
+            ));
+        }
+        let no_cgroup = match rootless {
             true => cgroups::may_make_without_root(&cgroup_path).err(),
             false => None,
         };
@@ -138,11 +160,21 @@ impl Container {
         let uid_maps = linux.uid_mappings().clone().unwrap_or_default();
         let gid_maps = linux.gid_mappings().clone().unwrap_or_default();
         let id_maps = IdMapPlan::new(&uid_maps, &gid_maps, privilege)?;
+        // With systemd the limits go to the scope once the init exists;
+        // planned now, so that a bad value fails before anything is made.
+        let systemd_writes = match (&systemd, linux.resources()) {
+            (Some(_), Some(resources)) => {
+                cgroups::plan_resources(resources, cgroups::host_version()).map_err(cgroups::CgroupError::from)?
+            }
+            _ => Vec::new(),
+        };
         let dir = undo.dir.as_ref().expect("still ours");
-        dir.record_cgroup_path(no_cgroup.is_none().then_some(cgroup_path.as_str()))?;
+        let unit = systemd.as_ref().map(|sd| sd.unit.as_str());
+        dir.record_cgroup_path(no_cgroup.is_none().then_some(cgroup_path.as_str()), unit)?;
         crate::fault::point("create:cgroup-recorded");
-        let cgroup = match &no_cgroup {
-            None => {
+        let cgroup = match (&no_cgroup, &systemd) {
+            (None, Some(_)) => None,
+            (None, None) => {
                 let cgroup = undo.cgroup.insert(rec.stage(me, Stage::Cgroup, || {
                     let cgroup = ContainerCgroup::create(&cgroup_path, &paths.cgroup_parent)?;
                     crate::recorder::step("create", |a| {
@@ -160,7 +192,7 @@ impl Container {
                 crate::fault::point("create:limits");
                 Some(&*cgroup)
             }
-            Some(why) => {
+            (Some(why), _) => {
                 rec.stage(me, Stage::Cgroup, || {
                     record_no_cgroup(why, linux);
                     Ok::<_, ContainerError>(())
@@ -168,7 +200,7 @@ impl Container {
                 None
             }
         };
-        let cgroup_path = cgroup.map(|_| cgroup_path);
+        let cgroup_path = (cgroup.is_some() || systemd.is_some()).then_some(cgroup_path);
 
         let exec_fifo = dir_path.join("exec.fifo");
         make_exec_fifo(&exec_fifo)?;
@@ -226,6 +258,18 @@ impl Container {
         if let Some(cgroup) = cgroup {
             rec.stage(pid, Stage::Cgroup, || cgroup.finish_join(pid, init.in_cgroup_v2, plan.new_user))?;
         }
+        // systemd: the scope is made now, holding the init, which waits for Go.
+        if let Some(sd) = &systemd {
+            let version = cgroups::host_version();
+            let (scope, files) = rec.stage(pid, Stage::Cgroup, || {
+                cgroups::systemd::start_container_scope(sd, &opts.id, pid, &systemd_writes, version)
+            })?;
+            let scope = undo.cgroup.insert(scope);
+            if !files.is_empty() {
+                rec.stage(pid, Stage::Cgroup, || scope.apply(&files).map(drop))?;
+            }
+        }
+        let cgroup = undo.cgroup.as_ref();
         init.channel.send_then_flush(&FromRuntime::Go)?;
         crate::fault::point("create:go");
         // The runtime waits while the init mounts the rootfs: time to clear
@@ -240,6 +284,7 @@ impl Container {
             bundle: bundle.dir.clone(),
             rootfs: bundle.rootfs.clone(),
             cgroup_path: cgroup_path.clone(),
+            systemd_unit: systemd.as_ref().map(|sd| sd.unit.clone()),
             created: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Nanos, true),
             owner: whoami(),
             annotations: bundle.spec.annotations().clone().unwrap_or_default(),

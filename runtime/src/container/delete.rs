@@ -117,10 +117,10 @@ impl Container {
 fn delete_remains(paths: &Paths, id: &str, dir: ContainerDir, why: &StateError) -> Result<(), ContainerError> {
     // A create killed before it wrote the path had not made the cgroup
     // yet; a state directory from before the record existed had the default.
-    let cgroup_path = match dir.recorded_cgroup_path() {
-        RecordedCgroup::Path(path) => Some(path),
-        RecordedCgroup::None => None,
-        RecordedCgroup::Unknown => Some(cgroups::cgroup_path(None, &paths.cgroup_parent, id)?),
+    let (cgroup_path, unit) = match dir.recorded_cgroup_path() {
+        RecordedCgroup::Path { path, unit } => (Some(path), unit),
+        RecordedCgroup::None => (None, None),
+        RecordedCgroup::Unknown => (Some(cgroups::cgroup_path(None, &paths.cgroup_parent, id)?), None),
     };
     let what = match why {
         StateError::Corrupt { path, reason, .. } => {
@@ -133,7 +133,7 @@ fn delete_remains(paths: &Paths, id: &str, dir: ContainerDir, why: &StateError) 
         None => "(it had no cgroup, so the processes it may have left cannot be found by its id)".to_string(),
     };
     crate::cli::log::warn(&format!("container {id:?} {what}: removing {removing} {}", dir.path.display()));
-    let cgroup = cgroup_path.as_deref().map(ContainerCgroup::load);
+    let cgroup = cgroup_path.as_deref().map(|p| ContainerCgroup::load(p).with_unit(unit));
     let rec = Recorder::open(&dir.path, id);
     let me = std::process::id() as i32;
     let result = rec.stage(me, Stage::Cleanup, || {

@@ -109,7 +109,8 @@ impl Container {
 
     /// The container of a locked directory whose state.json was read.
     fn with_state(paths: &Paths, dir: ContainerDir, state: ContainerState) -> Container {
-        let cgroup = state.cgroup_path.as_deref().map(ContainerCgroup::load);
+        let unit = state.systemd_unit.clone();
+        let cgroup = state.cgroup_path.as_deref().map(|p| ContainerCgroup::load(p).with_unit(unit));
         Container { paths: paths.clone(), dir, state, cgroup }
     }
 

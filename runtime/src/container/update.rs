@@ -1,5 +1,7 @@
 //! `glassbox update`: change a running container's resource limits in
-//! place, by writing the cgroup files again (runc's `update`).
+//! place, by writing the cgroup files again (runc's `update`). A container
+//! in a systemd scope (`--systemd-cgroup`) has the limits systemd knows
+//! changed as the scope's properties (SetUnitProperties), the rest written.
 
 use oci_spec::runtime::LinuxResources;
 
@@ -15,6 +17,11 @@ impl Container {
         }
         let cgroup = self.cgroup_for("update changes the limits in its cgroup")?;
         let writes = cgroups::plan_resources(resources, cgroup.version()).map_err(cgroups::CgroupError::from)?;
-        Ok(cgroup.apply(&writes)?)
+        let Some(unit) = &cgroup.unit else { return Ok(cgroup.apply(&writes)?) };
+        let (props, files) = cgroups::systemd::plan_properties(&writes, cgroup.version());
+        if !props.is_empty() {
+            cgroups::systemd::Systemd::connect()?.set_properties(unit, &props)?;
+        }
+        Ok(cgroup.apply(&files)?)
     }
 }

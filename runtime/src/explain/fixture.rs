@@ -461,3 +461,47 @@ pub fn run_blocks() -> Vec<Block> {
     );
     run.blocks
 }
+
+/// The same container made with `--systemd-cgroup` (cgroupsPath
+/// `machine.slice:gbtest:web`): the cgroup stage asks systemd for the scope
+/// over D-Bus, writes the one limit systemd has no property for, and the
+/// cleanup stage finds the scope already gone. Rendered into
+/// snapshots/cgroup-systemd.txt.
+pub fn systemd_blocks() -> Vec<Block> {
+    let mut run = Run { seq: 0, blocks: Vec::new() };
+    let (me, init) = (RUNTIME_PID, INIT_PID);
+    let scope = "/sys/fs/cgroup/machine.slice/gbtest-web.scope";
+    run.stage(
+        init,
+        Stage::Cgroup,
+        2_610_000,
+        vec![
+            (
+                "systemd",
+                json!({"fields": "MemoryMax=linux.resources.memory.limit CPUQuotaPerSecUSec=linux.resources.cpu.quota \
+                                  CPUQuotaPeriodUSec=linux.resources.cpu.quota TasksMax=linux.resources.pids.limit",
+                       "job": "/org/freedesktop/systemd1/job/1234", "method": "StartTransientUnit",
+                       "properties": format!("Description=glassbox container web Slice=machine.slice PIDs={init} \
+                                  Delegate=yes DefaultDependencies=no MemoryAccounting=yes CPUAccounting=yes \
+                                  IOAccounting=yes TasksAccounting=yes MemoryMax=104857600 \
+                                  CPUQuotaPerSecUSec=500000 CPUQuotaPeriodUSec=100000 TasksMax=64"),
+                       "result": "done", "unit": "gbtest-web.scope", "waited_us": 2130}),
+            ),
+            (
+                "write",
+                json!({"file": format!("{scope}/cpu.max.burst"), "value": "10000", "field": "linux.resources.cpu.burst",
+                       "result": "ok"}),
+            ),
+        ],
+    );
+    run.stage(
+        me,
+        Stage::Cleanup,
+        1_900_000,
+        vec![
+            ("systemd", json!({"method": "StopUnit", "result": "gone", "unit": "gbtest-web.scope", "waited_us": 840})),
+            ("remove_cgroup", json!({"path": "machine.slice/gbtest-web.scope"})),
+        ],
+    );
+    run.blocks
+}

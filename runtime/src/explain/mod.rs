@@ -22,6 +22,7 @@ mod stages;
 mod steps;
 mod steps_process;
 mod steps_rootfs;
+mod steps_systemd;
 
 #[cfg(test)]
 mod fixture;

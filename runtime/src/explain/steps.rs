@@ -26,6 +26,8 @@ pub fn narrate(stage: Stage, action: &str, args: &Map<String, Value>, event: &Ev
     let container_pid = (pid > 0 && pid != style.runtime_pid).then_some(pid);
     let step = Step { action, args: Args(args), container: &event.container, container_pid };
     let told = match stage {
+        // A D-Bus call to systemd: the cgroup stage, update, or cleanup.
+        _ if action == "systemd" => super::steps_systemd::narrate(&step),
         Stage::Bundle | Stage::Cgroup | Stage::Namespaces | Stage::Idmap => early(stage, &step),
         Stage::Mounts | Stage::PivotRoot | Stage::Devices | Stage::Masks => steps_rootfs::narrate(stage, &step),
         _ => steps_process::narrate(stage, &step),

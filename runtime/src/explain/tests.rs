@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use glassbox_events::{Event, Kind, Outcome, Source, Stage, SCHEMA_VERSION};
 use serde_json::{json, Map, Value};
 
-use super::fixture::{run_blocks, INIT_PID, RUNTIME_PID};
+use super::fixture::{run_blocks, systemd_blocks, INIT_PID, RUNTIME_PID};
 use super::render::wrap;
 use super::*;
 
@@ -67,6 +67,11 @@ fn rendered_by_stage() -> BTreeMap<&'static str, String> {
             file.push_str(&text(event, &style));
         }
     }
+    // The same stages with --systemd-cgroup, in a file of their own.
+    let systemd = files.entry("cgroup-systemd").or_default();
+    for event in systemd_blocks().iter().flat_map(|b| &b.events) {
+        systemd.push_str(&text(event, &style));
+    }
     for text in files.values_mut() {
         *text = text.trim_start_matches('\n').to_string();
     }
@@ -79,9 +84,9 @@ fn snapshots_match_the_book() {
     let update = std::env::var("GLASSBOX_UPDATE_SNAPSHOTS").as_deref() == Ok("1");
     let rendered = rendered_by_stage();
     let mut differ = Vec::new();
-    for stage in Stage::ALL {
-        let text = rendered.get(stage.name()).unwrap_or_else(|| panic!("the fixture has no {} stage", stage.name()));
-        let path = dir.join(format!("{}.txt", stage.name()));
+    for name in Stage::ALL.iter().map(|s| s.name()).chain(["cgroup-systemd"]) {
+        let text = rendered.get(name).unwrap_or_else(|| panic!("the fixture has no {name} stage"));
+        let path = dir.join(format!("{name}.txt"));
         if update {
             std::fs::create_dir_all(&dir).expect("make snapshots/");
             std::fs::write(&path, text).expect("write a snapshot");
@@ -168,7 +173,8 @@ fn every_vocabulary_step_gets_its_own_words() {
             },
         ),
     ];
-    let events: Vec<Event> = run_blocks().into_iter().flat_map(|b| b.events).chain(alternatives).collect();
+    let events: Vec<Event> =
+        run_blocks().into_iter().chain(systemd_blocks()).flat_map(|b| b.events).chain(alternatives).collect();
     for event in events.iter().filter(|e| matches!(e.kind, Kind::Step { .. })) {
         let n = narrate(event, &style).unwrap();
         assert!(!n.headline.contains(" step `"), "fell back to the generic line: {}", n.headline);
