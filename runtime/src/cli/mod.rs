@@ -3,25 +3,6 @@
 //! (0 on success, 1 on any error, the container's own code for `run`/`exec`
 //! — and, as a shell gives, 127 or 126 when they cannot run the program).
 
-pub mod args;
-pub mod features;
-pub mod follow;
-pub mod log;
-pub mod narrator;
-pub mod spec;
-pub mod trace;
-
-use std::path::PathBuf;
-
-use anyhow::{Context, Result};
-use clap::Parser;
-
-use args::{Cli, Command};
-
-use crate::container::{ConsoleHandling, Container, CreateOptions, ExecOptions, RunOptions};
-use crate::paths::Paths;
-use crate::signals::parse_signal;
-
 /// println! panics when stdout is a closed pipe (`glassbox features | head`);
 /// a runtime must not, and must not die of SIGPIPE either (it writes to
 /// hooks' stdin too), so output errors are ignored here.
@@ -31,6 +12,25 @@ macro_rules! out {
         let _ = writeln!(std::io::stdout().lock(), $($arg)*);
     }};
 }
+
+pub mod args;
+pub mod features;
+pub mod follow;
+pub mod log;
+pub mod narrator;
+mod requests;
+pub mod spec;
+pub mod trace;
+mod verbs;
+
+use std::path::PathBuf;
+
+use anyhow::Result;
+use clap::Parser;
+
+use args::{Cli, Command};
+
+use crate::paths::Paths;
 
 /// Parse the arguments, run the verb, and turn the outcome into an exit code.
 pub fn main() -> i32 {
@@ -123,8 +123,9 @@ fn default_hub_socket() -> PathBuf {
     root.join("hub.sock")
 }
 
+/// The sinks the record goes to, then the verb (cli/verbs.rs), given what
+/// its flags ask for (cli/requests.rs).
 fn dispatch_verb(cli: Cli, paths: &Paths) -> Result<i32> {
-    let paths = paths.clone();
     let rootless = crate::rootless::parse_rootless_flag(cli.rootless.as_deref())?;
     let explain = match &cli.command {
         Command::Create(a) => Some(&a.explain),
@@ -137,188 +138,28 @@ fn dispatch_verb(cli: Cli, paths: &Paths) -> Result<i32> {
         hub: cli.hub.clone().unwrap_or_else(default_hub_socket),
         narrator: explain.and_then(narrator::start),
     });
+    let systemd = cli.systemd_cgroup;
     match cli.command {
-        Command::Create(a) => {
-            let opts = create_options(a.id, a.common, rootless, cli.systemd_cgroup)?;
-            Container::create(&paths, &opts)?;
-            Ok(0)
-        }
-        Command::Start { id, explain } => {
-            let mut c = Container::load(&paths, &id)?;
-            let from = crate::recorder::events_written(&c.dir.path);
-            c.start()?;
-            if explain.explain.is_some() || explain.step {
-                narrate_after_start(&c, from, &explain);
-            }
-            Ok(0)
-        }
+        Command::Create(a) => verbs::create(paths, requests::create_options(a.id, a.common, rootless, systemd)?),
+        Command::Start { id, explain } => verbs::start(paths, &id, &explain),
         Command::Run(a) => {
-            let create = create_options(a.id, a.common, rootless, cli.systemd_cgroup)?;
-            Ok(Container::run(&paths, RunOptions { create, detach: a.detach })?)
+            let create = requests::create_options(a.id, a.common, rootless, systemd)?;
+            verbs::run(paths, create, a.detach)
         }
-        Command::State { id } => {
-            let c = Container::load(&paths, &id)?;
-            out!("{}", serde_json::to_string_pretty(&c.state.to_oci_json(c.status()))?);
-            Ok(0)
-        }
-        Command::Kill { id, signal, all } => {
-            let signal = parse_signal(&signal)?;
-            Container::load(&paths, &id)?.kill(signal, all)?;
-            Ok(0)
-        }
-        Command::Delete { id, force } => {
-            Container::delete_by_id(&paths, &id, force)?;
-            Ok(0)
-        }
-        Command::List { format, quiet } => {
-            let entries = Container::list(&paths)?;
-            print_list(&entries, &format, quiet)?;
-            Ok(0)
-        }
-        Command::Ps { id, format, ps_args } => {
-            let c = Container::load(&paths, &id)?;
-            print_ps(&c.pids()?, &format, &ps_args)?;
-            Ok(0)
-        }
-        Command::Pause { id } => {
-            Container::load(&paths, &id)?.pause()?;
-            Ok(0)
-        }
-        Command::Resume { id } => {
-            Container::load(&paths, &id)?.resume()?;
-            Ok(0)
-        }
-        Command::Events { id, follow: true, json, .. } => {
-            follow::follow(&paths, &id, json, &mut std::io::stdout().lock())?;
-            Ok(0)
-        }
-        Command::Events { id, stats, interval, .. } => {
-            let mut c = Container::load(&paths, &id)?;
-            c.dir.unlock();
-            c.events(interval, stats, &mut std::io::stdout().lock())?;
-            Ok(0)
-        }
-        Command::Update(a) => {
-            let c = Container::load(&paths, &a.id)?;
-            let resources = args::update_resources(&a)?;
-            for done in c.update(&resources)? {
-                log::debug(&format!("cgroup: {done}"));
-            }
-            Ok(0)
-        }
-        Command::Exec(a) => {
-            let c = Container::load(&paths, &a.id)?;
-            let process = args::exec_process(&c, &a)?;
-            let opts = ExecOptions {
-                process,
-                detach: a.detach,
-                pid_file: a.pid_file.clone(),
-                console_socket: a.console_socket.clone(),
-                preserve_fds: a.preserve_fds,
-            };
-            Ok(c.exec(opts)?)
-        }
-        Command::Spec { bundle, rootless } => {
-            let path = bundle.unwrap_or_else(|| PathBuf::from(".")).join("config.json");
-            if path.exists() {
-                anyhow::bail!("{}: file already exists; remove it first", path.display());
-            }
-            // The JSON form keeps capabilities in a stable order (oci-spec holds them in a set).
-            let text = serde_json::to_string_pretty(&spec::default_spec_json(rootless))?;
-            std::fs::write(&path, text + "\n").with_context(|| format!("writing {}", path.display()))?;
-            Ok(0)
-        }
+        Command::State { id } => verbs::state(paths, &id),
+        Command::Kill { id, signal, all } => verbs::kill(paths, &id, &signal, all),
+        Command::Delete { id, force } => verbs::delete(paths, &id, force),
+        Command::List { format, quiet } => verbs::list(paths, &format, quiet),
+        Command::Ps { id, format, ps_args } => verbs::ps(paths, &id, &format, &ps_args),
+        Command::Pause { id } => verbs::pause(paths, &id),
+        Command::Resume { id } => verbs::resume(paths, &id),
+        Command::Events { id, follow: true, json, .. } => verbs::follow_events(paths, &id, json),
+        Command::Events { id, stats, interval, .. } => verbs::events(paths, &id, stats, interval),
+        Command::Update(a) => verbs::update(paths, &a),
+        Command::Exec(a) => verbs::exec(paths, &a),
+        Command::Spec { bundle, rootless } => verbs::spec(bundle, rootless),
         Command::Trace(a) => trace::trace(&a),
         Command::Hub { pin_dir, ring_bytes } => crate::ktrace::hub::run(&pin_dir, ring_bytes),
-        Command::Features => {
-            out!("{}", serde_json::to_string_pretty(&features::features_json())?);
-            Ok(0)
-        }
+        Command::Features => verbs::features(),
     }
-}
-
-/// `start --explain`: the stages left run in the container's init, which
-/// this process did not clone and cannot pause; narrate them from the record.
-fn narrate_after_start(c: &Container, from: usize, explain: &args::ExplainArgs) {
-    if explain.step {
-        log::warn("--step: after start, the remaining stages run in the container's init without pausing; use run --step to pause them all");
-    }
-    let format = explain.explain.unwrap_or(args::ExplainFormat::Text);
-    let colour = format == args::ExplainFormat::Text && narrator::wants_colour(std::io::stderr());
-    let mut printer = follow::Printer::new(Some(format), colour, std::process::id() as i32);
-    follow::narrate_init_after_start(&c.dir.path, from, || c.state.init_alive(), &mut printer);
-}
-
-fn create_options(
-    id: String,
-    c: args::CreateArgs,
-    rootless: Option<bool>,
-    systemd_cgroup: bool,
-) -> Result<CreateOptions> {
-    let bundle = c.bundle.unwrap_or_else(|| PathBuf::from("."));
-    Ok(CreateOptions {
-        id,
-        bundle,
-        pid_file: c.pid_file.map(absolute).transpose()?,
-        console: match c.console_socket {
-            Some(p) => ConsoleHandling::Socket(p),
-            None => ConsoleHandling::None,
-        },
-        no_pivot: c.no_pivot,
-        no_new_keyring: c.no_new_keyring,
-        preserve_fds: c.preserve_fds,
-        wait_for_release: true,
-        rootless,
-        systemd_cgroup,
-    })
-}
-
-/// runc resolves a relative --pid-file against the caller's cwd.
-fn absolute(p: PathBuf) -> Result<PathBuf> {
-    Ok(if p.is_absolute() { p } else { std::env::current_dir()?.join(p) })
-}
-
-fn print_list(entries: &[crate::container::ListEntry], format: &str, quiet: bool) -> Result<()> {
-    if quiet {
-        for e in entries {
-            out!("{}", e.id);
-        }
-        return Ok(());
-    }
-    match format {
-        "json" => out!("{}", serde_json::to_string(entries)?),
-        "table" => {
-            out!("{:<20} {:<8} {:<10} {:<40} {:<32} OWNER", "ID", "PID", "STATUS", "BUNDLE", "CREATED");
-            for e in entries {
-                out!("{:<20} {:<8} {:<10} {:<40} {:<32} {}", e.id, e.pid, e.status, e.bundle, e.created, e.owner);
-            }
-        }
-        other => anyhow::bail!("--format {other:?}: use table or json"),
-    }
-    Ok(())
-}
-
-/// `ps --format json` prints the pids; the table is `ps(1)`'s own output
-/// (default `ps -ef`) filtered to the container's processes.
-fn print_ps(pids: &[i32], format: &str, ps_args: &[String]) -> Result<()> {
-    match format {
-        "json" => out!("{}", serde_json::to_string(pids)?),
-        "table" => {
-            let args: Vec<String> = if ps_args.is_empty() { vec!["-ef".into()] } else { ps_args.to_vec() };
-            let out = std::process::Command::new("ps").args(&args).output().context("running ps(1)")?;
-            let text = String::from_utf8_lossy(&out.stdout);
-            let mut lines = text.lines();
-            let header = lines.next().unwrap_or_default();
-            let pid_col = header.split_whitespace().position(|h| h == "PID").context("ps output has no PID column")?;
-            out!("{header}");
-            for line in lines {
-                let pid = line.split_whitespace().nth(pid_col).and_then(|p| p.parse::<i32>().ok());
-                if pid.is_some_and(|p| pids.contains(&p)) {
-                    out!("{line}");
-                }
-            }
-        }
-        other => anyhow::bail!("--format {other:?}: use table or json"),
-    }
-    Ok(())
 }
