@@ -15,9 +15,9 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
 use glassbox_events::{from_line, Event, Kind, Stage};
+use glassbox_explain::Style;
 
 use super::args::ExplainFormat;
-use crate::explain::Style;
 use crate::paths::Paths;
 use crate::recorder::{kept, EVENTS_FILE};
 
