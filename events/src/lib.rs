@@ -22,7 +22,7 @@ mod sink;
 mod step_args;
 mod wall;
 
-pub use codec::{from_line, to_line, write_line, CodecError, LineWriter};
+pub use codec::{from_line, to_line, write_line, CodecError, LineWriter, PlainSyscall};
 pub use event::{Event, Kind, Outcome, ProcessChange, Source, Stage, SCHEMA_VERSION};
 pub use sink::{MemorySink, Sink};
 pub use step_args::StepArgs;
