@@ -18,12 +18,10 @@
 mod codec;
 mod event;
 mod json_text;
-mod sink;
 mod step_args;
 mod wall;
 
 pub use codec::{from_line, to_line, write_line, CodecError, LineWriter, PlainSyscall};
 pub use event::{Event, Kind, Outcome, ProcessChange, Source, Stage, SCHEMA_VERSION};
-pub use sink::{MemorySink, Sink};
 pub use step_args::StepArgs;
 pub use wall::WallText;
