@@ -39,6 +39,8 @@ pub mod hub;
 pub mod kept;
 pub mod narrator_link;
 pub mod sequence;
+#[cfg(test)]
+mod tests;
 
 use std::fs::{File, OpenOptions};
 use std::io::Write;
