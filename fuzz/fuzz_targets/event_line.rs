@@ -9,7 +9,7 @@
 
 #![no_main]
 
-use glassbox::explain::{narrate, render_json, render_text, step_prompt, Style};
+use glassbox_explain::{narrate, render_json, render_text, step_prompt, Style};
 use glassbox_events::{from_line, to_line, Event, LineWriter};
 use libfuzzer_sys::fuzz_target;
 

@@ -6,7 +6,7 @@
 //! with an unknown tag, or cut short, takes the rest of the input (the
 //! decoder must refuse it, not guess). Any bytes: never a panic. And:
 //! - every event's line reads back to the same event;
-//! - a syscall the trace writer gives its hand-made fast line
+//! - a syscall the trace writer writes without making its Event
 //!   (`ktrace::fastline::fits`) gets the same line as from `to_line`.
 
 #![no_main]
@@ -59,9 +59,9 @@ fuzz_target!(|data: &[u8]| {
         assert_eq!(back, event, "the event changed on its way through {line:?}");
         if let KernelRecord::Syscall(call) = &rec {
             if fastline::fits(call) {
-                let mut hand_made = Vec::new();
-                fast.syscall(&mut hand_made, call, seq as u64, &ctx);
-                assert_eq!(String::from_utf8_lossy(&hand_made), line, "the fast line is not to_line's");
+                let mut fast_line = Vec::new();
+                fast.syscall(&mut fast_line, call, seq as u64, &ctx);
+                assert_eq!(String::from_utf8_lossy(&fast_line), line, "the fast line is not to_line's");
             }
         }
         FORMATTER.with(|f| f.borrow_mut().line(&rec));

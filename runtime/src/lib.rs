@@ -27,7 +27,6 @@ pub mod bundle;
 pub mod cgroups;
 pub mod cli;
 pub mod container;
-pub mod explain;
 pub mod fault;
 pub mod hooks;
 pub mod idmap;

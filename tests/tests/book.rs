@@ -14,9 +14,9 @@ fn every_stage_has_a_chapter_that_includes_its_narration() {
         let name = stage.name();
         let chapter = repo.join(format!("book/src/making-a-container/{name}.md"));
         let text = std::fs::read_to_string(&chapter).unwrap_or_else(|e| panic!("{}: {e}", chapter.display()));
-        let include = format!("{{{{#include ../../../runtime/src/explain/snapshots/{name}.txt}}}}");
+        let include = format!("{{{{#include ../../../explain/snapshots/{name}.txt}}}}");
         assert!(text.contains(&include), "{} does not include its narration: {include}", chapter.display());
-        let snapshot = repo.join(format!("runtime/src/explain/snapshots/{name}.txt"));
+        let snapshot = repo.join(format!("explain/snapshots/{name}.txt"));
         assert!(snapshot.exists(), "{} is missing", snapshot.display());
         assert!(summary.contains(&format!("making-a-container/{name}.md")), "SUMMARY.md lists {name}.md");
     }

@@ -14,7 +14,7 @@ use nix::sys::socket::{
 };
 
 fn schema() -> jsonschema::Validator {
-    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../runtime/events/schema/events.v1.json");
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../events/schema/events.v1.json");
     let schema: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
     jsonschema::validator_for(&schema).expect("the published schema is itself valid")
 }

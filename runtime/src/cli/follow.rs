@@ -3,55 +3,22 @@
 //! one already gone) and `glassbox start --explain` (what the init does
 //! after `start` lets it go: its last stages and the execve).
 //!
-//! The file is polled rather than watched with inotify(7): a few lines
-//! arrive per millisecond at most, and after delete the file is renamed to
-//! `<root>/.events/` — an open descriptor follows it there, a watch on the
-//! old path would not.
+//! The reading itself (whole lines as they are appended, polled) is the
+//! event crate's [`Tail`]; this is what the command line prints of it.
 
-use std::fs::File;
-use std::io::{Read, Write};
+use std::io::Write;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
-use glassbox_events::{from_line, Event, Kind, Stage};
+use glassbox_events::{Event, Kind, Stage, Tail};
+use glassbox_explain::Style;
 
 use super::args::ExplainFormat;
-use crate::explain::Style;
 use crate::paths::Paths;
 use crate::recorder::{kept, EVENTS_FILE};
 
 const POLL: Duration = Duration::from_millis(20);
-
-/// The whole lines appended to a file since the last read.
-pub(crate) struct Tail {
-    file: File,
-    partial: Vec<u8>,
-}
-
-impl Tail {
-    pub(crate) fn open(path: &Path) -> std::io::Result<Tail> {
-        Ok(Tail { file: File::open(path)?, partial: Vec::new() })
-    }
-
-    pub(crate) fn events(&mut self) -> Vec<Event> {
-        // Two processes writing at once may land a little out of order.
-        let mut events: Vec<Event> = self.lines(|_| true).iter().filter_map(|l| from_line(l).ok()).collect();
-        events.sort_by_key(|e| e.seq);
-        events
-    }
-
-    /// The new whole lines that `keep` accepts, unparsed: a reader may skip
-    /// most of them (a traced container writes millions) without copying.
-    pub(crate) fn lines(&mut self, keep: impl Fn(&str) -> bool) -> Vec<String> {
-        let _ = self.file.read_to_end(&mut self.partial);
-        let Some(end) = self.partial.iter().rposition(|b| *b == b'\n') else { return Vec::new() };
-        let kept =
-            String::from_utf8_lossy(&self.partial[..end]).lines().filter(|l| keep(l)).map(String::from).collect();
-        self.partial.drain(..=end);
-        kept
-    }
-}
 
 /// How events are printed: as `--explain` does (`Some` format), or as the
 /// record holds them (`None`, `events --follow --json`).

@@ -9,9 +9,9 @@ use std::io::{Read, Write};
 use std::os::fd::OwnedFd;
 
 use glassbox_events::{from_line, Event, Kind};
+use glassbox_explain::{self as explain, Style};
 
 use super::args::{ExplainArgs, ExplainFormat};
-use crate::explain::{self, Style};
 use crate::recorder::narrator_link::{self, NarratorLink};
 
 /// Start the narrator thread if `--explain` or `--step` asks for one; the

@@ -1,14 +1,14 @@
-//! The JSON line of a kernel syscall event, written by hand: a busy
-//! container makes millions of them, and building an Event and running it
-//! through serde costs several times more than this. It must stay
-//! byte-for-byte what `to_line(&to_event(..))` makes for a call without
-//! decoded arguments (no `decoded`, no `ns`); the test below holds it to
-//! that, so a change to the event schema breaks it loudly. Every other
+//! The JSON line of a kernel syscall event without making the Event: a
+//! busy container makes millions of them, and building an Event (its
+//! strings, its argument list) only to write it costs several times more.
+//! The line itself is written by the event crate's writer
+//! ([`LineWriter::syscall_line`], the one the recorder writes with), so it
+//! is by construction what `to_line(&to_event(..))` makes for a call
+//! without decoded arguments (no `decoded`, no `ns`); the test below holds
+//! the record's side — name, wall text, pid — to `to_event`. Every other
 //! record goes the ordinary way.
 
-use std::fmt::Write;
-
-use glassbox_events::WallText;
+use glassbox_events::{LineWriter, PlainSyscall, WallText};
 use glassbox_probes::{syscall_name, Call, EventContext, SyscallRecord};
 
 /// Whether the line of `call` is one [`LineCache::syscall`] writes: one
@@ -19,44 +19,51 @@ pub fn fits(call: &Call) -> bool {
     call.detail.is_none() && call.decoded().is_none()
 }
 
-/// What the lines of one session share: the container's name as JSON, and
-/// the wall-clock text of the current second.
+/// What the lines of one session share: the container's name, the
+/// writer's text of what repeats, and the wall-clock text of the current second.
 pub struct LineCache {
-    container_json: String,
+    container: String,
+    writer: LineWriter,
     wall: WallText,
+    /// The wall text of the line being written (kept to reuse its buffer).
+    wall_text: String,
 }
 
 impl LineCache {
     pub fn new(container: &str) -> LineCache {
-        let container_json = serde_json::to_string(container).unwrap_or_else(|_| "\"\"".into());
-        LineCache { container_json, wall: WallText::new() }
+        LineCache {
+            container: container.into(),
+            writer: LineWriter::new(),
+            wall: WallText::new(),
+            wall_text: String::with_capacity(32),
+        }
     }
 
     /// Appends the line of syscall `s`, numbered `seq`, to `out`.
     pub fn syscall(&mut self, out: &mut Vec<u8>, s: &SyscallRecord, seq: u64, ctx: &EventContext) {
-        let mut line = String::with_capacity(256);
-        let _ = write!(line, r#"{{"v":{},"seq":{seq},"ts_ns":{},"wall":""#, glassbox_events::SCHEMA_VERSION, s.ts_ns);
-        self.wall.push(&mut line, ctx.wall_ns(s.ts_ns));
-        let _ = write!(
-            line,
-            r#"","container":{},"pid":{},"source":"kernel","type":"syscall","nr":{},"name":"#,
-            self.container_json, s.tgid as i32, s.nr,
-        );
-        match syscall_name(s.nr) {
-            Some(name) => {
-                let _ = write!(line, "\"{name}\"");
-            }
+        self.wall_text.clear();
+        self.wall.push(&mut self.wall_text, ctx.wall_ns(s.ts_ns));
+        let unnamed;
+        let name = match syscall_name(s.nr) {
+            Some(name) => name,
             None => {
-                let _ = write!(line, "\"syscall_{}\"", s.nr);
+                unnamed = format!("syscall_{}", s.nr);
+                &unnamed
             }
-        }
-        let a = s.args;
-        let _ = writeln!(
-            line,
-            r#","args":[{},{},{},{},{},{}],"ret":{},"latency_ns":{}}}"#,
-            a[0], a[1], a[2], a[3], a[4], a[5], s.ret, s.latency_ns
-        );
-        out.extend_from_slice(line.as_bytes());
+        };
+        let call = PlainSyscall {
+            seq,
+            ts_ns: s.ts_ns,
+            wall: &self.wall_text,
+            container: &self.container,
+            pid: s.tgid as i32,
+            nr: s.nr,
+            name,
+            args: &s.args,
+            ret: s.ret,
+            latency_ns: s.latency_ns,
+        };
+        self.writer.syscall_line(out, &call);
     }
 }
 
@@ -77,7 +84,7 @@ mod tests {
     }
 
     #[test]
-    fn the_hand_written_line_is_the_serde_line() {
+    fn the_line_without_the_event_is_the_events_line() {
         let ctx = EventContext { container: "web-1".into(), wall_offset_ns: 1_700_000_000_123_456_789 };
         let mut cache = LineCache::new("web-1");
         // u64::MAX: a corrupt record's time (found by fuzz/, kernel_record).

@@ -9,10 +9,8 @@ use std::collections::HashSet;
 use std::io::Write;
 use std::path::PathBuf;
 
-use glassbox_events::{Event, Kind, Outcome, ProcessChange, Source};
+use glassbox_events::{Event, Kind, Outcome, ProcessChange, Source, Tail};
 use glassbox_probes::{format_ns, format_ret, Formatter, KernelRecord, SyscallRecord};
-
-use crate::cli::follow::Tail;
 
 /// How long a line waits for earlier lines that may still come.
 pub const HOLD_NS: u64 = 300_000_000;

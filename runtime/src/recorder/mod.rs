@@ -21,6 +21,12 @@
 //! - the hub's socket, when a hub listens ([`hub`]): never waited for.
 //! - the narrator, with `--explain`/`--step` ([`narrator_link`]).
 //!
+//! The three are not one trait's implementations: each takes the same line,
+//! made once, but on its own terms — the file in batches at the moments
+//! above, the hub at once and never waited for (drops counted), the
+//! narrator at once and waited for — and the recorder is where those rules
+//! are written down, side by side.
+//!
 //! When the container is removed, its record is kept ([`kept`]).
 //!
 //! Sequence numbers come from one counter every recording process maps
@@ -33,6 +39,8 @@ pub mod hub;
 pub mod kept;
 pub mod narrator_link;
 pub mod sequence;
+#[cfg(test)]
+mod tests;
 
 use std::fs::{File, OpenOptions};
 use std::io::Write;

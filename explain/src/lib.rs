@@ -1,4 +1,4 @@
-//! # explain — the narrator of `glassbox run --explain`
+//! # glassbox-explain — the narrator of `glassbox run --explain`
 //!
 //! Turns the runtime's events (`glassbox_events::Event`) into prose for a
 //! learner: for each stage a heading saying what it is for, for each step
@@ -10,6 +10,9 @@
 //! prints what comes out; deciding (what an event means: [`narrate`]) is
 //! kept apart from showing ([`render_text`], [`render_json`]), so the same
 //! narration reaches a terminal, a JSON consumer and the book's snapshots.
+//! It needs nothing of the runtime but its events, so it is a crate of its
+//! own: the runtime's `--explain` thread and anything else that reads a
+//! record (a dashboard, a course's exercises) narrate the same way.
 //!
 //! Files: `stages` (what each stage is for), `steps` and its siblings (one
 //! narration per action of the step vocabulary), `render` (wrapping,

@@ -85,17 +85,93 @@ impl LineWriter {
         out.extend_from_slice(b"}\n");
     }
 
+    /// Append the `syscall` line of `call` — the same bytes as
+    /// [`write_line`] of the [`Kind::Syscall`] event with those fields and
+    /// neither `decoded` nor `ns` — without making the [`Event`]: a traced
+    /// container makes millions of these, and the event's strings and
+    /// argument list would be allocated for each only to be written.
+    pub fn syscall_line(&mut self, out: &mut Vec<u8>, call: &PlainSyscall) {
+        let head = Envelope {
+            v: SCHEMA_VERSION,
+            seq: call.seq,
+            ts_ns: call.ts_ns,
+            wall: call.wall,
+            container: call.container,
+            pid: call.pid,
+            source: Source::Kernel,
+        };
+        self.envelope_of(out, &head);
+        known_field(out, "type", "syscall");
+        comma_key(out, "nr");
+        json_text::uint(out, call.nr.into());
+        field(out, "name", call.name);
+        comma_key(out, "args");
+        json_text::uints(out, call.args);
+        comma_key(out, "ret");
+        json_text::int(out, call.ret);
+        comma_key(out, "latency_ns");
+        json_text::uint(out, call.latency_ns);
+        out.extend_from_slice(b"}\n");
+    }
+
     fn envelope(&mut self, out: &mut Vec<u8>, event: &Event) {
+        self.envelope_of(out, &Envelope::of(event));
+    }
+
+    fn envelope_of(&mut self, out: &mut Vec<u8>, head: &Envelope) {
         let same = self.of.as_ref().is_some_and(|(container, pid, source)| {
-            *pid == event.pid && *source == event.source && *container == event.container
+            *pid == head.pid && *source == head.source && container == head.container
         });
         if !same {
             self.shared.clear();
-            shared_fields(&mut self.shared, event);
-            self.of = Some((event.container.clone(), event.pid, event.source));
+            shared_fields(&mut self.shared, head);
+            self.of = Some((head.container.to_string(), head.pid, head.source));
         }
-        own_fields(out, event);
+        own_fields(out, head);
         out.extend_from_slice(&self.shared);
+    }
+}
+
+/// A kernel syscall with nothing decoded — most of a trace — as the parts
+/// of its line, for [`LineWriter::syscall_line`]. `source` is `kernel`.
+#[derive(Debug, Clone, Copy)]
+pub struct PlainSyscall<'a> {
+    pub seq: u64,
+    pub ts_ns: u64,
+    /// The `wall` text ([`crate::WallText`]).
+    pub wall: &'a str,
+    pub container: &'a str,
+    pub pid: i32,
+    pub nr: u32,
+    pub name: &'a str,
+    pub args: &'a [u64],
+    pub ret: i64,
+    pub latency_ns: u64,
+}
+
+/// The fields every line begins with, borrowed from an [`Event`] or from
+/// the parts of a line made without one.
+struct Envelope<'a> {
+    v: u32,
+    seq: u64,
+    ts_ns: u64,
+    wall: &'a str,
+    container: &'a str,
+    pid: i32,
+    source: Source,
+}
+
+impl<'a> Envelope<'a> {
+    fn of(event: &'a Event) -> Envelope<'a> {
+        Envelope {
+            v: event.v,
+            seq: event.seq,
+            ts_ns: event.ts_ns,
+            wall: &event.wall,
+            container: &event.container,
+            pid: event.pid,
+            source: event.source,
+        }
     }
 }
 
@@ -176,27 +252,28 @@ fn step_head(out: &mut Vec<u8>, stage: Stage, action: &str) {
 
 /// The fields every event has, from `{"v":` to `"source":…`.
 fn envelope(out: &mut Vec<u8>, event: &Event) {
-    own_fields(out, event);
-    shared_fields(out, event);
+    let head = Envelope::of(event);
+    own_fields(out, &head);
+    shared_fields(out, &head);
 }
 
 /// The envelope's fields that change from one event to the next.
-fn own_fields(out: &mut Vec<u8>, event: &Event) {
+fn own_fields(out: &mut Vec<u8>, head: &Envelope) {
     out.extend_from_slice(b"{\"v\":");
-    json_text::uint(out, event.v.into());
+    json_text::uint(out, head.v.into());
     comma_key(out, "seq");
-    json_text::uint(out, event.seq);
+    json_text::uint(out, head.seq);
     comma_key(out, "ts_ns");
-    json_text::uint(out, event.ts_ns);
-    field(out, "wall", &event.wall);
+    json_text::uint(out, head.ts_ns);
+    field(out, "wall", head.wall);
 }
 
 /// The envelope's fields a process's events about a container share.
-fn shared_fields(out: &mut Vec<u8>, event: &Event) {
-    field(out, "container", &event.container);
+fn shared_fields(out: &mut Vec<u8>, head: &Envelope) {
+    field(out, "container", head.container);
     comma_key(out, "pid");
-    json_text::int(out, event.pid.into());
-    known_field(out, "source", event.source.name());
+    json_text::int(out, head.pid.into());
+    known_field(out, "source", head.source.name());
 }
 
 /// `,"key":` — every field but the first follows a comma; the keys are the

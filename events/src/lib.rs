@@ -9,21 +9,22 @@
 //!  "type":"step","stage":"mounts","action":"mount","args":{"target":"/proc",…}}
 //! ```
 //!
-//! This crate is only the model and its encoding (with the `wall` field's
-//! text, [`WallText`]): no files, no sockets — nothing that depends on the
-//! operating system beyond the time of day — so the dashboard and tools can
-//! use it without the runtime. The runtime owns the
-//! sinks that write events to `events.jsonl`, the hub socket or the narrator.
+//! This crate is the model and its encoding (with the `wall` field's
+//! text, [`WallText`]), and the reading of a record as it grows ([`Tail`]):
+//! no sockets, nothing that depends on the operating system beyond the time
+//! of day and reading a file — so the dashboard and tools can use it
+//! without the runtime. The runtime owns the sinks that write events to
+//! `events.jsonl`, the hub socket or the narrator.
 
 mod codec;
 mod event;
+mod follow;
 mod json_text;
-mod sink;
 mod step_args;
 mod wall;
 
-pub use codec::{from_line, to_line, write_line, CodecError, LineWriter};
+pub use codec::{from_line, to_line, write_line, CodecError, LineWriter, PlainSyscall};
 pub use event::{Event, Kind, Outcome, ProcessChange, Source, Stage, SCHEMA_VERSION};
-pub use sink::{MemorySink, Sink};
+pub use follow::Tail;
 pub use step_args::StepArgs;
 pub use wall::WallText;

@@ -80,7 +80,7 @@ fn rendered_by_stage() -> BTreeMap<&'static str, String> {
 
 #[test]
 fn snapshots_match_the_book() {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("src/explain/snapshots");
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("snapshots");
     let update = std::env::var("GLASSBOX_UPDATE_SNAPSHOTS").as_deref() == Ok("1");
     let rendered = rendered_by_stage();
     let mut differ = Vec::new();
