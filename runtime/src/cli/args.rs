@@ -5,8 +5,8 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand};
 use oci_spec::runtime::{Process, User};
 
-use super::log::LogFormat;
 use crate::container::Container;
+use crate::log::LogFormat;
 
 /// The global flags go before the verb, as runc's do (`glassbox --root DIR
 /// run …`): clap's `global = true` would accept them after it too, by

@@ -6,7 +6,6 @@
 pub mod args;
 pub mod features;
 pub mod follow;
-pub mod log;
 pub mod narrator;
 pub mod spec;
 pub mod trace;
@@ -19,6 +18,7 @@ use clap::Parser;
 use args::{Cli, Command};
 
 use crate::container::{ConsoleHandling, Container, CreateOptions, ExecOptions, RunOptions};
+use crate::log;
 use crate::paths::Paths;
 use crate::signals::parse_signal;
 

@@ -72,7 +72,7 @@ impl Drop for Undo {
         // Once the init is gone, nothing mounts any more.
         if let Some(mount) = &self.rootfs_mount {
             if let Err(e) = mount.detach() {
-                crate::cli::log::warn(&e.to_string());
+                crate::log::warn(&e.to_string());
             }
         }
         if let Some(cg) = &self.cgroup {

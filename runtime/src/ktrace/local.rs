@@ -174,7 +174,7 @@ fn tracer_main(req: &TraceRequest, runtime: u32, end: OwnedFd, mut told: File) -
         t.finish();
     }
     if lost > 0 {
-        crate::cli::log::warn(&format!(
+        crate::log::warn(&format!(
             "--trace: {lost} kernel records lost: the ring buffer ({} bytes) was full; raise --ring-bytes",
             tracer.ring_bytes()
         ));

@@ -122,14 +122,14 @@ pub fn start(req: &TraceRequest) -> Result<(), String> {
             sessions.release(slot);
             return Err(format!("--trace: tracing through the hub: {e}"));
         }
-        crate::cli::log::debug(&format!(
+        crate::log::debug(&format!(
             "trace: following through the hub (pid {hub_pid}, maps in {}) as owner slot {slot}",
             req.pin_dir.display()
         ));
         *lock() = Some(Active::Hub { sessions, slot, printer });
         return Ok(());
     }
-    crate::cli::log::debug("trace: no hub; loading the eBPF probes in a tracer process");
+    crate::log::debug("trace: no hub; loading the eBPF probes in a tracer process");
     let tracer = local::start(req)?;
     *lock() = Some(Active::Local(tracer));
     Ok(())

@@ -28,7 +28,7 @@ impl HubSocket {
     pub fn connect(path: &Path) -> Option<HubSocket> {
         // No socket file, no hub: one stat instead of making a socket to find out.
         if !path.exists() {
-            crate::cli::log::debug(&format!("events: no hub at {}; writing events.jsonl only", path.display()));
+            crate::log::debug(&format!("events: no hub at {}; writing events.jsonl only", path.display()));
             return None;
         }
         let flags = SockFlag::SOCK_CLOEXEC | SockFlag::SOCK_NONBLOCK;
@@ -37,10 +37,7 @@ impl HubSocket {
         match connect(fd.as_raw_fd(), &addr) {
             Ok(()) => Some(HubSocket { fd }),
             Err(e) => {
-                crate::cli::log::debug(&format!(
-                    "events: no hub at {} ({e}); writing events.jsonl only",
-                    path.display()
-                ));
+                crate::log::debug(&format!("events: no hub at {} ({e}); writing events.jsonl only", path.display()));
                 None
             }
         }

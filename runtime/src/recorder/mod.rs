@@ -485,7 +485,7 @@ impl Recorder {
         if count == 0 {
             return;
         }
-        crate::cli::log::warn(&format!("events: the hub could not keep up; {count} events went to events.jsonl only"));
+        crate::log::warn(&format!("events: the hub could not keep up; {count} events went to events.jsonl only"));
         if self.inner.file.is_some() {
             // Through the pending lines, written at once: a Dropped event is.
             self.emit(pid, Kind::Dropped { sink: "hub".into(), count });
