@@ -79,6 +79,8 @@ impl Drop for Undo {
             let _ = cg.remove(&self.cgroup_parent);
         }
         if let Some(dir) = self.dir.take() {
+            // Why it failed stays readable: the record moves out first.
+            let _ = crate::recorder::kept::keep(&dir.path);
             let _ = dir.remove();
         }
     }

@@ -21,7 +21,7 @@ use super::{Container, ContainerError};
 use crate::cgroups::{self, ContainerCgroup};
 use crate::hooks;
 use crate::paths::Paths;
-use crate::recorder::{step, Recorder};
+use crate::recorder::{kept, step, Recorder};
 use crate::rootfs::inherited::RootfsMount;
 use crate::state::{ContainerDir, RecordedCgroup, StateError, Status};
 use glassbox_events::Stage;
@@ -176,7 +176,9 @@ fn remove_cgroup_and_dir(
     });
     // The record moves out first (a rename: our descriptor follows it),
     // so this step and the stage's end still land in it.
-    if let Some(kept) = dir.remove()? {
+    let kept = kept::keep(&dir.path);
+    dir.remove()?;
+    if let Some(kept) = kept {
         step("keep_events", |a| {
             a.path("path", &kept);
         });
