@@ -41,6 +41,7 @@ pub mod clone3;
 pub mod cwd;
 pub mod fds;
 pub mod init;
+pub mod init_options;
 pub mod join;
 pub mod lifeline;
 pub mod program;
@@ -48,5 +49,6 @@ pub mod protocol;
 pub mod sealed_exec;
 pub mod spawn;
 
+pub use init_options::InitOptions;
 pub use protocol::{Channel, FromInit, FromRuntime};
-pub use spawn::{spawn_init, InitOptions, ProcessError, SpawnedInit};
+pub use spawn::{spawn_init, ProcessError, SpawnedInit};
