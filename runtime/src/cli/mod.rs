@@ -116,7 +116,7 @@ fn state_root(cli: &Cli) -> Result<PathBuf> {
     }
 }
 
-/// The hub listens beside the default state root (`/run/glassbox/hub.sock`
+/// The hub's socket is beside the default state root (`/run/glassbox/hub.sock`
 /// for root), whatever `--root` a command was given.
 fn default_hub_socket() -> PathBuf {
     let root = crate::rootless::default_state_root().unwrap_or_else(|_| PathBuf::from(Paths::DEFAULT_STATE_ROOT));
@@ -229,7 +229,7 @@ fn dispatch_verb(cli: Cli, paths: &Paths) -> Result<i32> {
             Ok(0)
         }
         Command::Trace(a) => trace::trace(&a),
-        Command::Hub { pin_dir, ring_bytes } => crate::ktrace::hub::run(&pin_dir, ring_bytes),
+        Command::Hub { pin_dir, ring_bytes } => crate::ktrace::pinned_probes::run(&pin_dir, ring_bytes),
         Command::Features => {
             out!("{}", serde_json::to_string_pretty(&features::features_json())?);
             Ok(0)
