@@ -36,7 +36,7 @@ pub struct InitOptions<'a> {
 impl InitOptions<'_> {
     /// Born dumpable, and non-dumpable from `Go` on: an ordinary user's
     /// runtime making a user namespace must open the init's
-    /// /proc/<pid>/uid_map (and newuidmap its /proc/<pid>), which root, the
+    /// `/proc/<pid>/uid_map` (and newuidmap its `/proc/<pid>`), which root, the
     /// owner of a non-dumpable process's /proc files, keeps shut.
     pub fn dumpable_until_go(&self, plan: &NamespacePlan) -> bool {
         plan.new_user && self.privilege.unprivileged().is_some()
