@@ -46,6 +46,7 @@ const LAYERS: &[&str] = &[
     "rootfs",
     "namespaces",
     // The narrator: pure functions over events, using nothing of the runtime.
+    // Removed when explain becomes a crate of its own.
     "explain",
     // Every stage reports its steps here; it writes into the state directory.
     "recorder",
@@ -77,7 +78,8 @@ const ALLOWED_LOOPS: &[(&str, &str, &str)] = &[
     // through mounts.rs, which makes each new mount a slave through inherited.rs.
     ("rootfs", "inherited", "mounts"),
     // steps.rs hands the process, rootfs and systemd steps to their files,
-    // which narrate them with steps.rs's helpers.
+    // which narrate them with steps.rs's helpers. Removed when explain
+    // becomes a crate of its own.
     ("explain", "steps", "steps_process"),
     ("explain", "steps", "steps_rootfs"),
     ("explain", "steps", "steps_systemd"),
