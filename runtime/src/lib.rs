@@ -22,6 +22,7 @@
 //! [`container`] has one file per command-line verb (`create`, `start`, `kill`…),
 //! and [`cli`] turns runc's command line into calls on it. [`fault`] lets a
 //! debug build die at a named point, for the tests of what a killed runtime leaves.
+//! [`log`] writes runc-style log lines for every module (cli only sets it up).
 
 pub mod bundle;
 pub mod cgroups;
@@ -31,6 +32,7 @@ pub mod fault;
 pub mod hooks;
 pub mod idmap;
 pub mod ktrace;
+pub mod log;
 pub mod namespaces;
 pub mod paths;
 pub mod process;

@@ -308,12 +308,12 @@ impl ContainerDir {
         fs::rename(&tmp, &file).map_err(io(&file))
     }
 
-    /// Remove the directory (the lock goes with it), keeping the events
-    /// record; returns where the record went.
-    pub fn remove(self) -> Result<Option<PathBuf>, StateError> {
-        let kept = crate::recorder::kept::keep(&self.path);
-        fs::remove_dir_all(&self.path).map_err(io(&self.path))?;
-        Ok(kept)
+    /// Remove the directory, the lock and the events record with it. The
+    /// state directory sits below the recorder, which writes into it, so
+    /// keeping the record is the caller's step, taken first: `delete` (and a
+    /// failed `create`) move it out with `recorder::kept::keep`.
+    pub fn remove(self) -> Result<(), StateError> {
+        fs::remove_dir_all(&self.path).map_err(io(&self.path))
     }
 }
 

@@ -157,7 +157,7 @@ fn no_events_writes_no_record() {
     assert_eq!(record_path(rt.root(), &id), None);
 }
 
-/// A hub's listening socket, as `glassbox dashboard` makes it.
+/// A hub's listening socket, as the hub will make it (`glassbox hub` does not listen yet).
 fn listen(path: &std::path::Path) -> OwnedFd {
     let fd = socket(AddressFamily::Unix, SockType::SeqPacket, SockFlag::SOCK_CLOEXEC, None).unwrap();
     bind(fd.as_raw_fd(), &UnixAddr::new(path).unwrap()).unwrap();

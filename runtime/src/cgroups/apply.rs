@@ -65,7 +65,7 @@ impl ContainerCgroup {
 
 /// A write the kernel took: logged with --debug and recorded as a step.
 fn record(done: CgroupWriteOutcome) -> CgroupWriteOutcome {
-    crate::cli::log::debug(&format!("cgroup: {done}"));
+    crate::log::debug(&format!("cgroup: {done}"));
     write_step(&done, "ok");
     done
 }

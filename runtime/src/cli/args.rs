@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 
-use super::log::LogFormat;
+use crate::log::LogFormat;
 
 /// The global flags go before the verb, as runc's do (`glassbox --root DIR
 /// run …`): clap's `global = true` would accept them after it too, by
@@ -37,7 +37,7 @@ pub struct Cli {
     /// Record no events (no events.jsonl, nothing to the hub): to measure what they cost.
     #[arg(long = "no-events")]
     pub no_events: bool,
-    /// The hub's socket, where a running `glassbox dashboard` takes events
+    /// The hub's socket, offered every event when something listens there (`glassbox hub` does not yet)
     /// [default: hub.sock in the default state root].
     #[arg(long, env = "GLASSBOX_HUB")]
     pub hub: Option<PathBuf>,
@@ -309,13 +309,14 @@ pub enum Command {
     /// children: any runtime (runc, crun, glassbox) can be traced the same way.
     Trace(TraceCmd),
     /// Load the eBPF probes once and keep them, maps pinned, for every `--trace` runtime to register with; write
-    /// each traced container's kernel events into its record. Runs until Ctrl-C.
+    /// each traced container's kernel events into its record. Runs until Ctrl-C. (It does not listen on the hub's
+    /// socket yet.)
     Hub {
         /// The bpffs directory to pin the maps in.
         #[arg(long = "pin-dir", env = "GLASSBOX_PIN_DIR", default_value = crate::ktrace::DEFAULT_PIN_DIR)]
         pin_dir: PathBuf,
         /// The ring buffer's size (rounded up to a power of two).
-        #[arg(long = "ring-bytes", default_value_t = crate::ktrace::HUB_RING_BYTES)]
+        #[arg(long = "ring-bytes", default_value_t = crate::ktrace::PINNED_RING_BYTES)]
         ring_bytes: u32,
     },
 }

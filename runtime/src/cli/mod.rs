@@ -16,7 +16,6 @@ macro_rules! out {
 pub mod args;
 pub mod features;
 pub mod follow;
-pub mod log;
 pub mod narrator;
 mod requests;
 pub mod spec;
@@ -30,6 +29,7 @@ use clap::Parser;
 
 use args::{Cli, Command};
 
+use crate::log;
 use crate::paths::Paths;
 
 /// Parse the arguments, run the verb, and turn the outcome into an exit code.
@@ -116,7 +116,7 @@ fn state_root(cli: &Cli) -> Result<PathBuf> {
     }
 }
 
-/// The hub listens beside the default state root (`/run/glassbox/hub.sock`
+/// The hub's socket is beside the default state root (`/run/glassbox/hub.sock`
 /// for root), whatever `--root` a command was given.
 fn default_hub_socket() -> PathBuf {
     let root = crate::rootless::default_state_root().unwrap_or_else(|_| PathBuf::from(Paths::DEFAULT_STATE_ROOT));
@@ -159,7 +159,7 @@ fn dispatch_verb(cli: Cli, paths: &Paths) -> Result<i32> {
         Command::Exec(a) => verbs::exec(paths, &a),
         Command::Spec { bundle, rootless } => verbs::spec(bundle, rootless),
         Command::Trace(a) => trace::trace(&a),
-        Command::Hub { pin_dir, ring_bytes } => crate::ktrace::hub::run(&pin_dir, ring_bytes),
+        Command::Hub { pin_dir, ring_bytes } => crate::ktrace::pinned_probes::run(&pin_dir, ring_bytes),
         Command::Features => verbs::features(),
     }
 }

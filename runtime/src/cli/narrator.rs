@@ -25,7 +25,7 @@ pub fn start(args: &ExplainArgs) -> Option<NarratorLink> {
     let (link, theirs) = match NarratorLink::pair() {
         Ok(pair) => pair,
         Err(e) => {
-            super::log::warn(&format!("--explain: cannot make the narrator's socketpair: {e}; going on without"));
+            crate::log::warn(&format!("--explain: cannot make the narrator's socketpair: {e}; going on without"));
             return None;
         }
     };

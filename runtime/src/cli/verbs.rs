@@ -8,7 +8,8 @@ use std::time::Duration;
 use anyhow::{Context, Result};
 
 use super::args::{self, ExecCmd, UpdateCmd};
-use super::{follow, log, narrator, requests, spec};
+use super::{follow, narrator, requests, spec};
+use crate::log;
 use crate::container::{Container, CreateOptions, ExecOptions, RunOptions};
 use crate::paths::Paths;
 use crate::signals::parse_signal;

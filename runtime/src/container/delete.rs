@@ -21,7 +21,7 @@ use super::{Container, ContainerError};
 use crate::cgroups::{self, ContainerCgroup};
 use crate::hooks;
 use crate::paths::Paths;
-use crate::recorder::{step, Recorder};
+use crate::recorder::{kept, step, Recorder};
 use crate::rootfs::inherited::RootfsMount;
 use crate::state::{ContainerDir, RecordedCgroup, StateError, Status};
 use glassbox_events::Stage;
@@ -101,9 +101,7 @@ impl Container {
                 Ok::<_, std::convert::Infallible>(hooks::run_hooks_to_the_end("poststop", &list, &state))
             });
             for e in failures.unwrap_or_default() {
-                crate::cli::log::warn(&format!(
-                    "{e} (the remaining poststop hooks ran, and the container was removed)"
-                ));
+                crate::log::warn(&format!("{e} (the remaining poststop hooks ran, and the container was removed)"));
             }
         }
         remove_cgroup_and_dir(&self.paths, self.cgroup.as_ref(), self.dir)
@@ -132,7 +130,7 @@ fn delete_remains(paths: &Paths, id: &str, dir: ContainerDir, why: &StateError) 
         Some(cgroup_path) => format!("every process in its cgroup {cgroup_path}, the cgroup and"),
         None => "(it had no cgroup, so the processes it may have left cannot be found by its id)".to_string(),
     };
-    crate::cli::log::warn(&format!("container {id:?} {what}: removing {removing} {}", dir.path.display()));
+    crate::log::warn(&format!("container {id:?} {what}: removing {removing} {}", dir.path.display()));
     let cgroup = cgroup_path.as_deref().map(|p| ContainerCgroup::load(p).with_unit(unit));
     let rec = Recorder::open(&dir.path, id);
     let me = std::process::id() as i32;
@@ -178,7 +176,9 @@ fn remove_cgroup_and_dir(
     });
     // The record moves out first (a rename: our descriptor follows it),
     // so this step and the stage's end still land in it.
-    if let Some(kept) = dir.remove()? {
+    let kept = kept::keep(&dir.path);
+    dir.remove()?;
+    if let Some(kept) = kept {
         step("keep_events", |a| {
             a.path("path", &kept);
         });

@@ -22,7 +22,7 @@ impl Container {
                 Ok(c) => c,
                 // One line for it, and the others are still listed.
                 Err(e @ ContainerError::State(StateError::Corrupt { .. })) => {
-                    crate::cli::log::warn(&e.to_string());
+                    crate::log::warn(&e.to_string());
                     continue;
                 }
                 // A container being deleted right now may vanish under us.

@@ -65,7 +65,7 @@ pub fn start(req: &TraceRequest) -> Result<LocalTracer, String> {
     }
 }
 
-/// Forks a helper process (the tracer, or the hub path's printer) with two
+/// Forks a helper process (the tracer, or the printer beside the hub) with two
 /// pipes to it: `end`, which the runtime closes when it is done, and `told`,
 /// on which the helper answers. The child holds no other descriptor of the
 /// runtime's (its log file, fds meant for the container, a console socket),
@@ -174,7 +174,7 @@ fn tracer_main(req: &TraceRequest, runtime: u32, end: OwnedFd, mut told: File) -
         t.finish();
     }
     if lost > 0 {
-        crate::cli::log::warn(&format!(
+        crate::log::warn(&format!(
             "--trace: {lost} kernel records lost: the ring buffer ({} bytes) was full; raise --ring-bytes",
             tracer.ring_bytes()
         ));

@@ -8,19 +8,19 @@
 //! or a short-lived container; the kernel follows every fork from there.
 //! Two ways, the same records:
 //!
-//! - a hub runs (`glassbox hub`, maps pinned under /sys/fs/bpf/glassbox/):
-//!   the runtime only claims an owner slot and puts its pid in TRACED
-//!   through the pins ([`glassbox_probes::Sessions::from_pins`]); the hub
-//!   writes the records. A printer process follows the record for the
-//!   timeline.
+//! - a hub runs (`glassbox hub`, maps pinned under /sys/fs/bpf/glassbox/:
+//!   [`pinned_probes`]): the runtime only claims an owner slot and puts its
+//!   pid in TRACED through the pins ([`glassbox_probes::Sessions::from_pins`]);
+//!   the hub writes the records. A printer process follows the record for
+//!   the timeline.
 //! - no hub: the runtime forks a tracer process that loads the probes for
 //!   this one session ([`local`]).
 //!
 //! Both readers use [`writer`]; the printer is [`timeline`].
 
 pub mod fastline;
-pub mod hub;
 pub mod local;
+pub mod pinned_probes;
 pub mod timeline;
 pub mod writer;
 
@@ -46,9 +46,10 @@ pub const DEFAULT_PIN_DIR: &str = "/sys/fs/bpf/glassbox";
 /// and then ≈1 % with 8 MiB (the reader shares 2 CPUs with dd).
 pub const DEFAULT_RING_BYTES: u32 = 16 << 20;
 
-/// The hub's: it serves every traced container at once and shares the
-/// machine's CPUs with them, so it gets more room (32 MiB of kernel memory).
-pub const HUB_RING_BYTES: u32 = 32 << 20;
+/// The pinned probes' (`glassbox hub`): they serve every traced container
+/// at once and their reader shares the machine's CPUs with them, so they get
+/// more room (32 MiB of kernel memory).
+pub const PINNED_RING_BYTES: u32 = 32 << 20;
 
 /// What `--trace` asks for, resolved before anything is created.
 #[derive(Debug, Clone)]
@@ -100,7 +101,7 @@ impl TraceRequest {
 /// The session of this command.
 enum Active {
     Local(local::LocalTracer),
-    Hub { sessions: Sessions, slot: u8, printer: Option<local::LocalTracer> },
+    Pinned { sessions: Sessions, slot: u8, printer: Option<local::LocalTracer> },
 }
 
 static ACTIVE: Mutex<Option<Active>> = Mutex::new(None);
@@ -110,7 +111,7 @@ static ACTIVE: Mutex<Option<Active>> = Mutex::new(None);
 /// runtime is single-threaded. An error, whole as the user sees it, says
 /// why tracing is unavailable; nothing has been created then.
 pub fn start(req: &TraceRequest) -> Result<(), String> {
-    if let Some((mut sessions, hub_pid)) = hub_sessions(&req.pin_dir) {
+    if let Some((mut sessions, hub_pid)) = pinned_sessions(&req.pin_dir) {
         // Forked before our pid is followed, so the printer is not traced.
         let printer = match req.detached {
             true => None,
@@ -122,14 +123,14 @@ pub fn start(req: &TraceRequest) -> Result<(), String> {
             sessions.release(slot);
             return Err(format!("--trace: tracing through the hub: {e}"));
         }
-        crate::cli::log::debug(&format!(
+        crate::log::debug(&format!(
             "trace: following through the hub (pid {hub_pid}, maps in {}) as owner slot {slot}",
             req.pin_dir.display()
         ));
-        *lock() = Some(Active::Hub { sessions, slot, printer });
+        *lock() = Some(Active::Pinned { sessions, slot, printer });
         return Ok(());
     }
-    crate::cli::log::debug("trace: no hub; loading the eBPF probes in a tracer process");
+    crate::log::debug("trace: no hub; loading the eBPF probes in a tracer process");
     let tracer = local::start(req)?;
     *lock() = Some(Active::Local(tracer));
     Ok(())
@@ -139,8 +140,8 @@ fn lock() -> std::sync::MutexGuard<'static, Option<Active>> {
     ACTIVE.lock().unwrap_or_else(|p| p.into_inner())
 }
 
-/// The maps of a live hub pinned in `dir`, and the hub's pid.
-pub fn hub_sessions(dir: &Path) -> Option<(Sessions, u32)> {
+/// The maps a live hub ([`pinned_probes`]) pinned in `dir`, and the hub's pid.
+pub fn pinned_sessions(dir: &Path) -> Option<(Sessions, u32)> {
     if !dir.join(glassbox_probes::map_names::OWNERS).exists() {
         return None;
     }
@@ -158,7 +159,7 @@ pub fn before_delete() {
         Some(Active::Local(t)) => {
             let _ = local::wait_opened(&mut t.told, Duration::from_secs(1));
         }
-        Some(Active::Hub { sessions, slot, .. }) => {
+        Some(Active::Pinned { sessions, slot, .. }) => {
             let deadline = Instant::now() + Duration::from_secs(1);
             while Instant::now() < deadline {
                 if sessions.owner(*slot).is_none_or(|i: OwnerInfo| i.flags & OwnerInfo::OPENED != 0) {
@@ -177,7 +178,7 @@ pub fn finish() {
     let Some(active) = lock().take() else { return };
     let printer = match active {
         Active::Local(t) => Some(t),
-        Active::Hub { printer, .. } => printer,
+        Active::Pinned { printer, .. } => printer,
     };
     if let Some(mut t) = printer.filter(|t| t.foreground) {
         drop(t.end.take());
@@ -186,7 +187,7 @@ pub fn finish() {
     }
 }
 
-/// The hub path's printer: a process (forked first thing, like the local
+/// The printer when the hub's pinned probes trace: a process (forked first thing, like the local
 /// tracer, for the same reason) that only follows the record.
 mod printer {
     use super::*;

@@ -52,7 +52,7 @@ pub fn clone_into_cgroup(flags: CloneFlags, dir: Option<&Path>, child: impl FnOn
     let started = clone3(flags, dir, child);
     if let Err(e) = &started {
         let dir = dir.display();
-        crate::cli::log::debug(&format!("clone3 into {dir}: {e}; a plain clone instead, then a cgroup.procs write"));
+        crate::log::debug(&format!("clone3 into {dir}: {e}; a plain clone instead, then a cgroup.procs write"));
     }
     started.ok()
 }

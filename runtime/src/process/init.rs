@@ -18,10 +18,10 @@ use oci_spec::runtime::{LinuxNamespaceType, LinuxSeccomp, Process, Spec};
 
 use crate::recorder::{step, Recorder};
 
+use super::init_options::InitOptions;
 use super::program::ExecTarget;
 use super::protocol::{Channel, FromInit, FromRuntime};
 use super::sealed_exec::{keep_open_across_exec, CapsToCarry, SealedExec};
-use super::spawn::InitOptions;
 use crate::namespaces::{self, NamespacePlan};
 use crate::{hooks, rootfs, security, terminal};
 

@@ -1,21 +1,12 @@
 //! A new process in a *running* container (`glassbox exec`): instead of
 //! clone(2) with new namespaces, a child that setns(2)es into the init's.
+//! It is born in the container's pid namespace (the runtime enters it, and
+//! its time namespace, for the clone and steps back) and, with clone3, in
+//! its cgroup2 directory; from `Go` on it enters the other namespaces and
+//! gives up its privileges as the init does, and ends with the same
+//! hand-over (`Ready`, `Recorded`, `Released`): the drawing is in
+//! [`protocol`](super::protocol).
 //!
-//! ```text
-//!  runtime                                  child (clone3 into the cgroup2 dir, or fork)
-//!  setns(pid ns of init)  ── clone3 ─────▶  born in the container's pid namespace
-//!  step back to our pid ns                  (and in its cgroup2 directory)
-//!  (fork: add it to the cgroup2 dir)
-//!                           ── Go ───────▶  write "0" into each v1 hierarchy's tasks
-//!                                           setns user, mnt, cgroup, uts, ipc, net
-//!                                           (no mount namespace of its own: chroot
-//!                                            into the init's root, /proc/<init>/root)
-//!                                           rlimits, (seccomp), caps, user, cwd
-//!                           ◀── Ready ────
-//!  write the --pid-file     ── Recorded ─▶  no longer dies with the runtime (lifeline.rs)
-//!                                           (seccomp, when noNewPrivileges)
-//!                           ◀── Released ─  execve(process.args)
-//! ```
 //! As for the init, no cgroup.procs write: the first one after a quiet
 //! moment waits for an RCU grace period (book: cgroup.md). The child can
 //! always write itself into the v1 hierarchies: it does so before joining
@@ -26,14 +17,11 @@
 //! an ordinary user has nowhere but in the container's user namespace (and
 //! a process cannot leave a user namespace once in); and root of a user
 //! namespace (rootless podman) may enter the container's pid namespace but
-//! not step back into the host's. So a first child goes in its place:
-//! ```text
-//!  runtime ── fork ──▶ first child: setns user, then pid (and time)
-//!                         clone(CLONE_PARENT) ──▶ the child: born in the container's
-//!           ◀── Cloned{pid} ── exits               pid namespace, a child of the runtime
-//!           ── Go ───────────────────────────────▶ setns mnt, cgroup, uts, ipc, net …
-//! ```
-//! and from `Go` on everything is as above.
+//! not step back into the host's. So a first child goes in its place: it
+//! enters the user, then the pid (and time) namespaces, clones the process
+//! that goes on with CLONE_PARENT (born in the container's pid namespace,
+//! a child of the runtime), tells the runtime its pid (`Cloned`) and exits;
+//! from `Go` on everything is as above.
 
 use std::path::PathBuf;
 

@@ -25,21 +25,10 @@
 //!   each, the last time just before `Ready`.
 //! - **It must be cut before a successful runtime exits**, since `create`
 //!   returns while its init waits for `start`, and `exec --detach` while its
-//!   process runs. That is one round trip more, at the very end:
-//!
-//! ```text
-//!  runtime                               init, or exec's child
-//!  clone3 ─────────────────────────────▶ prctl(PR_SET_PDEATHSIG, SIGKILL)
-//!  … Go, MountsDone, HooksDone …         (again after setresuid in a new user namespace)
-//!                                        switch to process.user …
-//!                                        prctl(PR_SET_PDEATHSIG, SIGKILL)
-//!         ◀──── Ready ─────────────────  the send is the check
-//!  write state.json / the pid file
-//!         ───── Recorded ──────────────▶ prctl(PR_SET_PDEATHSIG, 0)
-//!                                        (exec: seccomp, when noNewPrivileges)
-//!         ◀──── Released ──────────────
-//!  exit (create, exec --detach)          wait on exec.fifo, or execve
-//! ```
+//!   process runs. That is one round trip more, at the very end: `Ready`
+//!   (the send after the last prctl is the check), the runtime writes
+//!   state.json or the pid file, `Recorded`, prctl(PR_SET_PDEATHSIG, 0),
+//!   `Released` — each prctl is in the drawing of [`protocol`](super::protocol).
 //!
 //! `run` does not wait for `Released`: its `start` hears from the init only
 //! once the init has let go (it opens exec.fifo after the prctl), so the

@@ -3,6 +3,135 @@
 //! whole message, so a message is one JSON document with no framing. A file
 //! descriptor (the pty master) can ride along a message as SCM_RIGHTS
 //! ancillary data (man7 unix(7)).
+//!
+//! This is the one drawing of it: [`FromRuntime`] and [`FromInit`] below are
+//! its arrows. `glassbox create` ([`spawn`](super::spawn) clones,
+//! [`init`](super::init) is the other side), then `glassbox start`; a
+//! stage in brackets is what the record calls the lines beside it:
+//!
+//! ```text
+//!  runtime: glassbox create                           init: the cloned child
+//!  ────────────────────────                           ──────────────────────
+//!  make <root>/<id>/ and its lock
+//!  read + check config.json                [bundle]
+//!  note the cgroup's path in <id>/cgroup
+//!  make the cgroup, write the limits       [cgroup]
+//!    (without root: only where delegated;
+//!     --systemd-cgroup: later, see below)
+//!  mkfifo <id>/exec.fifo
+//!  socketpair(SOCK_SEQPACKET), exec.fifo O_PATH
+//!  prctl(PR_SET_DUMPABLE, 0)¹
+//!  setns(2) into the pid and time namespaces
+//!    given by path; a new time namespace:
+//!    unshare(CLONE_NEWTIME), its offsets
+//!  clone3(CLONE_NEW… | CLONE_INTO_CGROUP) ──────────▶ born in its new namespaces and in
+//!                                      [namespaces]   its cgroup2 directory;
+//!    no cgroup2 directory, or clone3 refused:         prctl(PR_SET_PDEATHSIG, SIGKILL);
+//!    clone(2), and cgroup.procs below                 every fd closed but the channel,
+//!  setns(2) back into its own pid and time            exec.fifo, the event sinks and
+//!    namespaces                                       --preserve-fds; SIGPIPE default,
+//!  new user namespace: /proc/<pid>/uid_map,           no signal blocked; waits
+//!    gid_map                                [idmap]
+//!  <pid> into cgroup.procs: the cgroup2 one
+//!    if clone3 did not start it there, the v1
+//!    ones in a new user namespace          [cgroup]
+//!  --systemd-cgroup: StartTransientUnit with
+//!    PIDs=<pid>, wait for JobRemoved, write the
+//!    limits systemd has no property for    [cgroup]
+//!            ──── Go ───────────────────────────────▶ "0" into each v1 cgroup's tasks,
+//!                                                     unless in a new user ns    [cgroup]
+//!                                                     setresuid/gid(0) in a new user
+//!                                                     namespace (PDEATHSIG set again),
+//!                                                     setns(2) into namespaces given by
+//!                                                     path, unshare(CLONE_NEWCGROUP),
+//!                                                     setsid, a new keyring  [namespaces]
+//!                                                     chdir(bundle), mounts      [mounts]
+//!                                                     device nodes              [devices]
+//!            ◀─── MountsDone ────────────────────────
+//!  device rules: v1 devices.allow/deny lines,
+//!    or a v2 eBPF program                 [devices]
+//!  prestart + createRuntime hooks           [hooks]
+//!            ──── HooksDone { state_json } ─────────▶ createContainer hooks       [hooks]
+//!                                                     pivot_root (or MS_MOVE + chroot)
+//!                                                                            [pivot_root]
+//!            ◀─── Console + the pty master ────────── (only with process.terminal)
+//!  to --console-socket (or kept: run)                 hostname, sysctls, masked and
+//!                                                     read-only paths; glassbox-exec in
+//!                                                     a sealed memfd, close_range
+//!                                                     (CLOEXEC); rlimits, open cwd,
+//!                                                     seccomp², capabilities, user,
+//!                                                     chdir cwd, no_new_privs; resolve
+//!                                                     process.args[0], compile the
+//!                                                     filter to load last²         [exec]
+//!                                                     prctl(PR_SET_PDEATHSIG, SIGKILL)
+//!            ◀─── Ready ─────────────────────────────
+//!  write state.json, --pid-file
+//!            ──── Recorded ─────────────────────────▶ prctl(PR_SET_PDEATHSIG, 0)
+//!            ◀─── Released ────────────────────────── (`run` does not wait for it)
+//!  exit                                               open /proc/self/fd/N (exec.fifo)
+//!                                                     O_WRONLY … blocks …
+//!
+//!  glassbox start                                     the init
+//!  ──────────────                                     ────────
+//!  open(exec.fifo, O_RDONLY|O_NONBLOCK) ────────────▶ the open returns; write "0",
+//!    and poll (is the init still alive?)              keep the fd
+//!  unlink exec.fifo, unlock,                          startContainer hooks; the fd kept
+//!  read to EOF … waits …                              open across glassbox-exec;
+//!                                                     seccomp²; execve
+//!  EOF after "0": the program runs ◀───────────────── the last execve closes the fd
+//!    → poststart hooks, exit 0
+//!  "0" + "stage\nreason" ◀─────────────────────────── or a step failed: why, then exit
+//!    → print it, exit 1 (`run`: and delete)
+//! ```
+//!
+//! Any failing step before `start` sends `Failed { stage, message,
+//! exit_code }` instead of the next message and the init exits; `create`
+//! then stops it and removes everything it made. Until `Recorded` the init
+//! dies with the runtime ([`lifeline`](super::lifeline)); a message it sends
+//! after each prctl is the check that the runtime had not died already.
+//!
+//! ¹ Except an ordinary user's runtime making a user namespace: it must open
+//! the init's uid_map, so the init stays dumpable until `Go` and then makes
+//! itself non-dumpable ([`fds::make_unreachable`](super::fds::make_unreachable)).
+//! ² seccomp: without `noNewPrivileges`, loaded before the capabilities are
+//! dropped (loading then needs CAP_SYS_ADMIN); with it, compiled before
+//! `Ready` and loaded last, just before execve.
+//!
+//! With `--systemd-cgroup` there is no cgroup before the clone (a scope
+//! cannot start empty): the init is cloned without CLONE_INTO_CGROUP in the
+//! runtime's own cgroup, and systemd moves it into its scope before `Go`.
+//!
+//! `glassbox exec` ([`join`](super::join)) speaks the same messages with a
+//! process joining the running container:
+//!
+//! ```text
+//!  runtime: glassbox exec                             the joining process
+//!  ──────────────────────                             ───────────────────
+//!  with root: setns(2) into the init's pid
+//!    and time namespaces
+//!  clone3(CLONE_INTO_CGROUP), or fork ──────────────▶ born in the container's pid
+//!  setns(2) back into its own                         namespace and cgroup2 directory;
+//!                                                     PDEATHSIG, fds closed; waits
+//!    (without root the child is a first child:
+//!    it enters the user, pid and time
+//!    namespaces, then clones the process
+//!    that goes on with CLONE_PARENT)
+//!            ◀─── Cloned { pid } ──────────────────── (from the first child, which exits)
+//!  not cloned into it: <pid> into the
+//!    cgroup2 cgroup.procs                  [cgroup]
+//!            ──── Go ───────────────────────────────▶ "0" into each v1 cgroup's tasks
+//!                                                     setns(2) into the others, setsid
+//!                                                     no mount namespace of its own:
+//!                                                     chroot /proc/<init>/root
+//!            ◀─── Console + the pty master ────────── (only with process.terminal)
+//!                                                     the init's steps from the memfd to
+//!                                                     process.args[0]; PDEATHSIG
+//!            ◀─── Ready ─────────────────────────────
+//!  write --pid-file
+//!            ──── Recorded ─────────────────────────▶ PDEATHSIG off; seccomp² if last
+//!            ◀─── Released (or Failed) ──────────────
+//!  wait for it (--detach: exit)                       execve through glassbox-exec
+//! ```
 
 use std::io::{IoSlice, IoSliceMut};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};

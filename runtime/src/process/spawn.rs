@@ -8,7 +8,6 @@
 //! runtime moves it into the cgroup afterwards.
 
 use std::os::fd::{AsRawFd, OwnedFd};
-use std::path::Path;
 
 use nix::fcntl::{open, OFlag};
 use nix::sched::clone;
@@ -19,6 +18,7 @@ use oci_spec::runtime::Spec;
 
 use super::clone3::clone_into_cgroup;
 use super::init::{self, InitContext};
+use super::init_options::InitOptions;
 use super::lifeline;
 use super::protocol::{channel_pair, Channel, ChannelError};
 use crate::namespaces::{ChildNamespaceGuard, NamespaceError, NamespacePlan};
@@ -39,37 +39,6 @@ pub enum ProcessError {
     Fifo { path: String, source: nix::Error },
     #[error("entering the container's namespaces failed: stage {stage}: {message}")]
     Enter { stage: String, message: String },
-}
-
-/// What the init needs to know besides the spec.
-pub struct InitOptions<'a> {
-    pub spec: &'a Spec,
-    pub rootfs: &'a Path,
-    pub bundle: &'a Path,
-    /// The container's cgroup path in each hierarchy, if it has a cgroup.
-    pub cgroup_path: Option<&'a str>,
-    pub exec_fifo: &'a Path,
-    pub no_pivot: bool,
-    pub new_keyring: bool,
-    pub preserve_fds: i32,
-    /// Where the init records its stages (shared with the runtime).
-    pub recorder: &'a crate::recorder::Recorder,
-    /// The cgroup2 directory to start the init in (clone3), if any.
-    pub cgroup_v2: Option<&'a Path>,
-    /// The v1 directories the init moves itself into (empty: the runtime moves it).
-    pub join_v1: &'a [std::path::PathBuf],
-    /// Who runs glassbox (root, root of a user namespace, a user).
-    pub privilege: crate::rootless::Privilege,
-}
-
-impl InitOptions<'_> {
-    /// Born dumpable, and non-dumpable from `Go` on: an ordinary user's
-    /// runtime making a user namespace must open the init's
-    /// /proc/<pid>/uid_map (and newuidmap its /proc/<pid>), which root, the
-    /// owner of a non-dumpable process's /proc files, keeps shut.
-    pub fn dumpable_until_go(&self, plan: &NamespacePlan) -> bool {
-        plan.new_user && self.privilege.unprivileged().is_some()
-    }
 }
 
 /// A freshly cloned init and the runtime's end of the channel to it.

@@ -18,7 +18,8 @@
 //!   Lines of two processes at work at the same time may land slightly out
 //!   of `seq` order; readers sort by `seq`. A process killed mid-stage loses
 //!   that stage's unwritten steps; its error still comes from the runtime.
-//! - the hub's socket, when a hub listens ([`hub`]): never waited for.
+//! - the hub's socket, when something listens there ([`hub_client`]): never
+//!   waited for.
 //! - the narrator, with `--explain`/`--step` ([`narrator_link`]).
 //!
 //! The three are not one trait's implementations: each takes the same line,
@@ -35,7 +36,7 @@
 //! effort: a full disk must not stop a container from being made.
 
 pub mod flag_names;
-pub mod hub;
+pub mod hub_client;
 pub mod kept;
 pub mod narrator_link;
 pub mod sequence;
@@ -55,7 +56,7 @@ use glassbox_events::{Event, Kind, LineWriter, Outcome, Source, Stage, StepArgs,
 use nix::sys::mman::{mmap_anonymous, MapFlags, ProtFlags};
 
 pub use flag_names::FlagNames;
-use hub::HubSocket;
+use hub_client::HubClient;
 use narrator_link::NarratorLink;
 
 /// The events file in a container's state directory.
@@ -72,7 +73,7 @@ pub struct SinkConfig {
 }
 
 static CONFIG: OnceLock<SinkConfig> = OnceLock::new();
-static HUB: OnceLock<Option<HubSocket>> = OnceLock::new();
+static HUB: OnceLock<Option<HubClient>> = OnceLock::new();
 
 /// Choose this process's sinks (once, before any container work).
 pub fn configure(config: SinkConfig) {
@@ -83,9 +84,9 @@ fn config() -> Option<&'static SinkConfig> {
     CONFIG.get()
 }
 
-fn hub() -> Option<&'static HubSocket> {
+fn hub() -> Option<&'static HubClient> {
     let config = config().filter(|c| c.events)?;
-    HUB.get_or_init(|| HubSocket::connect(&config.hub)).as_ref()
+    HUB.get_or_init(|| HubClient::connect(&config.hub)).as_ref()
 }
 
 /// What the runtime and the process it clones share, in a MAP_SHARED
@@ -493,7 +494,7 @@ impl Recorder {
         if count == 0 {
             return;
         }
-        crate::cli::log::warn(&format!("events: the hub could not keep up; {count} events went to events.jsonl only"));
+        crate::log::warn(&format!("events: the hub could not keep up; {count} events went to events.jsonl only"));
         if self.inner.file.is_some() {
             // Through the pending lines, written at once: a Dropped event is.
             self.emit(pid, Kind::Dropped { sink: "hub".into(), count });

@@ -50,7 +50,7 @@ const SLAVE: MsFlags = MsFlags::MS_SLAVE.union(MsFlags::MS_REC);
 /// (glassbox makes one; more means the container stacked its own).
 const MAX_STACKED: usize = 16;
 
-/// Step 1 of `prepare` in the runtime's mount namespace: the rootfs onto
+/// Step 1 of `prepare_mounts` in the runtime's mount namespace: the rootfs onto
 /// itself, then that bind made a slave. Nothing of the host changes.
 pub fn prepare(rootfs: &Path) -> Result<(), RootfsError> {
     super::mounts::bind_rootfs_onto_itself(rootfs)?;

@@ -8,7 +8,7 @@
 //! [`inherited`]: nothing of the host's tree changes, chroot(2) replaces
 //! pivot_root, and `delete` takes the mounts away) — in this order:
 //!
-//! 1. [`prepare`], still seeing the host's tree:
+//! 1. still seeing the host's tree, [`prepare_mounts`] (the `mounts` stage):
 //!    1. `mount --make-rslave /` (or `linux.rootfsPropagation`, made
 //!       recursive): our mounts must not propagate back to the host;
 //!    2. the mount holding the rootfs made private if it is shared, and
@@ -16,7 +16,9 @@
 //!       point whose parent is not shared;
 //!    3. every `mounts[]` entry in order ([`mount_plan`] decides, [`mounts`]
 //!       does), each destination resolved inside the rootfs ([`secure_path`]);
-//!    4. device nodes and /dev symlinks ([`devices`]).
+//!
+//!    then [`make_devices`] (the `devices` stage): device nodes and /dev
+//!    symlinks ([`devices`]).
 //! 2. [`enter`]: pivot_root into it (or MS_MOVE + chroot) — [`pivot`].
 //!    (The init then sets up /dev/console; /dev is still writable.)
 //! 3. [`finish`], inside: masked paths, read-only paths, read-only `/`, the
@@ -86,12 +88,6 @@ pub fn preparation_propagation(spec: &Spec) -> Result<MsFlags, RootfsError> {
             None => Err(RootfsError::BadPropagation { value: word.into() }),
         },
     }
-}
-
-/// Before pivot_root: [`prepare_mounts`], then [`make_devices`].
-pub fn prepare(ctx: &RootfsContext) -> Result<(), RootfsError> {
-    prepare_mounts(ctx)?;
-    make_devices(ctx)
 }
 
 /// Propagation of `/`, the rootfs bind mount, every `mounts[]` entry in order.

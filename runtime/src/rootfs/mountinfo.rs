@@ -1,6 +1,6 @@
 //! Reading `/proc/self/mountinfo` (see proc_pid_mountinfo(5)): which mount
 //! holds a path, and is it *shared*? pivot_root(2) refuses (EINVAL) when the
-//! new root's parent mount is shared, so [`super::prepare`] asks this first.
+//! new root's parent mount is shared, so [`super::prepare_mounts`] asks this first.
 
 use std::path::{Path, PathBuf};
 

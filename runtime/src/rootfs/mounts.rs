@@ -86,7 +86,7 @@ fn mount_or_retry_keeping_flags(call: &MountCall, host: &Path, origin: &str, wha
     }
 }
 
-/// Step 1 of `prepare`: `mount --make-rslave /` (or `linux.rootfsPropagation`),
+/// Step 1 of `prepare_mounts`: `mount --make-rslave /` (or `linux.rootfsPropagation`),
 /// so what the container mounts never propagates back to the host.
 pub fn set_root_propagation(flags: MsFlags, origin: &str) -> Result<(), RootfsError> {
     let call = MountCall::propagation("/", flags);

@@ -1,8 +1,9 @@
-//! The whole of [`super::prepare`] → [`super::enter`] → [`super::finish`] for
-//! real, as root: a forked child unshares its mount namespace, builds a tiny
-//! busybox rootfs, checks from inside what a container would see, and reports
-//! through a pipe and its exit code; the parent checks that nothing leaked
-//! into the host's mount table.
+//! The whole of [`super::prepare_mounts`], [`super::make_devices`] →
+//! [`super::enter`] → [`super::finish`] for real, as root: a forked child
+//! unshares its mount namespace, builds a tiny busybox rootfs, checks from
+//! inside what a container would see, and reports through a pipe and its
+//! exit code; the parent checks that nothing leaked into the host's mount
+//! table.
 
 use std::io::Read;
 use std::os::fd::OwnedFd;
@@ -17,7 +18,7 @@ use oci_spec::runtime::{
     LinuxDeviceType, MountBuilder, RootBuilder, Spec, SpecBuilder,
 };
 
-use super::{enter, finish, prepare, RootfsContext};
+use super::{enter, finish, make_devices, prepare_mounts, RootfsContext};
 
 fn test_spec(data_dir: &Path) -> Spec {
     let mut mounts = get_default_mounts();
@@ -121,7 +122,9 @@ fn child(rootfs: &Path, spec: &Spec, host_tmp: &Path, no_pivot: bool) -> Result<
         cgroup_path: None,
         shares_runtime_mounts: false,
     };
-    prepare(&ctx).map_err(|e| format!("prepare: {e}"))?;
+    // In the init's order: the mounts stage, then the devices stage.
+    prepare_mounts(&ctx).map_err(|e| format!("prepare_mounts: {e}"))?;
+    make_devices(&ctx).map_err(|e| format!("make_devices: {e}"))?;
     enter(&ctx, no_pivot).map_err(|e| format!("enter: {e}"))?;
     finish(&ctx).map_err(|e| format!("finish: {e}"))?;
     check_inside(host_tmp)

@@ -39,13 +39,15 @@ impl Drop for Undo {
         // Once the init is gone, nothing mounts any more.
         if let Some(mount) = &self.rootfs_mount {
             if let Err(e) = mount.detach() {
-                crate::cli::log::warn(&e.to_string());
+                crate::log::warn(&e.to_string());
             }
         }
         if let Some(cg) = &self.cgroup {
             let _ = cg.remove(&self.cgroup_parent);
         }
         if let Some(dir) = self.dir.take() {
+            // Why it failed stays readable: the record moves out first.
+            let _ = crate::recorder::kept::keep(&dir.path);
             let _ = dir.remove();
         }
     }

@@ -1,7 +1,11 @@
-//! The hub's socket: a long-lived `glassbox dashboard` listens on a unix
-//! SOCK_SEQPACKET socket (`/run/glassbox/hub.sock` unless `--hub` says
-//! otherwise); each runtime connects once, and each event is one message
-//! holding one JSON line (unix(7)).
+//! The runtime's connection to the hub's socket. The hub is one long-lived
+//! process that every runtime on the host reaches: today `glassbox hub`,
+//! which pins the eBPF probes for `--trace` (ktrace/pinned_probes.rs)
+//! but does not listen on the socket yet; the dashboard will make it take
+//! the events too. Whatever listens there (`/run/glassbox/hub.sock` unless
+//! `--hub` says otherwise) takes a unix SOCK_SEQPACKET connection: each
+//! runtime connects once, and each event is one message holding one JSON
+//! line (unix(7)).
 //!
 //! A message is all or nothing, so a busy hub never sees half a line.
 //! SEQPACKET rather than datagrams: a connected pair is limited only by the
@@ -18,29 +22,27 @@ use std::path::Path;
 
 use nix::sys::socket::{connect, send, socket, AddressFamily, MsgFlags, SockFlag, SockType, UnixAddr};
 
-pub struct HubSocket {
+/// A connected, non-blocking socket to the hub.
+pub struct HubClient {
     fd: OwnedFd,
 }
 
-impl HubSocket {
+impl HubClient {
     /// Connect to the hub at `path`; `None` when no hub listens there (the
     /// usual case), which is not an error: events.jsonl is still written.
-    pub fn connect(path: &Path) -> Option<HubSocket> {
+    pub fn connect(path: &Path) -> Option<HubClient> {
         // No socket file, no hub: one stat instead of making a socket to find out.
         if !path.exists() {
-            crate::cli::log::debug(&format!("events: no hub at {}; writing events.jsonl only", path.display()));
+            crate::log::debug(&format!("events: no hub at {}; writing events.jsonl only", path.display()));
             return None;
         }
         let flags = SockFlag::SOCK_CLOEXEC | SockFlag::SOCK_NONBLOCK;
         let fd = socket(AddressFamily::Unix, SockType::SeqPacket, flags, None).ok()?;
         let addr = UnixAddr::new(path).ok()?;
         match connect(fd.as_raw_fd(), &addr) {
-            Ok(()) => Some(HubSocket { fd }),
+            Ok(()) => Some(HubClient { fd }),
             Err(e) => {
-                crate::cli::log::debug(&format!(
-                    "events: no hub at {} ({e}); writing events.jsonl only",
-                    path.display()
-                ));
+                crate::log::debug(&format!("events: no hub at {} ({e}); writing events.jsonl only", path.display()));
                 None
             }
         }

@@ -1,11 +1,15 @@
-//! `glassbox hub`: loads the eBPF probes once, pins TRACED and OWNERS in a
-//! bpffs directory (/sys/fs/bpf/glassbox/ unless `--pin-dir` says
-//! otherwise; bpf(2) BPF_OBJ_PIN), and writes every traced session's kernel
-//! records into its container's events.jsonl, until SIGINT or SIGTERM
-//! removes the pins. Runtimes started with `--trace` find the pins and only
-//! register (an owner slot and their pid), so they never pay for loading
-//! the probes. One line per session start and end on stdout. The dashboard
-//! grows out of this.
+//! The probes pinned for every `--trace` runtime: what `glassbox hub` runs
+//! today. It loads the eBPF probes once, pins TRACED and OWNERS in a bpffs
+//! directory (/sys/fs/bpf/glassbox/ unless `--pin-dir` says otherwise;
+//! bpf(2) BPF_OBJ_PIN), and writes every traced session's kernel records
+//! into its container's events.jsonl, until SIGINT or SIGTERM removes the
+//! pins. Runtimes started with `--trace` find the pins and only register (an
+//! owner slot and their pid), so they never pay for loading the probes. One
+//! line per session start and end on stdout.
+//!
+//! This is the kernel's half of the hub. The other half, taking the
+//! runtimes' events on the hub's socket (the recorder's `hub_client`), is
+//! not here yet: `glassbox hub` does not listen on hub.sock.
 
 use std::io::Write;
 use std::os::fd::AsFd;
@@ -24,7 +28,7 @@ const BPF_FS_MAGIC: i64 = 0xcafe_4a11;
 
 pub fn run(pin_dir: &Path, ring_bytes: u32) -> Result<i32> {
     ensure_bpffs(pin_dir)?;
-    if let Some((_, pid)) = super::hub_sessions(pin_dir) {
+    if let Some((_, pid)) = super::pinned_sessions(pin_dir) {
         bail!("another glassbox hub (pid {pid}) holds the maps pinned in {}; stop it first", pin_dir.display());
     }
     let made_dir = !pin_dir.exists();

@@ -2,6 +2,11 @@
 //! `--log FILE` receives one line per message, `--log-format json` makes
 //! each line `{"level":"error","msg":"…","time":"…"}`. Errors also go to
 //! stderr, once, as a single line.
+//!
+//! It sits below every module that logs (cgroups, process, recorder,
+//! ktrace, container…) and calls none of them; `cli` only configures it
+//! from the flags, with [`init`], before the verb runs. Until then (and in
+//! unit tests) a message goes to stderr as it is.
 
 use std::io::Write;
 use std::path::PathBuf;
