@@ -9,8 +9,8 @@ use anyhow::{Context, Result};
 
 use super::args::{self, ExecCmd, UpdateCmd};
 use super::{follow, narrator, requests, spec};
-use crate::log;
 use crate::container::{Container, CreateOptions, ExecOptions, RunOptions};
+use crate::log;
 use crate::paths::Paths;
 use crate::signals::parse_signal;
 
