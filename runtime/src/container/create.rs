@@ -437,7 +437,7 @@ fn expect(init: &SpawnedInit, id: &str, ok: impl Fn(&FromInit) -> bool) -> Resul
     let failed =
         |stage: String, message: String, exit_code| ContainerError::Init { id: id.into(), stage, message, exit_code };
     match init.channel.recv::<FromInit>() {
-        Ok((FromInit::Failed { stage, message, exit_code }, _)) => Err(failed(stage, message, exit_code)),
+        Ok((FromInit::Failed { stage, message, exit_code }, _)) => Err(failed(stage.name().into(), message, exit_code)),
         Ok((m, fd)) if ok(&m) => Ok(fd),
         Ok((m, _)) => Err(failed("protocol".into(), format!("unexpected message {m:?}"), 1)),
         Err(e) => Err(failed("init".into(), format!("{e}; {}", how_it_ended(init.pid)), 1)),

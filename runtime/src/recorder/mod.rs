@@ -165,6 +165,18 @@ impl Drop for Inner {
     }
 }
 
+/// A failure and the stage it belongs to: what [`Recorder::stage`] returns
+/// when its work fails, so an error is told its stage by the one place
+/// that runs the stage. The runtime's own errors leave it behind (`?` turns
+/// a `Staged<E>` into whatever `E` becomes); a process being made, whose
+/// failure crosses to the runtime as a message, carries it on
+/// ([`StepError`](crate::process::StepError)).
+#[derive(Debug)]
+pub struct Staged<E> {
+    pub stage: Stage,
+    pub error: E,
+}
+
 // SAFETY: `shared` points at atomics only, in a mapping never unmapped.
 unsafe impl Send for Inner {}
 unsafe impl Sync for Inner {}
@@ -252,11 +264,18 @@ pub fn install(rec: &Recorder) {
 /// ([`StepArgs`]); it is called only when a sink takes the event, so with
 /// `--no-events` no step is even described.
 pub fn step(action: &str, args: impl FnOnce(&mut StepArgs)) {
-    let Some(stage) = Stage::ALL.get(CURRENT_STAGE.load(Ordering::SeqCst) as usize).copied() else { return };
+    let Some(stage) = running_stage() else { return };
     let rec = CURRENT.lock().unwrap_or_else(|p| p.into_inner()).clone();
     if let Some(rec) = rec {
         rec.step(CURRENT_PID.load(Ordering::SeqCst), stage, action, args);
     }
+}
+
+/// The stage running in this process, if any: the innermost
+/// [`Recorder::stage`]. After a panic, the stage it broke (its end, which
+/// would have restored the outer one, never ran).
+pub fn running_stage() -> Option<Stage> {
+    Stage::ALL.get(CURRENT_STAGE.load(Ordering::SeqCst) as usize).copied()
 }
 
 impl Recorder {
@@ -416,12 +435,14 @@ impl Recorder {
     /// Run `f` as `stage`: a begin line, then an end line with its duration
     /// and outcome, and an error line naming the stage if it failed. Steps
     /// recorded inside `f` through [`step`] belong to this stage and `pid`.
+    /// An error leaves with the stage attached ([`Staged`]), so the code
+    /// inside never names the stage it runs in.
     pub fn stage<T, E: std::fmt::Display>(
         &self,
         pid: i32,
         stage: Stage,
         f: impl FnOnce() -> Result<T, E>,
-    ) -> Result<T, E> {
+    ) -> Result<T, Staged<E>> {
         self.begin(pid, stage);
         let index = Stage::ALL.iter().position(|s| *s == stage).unwrap_or(NO_STAGE as usize) as u8;
         let outer_stage = CURRENT_STAGE.swap(index, Ordering::SeqCst);
@@ -436,7 +457,7 @@ impl Recorder {
             self.emit(pid, Kind::Error { stage, message: e.to_string() });
         }
         self.emit(pid, Kind::StageEnd { stage, duration_ns, outcome });
-        result
+        result.map_err(|error| Staged { stage, error })
     }
 
     /// A stage's `stage_begin`. Its number and time are taken now; when only
