@@ -196,6 +196,16 @@ fn a_failure_inside_a_stage_is_named_by_that_stage() {
 }
 
 #[test]
+fn a_failure_between_stages_is_recorded_in_the_stage_it_names() {
+    // process.cwd is opened before the seccomp and capabilities stages (a
+    // filter may refuse openat2), and entered in the capabilities stage:
+    // a cwd through a file fails the opening, and the record says so.
+    let bundle = Bundle::busybox(&["/bin/true"]);
+    bundle.config_mut(|v| v["process"]["cwd"] = serde_json::json!("/etc/passwd/x"));
+    assert_the_error_names_the_records_stage(&bundle, "cwdfile", Stage::Capabilities);
+}
+
+#[test]
 fn no_events_writes_no_record() {
     let bundle = Bundle::busybox(&["/bin/true"]);
     let rt = Runtime::new();

@@ -9,7 +9,8 @@
 //! `rec.stage(pid, Stage::…, …)` the recorder attaches that stage, so the
 //! steps never name it; the few calls between stages (the handshakes with
 //! the runtime, the terminal, getting ready to exec) name theirs with
-//! [`InStage::in_stage`].
+//! [`InStage::in_stage`], and the record gets their error line when the
+//! init reports them.
 
 use std::convert::Infallible;
 use std::fs::OpenOptions;
@@ -83,7 +84,7 @@ pub type StepError = Staged<Failure>;
 /// A stage whose work failed with one of the modules' own errors.
 impl<E: std::error::Error> From<Staged<E>> for StepError {
     fn from(failed: Staged<E>) -> StepError {
-        Staged { stage: failed.stage, error: failed.error.into() }
+        Staged { stage: failed.stage, error: failed.error.into(), recorded: failed.recorded }
     }
 }
 
@@ -95,7 +96,7 @@ pub trait InStage<T> {
 
 impl<T, E: Into<Failure>> InStage<T> for Result<T, E> {
     fn in_stage(self, stage: Stage) -> Result<T, StepError> {
-        self.map_err(|e| Staged { stage, error: e.into() })
+        self.map_err(|e| Staged::between_stages(stage, e.into()))
     }
 }
 
@@ -111,11 +112,14 @@ pub fn container_init(ctx: &InitContext) -> isize {
     let err = match outcome {
         Ok(Err(e)) => e,
         Ok(Ok(never)) => match never {},
-        Err(_) => Staged { stage: panicked_in(), error: Failure::new("the init panicked (a glassbox bug)") },
+        // A panic in a stage skipped its error line too.
+        Err(_) => Staged::between_stages(panicked_in(), Failure::new("the init panicked (a glassbox bug)")),
     };
     // The record first: once the runtime hears of the failure it removes the state dir.
-    ctx.opts.recorder.flush();
-    let Staged { stage, error } = err;
+    let rec = ctx.opts.recorder;
+    rec.error(rec.init_pid(), &err);
+    rec.flush();
+    let Staged { stage, error, .. } = err;
     let message = bounded_line(&error.message);
     match start {
         Some(fifo) => tell_start(fifo, stage, &message),

@@ -124,6 +124,13 @@ pub fn spawn_joined(opts: &JoinOptions) -> Result<SpawnedInit, ProcessError> {
             Ok(never) => match never {},
             Err(e) => e,
         };
+        // Before the runtime sets it, the first child's own pid (it is in
+        // the host's pid namespace still).
+        let pid = match opts.recorder.init_pid() {
+            0 => nix::unistd::getpid().as_raw(),
+            pid => pid,
+        };
+        opts.recorder.error(pid, &err);
         opts.recorder.flush();
         let _ = child_end.send(&FromInit::Failed {
             stage: err.stage,
@@ -182,7 +189,7 @@ fn enter_then_clone(
         }
         _ => {
             let error = Failure::new(format!("clone(CLONE_PARENT): {}", nix::errno::Errno::last()));
-            Err(Staged { stage: Stage::Namespaces, error })
+            Err(Staged::between_stages(Stage::Namespaces, error))
         }
     }
 }

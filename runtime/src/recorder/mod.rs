@@ -175,6 +175,17 @@ impl Drop for Inner {
 pub struct Staged<E> {
     pub stage: Stage,
     pub error: E,
+    /// Whether the record has its `error` line: always from
+    /// [`Recorder::stage`]; not for a failure between stages, which the
+    /// code reporting it records ([`Recorder::error`]).
+    pub recorded: bool,
+}
+
+impl<E> Staged<E> {
+    /// A failure found between stages, of the work of `stage`.
+    pub fn between_stages(stage: Stage, error: E) -> Staged<E> {
+        Staged { stage, error, recorded: false }
+    }
 }
 
 // SAFETY: `shared` points at atomics only, in a mapping never unmapped.
@@ -457,7 +468,17 @@ impl Recorder {
             self.emit(pid, Kind::Error { stage, message: e.to_string() });
         }
         self.emit(pid, Kind::StageEnd { stage, duration_ns, outcome });
-        result.map_err(|error| Staged { stage, error })
+        result.map_err(|error| Staged { stage, error, recorded: true })
+    }
+
+    /// The `error` line of a failure found between two stages, which no
+    /// [`Recorder::stage`] wrote ([`Staged::recorded`]): the record then
+    /// names the stage the failure's message does. Written at once, like
+    /// every error line.
+    pub fn error<E: std::fmt::Display>(&self, pid: i32, failure: &Staged<E>) {
+        if !failure.recorded {
+            self.emit(pid, Kind::Error { stage: failure.stage, message: failure.error.to_string() });
+        }
     }
 
     /// A stage's `stage_begin`. Its number and time are taken now; when only
