@@ -188,8 +188,11 @@ impl<E> Staged<E> {
     }
 }
 
-// SAFETY: `shared` points at atomics only, in a mapping never unmapped.
+// SAFETY: every field is Send but `shared`, a raw pointer to a Shared:
+// atomics only, in a mapping never unmapped, so any thread may use it.
 unsafe impl Send for Inner {}
+// SAFETY: `&Inner` gives out `&Shared` alone through `shared`, and atomics
+// are made to be used from many threads at once; the rest is Sync.
 unsafe impl Sync for Inner {}
 
 /// The recorder of code deep in the runtime or the init (one mount(2), one
