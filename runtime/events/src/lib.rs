@@ -14,10 +14,13 @@
 //! operating system beyond the time of day — so the dashboard and tools can
 //! use it without the runtime. The runtime owns the
 //! sinks that write events to `events.jsonl`, the hub socket or the narrator.
+//! One text helper rides along: [`proc_text`], the kernel's escapes in
+//! mountinfo, read by the runtime and by the tests that watch it from outside.
 
 mod codec;
 mod event;
 mod json_text;
+pub mod proc_text;
 mod sink;
 mod step_args;
 mod wall;
