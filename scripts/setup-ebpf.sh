@@ -34,6 +34,15 @@ else
     say "rustup component add rust-src --toolchain nightly"
     rustup component add rust-src --toolchain nightly || unavailable "could not add rust-src to nightly (build-std needs it)"
 fi
+# Not for the build: scripts/lint.sh runs clippy over the BPF programs with
+# it, and says so loudly when it cannot.
+if rustup component list --toolchain nightly --installed 2>/dev/null | grep -q '^clippy'; then
+    say "clippy already installed for nightly"
+else
+    say "rustup component add clippy --toolchain nightly"
+    rustup component add clippy --toolchain nightly ||
+        printf '==> setup-ebpf: WARNING: no clippy for nightly: scripts/lint.sh will not lint the BPF programs\n' >&2
+fi
 
 # --- bpf-linker --------------------------------------------------------------
 # It links against nightly's libLLVM.so (LLVM 22); the rpath lets it find that

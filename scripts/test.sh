@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# The whole test suite: unit tests, and end-to-end tests that make real
-# containers (namespaces, mounts, cgroups), which is why it needs root.
-# Exits non-zero if anything fails.
+# The whole test suite: the lints (scripts/lint.sh: rustfmt, clippy with
+# warnings as errors, a SAFETY comment on every unsafe block), unit tests,
+# and end-to-end tests that make real containers (namespaces, mounts,
+# cgroups), which is why it needs root. Exits non-zero if anything fails.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -19,9 +20,18 @@ bash scripts/setup.sh
 export PATH="$HOME/.cargo/bin:$PATH"
 if command -v rustup >/dev/null 2>&1; then
     rustup toolchain list | grep -q '^stable' || { say "rustup toolchain install stable"; rustup toolchain install stable --profile minimal; }
+    # The minimal profile has neither: the lints need both.
+    for component in rustfmt clippy; do
+        rustup component list --toolchain stable --installed | grep -q "^$component" ||
+            { say "rustup component add $component --toolchain stable"; rustup component add "$component" --toolchain stable; }
+    done
     export RUSTUP_TOOLCHAIN=stable
 fi
 say "$(rustc --version)"
+
+# First: a style slip or a warning fails before the build and the tests.
+say "bash scripts/lint.sh"
+bash scripts/lint.sh
 
 say "cargo build --workspace --all-targets"
 cargo build --workspace --all-targets
@@ -37,8 +47,12 @@ cargo test --workspace -- --test-threads=2
 # skipped, loudly, and said again on the last line.
 say "bash scripts/fuzz.sh --check"
 bash scripts/fuzz.sh --check
-if [ -f fuzz/.skipped ]; then
-    say "all tests passed, but $(cat fuzz/.skipped)"
+skipped=()
+for note in target/.lint-skipped fuzz/.skipped; do
+    if [ -f "$note" ]; then skipped+=("$(cat "$note")"); fi
+done
+if [ ${#skipped[@]} -gt 0 ]; then
+    say "all tests passed, but $(IFS=';'; echo "${skipped[*]}" | sed 's/;/; and /g')"
 else
     say "all tests passed"
 fi

@@ -15,11 +15,14 @@
 //! of day and reading a file — so the dashboard and tools can use it
 //! without the runtime. The runtime owns the sinks that write events to
 //! `events.jsonl`, the hub socket or the narrator.
+//! One text helper rides along: [`proc_text`], the kernel's escapes in
+//! mountinfo, read by the runtime and by the tests that watch it from outside.
 
 mod codec;
 mod event;
 mod follow;
 mod json_text;
+pub mod proc_text;
 mod step_args;
 mod wall;
 

@@ -24,8 +24,13 @@
 //! No libc: it is a static program of about a kilobyte that talks to the
 //! kernel with the `syscall` instruction; copying it into memory for every
 //! container costs next to nothing, where a copy of glassbox would be 3 MB.
+//!
+//! Built by runtime/build.rs with rustc alone, not cargo: scripts/test.sh
+//! runs clippy-driver on this file, and every `unsafe` block says why it is
+//! sound (the lint below, which rustc itself ignores).
 #![no_std]
 #![no_main]
+#![warn(clippy::undocumented_unsafe_blocks)]
 
 use core::arch::{asm, global_asm};
 
@@ -64,6 +69,9 @@ global_asm!(".globl _start", "_start:", "mov rdi, rsp", "and rsp, -16", "call st
 global_asm!(".globl _start", "_start:", "mov x0, sp", "bl start", "brk #0");
 
 /// A system call with four arguments, the fifth zero (prctl(2) insists on it).
+/// Safety: whatever `n` does with the arguments must be sound — each one a
+/// pointer, the memory it points at must be valid for what `n` reads or
+/// writes there, for the length it is given.
 #[cfg(target_arch = "x86_64")]
 unsafe fn syscall(n: usize, a: usize, b: usize, c: usize, d: usize) -> isize {
     let ret: isize;
@@ -71,6 +79,7 @@ unsafe fn syscall(n: usize, a: usize, b: usize, c: usize, d: usize) -> isize {
          in("r8") 0usize, lateout("rcx") _, lateout("r11") _, options(nostack));
     ret
 }
+/// As above, on aarch64.
 #[cfg(target_arch = "aarch64")]
 unsafe fn syscall(n: usize, a: usize, b: usize, c: usize, d: usize) -> isize {
     let ret: isize;
@@ -80,17 +89,22 @@ unsafe fn syscall(n: usize, a: usize, b: usize, c: usize, d: usize) -> isize {
 }
 
 fn exit(code: usize) -> ! {
+    // SAFETY: exit_group(2) takes an integer and touches no memory.
     unsafe { syscall(nr::EXIT_GROUP, code, 0, 0, 0) };
+    // exit_group does not return; this only says so to the compiler.
+    #[allow(clippy::empty_loop)]
     loop {}
 }
 
 fn write(fd: usize, bytes: &[u8]) {
+    // SAFETY: write(2) reads bytes.len() bytes at bytes.as_ptr(): the slice.
     unsafe { syscall(nr::WRITE, fd, bytes.as_ptr() as usize, bytes.len(), 0) };
 }
 
 /// A NUL-terminated argument as a byte slice. (Volatile reads: the
 /// compiler would otherwise turn the loop into a call to libc's strlen,
-/// and there is no libc here.)
+/// and there is no libc here.) Safety: `p` points at a NUL-terminated
+/// string that lives, unchanged, as long as the slice: argv's strings do.
 unsafe fn arg<'a>(p: *const u8) -> &'a [u8] {
     let mut n = 0;
     while core::ptr::read_volatile(p.add(n)) != 0 {
@@ -139,6 +153,9 @@ fn put_back(inheritable: u64, ambient: u64) -> Result<(), (&'static [u8], usize)
     let mut header = CapHeader { version: 0x2008_0522, pid: 0 };
     let mut data = [CapData { effective: 0, permitted: 0, inheritable: 0 }; 2];
     let check = |what: &'static [u8], ret: isize| if ret < 0 { Err((what, (-ret) as usize)) } else { Ok(()) };
+    // SAFETY: capget(2) writes a header and two CapData (version 3), which
+    // `header` and `data` are, and capset(2) reads the same; prctl(2) here
+    // takes integers only.
     unsafe {
         check(b"capget", syscall(nr::CAPGET, &mut header as *mut _ as usize, data.as_mut_ptr() as usize, 0, 0))?;
         data[0].inheritable = inheritable as u32;
@@ -188,6 +205,9 @@ fn decimal(mut v: usize, buf: &mut [u8; 20]) -> &[u8] {
     }
 }
 
+/// Safety: `sp` is the stack the kernel started the program with (see
+/// `_start`): argc, then argc argument pointers, NULL, the environment
+/// pointers, NULL — all of it alive until exit.
 #[no_mangle]
 unsafe extern "C" fn start(sp: *const usize) -> ! {
     let argc = *sp;
@@ -243,7 +263,9 @@ unsafe extern "C" fn start(sp: *const usize) -> ! {
     let ret = syscall(nr::EXECVE, path as usize, argv.add(4) as usize, envp as usize, 0);
     let errno = (-ret) as usize;
     let mut digits = [0u8; 20];
-    for piece in [stage, b"execve ", arg(path), b": ", errno_name(errno), b" [errno ", decimal(errno, &mut digits), b"]\n"] {
+    for piece in
+        [stage, b"execve ", arg(path), b": ", errno_name(errno), b" [errno ", decimal(errno, &mut digits), b"]\n"]
+    {
         write(report, piece);
     }
     exit(if errno == 2 { 127 } else { 126 });

@@ -32,30 +32,12 @@ pub fn mounts_under(path: &Path) -> Vec<PathBuf> {
     let mut points: Vec<PathBuf> = text
         .lines()
         .filter_map(|l| l.split(' ').nth(4))
-        .map(unescape)
+        .map(glassbox_events::proc_text::unescape)
         .map(PathBuf::from)
         .filter(|p| p.starts_with(path))
         .collect();
     points.sort_by_key(|p| std::cmp::Reverse(p.components().count()));
     points
-}
-
-/// mountinfo writes space, tab, newline and backslash as `\ooo`.
-fn unescape(s: &str) -> String {
-    let b = s.as_bytes();
-    let mut out = Vec::with_capacity(b.len());
-    let mut i = 0;
-    while i < b.len() {
-        if b[i] == b'\\' && i + 3 < b.len() && b[i + 1..i + 4].iter().all(|c| (b'0'..=b'7').contains(c)) {
-            let v = (b[i + 1] - b'0') * 64 + (b[i + 2] - b'0') * 8 + (b[i + 3] - b'0');
-            out.push(v);
-            i += 4;
-        } else {
-            out.push(b[i]);
-            i += 1;
-        }
-    }
-    String::from_utf8_lossy(&out).into_owned()
 }
 
 /// Lines of our mountinfo that mention `path` anywhere (source or target).
@@ -180,11 +162,5 @@ mod tests {
         assert!(cgroup_line_names("0::/glassbox/a-1-1/sub", "a-1-1"));
         assert!(!cgroup_line_names("4:pids:/glassbox/a-1-10", "a-1-1"));
         assert!(!cgroup_line_names("4:pids:/", "a-1-1"));
-    }
-
-    #[test]
-    fn mountinfo_escapes_are_undone() {
-        assert_eq!(unescape(r"/tmp/a\040b"), "/tmp/a b");
-        assert_eq!(unescape("/plain"), "/plain");
     }
 }

@@ -147,6 +147,64 @@ fn a_failed_mount_names_the_mounts_stage() {
     assert!(events.iter().any(|e| matches!(e.kind, Kind::Error { stage: Stage::Mounts, .. })), "{events:#?}");
 }
 
+/// `create` of `bundle` fails; the stage its error names ("stage X
+/// failed") is the stage of the record's one error line, `expected`.
+#[track_caller]
+fn assert_the_error_names_the_records_stage(bundle: &Bundle, name: &str, expected: Stage) {
+    let rt = Runtime::new();
+    let id = rt.id(name);
+    let err = assert_fails(&rt.create(&id, bundle));
+    rt.assert_clean(&id, bundle);
+    let recorded: Vec<Stage> = record_of(rt.root(), &id)
+        .iter()
+        .filter_map(|e| match e.kind {
+            Kind::Error { stage, .. } => Some(stage),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(recorded, [expected], "the record's error lines, for: {err}");
+    assert!(err.contains(&format!("stage {} failed: ", expected.name())), "the error names the record's stage: {err}");
+}
+
+#[test]
+fn a_failure_inside_a_stage_is_named_by_that_stage() {
+    // A cwd its user may not enter fails fchdir(2), in the capabilities
+    // stage (once the process is that user); it used to say "exec".
+    let bundle = Bundle::busybox(&["/bin/true"]);
+    let root = bundle.rootfs().join("root");
+    std::fs::set_permissions(&root, std::os::unix::fs::PermissionsExt::from_mode(0o700)).unwrap();
+    bundle.config_mut(|v| {
+        v["process"]["user"] = serde_json::json!({"uid": 1000, "gid": 1000});
+        v["process"]["cwd"] = serde_json::json!("/root");
+    });
+    assert_the_error_names_the_records_stage(&bundle, "cwdstage", Stage::Capabilities);
+
+    // A seccomp filter too long for the kernel is found while the exec is
+    // got ready (it loads last, with noNewPrivileges); it used to say "seccomp".
+    let bundle = Bundle::busybox(&["/bin/true"]);
+    let rules: Vec<_> = (0..10_000)
+        .map(|i| {
+            serde_json::json!({ "names": ["getpid"], "action": "SCMP_ACT_ERRNO",
+                    "args": [{ "index": 0, "value": i, "op": "SCMP_CMP_EQ" }] })
+        })
+        .collect();
+    bundle.config_mut(|v| {
+        v["process"]["noNewPrivileges"] = serde_json::json!(true);
+        v["linux"]["seccomp"] = serde_json::json!({ "defaultAction": "SCMP_ACT_ALLOW", "syscalls": rules });
+    });
+    assert_the_error_names_the_records_stage(&bundle, "seccompstage", Stage::Exec);
+}
+
+#[test]
+fn a_failure_between_stages_is_recorded_in_the_stage_it_names() {
+    // process.cwd is opened before the seccomp and capabilities stages (a
+    // filter may refuse openat2), and entered in the capabilities stage:
+    // a cwd through a file fails the opening, and the record says so.
+    let bundle = Bundle::busybox(&["/bin/true"]);
+    bundle.config_mut(|v| v["process"]["cwd"] = serde_json::json!("/etc/passwd/x"));
+    assert_the_error_names_the_records_stage(&bundle, "cwdfile", Stage::Capabilities);
+}
+
 #[test]
 fn no_events_writes_no_record() {
     let bundle = Bundle::busybox(&["/bin/true"]);

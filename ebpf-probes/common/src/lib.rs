@@ -232,14 +232,23 @@ pub mod maps {
     pub const STATS: &str = "STATS";
 }
 
+/// aya copies a `Pod` value to and from map memory as bytes: every bit
+/// pattern must be a valid value, and no byte may be padding (it would be
+/// read uninitialised). Each type below is `#[repr(C)]` and made of
+/// integers and arrays of integers only (any bits are a valid integer), and
+/// `tests::layouts_have_no_hidden_padding` pins each size to the sum
+/// of its fields' sizes (no padding; `_pad` fields are spelled out).
 #[cfg(feature = "user")]
 mod pod {
-    // SAFETY: all of these are #[repr(C)] integers and arrays of integers
-    // with no padding left implicit, so any bit pattern is a valid value.
+    // SAFETY: u32 and u64 fields, an explicit `_pad`; 104 bytes, pinned (see above).
     unsafe impl aya::Pod for super::SyscallRecord {}
+    // SAFETY: u32/i32 fields, then u64s, then a byte array; size pinned (see above).
     unsafe impl aya::Pod for super::ProcessRecord {}
+    // SAFETY: u64 fields and a u64 array; 64 bytes, pinned (see above).
     unsafe impl aya::Pod for super::PendingSyscall {}
+    // SAFETY: u64 fields and a u64 array only: nothing to pad (see above).
     unsafe impl aya::Pod for super::SyscallStats {}
+    // SAFETY: two u32s, then byte arrays; size pinned (see above).
     unsafe impl aya::Pod for super::OwnerInfo {}
 }
 
@@ -399,11 +408,14 @@ pub mod detail_names {
     pub const NS_FORK_PROGRAM: &str = "ns_fork";
 }
 
+/// As [`pod`]: `#[repr(C)]` integers and arrays of them, sizes pinned.
 #[cfg(feature = "user")]
 mod detail_pod {
-    // SAFETY: #[repr(C)] integers and arrays of them, no implicit padding.
+    // SAFETY: u32 and u64 fields, a u64 array, byte arrays; size pinned (see `pod`).
     unsafe impl aya::Pod for super::DetailRecord {}
+    // SAFETY: u32 and u64 fields, an explicit `_pad`, a u32 array; 72 bytes, pinned.
     unsafe impl aya::Pod for super::NamespaceRecord {}
+    // SAFETY: 24 u32 fields; 96 bytes, pinned.
     unsafe impl aya::Pod for super::TaskOffsets {}
 }
 

@@ -93,6 +93,8 @@ fn fd_key(tgid: u32, fd: u64) -> u64 {
 fn user_str(dst: &mut [u8; DETAIL_STR_LEN], src: u64) {
     dst[0] = 0;
     if src != 0 {
+        // SAFETY: copies from any user address without faulting (a bad one
+        // is an error), at most dst.len() bytes into `dst`.
         let _ = unsafe { bpf_probe_read_user_str_bytes(src as *const u8, dst) };
     }
 }
@@ -113,6 +115,11 @@ pub fn capture(tid: u32, tgid: u32, nr: u64, args: &[u64; 6], ts_ns: u64) {
     let Some(d) = DETAIL_SCRATCH.get_ptr_mut(0) else {
         return;
     };
+    // SAFETY: this CPU's scratch element, valid for the map's life, and no
+    // other CPU's. A program run on this CPU while this one is preempted
+    // (preemptible RCU only disables migration) could build its detail in
+    // the same place: one garbled detail, still inside the element — every
+    // access below is bounded by the record's own arrays.
     let d = unsafe { &mut *d };
     d.kind = RecordKind::Detail as u32;
     d.nr = nr as u32;
@@ -155,15 +162,20 @@ pub fn capture(tid: u32, tgid: u32, nr: u64, args: &[u64; 6], ts_ns: u64) {
         }
         NR_CLONE3 => {
             // struct clone_args starts with `__aligned_u64 flags`.
+            // SAFETY: a fault-proof copy from user memory into a u64 of ours.
             d.nums[0] = unsafe { bpf_probe_read_user(args[0] as *const u64) }.unwrap_or(0);
         }
         NR_CAPSET => read_capset(d, args[0], args[1]),
         NR_WRITE => {
             if let Some(p) = cgroup_path {
+                // SAFETY: writes DETAIL_STR_LEN bytes into strs[0], exactly its
+                // size; reads the CGROUP_FDS value `p` (as long) fault-proof.
                 unsafe { gen::bpf_probe_read_kernel(d.strs[0].as_mut_ptr().cast(), DETAIL_STR_LEN as u32, p.cast()) };
             }
             let n = if args[2] < (DETAIL_STR_LEN as u64 - 1) { args[2] as u32 } else { DETAIL_STR_LEN as u32 - 1 };
             let n = n & 0xff;
+            // SAFETY: writes n ≤ 255 bytes into strs[1] (256 long); reads
+            // the user's buffer fault-proof.
             if n > 0 && unsafe { gen::bpf_probe_read_user(d.strs[1].as_mut_ptr().cast(), n, args[1] as *const _) } == 0
             {
                 d.count = n;
@@ -198,10 +210,13 @@ fn read_argv(d: &mut DetailRecord, argv: u64) -> u32 {
     if argv == 0 {
         return 0;
     }
-    let area = d.strs[1].as_mut_ptr();
+    // strs[1] and strs[2] as one area: a pointer made from `strs` as a
+    // whole may write past strs[1]'s end, one made from strs[1] may not.
+    let area = d.strs.as_mut_ptr().cast::<u8>().wrapping_add(DETAIL_STR_LEN);
     let mut off: u32 = 0;
     let mut n: u32 = 0;
     for i in 0..DETAIL_MAX_ARGS {
+        // SAFETY: a fault-proof copy of one argv pointer into a u64 of ours.
         let Ok(p) = (unsafe { bpf_probe_read_user((argv + 8 * i as u64) as *const u64) }) else {
             break;
         };
@@ -211,8 +226,12 @@ fn read_argv(d: &mut DetailRecord, argv: u64) -> u32 {
         // The mask is what proves the bound to the verifier; reading `off`
         // through a volatile load keeps LLVM from dropping it as redundant
         // after the check above.
+        // SAFETY: a reference to a local, valid and aligned.
         let at = unsafe { core::ptr::read_volatile(&off) } & 0xff;
-        let dst = unsafe { area.add(at as usize) };
+        let dst = area.wrapping_add(at as usize);
+        // SAFETY: `dst` is at most 255 bytes into the 512 of strs[1..3], so
+        // the at most DETAIL_STR_LEN (256) bytes written stay in them; the
+        // string is read from user memory fault-proof.
         let len = unsafe { gen::bpf_probe_read_user_str(dst.cast(), DETAIL_STR_LEN as u32, p as *const _) };
         if len <= 0 {
             break;
@@ -228,9 +247,13 @@ fn read_argv(d: &mut DetailRecord, argv: u64) -> u32 {
 /// into 64-bit masks (version 1 has only the low one).
 #[inline(always)]
 fn read_capset(d: &mut DetailRecord, hdr: u64, data: u64) {
+    // SAFETY: fault-proof copies from user memory (a bad address is an
+    // error, not a fault) into integers of ours, which take any bits.
     d.nums[3] = unsafe { bpf_probe_read_user(hdr as *const u32) }.unwrap_or(0) as u64;
+    // SAFETY: as above.
     let words = match unsafe { bpf_probe_read_user(data as *const [u32; 6]) } {
         Ok(w) => w,
+        // SAFETY: as above.
         Err(_) => match unsafe { bpf_probe_read_user(data as *const [u32; 3]) } {
             Ok(w) => [w[0], w[1], w[2], 0, 0, 0],
             Err(_) => return,
@@ -251,12 +274,20 @@ pub fn track_fd(tid: u32, tgid: u32, nr: u64, fd_arg: u64, ts_ns: u64, ret: i64)
     match nr {
         NR_OPENAT if ret >= 0 => {
             let key = fd_key(tgid, ret as u64);
+            // SAFETY: an LRU map is preallocated, so an element pointer is
+            // valid memory for the map's life; the entry is this thread's,
+            // and were it evicted and reused by another meanwhile, its
+            // ts_ns would not be this call's.
             match DETAILS.get_ptr(tid).filter(|d| unsafe { (**d).ts_ns } == ts_ns) {
                 Some(d) => {
                     // By reference, straight from map memory (not via the stack).
                     #[allow(clippy::needless_borrows_for_generic_args)]
+                    // SAFETY: the same element, borrowed only for the copy
+                    // the insert makes.
                     let _ = CGROUP_FDS.insert(key, unsafe { &(*d).strs[0] }, 0);
                     if let Some(used) = CGROUP_FDS_USED.get_ptr_mut(0) {
+                        // SAFETY: an array element, valid for the map's life;
+                        // every writer stores the same 1.
                         unsafe { *used = 1 };
                     }
                 }
@@ -280,11 +311,16 @@ pub fn emit(tid: u32, nr: u64, ts_ns: u64) {
     if nr == NR_WRITE && !cgroup_fds_used() {
         return;
     }
+    // SAFETY: this thread's element of a preallocated (LRU) map: valid
+    // memory for the map's life, written by this thread's programs alone
+    // unless evicted and reused, which the ts_ns check catches.
     let Some(d) = DETAILS.get_ptr_mut(tid).filter(|d| unsafe { (**d).ts_ns } == ts_ns) else {
         return;
     };
+    // SAFETY: the same element, borrowed for the copy into the ring.
     if RECORDS.output::<DetailRecord>(unsafe { &*d }, 0).is_err() {
         count_lost();
     }
+    // SAFETY: the same element: consumed, so a stale one is never sent twice.
     unsafe { (*d).ts_ns = 0 };
 }

@@ -4,6 +4,15 @@
 //! from it and reports forks, execs and exits; `syscalls.rs` reports each
 //! syscall those processes make, or counts it (aggregate mode). See
 //! bpf(2), bpf-helpers(7) and the kernel's Documentation/trace/events.rst.
+//!
+//! Every `unsafe` block says why it is sound (clippy's
+//! `undocumented_unsafe_blocks`, set in Cargo.toml, and scripts/test.sh runs
+//! clippy here). Most are calls of kernel helpers, which aya declares
+//! unsafe as a whole: a helper that takes no pointer cannot hurt memory,
+//! and `bpf_probe_read_*` copes with any address (a bad one is an error,
+//! not a fault). The rest go through pointers into map memory, which the
+//! verifier has already bounded; what Rust asks beyond that — that no one
+//! else writes the value at the same time — each block argues.
 #![no_std]
 #![no_main]
 

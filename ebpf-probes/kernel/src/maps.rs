@@ -3,6 +3,7 @@
 //! loader sets the ring buffer's with EbpfLoader::set_max_entries.
 
 use aya_ebpf::{
+    helpers::{bpf_get_current_cgroup_id, bpf_ktime_get_ns},
     macros::map,
     maps::{Array, HashMap, PerCpuArray, RingBuf},
 };
@@ -61,7 +62,22 @@ static EXEC_FILENAME_OFFSET: u32 = 8;
 fn global<T: Copy>(g: &T) -> T {
     // A plain read would be folded to the compile-time value; the loader
     // rewrites the bytes, so read them.
+    // SAFETY: `g` is a reference, so valid and aligned for a read of T.
     unsafe { core::ptr::read_volatile(g) }
+}
+
+/// CLOCK_MONOTONIC in nanoseconds, the clock the runtime's events use.
+#[inline(always)]
+pub fn now_ns() -> u64 {
+    // SAFETY: a helper that takes nothing and returns a number.
+    unsafe { bpf_ktime_get_ns() }
+}
+
+/// The cgroup (v2) the calling task is in, by its id.
+#[inline(always)]
+pub fn cgroup_id() -> u64 {
+    // SAFETY: a helper that takes nothing and returns a number.
+    unsafe { bpf_get_current_cgroup_id() }
 }
 
 pub fn aggregate() -> bool {
@@ -93,6 +109,10 @@ pub fn owner_of(tgid: u32) -> u8 {
 #[inline(always)]
 pub fn set_traced(tgid: u32, on: u8) {
     if let Some(slot) = TRACED.get_ptr_mut(tgid) {
+        // SAFETY: an array element lives as long as the map, and the lookup
+        // checked the index. Each element is one process's: its parent's
+        // fork sets it before the child runs, its own exit clears it, so no
+        // two programs store into one element at once.
         unsafe { *slot = on };
     }
 }
@@ -101,6 +121,10 @@ pub fn set_traced(tgid: u32, on: u8) {
 #[inline(always)]
 pub fn count_lost() {
     if let Some(n) = LOST.get_ptr_mut(0) {
+        // SAFETY: this CPU's element of a per-CPU array: valid for the map's
+        // life, and no other CPU's program touches it. A program preempted
+        // on this CPU (preemptible RCU only disables migration) could have
+        // its increment overwritten: a count lost, no memory touched amiss.
         unsafe { *n += 1 };
     }
 }

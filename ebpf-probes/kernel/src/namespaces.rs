@@ -13,23 +13,26 @@
 //! leaves `available` at 0 and no namespace record is sent.
 
 use aya_ebpf::{
-    helpers::{bpf_get_current_cgroup_id, bpf_get_current_task, bpf_ktime_get_ns, bpf_probe_read_kernel},
+    helpers::{bpf_get_current_task, bpf_probe_read_kernel},
     macros::raw_tracepoint,
     programs::RawTracePointContext,
 };
 use glassbox_probes_common::{ns, ns_why, NamespaceRecord, RecordKind, TaskOffsets};
 
-use crate::maps::{count_lost, current_ids, owner_of, RECORDS};
+use crate::maps::{cgroup_id, count_lost, current_ids, now_ns, owner_of, RECORDS};
 
 const NR_UNSHARE: u64 = 272;
 const NR_SETNS: u64 = 308;
 
 /// Set by the loader from BTF (see the module comment).
+// SAFETY: TaskOffsets is u32 fields only; all-zero bytes are a valid value.
 #[unsafe(no_mangle)]
 static TASK_OFFSETS: TaskOffsets = unsafe { core::mem::zeroed() };
 
 #[inline(always)]
 fn offsets() -> TaskOffsets {
+    // SAFETY: a reference to a static, valid and aligned (volatile: the
+    // loader rewrites the bytes, as for maps::global).
     unsafe { core::ptr::read_volatile(&TASK_OFFSETS) }
 }
 
@@ -38,6 +41,8 @@ fn read_ptr(base: u64, off: u32) -> u64 {
     if base == 0 {
         return 0;
     }
+    // SAFETY: copies from any kernel address without faulting (a bad one is
+    // an error) into a u64 of ours.
     unsafe { bpf_probe_read_kernel((base + off as u64) as *const u64) }.unwrap_or(0)
 }
 
@@ -46,6 +51,7 @@ fn read_u32(base: u64, off: u32) -> u32 {
     if base == 0 {
         return 0;
     }
+    // SAFETY: as in read_ptr, into a u32 of ours.
     unsafe { bpf_probe_read_kernel((base + off as u64) as *const u32) }.unwrap_or(0)
 }
 
@@ -97,6 +103,8 @@ pub fn after_syscall(tid: u32, tgid: u32, nr: u64, ret: i64) {
     if o.available == 0 {
         return;
     }
+    // SAFETY: a helper that takes nothing; the address it returns is only
+    // ever read through bpf_probe_read_kernel (read_ptr, read_u32).
     let task = unsafe { bpf_get_current_task() };
     emit(&o, task, tgid, tid, why, owner_of(tgid) as u32);
 }
@@ -127,10 +135,10 @@ fn emit(o: &TaskOffsets, task: u64, pid: u32, tid: u32, why: u32, owner: u32) {
         pid,
         tid,
         why,
-        ts_ns: unsafe { bpf_ktime_get_ns() },
+        ts_ns: now_ns(),
         owner,
         _pad: 0,
-        cgroup_id: unsafe { bpf_get_current_cgroup_id() },
+        cgroup_id: cgroup_id(),
         inums,
     });
     entry.submit(0);

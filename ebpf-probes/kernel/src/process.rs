@@ -7,7 +7,7 @@
 
 use aya_ebpf::{
     bindings::BPF_RB_FORCE_WAKEUP,
-    helpers::{bpf_get_current_cgroup_id, bpf_ktime_get_ns, bpf_probe_read_kernel_str_bytes, bpf_probe_read_user},
+    helpers::{bpf_probe_read_kernel_str_bytes, bpf_probe_read_user},
     macros::tracepoint,
     programs::TracePointContext,
     EbpfContext,
@@ -15,7 +15,8 @@ use aya_ebpf::{
 use glassbox_probes_common::{ProcessRecord, RecordKind, FILENAME_LEN};
 
 use crate::maps::{
-    count_lost, current_ids, exec_filename_offset, fork_child_pid_offset, owner_of, set_traced, PENDING, RECORDS,
+    cgroup_id, count_lost, current_ids, exec_filename_offset, fork_child_pid_offset, now_ns, owner_of, set_traced,
+    PENDING, RECORDS,
 };
 
 const CLONE_THREAD: u64 = 0x0001_0000;
@@ -32,6 +33,8 @@ pub fn sched_process_fork(ctx: TracePointContext) -> u32 {
     if owner == 0 {
         return 0;
     }
+    // SAFETY: read_at reads through bpf_probe_read_kernel (no fault on any
+    // address) at an offset tracefs gave for this tracepoint's record.
     let Ok(child) = (unsafe { ctx.read_at::<u32>(fork_child_pid_offset()) }) else {
         return 0;
     };
@@ -50,11 +53,16 @@ pub fn sched_process_fork(ctx: TracePointContext) -> u32 {
 /// in user memory starts with them).
 #[inline(always)]
 fn made_a_thread(tid: u32) -> bool {
+    // SAFETY: the entry of the thread running this program, which only
+    // programs on this thread write (and not while this one runs); a hash
+    // element stays valid memory until the program ends (RCU).
     let Some(p) = (unsafe { PENDING.get(tid) }).filter(|p| p.ts_ns != 0) else {
         return false;
     };
     let flags = match p.nr {
         NR_CLONE => p.args[0],
+        // SAFETY: copies from any user address without faulting (a bad one
+        // is an error) into a u64 of ours.
         NR_CLONE3 => unsafe { bpf_probe_read_user(p.args[0] as *const u64) }.unwrap_or(0),
         _ => 0,
     };
@@ -69,11 +77,14 @@ pub fn sched_process_exec(ctx: TracePointContext) -> u32 {
     if owner == 0 {
         return 0;
     }
+    // SAFETY: as in sched_process_fork: a fault-proof read at tracefs's offset.
     let Ok(loc) = (unsafe { ctx.read_at::<u32>(exec_filename_offset()) }) else {
         return 0;
     };
     // A __data_loc: the string's offset from the record start (low 16 bits).
-    let name = unsafe { (ctx.as_ptr() as *const u8).add((loc & 0xffff) as usize) };
+    // Only ever read through bpf_probe_read_kernel_str_bytes, so wrapping
+    // arithmetic does: it asks nothing of the offset.
+    let name = (ctx.as_ptr() as *const u8).wrapping_add((loc & 0xffff) as usize);
     emit(owner, RecordKind::Exec, tgid, 0, 0, 0, Some(name));
     0
 }
@@ -88,6 +99,7 @@ pub fn sched_process_exit(_ctx: TracePointContext) -> u32 {
     }
     // exit_group/exit never return, so their entry is still pending and
     // holds the status the process asked for; a signal death has none.
+    // SAFETY: this thread's own entry, as in made_a_thread.
     let (flags, code) = match unsafe { PENDING.get(tid) } {
         Some(p) if p.ts_ns != 0 && (p.nr == NR_EXIT_GROUP || p.nr == NR_EXIT) => {
             (ProcessRecord::CODE_KNOWN, p.args[0] as i32)
@@ -109,6 +121,11 @@ fn emit(owner: u8, kind: RecordKind, pid: u32, ppid: u32, flags: u32, exit_code:
         return;
     };
     let rec = entry.as_mut_ptr();
+    // SAFETY: `rec` is ring buffer space reserved for one ProcessRecord and
+    // ours alone until submit; fields are written through the raw pointer
+    // (no reference to the uninitialised whole), and the filename is copied
+    // by a helper that reads any address without faulting and writes at
+    // most FILENAME_LEN bytes into `dst`.
     unsafe {
         (*rec).kind = kind as u32;
         (*rec).pid = pid;
@@ -116,8 +133,8 @@ fn emit(owner: u8, kind: RecordKind, pid: u32, ppid: u32, flags: u32, exit_code:
         (*rec).flags = flags;
         (*rec).exit_code = exit_code;
         (*rec).owner = owner as u32;
-        (*rec).ts_ns = bpf_ktime_get_ns();
-        (*rec).cgroup_id = bpf_get_current_cgroup_id();
+        (*rec).ts_ns = now_ns();
+        (*rec).cgroup_id = cgroup_id();
         (*rec).filename[0] = 0;
         if let Some(src) = filename {
             let dst: &mut [u8; FILENAME_LEN] = &mut (*rec).filename;

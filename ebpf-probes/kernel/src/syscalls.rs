@@ -15,13 +15,13 @@
 
 use aya_ebpf::{
     bindings::{BPF_RB_AVAIL_DATA, BPF_RB_FORCE_WAKEUP, BPF_RB_NO_WAKEUP, BPF_RB_RING_SIZE},
-    helpers::{bpf_get_current_cgroup_id, bpf_ktime_get_ns, bpf_probe_read_kernel},
+    helpers::bpf_probe_read_kernel,
     macros::raw_tracepoint,
     programs::RawTracePointContext,
 };
 use glassbox_probes_common::{latency_bucket, PendingSyscall, RecordKind, SyscallRecord, MAX_SYSCALLS};
 
-use crate::maps::{aggregate, count_lost, current_ids, owner_of, PENDING, RECORDS, SENT, STATS};
+use crate::maps::{aggregate, cgroup_id, count_lost, current_ids, now_ns, owner_of, PENDING, RECORDS, SENT, STATS};
 
 /// x86_64 `struct pt_regs` up to `di`, 8 bytes a register, in the order the
 /// kernel saves them (arch/x86/include/asm/ptrace.h): r15 r14 r13 r12 bp bx
@@ -38,11 +38,17 @@ pub fn sys_enter(ctx: RawTracePointContext) -> i32 {
     }
     let regs: *const Regs = ctx.arg(0);
     let nr: u64 = ctx.arg(1);
+    // SAFETY: the helper copies from any address without faulting (a bad
+    // one is an error) into a value of ours; [u64; 15] takes any bits.
     let r = unsafe { bpf_probe_read_kernel(regs) }.unwrap_or([0; 15]);
     let args = [r[ARG_REGS[0]], r[ARG_REGS[1]], r[ARG_REGS[2]], r[ARG_REGS[3]], r[ARG_REGS[4]], r[ARG_REGS[5]]];
-    let ts_ns = unsafe { bpf_ktime_get_ns() };
+    let ts_ns = now_ns();
     let pending = PendingSyscall { nr, args, ts_ns };
     match PENDING.get_ptr_mut(tid) {
+        // SAFETY: the entry is this thread's (keyed by its id): only programs
+        // running on this thread, one at a time, read or write it; and a
+        // hash map's element stays valid memory until the program ends
+        // (RCU), even if deleted meanwhile.
         Some(slot) => unsafe { *slot = pending },
         None => {
             let _ = PENDING.insert(tid, pending, 0);
@@ -56,7 +62,7 @@ pub fn sys_enter(ctx: RawTracePointContext) -> i32 {
 
 #[raw_tracepoint(tracepoint = "sys_exit")]
 pub fn sys_exit(ctx: RawTracePointContext) -> i32 {
-    let now = unsafe { bpf_ktime_get_ns() };
+    let now = now_ns();
     let (tid, tgid) = current_ids();
     let owner = owner_of(tgid);
     if owner == 0 {
@@ -65,10 +71,13 @@ pub fn sys_exit(ctx: RawTracePointContext) -> i32 {
     let Some(slot) = PENDING.get_ptr_mut(tid) else {
         return 0;
     };
+    // SAFETY: this thread's own entry, valid until the program ends (as in
+    // sys_enter); a copy of plain integers.
     let pending = unsafe { *slot };
     if pending.ts_ns == 0 {
         return 0;
     }
+    // SAFETY: the same entry, ours alone to write (keyed by this thread).
     unsafe { (*slot).ts_ns = 0 };
     let latency_ns = now.saturating_sub(pending.ts_ns);
     let ret: i64 = ctx.arg(1);
@@ -101,7 +110,7 @@ pub fn sys_exit(ctx: RawTracePointContext) -> i32 {
         ret,
         ts_ns: pending.ts_ns,
         latency_ns,
-        cgroup_id: unsafe { bpf_get_current_cgroup_id() },
+        cgroup_id: cgroup_id(),
         owner: owner as u32,
         _pad: 0,
     });
@@ -122,6 +131,9 @@ pub fn sys_exit(ctx: RawTracePointContext) -> i32 {
 #[inline(always)]
 fn sent_count() -> u64 {
     match SENT.get_ptr_mut(0) {
+        // SAFETY: this CPU's element, as in maps::count_lost: valid, and
+        // only another program preempted on this CPU could race it (a
+        // wakeup paced a little off, nothing worse).
         Some(n) => unsafe {
             *n += 1;
             *n
@@ -139,6 +151,10 @@ fn count(nr: u64, latency_ns: u64, ret: i64) {
     let Some(stats) = STATS.get_ptr_mut(nr as u32) else {
         return;
     };
+    // SAFETY: this CPU's element of STATS, valid for the map's life; no other
+    // CPU's program touches it, and one preempted on this CPU could only
+    // lose the other's counts (see maps::count_lost), never reach memory
+    // outside the element.
     let stats = unsafe { &mut *stats };
     stats.count += 1;
     stats.total_ns += latency_ns;

@@ -173,7 +173,10 @@ pub(crate) fn until_nul(bytes: &[u8]) -> &[u8] {
 /// The bytes the kernel would have written for `rec`: for tests.
 #[cfg(test)]
 pub(crate) fn bytes_of<T: Copy>(rec: &T) -> Vec<u8> {
-    // SAFETY: reading the plain-integer record as bytes.
+    // SAFETY: `rec` is a live reference, so its size_of::<T>() bytes are
+    // readable while the slice exists (it is copied out at once); the tests
+    // pass only the common crate's records, which have no padding, so every
+    // byte read is initialised.
     unsafe { std::slice::from_raw_parts((rec as *const T).cast::<u8>(), std::mem::size_of::<T>()) }.to_vec()
 }
 

@@ -93,6 +93,7 @@ impl Tracer {
 
     fn load_inner(opts: &TraceOptions, pin: Option<&Path>) -> Result<Tracer, Unavailable> {
         let object = crate::probes::object().map_err(Unavailable::NotBuilt)?;
+        // SAFETY: geteuid(2) takes no arguments and cannot fail.
         let root = unsafe { libc::geteuid() } == 0;
         let tracefs = tracefs::ensure_mounted().map_err(|e| if root { e } else { Unavailable::NotRoot })?;
         let fork_child = tracefs::field_offset(&tracefs, "sched", "sched_process_fork", "child_pid")?;

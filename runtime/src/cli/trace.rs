@@ -115,10 +115,13 @@ fn spawn_stopped(command: &[String]) -> Result<StoppedChild> {
             let mut byte = [0u8; 1];
             if !matches!(File::from(read_end).read(&mut byte), Ok(1)) {
                 // The tracer died or refused: do not run untraced.
+                // SAFETY: _exit(2) has no preconditions; it leaves without
+                // running the destructors of the parent's copied state.
                 unsafe { libc::_exit(126) };
             }
             let err = execvp(&argv[0], &argv).unwrap_err();
             let _ = writeln!(std::io::stderr(), "glassbox trace: cannot run {:?}: {err}", command[0]);
+            // SAFETY: as above.
             unsafe { libc::_exit(127) };
         }
         ForkResult::Parent { child } => {

@@ -64,7 +64,7 @@ impl Container {
             self.destroy(&rec)
         });
         rec.report_drops(me);
-        result
+        Ok(result?)
     }
 
     /// SIGKILL every process of the container and wait for the init to go.
@@ -147,7 +147,7 @@ fn delete_remains(paths: &Paths, id: &str, dir: ContainerDir, why: &StateError) 
         remove_cgroup_and_dir(paths, cgroup.as_ref(), dir)
     });
     rec.report_drops(me);
-    result
+    Ok(result?)
 }
 
 /// The mounts a container without a mount namespace of its own left in the

@@ -90,7 +90,8 @@ impl Container {
                     Ok((FromInit::Ready, _)) => break,
                     Ok((FromInit::Failed { stage, message, exit_code }, _)) => {
                         let _ = nix::sys::wait::waitpid(child.pid, None);
-                        return Err(ContainerError::Exec { id: self.state.id.clone(), stage, message, exit_code });
+                        let (id, stage) = (self.state.id.clone(), stage.name().into());
+                        return Err(ContainerError::Exec { id, stage, message, exit_code });
                     }
                     Ok((other, _)) => return Err(kill_child(ContainerError::Usage(format!("unexpected {other:?}")))),
                     Err(e) => return Err(kill_child(e.into())),
@@ -112,7 +113,8 @@ impl Container {
                     if let Some(pid_file) = &opts.pid_file {
                         let _ = std::fs::remove_file(pid_file);
                     }
-                    return Err(ContainerError::Exec { id: self.state.id.clone(), stage, message, exit_code });
+                    let (id, stage) = (self.state.id.clone(), stage.name().into());
+                    return Err(ContainerError::Exec { id, stage, message, exit_code });
                 }
                 Ok((other, _)) => return Err(kill_child(ContainerError::Usage(format!("unexpected {other:?}")))),
                 Err(e) => return Err(kill_child(e.into())),

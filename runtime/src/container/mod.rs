@@ -88,6 +88,17 @@ impl ContainerError {
     }
 }
 
+/// A stage of the runtime's own that failed: the error is what the user
+/// hears; its stage is in the record's `error` line already.
+impl<E> From<crate::recorder::Staged<E>> for ContainerError
+where
+    ContainerError: From<E>,
+{
+    fn from(failed: crate::recorder::Staged<E>) -> ContainerError {
+        failed.error.into()
+    }
+}
+
 /// An existing container, its directory locked while this value lives.
 pub struct Container {
     pub paths: Paths,

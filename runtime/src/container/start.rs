@@ -69,9 +69,9 @@ impl Container {
         let me = std::process::id() as i32;
         let ran = rec.stage(me, Stage::Hooks, || hooks::run_hooks("poststart", &list, &state));
         rec.report_drops(me);
-        ran.map_err(|source| {
+        ran.map_err(|failed| {
             self.stop_everything();
-            ContainerError::Poststart { id: self.state.id.clone(), source }
+            ContainerError::Poststart { id: self.state.id.clone(), source: failed.error }
         })
     }
 }

@@ -193,7 +193,10 @@ fn wait(tracer: &Tracer, end: Option<&OwnedFd>, timeout_ms: i32) -> bool {
 /// Out of the caller's session and terminal, stdio on /dev/null: `create`
 /// returns at once, and whoever reads its output sees it end.
 fn detach() {
-    // SAFETY: plain syscalls on fds we own.
+    // SAFETY: setsid(2) takes nothing; open(2) gets a NUL-terminated
+    // literal; dup2(2) over 0-2 changes what those numbers refer to without
+    // closing anything Rust code owns (std's stdio handles hold the numbers,
+    // not the files), and `null` is this function's alone to close.
     unsafe {
         libc::setsid();
         let null = libc::open(c"/dev/null".as_ptr(), libc::O_RDWR);

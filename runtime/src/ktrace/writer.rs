@@ -216,6 +216,7 @@ fn flush(session: &mut Session, maps: &mut Sessions, budget: usize) {
 
 /// kill(pid, 0): whether the process exists (a zombie still does).
 pub fn exists(pid: u32) -> bool {
-    // SAFETY: signal 0 only checks.
+    // SAFETY: kill(2) with signal 0 sends nothing, it only checks; then
+    // __errno_location() is this thread's errno, a pointer always valid to read.
     unsafe { libc::kill(pid as i32, 0) == 0 || *libc::__errno_location() != libc::ESRCH }
 }

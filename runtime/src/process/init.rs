@@ -4,6 +4,13 @@
 //! This code runs in the child. It reports failure to the runtime over the
 //! channel (naming the stage) and exits; it never returns to the runtime's
 //! code, and it never panics across the clone boundary.
+//!
+//! A failure names the stage the record shows it in: inside a
+//! `rec.stage(pid, Stage::…, …)` the recorder attaches that stage, so the
+//! steps never name it; the few calls between stages (the handshakes with
+//! the runtime, the terminal, getting ready to exec) name theirs with
+//! [`InStage::in_stage`], and the record gets their error line when the
+//! init reports them.
 
 use std::convert::Infallible;
 use std::fs::OpenOptions;
@@ -16,7 +23,7 @@ use glassbox_events::Stage;
 use nix::sys::signal::{signal, sigprocmask, SigHandler, SigSet, SigmaskHow, Signal};
 use oci_spec::runtime::{LinuxNamespaceType, LinuxSeccomp, Process, Spec};
 
-use crate::recorder::{step, Recorder};
+use crate::recorder::{step, Recorder, Staged};
 
 use super::init_options::InitOptions;
 use super::program::ExecTarget;
@@ -33,40 +40,63 @@ pub struct InitContext<'a> {
     pub exec_fifo_fd: RawFd,
 }
 
-/// A failed step: the stage it belongs to and what went wrong.
+/// What went wrong in a step of making a process, before it is known in
+/// which stage: the message the runtime passes on, and the status the
+/// failing process exits with.
 #[derive(Debug)]
-pub struct StepError {
-    pub stage: &'static str,
+pub struct Failure {
     pub message: String,
-    /// The status the failing process exits with: the shell's 127 or 126
-    /// when the program cannot be run ([`program`](super::program)), else 1.
+    /// The shell's 127 or 126 when the program cannot be run
+    /// ([`program`](super::program)), else 1.
     pub exit_code: i32,
 }
 
-impl StepError {
-    pub fn new(stage: &'static str, message: impl Into<String>) -> StepError {
-        StepError { stage, message: message.into(), exit_code: 1 }
+impl Failure {
+    pub fn new(message: impl Into<String>) -> Failure {
+        Failure { message: message.into(), exit_code: 1 }
     }
 
-    pub fn with_exit_code(self, exit_code: i32) -> StepError {
-        StepError { exit_code, ..self }
+    pub fn with_exit_code(self, exit_code: i32) -> Failure {
+        Failure { exit_code, ..self }
     }
 }
 
-impl std::fmt::Display for StepError {
+impl std::fmt::Display for Failure {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "{}", self.message)
     }
 }
 
-/// Attach a stage name to any error, for `?` inside the steps.
-pub trait InStage<T> {
-    fn in_stage(self, stage: &'static str) -> Result<T, StepError>;
+/// Any error of the modules the steps call (nix's, the rootfs's, …) is a
+/// failure, for `?`. `Failure` is itself no `std::error::Error`, which is
+/// what lets one impl take all of them.
+impl<E: std::error::Error> From<E> for Failure {
+    fn from(e: E) -> Failure {
+        Failure::new(e.to_string())
+    }
 }
 
-impl<T, E: std::fmt::Display> InStage<T> for Result<T, E> {
-    fn in_stage(self, stage: &'static str) -> Result<T, StepError> {
-        self.map_err(|e| StepError::new(stage, e.to_string()))
+/// A failed step: the stage it failed in, as the record shows it, and what
+/// went wrong. There is no way to make one without a stage, so a failure
+/// between stages does not compile until it is given one ([`InStage`]).
+pub type StepError = Staged<Failure>;
+
+/// A stage whose work failed with one of the modules' own errors.
+impl<E: std::error::Error> From<Staged<E>> for StepError {
+    fn from(failed: Staged<E>) -> StepError {
+        Staged { stage: failed.stage, error: failed.error.into(), recorded: failed.recorded }
+    }
+}
+
+/// The stage of a failure found between stages (inside one, the recorder
+/// attaches it).
+pub trait InStage<T> {
+    fn in_stage(self, stage: Stage) -> Result<T, StepError>;
+}
+
+impl<T, E: Into<Failure>> InStage<T> for Result<T, E> {
+    fn in_stage(self, stage: Stage) -> Result<T, StepError> {
+        self.map_err(|e| Staged::between_stages(stage, e.into()))
     }
 }
 
@@ -82,19 +112,27 @@ pub fn container_init(ctx: &InitContext) -> isize {
     let err = match outcome {
         Ok(Err(e)) => e,
         Ok(Ok(never)) => match never {},
-        Err(_) => StepError::new("init", "the init panicked (a glassbox bug)"),
+        // A panic in a stage skipped its error line too.
+        Err(_) => Staged::between_stages(panicked_in(), Failure::new("the init panicked (a glassbox bug)")),
     };
     // The record first: once the runtime hears of the failure it removes the state dir.
-    ctx.opts.recorder.flush();
-    let message = bounded_line(&err.message);
+    let rec = ctx.opts.recorder;
+    rec.error(rec.init_pid(), &err);
+    rec.flush();
+    let Staged { stage, error, .. } = err;
+    let message = bounded_line(&error.message);
     match start {
-        Some(fifo) => tell_start(fifo, err.stage, &message),
-        None => {
-            let failed = FromInit::Failed { stage: err.stage.into(), message, exit_code: err.exit_code };
-            drop(ctx.channel.send(&failed))
-        }
+        Some(fifo) => tell_start(fifo, stage, &message),
+        None => drop(ctx.channel.send(&FromInit::Failed { stage, message, exit_code: error.exit_code })),
     }
-    err.exit_code as isize
+    error.exit_code as isize
+}
+
+/// The stage a panic broke: the one running, whose end was never reached.
+/// Between stages there is no telling; most of what runs there gets the
+/// exec ready, so a panic there is put down to exec.
+fn panicked_in() -> Stage {
+    crate::recorder::running_stage().unwrap_or(Stage::Exec)
 }
 
 /// Nothing of the host may stay open in a process that will enter the
@@ -129,8 +167,8 @@ fn bounded_line(message: &str) -> String {
 
 /// After `start` opened exec.fifo, `start` is the one waiting to hear how
 /// the exec went: the failed stage and why, on the fifo, after the "0".
-fn tell_start(mut fifo: std::fs::File, stage: &str, message: &str) {
-    let _ = fifo.write_all(format!("{stage}\n{message}").as_bytes());
+fn tell_start(mut fifo: std::fs::File, stage: Stage, message: &str) {
+    let _ = fifo.write_all(format!("{}\n{message}", stage.name()).as_bytes());
 }
 
 /// The order in which a container is made, from the inside.
@@ -140,12 +178,13 @@ fn make_container(ctx: &InitContext, start: &mut Option<std::fs::File>) -> Resul
     let linux = spec.linux().as_ref().expect("bundle checked linux");
     let seccomp = linux.seccomp().as_ref();
 
-    // 1. Namespaces: who we are and what we can see of the system.
-    reset_signals()?;
-    wait_for_go(ctx.channel)?;
+    // 1. Namespaces: who we are and what we can see of the system. Until
+    // Go, the record shows the runtime's side of them (clone, the maps).
+    reset_signals().in_stage(Stage::Namespaces)?;
+    wait_for_go(ctx.channel).in_stage(Stage::Namespaces)?;
     if ctx.opts.dumpable_until_go(ctx.plan) {
         // The maps are written: from now on nothing may open our /proc files (spawn.rs).
-        super::fds::make_unreachable().in_stage("namespaces")?;
+        super::fds::make_unreachable().in_stage(Stage::Namespaces)?;
     }
     let rec = ctx.opts.recorder;
     let pid = rec.init_pid();
@@ -158,31 +197,34 @@ fn make_container(ctx: &InitContext, start: &mut Option<std::fs::File>) -> Resul
         if ctx.opts.new_keyring {
             join_new_session_keyring()?;
         }
-        Ok::<_, StepError>(())
+        Ok::<_, Failure>(())
     })?;
 
     // 2. The root filesystem, with the hooks at their points.
     let rootfs = rootfs_context(ctx);
     rec.stage(pid, Stage::Mounts, || {
         // Relative paths in config.json (bind sources) are relative to the bundle.
-        nix::unistd::chdir(ctx.opts.bundle).in_stage("mounts")?;
-        rootfs::prepare_mounts(&rootfs).in_stage("mounts")
+        nix::unistd::chdir(ctx.opts.bundle)?;
+        rootfs::prepare_mounts(&rootfs)?;
+        Ok::<_, Failure>(())
     })?;
-    rec.stage(pid, Stage::Devices, || rootfs::make_devices(&rootfs).in_stage("devices"))?;
-    let state_json = let_runtime_run_create_hooks(ctx)?;
+    rec.stage(pid, Stage::Devices, || rootfs::make_devices(&rootfs))?;
+    // The handshake around the runtime's own hooks, next to this one's.
+    let state_json = let_runtime_run_create_hooks(ctx).in_stage(Stage::Hooks)?;
     rec.stage(pid, Stage::Hooks, || run_create_container_hooks(ctx, &state_json))?;
-    rec.stage(pid, Stage::PivotRoot, || rootfs::enter(&rootfs, ctx.opts.no_pivot).in_stage("pivot_root"))?;
-    set_up_terminal(ctx.channel, process, terminal::open_console_in_container)?;
+    rec.stage(pid, Stage::PivotRoot, || rootfs::enter(&rootfs, ctx.opts.no_pivot))?;
+    // The console is one more device, made in the container's devpts.
+    set_up_terminal(ctx.channel, process, terminal::open_console_in_container).in_stage(Stage::Devices)?;
     rec.stage(pid, Stage::Hostname, || set_hostname(spec))?;
     // Before the masks: readonlyPaths usually makes /proc/sys read-only.
     rec.stage(pid, Stage::Sysctl, || write_sysctls(spec))?;
-    rec.stage(pid, Stage::Masks, || rootfs::finish(&rootfs).in_stage("masks"))?;
+    rec.stage(pid, Stage::Masks, || rootfs::finish(&rootfs))?;
 
     // 3. Privileges, dropped for good. Whatever the runtime still needs of
     // the kernel goes before a seccomp filter, which may refuse it: the
-    // sealed copy (memfd_create), close_range(2).
-    let sealed = SealedExec::prepare().in_stage("exec")?;
-    close_runtime_fds(ctx.opts.preserve_fds)?;
+    // sealed copy (memfd_create), close_range(2) — both for the exec.
+    let sealed = SealedExec::prepare().in_stage(Stage::Exec)?;
+    close_runtime_fds(ctx.opts.preserve_fds).in_stage(Stage::Exec)?;
     let attributes = security::LinuxAttributes {
         personality: linux.personality().as_ref(),
         memory_policy: linux.memory_policy().as_ref(),
@@ -192,24 +234,25 @@ fn make_container(ctx: &InitContext, start: &mut Option<std::fs::File>) -> Resul
     // 4. Wait for `start`, then become the user's program.
     // Everything that can be found out before `Ready` is, so that it fails `create`.
     let (exec, seccomp_last) = rec.stage(pid, Stage::Exec, || {
-        Ok::<_, StepError>((ExecTarget::resolve(process, &sealed)?, compile_seccomp_last(process, seccomp)?))
+        Ok::<_, Failure>((ExecTarget::resolve(process, &sealed)?, compile_seccomp_last(process, seccomp)?))
     })?;
-    super::lifeline::hand_over(ctx.channel)?;
+    // From here on the record shows the exec stage's end, then its execve.
+    super::lifeline::hand_over(ctx.channel).in_stage(Stage::Exec)?;
     // Held until execve closes it (O_CLOEXEC): `start` reads until then.
-    *start = Some(wait_for_start(ctx)?);
+    *start = Some(wait_for_start(ctx).in_stage(Stage::Exec)?);
     // The init says it itself: it shares the sequence counter with `create`,
     // which `start`, a later process, does not.
     rec.status(pid, "running");
     rec.stage(pid, Stage::Hooks, || run_start_container_hooks(ctx, &state_json))?;
-    let carry = CapsToCarry::lend().in_stage("exec")?;
+    let carry = CapsToCarry::lend().in_stage(Stage::Exec)?;
     // glassbox-exec holds on to the fifo until its own execve, and says there if that fails.
     let report = start.as_ref().and_then(|fifo| keep_open_across_exec(fifo.as_raw_fd()));
     if let Some(filter) = &seccomp_last {
         let when = "last, just before execve";
-        rec.stage(pid, Stage::Seccomp, || security::load_seccomp_filter(filter, when).in_stage("seccomp"))?;
+        rec.stage(pid, Stage::Seccomp, || security::load_seccomp_filter(filter, when))?;
     }
     rec.before_execve(pid, |a| exec.step_args(a));
-    exec.exec(&sealed, carry.as_ref(), report)
+    exec.exec(&sealed, carry.as_ref(), report).in_stage(Stage::Exec)
 }
 
 /// rlimits and other process attributes, seccomp if it must come early,
@@ -223,23 +266,23 @@ pub(super) fn drop_privileges(
     seccomp: Option<&LinuxSeccomp>,
 ) -> Result<(), StepError> {
     let no_new_privs = process.no_new_privileges().unwrap_or(false);
-    rec.stage(pid, Stage::Rlimits, || security::apply_process_attributes(process, linux).in_stage("rlimits"))?;
-    // Before a filter that may not allow openat2(2): opened now, entered as the user below.
-    let cwd = super::cwd::open(process.cwd()).in_stage("exec")?;
+    rec.stage(pid, Stage::Rlimits, || security::apply_process_attributes(process, linux))?;
+    // Before a filter that may not allow openat2(2): opened now, entered as
+    // the user below, in the capabilities stage, which a bad cwd fails.
+    let cwd = super::cwd::open(process.cwd()).in_stage(Stage::Capabilities)?;
     if let (Some(profile), false) = (seccomp, no_new_privs) {
         // Without no_new_privs, loading a filter needs CAP_SYS_ADMIN: now, while we have it.
         let when = "before dropping capabilities";
-        rec.stage(pid, Stage::Seccomp, || security::load_seccomp(profile, when).in_stage("seccomp"))?;
+        rec.stage(pid, Stage::Seccomp, || security::load_seccomp(profile, when))?;
     }
     rec.stage(pid, Stage::Capabilities, || {
         // One read of the bounding set: which capabilities this kernel knows, and which it holds.
         let bounding_set = security::bounding_set();
-        let plan =
-            security::capability_plan(process.capabilities().as_ref(), &bounding_set).in_stage("capabilities")?;
+        let plan = security::capability_plan(process.capabilities().as_ref(), &bounding_set)?;
         let before = security::CapabilitySets::read();
-        let bounding = security::drop_bounding_set(&plan, &bounding_set).in_stage("capabilities")?;
-        security::switch_user(process.user()).in_stage("capabilities")?;
-        security::apply_capabilities(&plan).in_stage("capabilities")?;
+        let bounding = security::drop_bounding_set(&plan, &bounding_set)?;
+        security::switch_user(process.user())?;
+        security::apply_capabilities(&plan)?;
         let after = security::CapabilitySets::read();
         step("capabilities", |a| {
             for (key, sets, bounding) in [("after", after, bounding.after), ("before", before, bounding.before)] {
@@ -251,14 +294,15 @@ pub(super) fn drop_privileges(
         });
         change_to_cwd(process, &cwd)?;
         if no_new_privs {
-            security::set_no_new_privileges().in_stage("capabilities")?;
+            security::set_no_new_privileges()?;
         } else {
             step("no_new_privs", |a| {
                 a.bool("value", false);
             });
         }
-        Ok(())
-    })
+        Ok::<_, Failure>(())
+    })?;
+    Ok(())
 }
 
 /// Into the cgroup's v1 directories, first thing after `Go` and before any
@@ -268,7 +312,7 @@ pub(super) fn join_v1_cgroups(rec: &Recorder, pid: i32, dirs: &[PathBuf]) -> Res
     if dirs.is_empty() {
         return Ok(());
     }
-    rec.stage(pid, Stage::Cgroup, || crate::cgroups::join_self(dirs, pid).in_stage("cgroup"))
+    Ok(rec.stage(pid, Stage::Cgroup, || crate::cgroups::join_self(dirs, pid))?)
 }
 
 /// With no_new_privs the filter loads unprivileged, and last, so it only has
@@ -280,21 +324,21 @@ pub(super) fn load_seccomp_last(
     seccomp: Option<&LinuxSeccomp>,
 ) -> Result<(), StepError> {
     match (seccomp, process.no_new_privileges().unwrap_or(false)) {
-        (Some(profile), true) => rec.stage(pid, Stage::Seccomp, || {
-            security::load_seccomp(profile, "last, just before execve").in_stage("seccomp")
-        }),
+        (Some(profile), true) => {
+            Ok(rec.stage(pid, Stage::Seccomp, || security::load_seccomp(profile, "last, just before execve"))?)
+        }
         _ => Ok(()),
     }
 }
 
 /// The filter to load last (with no_new_privs), compiled now: one the
-/// kernel would refuse (too long) fails before `Ready`.
+/// kernel would refuse (too long) fails before `Ready`, in the exec stage.
 fn compile_seccomp_last(
     process: &Process,
     seccomp: Option<&LinuxSeccomp>,
-) -> Result<Option<security::SeccompFilter>, StepError> {
+) -> Result<Option<security::SeccompFilter>, Failure> {
     match (seccomp, process.no_new_privileges().unwrap_or(false)) {
-        (Some(profile), true) => security::compile_seccomp(profile).map(Some).in_stage("seccomp"),
+        (Some(profile), true) => Ok(Some(security::compile_seccomp(profile)?)),
         _ => Ok(None),
     }
 }
@@ -315,66 +359,63 @@ fn rootfs_context<'a>(ctx: &InitContext<'a>) -> rootfs::RootfsContext<'a> {
 /// Rust ignores SIGPIPE, and an ignored signal stays ignored across execve;
 /// a shell pipeline in the container must die of SIGPIPE as usual. The
 /// runtime may also have blocked signals it forwards.
-pub(super) fn reset_signals() -> Result<(), StepError> {
+pub(super) fn reset_signals() -> Result<(), Failure> {
     // SAFETY: restoring the default disposition installs no Rust handler.
-    unsafe { signal(Signal::SIGPIPE, SigHandler::SigDfl) }.in_stage("init")?;
-    sigprocmask(SigmaskHow::SIG_SETMASK, Some(&SigSet::empty()), None).in_stage("init")
+    unsafe { signal(Signal::SIGPIPE, SigHandler::SigDfl) }?;
+    Ok(sigprocmask(SigmaskHow::SIG_SETMASK, Some(&SigSet::empty()), None)?)
 }
 
 /// The runtime writes our uid/gid maps and puts us in the cgroup first.
-pub(super) fn wait_for_go(channel: &Channel) -> Result<(), StepError> {
-    match channel.recv::<FromRuntime>().in_stage("namespaces")? {
+pub(super) fn wait_for_go(channel: &Channel) -> Result<(), Failure> {
+    match channel.recv::<FromRuntime>()? {
         (FromRuntime::Go, _) => Ok(()),
-        (other, _) => Err(StepError::new("namespaces", format!("expected Go, got {other:?}"))),
+        (other, _) => Err(Failure::new(format!("expected Go, got {other:?}"))),
     }
 }
 
 /// In a new user namespace we start as the overflow uid until the maps are
 /// written; now that they are, become uid/gid 0 of the namespace.
-fn become_root_of_user_namespace(ctx: &InitContext) -> Result<(), StepError> {
+fn become_root_of_user_namespace(ctx: &InitContext) -> Result<(), Failure> {
     if !ctx.plan.new_user {
         return Ok(());
     }
     let root_uid = nix::unistd::Uid::from_raw(0);
     let root_gid = nix::unistd::Gid::from_raw(0);
-    nix::unistd::setresgid(root_gid, root_gid, root_gid).in_stage("idmap")?;
-    nix::unistd::setresuid(root_uid, root_uid, root_uid).in_stage("idmap")?;
+    nix::unistd::setresgid(root_gid, root_gid, root_gid)?;
+    nix::unistd::setresuid(root_uid, root_uid, root_uid)?;
     // The new uid cleared the death signal; the next message to the runtime checks it.
     super::lifeline::die_with_runtime()
 }
 
-fn join_existing_namespaces(ctx: &InitContext) -> Result<(), StepError> {
-    namespaces::join_all(&ctx.plan.join_in_init).in_stage("namespaces")
+fn join_existing_namespaces(ctx: &InitContext) -> Result<(), Failure> {
+    Ok(namespaces::join_all(&ctx.plan.join_in_init)?)
 }
 
-fn enter_new_cgroup_namespace(ctx: &InitContext) -> Result<(), StepError> {
+fn enter_new_cgroup_namespace(ctx: &InitContext) -> Result<(), Failure> {
     if ctx.plan.new_cgroup {
-        namespaces::unshare(LinuxNamespaceType::Cgroup).in_stage("namespaces")?;
+        namespaces::unshare(LinuxNamespaceType::Cgroup)?;
     }
     Ok(())
 }
 
 /// A session of its own: the container does not share the caller's
 /// controlling terminal or job control.
-pub(super) fn start_new_session() -> Result<(), StepError> {
-    nix::unistd::setsid().map(drop).in_stage("namespaces")?;
+pub(super) fn start_new_session() -> Result<(), Failure> {
+    nix::unistd::setsid()?;
     step("setsid", |_| {});
     Ok(())
 }
 
 /// A session keyring of its own (man7 keyrings(7)): otherwise the container
 /// shares the caller's, and could read keys the host put there.
-fn join_new_session_keyring() -> Result<(), StepError> {
+fn join_new_session_keyring() -> Result<(), Failure> {
     const KEYCTL_JOIN_SESSION_KEYRING: libc::c_long = 1;
     // SAFETY: a NULL name asks for a new anonymous keyring.
     let rc = unsafe { libc::syscall(libc::SYS_keyctl, KEYCTL_JOIN_SESSION_KEYRING, std::ptr::null::<libc::c_char>()) };
     let err = std::io::Error::last_os_error();
     // Kernels without keyrings say ENOSYS: nothing to isolate then.
     if rc < 0 && err.raw_os_error() != Some(libc::ENOSYS) {
-        return Err(StepError::new(
-            "namespaces",
-            format!("keyctl(KEYCTL_JOIN_SESSION_KEYRING): {err} (use --no-new-keyring to skip)"),
-        ));
+        return Err(Failure::new(format!("keyctl(KEYCTL_JOIN_SESSION_KEYRING): {err} (use --no-new-keyring to skip)")));
     }
     if rc >= 0 {
         step("keyring", |_| {});
@@ -384,11 +425,11 @@ fn join_new_session_keyring() -> Result<(), StepError> {
 
 /// prestart and createRuntime hooks run in the runtime's namespaces, after
 /// the mounts and before pivot_root: hand over and wait.
-fn let_runtime_run_create_hooks(ctx: &InitContext) -> Result<String, StepError> {
-    ctx.channel.send_then_flush(&FromInit::MountsDone).in_stage("hooks")?;
-    match ctx.channel.recv::<FromRuntime>().in_stage("hooks")? {
+fn let_runtime_run_create_hooks(ctx: &InitContext) -> Result<String, Failure> {
+    ctx.channel.send_then_flush(&FromInit::MountsDone)?;
+    match ctx.channel.recv::<FromRuntime>()? {
         (FromRuntime::HooksDone { state_json }, _) => Ok(state_json),
-        (other, _) => Err(StepError::new("hooks", format!("expected HooksDone, got {other:?}"))),
+        (other, _) => Err(Failure::new(format!("expected HooksDone, got {other:?}"))),
     }
 }
 
@@ -400,15 +441,15 @@ fn hook_list(
 }
 
 /// createContainer hooks run in the container's namespaces, before pivot_root.
-fn run_create_container_hooks(ctx: &InitContext, state_json: &str) -> Result<(), StepError> {
+fn run_create_container_hooks(ctx: &InitContext, state_json: &str) -> Result<(), hooks::HookError> {
     let list = hook_list(ctx, |h| h.create_container());
-    hooks::run_hooks("createContainer", &list, state_json.as_bytes()).in_stage("hooks")
+    hooks::run_hooks("createContainer", &list, state_json.as_bytes())
 }
 
-fn run_start_container_hooks(ctx: &InitContext, state_json: &str) -> Result<(), StepError> {
+fn run_start_container_hooks(ctx: &InitContext, state_json: &str) -> Result<(), hooks::HookError> {
     let list = hook_list(ctx, |h| h.start_container());
     let running = state_json.replace("\"status\":\"created\"", "\"status\":\"running\"");
-    hooks::run_hooks("startContainer", &list, running.as_bytes()).in_stage("hooks")
+    hooks::run_hooks("startContainer", &list, running.as_bytes())
 }
 
 /// With `process.terminal`, the pty is made inside the container (its own
@@ -420,19 +461,19 @@ pub(super) fn set_up_terminal(
     channel: &Channel,
     process: &Process,
     open: fn(Option<oci_spec::runtime::Box>) -> Result<terminal::Console, terminal::TerminalError>,
-) -> Result<(), StepError> {
+) -> Result<(), Failure> {
     if !process.terminal().unwrap_or(false) {
         return Ok(());
     }
-    let console = open(process.console_size()).in_stage("terminal")?;
-    channel.send_with_fd(&FromInit::Console, Some(console.master.as_raw_fd())).in_stage("terminal")?;
+    let console = open(process.console_size())?;
+    channel.send_with_fd(&FromInit::Console, Some(console.master.as_raw_fd()))?;
     drop(console.master);
-    terminal::make_controlling_terminal(console.slave).in_stage("terminal")
+    Ok(terminal::make_controlling_terminal(console.slave)?)
 }
 
-fn set_hostname(spec: &Spec) -> Result<(), StepError> {
+fn set_hostname(spec: &Spec) -> Result<(), Failure> {
     if let Some(name) = spec.hostname().as_deref().filter(|h| !h.is_empty()) {
-        nix::unistd::sethostname(name).in_stage("hostname")?;
+        nix::unistd::sethostname(name)?;
         step("sethostname", |a| {
             a.str("name", name);
         });
@@ -441,10 +482,7 @@ fn set_hostname(spec: &Spec) -> Result<(), StepError> {
         // SAFETY: a valid pointer and length for the duration of the call.
         let rc = unsafe { libc::setdomainname(name.as_ptr().cast(), name.len()) };
         if rc != 0 {
-            return Err(StepError::new(
-                "hostname",
-                format!("setdomainname({name:?}): {}", std::io::Error::last_os_error()),
-            ));
+            return Err(Failure::new(format!("setdomainname({name:?}): {}", std::io::Error::last_os_error())));
         }
         step("setdomainname", |a| {
             a.str("name", name);
@@ -454,7 +492,7 @@ fn set_hostname(spec: &Spec) -> Result<(), StepError> {
 }
 
 /// `linux.sysctl`: `net.ipv4.ip_forward` is the file /proc/sys/net/ipv4/ip_forward.
-fn write_sysctls(spec: &Spec) -> Result<(), StepError> {
+fn write_sysctls(spec: &Spec) -> Result<(), Failure> {
     let Some(sysctl) = spec.linux().as_ref().and_then(|l| l.sysctl().clone()) else {
         return Ok(());
     };
@@ -462,8 +500,7 @@ fn write_sysctls(spec: &Spec) -> Result<(), StepError> {
     keys.sort();
     for (key, value) in keys {
         let file = PathBuf::from("/proc/sys").join(key.replace('.', "/"));
-        std::fs::write(&file, &value).map_err(|e| StepError::new(
-            "sysctl",
+        std::fs::write(&file, &value).map_err(|e| Failure::new(
             format!("linux.sysctl {key:?} = {value:?}: writing {}: {e} (is it a namespaced sysctl, and is its namespace new?)", file.display()),
         ))?;
         step("write", |a| {
@@ -474,9 +511,9 @@ fn write_sysctls(spec: &Spec) -> Result<(), StepError> {
 }
 
 /// Into process.cwd without leaving the container's root ([`cwd`](super::cwd)).
-fn change_to_cwd(process: &Process, dir: &std::os::fd::OwnedFd) -> Result<(), StepError> {
+fn change_to_cwd(process: &Process, dir: &std::os::fd::OwnedFd) -> Result<(), Failure> {
     let cwd = process.cwd();
-    super::cwd::enter(cwd, dir).in_stage("exec")?;
+    super::cwd::enter(cwd, dir)?;
     step("chdir", |a| {
         a.path("cwd", cwd);
     });
@@ -486,13 +523,13 @@ fn change_to_cwd(process: &Process, dir: &std::os::fd::OwnedFd) -> Result<(), St
 /// Block until `glassbox start` opens exec.fifo for reading, then tell it
 /// we are going. The write end stays open: execve closes it (O_CLOEXEC),
 /// which `start` reads as success; a failure before that is written into it.
-fn wait_for_start(ctx: &InitContext) -> Result<std::fs::File, StepError> {
+fn wait_for_start(ctx: &InitContext) -> Result<std::fs::File, Failure> {
     crate::recorder::flush_before_waiting();
     let path = format!("/proc/self/fd/{}", ctx.exec_fifo_fd);
     let mut fifo = OpenOptions::new().write(true).custom_flags(libc::O_CLOEXEC).open(&path).map_err(|e| {
-        StepError::new("exec", format!("reopening exec.fifo through {path}: {e} (is /proc mounted in the container?)"))
+        Failure::new(format!("reopening exec.fifo through {path}: {e} (is /proc mounted in the container?)"))
     })?;
-    fifo.write_all(b"0").in_stage("exec")?;
+    fifo.write_all(b"0")?;
     Ok(fifo)
 }
 
@@ -500,13 +537,13 @@ fn wait_for_start(ctx: &InitContext) -> Result<std::fs::File, StepError> {
 /// nothing of the runtime's leaks into the container. Called before any
 /// seccomp filter (a profile older than close_range(2) refuses it); what
 /// the runtime opens after that is O_CLOEXEC already.
-pub(super) fn close_runtime_fds(preserve_fds: i32) -> Result<(), StepError> {
+pub(super) fn close_runtime_fds(preserve_fds: i32) -> Result<(), Failure> {
     let first = 3 + preserve_fds.max(0) as u32;
     const CLOSE_RANGE_CLOEXEC: libc::c_uint = 1 << 2;
     // SAFETY: close_range(2) with the CLOEXEC flag only sets flags.
     let rc = unsafe { libc::syscall(libc::SYS_close_range, first, u32::MAX, CLOSE_RANGE_CLOEXEC) };
     if rc != 0 {
-        return Err(StepError::new("exec", format!("close_range: {}", std::io::Error::last_os_error())));
+        return Err(Failure::new(format!("close_range: {}", std::io::Error::last_os_error())));
     }
     Ok(())
 }

@@ -30,12 +30,13 @@ use nix::unistd::{fork, ForkResult};
 use oci_spec::runtime::{LinuxNamespaceType, LinuxSeccomp, Process};
 
 use super::clone3::clone_into_cgroup;
-use super::init::{InStage, StepError};
+use super::init::{Failure, InStage, StepError};
 use super::program::ExecTarget;
 use super::protocol::{channel_pair, Channel, FromInit};
 use super::sealed_exec::{CapsToCarry, SealedExec};
 use super::spawn::{ProcessError, SpawnedInit};
 use crate::namespaces::{self, ChildNamespaceGuard, NamespacePlan};
+use crate::recorder::Staged;
 use crate::terminal;
 use glassbox_events::Stage;
 
@@ -111,13 +112,20 @@ pub fn spawn_joined(opts: &JoinOptions) -> Result<SpawnedInit, ProcessError> {
             Ok(never) => match never {},
             Err(e) => e,
         };
+        // Before the runtime sets it, the first child's own pid (it is in
+        // the host's pid namespace still).
+        let pid = match opts.recorder.init_pid() {
+            0 => nix::unistd::getpid().as_raw(),
+            pid => pid,
+        };
+        opts.recorder.error(pid, &err);
         opts.recorder.flush();
         let _ = child_end.send(&FromInit::Failed {
-            stage: err.stage.into(),
-            message: err.message,
-            exit_code: err.exit_code,
+            stage: err.stage,
+            message: err.error.message,
+            exit_code: err.error.exit_code,
         });
-        err.exit_code
+        err.error.exit_code
     };
     let started = match clone_into_cgroup(CloneFlags::empty(), opts.cgroup_v2, child) {
         Some(pid) => Ok((pid, true)),
@@ -152,7 +160,7 @@ fn enter_then_clone(
     channel: &Channel,
 ) -> Result<(), StepError> {
     let (rec, me) = (opts.recorder, nix::unistd::getpid().as_raw());
-    rec.stage(me, Stage::Namespaces, || namespaces::join_all(before).in_stage("namespaces"))?;
+    rec.stage(me, Stage::Namespaces, || namespaces::join_all(before))?;
     // SAFETY: a single-threaded process; like fork(2) (no new stack), the
     // child goes on in a copy of this one.
     let pid = unsafe { libc::syscall(libc::SYS_clone, libc::CLONE_PARENT | libc::SIGCHLD, 0, 0, 0, 0) };
@@ -160,14 +168,17 @@ fn enter_then_clone(
         0 => {
             crate::recorder::start_in_child();
             // Our parent now is the runtime: tie to it (pdeathsig is not inherited).
-            super::lifeline::die_with_runtime()
+            super::lifeline::die_with_runtime().in_stage(Stage::Namespaces)
         }
         pid if pid > 0 => {
             let _ = channel.send(&FromInit::Cloned { pid: pid as i32 });
             // SAFETY: the first child's work is done; no destructor of the runtime's must run.
             unsafe { libc::_exit(0) }
         }
-        _ => Err(StepError::new("namespaces", format!("clone(CLONE_PARENT): {}", nix::errno::Errno::last()))),
+        _ => {
+            let error = Failure::new(format!("clone(CLONE_PARENT): {}", nix::errno::Errno::last()));
+            Err(Staged::between_stages(Stage::Namespaces, error))
+        }
     }
 }
 
@@ -178,7 +189,9 @@ fn cloned_by_first_child(first: nix::unistd::Pid, channel: &Channel) -> Result<n
     let _ = nix::sys::wait::waitpid(first, None);
     match heard? {
         (FromInit::Cloned { pid }, _) => Ok(nix::unistd::Pid::from_raw(pid)),
-        (FromInit::Failed { stage, message, .. }, _) => Err(ProcessError::Enter { stage, message }),
+        (FromInit::Failed { stage, message, .. }, _) => {
+            Err(ProcessError::Enter { stage: stage.name().into(), message })
+        }
         (other, _) => Err(ProcessError::Enter { stage: "protocol".into(), message: format!("unexpected {other:?}") }),
     }
 }
@@ -191,33 +204,34 @@ fn join_and_exec(
     channel: &Channel,
 ) -> Result<std::convert::Infallible, StepError> {
     let process = opts.process;
-    super::init::reset_signals()?;
-    super::init::wait_for_go(channel)?;
+    super::init::reset_signals().in_stage(Stage::Namespaces)?;
+    super::init::wait_for_go(channel).in_stage(Stage::Namespaces)?;
     let (rec, pid) = (opts.recorder, opts.recorder.init_pid());
     super::init::join_v1_cgroups(rec, pid, opts.join_v1)?;
     rec.stage(pid, Stage::Namespaces, || {
-        namespaces::join_all(rest).in_stage("namespaces")?;
+        namespaces::join_all(rest)?;
         super::init::start_new_session()
     })?;
     if shares_mounts {
         // Before the pty and the cwd: both are the container's, below its root.
         let root = PathBuf::from(format!("/proc/{}/root", opts.init_pid));
-        rec.stage(pid, Stage::PivotRoot, || crate::rootfs::inherited::chroot_into(&root).in_stage("pivot_root"))?;
+        rec.stage(pid, Stage::PivotRoot, || crate::rootfs::inherited::chroot_into(&root))?;
     }
-    super::init::set_up_terminal(channel, process, terminal::open_pty_in_container)?;
-    let sealed = SealedExec::prepare().in_stage("exec")?;
+    // A pty is one more device, from the container's devpts.
+    super::init::set_up_terminal(channel, process, terminal::open_pty_in_container).in_stage(Stage::Devices)?;
+    let sealed = SealedExec::prepare().in_stage(Stage::Exec)?;
     // Before any seccomp filter, which may refuse close_range(2).
-    super::init::close_runtime_fds(opts.preserve_fds)?;
+    super::init::close_runtime_fds(opts.preserve_fds).in_stage(Stage::Exec)?;
     // The container's memory policy holds for every process in it; the
     // personality stays the init's (runc's exec does not set it either).
     let attributes = crate::security::LinuxAttributes { personality: None, memory_policy: opts.memory_policy };
     super::init::drop_privileges(rec, pid, process, attributes, opts.seccomp)?;
     let exec = rec.stage(pid, Stage::Exec, || ExecTarget::resolve(process, &sealed))?;
-    super::lifeline::await_recording(channel)?;
-    let carry = CapsToCarry::lend().in_stage("exec")?;
+    super::lifeline::await_recording(channel).in_stage(Stage::Exec)?;
+    let carry = CapsToCarry::lend().in_stage(Stage::Exec)?;
     // After the hand-over's own calls (prctl, recvmsg): the filter need not allow them.
     super::init::load_seccomp_last(rec, pid, process, opts.seccomp)?;
     super::lifeline::let_go(channel);
     rec.before_execve(pid, |a| exec.step_args(a));
-    exec.exec(&sealed, carry.as_ref(), None)
+    exec.exec(&sealed, carry.as_ref(), None).in_stage(Stage::Exec)
 }

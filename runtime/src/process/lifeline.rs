@@ -40,19 +40,19 @@
 use nix::sys::prctl::set_pdeathsig;
 use nix::sys::signal::Signal;
 
-use super::init::{InStage, StepError};
+use super::init::Failure;
 use super::protocol::{Channel, FromInit, FromRuntime};
 
 /// Die (SIGKILL) when the runtime's thread that made this process exits.
 /// The caller's next message to the runtime is the check that it had not
 /// died already.
-pub fn die_with_runtime() -> Result<(), StepError> {
-    set_pdeathsig(Signal::SIGKILL).in_stage("init")
+pub fn die_with_runtime() -> Result<(), Failure> {
+    Ok(set_pdeathsig(Signal::SIGKILL)?)
 }
 
 /// The init's last words before it waits on exec.fifo: `Ready`, tied to
 /// the runtime; untied once the runtime has recorded it; `Released`.
-pub fn hand_over(channel: &Channel) -> Result<(), StepError> {
+pub fn hand_over(channel: &Channel) -> Result<(), Failure> {
     await_recording(channel)?;
     let_go(channel);
     Ok(())
@@ -61,17 +61,15 @@ pub fn hand_over(channel: &Channel) -> Result<(), StepError> {
 /// `Ready`, tied to the runtime (again: the credentials may have changed
 /// since birth), then wait for `Recorded` and untie. A runtime that closes
 /// the channel instead gave up on the child (and removes it) or died.
-pub fn await_recording(channel: &Channel) -> Result<(), StepError> {
+pub fn await_recording(channel: &Channel) -> Result<(), Failure> {
     die_with_runtime()?;
-    channel.send(&FromInit::Ready).in_stage("exec")?;
+    channel.send(&FromInit::Ready)?;
     match channel.recv::<FromRuntime>() {
         Ok((FromRuntime::Recorded, _)) => {}
-        Ok((other, _)) => {
-            return Err(StepError::new("exec", format!("expected Recorded, got {other:?}")));
-        }
-        Err(e) => return Err(StepError::new("exec", format!("waiting to be recorded: {e}"))),
+        Ok((other, _)) => return Err(Failure::new(format!("expected Recorded, got {other:?}"))),
+        Err(e) => return Err(Failure::new(format!("waiting to be recorded: {e}"))),
     }
-    set_pdeathsig(None).in_stage("exec")
+    Ok(set_pdeathsig(None)?)
 }
 
 /// `Released`: the runtime may exit now. Its failure is no error: `run`

@@ -24,7 +24,7 @@ use std::path::{Path, PathBuf};
 use glassbox_events::StepArgs;
 use oci_spec::runtime::Process;
 
-use super::init::StepError;
+use super::init::Failure;
 use super::sealed_exec::{CapsToCarry, SealedExec};
 use crate::security;
 
@@ -57,11 +57,11 @@ impl NotRunnable {
             NotRunnable::NotInPath { .. } | NotRunnable::NoSuchFile { .. } => NOT_FOUND,
         }
     }
-}
 
-impl From<NotRunnable> for StepError {
-    fn from(e: NotRunnable) -> StepError {
-        StepError::new("exec", e.to_string()).with_exit_code(e.exit_code())
+    /// The failure `create` or `exec` reports, exiting with the shell's status.
+    fn failure(self) -> Failure {
+        let exit_code = self.exit_code();
+        Failure::new(self.to_string()).with_exit_code(exit_code)
     }
 }
 
@@ -118,15 +118,15 @@ pub struct ExecTarget {
 }
 
 impl ExecTarget {
-    pub fn resolve(process: &Process, sealed: &SealedExec) -> Result<ExecTarget, StepError> {
+    pub fn resolve(process: &Process, sealed: &SealedExec) -> Result<ExecTarget, Failure> {
         let args = process.args().clone().unwrap_or_default();
         let mut env = process.env().clone().unwrap_or_default();
         if !env.iter().any(|e| e.starts_with("HOME=")) {
             env.push(format!("HOME={}", security::home_for_uid(Path::new("/etc/passwd"), process.user().uid())));
         }
         let program = args.first().cloned().unwrap_or_default();
-        let path = find_program(&program, &env)?;
-        let cstr = |s: &str| CString::new(s).map_err(|_| StepError::new("exec", format!("{s:?} contains a NUL byte")));
+        let path = find_program(&program, &env).map_err(NotRunnable::failure)?;
+        let cstr = |s: &str| CString::new(s).map_err(|_| Failure::new(format!("{s:?} contains a NUL byte")));
         Ok(ExecTarget {
             path: cstr(&path.to_string_lossy())?,
             argv: args.iter().map(|a| cstr(a)).collect::<Result<_, _>>()?,
@@ -152,9 +152,9 @@ impl ExecTarget {
         sealed: &SealedExec,
         carry: Option<&CapsToCarry>,
         report: Option<RawFd>,
-    ) -> Result<std::convert::Infallible, StepError> {
+    ) -> Result<std::convert::Infallible, Failure> {
         let err = sealed.exec(carry, report, &self.path, &self.argv, &self.env);
-        Err(StepError::new("exec", err.to_string()))
+        Err(Failure::new(err.to_string()))
     }
 }
 

@@ -169,7 +169,7 @@ pub enum FromInit {
     Released,
     /// A step failed; the init exits right after sending this, with
     /// `exit_code` (127 or 126 when the program cannot be run, else 1).
-    Failed { stage: String, message: String, exit_code: i32 },
+    Failed { stage: glassbox_events::Stage, message: String, exit_code: i32 },
     /// `exec` by an ordinary user: the first child entered the container's
     /// user and pid namespaces and cloned the process that goes on, a child
     /// of the runtime with this host pid (see [`join`](super::join)); the

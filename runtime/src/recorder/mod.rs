@@ -174,8 +174,34 @@ impl Drop for Inner {
     }
 }
 
-// SAFETY: `shared` points at atomics only, in a mapping never unmapped.
+/// A failure and the stage it belongs to: what [`Recorder::stage`] returns
+/// when its work fails, so an error is told its stage by the one place
+/// that runs the stage. The runtime's own errors leave it behind (`?` turns
+/// a `Staged<E>` into whatever `E` becomes); a process being made, whose
+/// failure crosses to the runtime as a message, carries it on
+/// ([`StepError`](crate::process::StepError)).
+#[derive(Debug)]
+pub struct Staged<E> {
+    pub stage: Stage,
+    pub error: E,
+    /// Whether the record has its `error` line: always from
+    /// [`Recorder::stage`]; not for a failure between stages, which the
+    /// code reporting it records ([`Recorder::error`]).
+    pub recorded: bool,
+}
+
+impl<E> Staged<E> {
+    /// A failure found between stages, of the work of `stage`.
+    pub fn between_stages(stage: Stage, error: E) -> Staged<E> {
+        Staged { stage, error, recorded: false }
+    }
+}
+
+// SAFETY: every field is Send but `shared`, a raw pointer to a Shared:
+// atomics only, in a mapping never unmapped, so any thread may use it.
 unsafe impl Send for Inner {}
+// SAFETY: `&Inner` gives out `&Shared` alone through `shared`, and atomics
+// are made to be used from many threads at once; the rest is Sync.
 unsafe impl Sync for Inner {}
 
 /// The recorder of code deep in the runtime or the init (one mount(2), one
@@ -261,11 +287,18 @@ pub fn install(rec: &Recorder) {
 /// ([`StepArgs`]); it is called only when a sink takes the event, so with
 /// `--no-events` no step is even described.
 pub fn step(action: &str, args: impl FnOnce(&mut StepArgs)) {
-    let Some(stage) = Stage::ALL.get(CURRENT_STAGE.load(Ordering::SeqCst) as usize).copied() else { return };
+    let Some(stage) = running_stage() else { return };
     let rec = CURRENT.lock().unwrap_or_else(|p| p.into_inner()).clone();
     if let Some(rec) = rec {
         rec.step(CURRENT_PID.load(Ordering::SeqCst), stage, action, args);
     }
+}
+
+/// The stage running in this process, if any: the innermost
+/// [`Recorder::stage`]. After a panic, the stage it broke (its end, which
+/// would have restored the outer one, never ran).
+pub fn running_stage() -> Option<Stage> {
+    Stage::ALL.get(CURRENT_STAGE.load(Ordering::SeqCst) as usize).copied()
 }
 
 impl Recorder {
@@ -425,12 +458,14 @@ impl Recorder {
     /// Run `f` as `stage`: a begin line, then an end line with its duration
     /// and outcome, and an error line naming the stage if it failed. Steps
     /// recorded inside `f` through [`step`] belong to this stage and `pid`.
+    /// An error leaves with the stage attached ([`Staged`]), so the code
+    /// inside never names the stage it runs in.
     pub fn stage<T, E: std::fmt::Display>(
         &self,
         pid: i32,
         stage: Stage,
         f: impl FnOnce() -> Result<T, E>,
-    ) -> Result<T, E> {
+    ) -> Result<T, Staged<E>> {
         self.begin(pid, stage);
         let index = Stage::ALL.iter().position(|s| *s == stage).unwrap_or(NO_STAGE as usize) as u8;
         let outer_stage = CURRENT_STAGE.swap(index, Ordering::SeqCst);
@@ -445,7 +480,17 @@ impl Recorder {
             self.emit(pid, Kind::Error { stage, message: e.to_string() });
         }
         self.emit(pid, Kind::StageEnd { stage, duration_ns, outcome });
-        result
+        result.map_err(|error| Staged { stage, error, recorded: true })
+    }
+
+    /// The `error` line of a failure found between two stages, which no
+    /// [`Recorder::stage`] wrote ([`Staged::recorded`]): the record then
+    /// names the stage the failure's message does. Written at once, like
+    /// every error line.
+    pub fn error<E: std::fmt::Display>(&self, pid: i32, failure: &Staged<E>) {
+        if !failure.recorded {
+            self.emit(pid, Kind::Error { stage: failure.stage, message: failure.error.to_string() });
+        }
     }
 
     /// A stage's `stage_begin`. Its number and time are taken now; when only

@@ -25,8 +25,11 @@ pub struct Sequence {
     counter: NonNull<AtomicU64>,
 }
 
-// SAFETY: `counter` is an atomic in a mapping that is never unmapped.
+// SAFETY: `counter` is an atomic in a mapping that is never unmapped: it
+// stays valid whichever thread holds the Sequence.
 unsafe impl Send for Sequence {}
+// SAFETY: only `&AtomicU64` is ever made of `counter`, and an atomic may be
+// used from many threads at once.
 unsafe impl Sync for Sequence {}
 
 impl Sequence {

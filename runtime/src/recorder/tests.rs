@@ -115,7 +115,8 @@ fn lines_wait_until_the_process_waits_fails_or_execs() {
         // An error is written at once, with every line before it.
         rec.status(10, "created");
         let failed = rec.stage(10, Stage::Hooks, || Err::<(), _>("the hook said no"));
-        assert_eq!(failed, Err("the hook said no"));
+        let failed = failed.unwrap_err();
+        assert_eq!((failed.stage, failed.error, failed.recorded), (Stage::Hooks, "the hook said no", true));
         assert_eq!(
             kinds(&record(dir.path()))[1..4],
             [
@@ -190,13 +191,14 @@ fn a_stage_holds_its_steps_and_its_begin_is_numbered_when_it_begins() {
                     a.str("path", "/dev/null");
                 });
                 Ok::<_, String>(())
-            })?;
+            })
+            .map_err(|staged| staged.error)?;
             step("mount", |a| {
                 a.str("target", "/sys");
             });
             Ok::<_, String>(7)
         });
-        assert_eq!(result, Ok(7));
+        assert_eq!(result.map_err(|staged| staged.error), Ok(7));
         rec.flush();
         let events = record(dir.path());
         let shape: Vec<(u64, i32, &str, Option<&str>)> = events
@@ -298,7 +300,7 @@ fn with_no_sink_nothing_is_described_nor_written() {
             rec.step(10, Stage::Mounts, "mount", |_| panic!("--no-events describes nothing"));
             Ok::<_, String>(3)
         });
-        assert_eq!(result, Ok(3));
+        assert_eq!(result.map_err(|staged| staged.error), Ok(3));
         rec.status(10, "created");
         rec.report_drops(10);
         assert!(sink_descriptors().is_empty());

@@ -96,8 +96,11 @@ pub struct RootfsMount {
 /// statx(2)'s mount id of what `path` resolves to (no last symlink followed).
 fn mount_id(path: &Path) -> Result<u64, Errno> {
     let c = CString::new(path.as_os_str().as_bytes()).map_err(|_| Errno::EINVAL)?;
-    // SAFETY: statx fills the struct we own; the path is a valid C string.
+    // SAFETY: libc::statx is a C struct of integers, for which all-zero
+    // bytes are a valid value.
     let mut buf: libc::statx = unsafe { std::mem::zeroed() };
+    // SAFETY: `c` is a NUL-terminated string and `buf` a statx we own and
+    // lend for the call only; the kernel writes no more than its size.
     let rc =
         unsafe { libc::statx(libc::AT_FDCWD, c.as_ptr(), libc::AT_SYMLINK_NOFOLLOW, libc::STATX_MNT_ID, &mut buf) };
     Errno::result(rc)?;

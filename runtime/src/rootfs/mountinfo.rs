@@ -4,6 +4,8 @@
 
 use std::path::{Path, PathBuf};
 
+use glassbox_events::proc_text::unescape;
+
 use super::error::{errno_of, RootfsError};
 
 /// The fields of one mountinfo line that glassbox looks at.
@@ -16,25 +18,8 @@ pub struct MountEntry {
     pub shared: bool,
 }
 
-/// Undoes the kernel's octal escapes (`\040` is a space) in mountinfo paths.
-fn unescape(field: &str) -> String {
-    let bytes = field.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'\\' && i + 3 < bytes.len() && bytes[i + 1..i + 4].iter().all(|b| (b'0'..=b'7').contains(b)) {
-            let v = (bytes[i + 1] - b'0') * 64 + (bytes[i + 2] - b'0') * 8 + (bytes[i + 3] - b'0');
-            out.push(v);
-            i += 4;
-        } else {
-            out.push(bytes[i]);
-            i += 1;
-        }
-    }
-    String::from_utf8_lossy(&out).into_owned()
-}
-
-/// Parses the whole file; malformed lines are skipped.
+/// Parses the whole file; malformed lines are skipped. Paths and sources
+/// come back unescaped (`\040` is a space: [`unescape`]).
 pub fn parse(text: &str) -> Vec<MountEntry> {
     text.lines()
         .filter_map(|line| {

@@ -167,6 +167,8 @@ fn run_in_a_forked_child(no_pivot: bool) {
                     1
                 }
             };
+            // SAFETY: _exit(2) has no preconditions; the harness's state,
+            // copied by fork, must not be torn down a second time here.
             unsafe { libc::_exit(code) }
         }
         ForkResult::Parent { child } => {

@@ -180,12 +180,12 @@ impl Container {
 
 /// Step 1: the `bundle` stage.
 fn load_bundle(rec: &Recorder, me: i32, opts: &CreateOptions) -> Result<Bundle, ContainerError> {
-    rec.stage(me, Stage::Bundle, || {
+    Ok(rec.stage(me, Stage::Bundle, || {
         let bundle = Bundle::load(&opts.bundle)?;
         check_console_options(&bundle, &opts.console)?;
         crate::recorder::step("load", |a| load_args(a, &bundle));
         Ok::<_, ContainerError>(bundle)
-    })
+    })?)
 }
 
 /// Without a mount namespace of its own the container's mounts are made in
@@ -320,7 +320,7 @@ fn expect(init: &SpawnedInit, id: &str, ok: impl Fn(&FromInit) -> bool) -> Resul
     let failed =
         |stage: String, message: String, exit_code| ContainerError::Init { id: id.into(), stage, message, exit_code };
     match init.channel.recv::<FromInit>() {
-        Ok((FromInit::Failed { stage, message, exit_code }, _)) => Err(failed(stage, message, exit_code)),
+        Ok((FromInit::Failed { stage, message, exit_code }, _)) => Err(failed(stage.name().into(), message, exit_code)),
         Ok((m, fd)) if ok(&m) => Ok(fd),
         Ok((m, _)) => Err(failed("protocol".into(), format!("unexpected message {m:?}"), 1)),
         Err(e) => Err(failed("init".into(), format!("{e}; {}", how_it_ended(init.pid)), 1)),
