@@ -9,8 +9,8 @@
 
 #![no_main]
 
-use glassbox_explain::{narrate, render_json, render_text, step_prompt, Style};
 use glassbox_events::{from_line, to_line, Event, LineWriter};
+use glassbox_explain::{narrate, render_json, render_text, step_prompt, Style};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
