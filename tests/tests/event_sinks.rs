@@ -120,6 +120,10 @@ fn a_create_the_runtime_gives_up_on_keeps_the_inits_steps() {
         panic!("the init's mount and the runtime's error: {events:#?}");
     };
     assert!(proc_mount < error, "in order of seq: {events:#?}");
+    // The hook's failure is the one error: the init, finding the channel
+    // closed as it waits for HooksDone, has no one to tell and records nothing.
+    let errors = events.iter().filter(|e| matches!(e.kind, Kind::Error { .. })).count();
+    assert_eq!(errors, 1, "one error line, the hook's: {events:#?}");
     let init = events[proc_mount].pid;
     assert!(
         events

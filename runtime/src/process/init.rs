@@ -117,7 +117,9 @@ pub fn container_init(ctx: &InitContext) -> isize {
     };
     // The record first: once the runtime hears of the failure it removes the state dir.
     let rec = ctx.opts.recorder;
-    rec.error(rec.init_pid(), &err);
+    if start.is_some() || runtime_listens(ctx.channel) {
+        rec.error(rec.init_pid(), &err);
+    }
     rec.flush();
     let Staged { stage, error, .. } = err;
     let message = bounded_line(&error.message);
@@ -126,6 +128,18 @@ pub fn container_init(ctx: &InitContext) -> isize {
         None => drop(ctx.channel.send(&FromInit::Failed { stage, message, exit_code: error.exit_code })),
     }
     error.exit_code as isize
+}
+
+/// Whether the runtime still listens on `channel`. One that gave up on the
+/// container (its own error is on record) has closed its end, and a
+/// failure the child then meets — the channel closed under it — is no one's
+/// to hear, and not its to record: the line would blame the child for the
+/// runtime's giving up. A peek that does not wait: end-of-file is a closed
+/// end.
+pub(super) fn runtime_listens(channel: &Channel) -> bool {
+    use nix::sys::socket::{recv, MsgFlags};
+    let mut byte = [0u8; 1];
+    !matches!(recv(channel.raw_fd(), &mut byte, MsgFlags::MSG_PEEK | MsgFlags::MSG_DONTWAIT), Ok(0))
 }
 
 /// The stage a panic broke: the one running, whose end was never reached.

@@ -118,7 +118,9 @@ pub fn spawn_joined(opts: &JoinOptions) -> Result<SpawnedInit, ProcessError> {
             0 => nix::unistd::getpid().as_raw(),
             pid => pid,
         };
-        opts.recorder.error(pid, &err);
+        if super::init::runtime_listens(&child_end) {
+            opts.recorder.error(pid, &err);
+        }
         opts.recorder.flush();
         let _ = child_end.send(&FromInit::Failed {
             stage: err.stage,
