@@ -107,8 +107,10 @@ fn trace_request(paths: &Paths, command: &Command) -> Result<Option<crate::ktrac
 /// `--root`, or the default for whoever runs glassbox (rootless.rs); the
 /// verbs that keep no state do without one.
 fn state_root(cli: &Cli) -> Result<PathBuf> {
-    let stateless =
-        matches!(cli.command, Command::Spec { .. } | Command::Features | Command::Trace(_) | Command::Hub { .. });
+    let stateless = matches!(
+        cli.command,
+        Command::Spec { .. } | Command::Features | Command::Trace(_) | Command::Hub { .. } | Command::Dashboard { .. }
+    );
     match &cli.root {
         Some(root) => Ok(root.clone()),
         None if stateless => Ok(PathBuf::from(Paths::DEFAULT_STATE_ROOT)),
@@ -161,5 +163,6 @@ fn dispatch_verb(cli: Cli, paths: &Paths) -> Result<i32> {
         Command::Trace(a) => trace::trace(&a),
         Command::Hub { pin_dir, ring_bytes } => crate::ktrace::pinned_probes::run(&pin_dir, ring_bytes),
         Command::Features => verbs::features(),
+        Command::Dashboard { args } => verbs::dashboard(&args),
     }
 }

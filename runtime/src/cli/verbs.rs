@@ -121,6 +121,18 @@ pub fn spec(bundle: Option<PathBuf>, rootless: bool) -> Result<i32> {
     Ok(0)
 }
 
+/// `dashboard`: the hub is a program of its own, so that this binary —
+/// started once per container verb — carries no HTTP server. execve(2)
+/// replaces glassbox with it: same pid, same terminal, its exit status.
+pub fn dashboard(args: &[String]) -> Result<i32> {
+    use std::os::unix::process::CommandExt;
+    const NAME: &str = "glassbox-dashboard";
+    let beside = std::env::current_exe().ok().and_then(|exe| Some(exe.parent()?.join(NAME))).filter(|p| p.exists());
+    let program = beside.unwrap_or_else(|| PathBuf::from(NAME));
+    let err = std::process::Command::new(&program).args(args).exec();
+    anyhow::bail!("{}: {err} (build it with `cargo build -p glassbox-dashboard`, or put it on PATH)", program.display())
+}
+
 pub fn features() -> Result<i32> {
     out!("{}", serde_json::to_string_pretty(&super::features::features_json())?);
     Ok(0)

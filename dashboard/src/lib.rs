@@ -1,0 +1,51 @@
+//! The hub: the one long-lived process every runtime on the host sends its
+//! events to (`/run/glassbox/hub.sock`), and what it makes of them for the
+//! people watching — a JSON API and Prometheus metrics today; the web page
+//! and the terminal UI read the same API.
+//!
+//! Where the data comes from, in the order the dashboard starts:
+//! 1. [`scan`]: what exists already — live containers and kept records
+//!    under each state root — read from the files the runtime writes;
+//! 2. [`ingest`]: every event a runtime sends from now on, over the hub
+//!    socket (one SOCK_SEQPACKET message per event line);
+//!
+//! and where it goes: [`store`] keeps one [`store::ContainerView`] per
+//! container, [`metrics`] counts, [`api`] serves both over HTTP.
+
+pub mod api;
+pub mod ingest;
+pub mod metrics;
+pub mod scan;
+pub mod store;
+
+use std::sync::{Arc, Mutex};
+
+/// What the ingest threads write and the HTTP handlers read.
+#[derive(Clone)]
+pub struct Shared {
+    pub store: Arc<Mutex<store::Store>>,
+    pub metrics: Arc<metrics::Metrics>,
+}
+
+impl Shared {
+    pub fn new() -> Shared {
+        Shared { store: Arc::new(Mutex::new(store::Store::default())), metrics: Arc::new(metrics::Metrics::new()) }
+    }
+
+    /// One event line, from the socket or a file: into the store and the counters.
+    pub fn take_line(&self, line: &str) {
+        match glassbox_events::from_line(line) {
+            Ok(event) => {
+                self.metrics.observe(&event);
+                self.store.lock().expect("store lock").apply(&event);
+            }
+            Err(_) => self.metrics.invalid_lines.inc(),
+        }
+    }
+}
+
+impl Default for Shared {
+    fn default() -> Self {
+        Shared::new()
+    }
+}
