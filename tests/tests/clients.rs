@@ -266,8 +266,10 @@ impl Drop for Containerd {
         let _ = self.daemon.kill();
         let _ = self.daemon.wait();
         // The shims outlive the daemon by design; they exit once their tasks are gone.
-        let _ = Command::new("umount").arg("-R").arg(self.path("root")).output();
-        let _ = Command::new("umount").arg("-R").arg(self.path("state")).output();
+        // Everything mounted below the temp dir (task rootfs overlays, the
+        // snapshotter's), deepest first: `umount -R root` missed a rootfs
+        // under state/, which is no mount point itself.
+        glassbox_e2e::clean::detach_mounts_under(self.dir.path());
         // ctr puts tasks in /<namespace>/<id>; the namespace's directory is
         // made on the way (mkdir -p) and is this test's to remove.
         for hierarchy in std::fs::read_dir("/sys/fs/cgroup").into_iter().flatten().flatten() {
