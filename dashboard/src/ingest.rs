@@ -16,8 +16,9 @@ use nix::sys::socket::{
 
 use crate::Shared;
 
-/// The largest event line a runtime sends in one message (its hub client
-/// drops longer ones to events.jsonl only).
+/// The longest event line taken. The socket's send buffer bounds what a
+/// runtime can send at all (a longer line fails with EMSGSIZE there and is
+/// counted as dropped); a message longer than this is counted as invalid.
 const MAX_MESSAGE: usize = 256 * 1024;
 
 /// Bind the hub socket at `path` (mode 0600: root's runtimes only), after
@@ -68,8 +69,10 @@ pub fn serve(listener: OwnedFd, shared: Shared) {
 fn read_connection(conn: OwnedFd, shared: Shared) {
     let mut buf = vec![0u8; MAX_MESSAGE];
     loop {
-        match recv(conn.as_raw_fd(), &mut buf, MsgFlags::empty()) {
+        // MSG_TRUNC: the message's real length, so a cut-off line is seen as one.
+        match recv(conn.as_raw_fd(), &mut buf, MsgFlags::MSG_TRUNC) {
             Ok(0) => return,
+            Ok(n) if n > buf.len() => shared.metrics.invalid_lines.inc(),
             Ok(n) => match std::str::from_utf8(&buf[..n]) {
                 Ok(line) => shared.take_line(line),
                 Err(_) => shared.metrics.invalid_lines.inc(),
@@ -111,14 +114,18 @@ mod tests {
         let line = r#"{"v":1,"seq":1,"ts_ns":5,"wall":"2026-12-07T00:00:00.000000000Z","container":"web","pid":7,"source":"runtime","type":"stage_begin","stage":"bundle"}"#;
         send(client.as_raw_fd(), line.as_bytes(), MsgFlags::empty()).unwrap();
         send(client.as_raw_fd(), b"not an event", MsgFlags::empty()).unwrap();
+        // Longer than MAX_MESSAGE: counted as invalid, not read as a cut-off line.
+        let long = format!("{}{}", &line[..line.len() - 1], " ".repeat(MAX_MESSAGE));
+        let _ = nix::sys::socket::setsockopt(&client, nix::sys::socket::sockopt::SndBuf, &(4 * MAX_MESSAGE));
+        send(client.as_raw_fd(), long.as_bytes(), MsgFlags::empty()).unwrap();
         for _ in 0..200 {
-            if shared.metrics.invalid_lines.get() == 1 {
+            if shared.metrics.invalid_lines.get() == 2 {
                 break;
             }
             std::thread::sleep(std::time::Duration::from_millis(5));
         }
         assert_eq!(shared.metrics.events_received.get(), 1);
-        assert_eq!(shared.metrics.invalid_lines.get(), 1);
+        assert_eq!(shared.metrics.invalid_lines.get(), 2);
         assert_eq!(shared.store.lock().unwrap().get("web").unwrap().stages[0].stage, "bundle");
     }
 }

@@ -47,6 +47,12 @@ pub struct StageView {
     pub error: Option<String>,
 }
 
+impl StageView {
+    fn begun(stage: Stage, pid: i32, begin_ns: u64) -> StageView {
+        StageView { stage: stage.name(), pid, begin_ns, duration_ns: None, outcome: "running", steps: 0, error: None }
+    }
+}
+
 impl Store {
     pub fn apply(&mut self, event: &Event) {
         if event.container.is_empty() {
@@ -60,15 +66,7 @@ impl Store {
         });
         c.events += 1;
         match &event.kind {
-            Kind::StageBegin { stage } => c.stages.push(StageView {
-                stage: stage.name(),
-                pid: event.pid,
-                begin_ns: event.ts_ns,
-                duration_ns: None,
-                outcome: "running",
-                steps: 0,
-                error: None,
-            }),
+            Kind::StageBegin { stage } => c.stages.push(StageView::begun(*stage, event.pid, event.ts_ns)),
             Kind::StageEnd { stage, duration_ns, outcome } => {
                 let view = open_stage(c, *stage, event.pid);
                 view.duration_ns = Some(*duration_ns);
@@ -117,15 +115,7 @@ fn open_stage(c: &mut ContainerView, stage: Stage, pid: i32) -> &mut StageView {
     let index = match found {
         Some(i) => i,
         None => {
-            c.stages.push(StageView {
-                stage: stage.name(),
-                pid,
-                begin_ns: 0,
-                duration_ns: None,
-                outcome: "running",
-                steps: 0,
-                error: None,
-            });
+            c.stages.push(StageView::begun(stage, pid, 0));
             c.stages.len() - 1
         }
     };

@@ -96,7 +96,7 @@ fn architecture_md_names_every_source_file() {
 }
 
 #[test]
-fn the_check_sees_a_missing_and_a_stale_name() {
+fn sections_are_read_from_headings_and_their_bullets_only() {
     let map =
         sections("## x\n### `a/src`\n- `lib.rs` — the crate\n- `gone.rs` — was here\n## y\n- `not/in/a/section.rs`\n");
     assert_eq!(map.len(), 1);
