@@ -108,10 +108,14 @@ impl Store {
     }
 }
 
-/// The latest stage of that name and process, begun if its begin was not
-/// seen (a record read from the middle, or a begin that was dropped).
+/// The latest stage of that name and process; else the latest of that
+/// name (the runtime records the init's `clone` step, with the init's pid,
+/// inside its own namespaces stage); else one begun now (a record read
+/// from the middle, or a begin that was dropped).
 fn open_stage(c: &mut ContainerView, stage: Stage, pid: i32) -> &mut StageView {
-    let found = c.stages.iter().rposition(|s| s.stage == stage.name() && s.pid == pid);
+    let same_name = |s: &StageView| s.stage == stage.name();
+    let found =
+        c.stages.iter().rposition(|s| same_name(s) && s.pid == pid).or_else(|| c.stages.iter().rposition(same_name));
     let index = match found {
         Some(i) => i,
         None => {
@@ -141,13 +145,15 @@ mod tests {
         store.apply(&line(1, 10, r#""type":"stage_begin","stage":"bundle""#));
         store.apply(&line(2, 10, r#""type":"step","stage":"bundle","action":"load","args":{}"#));
         store.apply(&line(3, 10, r#""type":"stage_end","stage":"bundle","duration_ns":500,"outcome":"ok""#));
+        // A step another process records in this stage: no stage of its own.
+        store.apply(&line(30, 11, r#""type":"step","stage":"bundle","action":"clone","args":{}"#));
         store.apply(&line(4, 11, r#""type":"stage_begin","stage":"mounts""#));
         store.apply(&line(5, 11, r#""type":"error","stage":"mounts","message":"mount /proc: EPERM""#));
         store.apply(&line(6, 11, r#""type":"stage_end","stage":"mounts","duration_ns":900,"outcome":"failed""#));
         let c = store.get("c1").unwrap();
-        assert_eq!(c.events, 6);
+        assert_eq!(c.events, 7);
         assert_eq!(c.stages.len(), 2);
-        assert_eq!((c.stages[0].stage, c.stages[0].duration_ns, c.stages[0].steps), ("bundle", Some(500), 1));
+        assert_eq!((c.stages[0].stage, c.stages[0].duration_ns, c.stages[0].steps), ("bundle", Some(500), 2));
         assert_eq!(c.stages[1].outcome, "failed");
         assert_eq!(c.stages[1].error.as_deref(), Some("mount /proc: EPERM"));
         store.apply(&line(7, 11, r#""type":"status","status":"created""#));

@@ -112,6 +112,9 @@ fn containers_made_before_and_after_it_started_are_served_with_their_stages_and_
         assert!(stages.contains(&stage), "{stage} missing from {stages:?}");
     }
     assert!(live["pid"].as_i64().unwrap() > 0, "{live}");
+    // Every stage ended, and ended well: none is left "running" (a step
+    // one process records in another's stage makes no stage of its own).
+    assert!(live["stages"].as_array().unwrap().iter().all(|s| s["outcome"] == "ok"), "{live}");
 
     let failing = Bundle::busybox(&["true"]);
     failing.config_mut(|v| spec::add_hook(v, "createRuntime", "/bin/sh", &["sh", "-c", "exit 3"]));
