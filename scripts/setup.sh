@@ -33,10 +33,16 @@ fi
 #                      PID 1 built from Debian's packages (tests/vm/systemd-image.sh, cached
 #                      in /var/cache/glassbox-vm), made into ext4 images with mke2fs -d;
 #                      objcopy strips the glassbox binary that goes with it
+#   chromium chromium-driver fonts-dejavu-core  the dashboard's browser tests: a real headless
+#                      Chromium driven over WebDriver (tests/tests/dashboard_browser.rs), with a font
+#                      so its screenshots show text
+#   prometheus         a real Prometheus scrapes the dashboard's /metrics in a test, and promtool
+#                      checks the metrics' format (tests/tests/dashboard_prometheus.rs)
 PACKAGES=(busybox-static libseccomp-dev pkg-config runc crun podman containerd protobuf-compiler uidmap
           hyperfine time jq procps iproute2 util-linux
           qemu-system-x86 linux-image-amd64 cpio linux-libc-dev
-          mmdebstrap e2fsprogs binutils)
+          mmdebstrap e2fsprogs binutils
+          chromium chromium-driver fonts-dejavu-core prometheus)
 
 missing=()
 for p in "${PACKAGES[@]}"; do
