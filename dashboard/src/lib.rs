@@ -35,12 +35,16 @@ impl Shared {
     /// One event line, from the socket or a file: into the store and the counters.
     pub fn take_line(&self, line: &str) {
         match glassbox_events::from_line(line) {
-            Ok(event) => {
-                self.metrics.observe(&event);
-                self.store.lock().expect("store lock").apply(&event);
-            }
+            Ok(event) => self.take_event(&event),
             Err(_) => self.metrics.invalid_lines.inc(),
         }
+    }
+
+    /// One event, whoever read it: a runtime's line, or a kernel record
+    /// the hub's own probes decoded.
+    pub fn take_event(&self, event: &glassbox_events::Event) {
+        self.metrics.observe(event);
+        self.store.lock().expect("store lock").apply(event);
     }
 }
 

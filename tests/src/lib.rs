@@ -16,6 +16,7 @@ pub mod bundle;
 pub mod clean;
 pub mod console;
 pub mod containerd;
+pub mod dashboard;
 pub mod oci_image;
 pub mod output;
 pub mod record;
