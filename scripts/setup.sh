@@ -23,7 +23,8 @@ fi
 #   uidmap             newuidmap/newgidmap: a rootless container's (and rootless podman's)
 #                      full id maps from /etc/subuid and /etc/subgid (tests/tests/rootless.rs)
 #   hyperfine time     the benchmark: wall time, and peak RSS from GNU time's %M
-#   jq procps          JSON edits in scripts (make-bundle.sh); ps(1) for `glassbox ps`
+#   jq procps curl     JSON edits in scripts (make-bundle.sh); ps(1) for `glassbox ps`; curl: the
+#                      dashboard's API from the README and bench/dashboard.sh
 #   iproute2 util-linux  ip, unshare, nsenter: looking at namespaces from outside
 #   qemu-system-x86 linux-image-amd64 cpio  the cgroup v2 test: a VM booting Debian's
 #                      kernel with cgroup v1 off (tests/vm/cgroup-v2.sh), since this
@@ -39,7 +40,7 @@ fi
 #   prometheus         a real Prometheus scrapes the dashboard's /metrics in a test, and promtool
 #                      checks the metrics' format (tests/tests/dashboard_prometheus.rs)
 PACKAGES=(busybox-static libseccomp-dev pkg-config runc crun podman containerd protobuf-compiler uidmap
-          hyperfine time jq procps iproute2 util-linux
+          hyperfine time jq procps curl iproute2 util-linux
           qemu-system-x86 linux-image-amd64 cpio linux-libc-dev
           mmdebstrap e2fsprogs binutils
           chromium chromium-driver fonts-dejavu-core prometheus)

@@ -1,0 +1,123 @@
+#!/usr/bin/env bash
+# bench/dashboard.sh — what does the dashboard cost, and what can it take?
+#
+# Four figures, each against a target of issue 19:
+#
+# 1. Ingest: 50 runtimes connected at once each send 20,000 events as fast
+#    as the hub takes them (dashboard/examples/hub_load.rs, blocking sends):
+#    events taken per second (target ≥ 500,000/s on this 2-CPU machine).
+# 2. Memory: the dashboard's resident set with those 1,000,000 events in its
+#    store (VmRSS, and VmHWM, its peak) (target ≤ 200 MiB).
+# 3. Latency: from one event's send on the hub socket to its container's id
+#    appearing in the page's live stream (/api/stream): median and 99th
+#    percentile over LATENCY_N events (target p99 ≤ 100 ms).
+# 4. Container start with the dashboard taking its events vs no hub at all,
+#    side by side in ONE hyperfine invocation (target: no worse than +5%).
+#
+# The dashboard runs with --no-probes: the probes' cost is bench/trace.sh's.
+# Run as root. Environment: RUNS (default 30), WARMUP (3), CONNS (50),
+# EVENTS (20000 per connection), LATENCY_N (500), PORT (17878), GLASSBOX (default: the
+# release build, built here with glassbox-dashboard beside it).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+RUNS=${RUNS:-30}
+WARMUP=${WARMUP:-3}
+CONNS=${CONNS:-50}
+EVENTS=${EVENTS:-20000}
+LATENCY_N=${LATENCY_N:-500}
+
+say() { printf '==> bench: %s\n' "$*"; }
+
+if [ "$(id -u)" -ne 0 ]; then
+    echo "bench/dashboard.sh: run me as root: the containers it starts need it" >&2
+    exit 1
+fi
+for tool in hyperfine jq; do
+    command -v "$tool" >/dev/null || { echo "bench/dashboard.sh: $tool is missing (bash scripts/setup.sh)" >&2; exit 1; }
+done
+# shellcheck source=bench/glassbox.sh
+source bench/glassbox.sh
+use_glassbox
+say "cargo build --release -p glassbox-dashboard (the dashboard and the load generator)"
+cargo build --release -p glassbox-dashboard --bin glassbox-dashboard --example hub_load
+target=${CARGO_TARGET_DIR:-$(pwd)/target}/release
+DASHBOARD=$target/glassbox-dashboard
+LOAD=$target/examples/hub_load
+
+work=$(mktemp -d /tmp/glassbox-bench-dashboard.XXXXXX)
+root=$work/root
+hub=$work/hub.sock
+mkdir -p "$root"
+port=${PORT:-17878}   # a port of its own: the demo's dashboard may hold 7878
+addr=127.0.0.1:$port
+dash_pid=
+
+start_dashboard() {
+    "$DASHBOARD" --hub "$hub" --listen "$addr" --root "$root" --no-probes > "$work/dashboard.out" 2>&1 &
+    dash_pid=$!
+    for _ in $(seq 100); do
+        [ -S "$hub" ] && curl -sf "http://$addr/metrics" >/dev/null 2>&1 && return 0
+        sleep 0.05
+    done
+    echo "bench/dashboard.sh: the dashboard did not start: $(cat "$work/dashboard.out")" >&2
+    exit 1
+}
+stop_dashboard() {
+    [ -n "$dash_pid" ] || return 0
+    kill -TERM "$dash_pid" 2>/dev/null || true
+    wait "$dash_pid" 2>/dev/null || true
+    dash_pid=
+}
+cleanup() {
+    stop_dashboard
+    "$GLASSBOX" --root "$root" delete --force bench-dashboard >/dev/null 2>&1 || true
+    rm -rf "$work"
+}
+trap cleanup EXIT
+
+# --- 1 and 2: ingest and memory --------------------------------------------------
+start_dashboard
+say "ingest: $CONNS connections × $EVENTS events"
+ingest=$("$LOAD" throughput "$hub" "$addr" "$CONNS" "$EVENTS")
+echo "$ingest"
+rss_kib=$(awk '/^VmRSS/ {print $2}' "/proc/$dash_pid/status")
+hwm_kib=$(awk '/^VmHWM/ {print $2}' "/proc/$dash_pid/status")
+stop_dashboard
+
+# --- 3: latency, on a fresh dashboard ---------------------------------------------
+start_dashboard
+say "latency: $LATENCY_N events, 20 ms apart, each to the live stream"
+latency=$("$LOAD" latency "$hub" "$addr" "$LATENCY_N")
+echo "$latency"
+
+# --- 4: container start with and without the dashboard ----------------------------
+bundle=$work/bundle
+bash scripts/make-bundle.sh "$bundle" /bin/true >/dev/null
+jq '.process.terminal = false' "$bundle/config.json" > "$work/config.json"
+mv "$work/config.json" "$bundle/config.json"
+run() { echo "$GLASSBOX --hub $1 --root $root run --bundle $bundle bench-dashboard"; }
+prep="sh -c '$GLASSBOX --root $root delete --force bench-dashboard 2>/dev/null; rm -rf $root/.events; true'"
+say "container start: $RUNS runs each, no hub vs the dashboard taking the events"
+mkdir -p bench/results
+hyperfine -N --warmup "$WARMUP" --runs "$RUNS" --export-json bench/results/dashboard-start.json \
+    --prepare "$prep" --command-name no-hub "$(run "$work/nobody-listens.sock")" \
+    --prepare "$prep" --command-name dashboard "$(run "$hub")"
+received=$(curl -sf "http://$addr/metrics" | awk '/^glassbox_events_received_total/ {print $2}')
+stop_dashboard
+
+# --- summary ---------------------------------------------------------------------
+median() { jq -r --arg n "$1" '.results[] | select(.command == $n) | .median' bench/results/dashboard-start.json; }
+off=$(median no-hub)
+on=$(median dashboard)
+rate=$(sed -n 's/.*: \([0-9]*\) events\/s$/\1/p' <<< "$ingest")
+p99=$(sed -n 's/.*p99 \([0-9.]*\) ms.*/\1/p' <<< "$latency")
+echo
+echo "dashboard figures (targets of issue 19):"
+awk -v r="$rate" 'BEGIN { printf "  ingest             %10.0f events/s   (target >= 500000)  %s\n", r, r >= 500000 ? "met" : "NOT met" }'
+awk -v k="$rss_kib" -v h="$hwm_kib" -v n=$((CONNS * EVENTS)) 'BEGIN {
+    printf "  memory, %d events  %10.1f MiB (peak %.1f)  (target <= 200)  %s\n", n, k / 1024, h / 1024, k / 1024 <= 200 ? "met" : "NOT met" }'
+awk -v p="$p99" 'BEGIN { printf "  latency p99        %10.2f ms         (target <= 100)  %s\n", p, p <= 100 ? "met" : "NOT met" }'
+awk -v a="$on" -v b="$off" 'BEGIN {
+    printf "  start with it      %+10.1f%% (%.2f ms vs %.2f ms)  (target <= +5%%)  %s\n", (a / b - 1) * 100, a * 1000, b * 1000, a / b <= 1.05 ? "met" : "NOT met" }'
+echo "  (the dashboard took $received events from the timed starts)"
