@@ -52,6 +52,16 @@ function svg(tag, attrs, ...children) {
 
 function $(sel) { return document.querySelector(sel); }
 
+// Replace a node's children, as el() takes them (nested lists, strings as text, nulls skipped).
+function fill(node, ...children) {
+  node.replaceChildren();
+  for (const c of children.flat(Infinity)) {
+    if (c === null || c === undefined || c === false) continue;
+    node.append(c instanceof Node ? c : text(c));
+  }
+  return node;
+}
+
 function ms(ns) {
   if (ns === null || ns === undefined) return '…';
   if (ns === 0) return '0';
@@ -124,7 +134,7 @@ function renderList() {
   const tbody = $('#containers tbody');
   const rows = [...state.containers.values()].sort((a, b) =>
     String(b.created || b.first_seen || '').localeCompare(String(a.created || a.first_seen || '')));
-  tbody.replaceChildren(...rows.map((c) => {
+  fill(tbody, rows.map((c) => {
     const failed = (c.stages || []).find((s) => s.outcome === 'failed');
     const href = '#/c/' + encodeURIComponent(c.id);
     return el('tr', { class: state.open && state.open.id === c.id ? 'selected' : '', 'data-id': c.id },
@@ -355,7 +365,7 @@ function traceText(k) {
     return '[' + what + ']';
   }
   const decoded = k.decoded ? Object.entries(k.decoded).map(([a, v]) => a + '=' + (typeof v === 'string' ? JSON.stringify(v) : JSON.stringify(v))).join(', ') : '';
-  return k.name + '(' + decoded + ') = ' + k.ret + (k.ret === -11 ? ' EAGAIN' : k.ret === -12 ? ' ENOMEM' : '');
+  return k.name + '(' + (k.decoded ? decoded : '…') + ') = ' + k.ret + (k.ret === -11 ? ' EAGAIN' : k.ret === -12 ? ' ENOMEM' : '');
 }
 
 function traceFilter(view) {
@@ -436,15 +446,17 @@ async function cgroupPanel(id) {
   if (!samples.length) return el('div', {}, head, el('p', { class: 'hint' }, 'No cgroup samples yet.'));
   const pick = (f) => samples.map((s) => { try { return f(s); } catch (_) { return null; } });
   const last = samples[samples.length - 1];
+  // Each marker on the chart of what it is about.
+  const only = (kind) => markers.filter((m) => m.kind === kind);
   const cpuRate = samples.map((s, i) => i === 0 ? 0 : Math.max(0, (s.cpu.usage_ns - samples[i - 1].cpu.usage_ns) / Math.max(1, (s.ts_ns - samples[i - 1].ts_ns))));
   const charts = el('div', { class: 'charts' },
-    chart('memory', samples, pick((s) => s.memory.usage), last.memory && last.memory.limit, bytes, markers,
+    chart('memory', samples, pick((s) => s.memory.usage), last.memory && last.memory.limit, bytes, only('oom_kill'),
       'failcnt ' + (last.memory.failcnt === null ? '—' : last.memory.failcnt) + ' · OOM kills ' + last.memory.oom_kills),
-    chart('CPU (cores busy)', samples, cpuRate, last.cpu.quota_us ? last.cpu.quota_us / last.cpu.period_us : null, (v) => v.toFixed(2), markers,
+    chart('CPU (cores busy)', samples, cpuRate, last.cpu.quota_us ? last.cpu.quota_us / last.cpu.period_us : null, (v) => v.toFixed(2), [],
       'throttled ' + last.cpu.throttled_periods + ' of ' + last.cpu.periods + ' periods (' + ms(last.cpu.throttled_ns) + ')' +
       (last.cpu.quota_us ? ' · quota ' + last.cpu.quota_us + ' µs per ' + last.cpu.period_us + ' µs' : ' · no quota')),
-    chart('pids', samples, pick((s) => s.pids.current), last.pids.max, (v) => String(Math.round(v)), markers, 'current ' + last.pids.current + ' of ' + (last.pids.max === null ? 'no limit' : last.pids.max)),
-    chart('io (bytes, cumulative)', samples, pick((s) => s.io.read_bytes + s.io.write_bytes), null, bytes, markers,
+    chart('pids', samples, pick((s) => s.pids.current), last.pids.max, (v) => String(Math.round(v)), only('fork_refused'), 'current ' + last.pids.current + ' of ' + (last.pids.max === null ? 'no limit' : last.pids.max)),
+    chart('io (bytes, cumulative)', samples, pick((s) => s.io.read_bytes + s.io.write_bytes), null, bytes, [],
       'read ' + bytes(last.io.read_bytes) + ' · written ' + bytes(last.io.write_bytes)));
   const markerList = markers.length ? el('ul', { class: 'markers' }, markers.map((m) => el('li', {},
     el('button', { type: 'button', class: 'marker-link', onclick: () => markerJump(m) }, m.kind), ' ', m.detail))) : null;
@@ -497,7 +509,7 @@ function renderHeader() {
     ['bundle', c.bundle || '—'], ['owner', c.owner || '—'],
   ];
   if (k.pod || k.namespace || k.container) meta.push(['kubernetes', [k.namespace, k.pod, k.container].filter(Boolean).join(' / ')]);
-  box.replaceChildren(...[
+  fill(box, [
     el('h2', {}, 'Container ', el('span', { class: 'mono cid' }, c.id)),
     el('div', { class: 'actions' },
       el('a', { href: containerUrl(c.id, '/trace.json'), download: '', class: 'button', id: 'export-link' }, 'export Chrome trace (Perfetto)'),
@@ -508,7 +520,7 @@ function renderHeader() {
     state.open.origin && state.open.origin !== 'memory' ? el('p', { class: 'hint' },
       state.open.origin === 'disk' ? 'Detail read back from the record on disk (memory keeps only the latest events).' :
         'Memory lost the oldest events and no record was found: the beginning is missing.') : null,
-  ].filter(Boolean));
+  ]);
 }
 
 function renderContainer(keepTrace) {
@@ -516,20 +528,20 @@ function renderContainer(keepTrace) {
   if (!view) return;
   const model = buildModel(view.events);
   const rerender = (traceOnly) => renderContainer(traceOnly);
-  $('#cv-waterfall').replaceChildren(waterfall(model, {
+  fill($('#cv-waterfall'), waterfall(model, {
     expanded: view.expanded, openSteps: view.openSteps, rerender: () => renderContainer(false), filter: traceFilter(view),
   }));
   const tracePanelNode = tracePanel(model, view, rerender);
   const old = $('#cv-trace');
   const focused = document.activeElement && document.activeElement.id;
-  old.replaceChildren(tracePanelNode);
+  fill(old, tracePanelNode);
   if (keepTrace && focused) { const f = document.getElementById(focused); if (f) { f.focus(); if (f.setSelectionRange && f.value) f.setSelectionRange(f.value.length, f.value.length); } }
 }
 
 async function openContainer(id) {
   const panel = $('#container-view');
   state.open = { id, events: [], expanded: new Set(), openSteps: new Set(), traceName: '', tracePid: '' };
-  panel.replaceChildren(
+  fill(panel,
     el('div', { id: 'cv-head' }),
     el('h3', {}, 'Stages and steps ', el('small', { class: 'hint' }, 'click a stage for its steps, a step for what it means')),
     el('div', { id: 'cv-waterfall' }, el('p', { class: 'hint' }, 'loading…')),
@@ -549,7 +561,7 @@ async function openContainer(id) {
     state.open.events = detail.events.concat(state.open.events.filter((e) => !seen.has(e.source + ':' + e.pid + ':' + e.seq + ':' + e.ts_ns)));
     state.open.origin = detail.origin;
   } catch (e) {
-    $('#cv-waterfall').replaceChildren(el('p', { class: 'hint' }, 'No detail: ' + e.message));
+    fill($('#cv-waterfall'), el('p', { class: 'hint' }, 'No detail: ' + e.message));
   }
   renderHeader();
   renderContainer(false);
@@ -559,8 +571,8 @@ async function openContainer(id) {
 async function refreshSide(id) {
   const [ns, cg] = await Promise.all([namespacesPanel(id), cgroupPanel(id)]);
   if (!state.open || state.open.id !== id) return;
-  $('#cv-ns').replaceChildren(ns);
-  $('#cv-cgroup').replaceChildren(cg);
+  fill($('#cv-ns'), ns);
+  fill($('#cv-cgroup'), cg);
 }
 
 function scheduleRender() {
@@ -609,7 +621,7 @@ async function readRecordFile(file) {
 function fillPickers(preset) {
   for (const sel of [$('#cmp-a'), $('#cmp-b')]) {
     const current = sel.value;
-    sel.replaceChildren(el('option', { value: '' }, '— a container, or choose a file →'),
+    fill(sel, el('option', { value: '' }, '— a container, or choose a file →'),
       [...state.containers.keys()].sort().map((id) => el('option', { value: id }, id)));
     sel.value = current;
   }
@@ -642,10 +654,10 @@ function stageTotals(model) {
 
 async function runCompare() {
   const out = $('#compare-out');
-  out.replaceChildren(el('p', { class: 'hint' }, 'loading…'));
+  fill(out, el('p', { class: 'hint' }, 'loading…'));
   let a; let b;
   try { [a, b] = await Promise.all([loadSide('a'), loadSide('b')]); } catch (e) {
-    out.replaceChildren(el('p', { class: 'error' }, e.message)); return;
+    fill(out, el('p', { class: 'error' }, e.message)); return;
   }
   const ma = buildModel(a.events); const mb = buildModel(b.events);
   const ta = stageTotals(ma); const tb = stageTotals(mb);
@@ -656,10 +668,10 @@ async function runCompare() {
     const acts = [...t.actions.entries()].map(([k, v]) => k + (v > 1 ? ' ×' + v : '')).join(', ');
     return el('td', { class: t.failed ? 'failed' : '' },
       el('div', { class: 'cmpbar' }, el('i', { style: { width: Math.max(0.5, 100 * t.ns / max) + '%' } })),
-      el('span', { class: 'mono' }, ms(t.ns)), ' ', el('span', { class: 'hint small' }, t.steps + ' steps' + (acts ? ': ' + acts : '')));
+      el('span', { class: 'mono' }, ms(t.ns)), ' ', el('span', { class: 'hint small' }, t.steps + (t.steps === 1 ? ' step' : ' steps') + (acts ? ': ' + acts : '')));
   };
   const total = (m) => ms(m.t1 - m.t0);
-  out.replaceChildren(el('table', { class: 'compare' },
+  fill(out, el('table', { class: 'compare' },
     el('thead', {}, el('tr', {}, el('th', {}, 'stage'), el('th', {}, 'A: ', a.name), el('th', {}, 'B: ', b.name))),
     el('tbody', {}, names.map((s) => el('tr', { 'data-stage': s }, el('th', { class: 'mono' }, s), cell(ta.get(s)), cell(tb.get(s)))),
       el('tr', { class: 'total' }, el('th', {}, 'first to last event'), el('td', { class: 'mono' }, total(ma)), el('td', { class: 'mono' }, total(mb))))));
@@ -675,7 +687,7 @@ function replayShow() {
   const feed = shown.slice(-8).reverse().map((e) => el('li', { class: e.type },
     el('span', { class: 'mono small' }, e.type + (e.stage ? ' ' + e.stage : '')), ' ',
     e.explain ? e.explain.headline : e.type === 'syscall' ? traceText(e) : e.type));
-  $('#replay-out').replaceChildren(
+  fill($('#replay-out'),
     el('div', { class: 'progress' }, el('i', { style: { width: (100 * replay.at / Math.max(1, replay.events.length)) + '%' } })),
     el('ul', { class: 'feed' }, feed),
     shown.length ? waterfall(model, { expanded: replay.expanded, openSteps: replay.openSteps, rerender: replayShow, filter: () => true }) : null);

@@ -166,11 +166,97 @@ async fn a_container_appears_live_and_its_waterfall_and_narration_open() {
     let events = trace["traceEvents"].as_array().unwrap();
     assert!(events.iter().any(|e| e["ph"] == "X" && e["cat"] == "stage" && e["name"] == "mounts"), "{trace}");
 
+    // The namespaces and cgroup panels, fed the API's documented shapes
+    // (stubbed in the page: this test is about drawing them).
+    browser.execute(CGROUP_STUB, vec![]).await.unwrap();
+    js(&browser, &format!("refreshSide({}) || true", json!(id))).await;
+    until(&browser, "document.querySelectorAll('.chart').length === 4", "the four cgroup charts").await;
+    until(&browser, "document.querySelectorAll('table.ns tbody tr').length === 2", "the namespaces").await;
+    assert_eq!(js(&browser, "document.querySelectorAll('.chart svg .marker').length").await, json!(1));
+    assert_eq!(
+        js(&browser, "document.querySelectorAll('.chart svg .limit').length").await,
+        json!(3),
+        "memory, CPU quota, pids.max"
+    );
+    js(&browser, "document.querySelector('#cv-ns').scrollIntoView() || true").await;
+    screenshot(&browser, "dashboard-cgroup.png").await;
+
+    // Compare: this container against one failing at a named stage, made
+    // while the page is open (it appears live too).
+    let failing = Bundle::busybox(&["true"]);
+    failing.config_mut(|v| spec::add_hook(v, "createRuntime", "/bin/sh", &["sh", "-c", "exit 3"]));
+    let failed = rt.id("browser-fails");
+    assert!(!run_with_hub(&rt, &failed, &failing, &hub).status.success());
+    let failed_row = format!("document.querySelector('#containers tr[data-id=\"{failed}\"]')");
+    until(&browser, &format!("{failed_row} !== null && {failed_row}.textContent.includes('failed')"), "the failure")
+        .await;
+    js(&browser, &format!("(location.hash = '#/compare/{id}') && true")).await;
+    until(&browser, &format!("document.querySelector('#cmp-a').value === '{id}'"), "compare's side A").await;
+    js(&browser, &format!("(document.querySelector('#cmp-b').value = '{failed}') && true")).await;
+    click(&browser, "#cmp-go").await;
+    until(&browser, "document.querySelector('table.compare tr[data-stage=\"hooks\"]') !== null", "the comparison")
+        .await;
+    let hooks = js(
+        &browser,
+        "[...document.querySelectorAll('table.compare tr[data-stage=\"hooks\"] td')].map(td => td.className)",
+    )
+    .await;
+    assert_eq!(hooks, json!(["", "failed"]), "B failed in its hooks stage, A did not");
+    let exec =
+        js(&browser, "document.querySelector('table.compare tr[data-stage=\"exec\"] td:last-child').textContent").await;
+    assert_eq!(exec, json!("not done"), "B never reached exec");
+    screenshot(&browser, "dashboard-compare.png").await;
+
+    // Replay the first container's kept record, pausing before each stage.
+    js(&browser, "(location.hash = '#/replay') && true").await;
+    let kept = kept_record_path(rt.root(), &id);
+    browser.find(Locator::Css("#replay-file")).await.unwrap().send_keys(kept.to_str().unwrap()).await.unwrap();
+    until(&browser, "!document.querySelector('#replay-play').disabled", "the record is read").await;
+    js(&browser, "(document.querySelector('#replay-speed').value = '1') && true").await;
+    click(&browser, "#replay-play").await;
+    until(
+        &browser,
+        "document.querySelector('#replay-status').textContent.includes('paused before stage cgroup')",
+        "a pause",
+    )
+    .await;
+    for _ in 0..4 {
+        click(&browser, "#replay-play").await;
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    until(&browser, "document.querySelector('#replay-status').textContent.includes('paused before stage')", "a pause")
+        .await;
+    assert!(js(&browser, "document.querySelectorAll('#replay-out .row.stage').length").await.as_u64().unwrap() >= 4);
+    screenshot(&browser, "dashboard-replay.png").await;
+
     browser.close().await.unwrap();
     drop(driver);
     drop(dashboard);
     rt.assert_clean_id(&id);
+    rt.assert_clean_id(&failed);
 }
+
+/// The page's fetch of `/namespaces` and `/cgroup` answered with the API's
+/// shapes: a memory limit reached, with an OOM kill.
+const CGROUP_STUB: &str = r#"
+const mib = 1 << 20, t = 5e9;
+const sample = (i, mem) => ({ ts_ns: t + i * 1e9, t_ms: i * 1000,
+  memory: { usage: mem, limit: 64 * mib, failcnt: i > 3 ? i - 3 : 0, oom_kills: i > 4 ? 1 : 0 },
+  cpu: { usage_ns: i * i * 2e8, periods: i * 10, throttled_periods: i * 3, throttled_ns: i * 5e7, quota_us: 50000, period_us: 100000 },
+  pids: { current: 1 + (i % 3), max: 32 }, io: { read_bytes: i * 4096, write_bytes: i * i * 8192 }, psi: null });
+const cgroup = { version: 'hybrid', path: '/sys/fs/cgroup/memory/glassbox/demo',
+  samples: [8, 20, 35, 50, 63, 64, 12].map((m, i) => sample(i, m * mib)),
+  markers: [{ ts_ns: t + 4.5e9, t_ms: 4500, kind: 'oom_kill', detail: 'pid 4242 (<b>sh</b>) killed' }] };
+const namespaces = [{ type: 'net', inode: 4026531840, shared_with: 'host' }, { type: 'mnt', inode: 4026532001, shared_with: null }];
+const real = window.fetch;
+window.fetch = (url, options) => {
+  const answer = (v) => Promise.resolve(new Response(JSON.stringify(v), { headers: { 'content-type': 'application/json' } }));
+  if (String(url).endsWith('/cgroup')) return answer(cgroup);
+  if (String(url).endsWith('/namespaces')) return answer(namespaces);
+  return real(url, options);
+};
+return true
+"#;
 
 const SCRIPT: &str = "<script>window.__pwned=1</script>";
 const IMG: &str = "\"><img src=x onerror=\"window.__pwned=1\">";
