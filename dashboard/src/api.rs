@@ -9,9 +9,11 @@
 //! The web page's (crate::web):
 //! - `GET /`, `/app.js`, `/style.css`: the page, served with a strict
 //!   Content-Security-Policy and `nosniff`;
-//! - `GET /api/stream`: Server-Sent Events, one `event` per event the hub
-//!   takes (the event's JSON with its narration as `explain`), `lagged`
-//!   when a page fell behind, `hello` on connecting;
+//! - `GET /api/stream[?container=ID]`: Server-Sent Events, `event` with an
+//!   event's JSON and its narration as `explain` — every container's first
+//!   event, stage begins and ends, statuses, errors and drops, and every
+//!   event of the container named (crate::live) — `lagged` when a page
+//!   fell behind, `hello` on connecting;
 //! - `GET /api/containers/{id}/events`: the container's every event,
 //!   narrated — `{"id","origin","runtime_pid","events":[…]}`; `origin` is
 //!   `memory`, `disk` (read back from the record: memory kept only the

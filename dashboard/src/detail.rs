@@ -2,9 +2,13 @@
 //! only the stage summary [`crate::store`] keeps — for the waterfall, the
 //! trace and the export, held in bounded memory.
 //!
-//! The choice: memory holds a ring of each container's most recent events
-//! ([`PER_CONTAINER`]), and all rings together hold at most [`TOTAL`];
-//! past that, the ring of the container touched longest ago is emptied.
+//! The choice: memory holds a ring of each container's most recent events,
+//! as their JSON lines (the compact form: one allocation each, a third of
+//! an [`Event`]'s size), at most [`PER_CONTAINER`] events and
+//! [`PER_CONTAINER_BYTES`] per container, and all rings together at most
+//! [`TOTAL_BYTES`]; past that, the ring of the container touched longest
+//! ago is emptied. Bytes, not events, are the bound: a line may be long (a
+//! hook's argv, a hostile annotation), and memory is what must not grow.
 //! The full detail is never lost, because the runtime already writes every
 //! event (and, with `--trace`, every kernel record) to the container's
 //! record on disk: `<root>/<id>/events.jsonl` while it exists,
@@ -12,17 +16,20 @@
 //! still holds everything since its first event is served from memory,
 //! and one whose ring lost events is read back from its record ("paged
 //! out to the records on disk"), at most [`FROM_DISK`] events of it. A
-//! million events in store cost at most [`TOTAL`] events of memory.
+//! million events in store cost at most [`TOTAL_BYTES`] of lines.
 
 use std::collections::{HashMap, VecDeque};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use glassbox_events::{Event, Source};
 
 /// The most recent events kept in memory per container.
 pub const PER_CONTAINER: usize = 8192;
-/// The most events kept in memory for all containers together.
-pub const TOTAL: usize = 131_072;
+/// The most bytes of lines kept in memory per container.
+pub const PER_CONTAINER_BYTES: usize = 4 << 20;
+/// The most bytes of lines kept in memory for all containers together.
+pub const TOTAL_BYTES: usize = 48 << 20;
 /// The most events read back from one record on disk for one request.
 pub const FROM_DISK: usize = 200_000;
 
@@ -49,15 +56,24 @@ impl Origin {
 
 pub struct Detail {
     rings: HashMap<String, Ring>,
+    /// Bytes of lines held, all rings together.
     held: usize,
     clock: u64,
-    per_container: usize,
-    total: usize,
+    caps: Caps,
     roots: Vec<PathBuf>,
 }
 
+/// The bounds (tests use small ones).
+#[derive(Clone, Copy)]
+pub struct Caps {
+    pub per_container: usize,
+    pub per_container_bytes: usize,
+    pub total_bytes: usize,
+}
+
 struct Ring {
-    events: VecDeque<Event>,
+    lines: VecDeque<Arc<str>>,
+    bytes: usize,
     /// False once an event was let go.
     complete: bool,
     /// The pid of the first runtime event: glassbox itself.
@@ -67,13 +83,17 @@ struct Ring {
 
 impl Default for Detail {
     fn default() -> Self {
-        Detail::with_caps(PER_CONTAINER, TOTAL)
+        Detail::with_caps(Caps {
+            per_container: PER_CONTAINER,
+            per_container_bytes: PER_CONTAINER_BYTES,
+            total_bytes: TOTAL_BYTES,
+        })
     }
 }
 
 impl Detail {
-    pub fn with_caps(per_container: usize, total: usize) -> Detail {
-        Detail { rings: HashMap::new(), held: 0, clock: 0, per_container, total, roots: Vec::new() }
+    pub fn with_caps(caps: Caps) -> Detail {
+        Detail { rings: HashMap::new(), held: 0, clock: 0, caps, roots: Vec::new() }
     }
 
     /// The state roots whose records hold what memory let go.
@@ -81,32 +101,34 @@ impl Detail {
         self.roots = roots;
     }
 
-    /// Keep one event; returns the container's runtime pid (0 if unknown).
-    pub fn push(&mut self, event: &Event) -> i32 {
+    /// Keep one event's line; returns the container's runtime pid (0 if
+    /// unknown) and whether this is the container's first event.
+    pub fn push(&mut self, event: &Event, line: Arc<str>) -> (i32, bool) {
         if event.container.is_empty() {
-            return 0;
+            return (0, false);
         }
         self.clock += 1;
-        let ring = self.rings.entry(event.container.clone()).or_insert_with(|| Ring {
-            events: VecDeque::new(),
-            complete: true,
-            runtime_pid: 0,
-            touched: 0,
+        let mut first = false;
+        let ring = self.rings.entry(event.container.clone()).or_insert_with(|| {
+            first = true;
+            Ring { lines: VecDeque::new(), bytes: 0, complete: true, runtime_pid: 0, touched: 0 }
         });
         if ring.runtime_pid == 0 && event.source == Source::Runtime {
             ring.runtime_pid = event.pid;
         }
-        if ring.events.len() >= self.per_container {
-            ring.events.pop_front();
+        ring.bytes += line.len();
+        self.held += line.len();
+        ring.lines.push_back(line);
+        while ring.lines.len() > self.caps.per_container || ring.bytes > self.caps.per_container_bytes {
+            let Some(old) = ring.lines.pop_front() else { break };
+            ring.bytes -= old.len();
+            self.held -= old.len();
             ring.complete = false;
-            self.held -= 1;
         }
-        ring.events.push_back(event.clone());
         ring.touched = self.clock;
-        self.held += 1;
         let runtime_pid = ring.runtime_pid;
-        while self.held > self.total && self.empty_oldest_ring(&event.container) {}
-        runtime_pid
+        while self.held > self.caps.total_bytes && self.empty_oldest_ring(&event.container) {}
+        (runtime_pid, first)
     }
 
     /// Let go of the least recently touched ring other than `keep`'s.
@@ -114,12 +136,13 @@ impl Detail {
         let oldest = self
             .rings
             .iter_mut()
-            .filter(|(id, ring)| *id != keep && !ring.events.is_empty())
+            .filter(|(id, ring)| *id != keep && !ring.lines.is_empty())
             .min_by_key(|(_, ring)| ring.touched);
         match oldest {
             Some((_, ring)) => {
-                self.held -= ring.events.len();
-                ring.events = VecDeque::new();
+                self.held -= ring.bytes;
+                ring.lines = VecDeque::new();
+                ring.bytes = 0;
                 ring.complete = false;
                 true
             }
@@ -127,7 +150,7 @@ impl Detail {
         }
     }
 
-    /// How many events memory holds now, for all containers.
+    /// How many bytes of lines memory holds now, for all containers.
     pub fn held(&self) -> usize {
         self.held
     }
@@ -137,11 +160,11 @@ impl Detail {
     pub fn lookup(&self, id: &str) -> Lookup {
         let ring = self.rings.get(id);
         match ring {
-            Some(r) if r.complete => Lookup::Memory(r.events.iter().cloned().collect(), r.runtime_pid),
+            Some(r) if r.complete => Lookup::Memory(r.lines.iter().cloned().collect(), r.runtime_pid),
             _ => match self.record_path(id) {
                 Some(path) => Lookup::Disk(path),
                 None => match ring {
-                    Some(r) => Lookup::Partial(r.events.iter().cloned().collect(), r.runtime_pid),
+                    Some(r) => Lookup::Partial(r.lines.iter().cloned().collect(), r.runtime_pid),
                     None => Lookup::Unknown,
                 },
             },
@@ -161,12 +184,17 @@ impl Detail {
     }
 }
 
-/// What [`Detail::lookup`] found.
+/// What [`Detail::lookup`] found: lines from memory (cheap to copy: each
+/// is shared), or the record to read.
 pub enum Lookup {
-    Memory(Vec<Event>, i32),
+    Memory(Vec<Arc<str>>, i32),
     Disk(PathBuf),
-    Partial(Vec<Event>, i32),
+    Partial(Vec<Arc<str>>, i32),
     Unknown,
+}
+
+fn parse(lines: &[Arc<str>]) -> Vec<Event> {
+    lines.iter().filter_map(|l| glassbox_events::from_line(l).ok()).collect()
 }
 
 /// A record's events, the first `limit` that parse; lines that do not
@@ -180,8 +208,8 @@ pub fn read_record(path: &Path, limit: usize) -> std::io::Result<Vec<Event>> {
 /// the runtime pid, and where they came from; None for an unknown id.
 pub fn resolve(lookup: Lookup) -> Option<(Vec<Event>, i32, Origin)> {
     match lookup {
-        Lookup::Memory(events, pid) => Some((events, pid, Origin::Memory)),
-        Lookup::Partial(events, pid) => Some((events, pid, Origin::MemoryPartial)),
+        Lookup::Memory(lines, pid) => Some((parse(&lines), pid, Origin::Memory)),
+        Lookup::Partial(lines, pid) => Some((parse(&lines), pid, Origin::MemoryPartial)),
         Lookup::Unknown => None,
         Lookup::Disk(path) => {
             let events = read_record(&path, FROM_DISK).ok()?;
@@ -202,26 +230,31 @@ mod tests {
         .unwrap()
     }
 
+    fn keep(detail: &mut Detail, e: &Event) -> (i32, bool) {
+        detail.push(e, glassbox_events::to_line(e).into())
+    }
+
     #[test]
     fn memory_is_bounded_and_what_it_lets_go_is_read_back_from_the_record() {
         let root = tempfile::tempdir().unwrap();
-        let mut detail = Detail::with_caps(3, 5);
+        let size = glassbox_events::to_line(&event("a", 0)).len();
+        let mut detail =
+            Detail::with_caps(Caps { per_container: 3, per_container_bytes: 1 << 20, total_bytes: 5 * size });
         detail.set_roots(vec![root.path().to_path_buf()]);
-        for seq in 0..2 {
-            detail.push(&event("a", seq));
-        }
-        let Lookup::Memory(events, pid) = detail.lookup("a") else { panic!("a is whole in memory") };
-        assert_eq!((events.len(), pid), (2, 7));
+        assert_eq!(keep(&mut detail, &event("a", 0)), (7, true));
+        assert_eq!(keep(&mut detail, &event("a", 1)), (7, false));
+        let Lookup::Memory(lines, pid) = detail.lookup("a") else { panic!("a is whole in memory") };
+        assert_eq!((lines.len(), pid), (2, 7));
 
         // Four events of b: its ring keeps three, and knows it lost one.
         for seq in 0..4 {
-            detail.push(&event("b", seq));
+            keep(&mut detail, &event("b", seq));
         }
         assert!(matches!(detail.lookup("b"), Lookup::Partial(ref e, _) if e.len() == 3));
-        assert_eq!(detail.held(), 5);
+        assert_eq!(detail.held(), 5 * size);
         // Over the total: the ring touched longest ago (a's) is let go.
-        detail.push(&event("c", 0));
-        assert_eq!(detail.held(), 4);
+        keep(&mut detail, &event("c", 0));
+        assert_eq!(detail.held(), 4 * size);
         assert!(matches!(detail.lookup("a"), Lookup::Partial(ref e, _) if e.is_empty()));
 
         // b's whole record is on disk: that is what is served.
@@ -232,5 +265,15 @@ mod tests {
         assert_eq!((events.len(), pid, origin), (4, 7, Origin::Disk));
         assert!(resolve(detail.lookup("nobody")).is_none());
         assert_eq!(detail.record_path("../b"), None, "an id is never a path");
+    }
+
+    #[test]
+    fn a_long_line_is_bounded_by_bytes_not_by_count() {
+        let mut detail =
+            Detail::with_caps(Caps { per_container: 1000, per_container_bytes: 1000, total_bytes: 10_000 });
+        let long: Arc<str> = "x".repeat(600).into();
+        detail.push(&event("a", 0), long.clone());
+        detail.push(&event("a", 1), long);
+        assert_eq!(detail.held(), 600, "the older line went: two would pass the container's 1000 bytes");
     }
 }

@@ -9,19 +9,32 @@
 //! to the time of a wakeup. A page that reads too slowly falls behind by
 //! more than [`CAPACITY`] events and gets a `lagged` event instead of the
 //! ones it missed (it then re-reads the API); the hub never waits for it.
-//! Nothing is narrated while no page listens.
+//!
+//! A page does not get every event: a host making containers, or one
+//! traced container, makes far more steps and syscalls than a page can
+//! draw. It gets what changes the list — a container's first event, its
+//! stages' begins and ends, its statuses, errors and drops — for every
+//! container, and every event of the one container it shows
+//! (`/api/stream?container=ID`). So there are two channels: the summary
+//! one, which every page reads, and the detail one (steps, syscalls,
+//! process events), read only by pages showing a container — a flood of
+//! another container's steps never makes the list lag. What is published
+//! is the event's line, shared; each page's task narrates only what it sends.
 
 use std::convert::Infallible;
+use std::pin::Pin;
 use std::sync::Arc;
 
-use axum::extract::State;
+use axum::extract::{Query, State};
 use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
 use tokio::sync::{broadcast, watch};
 use tokio_stream::wrappers::errors::BroadcastStreamRecvError;
 use tokio_stream::wrappers::{BroadcastStream, WatchStream};
 use tokio_stream::{Stream, StreamExt};
 
-use crate::Shared;
+use glassbox_events::{Event, Kind};
+
+use crate::{narrated, Shared};
 
 /// How many events a page may be behind before it is told it lagged.
 pub const CAPACITY: usize = 4096;
@@ -29,7 +42,8 @@ pub const CAPACITY: usize = 4096;
 /// The sending side, shared by the ingest threads.
 #[derive(Clone)]
 pub struct Live {
-    events: broadcast::Sender<Arc<str>>,
+    summary: broadcast::Sender<Arc<Published>>,
+    detail: broadcast::Sender<Arc<Published>>,
     /// Set when the dashboard stops, so open streams end and the HTTP
     /// server's graceful shutdown does not wait for the browsers to leave.
     closing: Arc<watch::Sender<bool>>,
@@ -37,17 +51,25 @@ pub struct Live {
 
 impl Live {
     pub fn new() -> Live {
-        Live { events: broadcast::channel(CAPACITY).0, closing: Arc::new(watch::channel(false).0) }
+        Live {
+            summary: broadcast::channel(CAPACITY).0,
+            detail: broadcast::channel(CAPACITY).0,
+            closing: Arc::new(watch::channel(false).0),
+        }
     }
 
     /// Whether any page listens (if not, the event is not narrated at all).
     pub fn listened(&self) -> bool {
-        self.events.receiver_count() > 0
+        self.summary.receiver_count() > 0
     }
 
-    /// One narrated event's JSON, to every page.
-    pub fn publish(&self, json: String) {
-        let _ = self.events.send(json.into());
+    /// One event, to every page that wants it.
+    pub fn publish(&self, published: Published) {
+        if published.summary {
+            let _ = self.summary.send(Arc::new(published));
+        } else if self.detail.receiver_count() > 0 {
+            let _ = self.detail.send(Arc::new(published));
+        }
     }
 
     /// End every open stream (the dashboard is stopping).
@@ -56,23 +78,68 @@ impl Live {
     }
 }
 
+/// One event as the pages receive it from the ingest side.
+pub struct Published {
+    pub container: String,
+    /// Wanted by every page (see the module doc), not only the one showing
+    /// the container.
+    pub summary: bool,
+    pub line: Arc<str>,
+    pub runtime_pid: i32,
+}
+
+impl Published {
+    pub fn new(event: &Event, line: Arc<str>, runtime_pid: i32, first: bool) -> Published {
+        let summary = first || !matches!(event.kind, Kind::Step { .. } | Kind::Syscall { .. } | Kind::Process { .. });
+        Published { container: event.container.clone(), summary, line, runtime_pid }
+    }
+
+    /// The narrated JSON for a page showing `open` (None: not for it).
+    fn for_page(&self, open: Option<&str>) -> Option<String> {
+        if !self.summary && open != Some(self.container.as_str()) {
+            return None;
+        }
+        let event = glassbox_events::from_line(&self.line).ok()?;
+        Some(narrated::json(&event, self.runtime_pid))
+    }
+}
+
+/// `?container=ID`: the container the page shows.
+#[derive(serde::Deserialize)]
+pub struct StreamQuery {
+    container: Option<String>,
+}
+
 impl Default for Live {
     fn default() -> Self {
         Live::new()
     }
 }
 
-/// `GET /api/stream`: `event: event` with one narrated event as data, or
-/// `event: lagged` with how many were missed; a comment every 15 s keeps
-/// proxies from closing an idle stream.
-pub async fn stream(State(shared): State<Shared>) -> Sse<impl Stream<Item = Result<SseEvent, Infallible>>> {
+/// `GET /api/stream[?container=ID]`: `event: event` with one narrated
+/// event as data, or `event: lagged` with how many were missed; a comment
+/// every 15 s keeps proxies from closing an idle stream.
+pub async fn stream(
+    State(shared): State<Shared>,
+    Query(query): Query<StreamQuery>,
+) -> Sse<impl Stream<Item = Result<SseEvent, Infallible>>> {
     let live = &shared.web.live;
-    let events = BroadcastStream::new(live.events.subscribe()).map(|received| {
-        Some(match received {
-            Ok(json) => SseEvent::default().event("event").data(&*json),
-            Err(BroadcastStreamRecvError::Lagged(n)) => SseEvent::default().event("lagged").data(n.to_string()),
-        })
-    });
+    let query_wants_detail = query.container.is_some();
+    let open = query.container;
+    let to_sse = move |received: Result<Arc<Published>, BroadcastStreamRecvError>| match received {
+        Ok(published) => {
+            published.for_page(open.as_deref()).map(|json| Some(SseEvent::default().event("event").data(json)))
+        }
+        Err(BroadcastStreamRecvError::Lagged(n)) => Some(Some(SseEvent::default().event("lagged").data(n.to_string()))),
+    };
+    let summary = BroadcastStream::new(live.summary.subscribe());
+    // Only a page showing a container reads the detail channel.
+    type Received = Result<Arc<Published>, BroadcastStreamRecvError>;
+    let detail: Pin<Box<dyn Stream<Item = Received> + Send>> = match query_wants_detail {
+        true => Box::pin(BroadcastStream::new(live.detail.subscribe())),
+        false => Box::pin(tokio_stream::pending()),
+    };
+    let events = summary.merge(detail).filter_map(to_sse);
     // `None` once the dashboard closes: the stream ends there.
     let closed = WatchStream::new(live.closing.subscribe()).filter(|closed| *closed).map(|_| None);
     let hello = tokio_stream::once(Some(SseEvent::default().event("hello").data("{}")));

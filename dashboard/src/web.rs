@@ -28,7 +28,7 @@ use axum::{Json, Router};
 use glassbox_events::Event;
 
 use crate::detail::{self, Detail, Origin};
-use crate::live::{self, Live};
+use crate::live::{self, Live, Published};
 use crate::{chrome_trace, narrated, replay, Shared};
 
 const INDEX_HTML: &str = include_str!("../web/index.html");
@@ -55,11 +55,12 @@ pub struct WebState {
 }
 
 impl WebState {
-    /// One event: into its container's ring, and to every open page.
+    /// One event: its line into its container's ring, and to the open pages.
     pub fn take_event(&self, event: &Event) {
-        let runtime_pid = self.detail.lock().expect("detail lock").push(event);
+        let line: Arc<str> = glassbox_events::to_line(event).into();
+        let (runtime_pid, first) = self.detail.lock().expect("detail lock").push(event, line.clone());
         if self.live.listened() {
-            self.live.publish(narrated::json(event, runtime_pid));
+            self.live.publish(Published::new(event, line, runtime_pid, first));
         }
     }
 
@@ -250,30 +251,52 @@ mod tests {
         assert!(body.contains("not an events.jsonl"), "{body}");
     }
 
-    #[tokio::test]
-    async fn the_stream_says_hello_then_pushes_each_event_as_it_is_taken() {
-        let shared = Shared::new();
-        let response = api::router(shared.clone())
-            .oneshot(Request::get("/api/stream").body(Body::empty()).unwrap())
-            .await
-            .unwrap();
+    async fn open_stream(shared: &Shared, uri: &str) -> axum::body::BodyDataStream {
+        let response =
+            api::router(shared.clone()).oneshot(Request::get(uri).body(Body::empty()).unwrap()).await.unwrap();
         assert_eq!(response.headers()["content-type"], "text/event-stream");
         let mut body = response.into_body().into_data_stream();
         let first = body.next().await.unwrap().unwrap();
         assert!(String::from_utf8_lossy(&first).starts_with("event: hello\n"), "{first:?}");
-        a_run(&shared);
+        body
+    }
+
+    /// The stream's text until it holds `count` events.
+    async fn read_events(body: &mut axum::body::BodyDataStream, count: usize) -> String {
         let mut text = String::new();
-        while text.matches("event: event\n").count() < 4 {
+        while text.matches("event: event\n").count() < count {
             let chunk = tokio::time::timeout(std::time::Duration::from_secs(5), body.next()).await.unwrap();
             text.push_str(&String::from_utf8_lossy(&chunk.unwrap().unwrap()));
         }
+        text
+    }
+
+    #[tokio::test]
+    async fn the_stream_pushes_each_event_as_it_is_taken_the_open_containers_all_of_them() {
+        let shared = Shared::new();
+        let mut showing_web = open_stream(&shared, "/api/stream?container=web").await;
+        let mut list_only = open_stream(&shared, "/api/stream").await;
+        a_run(&shared);
+        shared.take_line(&line(5, 10, "runtime", r#""type":"status","status":"stopped""#));
+        let text = read_events(&mut showing_web, 5).await;
         let sethostname = text.lines().find(|l| l.contains("\"action\":\"sethostname\"")).unwrap();
         let v: serde_json::Value = serde_json::from_str(sethostname.strip_prefix("data: ").unwrap()).unwrap();
         assert!(v["explain"]["headline"].as_str().unwrap().contains("<img src=x onerror=alert(1)>"));
-        // Closing ends the stream (so the server's shutdown does not wait on open pages).
+        // A page showing no container gets what changes the list: the
+        // first event, the stage's end, the status; not the step nor the syscall.
+        let text = read_events(&mut list_only, 3).await;
+        let types: Vec<String> = text
+            .lines()
+            .filter_map(|l| l.strip_prefix("data: "))
+            .map(|d| serde_json::from_str::<serde_json::Value>(d).unwrap()["type"].as_str().unwrap().to_string())
+            .collect();
+        assert_eq!(types, ["stage_begin", "stage_end", "status"]);
+        // Closing ends the streams (so the server's shutdown does not wait on open pages).
         shared.web.live.close();
-        let end =
-            tokio::time::timeout(std::time::Duration::from_secs(5), async { while body.next().await.is_some() {} });
+        let end = tokio::time::timeout(std::time::Duration::from_secs(5), async {
+            while showing_web.next().await.is_some() {}
+            while list_only.next().await.is_some() {}
+        });
         assert!(end.await.is_ok(), "the stream ended when the dashboard closed");
     }
 

@@ -109,6 +109,8 @@ const state = {
   listTimer: null,
   renderQueued: false,
   events: 0,
+  source: null,    // the EventSource
+  streamFor: null, // the container it streams every event of
 };
 
 // ------------------------------------------------------------- the list
@@ -553,6 +555,7 @@ async function openContainer(id) {
   panel.hidden = false;
   renderHeader();
   renderList();
+  connect(id); // before reading what is there, so nothing falls in between
   try {
     const detail = await getJSON(containerUrl(id, '/events'));
     if (!state.open || state.open.id !== id) return;
@@ -583,9 +586,16 @@ function scheduleRender() {
 
 // --------------------------------------------------------------- live
 
-function connect() {
+// The live stream. The server sends every container's list-changing events
+// (first event, stage begins and ends, statuses, errors), and all events of
+// the container shown: so the stream is reopened when that changes.
+function connect(open) {
+  if (state.source && state.streamFor === open) return;
+  if (state.source) state.source.close();
   const live = $('#live');
-  const source = new EventSource('/api/stream');
+  const source = new EventSource('/api/stream' + (open ? '?container=' + encodeURIComponent(open) : ''));
+  state.source = source;
+  state.streamFor = open;
   source.addEventListener('open', () => { live.textContent = 'live'; live.className = 'live on'; document.body.dataset.live = 'on'; });
   source.addEventListener('error', () => { live.textContent = 'reconnecting…'; live.className = 'live off'; document.body.dataset.live = 'off'; });
   source.addEventListener('hello', () => scheduleListRefresh());
@@ -751,11 +761,11 @@ function route() {
     const id = decodeURIComponent(m[1]);
     if (!state.open || state.open.id !== id) openContainer(id);
   } else if ((m = /^#\/compare(?:\/(.+))?$/.exec(hash))) {
-    show('compare'); state.open = null; renderList(); fillPickers(m[1] ? decodeURIComponent(m[1]) : null);
+    show('compare'); state.open = null; connect(null); renderList(); fillPickers(m[1] ? decodeURIComponent(m[1]) : null);
   } else if (hash === '#/replay') {
-    show('replay'); state.open = null; renderList();
+    show('replay'); state.open = null; connect(null); renderList();
   } else {
-    show('list'); state.open = null; renderList();
+    show('list'); state.open = null; connect(null); renderList();
   }
 }
 
@@ -770,8 +780,8 @@ function start() {
     for (const c of list) state.containers.set(c.id, c);
     renderList();
   }).catch(() => { /* the stream's hello refreshes */ });
-  connect();
   route();
+  if (!state.source) connect(null);
 }
 
 start();
