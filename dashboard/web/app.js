@@ -30,7 +30,7 @@ function el(tag, attrs, ...children) {
     if (k === 'class') node.className = v;
     else if (k === 'style') Object.assign(node.style, v);
     else if (k.startsWith('on')) node.addEventListener(k.slice(2), v);
-    else node.setAttribute(k, v === true ? '' : String(v));
+    else node.setAttribute(k, v === true ? '' : clean(v));
   }
   for (const c of children.flat(Infinity)) {
     if (c === null || c === undefined || c === false) continue;
@@ -240,19 +240,72 @@ function buildModel(events) {
   }
   if (model.t0 === Infinity) { model.t0 = 0; model.t1 = 1; }
   if (model.t1 <= model.t0) model.t1 = model.t0 + 1;
+  model.axis = timeAxis(model);
   return model;
+}
+
+// The time axis: linear, except that a long stretch where nothing happens
+// (a container that ran for minutes between its start and its delete) is
+// drawn as a narrow break labelled with its length, so that milliseconds
+// of work stay visible beside it.
+function timeAxis(model) {
+  const spans = [];
+  for (const s of model.stages) {
+    spans.push([s.begin, s.end || s.begin]);
+    for (const step of s.steps) spans.push([step.ts, step.next || step.ts]);
+  }
+  for (const k of model.kernel) spans.push([k.ts_ns, k.ts_ns + (k.latency_ns || 0)]);
+  for (const e of model.statuses) spans.push([e.ts_ns, e.ts_ns]);
+  spans.sort((a, b) => a[0] - b[0]);
+  const total = model.t1 - model.t0;
+  const breaks = [];
+  let end = model.t0;
+  for (const [from, to] of spans) {
+    const gap = from - end;
+    if (gap > 50e6 && gap > 0.25 * total) breaks.push({ from: end, to: from });
+    end = Math.max(end, to);
+  }
+  const broken = breaks.reduce((sum, b) => sum + (b.to - b.from), 0);
+  const kept = Math.max(1, total - broken);
+  const gapShare = breaks.length ? Math.min(0.05, 0.4 / breaks.length) : 0;
+  const linear = 1 - gapShare * breaks.length;
+  // 0…1 along the axis.
+  const pos = (ts) => {
+    let x = 0; let cursor = model.t0;
+    for (const b of breaks) {
+      if (ts <= b.from) return x + linear * (ts - cursor) / kept;
+      x += linear * (b.from - cursor) / kept;
+      if (ts < b.to) return x + gapShare * (ts - b.from) / (b.to - b.from);
+      x += gapShare; cursor = b.to;
+    }
+    return Math.min(1, x + linear * (ts - cursor) / kept);
+  };
+  return { pos, breaks, kept };
 }
 
 // ------------------------------------------------------- the waterfall
 
 function axis(model) {
-  const span = model.t1 - model.t0;
-  const step = niceStep(span / 6);
-  const ticks = [];
-  for (let t = 0; t <= span; t += step) ticks.push(t);
+  const { pos, breaks, kept } = model.axis;
+  const step = niceStep(kept / 6);
+  const marks = [];
+  // Ticks on the linear stretches, at multiples of `step` since the first event.
+  const stretches = [];
+  let from = model.t0;
+  for (const b of breaks) { stretches.push([from, b.from]); from = b.to; }
+  stretches.push([from, model.t1]);
+  for (const [a, b] of stretches) {
+    for (let t = Math.ceil((a - model.t0) / step) * step; model.t0 + t <= b; t += step) {
+      marks.push(el('span', { class: 'tick', style: { left: (100 * pos(model.t0 + t)) + '%' } }, ms(t)));
+      if (marks.length > 60) break;
+    }
+  }
+  for (const b of breaks) {
+    marks.push(el('span', { class: 'gap', style: { left: (100 * pos(b.from)) + '%', width: (100 * (pos(b.to) - pos(b.from))) + '%' },
+      title: 'nothing recorded for ' + ms(b.to - b.from) }, '⋯ ' + ms(b.to - b.from) + ' ⋯'));
+  }
   return el('div', { class: 'row axis' }, el('div', { class: 'label' }, 'time since first event'),
-    el('div', { class: 'track' }, ticks.map((t) =>
-      el('span', { class: 'tick', style: { left: (100 * t / span) + '%' } }, ms(t)))),
+    el('div', { class: 'track' }, marks),
     el('div', { class: 'dur' }, 'duration'));
 }
 
@@ -263,9 +316,8 @@ function niceStep(raw) {
 }
 
 function bar(model, begin, end, cls, label) {
-  const span = model.t1 - model.t0;
-  const left = 100 * (begin - model.t0) / span;
-  const width = Math.max(100 * ((end || model.t1) - begin) / span, 0.25);
+  const left = 100 * model.axis.pos(begin);
+  const width = Math.max(100 * model.axis.pos(end || model.t1) - left, 0.25);
   return el('div', { class: 'bar ' + cls, style: { left: left + '%', width: width + '%' }, title: label });
 }
 
@@ -346,8 +398,9 @@ function waterfall(model, opts) {
       el('span', { class: 'who kernel' }, 'pid ' + pid)),
     el('div', { class: 'track' }, calls.slice(0, 4000).map((k) => el('span', {
       class: 'kt' + (k.ret < 0 ? ' err' : '') + (k.type === 'process' ? ' proc' : ''),
-      style: { left: (100 * (k.ts_ns - model.t0) / (model.t1 - model.t0)) + '%' },
+      style: { left: (100 * model.axis.pos(k.ts_ns)) + '%' },
       title: traceText(k),
+      onclick: (ev) => { ev.stopPropagation(); jumpToTrace(k.ts_ns, null); },
     }))), el('div', { class: 'dur mono' }, calls.length + ' calls')));
   }
   return el('div', { class: 'waterfall' }, rows);
