@@ -109,6 +109,7 @@ const state = {
   listTimer: null,
   renderQueued: false,
   events: 0,
+  refetchTimer: null,
   source: null,    // the EventSource
   streamFor: null, // the container it streams every event of
 };
@@ -631,6 +632,24 @@ async function refreshSide(id) {
   fill($('#cv-cgroup'), cg);
 }
 
+// The page fell behind the stream: re-read the open container's events
+// (at most twice a second), keeping what the reader had expanded.
+function scheduleRefetch() {
+  if (!state.open || state.refetchTimer) return;
+  state.refetchTimer = setTimeout(async () => {
+    state.refetchTimer = null;
+    const view = state.open;
+    if (!view) return;
+    try {
+      const detail = await getJSON(containerUrl(view.id, '/events'));
+      if (state.open !== view) return;
+      view.events = detail.events;
+      view.origin = detail.origin;
+      scheduleRender();
+    } catch (_) { /* the next lag retries */ }
+  }, 500);
+}
+
 function scheduleRender() {
   if (state.renderQueued) return;
   state.renderQueued = true;
@@ -652,7 +671,7 @@ function connect(open) {
   source.addEventListener('open', () => { live.textContent = 'live'; live.className = 'live on'; document.body.dataset.live = 'on'; });
   source.addEventListener('error', () => { live.textContent = 'reconnecting…'; live.className = 'live off'; document.body.dataset.live = 'off'; });
   source.addEventListener('hello', () => scheduleListRefresh());
-  source.addEventListener('lagged', () => { scheduleListRefresh(); if (state.open) openContainer(state.open.id); });
+  source.addEventListener('lagged', () => { scheduleListRefresh(); scheduleRefetch(); });
   source.addEventListener('event', (message) => {
     let e;
     try { e = JSON.parse(message.data); } catch (_) { return; }

@@ -166,9 +166,34 @@ async fn a_container_appears_live_and_its_waterfall_and_narration_open() {
     let events = trace["traceEvents"].as_array().unwrap();
     assert!(events.iter().any(|e| e["ph"] == "X" && e["cat"] == "stage" && e["name"] == "mounts"), "{trace}");
 
+    // The syscall trace: kernel events of this container arrive on the hub
+    // socket as the probes send them — a clone refused with EAGAIN, a mount,
+    // a process killed — and join the open page live, filterable.
+    let (_, detail) = dashboard.get(&format!("/api/containers/{id}/events")).unwrap();
+    let detail: Value = serde_json::from_str(&detail).unwrap();
+    let exit = detail["events"].as_array().unwrap().iter().find(|e| e["type"] == "stage_begin" && e["stage"] == "exit");
+    let at = exit.unwrap()["ts_ns"].as_u64().unwrap();
+    let init = detail["events"].as_array().unwrap().iter().find(|e| e["type"] == "status").unwrap()["pid"].as_i64();
+    send_kernel_events(&hub, &id, init.unwrap(), at);
+    until(&browser, "document.querySelectorAll('#trace-lines .tline').length === 3", "the trace lines").await;
+    js(&browser, "(document.querySelector('#trace-name').value = 'clone') || true").await;
+    js(&browser, "document.querySelector('#trace-name').dispatchEvent(new Event('input')) || true").await;
+    until(&browser, "document.querySelectorAll('#trace-lines .tline').length === 1", "the filter by name").await;
+    let line = js(&browser, "document.querySelector('#trace-lines .tline').textContent").await;
+    assert!(line.as_str().unwrap().contains("clone(…) = -11 EAGAIN"), "{line}");
+    js(&browser, "(document.querySelector('#trace-name').value = '') || true").await;
+    js(&browser, "document.querySelector('#trace-name').dispatchEvent(new Event('input')) || true").await;
+    let pid = (init.unwrap() + 1).to_string();
+    js(&browser, &format!("(document.querySelector('#trace-pid').value = '{pid}') || true")).await;
+    js(&browser, "document.querySelector('#trace-pid').dispatchEvent(new Event('change')) || true").await;
+    until(&browser, "document.querySelectorAll('#trace-lines .tline').length === 1", "the filter by process").await;
+    js(&browser, "(document.querySelector('#trace-pid').value = '') || true").await;
+    js(&browser, "document.querySelector('#trace-pid').dispatchEvent(new Event('change')) || true").await;
+
     // The namespaces and cgroup panels, fed the API's documented shapes
-    // (stubbed in the page: this test is about drawing them).
-    browser.execute(CGROUP_STUB, vec![]).await.unwrap();
+    // (stubbed in the page: this test is about drawing them), the OOM kill
+    // marked just after the killed process's exit in the trace.
+    browser.execute(CGROUP_STUB, vec![json!(at)]).await.unwrap();
     js(&browser, &format!("refreshSide({}) || true", json!(id))).await;
     until(&browser, "document.querySelectorAll('.chart').length === 4", "the four cgroup charts").await;
     until(&browser, "document.querySelectorAll('table.ns tbody tr').length === 2", "the namespaces").await;
@@ -178,8 +203,12 @@ async fn a_container_appears_live_and_its_waterfall_and_narration_open() {
         json!(3),
         "memory, CPU quota, pids.max"
     );
-    js(&browser, "document.querySelector('#cv-ns').scrollIntoView() || true").await;
-    screenshot(&browser, "dashboard-cgroup.png").await;
+    js(&browser, "document.querySelector('.chart svg .marker').dispatchEvent(new MouseEvent('click')) || true").await;
+    until(&browser, "document.querySelector('.tline.flash') !== null", "the marker's trace line").await;
+    let flashed = js(&browser, "document.querySelector('.tline.flash').textContent").await;
+    assert!(flashed.as_str().unwrap().contains("[exit 137]"), "the OOM kill leads to the exit: {flashed}");
+    js(&browser, "document.querySelector('#cv-trace').scrollIntoView() || true").await;
+    screenshot(&browser, "dashboard-trace-cgroup.png").await;
 
     // Compare: this container against one failing at a named stage, made
     // while the page is open (it appears live too).
@@ -206,6 +235,14 @@ async fn a_container_appears_live_and_its_waterfall_and_narration_open() {
         js(&browser, "document.querySelector('table.compare tr[data-stage=\"exec\"] td:last-child').textContent").await;
     assert_eq!(exec, json!("not done"), "B never reached exec");
     screenshot(&browser, "dashboard-compare.png").await;
+
+    // The failing container's waterfall: its hooks stage red, with the error.
+    js(&browser, &format!("(location.hash = '#/c/{failed}') && true")).await;
+    until(&browser, "document.querySelector('.row.stage.failed[data-stage=\"hooks\"]') !== null", "the red stage")
+        .await;
+    let error = js(&browser, "document.querySelector('.row.error-row').textContent").await;
+    assert!(error.as_str().unwrap().contains("exited with code 3"), "{error}");
+    screenshot(&browser, "dashboard-failed.png").await;
 
     // Replay the first container's kept record, pausing before each stage.
     js(&browser, "(location.hash = '#/replay') && true").await;
@@ -236,17 +273,46 @@ async fn a_container_appears_live_and_its_waterfall_and_narration_open() {
     rt.assert_clean_id(&failed);
 }
 
+/// Kernel events of the container, as the hub's probes send them (one
+/// SOCK_SEQPACKET message each): just before `at`, the init's clone refused
+/// with EAGAIN and a mount, then a child killed (exit 137).
+fn send_kernel_events(hub: &Path, id: &str, init: i64, at: u64) {
+    use nix::sys::socket::{connect, send, socket, AddressFamily, MsgFlags, SockFlag, SockType, UnixAddr};
+    use std::os::fd::AsRawFd;
+    let fd = socket(AddressFamily::Unix, SockType::SeqPacket, SockFlag::SOCK_CLOEXEC, None).unwrap();
+    connect(fd.as_raw_fd(), &UnixAddr::new(hub).unwrap()).unwrap();
+    let head = |seq: u64, ts: u64, pid: i64| {
+        format!(
+            r#""v":1,"seq":{seq},"ts_ns":{ts},"wall":"2026-12-07T00:00:00.000000000Z","container":"{id}","pid":{pid},"source":"kernel""#
+        )
+    };
+    let lines = [
+        format!(
+            r#"{{{},"type":"syscall","nr":56,"name":"clone","args":[0,0,0,0,0,0],"ret":-11,"latency_ns":2000}}"#,
+            head(0, at - 3000, init)
+        ),
+        format!(
+            r#"{{{},"type":"syscall","nr":165,"name":"mount","args":[0,0,0,0,0,0],"ret":0,"latency_ns":5000,"decoded":{{"source":"proc","target":"/proc"}}}}"#,
+            head(1, at - 2000, init)
+        ),
+        format!(r#"{{{},"type":"process","change":"exit","exit_code":137}}"#, head(2, at - 1000, init + 1)),
+    ];
+    for line in lines {
+        send(fd.as_raw_fd(), line.as_bytes(), MsgFlags::empty()).unwrap();
+    }
+}
+
 /// The page's fetch of `/namespaces` and `/cgroup` answered with the API's
-/// shapes: a memory limit reached, with an OOM kill.
+/// shapes: a memory limit reached, with an OOM kill at `arguments[0]`.
 const CGROUP_STUB: &str = r#"
-const mib = 1 << 20, t = 5e9;
+const mib = 1 << 20, t = arguments[0] - 5e9;
 const sample = (i, mem) => ({ ts_ns: t + i * 1e9, t_ms: i * 1000,
   memory: { usage: mem, limit: 64 * mib, failcnt: i > 3 ? i - 3 : 0, oom_kills: i > 4 ? 1 : 0 },
   cpu: { usage_ns: i * i * 2e8, periods: i * 10, throttled_periods: i * 3, throttled_ns: i * 5e7, quota_us: 50000, period_us: 100000 },
   pids: { current: 1 + (i % 3), max: 32 }, io: { read_bytes: i * 4096, write_bytes: i * i * 8192 }, psi: null });
 const cgroup = { version: 'hybrid', path: '/sys/fs/cgroup/memory/glassbox/demo',
   samples: [8, 20, 35, 50, 63, 64, 12].map((m, i) => sample(i, m * mib)),
-  markers: [{ ts_ns: t + 4.5e9, t_ms: 4500, kind: 'oom_kill', detail: 'pid 4242 (<b>sh</b>) killed' }] };
+  markers: [{ ts_ns: arguments[0] - 500, t_ms: 5000, kind: 'oom_kill', detail: 'pid 4242 (<b>sh</b>) killed' }] };
 const namespaces = [{ type: 'net', inode: 4026531840, shared_with: 'host' }, { type: 'mnt', inode: 4026532001, shared_with: null }];
 const real = window.fetch;
 window.fetch = (url, options) => {
