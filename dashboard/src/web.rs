@@ -89,7 +89,8 @@ async fn asset(text: &'static str, content_type: &'static str) -> Response {
 
 /// Every response: `nosniff`, no referrer, and the policy of its kind.
 pub async fn security_headers(request: Request, next: Next) -> Response {
-    let policy = if request.uri().path().starts_with("/book") { BOOK_POLICY } else { PAGE_POLICY };
+    let path = request.uri().path();
+    let policy = if path == "/book" || path.starts_with("/book/") { BOOK_POLICY } else { PAGE_POLICY };
     let mut response = next.run(request).await;
     let headers = response.headers_mut();
     headers.insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(policy));
