@@ -1,184 +1,224 @@
-//! The load bench/dashboard.sh puts on a running dashboard: many runtimes
-//! at once, as fast as the hub takes them. Not a test and not shipped — a
-//! measuring tool.
+//! A load generator for the dashboard (bench/dashboard.sh runs it): what
+//! the hub takes and what the page sees, on this machine.
 //!
-//! - `hub_load throughput HUB ADDR CONNS EVENTS`: CONNS connections (one
-//!   "runtime" each, its own container id) each send EVENTS event lines —
-//!   a realistic mix of steps and syscall records, ≈250 bytes — with
-//!   blocking sends, so the figure is what the hub can take, not what a
-//!   runtime would drop. The clock runs from the first send until the
-//!   dashboard's `glassbox_events_received_total` (its /metrics on ADDR)
-//!   has grown by CONNS × EVENTS.
-//! - `hub_load latency HUB ADDR N`: N events, 20 ms apart, each for a new
-//!   container `latency-<i>`, while one reader follows the dashboard's live
-//!   stream (`/api/stream`, what the page listens to); the latency of one
-//!   event is from its send to the moment its container's id shows up in the
-//!   stream. Prints the median, the 99th percentile and the worst.
+//! 1. event-to-browser latency: an SSE client (what a page's EventSource
+//!    is) reads `/api/stream`; one event at a time is sent on the hub
+//!    socket, and the time until it comes out of the stream is measured,
+//!    first on a quiet hub, then while `--connections` runtimes flood it;
+//! 2. ingest: `--connections` SOCK_SEQPACKET connections send `--events`
+//!    realistic step events in all (blocking sends, so nothing is dropped
+//!    and the hub's own pace is measured), and the rate is read back from
+//!    `glassbox_events_received_total` on /metrics;
+//! 3. memory: the dashboard's resident set (VmRSS, VmHWM) with that many
+//!    events in store.
+//!
+//! Usage: hub_load --hub PATH --http 127.0.0.1:PORT --pid DASHBOARD_PID
+//!        [--connections 50] [--events 1000000] [--probes 500]
 
-use std::collections::HashMap;
-use std::io::{Read, Write};
+use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
 use std::os::fd::{AsRawFd, OwnedFd};
-use std::sync::{Arc, Barrier, Mutex};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{mpsc, Arc};
 use std::time::{Duration, Instant};
 
 use nix::sys::socket::{connect, send, socket, AddressFamily, MsgFlags, SockFlag, SockType, UnixAddr};
 
-fn main() {
-    let args: Vec<String> = std::env::args().collect();
-    let usage = "usage: hub_load throughput HUB ADDR CONNS EVENTS | hub_load latency HUB ADDR N";
-    match args.get(1).map(String::as_str) {
-        Some("throughput") if args.len() == 6 => {
-            throughput(&args[2], &args[3], args[4].parse().expect("CONNS"), args[5].parse().expect("EVENTS"))
-        }
-        Some("latency") if args.len() == 5 => latency(&args[2], &args[3], args[4].parse().expect("N")),
-        _ => {
-            eprintln!("{usage}");
-            std::process::exit(2);
-        }
-    }
+struct Args {
+    hub: String,
+    http: String,
+    pid: u32,
+    connections: usize,
+    events: usize,
+    probes: usize,
 }
 
-fn connect_hub(path: &str) -> OwnedFd {
+fn args() -> Args {
+    let mut a =
+        Args { hub: String::new(), http: String::new(), pid: 0, connections: 50, events: 1_000_000, probes: 500 };
+    let mut it = std::env::args().skip(1);
+    while let Some(flag) = it.next() {
+        let value = it.next().unwrap_or_else(|| panic!("{flag} needs a value"));
+        match flag.as_str() {
+            "--hub" => a.hub = value,
+            "--http" => a.http = value,
+            "--pid" => a.pid = value.parse().expect("--pid"),
+            "--connections" => a.connections = value.parse().expect("--connections"),
+            "--events" => a.events = value.parse().expect("--events"),
+            "--probes" => a.probes = value.parse().expect("--probes"),
+            _ => panic!("unknown flag {flag}"),
+        }
+    }
+    assert!(!a.hub.is_empty() && !a.http.is_empty() && a.pid > 0, "--hub, --http and --pid are needed");
+    a
+}
+
+fn hub_connection(path: &str) -> OwnedFd {
     let fd = socket(AddressFamily::Unix, SockType::SeqPacket, SockFlag::SOCK_CLOEXEC, None).expect("socket");
-    connect(fd.as_raw_fd(), &UnixAddr::new(path).expect("hub path")).unwrap_or_else(|e| panic!("connect {path}: {e}"));
+    connect(fd.as_raw_fd(), &UnixAddr::new(path).expect("hub path")).expect("connect to the hub");
     fd
 }
 
-/// Event `seq` of one load container: every fourth a step, the rest
-/// syscall records, as a traced container sends them.
-fn event_line(container: &str, seq: u64) -> String {
-    let ts = 1_000_000_000 + seq * 1000;
-    let head = format!(
-        r#"{{"v":1,"seq":{seq},"ts_ns":{ts},"wall":"2026-12-07T00:00:00.000000000Z","container":"{container}","pid":4242,"#
-    );
-    if seq % 4 == 0 {
-        head + r#""source":"runtime","type":"step","stage":"mounts","action":"mount","args":{"source":"proc","target":"/proc","fstype":"proc","flags":"MS_NOSUID|MS_NODEV|MS_NOEXEC"}}"#
-    } else {
-        head + r#""source":"kernel","type":"syscall","nr":0,"name":"read","args":[3,140737488346112,4096,0,0,0],"ret":4096,"latency_ns":1200}"#
-    }
+/// A step event as a runtime sends it: a mount, with its arguments.
+fn step_line(container: &str, seq: u64) -> String {
+    format!(
+        r#"{{"v":1,"seq":{seq},"ts_ns":{},"wall":"2026-12-07T00:00:00.000000000Z","container":"{container}","pid":4242,"source":"runtime","type":"step","stage":"mounts","action":"mount","args":{{"source":"proc","target":"/proc","fstype":"proc","flags":"MS_NOSUID | MS_NODEV | MS_NOEXEC","data":null,"result":"ok","equivalent":"mount -t proc proc /proc"}}}}"#,
+        1_000_000 + seq
+    )
 }
 
-fn throughput(hub: &str, addr: &str, conns: usize, events: u64) {
-    let before = received(addr);
-    let barrier = Arc::new(Barrier::new(conns + 1));
-    let mut senders = Vec::new();
-    for c in 0..conns {
-        let (hub, barrier) = (hub.to_string(), barrier.clone());
-        senders.push(std::thread::spawn(move || {
-            let container = format!("load-{c}");
-            let lines: Vec<String> = (0..events).map(|seq| event_line(&container, seq)).collect();
-            let fd = connect_hub(&hub);
-            barrier.wait();
-            for line in &lines {
-                send(fd.as_raw_fd(), line.as_bytes(), MsgFlags::MSG_NOSIGNAL).expect("send to the hub");
-            }
-        }));
-    }
-    barrier.wait();
-    let start = Instant::now();
-    for s in senders {
-        s.join().expect("sender");
-    }
-    let sent = start.elapsed();
-    let want = before + conns as u64 * events;
-    let deadline = Instant::now() + Duration::from_secs(300);
-    while received(addr) < want {
-        assert!(Instant::now() < deadline, "the dashboard did not take {want} events within 300 s");
-        std::thread::sleep(Duration::from_millis(5));
-    }
-    let taken = start.elapsed();
-    let total = conns as u64 * events;
-    println!(
-        "throughput: {total} events from {conns} connections: all sent in {:.2} s, all taken in {:.2} s: {:.0} events/s",
-        sent.as_secs_f64(),
-        taken.as_secs_f64(),
-        total as f64 / taken.as_secs_f64()
-    );
+fn http_get(http: &str, path: &str) -> String {
+    let mut s = TcpStream::connect(http).expect("dashboard HTTP");
+    write!(s, "GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n").unwrap();
+    let mut text = String::new();
+    s.read_to_string(&mut text).unwrap();
+    text
 }
 
-/// The dashboard's `glassbox_events_received_total`.
-fn received(addr: &str) -> u64 {
-    let body = http_get(addr, "/metrics");
-    body.lines()
+fn received(http: &str) -> u64 {
+    let text = http_get(http, "/metrics");
+    text.lines()
         .find_map(|l| l.strip_prefix("glassbox_events_received_total "))
         .and_then(|v| v.trim().parse::<f64>().ok())
-        .map(|v| v as u64)
-        .unwrap_or_else(|| panic!("no glassbox_events_received_total in {addr}/metrics"))
+        .unwrap_or(0.0) as u64
 }
 
-fn http_get(addr: &str, path: &str) -> String {
-    let mut s = TcpStream::connect(addr).unwrap_or_else(|e| panic!("connect {addr}: {e}"));
-    write!(s, "GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n").expect("request");
-    let mut text = String::new();
-    s.read_to_string(&mut text).expect("response");
-    text.split_once("\r\n\r\n").map(|(_, b)| b.to_string()).unwrap_or_default()
-}
-
-fn latency(hub: &str, addr: &str, n: usize) {
-    let seen: Arc<Mutex<HashMap<usize, Instant>>> = Arc::default();
-    let mut stream = TcpStream::connect(addr).unwrap_or_else(|e| panic!("connect {addr}: {e}"));
-    write!(stream, "GET /api/stream HTTP/1.1\r\nHost: localhost\r\nAccept: text/event-stream\r\n\r\n")
-        .expect("request");
-    let reader_seen = seen.clone();
-    std::thread::spawn(move || {
-        let mut buf = vec![0u8; 1 << 16];
-        let mut carry = String::new();
-        loop {
-            let got = match stream.read(&mut buf) {
-                Ok(0) | Err(_) => return,
-                Ok(got) => got,
-            };
-            let now = Instant::now();
-            carry.push_str(&String::from_utf8_lossy(&buf[..got]));
-            let mut rest = carry.as_str();
-            while let Some(at) = rest.find("latency-") {
-                let digits: String = rest[at + 8..].chars().take_while(char::is_ascii_digit).collect();
-                if let Ok(i) = digits.parse() {
-                    reader_seen.lock().unwrap().entry(i).or_insert(now);
-                }
-                rest = &rest[at + 8..];
+/// The SSE stream, read on a thread: the send time of each probe comes
+/// back through `seen` when its line is read.
+fn sse_reader(http: &str) -> mpsc::Receiver<(u64, Instant)> {
+    let mut s = TcpStream::connect(http).expect("dashboard HTTP");
+    write!(s, "GET /api/stream HTTP/1.1\r\nHost: localhost\r\nAccept: text/event-stream\r\n\r\n").unwrap();
+    let (tx, rx) = mpsc::channel();
+    let mut reader = BufReader::new(s);
+    let mut line = String::new();
+    // Headers, then the hello.
+    loop {
+        line.clear();
+        reader.read_line(&mut line).unwrap();
+        if line.starts_with("event: hello") {
+            break;
+        }
+    }
+    std::thread::spawn(move || loop {
+        line.clear();
+        if reader.read_line(&mut line).unwrap_or(0) == 0 {
+            return;
+        }
+        if let Some(at) = line.find(r#""container":"latency-probe""#) {
+            let _ = at;
+            if let Some(seq) =
+                line.split(r#""seq":"#).nth(1).and_then(|r| r.split(',').next()).and_then(|n| n.parse().ok())
+            {
+                let _ = tx.send((seq, Instant::now()));
             }
-            // Keep the tail, in case an id was cut between two reads.
-            let keep = carry.len().saturating_sub(32);
-            carry = carry[carry.floor_char_boundary_compat(keep)..].to_string();
         }
     });
-    std::thread::sleep(Duration::from_millis(300));
-    let fd = connect_hub(hub);
-    let mut sent_at = Vec::with_capacity(n);
-    for i in 0..n {
-        let line = event_line(&format!("latency-{i}"), 0);
-        sent_at.push(Instant::now());
-        send(fd.as_raw_fd(), line.as_bytes(), MsgFlags::MSG_NOSIGNAL).expect("send to the hub");
-        std::thread::sleep(Duration::from_millis(20));
+    rx
+}
+
+fn latency(a: &Args, label: &str, seen: &mpsc::Receiver<(u64, Instant)>, first_seq: u64) -> Vec<Duration> {
+    let probe = hub_connection(&a.hub);
+    let mut samples = Vec::new();
+    for i in 0..a.probes as u64 {
+        let seq = first_seq + i;
+        let line = format!(
+            r#"{{"v":1,"seq":{seq},"ts_ns":{seq},"wall":"2026-12-07T00:00:00.000000000Z","container":"latency-probe","pid":1,"source":"runtime","type":"status","status":"running"}}"#
+        );
+        let sent = Instant::now();
+        send(probe.as_raw_fd(), line.as_bytes(), MsgFlags::empty()).expect("send a probe");
+        let deadline = sent + Duration::from_secs(5);
+        loop {
+            match seen.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
+                Ok((s, at)) if s == seq => {
+                    samples.push(at - sent);
+                    break;
+                }
+                Ok(_) => continue,
+                Err(_) => break, // lost (the reader lagged): counted below
+            }
+        }
+        std::thread::sleep(Duration::from_millis(2));
     }
-    std::thread::sleep(Duration::from_secs(1));
-    let seen = seen.lock().unwrap();
-    let mut ms: Vec<f64> =
-        (0..n).filter_map(|i| seen.get(&i).map(|t| t.duration_since(sent_at[i]).as_secs_f64() * 1000.0)).collect();
-    assert!(!ms.is_empty(), "no event reached {addr}/api/stream");
-    ms.sort_by(f64::total_cmp);
-    let pick = |q: f64| ms[((ms.len() as f64 * q).ceil() as usize).clamp(1, ms.len()) - 1];
+    report(label, &mut samples, a.probes);
+    samples
+}
+
+fn report(label: &str, samples: &mut [Duration], sent: usize) {
+    samples.sort();
+    let pct = |p: f64| samples.get(((samples.len() as f64 * p) as usize).min(samples.len().saturating_sub(1)));
+    let show = |d: Option<&Duration>| d.map_or("-".into(), |d| format!("{:.2} ms", d.as_secs_f64() * 1e3));
     println!(
-        "latency: {} of {n} events seen in the stream; event to stream: median {:.2} ms, p99 {:.2} ms, worst {:.2} ms",
-        ms.len(),
-        pick(0.5),
-        pick(0.99),
-        ms[ms.len() - 1]
+        "latency {label}: {} of {sent} seen; p50 {}, p99 {}, max {}",
+        samples.len(),
+        show(pct(0.50)),
+        show(pct(0.99)),
+        show(samples.last())
     );
 }
 
-/// `str::floor_char_boundary` is not stable yet.
-trait FloorCharBoundary {
-    fn floor_char_boundary_compat(&self, at: usize) -> usize;
+fn status_kib(pid: u32, key: &str) -> u64 {
+    let text = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    text.lines()
+        .find_map(|l| l.strip_prefix(key))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap_or(0)
 }
 
-impl FloorCharBoundary for String {
-    fn floor_char_boundary_compat(&self, mut at: usize) -> usize {
-        while !self.is_char_boundary(at) {
-            at -= 1;
-        }
-        at
+fn main() {
+    let a = args();
+    let seen = sse_reader(&a.http);
+    latency(&a, "quiet", &seen, 0);
+
+    let before = received(&a.http);
+    let per = a.events / a.connections;
+    let total = (per * a.connections) as u64;
+    let flooding = Arc::new(AtomicBool::new(true));
+    let start = Instant::now();
+    let senders: Vec<_> = (0..a.connections)
+        .map(|c| {
+            let hub = a.hub.clone();
+            std::thread::spawn(move || {
+                let fd = hub_connection(&hub);
+                let lines: Vec<String> = (0..20).map(|k| step_line(&format!("load-{c}-{k}"), k)).collect();
+                for i in 0..per {
+                    send(fd.as_raw_fd(), lines[i % lines.len()].as_bytes(), MsgFlags::empty()).expect("send");
+                }
+            })
+        })
+        .collect();
+    let under_load = {
+        let flooding = flooding.clone();
+        let probes = Args { hub: a.hub.clone(), http: a.http.clone(), probes: a.probes.min(200), ..a };
+        std::thread::spawn(move || {
+            let mut d = Vec::new();
+            if flooding.load(Ordering::Relaxed) {
+                d = latency(&probes, "while flooded", &seen, 1_000_000);
+            }
+            d
+        })
+    };
+    for s in senders {
+        s.join().unwrap();
     }
+    let sent_in = start.elapsed();
+    while received(&a.http) < before + total {
+        assert!(start.elapsed() < Duration::from_secs(300), "the hub did not take every event in 300 s");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let taken_in = start.elapsed();
+    flooding.store(false, Ordering::Relaxed);
+    let _ = under_load.join();
+    println!(
+        "ingest: {total} events over {} connections in {:.2} s (sent in {:.2} s): {:.0} events/s",
+        a.connections,
+        taken_in.as_secs_f64(),
+        sent_in.as_secs_f64(),
+        total as f64 / taken_in.as_secs_f64()
+    );
+    println!(
+        "memory: VmRSS {} MiB, VmHWM {} MiB with {} events taken",
+        status_kib(a.pid, "VmRSS:") / 1024,
+        status_kib(a.pid, "VmHWM:") / 1024,
+        received(&a.http)
+    );
 }

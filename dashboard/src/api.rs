@@ -6,6 +6,25 @@
 //! - `GET /api/containers/{id}`: one, with its stages (404 if unknown);
 //! - `GET /metrics`: Prometheus' text format.
 //!
+//! The web page's (crate::web):
+//! - `GET /`, `/app.js`, `/style.css`: the page, served with a strict
+//!   Content-Security-Policy and `nosniff`;
+//! - `GET /api/stream[?container=ID]`: Server-Sent Events, `event` with an
+//!   event's JSON and its narration as `explain` — every container's first
+//!   event, stage begins and ends, statuses, errors and drops, and every
+//!   event of the container named (crate::live) — `lagged` when a page
+//!   fell behind, `hello` on connecting;
+//! - `GET /api/containers/{id}/events`: the container's every event,
+//!   narrated — `{"id","origin","runtime_pid","events":[…]}`; `origin` is
+//!   `memory`, `disk` (read back from the record: memory kept only the
+//!   latest) or `memory-partial` (memory lost some and no record was found);
+//! - `GET /api/containers/{id}/trace.json`: the same as Chrome trace-event
+//!   JSON, for Perfetto or chrome://tracing;
+//! - `POST /api/replay`: an events.jsonl as the body → `{"events":[…],
+//!   "invalid":n,"first_invalid"}` (parsed and narrated, nothing kept);
+//!   400 when no line is an event;
+//! - `GET /book/…`: the built book (404 with what to run when not built).
+//!
 //! Everything a container controls (its id, its error messages) leaves
 //! here as JSON strings, never as markup.
 
@@ -23,6 +42,8 @@ pub fn router(shared: Shared) -> Router {
         .route("/api/containers", get(list))
         .route("/api/containers/{id}", get(one))
         .route("/metrics", get(metrics))
+        .merge(crate::web::routes(&shared))
+        .layer(axum::middleware::from_fn(crate::web::security_headers))
         .with_state(shared)
 }
 

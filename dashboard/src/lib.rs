@@ -10,13 +10,22 @@
 //!    socket (one SOCK_SEQPACKET message per event line);
 //!
 //! and where it goes: [`store`] keeps one [`store::ContainerView`] per
-//! container, [`metrics`] counts, [`api`] serves both over HTTP.
+//! container, [`metrics`] counts, [`api`] serves both over HTTP; [`web`]
+//! keeps each container's detail in bounded memory ([`detail`]), pushes
+//! every event to the open pages ([`live`]) and serves the page itself.
 
 pub mod api;
+pub mod book;
+pub mod chrome_trace;
+pub mod detail;
 pub mod ingest;
+pub mod live;
 pub mod metrics;
+pub mod narrated;
+pub mod replay;
 pub mod scan;
 pub mod store;
+pub mod web;
 
 use std::sync::{Arc, Mutex};
 
@@ -25,11 +34,17 @@ use std::sync::{Arc, Mutex};
 pub struct Shared {
     pub store: Arc<Mutex<store::Store>>,
     pub metrics: Arc<metrics::Metrics>,
+    /// The web page's side: detail rings, the live stream, the book.
+    pub web: web::WebState,
 }
 
 impl Shared {
     pub fn new() -> Shared {
-        Shared { store: Arc::new(Mutex::new(store::Store::default())), metrics: Arc::new(metrics::Metrics::new()) }
+        Shared {
+            store: Arc::new(Mutex::new(store::Store::default())),
+            metrics: Arc::new(metrics::Metrics::new()),
+            web: web::WebState::default(),
+        }
     }
 
     /// One event line, from the socket or a file: into the store and the counters.
@@ -45,6 +60,7 @@ impl Shared {
     pub fn take_event(&self, event: &glassbox_events::Event) {
         self.metrics.observe(event);
         self.store.lock().expect("store lock").apply(event);
+        self.web.take_event(event);
     }
 }
 

@@ -21,6 +21,10 @@ struct Args {
     /// A state root to read at start (the runtime's --root); repeatable.
     #[arg(long = "root", default_value = "/run/glassbox")]
     roots: Vec<PathBuf>,
+    /// The built book served under /book (default: book/book of the source
+    /// tree, else /usr/share/doc/glassbox/book).
+    #[arg(long)]
+    book: Option<PathBuf>,
 }
 
 fn main() {
@@ -37,6 +41,10 @@ fn run(args: Args) -> Result<()> {
         bail!("--listen {}: only loopback addresses (127.0.0.1, [::1]) are served", args.listen);
     }
     let shared = Shared::new();
+    shared.web.set_roots(args.roots.clone());
+    if let Some(book) = glassbox_dashboard::book::find(args.book.as_deref()) {
+        let _ = shared.web.book.set(book);
+    }
     for root in &args.roots {
         let n = scan::load_root(root, &shared);
         eprintln!("glassbox-dashboard: {n} container records under {}", root.display());
@@ -50,8 +58,13 @@ fn run(args: Args) -> Result<()> {
     let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
     let result = runtime.block_on(async {
         let tcp = tokio::net::TcpListener::bind(args.listen).await.with_context(|| format!("bind {}", args.listen))?;
-        eprintln!("glassbox-dashboard: http://{}/api/containers, http://{}/metrics", args.listen, args.listen);
-        axum::serve(tcp, api::router(shared)).with_graceful_shutdown(stop_signal()).await.context("serving HTTP")
+        eprintln!("glassbox-dashboard: http://{}/ (API under /api, /metrics)", args.listen);
+        let live = shared.web.live.clone();
+        let stopping = async move {
+            stop_signal().await;
+            live.close(); // the open pages' streams end, so shutdown does not wait for them
+        };
+        axum::serve(tcp, api::router(shared)).with_graceful_shutdown(stopping).await.context("serving HTTP")
     });
     let _ = std::fs::remove_file(&hub);
     result
