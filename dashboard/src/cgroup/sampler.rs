@@ -126,6 +126,59 @@ fn start_time(pid: i32) -> Option<u64> {
 mod tests {
     use super::*;
 
+    /// A temp dir stands in for a v2 cgroupfs mounted at its root; this
+    /// test process stands in for the container's init (its own
+    /// /proc/self/cgroup line `0::/…` is mapped under the temp dir).
+    #[test]
+    fn a_tick_samples_a_live_container_marks_its_oom_kill_and_stops_when_its_cgroup_is_gone() {
+        let fs = tempfile::tempdir().unwrap();
+        let layout = Layout {
+            v1: Vec::new(),
+            unified: Some(hierarchy::Mount {
+                controllers: Default::default(),
+                root: "/".into(),
+                mount_point: fs.path().to_path_buf(),
+            }),
+        };
+        let me = std::process::id() as i32;
+        let own = hierarchy::of_process(me).unwrap();
+        let path = own.lines().find_map(|l| l.strip_prefix("0::")).expect("a cgroup2 line").to_string();
+        let dir = layout.dirs(&own).memory.unwrap();
+        std::fs::create_dir_all(&dir).unwrap();
+        let write = |name: &str, text: &str| std::fs::write(dir.join(name), text).unwrap();
+        write("memory.current", "4096\n");
+        write("memory.max", "8192\n");
+        write("memory.events", "max 0\noom_kill 0\n");
+
+        let shared = Shared::new();
+        let line = |seq: u64, status: &str| {
+            format!(
+                r#"{{"v":1,"seq":{seq},"ts_ns":{seq},"wall":"2026-12-07T00:00:00.000000000Z","container":"c","pid":{me},"source":"runtime","type":"status","status":"{status}"}}"#
+            )
+        };
+        shared.take_line(&line(1, "created"));
+        shared.take_line(&line(2, "running"));
+        let mut sampler = Sampler::new(layout);
+        sampler.tick(&shared);
+        write("memory.events", "max 3\noom_kill 1\n");
+        sampler.tick(&shared);
+        {
+            let book = shared.cgroups.lock().unwrap();
+            let series = &book.series["c"];
+            assert_eq!((series.version, series.path.as_str(), series.samples.len()), ("v2", path.as_str(), 2));
+            assert_eq!(series.samples[1].memory.limit, Some(8192));
+            assert_eq!(series.markers.len(), 1, "{:?}", series.markers);
+            assert_eq!(series.markers[0].ts_ns, series.samples[1].ts_ns);
+            assert!(!book.namespaces["c"].is_empty(), "its namespaces were noted");
+        }
+        // delete removes the cgroup: the samples stay, the series is no longer live.
+        std::fs::remove_file(dir.join("memory.current")).unwrap();
+        sampler.tick(&shared);
+        sampler.tick(&shared);
+        let book = shared.cgroups.lock().unwrap();
+        assert_eq!((book.series["c"].live, book.series["c"].samples.len()), (false, 2));
+    }
+
     #[test]
     fn this_process_start_time_is_read_past_its_name() {
         assert!(start_time(std::process::id() as i32).is_some());
