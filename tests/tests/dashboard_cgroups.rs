@@ -186,3 +186,64 @@ fn a_cpu_quota_shows_throttled_periods_and_a_full_pids_cgroup_a_refused_fork() {
         rt.assert_clean(id, bundle);
     }
 }
+
+/// containerd's CRI runs a pod with glassbox (tests/src/containerd.rs): the
+/// dashboard, started afterwards on the shim's `--root`, reads the pod's
+/// containers from there — with the Kubernetes names containerd put in
+/// their annotations — samples their cgroups, and sees the app container
+/// join the pod sandbox's IPC namespace and the host's network.
+#[test]
+fn a_cri_pod_is_read_from_the_shims_root_with_its_kubernetes_names_and_shared_namespaces() {
+    use glassbox_cri::{ContainerSpec, PodSpec};
+    use glassbox_e2e::containerd::{ContainerdCri, HANDLER, IMAGE};
+
+    let ctrd = ContainerdCri::start(&glassbox_bin());
+    ctrd.import_busybox();
+    let mut cri = ctrd.connect();
+    let pod = PodSpec {
+        cgroup_parent: ctrd.cgroup_parent().into(),
+        log_directory: ctrd.log_dir().display().to_string(),
+        ..PodSpec::new("shop", HANDLER)
+    };
+    let pod_config = pod.config();
+    let pod_id = cri.run_pod_sandbox(&pod_config, HANDLER).unwrap_or_else(|e| panic!("{e}\n{}", ctrd.log_tail(25)));
+    let spec = ContainerSpec::new("cart", IMAGE, &["sleep", "300"]);
+    let id = cri.create_container(&pod_id, &spec.config(), &pod_config).unwrap();
+    cri.start_container(&id).unwrap();
+
+    let rt = Runtime::new();
+    let hub = rt.scratch().join("hub.sock");
+    let root = ctrd.runtime_root();
+    let dashboard = Dashboard::start_with(&rt, &hub, &["--root", root.to_str().unwrap()]);
+    let app = dashboard.wait_for(&id, |c| !c["kubernetes"].is_null());
+    assert_eq!(app["kubernetes"], json!({ "pod": "shop", "namespace": "default", "container": "cart" }), "{app}");
+    assert_eq!(app["annotations"]["io.kubernetes.cri.sandbox-id"], pod_id.as_str(), "{app}");
+    let sandbox = dashboard.wait_for(&pod_id, |c| !c["kubernetes"].is_null());
+    assert_eq!(sandbox["kubernetes"]["container"], "POD", "the pause container: {sandbox}");
+
+    // Sampled under the pod's cgroup parent, with the pod labels in /metrics.
+    let series = wait_cgroup(&dashboard, &id, |s| !s["samples"].as_array().unwrap().is_empty());
+    assert!(series["path"].as_str().unwrap().starts_with(ctrd.cgroup_parent()), "{series}");
+    let (_, text) = dashboard.get("/metrics").unwrap();
+    let line =
+        text.lines().find(|l| l.starts_with("container_memory_usage_bytes{") && l.contains(&id)).expect("a series");
+    assert!(
+        line.contains("pod=\"shop\"") && line.contains("container=\"cart\"") && line.contains("namespace=\"default\""),
+        "{line}"
+    );
+
+    let (_, body) = dashboard.get(&format!("/api/containers/{id}/namespaces")).unwrap();
+    let namespaces: Value = serde_json::from_str(&body).unwrap();
+    let shared =
+        |kind: &str| namespaces.as_array().unwrap().iter().find(|n| n["type"] == kind).unwrap()["shared_with"].clone();
+    assert_eq!(shared("ipc"), json!(format!("container:{pod_id}")), "{namespaces}");
+    assert_eq!(shared("net"), "host", "a host-network pod: {namespaces}");
+    assert_eq!(shared("pid"), Value::Null, "its own pid namespace: {namespaces}");
+
+    drop(dashboard);
+    cri.stop_container(&id, 1).unwrap();
+    cri.remove_container(&id).unwrap();
+    cri.stop_pod_sandbox(&pod_id).unwrap();
+    cri.remove_pod_sandbox(&pod_id).unwrap();
+    ctrd.assert_clean();
+}
