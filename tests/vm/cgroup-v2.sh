@@ -23,6 +23,13 @@ for applet in $(/bin/busybox --list); do [ "$applet" = busybox ] || ln -sf busyb
 # glassbox and the shared libraries it needs, at the same paths as here.
 cp "$glassbox" "$root/glassbox"
 for lib in $(ldd "$glassbox" | grep -o '/[^ ]*'); do mkdir -p "$root$(dirname "$lib")"; cp -L "$lib" "$root$lib"; done
+# The dashboard, beside it as `glassbox dashboard` looks for it: its cgroup
+# sampler is checked on pure v2 here (the host is hybrid).
+dashboard=$(dirname "$glassbox")/glassbox-dashboard
+if [ -x "$dashboard" ]; then
+    cp "$dashboard" "$root/glassbox-dashboard"
+    for lib in $(ldd "$dashboard" | grep -o '/[^ ]*'); do mkdir -p "$root$(dirname "$lib")"; cp -L "$lib" "$root$lib"; done
+fi
 
 # Bundles: a busybox rootfs each, config.json from `glassbox spec`, edited with jq.
 make_bundle() { # NAME JQ-FILTER [SPEC-FLAG]
