@@ -79,8 +79,13 @@ impl Shared {
             }
         }
         drop(store);
-        if matches!(&event.kind, glassbox_events::Kind::Status { status } if status == "created") {
-            self.read_state_file(&event.container);
+        match &event.kind {
+            glassbox_events::Kind::Status { status } if status == "created" => self.read_state_file(&event.container),
+            // The init has exited: a last look at its cgroup before `run` removes it.
+            glassbox_events::Kind::StageBegin { stage: glassbox_events::Stage::Exit } => {
+                cgroup::sample_now(self, &event.container)
+            }
+            _ => {}
         }
     }
 

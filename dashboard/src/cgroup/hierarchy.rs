@@ -130,6 +130,23 @@ impl Layout {
     }
 }
 
+impl Layout {
+    /// The directories of a cgroup path (state.json's `cgroupPath`, e.g.
+    /// `glassbox/web`) in every hierarchy: for when no process is left to
+    /// read /proc/<pid>/cgroup of.
+    pub fn dirs_of_path(&self, path: &str) -> Dirs {
+        let path = format!("/{}", path.trim_start_matches('/'));
+        let mut text: String = self
+            .v1
+            .iter()
+            .enumerate()
+            .map(|(i, m)| format!("{}:{}:{path}\n", i + 1, m.controllers.iter().cloned().collect::<Vec<_>>().join(",")))
+            .collect();
+        text.push_str(&format!("0::{path}\n"));
+        self.dirs(&text)
+    }
+}
+
 impl Mount {
     /// `path` (as /proc/<pid>/cgroup names it) under this mount; None if
     /// the mount does not show that part of the hierarchy.
@@ -180,9 +197,13 @@ mod tests {
         let at = |s: &str| Some(PathBuf::from(s));
         assert_eq!(dirs.path, "/glassbox/web");
         assert_eq!(dirs.memory, at("/sys/fs/cgroup/memory/glassbox/web"));
-        assert_eq!((dirs.cpu.clone(), dirs.cpuacct.clone()), (at("/sys/fs/cgroup/cpu,cpuacct/glassbox/web"), dirs.cpu));
+        assert_eq!(
+            (dirs.cpu.clone(), dirs.cpuacct.clone()),
+            (at("/sys/fs/cgroup/cpu,cpuacct/glassbox/web"), dirs.cpu.clone())
+        );
         assert_eq!(dirs.pids, at("/sys/fs/cgroup/pids/glassbox/web"));
         assert_eq!(dirs.unified, at("/sys/fs/cgroup/unified/glassbox/web"));
+        assert_eq!(layout.dirs_of_path("glassbox/web"), dirs, "the same from state.json's cgroupPath");
     }
 
     #[test]

@@ -108,6 +108,34 @@ pub fn read_sample(dirs: &hierarchy::Dirs, v2: bool) -> Option<Sample> {
     Some(Sample { ts_ns, t_ms, memory, cpu, pids, io, psi: dirs.unified.as_deref().and_then(psi::read_dir), processes })
 }
 
+/// One sample of `id` now, out of the sampler's turn: when its runtime
+/// reports that the init has exited, the cgroup may be about to go (`run`
+/// deletes it at once), and this last look is what catches an OOM kill
+/// that ended the init. A container the sampler has not met yet (it ran for
+/// less than a second) is found by state.json's cgroup path; its series is
+/// kept but not live, as the container is ending. Called from the ingest
+/// thread, which no runtime waits on.
+pub fn sample_now(shared: &crate::Shared, id: &str) {
+    let known = shared.cgroups.lock().expect("cgroup lock").series.get(id).map(|s| (s.dirs.clone(), s.version, s.live));
+    let (dirs, version, live) = match known {
+        Some(known) => known,
+        None => {
+            let Some(state) = crate::state_file::find(&shared.roots.dirs(), id) else { return };
+            let Some(path) = state.cgroup_path else { return };
+            let layout = hierarchy::Layout::of_host();
+            (layout.dirs_of_path(&path), layout.version(), false)
+        }
+    };
+    let Some(sample) = read_sample(&dirs, version == "v2") else { return };
+    let mut book = shared.cgroups.lock().expect("cgroup lock");
+    let series = book.series.entry(id.to_string()).or_insert_with(|| Series {
+        live,
+        dirs: dirs.clone(),
+        ..Series::new(version, dirs.path.clone(), 0)
+    });
+    series.push(sample);
+}
+
 /// (CLOCK_MONOTONIC ns, unix ms) of this instant.
 pub fn now() -> (u64, u64) {
     let mono = nix::time::clock_gettime(nix::time::ClockId::CLOCK_MONOTONIC)

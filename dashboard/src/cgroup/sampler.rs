@@ -99,7 +99,9 @@ impl Sampler {
         }
         let inodes = namespaces::of_process(pid);
         let mut book = shared.cgroups.lock().expect("cgroup lock");
-        book.series.insert(id.to_string(), Series::new(self.layout.version(), dirs.path.clone(), pid));
+        let mut series = Series::new(self.layout.version(), dirs.path.clone(), pid);
+        series.dirs = dirs.clone();
+        book.series.insert(id.to_string(), series);
         book.namespaces.insert(id.to_string(), inodes);
         drop(book);
         self.tracked.insert(id.to_string(), Tracked { pid, dirs });

@@ -28,6 +28,9 @@ pub struct Series {
     /// The init whose cgroup this is: a new pid under the same id is a new container.
     #[serde(skip)]
     pub pid: i32,
+    /// Where its files are, for a sample taken out of turn ([`super::sample_now`]).
+    #[serde(skip)]
+    pub dirs: super::hierarchy::Dirs,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -48,6 +51,11 @@ impl Series {
     /// since the last one (from 0 for the first: a new cgroup starts at 0,
     /// so an OOM kill before the first sample is still marked).
     pub fn push(&mut self, sample: Sample) {
+        if self.samples.back().is_some_and(|last| last.ts_ns > sample.ts_ns) {
+            // Read before the one out of turn that was pushed first: the
+            // series stays in time order.
+            return;
+        }
         let (oom_before, refused_before) =
             self.samples.back().map(|s| (s.memory.oom_kills, s.pids.refused)).unwrap_or((0, 0));
         if sample.memory.oom_kills > oom_before {
