@@ -1,11 +1,12 @@
 //! The API routes of what the kernel holds for a container, beside its
 //! record: `GET /api/containers/{id}/cgroup` (the sampled series and
 //! markers, cgroup/series.rs) and `GET /api/containers/{id}/namespaces`
-//! (namespaces.rs). Both 404 for a container the dashboard does not know;
+//! (namespaces.rs). `?since=TS_NS` on the first gives only what came after
+//! that instant (CLOCK_MONOTONIC, as `ts_ns`). Both 404 for a container the dashboard does not know;
 //! a known container not sampled yet (or without a cgroup it can read) has
 //! empty samples and namespaces.
 
-use axum::extract::{Path, State};
+use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
@@ -18,9 +19,23 @@ fn unknown(id: &str) -> Response {
     (StatusCode::NOT_FOUND, Json(serde_json::json!({ "error": "no such container", "id": id }))).into_response()
 }
 
-pub async fn cgroup(State(shared): State<Shared>, Path(id): Path<String>) -> Response {
+/// `?since=TS_NS`: only the samples and markers after that instant, for a
+/// chart that already has the rest.
+#[derive(Debug, Default, serde::Deserialize)]
+pub struct Since {
+    since: Option<u64>,
+}
+
+pub async fn cgroup(State(shared): State<Shared>, Path(id): Path<String>, Query(q): Query<Since>) -> Response {
     if let Some(series) = shared.cgroups.lock().expect("cgroup lock").series.get(&id) {
-        return Json(series).into_response();
+        let Some(since) = q.since else { return Json(series).into_response() };
+        let newer = Series {
+            samples: series.samples.iter().filter(|s| s.ts_ns > since).cloned().collect(),
+            markers: series.markers.iter().filter(|m| m.ts_ns > since).cloned().collect(),
+            live: series.live,
+            ..Series::new(series.version, series.path.clone(), series.pid)
+        };
+        return Json(newer).into_response();
     }
     if shared.store.lock().expect("store lock").get_ref(&id).is_none() {
         return unknown(&id);
@@ -72,6 +87,9 @@ mod tests {
         let (_, body) = get(&shared, "/api/containers/c1/cgroup").await;
         assert_eq!((body["version"].as_str(), body["path"].as_str()), (Some("v2"), Some("/glassbox/c1")));
         assert_eq!(body["markers"][0]["kind"], "oom_kill", "{body}");
+        let (_, newer) = get(&shared, "/api/containers/c1/cgroup?since=0").await;
+        assert_eq!(newer["samples"].as_array().unwrap().len(), 0, "the sample at ts 0 is not after 0: {newer}");
+        assert_eq!(newer["path"], "/glassbox/c1");
         for field in ["usage", "limit", "failcnt", "oom_kills"] {
             assert!(body["samples"][0]["memory"].get(field).is_some(), "{field}: {body}");
         }

@@ -80,6 +80,7 @@ impl Sampler {
                 None => self.stop(shared, &id),
             }
         }
+        shared.cgroups.lock().expect("cgroup lock").prune(super::series::MAX_GONE);
     }
 
     /// Find `id`'s directories from its init, start its series and note its namespaces.

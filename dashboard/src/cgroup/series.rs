@@ -111,6 +111,31 @@ pub struct Book {
     pub namespaces: BTreeMap<String, crate::namespaces::Inodes>,
 }
 
+/// Series of containers that are gone, kept for their charts: the newest
+/// this many (each holds up to [`MAX_SAMPLES`] samples, ~100 KiB).
+pub const MAX_GONE: usize = 100;
+
+impl Book {
+    /// Forget the oldest gone containers beyond `keep`, so a dashboard
+    /// that watches thousands of short containers stays small.
+    pub fn prune(&mut self, keep: usize) {
+        let mut gone: Vec<(u64, String)> = self
+            .series
+            .iter()
+            .filter(|(_, s)| !s.live)
+            .map(|(id, s)| (s.last().map_or(0, |l| l.ts_ns), id.clone()))
+            .collect();
+        if gone.len() <= keep {
+            return;
+        }
+        gone.sort();
+        for (_, id) in &gone[..gone.len() - keep] {
+            self.series.remove(id);
+            self.namespaces.remove(id);
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -146,5 +171,20 @@ mod tests {
         }
         assert_eq!(json["samples"][0]["memory"]["limit"], 1 << 25);
         assert_eq!(json["samples"][0]["psi"], serde_json::Value::Null);
+    }
+
+    #[test]
+    fn only_the_newest_gone_series_are_kept() {
+        let mut book = Book::default();
+        for (i, live) in [(1, false), (2, true), (3, false), (4, false)] {
+            let mut series = Series::new("v1", format!("/c{i}"), i);
+            series.push(sample(i as u64 * 10, 0, 0));
+            series.live = live;
+            book.series.insert(format!("c{i}"), series);
+            book.namespaces.insert(format!("c{i}"), vec![("net", 1)]);
+        }
+        book.prune(1);
+        assert_eq!(book.series.keys().collect::<Vec<_>>(), ["c2", "c4"], "the live one and the newest gone one");
+        assert_eq!(book.namespaces.len(), 2);
     }
 }
