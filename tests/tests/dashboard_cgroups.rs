@@ -103,6 +103,9 @@ fn an_oom_kill_is_sampled_marked_and_counted_with_the_containers_metadata() {
     assert_eq!(marker["kind"], "oom_kill", "{series}");
     assert!(marker["detail"].as_str().unwrap().contains("OOM killer"), "{marker}");
     assert!(marker["ts_ns"].as_u64().unwrap() > 0 && marker["t_ms"].as_u64().unwrap() > 0, "{marker}");
+    // The window it happened in: after the sample before, which saw no kill.
+    let after = marker["after_ns"].as_u64().unwrap();
+    assert!(after > 0 && after < marker["ts_ns"].as_u64().unwrap(), "{marker}");
 
     // cAdvisor's names, with the Kubernetes labels from the annotations.
     assert_eq!(metric(&dashboard, "container_spec_memory_limit_bytes", &id), Some(LIMIT as f64));

@@ -35,8 +35,13 @@ pub struct Series {
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Marker {
+    /// The sample that saw the counter go up.
     pub ts_ns: u64,
     pub t_ms: u64,
+    /// The sample before it (0 if none): the event happened between
+    /// `after_ns` and `ts_ns`, the window in which to look for the trace
+    /// line that shows it (the process SIGKILLed, the clone that got EAGAIN).
+    pub after_ns: u64,
     /// `oom_kill` or `fork_refused`.
     pub kind: &'static str,
     pub detail: String,
@@ -96,7 +101,8 @@ impl Series {
         if self.markers.len() == MAX_MARKERS {
             self.markers.remove(0);
         }
-        self.markers.push(Marker { ts_ns: at.ts_ns, t_ms: at.t_ms, kind, detail });
+        let after_ns = self.samples.back().map_or(0, |s| s.ts_ns);
+        self.markers.push(Marker { ts_ns: at.ts_ns, t_ms: at.t_ms, after_ns, kind, detail });
     }
 
     pub fn last(&self) -> Option<&Sample> {
@@ -158,7 +164,11 @@ mod tests {
         assert_eq!(series.markers.len(), 2, "{:?}", series.markers);
         assert_eq!((series.markers[0].kind, series.markers[0].ts_ns), ("oom_kill", 1));
         assert!(series.markers[0].detail.contains("oom_kill 0 → 1"), "{}", series.markers[0].detail);
-        assert_eq!((series.markers[1].kind, series.markers[1].ts_ns), ("fork_refused", 3));
+        assert_eq!(
+            (series.markers[1].kind, series.markers[1].ts_ns, series.markers[1].after_ns),
+            ("fork_refused", 3, 2)
+        );
+        assert_eq!(series.markers[0].after_ns, 0, "no sample before the first");
         assert!(series.markers[1].detail.contains("2 forks refused"), "{}", series.markers[1].detail);
         for t in 4..(MAX_SAMPLES as u64 + 10) {
             series.push(sample(t, 1, 2));
