@@ -41,6 +41,14 @@ fn wait_cgroup(dashboard: &Dashboard, id: &str, ok: impl Fn(&Value) -> bool) -> 
     panic!("{id}: the cgroup series never got as expected within 15 s; last: {last}");
 }
 
+/// CLOCK_MONOTONIC, the clock of the samples' and markers' `ts_ns`.
+fn monotonic_ns() -> u64 {
+    let mut t = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+    // SAFETY: clock_gettime writes one timespec, which `t` is.
+    assert_eq!(unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut t) }, 0);
+    t.tv_sec as u64 * 1_000_000_000 + t.tv_nsec as u64
+}
+
 fn last_sample(series: &Value) -> &Value {
     series["samples"].as_array().and_then(|s| s.last()).unwrap_or(&Value::Null)
 }
@@ -97,12 +105,16 @@ fn an_oom_kill_is_sampled_marked_and_counted_with_the_containers_metadata() {
 
     // A process exec'd into the container allocates past the limit.
     let hog = rt.exec(&id, &["sh", "-c", MEMORY_HOG]);
+    let hog_reaped = monotonic_ns();
     assert_eq!(hog.status.code(), Some(137), "the hog is SIGKILLed: {}", stderr(&hog));
     let series = wait_cgroup(&dashboard, &id, |s| last_sample(s)["memory"]["oom_kills"].as_u64() >= Some(1));
     let marker = &series["markers"][0];
     assert_eq!(marker["kind"], "oom_kill", "{series}");
     assert!(marker["detail"].as_str().unwrap().contains("OOM killer"), "{marker}");
     assert!(marker["ts_ns"].as_u64().unwrap() > 0 && marker["t_ms"].as_u64().unwrap() > 0, "{marker}");
+    // Set the moment the kernel said so (inotify, or v1's OOM eventfd), not
+    // at the next one-second sample: before `exec` had even reported the kill.
+    assert!(marker["ts_ns"].as_u64().unwrap() < hog_reaped + 100_000_000, "{marker}, exec returned at {hog_reaped}");
     // The window it happened in: after the sample before, which saw no kill.
     let after = marker["after_ns"].as_u64().unwrap();
     assert!(after > 0 && after < marker["ts_ns"].as_u64().unwrap(), "{marker}");
@@ -249,4 +261,26 @@ fn a_cri_pod_is_read_from_the_shims_root_with_its_kubernetes_names_and_shared_na
     cri.stop_pod_sandbox(&pod_id).unwrap();
     cri.remove_pod_sandbox(&pod_id).unwrap();
     ctrd.assert_clean();
+}
+
+/// `run` of an init that is itself OOM-killed: the container ends and `run`
+/// removes its cgroup at once, maybe before the sampler's first look. The
+/// kernel's notification (v1's OOM eventfd, v2's memory.events) has the
+/// dashboard sample it the moment the kill is counted, before that delete.
+#[test]
+fn an_init_oom_killed_under_run_is_marked_before_its_cgroup_goes() {
+    let rt = Runtime::new();
+    let hub = rt.scratch().join("hub.sock");
+    let dashboard = Dashboard::start(&rt, &hub);
+    // Two seconds first, so the sampler has found the cgroup and watches it.
+    let bundle = Bundle::busybox(&["sh", "-c", &format!("sleep 2; {MEMORY_HOG}")]);
+    bundle.config_mut(|v| v["linux"]["resources"]["memory"] = json!({ "limit": LIMIT, "swap": LIMIT }));
+    let id = rt.id("dash-oomrun");
+    let out = glassbox_e2e::dashboard::run_with_hub(&rt, &id, &bundle, &hub);
+    assert_eq!(out.status.code(), Some(137), "the init is OOM-killed: {}", stderr(&out));
+    let series = wait_cgroup(&dashboard, &id, |s| s["live"] == false);
+    assert_eq!(series["markers"][0]["kind"], "oom_kill", "{series}");
+    assert_eq!(last_sample(&series)["memory"]["limit"], LIMIT, "{series}");
+    assert_eq!(metric(&dashboard, "container_oom_events_total", &id), None, "the container is gone: no series");
+    rt.assert_clean(&id, &bundle);
 }

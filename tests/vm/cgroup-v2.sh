@@ -49,6 +49,10 @@ make_bundle spin '.process.args = ["sh", "-c", "while :; do :; done"]
   | .linux.resources = {"cpu": {"quota": 10000, "period": 100000}}'
 make_bundle oomchild '.process.args = ["sleep", "300"]
   | .linux.resources = {"memory": {"limit": 33554432, "swap": 33554432}}'
+make_bundle oomlate '.process.args = ["sh", "-c", "sleep 2; x=$(head -c 200000000 /dev/zero | tr \"\\\\0\" a)"]
+  | .linux.resources = {"memory": {"limit": 33554432, "swap": 33554432}}'
+make_bundle forklate '.process.args = ["sh", "-c", "sleep 2; sh -c '\''for i in 1 2 3 4 5 6 7 8 9 10; do sleep 30 & done'\'' 2>/dev/null; exec sleep 30"]
+  | .linux.resources = {"pids": {"limit": 5}}'
 make_bundle forkbomb '.process.args = ["sh", "-c", "seq 30 | while read i; do sleep 5 & done 2>&1; echo init alive"]
   | .linux.resources = {"pids": {"limit": 10}}'
 # /dev/kmsg (c 1:11) is not among the devices every container gets.

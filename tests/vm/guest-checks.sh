@@ -133,6 +133,17 @@ check "dashboard on v2: container_oom_events_total in /metrics" grep -q '^contai
 check "dashboard on v2: container_cpu_cfs_throttled_periods_total in /metrics" grep -q '^container_cpu_cfs_throttled_periods_total{.*name="dashspin"' /tmp/metrics.txt
 $G delete -f dashoom
 $G delete -f dashspin
+# Notified (inotify on memory.events and pids.events): an init OOM-killed
+# under run is marked before run's delete; a refused fork is marked.
+$G run -b $B/oomlate dashoomrun >/dev/null 2>&1
+sleep 0.5
+api /api/containers/dashoomrun/cgroup >/tmp/oomrun.json 2>&1
+check "dashboard on v2: an init OOM-killed under run is marked before its cgroup goes" grep -q '"kind":"oom_kill"' /tmp/oomrun.json
+$G run -d -b $B/forklate dashfork
+sleep 3.5
+api /api/containers/dashfork/cgroup >/tmp/fork.json 2>&1
+check "dashboard on v2: a refused fork is marked, from pids.events" grep -q '"kind":"fork_refused"' /tmp/fork.json
+$G delete -f dashfork
 kill $dash; wait $dash
 
 check "nothing left under /sys/fs/cgroup/glassbox" sh -c "test -z \"\$(find /sys/fs/cgroup/glassbox -mindepth 1 -type d)\""

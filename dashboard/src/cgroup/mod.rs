@@ -16,14 +16,17 @@
 //!   throttled periods with low average CPU use is the classic sign of a
 //!   quota too small for bursts: latency, not CPU, suffers.
 //! - **oom_kills** and **pids refused** are counters; the moment one goes up
-//!   is kept as a *marker* (to within the one-second sampling step), so a
-//!   chart can show when a process was OOM-killed or a fork got EAGAIN.
+//!   is kept as a *marker* (within milliseconds where the kernel notifies,
+//!   else at the next one-second sample), so a chart can show when a
+//!   process was OOM-killed or a fork got EAGAIN.
 //!
 //! [`hierarchy`] finds the directories, [`v1`], [`v2`] and [`psi`] read
 //! them, [`series`] keeps the last samples and markers, [`sampler`] runs
-//! the loop.
+//! the loop, and [`notify`] takes a sample out of turn the moment the
+//! kernel says an OOM kill or a refused fork was counted.
 
 pub mod hierarchy;
+pub mod notify;
 pub mod psi;
 pub mod sampler;
 pub mod series;
@@ -116,17 +119,42 @@ pub fn read_sample(dirs: &hierarchy::Dirs, v2: bool) -> Option<Sample> {
 /// kept but not live, as the container is ending. Called from the ingest
 /// thread, which no runtime waits on.
 pub fn sample_now(shared: &crate::Shared, id: &str) {
-    let known = shared.cgroups.lock().expect("cgroup lock").series.get(id).map(|s| (s.dirs.clone(), s.version, s.live));
-    let (dirs, version, live) = match known {
+    sample_until_moved(shared, id, 1, std::time::Duration::ZERO);
+}
+
+/// Read `id`'s cgroup up to `tries` times, `pause` apart, until its OOM
+/// kills or refused forks differ from the last sample's (or the cgroup is
+/// gone), and keep the last reading: one sample, not one per try.
+pub fn sample_until_moved(shared: &crate::Shared, id: &str, tries: u32, pause: std::time::Duration) {
+    let known = shared
+        .cgroups
+        .lock()
+        .expect("cgroup lock")
+        .series
+        .get(id)
+        .map(|s| (s.dirs.clone(), s.version, s.live, s.last().map(counters)));
+    let (dirs, version, live, before) = match known {
         Some(known) => known,
         None => {
             let Some(state) = crate::state_file::find(&shared.roots.dirs(), id) else { return };
             let Some(path) = state.cgroup_path else { return };
             let layout = hierarchy::Layout::of_host();
-            (layout.dirs_of_path(&path), layout.version(), false)
+            (layout.dirs_of_path(&path), layout.version(), false, None)
         }
     };
-    let Some(sample) = read_sample(&dirs, version == "v2") else { return };
+    let mut kept = None;
+    for attempt in 0..tries {
+        if attempt > 0 {
+            std::thread::sleep(pause);
+        }
+        let Some(sample) = read_sample(&dirs, version == "v2") else { break };
+        let moved = Some(counters(&sample)) != before;
+        kept = Some(sample);
+        if moved {
+            break;
+        }
+    }
+    let Some(sample) = kept else { return };
     let mut book = shared.cgroups.lock().expect("cgroup lock");
     let series = book.series.entry(id.to_string()).or_insert_with(|| Series {
         live,
@@ -134,6 +162,11 @@ pub fn sample_now(shared: &crate::Shared, id: &str) {
         ..Series::new(version, dirs.path.clone(), 0)
     });
     series.push(sample);
+}
+
+/// The counters whose rise is a marker.
+fn counters(sample: &Sample) -> (u64, u64) {
+    (sample.memory.oom_kills, sample.pids.refused)
 }
 
 /// (CLOCK_MONOTONIC ns, unix ms) of this instant.

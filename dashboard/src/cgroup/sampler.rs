@@ -31,6 +31,8 @@ struct Tracked {
 #[derive(Default)]
 pub struct Sampler {
     layout: Layout,
+    /// Told of each container found, to watch its trouble counters.
+    notifier: Option<std::sync::Arc<super::notify::Notifier>>,
     tracked: HashMap<String, Tracked>,
     /// (id, pid) whose cgroup is gone, or that has none: not looked for again.
     finished: HashMap<String, i32>,
@@ -39,6 +41,7 @@ pub struct Sampler {
 /// Start the loop on a thread of its own.
 pub fn spawn(shared: Shared) {
     let mut sampler = Sampler::new(Layout::of_host());
+    sampler.notifier = super::notify::spawn(shared.clone());
     let started = std::thread::Builder::new().name("cgroup-sampler".into()).spawn(move || loop {
         sampler.tick(&shared);
         std::thread::sleep(PERIOD);
@@ -105,6 +108,9 @@ impl Sampler {
         book.series.insert(id.to_string(), series);
         book.namespaces.insert(id.to_string(), inodes);
         drop(book);
+        if let Some(notifier) = &self.notifier {
+            notifier.watch(id, &dirs, self.layout.version() == "v2");
+        }
         self.tracked.insert(id.to_string(), Tracked { pid, dirs });
     }
 
