@@ -207,7 +207,11 @@ mod tests {
         notifier.watch("c", &dirs, true);
         let (running, serving) = (notifier.clone(), shared.clone());
         std::thread::spawn(move || running.run(&serving));
-        std::fs::write(d.join("memory.events"), "max 1\noom_kill 1\n").unwrap();
+        // One write(2) in place, as the kernel's one change (fs::write would
+        // truncate first: a second modification).
+        use std::io::Write;
+        let mut events = std::fs::OpenOptions::new().write(true).open(d.join("memory.events")).unwrap();
+        events.write_all(b"max 1\noom_kill 1\n").unwrap();
         let marked = || shared.cgroups.lock().unwrap().series["c"].markers.len() == 1;
         for _ in 0..200 {
             if marked() {
