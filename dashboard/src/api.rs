@@ -4,6 +4,8 @@
 //!
 //! - `GET /api/containers`: every container, as [`ContainerView`]s;
 //! - `GET /api/containers/{id}`: one, with its stages (404 if unknown);
+//! - `GET /api/containers/{id}/cgroup` and `/namespaces`: what the kernel
+//!   holds for it (kernel_api.rs);
 //! - `GET /metrics`: Prometheus' text format.
 //!
 //! The web page's (crate::web):
@@ -41,6 +43,8 @@ pub fn router(shared: Shared) -> Router {
     Router::new()
         .route("/api/containers", get(list))
         .route("/api/containers/{id}", get(one))
+        .route("/api/containers/{id}/cgroup", get(crate::kernel_api::cgroup))
+        .route("/api/containers/{id}/namespaces", get(crate::kernel_api::namespaces))
         .route("/metrics", get(metrics))
         .merge(crate::web::routes(&shared))
         .layer(axum::middleware::from_fn(crate::web::security_headers))

@@ -9,21 +9,33 @@
 //! 2. [`ingest`]: every event a runtime sends from now on, over the hub
 //!    socket (one SOCK_SEQPACKET message per event line);
 //!
+//! 3. [`cgroup`]: every second, each live container's cgroup (its
+//!    `state.json`, [`state_file`], adds what events do not say);
+//!
 //! and where it goes: [`store`] keeps one [`store::ContainerView`] per
-//! container, [`metrics`] counts, [`api`] serves both over HTTP; [`web`]
+//! container, [`metrics`] counts ([`cadvisor`] in cAdvisor's names), [`api`]
+//! serves them over HTTP, behind [`auth`]'s token when there is one; [`web`]
 //! keeps each container's detail in bounded memory ([`detail`]), pushes
 //! every event to the open pages ([`live`]) and serves the page itself.
 
 pub mod api;
+pub mod auth;
 pub mod book;
+pub mod cadvisor;
+pub mod cgroup;
 pub mod chrome_trace;
 pub mod detail;
+pub mod hub_group;
 pub mod ingest;
+pub mod kernel_api;
 pub mod live;
 pub mod metrics;
+pub mod namespaces;
 pub mod narrated;
 pub mod replay;
+pub mod roots;
 pub mod scan;
+pub mod state_file;
 pub mod store;
 pub mod web;
 
@@ -36,15 +48,27 @@ pub struct Shared {
     pub metrics: Arc<metrics::Metrics>,
     /// The web page's side: detail rings, the live stream, the book.
     pub web: web::WebState,
+    /// Each container's cgroup samples and namespaces (cgroup/sampler.rs).
+    pub cgroups: Arc<Mutex<cgroup::Book>>,
+    /// Where state.json files are looked for.
+    pub roots: Arc<roots::Roots>,
 }
 
 impl Shared {
     pub fn new() -> Shared {
-        Shared {
+        Shared::with_roots(roots::Roots::default())
+    }
+
+    pub fn with_roots(roots: roots::Roots) -> Shared {
+        let shared = Shared {
             store: Arc::new(Mutex::new(store::Store::default())),
             metrics: Arc::new(metrics::Metrics::new()),
+            cgroups: Arc::new(Mutex::new(cgroup::Book::default())),
+            roots: Arc::new(roots),
             web: web::WebState::default(),
-        }
+        };
+        shared.metrics.register(Box::new(cadvisor::Cadvisor::new(shared.store.clone(), shared.cgroups.clone())));
+        shared
     }
 
     /// One event line, from the socket or a file: into the store and the counters.
@@ -59,8 +83,31 @@ impl Shared {
     /// the hub's own probes decoded.
     pub fn take_event(&self, event: &glassbox_events::Event) {
         self.metrics.observe(event);
-        self.store.lock().expect("store lock").apply(event);
+        let mut store = self.store.lock().expect("store lock");
+        store.apply(event);
+        if let glassbox_events::Kind::StageEnd { outcome: glassbox_events::Outcome::Failed, .. } = &event.kind {
+            if store.create_failed_first(&event.container) {
+                self.metrics.containers_created.with_label_values(&["failed"]).inc();
+            }
+        }
+        drop(store);
         self.web.take_event(event);
+        match &event.kind {
+            glassbox_events::Kind::Status { status } if status == "created" => self.read_state_file(&event.container),
+            // The init has exited: a last look at its cgroup before `run` removes it.
+            glassbox_events::Kind::StageBegin { stage: glassbox_events::Stage::Exit } => {
+                cgroup::sample_now(self, &event.container)
+            }
+            _ => {}
+        }
+    }
+
+    /// The container's state.json, under whichever root holds it (the
+    /// runtime writes it just before it reports `created`).
+    pub fn read_state_file(&self, id: &str) {
+        if let Some(state) = state_file::find(&self.roots.dirs(), id) {
+            self.store.lock().expect("store lock").set_state(&state);
+        }
     }
 }
 

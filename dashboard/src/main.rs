@@ -7,7 +7,7 @@ use std::path::PathBuf;
 
 use anyhow::{bail, Context, Result};
 use clap::Parser;
-use glassbox_dashboard::{api, ingest, scan, Shared};
+use glassbox_dashboard::{api, auth, cgroup, hub_group, ingest, roots, scan, Shared};
 
 #[derive(Parser)]
 #[command(name = "glassbox dashboard", about = "The hub: every runtime's events, as a JSON API and Prometheus metrics")]
@@ -15,11 +15,23 @@ struct Args {
     /// The hub socket runtimes send their events to (the runtime's --hub).
     #[arg(long, env = "GLASSBOX_HUB")]
     hub: Option<PathBuf>,
-    /// Where the API and /metrics are served; loopback addresses only.
+    /// Where the API and /metrics are served; loopback addresses only, unless --public.
     #[arg(long, default_value = "127.0.0.1:7878")]
     listen: SocketAddr,
-    /// A state root to read at start (the runtime's --root); repeatable.
-    #[arg(long = "root", default_value = "/run/glassbox")]
+    /// Serve a non-loopback --listen address; every request then needs the token.
+    #[arg(long)]
+    public: bool,
+    /// The token every HTTP request must show (Authorization: Bearer, or ?token=);
+    /// with --public and none given, one is generated and printed.
+    #[arg(long, env = "GLASSBOX_DASHBOARD_TOKEN", hide_env_values = true)]
+    token: Option<String>,
+    /// Let this group's members' runtimes send to the hub socket (0660, that group);
+    /// without it the socket is root's alone (0600).
+    #[arg(long)]
+    hub_group: Option<String>,
+    /// A state root to read (the runtime's --root); repeatable. Default:
+    /// /run/glassbox and containerd's /run/containerd/runc/<namespace>.
+    #[arg(long = "root")]
     roots: Vec<PathBuf>,
     /// The built book served under /book (default: book/book of the source
     /// tree, else /usr/share/doc/glassbox/book).
@@ -35,25 +47,51 @@ fn main() {
 }
 
 fn run(args: Args) -> Result<()> {
-    if !args.listen.ip().is_loopback() {
-        // Another address would show every container's record to the network;
-        // that needs a token, which is not there yet.
-        bail!("--listen {}: only loopback addresses (127.0.0.1, [::1]) are served", args.listen);
+    let public = !args.listen.ip().is_loopback();
+    if public && !args.public {
+        // Another address shows every container's record to the network.
+        bail!(
+            "--listen {}: only loopback addresses (127.0.0.1, [::1]) are served unless --public is given \
+             (every request then needs a token: --token T, or one is generated and printed)",
+            args.listen
+        );
     }
-    let shared = Shared::new();
-    shared.web.set_roots(args.roots.clone());
+    let token = match (&args.token, public) {
+        (Some(t), _) => Some(auth::Token::given(t)?),
+        (None, true) => {
+            let t = auth::Token::generate()?;
+            eprintln!("glassbox-dashboard: token (every request needs it): {}", t.as_str());
+            eprintln!("glassbox-dashboard: open http://{}/?token={}", args.listen, t.as_str());
+            Some(t)
+        }
+        (None, false) => None,
+    };
+    let shared = Shared::with_roots(roots::Roots::from_args(args.roots.clone()));
+    // The records the page reads back once memory let them go (containerd
+    // namespaces made later are scanned for state.json, not for records).
+    shared.web.set_roots(shared.roots.dirs());
     if let Some(book) = glassbox_dashboard::book::find(args.book.as_deref()) {
         let _ = shared.web.book.set(book);
     }
-    for root in &args.roots {
-        let n = scan::load_root(root, &shared);
+    for root in shared.roots.dirs() {
+        let n = scan::load_root(&root, &shared);
         eprintln!("glassbox-dashboard: {n} container records under {}", root.display());
     }
     let hub = args.hub.clone().unwrap_or_else(ingest::default_hub_path);
     let listener = ingest::bind_hub(&hub)?;
+    if let Some(group) = &args.hub_group {
+        let shared_with = hub_group::share(&hub, group);
+        let gid = shared_with.inspect_err(|_| {
+            let _ = std::fs::remove_file(&hub);
+        })?;
+        if let Some(warning) = hub_group::unreachable_dir(&hub, gid) {
+            eprintln!("glassbox-dashboard: warning: {warning}");
+        }
+    }
     let serving = shared.clone();
     std::thread::spawn(move || ingest::serve(listener, serving));
     eprintln!("glassbox-dashboard: hub socket {}", hub.display());
+    cgroup::sampler::spawn(shared.clone());
 
     let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
     let result = runtime.block_on(async {
@@ -64,7 +102,10 @@ fn run(args: Args) -> Result<()> {
             stop_signal().await;
             live.close(); // the open pages' streams end, so shutdown does not wait for them
         };
-        axum::serve(tcp, api::router(shared)).with_graceful_shutdown(stopping).await.context("serving HTTP")
+        axum::serve(tcp, auth::protect(api::router(shared), token))
+            .with_graceful_shutdown(stopping)
+            .await
+            .context("serving HTTP")
     });
     let _ = std::fs::remove_file(&hub);
     result

@@ -1,8 +1,8 @@
 //! `/metrics` for Prometheus (the `prometheus` crate's registry and text
 //! format). glassbox's own series, named `glassbox_*`: stage durations as a
-//! histogram by stage, failed stages, containers created, events taken and
-//! lost.
-//! (cAdvisor-named cgroup series come with the cgroup sampler.)
+//! histogram by stage, failed stages, containers created by result, events
+//! taken and lost. The cgroup series, in cAdvisor's names, are cadvisor.rs's
+//! collector, registered here.
 
 use glassbox_events::{Event, Kind, Outcome};
 use prometheus::{Encoder, Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, Opts, Registry};
@@ -13,7 +13,8 @@ pub struct Metrics {
     pub invalid_lines: IntCounter,
     pub events_dropped: IntCounter,
     pub stage_seconds: HistogramVec,
-    pub containers_created: IntCounter,
+    /// By `result`: `created`, or `failed` (a create that ended at a failed stage).
+    pub containers_created: IntCounterVec,
     pub stage_failures: IntCounterVec,
 }
 
@@ -39,17 +40,20 @@ impl Metrics {
             &["stage"],
         )
         .expect("metric");
-        let containers_created =
-            IntCounter::new("glassbox_containers_created_total", "Containers that reached the created status")
-                .expect("metric");
+        let containers_created = IntCounterVec::new(
+            Opts::new("glassbox_containers_created_total", "Container creates, by result: created, or failed"),
+            &["result"],
+        )
+        .expect("metric");
         let stage_failures = IntCounterVec::new(
             Opts::new("glassbox_stage_failures_total", "Stages that ended failed (a create or exec that failed there)"),
             &["stage"],
         )
         .expect("metric");
-        for c in [&events_received, &invalid_lines, &events_dropped, &containers_created] {
+        for c in [&events_received, &invalid_lines, &events_dropped] {
             registry.register(Box::new(c.clone())).expect("register");
         }
+        registry.register(Box::new(containers_created.clone())).expect("register");
         registry.register(Box::new(stage_seconds.clone())).expect("register");
         registry.register(Box::new(stage_failures.clone())).expect("register");
         Metrics {
@@ -70,13 +74,20 @@ impl Metrics {
                 let h: Histogram = self.stage_seconds.with_label_values(&[stage.name()]);
                 h.observe(*duration_ns as f64 / 1e9);
             }
-            Kind::Status { status } if status == "created" => self.containers_created.inc(),
+            Kind::Status { status } if status == "created" => {
+                self.containers_created.with_label_values(&["created"]).inc()
+            }
             Kind::Dropped { count, .. } => self.events_dropped.inc_by(*count),
             _ => {}
         }
         if let Kind::StageEnd { stage, outcome: Outcome::Failed, .. } = &event.kind {
             self.stage_failures.with_label_values(&[stage.name()]).inc();
         }
+    }
+
+    /// Another collector's series in the same scrape (cadvisor.rs).
+    pub fn register(&self, collector: Box<dyn prometheus::core::Collector>) {
+        self.registry.register(collector).expect("register a collector");
     }
 
     /// The text format Prometheus scrapes.

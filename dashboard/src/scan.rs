@@ -1,8 +1,8 @@
 //! What exists before the dashboard starts: under each state root (`--root`,
 //! as the runtime's), every container's `<id>/events.jsonl` and every kept
 //! record in `.events/<id>.jsonl` (the runtime moves a container's record
-//! there when it deletes it). Read once at start; from then on the socket
-//! brings the rest.
+//! there when it deletes it), with each live one's `state.json`. Read once
+//! at start; from then on the socket brings the rest.
 
 use std::path::Path;
 
@@ -30,6 +30,10 @@ pub fn load_root(root: &Path, shared: &Shared) -> usize {
             let path = entry.path().join("events.jsonl");
             if entry.file_name() != ".events" && load_file(&path, shared) {
                 found += 1;
+                // What the events do not say: bundle, owner, annotations (state_file.rs).
+                if let Ok(Some(state)) = crate::state_file::read(root, &entry.file_name().to_string_lossy()) {
+                    shared.store.lock().expect("store lock").set_state(&state);
+                }
             }
         }
     }

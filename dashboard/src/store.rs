@@ -8,6 +8,8 @@ use std::collections::BTreeMap;
 use glassbox_events::{Event, Kind, Outcome, Stage};
 use serde::Serialize;
 
+use crate::state_file::{Kubernetes, StateFile};
+
 #[derive(Default)]
 pub struct Store {
     containers: BTreeMap<String, ContainerView>,
@@ -29,6 +31,14 @@ pub struct ContainerView {
     pub events: u64,
     /// Events its runtime could not hand to the hub (`dropped` events).
     pub dropped: u64,
+    /// From its state.json (state_file.rs), while it has one: when it was
+    /// created (RFC 3339), its bundle, who made it, its annotations, and
+    /// its Kubernetes names when containerd's CRI made it.
+    pub created: String,
+    pub bundle: String,
+    pub owner: String,
+    pub annotations: BTreeMap<String, String>,
+    pub kubernetes: Option<Kubernetes>,
 }
 
 /// One stage of the waterfall.
@@ -99,8 +109,43 @@ impl Store {
         }
     }
 
+    /// What `state.json` adds to the events' view (the container is made
+    /// known if no event named it yet).
+    pub fn set_state(&mut self, state: &StateFile) {
+        let c = self.containers.entry(state.id.clone()).or_insert_with(|| ContainerView {
+            id: state.id.clone(),
+            status: "created".into(),
+            ..ContainerView::default()
+        });
+        c.created = state.created.clone();
+        c.bundle = state.bundle.clone();
+        c.owner = state.owner.clone();
+        c.annotations = state.annotations.clone();
+        c.kubernetes = Kubernetes::from_annotations(&state.annotations);
+        if c.pid <= 0 && state.pid > 0 {
+            c.pid = state.pid;
+        }
+    }
+
+    /// True when `id` is still being created and has just one failed stage:
+    /// its create failed, counted once (a failed exec, later, is not).
+    pub fn create_failed_first(&self, id: &str) -> bool {
+        self.containers
+            .get(id)
+            .is_some_and(|c| c.status == "creating" && c.stages.iter().filter(|s| s.outcome == "failed").count() == 1)
+    }
+
+    /// (id, pid, status) of every container whose init is known: the cgroup sampler's list.
+    pub fn with_init(&self) -> Vec<(String, i32, String)> {
+        self.containers.values().filter(|c| c.pid > 0).map(|c| (c.id.clone(), c.pid, c.status.clone())).collect()
+    }
+
     pub fn list(&self) -> Vec<ContainerView> {
         self.containers.values().cloned().collect()
+    }
+
+    pub fn get_ref(&self, id: &str) -> Option<&ContainerView> {
+        self.containers.get(id)
     }
 
     pub fn get(&self, id: &str) -> Option<ContainerView> {

@@ -38,12 +38,18 @@ impl Dashboard {
 
     /// With more arguments after the hub, port and root.
     pub fn start_with(rt: &Runtime, hub: &Path, more: &[&str]) -> Dashboard {
+        Dashboard::start_on(rt, hub, "127.0.0.1", more)
+    }
+
+    /// Listening on `host` (e.g. `0.0.0.0` with `--public` in `more`), read
+    /// through 127.0.0.1 all the same.
+    pub fn start_on(rt: &Runtime, hub: &Path, host: &str, more: &[&str]) -> Dashboard {
         let port = free_port();
         let child = rt
             .command()
             .args(["dashboard", "--hub"])
             .arg(hub)
-            .args(["--listen", &format!("127.0.0.1:{port}"), "--root"])
+            .args(["--listen", &format!("{host}:{port}"), "--root"])
             .arg(rt.root())
             .args(more)
             .stdout(Stdio::null())
@@ -61,14 +67,21 @@ impl Dashboard {
 
     /// A plain HTTP/1.1 GET: the status line's code and the body.
     pub fn get(&self, path: &str) -> Option<(u16, String)> {
+        self.get_with(path, &[]).map(|(code, _, body)| (code, body))
+    }
+
+    /// A GET with more header lines (`Authorization: Bearer …`): the code,
+    /// the response's header block and the body.
+    pub fn get_with(&self, path: &str, headers: &[&str]) -> Option<(u16, String, String)> {
         let mut s = TcpStream::connect(("127.0.0.1", self.port)).ok()?;
         s.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
-        write!(s, "GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n").ok()?;
+        let more: String = headers.iter().map(|h| format!("{h}\r\n")).collect();
+        write!(s, "GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n{more}\r\n").ok()?;
         let mut text = String::new();
         s.read_to_string(&mut text).ok()?;
         let code = text.split(' ').nth(1)?.parse().ok()?;
-        let body = text.split_once("\r\n\r\n")?.1.to_string();
-        Some((code, body))
+        let (head, body) = text.split_once("\r\n\r\n")?;
+        Some((code, head.to_string(), body.to_string()))
     }
 
     pub fn container(&self, id: &str) -> Option<Value> {

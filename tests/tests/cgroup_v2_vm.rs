@@ -4,7 +4,9 @@
 //! tests/vm/guest-checks.sh there as the VM's init: limits written to the v2
 //! files (memory.max, cpu.max, cpu.weight …), update, pause/resume with
 //! cgroup.freeze, events, an OOM kill, a pids limit, a rootless container
-//! (uid 1000) in a cgroup2 subtree delegated to it, and nothing left behind.
+//! (uid 1000) in a cgroup2 subtree delegated to it, and nothing left behind;
+//! and the dashboard's cgroup sampler (glassbox-dashboard, copied beside the
+//! binary) reading those v2 files and PSI, through its API and /metrics.
 
 use std::path::Path;
 use std::process::Command;

@@ -23,6 +23,13 @@ for applet in $(/bin/busybox --list); do [ "$applet" = busybox ] || ln -sf busyb
 # glassbox and the shared libraries it needs, at the same paths as here.
 cp "$glassbox" "$root/glassbox"
 for lib in $(ldd "$glassbox" | grep -o '/[^ ]*'); do mkdir -p "$root$(dirname "$lib")"; cp -L "$lib" "$root$lib"; done
+# The dashboard, beside it as `glassbox dashboard` looks for it: its cgroup
+# sampler is checked on pure v2 here (the host is hybrid).
+dashboard=$(dirname "$glassbox")/glassbox-dashboard
+if [ -x "$dashboard" ]; then
+    cp "$dashboard" "$root/glassbox-dashboard"
+    for lib in $(ldd "$dashboard" | grep -o '/[^ ]*'); do mkdir -p "$root$(dirname "$lib")"; cp -L "$lib" "$root$lib"; done
+fi
 
 # Bundles: a busybox rootfs each, config.json from `glassbox spec`, edited with jq.
 make_bundle() { # NAME JQ-FILTER [SPEC-FLAG]
@@ -42,6 +49,10 @@ make_bundle spin '.process.args = ["sh", "-c", "while :; do :; done"]
   | .linux.resources = {"cpu": {"quota": 10000, "period": 100000}}'
 make_bundle oomchild '.process.args = ["sleep", "300"]
   | .linux.resources = {"memory": {"limit": 33554432, "swap": 33554432}}'
+make_bundle oomlate '.process.args = ["sh", "-c", "sleep 2; x=$(head -c 200000000 /dev/zero | tr \"\\\\0\" a)"]
+  | .linux.resources = {"memory": {"limit": 33554432, "swap": 33554432}}'
+make_bundle forklate '.process.args = ["sh", "-c", "sleep 2; sh -c '\''for i in 1 2 3 4 5 6 7 8 9 10; do sleep 30 & done'\'' 2>/dev/null; exec sleep 30"]
+  | .linux.resources = {"pids": {"limit": 5}}'
 make_bundle forkbomb '.process.args = ["sh", "-c", "seq 30 | while read i; do sleep 5 & done 2>&1; echo init alive"]
   | .linux.resources = {"pids": {"limit": 10}}'
 # /dev/kmsg (c 1:11) is not among the devices every container gets.

@@ -108,6 +108,44 @@ as_rl delete -f rl
 check "rootless: delete removes its cgroup" sh -c "! test -e /sys/fs/cgroup/deleg/rl"
 check "rootless: no state left" sh -c "test -z \"\$(ls /tmp/rl-root)\""
 
+# The dashboard's cgroup sampler on pure v2: the same containers as above,
+# read from memory.max/memory.events/cpu.stat/cpu.max and the PSI files.
+check "glassbox-dashboard is in the VM" test -x /glassbox-dashboard
+ip link set lo up
+/glassbox dashboard --root /run/glassbox >/tmp/dash.log 2>&1 &
+dash=$!
+api() { wget -qO - "http://127.0.0.1:7878$1"; }
+for i in $(seq 40); do api /api/containers >/dev/null 2>&1 && break; sleep 0.25; done
+$G run -d -b $B/oomchild dashoom
+$G run -d -b $B/spin dashspin
+sleep 1.5
+$G exec dashoom sh -c 'x=$(head -c 200000000 /dev/zero | tr "\\0" a)'
+sleep 2.5
+api /api/containers/dashoom/cgroup >/tmp/cg.json 2>&1
+check "dashboard on v2: the layout is v2, the path the container's" sh -c 'grep -q "\"version\":\"v2\",\"path\":\"/glassbox/dashoom\"" /tmp/cg.json || { head -c 600 /tmp/cg.json; cat /tmp/dash.log; exit 1; }'
+check "dashboard on v2: the limit from memory.max" grep -q '"limit":33554432' /tmp/cg.json
+check "dashboard on v2: the OOM kill from memory.events, marked" grep -q '"kind":"oom_kill"' /tmp/cg.json
+check "dashboard on v2: pressure from the cgroup's PSI files" grep -q '"psi":{"cpu_some_avg10"' /tmp/cg.json
+api /api/containers/dashspin/cgroup >/tmp/spin.json 2>&1
+check "dashboard on v2: quota and throttled periods from cpu.max and cpu.stat" sh -c 'grep -q "\"quota_us\":10000,\"period_us\":100000" /tmp/spin.json && grep -q "\"throttled_periods\":[1-9]" /tmp/spin.json || { tail -c 600 /tmp/spin.json; exit 1; }'
+api /metrics >/tmp/metrics.txt 2>&1
+check "dashboard on v2: container_oom_events_total in /metrics" grep -q '^container_oom_events_total{.*name="dashoom".*} 1$' /tmp/metrics.txt
+check "dashboard on v2: container_cpu_cfs_throttled_periods_total in /metrics" grep -q '^container_cpu_cfs_throttled_periods_total{.*name="dashspin"' /tmp/metrics.txt
+$G delete -f dashoom
+$G delete -f dashspin
+# Notified (inotify on memory.events and pids.events): an init OOM-killed
+# under run is marked before run's delete; a refused fork is marked.
+$G run -b $B/oomlate dashoomrun >/dev/null 2>&1
+sleep 0.5
+api /api/containers/dashoomrun/cgroup >/tmp/oomrun.json 2>&1
+check "dashboard on v2: an init OOM-killed under run is marked before its cgroup goes" grep -q '"kind":"oom_kill"' /tmp/oomrun.json
+$G run -d -b $B/forklate dashfork
+sleep 3.5
+api /api/containers/dashfork/cgroup >/tmp/fork.json 2>&1
+check "dashboard on v2: a refused fork is marked, from pids.events" grep -q '"kind":"fork_refused"' /tmp/fork.json
+$G delete -f dashfork
+kill $dash; wait $dash
+
 check "nothing left under /sys/fs/cgroup/glassbox" sh -c "test -z \"\$(find /sys/fs/cgroup/glassbox -mindepth 1 -type d)\""
 check "no state left" sh -c "test -z \"\$(ls /run/glassbox)\""
 
