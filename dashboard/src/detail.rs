@@ -109,10 +109,13 @@ impl Detail {
         }
         self.clock += 1;
         let mut first = false;
-        let ring = self.rings.entry(event.container.clone()).or_insert_with(|| {
+        // get_mut first: entry() wants an owned key, a copy of the id per event.
+        if !self.rings.contains_key(&event.container) {
             first = true;
-            Ring { lines: VecDeque::new(), bytes: 0, complete: true, runtime_pid: 0, touched: 0 }
-        });
+            let ring = Ring { lines: VecDeque::new(), bytes: 0, complete: true, runtime_pid: 0, touched: 0 };
+            self.rings.insert(event.container.clone(), ring);
+        }
+        let ring = self.rings.get_mut(&event.container).expect("inserted above");
         if ring.runtime_pid == 0 && event.source == Source::Runtime {
             ring.runtime_pid = event.pid;
         }

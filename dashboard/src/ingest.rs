@@ -65,20 +65,58 @@ pub fn serve(listener: OwnedFd, shared: Shared) {
     }
 }
 
-/// Every message of one runtime, until it closes its end.
+/// How many waiting messages one read takes before handing them on.
+const BATCH: usize = 256;
+
+/// Every message of one runtime, until it closes its end. One blocking
+/// read waits for the next message; then whatever else is already waiting
+/// (up to [`BATCH`]) is read without waiting, and all of it is taken at once.
 fn read_connection(conn: OwnedFd, shared: Shared) {
     let mut buf = vec![0u8; MAX_MESSAGE];
+    let mut held = String::new();
+    let mut ends = Vec::with_capacity(BATCH);
+    let mut parsed = Vec::with_capacity(BATCH);
     loop {
-        // MSG_TRUNC: the message's real length, so a cut-off line is seen as one.
-        match recv(conn.as_raw_fd(), &mut buf, MsgFlags::MSG_TRUNC) {
-            Ok(0) => return,
-            Ok(n) if n > buf.len() => shared.metrics.invalid_lines.inc(),
-            Ok(n) => match std::str::from_utf8(&buf[..n]) {
-                Ok(line) => shared.take_line(line),
-                Err(_) => shared.metrics.invalid_lines.inc(),
-            },
-            Err(nix::errno::Errno::EINTR) => continue,
-            Err(_) => return,
+        held.clear();
+        ends.clear();
+        let mut flags = MsgFlags::MSG_TRUNC;
+        let mut closed = false;
+        while ends.len() < BATCH {
+            // MSG_TRUNC: the message's real length, so a cut-off line is seen as one.
+            match recv(conn.as_raw_fd(), &mut buf, flags) {
+                Ok(0) => {
+                    closed = true;
+                    break;
+                }
+                Ok(n) if n > buf.len() => shared.metrics.invalid_lines.inc(),
+                Ok(n) => match std::str::from_utf8(&buf[..n]) {
+                    Ok(line) => {
+                        held.push_str(line);
+                        ends.push(held.len());
+                    }
+                    Err(_) => shared.metrics.invalid_lines.inc(),
+                },
+                Err(nix::errno::Errno::EINTR) => continue,
+                Err(nix::errno::Errno::EAGAIN) => break,
+                Err(_) => {
+                    closed = true;
+                    break;
+                }
+            }
+            flags = MsgFlags::MSG_TRUNC | MsgFlags::MSG_DONTWAIT;
+        }
+        let mut start = 0;
+        let lines: Vec<&str> = ends
+            .iter()
+            .map(|&end| {
+                let line = &held[start..end];
+                start = end;
+                line
+            })
+            .collect();
+        shared.take_lines(&lines, &mut parsed);
+        if closed {
+            return;
         }
     }
 }

@@ -68,12 +68,17 @@ impl Store {
         if event.container.is_empty() {
             return;
         }
-        let c = self.containers.entry(event.container.clone()).or_insert_with(|| ContainerView {
-            id: event.container.clone(),
-            status: "creating".into(),
-            first_seen: event.wall.clone(),
-            ..ContainerView::default()
-        });
+        // get_mut first: entry() wants an owned key, a copy of the id per event.
+        if !self.containers.contains_key(&event.container) {
+            let view = ContainerView {
+                id: event.container.clone(),
+                status: "creating".into(),
+                first_seen: event.wall.clone(),
+                ..ContainerView::default()
+            };
+            self.containers.insert(event.container.clone(), view);
+        }
+        let c = self.containers.get_mut(&event.container).expect("inserted above");
         c.events += 1;
         match &event.kind {
             Kind::StageBegin { stage } => c.stages.push(StageView::begun(*stage, event.pid, event.ts_ns)),

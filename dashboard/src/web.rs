@@ -55,12 +55,30 @@ pub struct WebState {
 }
 
 impl WebState {
-    /// One event: its line into its container's ring, and to the open pages.
-    pub fn take_event(&self, event: &Event) {
-        let line: Arc<str> = glassbox_events::to_line(event).into();
-        let (runtime_pid, first) = self.detail.lock().expect("detail lock").push(event, line.clone());
-        if self.live.listened() {
-            self.live.publish(Published::new(event, line, runtime_pid, first));
+    /// Events: each line into its container's ring (one lock for all), and to the open pages.
+    /// `received`: the lines they were read from, or none (kernel records).
+    pub fn take_events(&self, events: &[Event], received: &[&str]) {
+        let listened = self.live.listened();
+        let mut published = Vec::new();
+        let mut detail = self.detail.lock().expect("detail lock");
+        for (i, event) in events.iter().enumerate() {
+            // The line as received (it parsed), without its newline: no need
+            // to write it anew. Lines are read back with from_line before
+            // anything leaves for a page, so this is only memory; one with
+            // line breaks between its tokens (JSON allows them) is written
+            // anew all the same, so a ring is one line per event.
+            let line: Arc<str> = match received.get(i).map(|l| l.strip_suffix('\n').unwrap_or(l)) {
+                Some(line) if !line.contains(['\n', '\r']) => Arc::from(line),
+                _ => glassbox_events::to_line(event).trim_end().into(),
+            };
+            let (runtime_pid, first) = detail.push(event, line.clone());
+            if listened {
+                published.push(Published::new(event, line, runtime_pid, first));
+            }
+        }
+        drop(detail);
+        for p in published {
+            self.live.publish(p);
         }
     }
 
