@@ -11,16 +11,18 @@
 #      untraced | --trace per call, via the hub | --trace per call, in-process
 #      | aggregate (`glassbox trace --summary -- glassbox run …`) | strace -f
 #
-# The hub (`glassbox hub --pin-dir /sys/fs/bpf/glassbox-bench-PID`) is
-# started by hyperfine's --prepare step of the hub variants and stopped by
-# that of the others: its programs, once attached, cost every syscall on the
+# The hub — the dashboard, which holds the probes (`glassbox dashboard
+# --pin-dir /sys/fs/bpf/glassbox-bench-PID`, on a socket and a port of its
+# own) — is started by hyperfine's --prepare step of the hub variants and
+# stopped by that of the others: its programs, once attached, cost every syscall on the
 # machine something, and the untraced figures must not pay for them.
 # Per-call runs write every syscall into events.jsonl (≈250 bytes a line);
 # each --prepare removes the last run's record.
 #
 # Afterwards, one more per-call run each reports the records the kernel
 # lost (ring buffer full), and the ratios are printed against the targets of
-# issue 5: start ≤ 1.15×, per call ≤ 1.5× with nothing lost, aggregate ≤ 1.1×.
+# issue 19: start through the hub ≤ 1.25×, per call ≤ 2.5× with nothing
+# lost, aggregate ≤ 1.8× (issue 5 had asked for 1.15×, 1.5× and 1.1×).
 #
 # Run as root. Environment: RUNS (default 20), DD_RUNS (5), WARMUP (2),
 # RING_BYTES (default: the runtime's), GLASSBOX (default: the release build).
@@ -42,6 +44,8 @@ for tool in hyperfine jq strace; do
 done
 # shellcheck source=bench/glassbox.sh
 source bench/glassbox.sh
+# The hub is the dashboard, a program of its own found beside glassbox.
+[ -n "${GLASSBOX:-}" ] || cargo build --release -p glassbox-dashboard
 use_glassbox
 G=$GLASSBOX
 ring=()
@@ -50,13 +54,14 @@ ring=()
 work=$(mktemp -d /tmp/glassbox-bench-trace.XXXXXX)
 pin=/sys/fs/bpf/glassbox-bench-$$
 root=$work/root
-mkdir -p "$root"
+mkdir -p "$root" "$work/dashboard-root"
 
 # --- the hub, on and off ------------------------------------------------------
 cat > "$work/hub-on.sh" <<EOF
 #!/bin/sh
 [ -e "$pin/OWNERS" ] && exit 0
-setsid "$G" hub --pin-dir "$pin" ${ring[*]} > "$work/hub.out" 2>&1 < /dev/null &
+setsid "$G" dashboard --hub "$work/hub.sock" --listen 127.0.0.1:0 --root "$work/dashboard-root" \
+    --pin-dir "$pin" ${ring[*]} > "$work/hub.out" 2>&1 < /dev/null &
 echo \$! > "$work/hub.pid"
 for i in \$(seq 100); do [ -e "$pin/OWNERS" ] && exit 0; sleep 0.05; done
 echo "the hub did not start: \$(cat "$work/hub.out")" >&2; exit 1
@@ -142,11 +147,11 @@ echo
 printf '%-22s %10s %8s %s\n' variant "median ms" ratio target
 for v in untraced trace-in-process trace-hub; do
     m=$(median trace-start "$v")
-    printf '%-22s %10s %8s %s\n' "start $v" "$(ms "$m")" "$(ratio "$m" "$s0")" "$([ "$v" = untraced ] || echo '≤ 1.15')"
+    printf '%-22s %10s %8s %s\n' "start $v" "$(ms "$m")" "$(ratio "$m" "$s0")" "$([ "$v" = trace-hub ] && echo '≤ 1.25')"
 done
 for v in untraced per-call-hub per-call-in-process aggregate strace; do
     m=$(median trace-dd "$v")
-    case $v in per-call*) t='≤ 1.5, 0 lost';; aggregate) t='≤ 1.1';; *) t='';; esac
+    case $v in per-call*) t='≤ 2.5, 0 lost';; aggregate) t='≤ 1.8';; *) t='';; esac
     printf '%-22s %10s %8s %s\n' "dd $v" "$(ms "$m")" "$(ratio "$m" "$d0")" "$t"
 done
 echo

@@ -8,6 +8,8 @@
 //!    under each state root — read from the files the runtime writes;
 //! 2. [`ingest`]: every event a runtime sends from now on, over the hub
 //!    socket (one SOCK_SEQPACKET message per event line);
+//! 3. [`probes`]: the eBPF probes `--trace` runtimes register with, whose
+//!    kernel records it writes into each container's record and takes too;
 //!
 //! and where it goes: [`store`] keeps one [`store::ContainerView`] per
 //! container, [`metrics`] counts, [`api`] serves both over HTTP.
@@ -15,6 +17,7 @@
 pub mod api;
 pub mod ingest;
 pub mod metrics;
+pub mod probes;
 pub mod scan;
 pub mod store;
 

@@ -7,7 +7,7 @@ use std::path::PathBuf;
 
 use anyhow::{bail, Context, Result};
 use clap::Parser;
-use glassbox_dashboard::{api, ingest, scan, Shared};
+use glassbox_dashboard::{api, ingest, probes, scan, Shared};
 
 #[derive(Parser)]
 #[command(name = "glassbox dashboard", about = "The hub: every runtime's events, as a JSON API and Prometheus metrics")]
@@ -21,6 +21,15 @@ struct Args {
     /// A state root to read at start (the runtime's --root); repeatable.
     #[arg(long = "root", default_value = "/run/glassbox")]
     roots: Vec<PathBuf>,
+    /// The bpffs directory the eBPF probes' maps are pinned in (the runtime's --pin-dir).
+    #[arg(long = "pin-dir", env = "GLASSBOX_PIN_DIR", default_value = glassbox_probes::DEFAULT_PIN_DIR)]
+    pin_dir: PathBuf,
+    /// The probes' ring buffer size (rounded up to a power of two).
+    #[arg(long = "ring-bytes", default_value_t = glassbox_probes::PINNED_RING_BYTES)]
+    ring_bytes: u32,
+    /// Hold no eBPF probes: `--trace` runtimes then load their own.
+    #[arg(long = "no-probes")]
+    no_probes: bool,
 }
 
 fn main() {
@@ -41,6 +50,14 @@ fn run(args: Args) -> Result<()> {
         let n = scan::load_root(root, &shared);
         eprintln!("glassbox-dashboard: {n} container records under {}", root.display());
     }
+    // Loaded before the socket and the port open: once the API answers, a
+    // `--trace` runtime finds the pins.
+    let probes = match args.no_probes {
+        true => None,
+        false => probes::Probes::start(shared.clone(), &args.pin_dir, args.ring_bytes)
+            .inspect_err(|e| eprintln!("glassbox-dashboard: running without eBPF probes: {e}"))
+            .ok(),
+    };
     let hub = args.hub.clone().unwrap_or_else(ingest::default_hub_path);
     let listener = ingest::bind_hub(&hub)?;
     let serving = shared.clone();
@@ -54,6 +71,9 @@ fn run(args: Args) -> Result<()> {
         axum::serve(tcp, api::router(shared)).with_graceful_shutdown(stop_signal()).await.context("serving HTTP")
     });
     let _ = std::fs::remove_file(&hub);
+    if let Some(p) = probes {
+        p.stop();
+    }
     result
 }
 

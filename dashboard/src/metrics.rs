@@ -79,6 +79,11 @@ impl Metrics {
         }
     }
 
+    /// A series another module keeps (the probes' counters), served here too.
+    pub fn register(&self, collector: Box<dyn prometheus::core::Collector>) {
+        self.registry.register(collector).expect("register");
+    }
+
     /// The text format Prometheus scrapes.
     pub fn render(&self) -> String {
         let mut out = Vec::new();

@@ -36,15 +36,19 @@ impl Dashboard {
         Dashboard::start_with(rt, hub, &[])
     }
 
-    /// With more arguments after the hub, port and root.
+    /// With more arguments after the hub, port and root. Without the eBPF
+    /// probes (`--no-probes`) unless `more` names a `--pin-dir` for them:
+    /// tests run side by side, and the default pins are one per machine.
     pub fn start_with(rt: &Runtime, hub: &Path, more: &[&str]) -> Dashboard {
         let port = free_port();
+        let probes: &[&str] = if more.contains(&"--pin-dir") { &[] } else { &["--no-probes"] };
         let child = rt
             .command()
             .args(["dashboard", "--hub"])
             .arg(hub)
             .args(["--listen", &format!("127.0.0.1:{port}"), "--root"])
             .arg(rt.root())
+            .args(probes)
             .args(more)
             .stdout(Stdio::null())
             .stderr(Stdio::null())

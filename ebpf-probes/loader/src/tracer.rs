@@ -86,7 +86,7 @@ impl Tracer {
     /// pins are removed when the tracer is dropped.
     pub fn load_pinned(opts: &TraceOptions, dir: &Path) -> Result<Tracer, Unavailable> {
         let mut tracer = Self::load_inner(opts, Some(dir))?;
-        let hub = crate::session::owner_info(std::process::id(), "glassbox hub", Path::new(""));
+        let hub = crate::session::owner_info(std::process::id(), "glassbox dashboard", Path::new(""));
         tracer.sessions.update(0, &hub)?;
         Ok(tracer)
     }

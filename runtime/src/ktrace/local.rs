@@ -28,8 +28,8 @@ use std::time::{Duration, Instant};
 use glassbox_probes::{owner_info, TraceOptions, Tracer};
 
 use super::timeline::{Timeline, HOLD_NS};
-use super::writer::{exists, Writer};
 use super::TraceRequest;
+use glassbox_probes::writer::{exists, Writer};
 
 /// The runtime's ends of the two pipes, and the tracer's pid.
 pub struct LocalTracer {

@@ -8,21 +8,18 @@
 //! or a short-lived container; the kernel follows every fork from there.
 //! Two ways, the same records:
 //!
-//! - a hub runs (`glassbox hub`, maps pinned under /sys/fs/bpf/glassbox/:
-//!   [`pinned_probes`]): the runtime only claims an owner slot and puts its
-//!   pid in TRACED through the pins ([`glassbox_probes::Sessions::from_pins`]);
+//! - a hub runs (`glassbox dashboard`, maps pinned under /sys/fs/bpf/glassbox/:
+//!   [`glassbox_probes::PinnedHub`]): the runtime only claims an owner slot and puts its
+//!   pid in TRACED through the pins ([`glassbox_probes::pinned_sessions`]);
 //!   the hub writes the records. A printer process follows the record for
 //!   the timeline.
 //! - no hub: the runtime forks a tracer process that loads the probes for
 //!   this one session ([`local`]).
 //!
-//! Both readers use [`writer`]; the printer is [`timeline`].
+//! Both readers use [`glassbox_probes::writer`]; the printer is [`timeline`].
 
-pub mod fastline;
 pub mod local;
-pub mod pinned_probes;
 pub mod timeline;
-pub mod writer;
 
 use std::fs::File;
 use std::io::Read;
@@ -31,25 +28,21 @@ use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use glassbox_probes::{owner_info, OwnerInfo, Sessions};
+use glassbox_probes::writer;
+use glassbox_probes::{owner_info, pinned_sessions, OwnerInfo, Sessions};
 
 use crate::paths::Paths;
 use crate::recorder::{kept, EVENTS_FILE};
 pub use timeline::Filter;
 
 /// Where a hub pins its maps unless told otherwise.
-pub const DEFAULT_PIN_DIR: &str = "/sys/fs/bpf/glassbox";
+pub const DEFAULT_PIN_DIR: &str = glassbox_probes::DEFAULT_PIN_DIR;
 
 /// The default ring buffer: room for ≈120 000 syscall records (104 bytes
 /// each, three quarters of the ring) between two reads. bench/trace.sh:
 /// `dd bs=1 count=1000000` lost none in 4 runs of 4 with 16 MiB, and now
 /// and then ≈1 % with 8 MiB (the reader shares 2 CPUs with dd).
 pub const DEFAULT_RING_BYTES: u32 = 16 << 20;
-
-/// The pinned probes' (`glassbox hub`): they serve every traced container
-/// at once and their reader shares the machine's CPUs with them, so they get
-/// more room (32 MiB of kernel memory).
-pub const PINNED_RING_BYTES: u32 = 32 << 20;
 
 /// What `--trace` asks for, resolved before anything is created.
 #[derive(Debug, Clone)]
@@ -138,16 +131,6 @@ pub fn start(req: &TraceRequest) -> Result<(), String> {
 
 fn lock() -> std::sync::MutexGuard<'static, Option<Active>> {
     ACTIVE.lock().unwrap_or_else(|p| p.into_inner())
-}
-
-/// The maps a live hub ([`pinned_probes`]) pinned in `dir`, and the hub's pid.
-pub fn pinned_sessions(dir: &Path) -> Option<(Sessions, u32)> {
-    if !dir.join(glassbox_probes::map_names::OWNERS).exists() {
-        return None;
-    }
-    let sessions = Sessions::from_pins(dir).ok()?;
-    let hub = sessions.owner(0)?.pid;
-    writer::exists(hub).then_some((sessions, hub))
 }
 
 /// Before `run` deletes the container (which moves the record): wait until
