@@ -111,9 +111,12 @@ impl Tracer {
             .set_global(globals::AGGREGATE, &aggregate, true)
             .set_global(globals::FORK_CHILD_PID_OFFSET, &fork_child, true)
             .set_global(globals::EXEC_FILENAME_OFFSET, &exec_filename, true)
+            .set_global(globals::RING_BYTES, &(ring_bytes as u64), true)
+            .set_global(globals::PENDING_MASK, &(pending_slots() - 1), true)
             .set_global(detail_names::TASK_OFFSETS, &offsets, true)
             .set_max_entries(maps::RECORDS, ring_bytes)
             .set_max_entries(maps::TRACED, pid_max())
+            .set_max_entries(maps::PENDING_SLOTS, pending_slots())
             .load(object)
             .map_err(|e| if root { Unavailable::Load(e) } else { Unavailable::NotRoot })?;
         for (name, category, tracepoint) in TRACEPOINTS {
@@ -271,6 +274,13 @@ fn pid_max() -> u32 {
         .and_then(|s| s.trim().parse().ok())
         .unwrap_or(1 << 22)
         .clamp(1024, 1 << 22)
+}
+
+/// PENDING_SLOTS' size: a slot per thread id up to pid_max, rounded up to a
+/// power of two (the kernel side indexes it by tid & (size − 1)); at most
+/// 64 Ki slots of 64 bytes.
+fn pending_slots() -> u32 {
+    pid_max().next_power_of_two().min(1 << 16)
 }
 
 /// The next power of two ≥ `bytes`, and at least a page.
