@@ -61,7 +61,9 @@ pub static STATS: PerCpuArray<SyscallStats> = PerCpuArray::with_max_entries(MAX_
 // They live in .rodata, so the verifier sees them as constants and prunes
 // the mode that is off.
 
-/// 1: count syscalls into STATS instead of emitting records.
+/// 1: count syscalls into STATS (with latencies, at sys_exit) instead of
+/// emitting records; 2: count them at sys_enter only (the loader attaches
+/// no sys_exit program then).
 #[unsafe(no_mangle)]
 static AGGREGATE: u8 = 0;
 /// Where sched_process_fork keeps `child_pid` (from its tracefs format).
@@ -103,6 +105,10 @@ pub fn cgroup_id() -> u64 {
 
 pub fn aggregate() -> bool {
     global(&AGGREGATE) != 0
+}
+
+pub fn counts_only() -> bool {
+    global(&AGGREGATE) == 2
 }
 
 pub fn ring_bytes() -> u64 {

@@ -21,6 +21,8 @@ use crate::maps::{
 
 const CLONE_THREAD: u64 = 0x0001_0000;
 pub const NR_CLONE: u64 = 56;
+pub const NR_FORK: u64 = 57;
+pub const NR_VFORK: u64 = 58;
 pub const NR_EXIT: u64 = 60;
 pub const NR_EXIT_GROUP: u64 = 231;
 pub const NR_CLONE3: u64 = 435;

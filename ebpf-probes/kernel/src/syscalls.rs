@@ -31,10 +31,10 @@ use aya_ebpf::{
 use glassbox_probes_common::{latency_bucket, PendingSyscall, RecordKind, SyscallRecord, MAX_SYSCALLS};
 
 use crate::maps::{
-    aggregate, count_lost, current_ids, now_ns, owner_of, pending_for_enter, pending_of, ring_bytes, RECORDS, SENT,
-    STATS,
+    aggregate, count_lost, counts_only, current_ids, now_ns, owner_of, pending_for_enter, pending_of, ring_bytes,
+    RECORDS, SENT, STATS,
 };
-use crate::process::{NR_CLONE, NR_CLONE3, NR_EXIT, NR_EXIT_GROUP};
+use crate::process::{NR_CLONE, NR_CLONE3, NR_EXIT, NR_EXIT_GROUP, NR_FORK, NR_VFORK};
 
 /// x86_64 `struct pt_regs` from `r10` to `di`, 8 bytes a register, in the
 /// order the kernel saves them (arch/x86/include/asm/ptrace.h: r15 r14 r13
@@ -53,9 +53,20 @@ pub fn sys_enter(ctx: RawTracePointContext) -> i32 {
         return 0;
     }
     let nr: u64 = ctx.arg(1);
+    // fork and vfork too: their entry replaces a clone's from earlier, which,
+    // never consumed in counts-only mode, would else say "thread" at the fork.
+    let process_reads = matches!(nr, NR_CLONE | NR_FORK | NR_VFORK | NR_CLONE3 | NR_EXIT | NR_EXIT_GROUP);
+    if counts_only() {
+        // No return to wait for: count the call now, and remember only
+        // what process.rs reads (clone's flags, exit's status).
+        count_call(nr);
+        if !process_reads {
+            return 0;
+        }
+    }
     // Aggregate mode only counts: the arguments matter to process.rs alone
     // (clone's flags, exit's status), so the copy is skipped for the rest.
-    let args = match aggregate() && !matches!(nr, NR_CLONE | NR_CLONE3 | NR_EXIT | NR_EXIT_GROUP) {
+    let args = match aggregate() && !process_reads {
         true => [0; 6],
         false => {
             let regs = ctx.arg::<*const u64>(0).wrapping_add(ARG_REGS_FROM) as *const ArgRegs;
@@ -165,6 +176,18 @@ fn pace() -> (u64, u64) {
             (*sent, *waiting)
         },
         None => (0, RECORDS.query(BPF_RB_AVAIL_DATA as u64)),
+    }
+}
+
+/// Counts-only mode: one more call of `nr`, at its entry.
+#[inline(always)]
+fn count_call(nr: u64) {
+    if nr >= MAX_SYSCALLS as u64 {
+        return;
+    }
+    if let Some(stats) = STATS.get_ptr_mut(nr as u32) {
+        // SAFETY: this CPU's element of STATS, as in `count`.
+        unsafe { (*stats).count += 1 };
     }
 }
 

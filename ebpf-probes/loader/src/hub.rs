@@ -78,7 +78,7 @@ impl PinnedHub {
             let _ = std::fs::remove_file(pin_dir.join(name));
         }
         std::fs::create_dir_all(pin_dir).map_err(|e| HubError::PinDir(pin_dir.to_path_buf(), e))?;
-        let opts = TraceOptions { ring_bytes, aggregate: false };
+        let opts = TraceOptions { ring_bytes, ..TraceOptions::default() };
         let tracer = Tracer::load_pinned(&opts, pin_dir).inspect_err(|_| {
             if made_dir {
                 let _ = std::fs::remove_dir(pin_dir);

@@ -37,11 +37,15 @@ pub struct TraceOptions {
     /// instead of sending one record per call (forks, execs and exits are
     /// still sent).
     pub aggregate: bool,
+    /// With `aggregate`: count calls only, at syscall entry, with no
+    /// program on syscall return at all — no latency, no errors, about half
+    /// the cost of counting with latencies.
+    pub counts_only: bool,
 }
 
 impl Default for TraceOptions {
     fn default() -> Self {
-        TraceOptions { ring_bytes: 4 << 20, aggregate: false }
+        TraceOptions { ring_bytes: 4 << 20, aggregate: false, counts_only: false }
     }
 }
 
@@ -70,6 +74,7 @@ pub struct Tracer {
     stream: RecordStream,
     ring_bytes: u32,
     aggregate: bool,
+    counts_only: bool,
     /// Why namespace records are off (no BTF), if they are.
     ns_unavailable: Option<String>,
 }
@@ -99,7 +104,12 @@ impl Tracer {
         let fork_child = tracefs::field_offset(&tracefs, "sched", "sched_process_fork", "child_pid")?;
         let exec_filename = tracefs::field_offset(&tracefs, "sched", "sched_process_exec", "filename")?;
         let ring_bytes = ring_size(opts.ring_bytes);
-        let aggregate = u8::from(opts.aggregate);
+        // 0: a record per call; 1: counts and latencies; 2: counts only.
+        let aggregate = match (opts.aggregate, opts.counts_only) {
+            (false, _) => 0u8,
+            (true, false) => 1,
+            (true, true) => 2,
+        };
         // Kernel struct offsets for the namespace probe, from BTF; without
         // them the probe stays off (available = 0) and the rest works.
         let (offsets, ns_unavailable) = match crate::btf::read_sys_fs().and_then(|b| crate::btf::task_offsets(&b)) {
@@ -127,6 +137,11 @@ impl Tracer {
             program.attach(category, tracepoint).map_err(failed)?;
         }
         for (name, tracepoint) in RAW_TRACEPOINTS {
+            if name == "sys_exit" && aggregate == 2 {
+                // Counting needs no return: not even an empty program there
+                // (any program attached costs every syscall on the machine).
+                continue;
+            }
             let failed = |source| Unavailable::Program { name, tracepoint, source };
             let program: &mut RawTracePoint =
                 ebpf.program_mut(name).ok_or(Unavailable::Missing(name))?.try_into().map_err(failed)?;
@@ -149,6 +164,7 @@ impl Tracer {
             stream: RecordStream::new(),
             ring_bytes,
             aggregate: opts.aggregate,
+            counts_only: opts.aggregate && opts.counts_only,
             ns_unavailable,
         })
     }
@@ -221,6 +237,11 @@ impl Tracer {
     /// Whether syscalls are being counted rather than recorded.
     pub fn aggregate(&self) -> bool {
         self.aggregate
+    }
+
+    /// Whether only calls are counted (no latencies, no errors).
+    pub fn counts_only(&self) -> bool {
+        self.counts_only
     }
 
     /// Aggregate mode: the syscalls made so far, most frequent first.

@@ -113,7 +113,7 @@ fn tracer_main(req: &TraceRequest, runtime: u32, end: OwnedFd, mut told: File) -
     if req.detached {
         detach();
     }
-    let opts = TraceOptions { ring_bytes: req.ring_bytes, aggregate: false };
+    let opts = TraceOptions { ring_bytes: req.ring_bytes, ..TraceOptions::default() };
     let mut tracer = match Tracer::load(&opts) {
         Ok(t) => t,
         Err(e) => {
