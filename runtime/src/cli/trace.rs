@@ -1,4 +1,4 @@
-//! `glassbox trace [--summary] [--ring-bytes N] -- <command…>`: runs a
+//! `glassbox trace [--summary [--counts]] [--ring-bytes N] -- <command…>`: runs a
 //! command under glassbox's eBPF probes (crate glassbox-probes) and prints,
 //! on stderr, what the kernel saw it and its children do: one line per
 //! syscall, fork, exec and exit, or with `--summary` a table of syscall
