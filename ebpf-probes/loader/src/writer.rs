@@ -98,8 +98,7 @@ impl Writer {
     }
 
     /// [`write`](Self::write), and every event written is also handed to
-    /// `tap` (the dashboard's store). A tapped line is made from its Event,
-    /// never the fast way: the Event is made anyway.
+    /// `tap` (the dashboard's store), after its line is written.
     pub fn write_tapped(
         &mut self,
         maps: &mut Sessions,
@@ -214,27 +213,40 @@ fn flush<'t>(
     let Some((file, seq)) = &session.out else { return };
     let n = session.waiting.len().min(budget);
     let mut lines = Vec::with_capacity(n.min(BATCH) * 256);
+    // With a tap, the records (and their numbers) are kept for it until
+    // their lines are written: the record's reader (a `--trace` timeline
+    // waiting for the container's last exit) never waits for the tap.
+    let mut tapped = Vec::with_capacity(if tap.is_some() { n.min(BATCH) } else { 0 });
     for rec in session.waiting.drain(..n) {
-        match (&rec, tap.as_deref_mut()) {
-            (_, Some(tap)) => {
-                let event = to_event(&rec, seq.next(), &session.ctx);
-                lines.extend_from_slice(to_line(&event).as_bytes());
-                tap(&event);
-            }
+        let number = seq.next();
+        match &rec {
             // Calls with decoded arguments (the few that make a container) go the ordinary way.
-            (KernelRecord::Syscall(call), None) if fastline::fits(call) => {
-                session.lines.syscall(&mut lines, call, seq.next(), &session.ctx)
+            KernelRecord::Syscall(call) if fastline::fits(call) => {
+                session.lines.syscall(&mut lines, call, number, &session.ctx)
             }
-            (_, None) => lines.extend_from_slice(to_line(&to_event(&rec, seq.next(), &session.ctx)).as_bytes()),
+            _ => lines.extend_from_slice(to_line(&to_event(&rec, number, &session.ctx)).as_bytes()),
         }
         session.written += 1;
+        if tap.is_some() {
+            tapped.push((number, rec));
+        }
         // Whole lines, one write(2) per megabyte at most.
         if lines.len() > 1 << 20 {
             let _ = (&*file).write_all(&lines);
             lines.clear();
+            tap_all(&mut tapped, &session.ctx, tap.as_deref_mut());
         }
     }
     let _ = (&*file).write_all(&lines);
+    tap_all(&mut tapped, &session.ctx, tap);
+}
+
+/// Hands each record kept for the tap to it, as the Event its line says.
+fn tap_all<'t>(records: &mut Vec<(u64, KernelRecord)>, ctx: &EventContext, tap: Option<&mut (dyn FnMut(&Event) + 't)>) {
+    let Some(tap) = tap else { return };
+    for (number, rec) in records.drain(..) {
+        tap(&to_event(&rec, number, ctx));
+    }
 }
 
 /// kill(pid, 0): whether the process exists (a zombie still does).
