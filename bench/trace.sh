@@ -9,20 +9,24 @@
 # 2. A syscall-heavy container: `dd if=/dev/zero of=/dev/null bs=1 count=1000000`
 #    (two million syscalls, nothing else)
 #      untraced | --trace per call, via the hub | --trace per call, in-process
-#      | aggregate (`glassbox trace --summary -- glassbox run …`) | strace -f
+#      | aggregate (`glassbox trace --summary -- glassbox run …`)
+#      | aggregate, counts only (`trace --summary --counts`) | strace -f
 #
-# The hub (`glassbox hub --pin-dir /sys/fs/bpf/glassbox-bench-PID`) is
-# started by hyperfine's --prepare step of the hub variants and stopped by
-# that of the others: its programs, once attached, cost every syscall on the
+# The hub — the dashboard, which holds the probes (`glassbox dashboard
+# --pin-dir /sys/fs/bpf/glassbox-bench-PID`, on a socket and a port of its
+# own) — is started by hyperfine's --prepare step of the hub variants and
+# stopped by that of the others: its programs, once attached, cost every syscall on the
 # machine something, and the untraced figures must not pay for them.
 # Per-call runs write every syscall into events.jsonl (≈250 bytes a line);
 # each --prepare removes the last run's record.
 #
 # Afterwards, one more per-call run each reports the records the kernel
 # lost (ring buffer full), and the ratios are printed against the targets of
-# issue 5: start ≤ 1.15×, per call ≤ 1.5× with nothing lost, aggregate ≤ 1.1×.
+# issue 19: start through the hub ≤ 1.25×, per call ≤ 2.5× with nothing
+# lost, aggregate ≤ 1.8× (issue 5 had asked for 1.15×, 1.5× and 1.1×).
 #
 # Run as root. Environment: RUNS (default 20), DD_RUNS (5), WARMUP (2),
+# STRACE (1; 0 leaves out the strace variant, which takes minutes),
 # RING_BYTES (default: the runtime's), GLASSBOX (default: the release build).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -42,6 +46,8 @@ for tool in hyperfine jq strace; do
 done
 # shellcheck source=bench/glassbox.sh
 source bench/glassbox.sh
+# The hub is the dashboard, a program of its own found beside glassbox.
+[ -n "${GLASSBOX:-}" ] || cargo build --release -p glassbox-dashboard
 use_glassbox
 G=$GLASSBOX
 ring=()
@@ -50,13 +56,14 @@ ring=()
 work=$(mktemp -d /tmp/glassbox-bench-trace.XXXXXX)
 pin=/sys/fs/bpf/glassbox-bench-$$
 root=$work/root
-mkdir -p "$root"
+mkdir -p "$root" "$work/dashboard-root"
 
 # --- the hub, on and off ------------------------------------------------------
 cat > "$work/hub-on.sh" <<EOF
 #!/bin/sh
 [ -e "$pin/OWNERS" ] && exit 0
-setsid "$G" hub --pin-dir "$pin" ${ring[*]} > "$work/hub.out" 2>&1 < /dev/null &
+setsid "$G" dashboard --hub "$work/hub.sock" --listen 127.0.0.1:0 --root "$work/dashboard-root" \
+    --pin-dir "$pin" ${ring[*]} > "$work/hub.out" 2>&1 < /dev/null &
 echo \$! > "$work/hub.pid"
 for i in \$(seq 100); do [ -e "$pin/OWNERS" ] && exit 0; sleep 0.05; done
 echo "the hub did not start: \$(cat "$work/hub.out")" >&2; exit 1
@@ -110,17 +117,22 @@ if [ "$DD_RUNS" = 0 ]; then    # start only
     exit 0
 fi
 say "dd bs=1 count=1000000 in a container: $DD_RUNS runs each"
+strace=()
+[ "${STRACE:-1}" = 0 ] || strace=(--prepare "$(prep off)" --command-name strace "strace -f -o /dev/null $(run --bundle "$work/dd")")
 # --trace=mount: the timeline prints no dd lines (the record still gets every one).
 hyperfine -N --warmup 0 --runs "$DD_RUNS" --export-json bench/results/trace-dd.json \
     --prepare "$(prep off)" --command-name untraced "$(run --bundle "$work/dd")" \
     --prepare "$(prep on)" --command-name per-call-hub "$(run --trace=mount --pin-dir "$pin" --bundle "$work/dd")" \
     --prepare "$(prep off)" --command-name per-call-in-process "$(run --trace=mount "${ring[@]}" --bundle "$work/dd")" \
     --prepare "$(prep off)" --command-name aggregate "$G trace --summary ${ring[*]} -- $(run --bundle "$work/dd")" \
-    --prepare "$(prep off)" --command-name strace "strace -f -o /dev/null $(run --bundle "$work/dd")"
+    --prepare "$(prep off)" --command-name aggregate-counts "$G trace --summary --counts ${ring[*]} -- $(run --bundle "$work/dd")" \
+    "${strace[@]}"
 
 # --- lost records --------------------------------------------------------------
 lost_in_record() {
-    jq -s '[.[] | select(.type == "dropped" and .sink == "kernel") | .count] | add // 0' "$root/.events/bench-trace.jsonl"
+    # grep first: jq -s would hold all 500 MB of the record in memory.
+    { grep '"type":"dropped"' "$root/.events/bench-trace.jsonl" || true; } |
+        jq -s '[.[] | select(.sink == "kernel") | .count] | add // 0'
 }
 kernel_lines() { grep -c '"source":"kernel"' "$root/.events/bench-trace.jsonl" || true; }
 $(prep off)
@@ -142,11 +154,12 @@ echo
 printf '%-22s %10s %8s %s\n' variant "median ms" ratio target
 for v in untraced trace-in-process trace-hub; do
     m=$(median trace-start "$v")
-    printf '%-22s %10s %8s %s\n' "start $v" "$(ms "$m")" "$(ratio "$m" "$s0")" "$([ "$v" = untraced ] || echo '≤ 1.15')"
+    printf '%-22s %10s %8s %s\n' "start $v" "$(ms "$m")" "$(ratio "$m" "$s0")" "$([ "$v" = trace-hub ] && echo '≤ 1.25')"
 done
-for v in untraced per-call-hub per-call-in-process aggregate strace; do
+for v in untraced per-call-hub per-call-in-process aggregate aggregate-counts strace; do
     m=$(median trace-dd "$v")
-    case $v in per-call*) t='≤ 1.5, 0 lost';; aggregate) t='≤ 1.1';; *) t='';; esac
+    [ -n "$m" ] || continue
+    case $v in per-call*) t='≤ 2.5, 0 lost';; aggregate*) t='≤ 1.8';; *) t='';; esac
     printf '%-22s %10s %8s %s\n' "dd $v" "$(ms "$m")" "$(ratio "$m" "$d0")" "$t"
 done
 echo

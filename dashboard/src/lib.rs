@@ -8,6 +8,8 @@
 //!    under each state root — read from the files the runtime writes;
 //! 2. [`ingest`]: every event a runtime sends from now on, over the hub
 //!    socket (one SOCK_SEQPACKET message per event line);
+//! 3. [`probes`]: the eBPF probes `--trace` runtimes register with, whose
+//!    kernel records it writes into each container's record and takes too;
 //!
 //! 3. [`cgroup`]: every second, each live container's cgroup (its
 //!    `state.json`, [`state_file`], adds what events do not say);
@@ -32,6 +34,7 @@ pub mod live;
 pub mod metrics;
 pub mod namespaces;
 pub mod narrated;
+pub mod probes;
 pub mod replay;
 pub mod roots;
 pub mod scan;

@@ -7,7 +7,7 @@ use std::path::PathBuf;
 
 use anyhow::{bail, Context, Result};
 use clap::Parser;
-use glassbox_dashboard::{api, auth, cgroup, hub_group, ingest, roots, scan, Shared};
+use glassbox_dashboard::{api, auth, cgroup, hub_group, ingest, probes, roots, scan, Shared};
 
 #[derive(Parser)]
 #[command(name = "glassbox dashboard", about = "The hub: every runtime's events, as a JSON API and Prometheus metrics")]
@@ -37,6 +37,15 @@ struct Args {
     /// tree, else /usr/share/doc/glassbox/book).
     #[arg(long)]
     book: Option<PathBuf>,
+    /// The bpffs directory the eBPF probes' maps are pinned in (the runtime's --pin-dir).
+    #[arg(long = "pin-dir", env = "GLASSBOX_PIN_DIR", default_value = glassbox_probes::DEFAULT_PIN_DIR)]
+    pin_dir: PathBuf,
+    /// The probes' ring buffer size (rounded up to a power of two).
+    #[arg(long = "ring-bytes", default_value_t = glassbox_probes::PINNED_RING_BYTES)]
+    ring_bytes: u32,
+    /// Hold no eBPF probes: `--trace` runtimes then load their own.
+    #[arg(long = "no-probes")]
+    no_probes: bool,
 }
 
 fn main() {
@@ -77,6 +86,14 @@ fn run(args: Args) -> Result<()> {
         let n = scan::load_root(&root, &shared);
         eprintln!("glassbox-dashboard: {n} container records under {}", root.display());
     }
+    // Loaded before the socket and the port open: once the API answers, a
+    // `--trace` runtime finds the pins.
+    let probes = match args.no_probes {
+        true => None,
+        false => probes::Probes::start(shared.clone(), &args.pin_dir, args.ring_bytes)
+            .inspect_err(|e| eprintln!("glassbox-dashboard: running without eBPF probes: {e}"))
+            .ok(),
+    };
     let hub = args.hub.clone().unwrap_or_else(ingest::default_hub_path);
     let listener = ingest::bind_hub(&hub)?;
     if let Some(group) = &args.hub_group {
@@ -108,6 +125,9 @@ fn run(args: Args) -> Result<()> {
             .context("serving HTTP")
     });
     let _ = std::fs::remove_file(&hub);
+    if let Some(p) = probes {
+        p.stop();
+    }
     result
 }
 

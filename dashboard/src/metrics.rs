@@ -85,7 +85,7 @@ impl Metrics {
         }
     }
 
-    /// Another collector's series in the same scrape (cadvisor.rs).
+    /// Another collector's series in the same scrape (cadvisor.rs, the probes' counters).
     pub fn register(&self, collector: Box<dyn prometheus::core::Collector>) {
         self.registry.register(collector).expect("register a collector");
     }

@@ -10,9 +10,10 @@
 //! ```
 //!
 //! This crate is the model and its encoding (with the `wall` field's
-//! text, [`WallText`]), and the reading of a record as it grows ([`Tail`]):
-//! no sockets, nothing that depends on the operating system beyond the time
-//! of day and reading a file — so the dashboard and tools can use it
+//! text, [`WallText`]), the reading of a record as it grows ([`Tail`]), and
+//! the record's one sequence counter ([`Sequence`], a file every writer of
+//! the record maps): no sockets, nothing that depends on the operating
+//! system beyond the time of day, reading a file and mapping one — so the dashboard and tools can use it
 //! without the runtime. The runtime owns the sinks that write events to
 //! `events.jsonl`, the hub socket or the narrator.
 //! One text helper rides along: [`proc_text`], the kernel's escapes in
@@ -23,11 +24,13 @@ mod event;
 mod follow;
 mod json_text;
 pub mod proc_text;
+mod sequence;
 mod step_args;
 mod wall;
 
 pub use codec::{from_line, to_line, write_line, CodecError, LineWriter, PlainSyscall};
 pub use event::{Event, Kind, Outcome, ProcessChange, Source, Stage, SCHEMA_VERSION};
 pub use follow::Tail;
+pub use sequence::{Sequence, COUNTER_FILE};
 pub use step_args::StepArgs;
 pub use wall::WallText;

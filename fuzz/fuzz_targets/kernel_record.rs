@@ -7,15 +7,15 @@
 //! decoder must refuse it, not guess). Any bytes: never a panic. And:
 //! - every event's line reads back to the same event;
 //! - a syscall the trace writer writes without making its Event
-//!   (`ktrace::fastline::fits`) gets the same line as from `to_line`.
+//!   (`glassbox_probes::fastline::fits`) gets the same line as from `to_line`.
 
 #![no_main]
 
 use std::cell::RefCell;
 use std::mem::size_of;
 
-use glassbox::ktrace::fastline::{self, LineCache};
 use glassbox_events::{from_line, to_line};
+use glassbox_probes::fastline::{self, LineCache};
 use glassbox_probes::{to_event, EventContext, Formatter, KernelRecord, RecordStream};
 use glassbox_probes_common::{DetailRecord, NamespaceRecord, ProcessRecord, RecordKind, SyscallRecord};
 use libfuzzer_sys::fuzz_target;

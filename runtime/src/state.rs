@@ -18,8 +18,8 @@ use serde::{Deserialize, Serialize};
 use crate::paths::Paths;
 
 /// The file `<root>/<id>/lock` every command flock(2)s; its first eight
-/// bytes are also the record's sequence counter (recorder::sequence).
-pub const LOCK_FILE: &str = "lock";
+/// bytes are also the record's sequence counter (glassbox_events::Sequence).
+pub const LOCK_FILE: &str = glassbox_events::COUNTER_FILE;
 
 /// `<root>/<id>/cgroup`: the container's cgroup path, one line, written
 /// before the cgroup is made (see [`ContainerDir::record_cgroup_path`]).

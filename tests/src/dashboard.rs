@@ -36,7 +36,9 @@ impl Dashboard {
         Dashboard::start_with(rt, hub, &[])
     }
 
-    /// With more arguments after the hub, port and root.
+    /// With more arguments after the hub, port and root. Without the eBPF
+    /// probes (`--no-probes`) unless `more` names a `--pin-dir` for them:
+    /// tests run side by side, and the default pins are one per machine.
     pub fn start_with(rt: &Runtime, hub: &Path, more: &[&str]) -> Dashboard {
         Dashboard::start_on(rt, hub, "127.0.0.1", more)
     }
@@ -45,12 +47,14 @@ impl Dashboard {
     /// through 127.0.0.1 all the same.
     pub fn start_on(rt: &Runtime, hub: &Path, host: &str, more: &[&str]) -> Dashboard {
         let port = free_port();
+        let probes: &[&str] = if more.contains(&"--pin-dir") { &[] } else { &["--no-probes"] };
         let child = rt
             .command()
             .args(["dashboard", "--hub"])
             .arg(hub)
             .args(["--listen", &format!("{host}:{port}"), "--root"])
             .arg(rt.root())
+            .args(probes)
             .args(more)
             .stdout(Stdio::null())
             .stderr(Stdio::null())

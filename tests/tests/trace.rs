@@ -88,3 +88,27 @@ fn tail(s: &str) -> String {
     let lines: Vec<&str> = s.lines().collect();
     lines[lines.len().saturating_sub(20)..].join("\n")
 }
+
+#[test]
+fn summary_with_counts_only_counts_every_call_and_says_no_latency() {
+    let out = trace(&["--summary", "--counts", "--", "dd", "if=/dev/zero", "of=/dev/null", "bs=1", "count=1000"]);
+    assert_ok(&out);
+    let err = stderr(&out);
+    let row = |name: &str| -> Vec<String> {
+        let row = err
+            .lines()
+            .find(|l| l.split_whitespace().next() == Some(name))
+            .unwrap_or_else(|| panic!("no {name} row in the summary:\n{err}"));
+        row.split_whitespace().map(String::from).collect()
+    };
+    for name in ["read", "write"] {
+        let cols = row(name);
+        let calls: u64 = cols[1].parse().unwrap();
+        assert!(calls >= 1000, "{name}: {calls} calls, dd made 1000:\n{err}");
+        // No program runs on return: errors and latencies are unknown, not 0.
+        assert!(cols[2..].iter().all(|c| c == "-"), "{name}: {cols:?}");
+    }
+    // The process records still come: the exec, and the exit with its status.
+    assert!(err.contains("exec /usr/bin/dd") || err.contains("exec /bin/dd"), "{}", tail(&err));
+    assert!(err.contains("exit 0"), "{}", tail(&err));
+}

@@ -4,7 +4,7 @@
 //! (never skip) when tracing is unavailable: the command then exits 1 with
 //! "tracing is unavailable: …", which the assertions print.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
@@ -182,7 +182,8 @@ fn exec_trace_adds_the_joining_process_to_the_record() {
     assert_no_tracer_left(&rt);
 }
 
-/// A `glassbox hub` on its own pin directory, stopped (SIGINT) at drop.
+/// The hub — `glassbox hub`, another name for `glassbox dashboard` — on its
+/// own pin directory, socket and port, stopped (SIGINT) at drop.
 struct Hub {
     child: Child,
     dir: PathBuf,
@@ -190,26 +191,32 @@ struct Hub {
 }
 
 impl Hub {
-    fn start(scratch: &Path) -> Hub {
+    fn start(rt: &Runtime) -> Hub {
+        let scratch = rt.scratch();
         let dir = PathBuf::from(format!("/sys/fs/bpf/glassbox-test-{}", unique_id("hub")));
         let out = scratch.join("hub.out");
         let child = Command::new(glassbox_bin())
-            .args(["hub", "--pin-dir"])
+            .args(["hub", "--hub"])
+            .arg(scratch.join("hub.sock"))
+            .args(["--listen", "127.0.0.1:0", "--root"])
+            .arg(rt.root())
+            .arg("--pin-dir")
             .arg(&dir)
             .stdin(Stdio::null())
-            .stdout(std::fs::File::create(&out).unwrap())
-            .stderr(Stdio::from(std::fs::File::create(scratch.join("hub.err")).unwrap()))
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(&out).unwrap())
             .spawn()
             .expect("starting glassbox hub");
         let mut hub = Hub { child, dir, out };
         let up = clean::wait_until(Duration::from_secs(10), || hub.dir.join("OWNERS").exists());
         if !up {
             let _ = hub.child.wait();
-            panic!("the hub did not pin its maps: {}", std::fs::read_to_string(scratch.join("hub.err")).unwrap());
+            panic!("the hub did not pin its maps: {}", hub.said());
         }
         hub
     }
 
+    /// What the dashboard said (on stderr).
     fn said(&self) -> String {
         std::fs::read_to_string(&self.out).unwrap_or_default()
     }
@@ -230,7 +237,7 @@ impl Drop for Hub {
 #[test]
 fn with_a_hub_run_only_registers_and_the_hub_writes_the_record() {
     let rt = Runtime::new();
-    let mut hub = Hub::start(rt.scratch());
+    let mut hub = Hub::start(&rt);
     let id = rt.id("trace-hub");
     let bundle = Bundle::busybox(&["/bin/sh", "-c", "/bin/true"]);
     let pin = hub.dir.to_string_lossy().into_owned();

@@ -70,8 +70,10 @@ pub struct SyscallRecord {
     pub ts_ns: u64,
     /// From entry to return.
     pub latency_ns: u64,
-    /// The cgroup v2 id of the thread (bpf_get_current_cgroup_id): the inode
-    /// number of its cgroup directory in the unified hierarchy.
+    /// Always 0 now: reading the cgroup (bpf_get_current_cgroup_id) for
+    /// every call cost a helper call each and no reader used it; the
+    /// process's fork, exec and exit records carry it. Kept so the layout
+    /// stays what fuzz/'s seeds and older readers expect.
     pub cgroup_id: u64,
     /// The session following this process: its owner slot, TRACED[tgid]
     /// (see [`OwnerInfo`]).
@@ -120,11 +122,13 @@ impl ProcessRecord {
 
 /// What sys_enter remembers for sys_exit, per thread: the return carries
 /// only the number and the result. `ts_ns == 0` marks an entry already
-/// paired with its return (the slot is reused, not deleted).
+/// paired with its return (the slot is reused, not deleted). `tid` says
+/// whose it is: PENDING_SLOTS is indexed by thread id modulo its size.
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct PendingSyscall {
-    pub nr: u64,
+    pub nr: u32,
+    pub tid: u32,
     pub args: [u64; 6],
     pub ts_ns: u64,
 }
@@ -212,6 +216,10 @@ pub mod globals {
     pub const FORK_CHILD_PID_OFFSET: &str = "FORK_CHILD_PID_OFFSET";
     /// u32: offset of the `filename` __data_loc in sched_process_exec's record.
     pub const EXEC_FILENAME_OFFSET: &str = "EXEC_FILENAME_OFFSET";
+    /// u64: the ring buffer's size in bytes (RECORDS' max_entries).
+    pub const RING_BYTES: &str = "RING_BYTES";
+    /// u32: PENDING_SLOTS' size − 1 (a power of two − 1).
+    pub const PENDING_MASK: &str = "PENDING_MASK";
 }
 
 /// Names of the maps, shared so the loader finds what the kernel declares.
@@ -220,9 +228,15 @@ pub mod maps {
     pub const TRACED: &str = "TRACED";
     /// HashMap<u32 slot, OwnerInfo>: the sessions (slot 0: the hub itself).
     pub const OWNERS: &str = "OWNERS";
-    /// PerCpuArray<u64>[1]: syscall records sent, pacing the reader's wakeups.
+    /// PerCpuArray<[u64; 2]>[1]: syscall records sent and the ring's fill
+    /// level when last asked, pacing the reader's wakeups.
     pub const SENT: &str = "SENT";
-    /// HashMap<u32 tid, PendingSyscall>: syscalls entered, not yet returned.
+    /// Array<PendingSyscall>, indexed by tid & PENDING_MASK: syscalls
+    /// entered, not yet returned (sized by the loader: pid_max rounded up
+    /// to a power of two, at most 64 Ki slots).
+    pub const PENDING_SLOTS: &str = "PENDING_SLOTS";
+    /// HashMap<u32 tid, PendingSyscall>: the same, for a thread whose slot
+    /// another thread's call holds (only where pid_max exceeds the slots).
     pub const PENDING: &str = "PENDING";
     /// RingBuf: the records.
     pub const RECORDS: &str = "RECORDS";

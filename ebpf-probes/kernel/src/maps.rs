@@ -24,9 +24,21 @@ pub static TRACED: Array<u8> = Array::with_max_entries(1 << 22, 0);
 #[map]
 pub static OWNERS: HashMap<u32, OwnerInfo> = HashMap::with_max_entries(MAX_OWNER + 1, 0);
 
-/// Syscalls entered and not yet returned, by thread id.
+/// Syscalls entered and not yet returned: PENDING_SLOTS[tid & PENDING_MASK],
+/// each entry tagged with its thread. An array, like TRACED, because it is
+/// written on every followed syscall's entry and read on its return: the
+/// lookup is a bounds check and an address, where a hash map's is a helper
+/// call that hashes the key and walks a bucket (measured here, that was
+/// most of what a followed sys_enter cost). The loader sizes it to pid_max
+/// rounded up to a power of two, so every thread has a slot of its own —
+/// up to 64 Ki slots (4 MiB); where pid_max is larger, a thread whose slot
+/// another thread's unfinished call holds goes to [`PENDING`] instead.
 #[map]
-pub static PENDING: HashMap<u32, PendingSyscall> = HashMap::with_max_entries(16384, 0);
+pub static PENDING_SLOTS: Array<PendingSyscall> = Array::with_max_entries(1 << 16, 0);
+
+/// The overflow of [`PENDING_SLOTS`], by thread id.
+#[map]
+pub static PENDING: HashMap<u32, PendingSyscall> = HashMap::with_max_entries(4096, 0);
 
 /// The records, for the loader to read.
 #[map]
@@ -36,9 +48,10 @@ pub static RECORDS: RingBuf = RingBuf::with_byte_size(1 << 20, 0);
 #[map]
 pub static LOST: PerCpuArray<u64> = PerCpuArray::with_max_entries(1, 0);
 
-/// Syscall records sent (per CPU): paces the reader's wakeups.
+/// Per CPU: [syscall records sent, bytes waiting in the ring when last
+/// asked]. Paces the reader's wakeups and how often the ring is asked.
 #[map]
-pub static SENT: PerCpuArray<u64> = PerCpuArray::with_max_entries(1, 0);
+pub static SENT: PerCpuArray<[u64; 2]> = PerCpuArray::with_max_entries(1, 0);
 
 /// Aggregate mode: per syscall number.
 #[map]
@@ -48,7 +61,9 @@ pub static STATS: PerCpuArray<SyscallStats> = PerCpuArray::with_max_entries(MAX_
 // They live in .rodata, so the verifier sees them as constants and prunes
 // the mode that is off.
 
-/// 1: count syscalls into STATS instead of emitting records.
+/// 1: count syscalls into STATS (with latencies, at sys_exit) instead of
+/// emitting records; 2: count them at sys_enter only (the loader attaches
+/// no sys_exit program then).
 #[unsafe(no_mangle)]
 static AGGREGATE: u8 = 0;
 /// Where sched_process_fork keeps `child_pid` (from its tracefs format).
@@ -57,6 +72,14 @@ static FORK_CHILD_PID_OFFSET: u32 = 20;
 /// Where sched_process_exec keeps the `filename` __data_loc.
 #[unsafe(no_mangle)]
 static EXEC_FILENAME_OFFSET: u32 = 8;
+/// The ring buffer's size in bytes, as the loader made it: a constant to
+/// the verifier, where asking the ring (BPF_RB_RING_SIZE) is a helper call
+/// on every syscall record.
+#[unsafe(no_mangle)]
+static RING_BYTES: u64 = 1 << 20;
+/// PENDING_SLOTS' size − 1, as the loader made it.
+#[unsafe(no_mangle)]
+static PENDING_MASK: u32 = (1 << 16) - 1;
 
 #[inline(always)]
 fn global<T: Copy>(g: &T) -> T {
@@ -82,6 +105,14 @@ pub fn cgroup_id() -> u64 {
 
 pub fn aggregate() -> bool {
     global(&AGGREGATE) != 0
+}
+
+pub fn counts_only() -> bool {
+    global(&AGGREGATE) == 2
+}
+
+pub fn ring_bytes() -> u64 {
+    global(&RING_BYTES)
 }
 
 pub fn fork_child_pid_offset() -> usize {
@@ -115,6 +146,55 @@ pub fn set_traced(tgid: u32, on: u8) {
         // two programs store into one element at once.
         unsafe { *slot = on };
     }
+}
+
+/// Where sys_enter writes `tid`'s call: its slot, unless another thread's
+/// unfinished call holds it, then its entry in the overflow hash.
+#[inline(always)]
+pub fn pending_for_enter(tid: u32) -> Option<*mut PendingSyscall> {
+    let slot = PENDING_SLOTS.get_ptr_mut(tid & global(&PENDING_MASK))?;
+    // SAFETY: an array element lives as long as the map and the lookup
+    // checked the index; plain integers are read. Another thread sharing
+    // the slot (only where pid_max exceeds the slots) could be writing it
+    // on another CPU: then the tid read may be either's, and either way
+    // this call goes to the hash or overwrites an entry that is already
+    // consumed, never out of the element.
+    let free = unsafe { (*slot).ts_ns == 0 || (*slot).tid == tid };
+    if free {
+        return Some(slot);
+    }
+    if let Some(p) = PENDING.get_ptr_mut(tid) {
+        return Some(p);
+    }
+    let _ = PENDING.insert(tid, PendingSyscall::default(), 0);
+    PENDING.get_ptr_mut(tid)
+}
+
+/// `tid`'s unfinished call, wherever sys_enter put it.
+#[inline(always)]
+pub fn pending_of(tid: u32) -> Option<*mut PendingSyscall> {
+    if let Some(slot) = PENDING_SLOTS.get_ptr_mut(tid & global(&PENDING_MASK)) {
+        // SAFETY: as in pending_for_enter: an element of the map, integers read.
+        if unsafe { (*slot).tid == tid && (*slot).ts_ns != 0 } {
+            return Some(slot);
+        }
+    }
+    // SAFETY: a hash element stays valid memory until the program ends (RCU).
+    PENDING.get_ptr_mut(tid).filter(|p| unsafe { (**p).ts_ns } != 0)
+}
+
+/// Forgets `tid`'s unfinished call (the thread exits inside it: exit, exit_group, a signal).
+#[inline(always)]
+pub fn forget_pending(tid: u32) {
+    if let Some(slot) = PENDING_SLOTS.get_ptr_mut(tid & global(&PENDING_MASK)) {
+        // SAFETY: as in pending_for_enter; the slot is only marked free if it is this thread's.
+        unsafe {
+            if (*slot).tid == tid {
+                (*slot).ts_ns = 0;
+            }
+        }
+    }
+    let _ = PENDING.remove(tid);
 }
 
 /// Counts a record that found the ring buffer full: never lost silently.

@@ -15,15 +15,17 @@ use aya_ebpf::{
 use glassbox_probes_common::{ProcessRecord, RecordKind, FILENAME_LEN};
 
 use crate::maps::{
-    cgroup_id, count_lost, current_ids, exec_filename_offset, fork_child_pid_offset, now_ns, owner_of, set_traced,
-    PENDING, RECORDS,
+    cgroup_id, count_lost, current_ids, exec_filename_offset, forget_pending, fork_child_pid_offset, now_ns, owner_of,
+    pending_of, set_traced, RECORDS,
 };
 
 const CLONE_THREAD: u64 = 0x0001_0000;
-const NR_CLONE: u64 = 56;
-const NR_EXIT: u64 = 60;
-const NR_EXIT_GROUP: u64 = 231;
-const NR_CLONE3: u64 = 435;
+pub const NR_CLONE: u64 = 56;
+pub const NR_FORK: u64 = 57;
+pub const NR_VFORK: u64 = 58;
+pub const NR_EXIT: u64 = 60;
+pub const NR_EXIT_GROUP: u64 = 231;
+pub const NR_CLONE3: u64 = 435;
 
 /// Runs in the parent, inside its clone/fork syscall.
 #[tracepoint]
@@ -54,12 +56,12 @@ pub fn sched_process_fork(ctx: TracePointContext) -> u32 {
 #[inline(always)]
 fn made_a_thread(tid: u32) -> bool {
     // SAFETY: the entry of the thread running this program, which only
-    // programs on this thread write (and not while this one runs); a hash
-    // element stays valid memory until the program ends (RCU).
-    let Some(p) = (unsafe { PENDING.get(tid) }).filter(|p| p.ts_ns != 0) else {
+    // programs on this thread write (and not while this one runs); map
+    // memory stays valid until the program ends. A copy of plain integers.
+    let Some(p) = pending_of(tid).map(|p| unsafe { *p }) else {
         return false;
     };
-    let flags = match p.nr {
+    let flags = match p.nr as u64 {
         NR_CLONE => p.args[0],
         // SAFETY: copies from any user address without faulting (a bad one
         // is an error) into a u64 of ours.
@@ -99,14 +101,14 @@ pub fn sched_process_exit(_ctx: TracePointContext) -> u32 {
     }
     // exit_group/exit never return, so their entry is still pending and
     // holds the status the process asked for; a signal death has none.
-    // SAFETY: this thread's own entry, as in made_a_thread.
-    let (flags, code) = match unsafe { PENDING.get(tid) } {
-        Some(p) if p.ts_ns != 0 && (p.nr == NR_EXIT_GROUP || p.nr == NR_EXIT) => {
+    // SAFETY: this thread's own entry, as in made_a_thread: a copy.
+    let (flags, code) = match pending_of(tid).map(|p| unsafe { *p }) {
+        Some(p) if p.nr as u64 == NR_EXIT_GROUP || p.nr as u64 == NR_EXIT => {
             (ProcessRecord::CODE_KNOWN, p.args[0] as i32)
         }
         _ => (0, 0),
     };
-    let _ = PENDING.remove(tid);
+    forget_pending(tid);
     if tid == tgid {
         set_traced(tgid, 0);
         emit(owner, RecordKind::Exit, tgid, tgid, flags, code, None);

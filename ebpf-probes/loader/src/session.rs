@@ -67,7 +67,7 @@ impl Sessions {
         Err(TraceError {
             map: maps::OWNERS,
             what: format!(
-                "claiming a slot: all {MAX_OWNER} are taken; end some traced containers, or restart `glassbox hub` \
+                "claiming a slot: all {MAX_OWNER} are taken; end some traced containers, or restart the dashboard \
                  if sessions of runtimes that died still hold theirs"
             ),
             source: MapError::OutOfBounds { index: MAX_OWNER, max_entries: MAX_OWNER },

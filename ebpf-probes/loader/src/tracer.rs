@@ -37,11 +37,15 @@ pub struct TraceOptions {
     /// instead of sending one record per call (forks, execs and exits are
     /// still sent).
     pub aggregate: bool,
+    /// With `aggregate`: count calls only, at syscall entry, with no
+    /// program on syscall return at all — no latency, no errors, about half
+    /// the cost of counting with latencies.
+    pub counts_only: bool,
 }
 
 impl Default for TraceOptions {
     fn default() -> Self {
-        TraceOptions { ring_bytes: 4 << 20, aggregate: false }
+        TraceOptions { ring_bytes: 4 << 20, aggregate: false, counts_only: false }
     }
 }
 
@@ -70,6 +74,7 @@ pub struct Tracer {
     stream: RecordStream,
     ring_bytes: u32,
     aggregate: bool,
+    counts_only: bool,
     /// Why namespace records are off (no BTF), if they are.
     ns_unavailable: Option<String>,
 }
@@ -86,7 +91,7 @@ impl Tracer {
     /// pins are removed when the tracer is dropped.
     pub fn load_pinned(opts: &TraceOptions, dir: &Path) -> Result<Tracer, Unavailable> {
         let mut tracer = Self::load_inner(opts, Some(dir))?;
-        let hub = crate::session::owner_info(std::process::id(), "glassbox hub", Path::new(""));
+        let hub = crate::session::owner_info(std::process::id(), "glassbox dashboard", Path::new(""));
         tracer.sessions.update(0, &hub)?;
         Ok(tracer)
     }
@@ -99,7 +104,12 @@ impl Tracer {
         let fork_child = tracefs::field_offset(&tracefs, "sched", "sched_process_fork", "child_pid")?;
         let exec_filename = tracefs::field_offset(&tracefs, "sched", "sched_process_exec", "filename")?;
         let ring_bytes = ring_size(opts.ring_bytes);
-        let aggregate = u8::from(opts.aggregate);
+        // 0: a record per call; 1: counts and latencies; 2: counts only.
+        let aggregate = match (opts.aggregate, opts.counts_only) {
+            (false, _) => 0u8,
+            (true, false) => 1,
+            (true, true) => 2,
+        };
         // Kernel struct offsets for the namespace probe, from BTF; without
         // them the probe stays off (available = 0) and the rest works.
         let (offsets, ns_unavailable) = match crate::btf::read_sys_fs().and_then(|b| crate::btf::task_offsets(&b)) {
@@ -111,9 +121,12 @@ impl Tracer {
             .set_global(globals::AGGREGATE, &aggregate, true)
             .set_global(globals::FORK_CHILD_PID_OFFSET, &fork_child, true)
             .set_global(globals::EXEC_FILENAME_OFFSET, &exec_filename, true)
+            .set_global(globals::RING_BYTES, &(ring_bytes as u64), true)
+            .set_global(globals::PENDING_MASK, &(pending_slots() - 1), true)
             .set_global(detail_names::TASK_OFFSETS, &offsets, true)
             .set_max_entries(maps::RECORDS, ring_bytes)
             .set_max_entries(maps::TRACED, pid_max())
+            .set_max_entries(maps::PENDING_SLOTS, pending_slots())
             .load(object)
             .map_err(|e| if root { Unavailable::Load(e) } else { Unavailable::NotRoot })?;
         for (name, category, tracepoint) in TRACEPOINTS {
@@ -124,6 +137,11 @@ impl Tracer {
             program.attach(category, tracepoint).map_err(failed)?;
         }
         for (name, tracepoint) in RAW_TRACEPOINTS {
+            if name == "sys_exit" && aggregate == 2 {
+                // Counting needs no return: not even an empty program there
+                // (any program attached costs every syscall on the machine).
+                continue;
+            }
             let failed = |source| Unavailable::Program { name, tracepoint, source };
             let program: &mut RawTracePoint =
                 ebpf.program_mut(name).ok_or(Unavailable::Missing(name))?.try_into().map_err(failed)?;
@@ -146,6 +164,7 @@ impl Tracer {
             stream: RecordStream::new(),
             ring_bytes,
             aggregate: opts.aggregate,
+            counts_only: opts.aggregate && opts.counts_only,
             ns_unavailable,
         })
     }
@@ -220,6 +239,11 @@ impl Tracer {
         self.aggregate
     }
 
+    /// Whether only calls are counted (no latencies, no errors).
+    pub fn counts_only(&self) -> bool {
+        self.counts_only
+    }
+
     /// Aggregate mode: the syscalls made so far, most frequent first.
     pub fn summary(&self) -> Result<Vec<SyscallSummary>, TraceError> {
         let err = |what: &'static str| move |source| TraceError { map: maps::STATS, what: what.to_string(), source };
@@ -271,6 +295,13 @@ fn pid_max() -> u32 {
         .and_then(|s| s.trim().parse().ok())
         .unwrap_or(1 << 22)
         .clamp(1024, 1 << 22)
+}
+
+/// PENDING_SLOTS' size: a slot per thread id up to pid_max, rounded up to a
+/// power of two (the kernel side indexes it by tid & (size − 1)); at most
+/// 64 Ki slots of 64 bytes.
+fn pending_slots() -> u32 {
+    pid_max().next_power_of_two().min(1 << 16)
 }
 
 /// The next power of two ≥ `bytes`, and at least a page.

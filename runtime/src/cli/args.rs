@@ -37,7 +37,7 @@ pub struct Cli {
     /// Record no events (no events.jsonl, nothing to the hub): to measure what they cost.
     #[arg(long = "no-events")]
     pub no_events: bool,
-    /// The hub's socket, offered every event when something listens there (`glassbox hub` does not yet)
+    /// The hub's socket (the dashboard's), offered every event when something listens there
     /// [default: hub.sock in the default state root].
     #[arg(long, env = "GLASSBOX_HUB")]
     pub hub: Option<PathBuf>,
@@ -103,7 +103,7 @@ pub struct TraceArgs {
     /// are counted and reported.
     #[arg(long = "ring-bytes", default_value_t = crate::ktrace::DEFAULT_RING_BYTES)]
     pub ring_bytes: u32,
-    /// Where a running `glassbox hub` pinned its maps.
+    /// Where a running dashboard (`glassbox dashboard`, the hub) pinned its probes' maps.
     #[arg(long = "pin-dir", env = "GLASSBOX_PIN_DIR", default_value = crate::ktrace::DEFAULT_PIN_DIR)]
     pub pin_dir: PathBuf,
 }
@@ -308,19 +308,16 @@ pub enum Command {
     /// Run a command and show, from the kernel's side (eBPF), every syscall, fork, exec and exit of it and its
     /// children: any runtime (runc, crun, glassbox) can be traced the same way.
     Trace(TraceCmd),
-    /// Load the eBPF probes once and keep them, maps pinned, for every `--trace` runtime to register with; write
-    /// each traced container's kernel events into its record. Runs until Ctrl-C. (It does not listen on the hub's
-    /// socket yet.)
+    /// Another name for `glassbox dashboard` (the dashboard is the hub: it holds the eBPF probes `--trace`
+    /// runtimes register with, and takes every runtime's events). Runs `glassbox-dashboard` with the arguments given.
+    #[command(disable_help_flag = true)]
     Hub {
-        /// The bpffs directory to pin the maps in.
-        #[arg(long = "pin-dir", env = "GLASSBOX_PIN_DIR", default_value = crate::ktrace::DEFAULT_PIN_DIR)]
-        pin_dir: PathBuf,
-        /// The ring buffer's size (rounded up to a power of two).
-        #[arg(long = "ring-bytes", default_value_t = crate::ktrace::PINNED_RING_BYTES)]
-        ring_bytes: u32,
+        /// Passed on to glassbox-dashboard, `--help` too.
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<String>,
     },
-    /// The dashboard: take every runtime's events on the hub socket and serve them as a JSON API and Prometheus
-    /// metrics. Runs `glassbox-dashboard` (beside this binary, else on PATH) with the arguments given.
+    /// The dashboard: take every runtime's events on the hub socket, hold the eBPF probes `--trace` registers with,
+    /// and serve them as a JSON API and Prometheus metrics. Runs `glassbox-dashboard` (beside this binary, else on PATH) with the arguments given.
     #[command(disable_help_flag = true)]
     Dashboard {
         /// Passed on to glassbox-dashboard, `--help` too.
@@ -334,6 +331,10 @@ pub struct TraceCmd {
     /// Count syscalls and their latencies in the kernel and print a table at the end, instead of one line each.
     #[arg(long)]
     pub summary: bool,
+    /// With --summary: count calls only, at syscall entry (no latencies, no errors): no program runs on syscall
+    /// return, about half the cost.
+    #[arg(long, requires = "summary")]
+    pub counts: bool,
     /// Size of the ring buffer records wait in (rounded up to a power of two); records that find it full are
     /// counted as lost and reported.
     #[arg(long = "ring-bytes", default_value_t = 4 << 20)]
@@ -376,7 +377,7 @@ mod tests {
         assert!(verbs.len() > 10);
         for (verb, about) in verbs {
             assert!(!about.is_empty(), "{verb} has no description");
-            if verb == "dashboard" {
+            if verb == "dashboard" || verb == "hub" {
                 // Its arguments, --help among them, are glassbox-dashboard's.
                 continue;
             }

@@ -161,7 +161,7 @@ fn dispatch_verb(cli: Cli, paths: &Paths) -> Result<i32> {
         Command::Exec(a) => verbs::exec(paths, &a),
         Command::Spec { bundle, rootless } => verbs::spec(bundle, rootless),
         Command::Trace(a) => trace::trace(&a),
-        Command::Hub { pin_dir, ring_bytes } => crate::ktrace::pinned_probes::run(&pin_dir, ring_bytes),
+        Command::Hub { args } => verbs::dashboard(&args),
         Command::Features => verbs::features(),
         Command::Dashboard { args } => verbs::dashboard(&args),
     }

@@ -1,4 +1,4 @@
-//! `glassbox trace [--summary] [--ring-bytes N] -- <command…>`: runs a
+//! `glassbox trace [--summary [--counts]] [--ring-bytes N] -- <command…>`: runs a
 //! command under glassbox's eBPF probes (crate glassbox-probes) and prints,
 //! on stderr, what the kernel saw it and its children do: one line per
 //! syscall, fork, exec and exit, or with `--summary` a table of syscall
@@ -32,7 +32,7 @@ use super::args::TraceCmd;
 
 /// Runs the traced command; returns its exit code (128 + signal if killed).
 pub fn trace(a: &TraceCmd) -> Result<i32> {
-    let opts = TraceOptions { ring_bytes: a.ring_bytes, aggregate: a.summary };
+    let opts = TraceOptions { ring_bytes: a.ring_bytes, aggregate: a.summary, counts_only: a.counts };
     let mut tracer = Tracer::load(&opts)?;
     if let Some(why) = tracer.namespaces_unavailable() {
         eprintln!("glassbox trace: no namespace lines: {why}");
@@ -71,7 +71,7 @@ pub fn trace(a: &TraceCmd) -> Result<i32> {
     // Its exit record went to the ring before its parent (we) could reap it.
     print(&tracer.drain(), start, &mut fmt, &mut counts);
     if a.summary {
-        print_summary(&tracer.summary()?);
+        print_summary(&tracer.summary()?, tracer.counts_only());
     }
     report_end(&tracer, &counts);
     Ok(code)
@@ -168,7 +168,9 @@ fn print(records: &[KernelRecord], start: u64, fmt: &mut Formatter, counts: &mut
     let _ = err.flush();
 }
 
-fn print_summary(rows: &[SyscallSummary]) {
+/// The table of `--summary`; with `--counts` the kernel saw no returns,
+/// so errors and latencies are `-`.
+fn print_summary(rows: &[SyscallSummary], counts_only: bool) {
     let mut err = std::io::stderr().lock();
     let _ = writeln!(
         err,
@@ -181,12 +183,20 @@ fn print_summary(rows: &[SyscallSummary]) {
             "{:<20} {:>10} {:>8} {:>10} {:>10} {:>10} {:>10}",
             r.name,
             r.count,
-            r.errors,
-            format_ns(r.total_ns),
-            format_ns(r.mean_ns()),
-            format_ns(r.percentile_ns(0.5)),
-            format_ns(r.percentile_ns(0.99)),
+            unknown_if(counts_only, r.errors.to_string()),
+            unknown_if(counts_only, format_ns(r.total_ns)),
+            unknown_if(counts_only, format_ns(r.mean_ns())),
+            unknown_if(counts_only, format_ns(r.percentile_ns(0.5))),
+            unknown_if(counts_only, format_ns(r.percentile_ns(0.99))),
         );
+    }
+}
+
+fn unknown_if(unknown: bool, text: String) -> String {
+    if unknown {
+        "-".into()
+    } else {
+        text
     }
 }
 

@@ -28,8 +28,8 @@ use std::time::{Duration, Instant};
 use glassbox_probes::{owner_info, TraceOptions, Tracer};
 
 use super::timeline::{Timeline, HOLD_NS};
-use super::writer::{exists, Writer};
 use super::TraceRequest;
+use glassbox_probes::writer::{exists, Writer};
 
 /// The runtime's ends of the two pipes, and the tracer's pid.
 pub struct LocalTracer {
@@ -113,7 +113,7 @@ fn tracer_main(req: &TraceRequest, runtime: u32, end: OwnedFd, mut told: File) -
     if req.detached {
         detach();
     }
-    let opts = TraceOptions { ring_bytes: req.ring_bytes, aggregate: false };
+    let opts = TraceOptions { ring_bytes: req.ring_bytes, ..TraceOptions::default() };
     let mut tracer = match Tracer::load(&opts) {
         Ok(t) => t,
         Err(e) => {

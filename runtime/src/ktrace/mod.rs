@@ -8,21 +8,18 @@
 //! or a short-lived container; the kernel follows every fork from there.
 //! Two ways, the same records:
 //!
-//! - a hub runs (`glassbox hub`, maps pinned under /sys/fs/bpf/glassbox/:
-//!   [`pinned_probes`]): the runtime only claims an owner slot and puts its
-//!   pid in TRACED through the pins ([`glassbox_probes::Sessions::from_pins`]);
+//! - a hub runs (`glassbox dashboard`, maps pinned under /sys/fs/bpf/glassbox/:
+//!   [`glassbox_probes::PinnedHub`]): the runtime only claims an owner slot and puts its
+//!   pid in TRACED through the pins ([`glassbox_probes::pinned_sessions`]);
 //!   the hub writes the records. A printer process follows the record for
 //!   the timeline.
 //! - no hub: the runtime forks a tracer process that loads the probes for
 //!   this one session ([`local`]).
 //!
-//! Both readers use [`writer`]; the printer is [`timeline`].
+//! Both readers use [`glassbox_probes::writer`]; the printer is [`timeline`].
 
-pub mod fastline;
 pub mod local;
-pub mod pinned_probes;
 pub mod timeline;
-pub mod writer;
 
 use std::fs::File;
 use std::io::Read;
@@ -31,25 +28,21 @@ use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use glassbox_probes::{owner_info, OwnerInfo, Sessions};
+use glassbox_probes::writer;
+use glassbox_probes::{owner_info, pinned_sessions, OwnerInfo, Sessions};
 
 use crate::paths::Paths;
 use crate::recorder::{kept, EVENTS_FILE};
 pub use timeline::Filter;
 
 /// Where a hub pins its maps unless told otherwise.
-pub const DEFAULT_PIN_DIR: &str = "/sys/fs/bpf/glassbox";
+pub const DEFAULT_PIN_DIR: &str = glassbox_probes::DEFAULT_PIN_DIR;
 
 /// The default ring buffer: room for ≈120 000 syscall records (104 bytes
 /// each, three quarters of the ring) between two reads. bench/trace.sh:
 /// `dd bs=1 count=1000000` lost none in 4 runs of 4 with 16 MiB, and now
 /// and then ≈1 % with 8 MiB (the reader shares 2 CPUs with dd).
 pub const DEFAULT_RING_BYTES: u32 = 16 << 20;
-
-/// The pinned probes' (`glassbox hub`): they serve every traced container
-/// at once and their reader shares the machine's CPUs with them, so they get
-/// more room (32 MiB of kernel memory).
-pub const PINNED_RING_BYTES: u32 = 32 << 20;
 
 /// What `--trace` asks for, resolved before anything is created.
 #[derive(Debug, Clone)]
@@ -140,16 +133,6 @@ fn lock() -> std::sync::MutexGuard<'static, Option<Active>> {
     ACTIVE.lock().unwrap_or_else(|p| p.into_inner())
 }
 
-/// The maps a live hub ([`pinned_probes`]) pinned in `dir`, and the hub's pid.
-pub fn pinned_sessions(dir: &Path) -> Option<(Sessions, u32)> {
-    if !dir.join(glassbox_probes::map_names::OWNERS).exists() {
-        return None;
-    }
-    let sessions = Sessions::from_pins(dir).ok()?;
-    let hub = sessions.owner(0)?.pid;
-    writer::exists(hub).then_some((sessions, hub))
-}
-
 /// Before `run` deletes the container (which moves the record): wait until
 /// the reader holds the record open, so no kernel line is lost to the
 /// rename. A second at most.
@@ -212,31 +195,35 @@ mod printer {
         let mut wait_ms = 2;
         loop {
             let read = timeline.pump(timeline::HOLD_NS);
-            wait_ms = if read > 0 { 2 } else { (wait_ms * 2).min(20) };
-            if done_at.is_none() {
-                let mut pfd = libc::pollfd { fd: end.as_raw_fd(), events: libc::POLLIN, revents: 0 };
-                // SAFETY: one valid pollfd.
-                let ready = unsafe { libc::poll(&mut pfd, 1, wait_ms) } > 0;
-                if ready && !matches!(end.read(&mut [0u8; 8]), Ok(n) if n > 0) {
-                    done_at = Some(Instant::now());
-                }
-            } else {
-                std::thread::sleep(Duration::from_millis(2));
-            }
             if let Some(t) = done_at {
-                // The hub has written the exits of every process forked (a
-                // thread's end has no exit record: then a moment's grace).
-                // No fork read yet means the hub's lines are still to come
-                // (the init's clone is always one), not that all are done.
-                let read_any = !timeline.forked.is_empty();
-                let all_exits = read_any && timeline.forked.iter().all(|p| timeline.exited.contains(p));
-                let gone = read_any && timeline.forked.iter().all(|p| !writer::exists(*p));
-                let waited = t.elapsed();
-                if all_exits || (gone && waited > Duration::from_millis(60)) || waited > Duration::from_secs(2) {
+                // Checked as soon as what the hub wrote is read: the runtime
+                // waits for this process, so every moment here is the
+                // command's (a sleep before this check cost 2 ms a run).
+                if all_written(&timeline, t.elapsed()) {
                     timeline.finish();
                     return;
                 }
+                std::thread::sleep(Duration::from_millis(1));
+                continue;
+            }
+            wait_ms = if read > 0 { 2 } else { (wait_ms * 2).min(20) };
+            let mut pfd = libc::pollfd { fd: end.as_raw_fd(), events: libc::POLLIN, revents: 0 };
+            // SAFETY: one valid pollfd.
+            let ready = unsafe { libc::poll(&mut pfd, 1, wait_ms) } > 0;
+            if ready && !matches!(end.read(&mut [0u8; 8]), Ok(n) if n > 0) {
+                done_at = Some(Instant::now());
             }
         }
+    }
+
+    /// Whether the hub has written the exits of every process forked (a
+    /// thread's end has no exit record: then a moment's grace). No fork
+    /// read yet means the hub's lines are still to come (the init's clone
+    /// is always one), not that all are done.
+    fn all_written(timeline: &timeline::Timeline, waited: Duration) -> bool {
+        let read_any = !timeline.forked.is_empty();
+        let all_exits = read_any && timeline.forked.iter().all(|p| timeline.exited.contains(p));
+        let gone = read_any && timeline.forked.iter().all(|p| !writer::exists(*p));
+        all_exits || (gone && waited > Duration::from_millis(60)) || waited > Duration::from_secs(2)
     }
 }

@@ -1,8 +1,7 @@
 //! The runtime's connection to the hub's socket. The hub is one long-lived
-//! process that every runtime on the host reaches: today `glassbox hub`,
-//! which pins the eBPF probes for `--trace` (ktrace/pinned_probes.rs)
-//! but does not listen on the socket yet; the dashboard will make it take
-//! the events too. Whatever listens there (`/run/glassbox/hub.sock` unless
+//! process that every runtime on the host reaches: the dashboard
+//! (`glassbox dashboard`, which also holds the eBPF probes `--trace`
+//! registers with). Whatever listens there (`/run/glassbox/hub.sock` unless
 //! `--hub` says otherwise) takes a unix SOCK_SEQPACKET connection: each
 //! runtime connects once, and each event is one message holding one JSON
 //! line (unix(7)).

@@ -31,7 +31,7 @@
 //! When the container is removed, its record is kept ([`kept`]).
 //!
 //! Sequence numbers come from one counter every recording process maps
-//! ([`sequence`]). Every descriptor is O_CLOEXEC, so
+//! ([`glassbox_events::Sequence`]). Every descriptor is O_CLOEXEC, so
 //! nothing of the recorder reaches the user's program. Recording is best
 //! effort: a full disk must not stop a container from being made.
 
@@ -39,7 +39,7 @@ pub mod flag_names;
 pub mod hub_client;
 pub mod kept;
 pub mod narrator_link;
-pub mod sequence;
+
 #[cfg(test)]
 mod tests;
 
@@ -110,7 +110,7 @@ struct Inner {
     file: Option<File>,
     /// Whole lines not yet written, and the wall clock's text (one lock per event).
     pending: Mutex<Pending>,
-    seq: sequence::Sequence,
+    seq: glassbox_events::Sequence,
     shared: NonNull<Shared>,
     /// CLOCK_REALTIME minus CLOCK_MONOTONIC when the recorder opened: an
     /// event's wall time is its monotonic stamp plus this, one clock read
@@ -330,9 +330,9 @@ impl Recorder {
             NonNull::from(Box::leak(Box::new(Shared { init_pid: AtomicI32::new(0), hub_drops: AtomicU64::new(0) })))
         });
         let seq = if file.is_some() {
-            sequence::Sequence::open(dir, || events_written(dir) as u64)
+            glassbox_events::Sequence::open(dir, || events_written(dir) as u64)
         } else {
-            sequence::Sequence::in_memory(0)
+            glassbox_events::Sequence::in_memory(0)
         };
         let lines = Vec::with_capacity(if file.is_some() { FLUSH_AT + 4096 } else { 4096 });
         let event = Event {

@@ -96,7 +96,7 @@ fn every_event_is_numbered_from_the_containers_counter() {
         rec2.flush();
         assert_eq!(record(other.path())[0].seq, 0);
         // A later command on the first container (`start`: a process of its own) counts on.
-        let start = sequence::Sequence::open(dir.path(), || 0);
+        let start = glassbox_events::Sequence::open(dir.path(), || 0);
         assert_eq!(start.next(), 5);
     });
 }

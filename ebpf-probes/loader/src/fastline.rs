@@ -8,8 +8,8 @@
 //! the record's side — name, wall text, pid — to `to_event`. Every other
 //! record goes the ordinary way.
 
+use crate::{syscall_name, Call, EventContext, SyscallRecord};
 use glassbox_events::{LineWriter, PlainSyscall, WallText};
-use glassbox_probes::{syscall_name, Call, EventContext, SyscallRecord};
 
 /// Whether the line of `call` is one [`LineCache::syscall`] writes: one
 /// without decoded arguments. Not only a call without a detail record:
@@ -70,7 +70,7 @@ impl LineCache {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use glassbox_probes::{to_event, KernelRecord};
+    use crate::{to_event, KernelRecord};
 
     /// Found by fuzz/ (kernel_record): the writer took "no detail" for "no
     /// decoded arguments", and unshare's flags never reached the record.

@@ -20,10 +20,10 @@ use std::io::Write;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::PathBuf;
 
-use glassbox_events::{to_line, Event, Kind, Source, SCHEMA_VERSION};
-use glassbox_probes::{owner_container, owner_events_path, to_event, EventContext, KernelRecord, OwnerInfo, Sessions};
+use glassbox_events::{to_line, Event, Kind, Sequence, Source, SCHEMA_VERSION};
 
-use crate::recorder::sequence::Sequence;
+use crate::fastline;
+use crate::{owner_container, owner_events_path, to_event, EventContext, KernelRecord, OwnerInfo, Sessions};
 
 /// Records held for a session (not yet converted, or its events file does
 /// not exist yet): 8 Mi records, about a gigabyte, then they are counted as lost.
@@ -43,7 +43,7 @@ pub struct Session {
     pub events_path: PathBuf,
     out: Option<(File, Sequence)>,
     ctx: EventContext,
-    lines: super::fastline::LineCache,
+    lines: fastline::LineCache,
     waiting: VecDeque<KernelRecord>,
     /// Processes followed and not seen to exit (threads are not processes).
     pub alive: HashSet<u32>,
@@ -70,7 +70,7 @@ impl Session {
             let event = Event {
                 v: SCHEMA_VERSION,
                 seq: seq.next(),
-                ts_ns: crate::recorder::monotonic_ns(),
+                ts_ns: crate::monotonic_ns(),
                 wall: glassbox_events::WallText::new().now(),
                 container: self.container.clone(),
                 pid: std::process::id() as i32,
@@ -94,6 +94,18 @@ impl Writer {
     /// Queues `records` for their sessions and writes up to [`BATCH`] of
     /// what waits. Returns the slots seen for the first time.
     pub fn write(&mut self, maps: &mut Sessions, records: Vec<(u8, KernelRecord)>, lost_now: u64) -> Vec<u8> {
+        self.write_tapped(maps, records, lost_now, None)
+    }
+
+    /// [`write`](Self::write), and every event written is also handed to
+    /// `tap` (the dashboard's store), after its line is written.
+    pub fn write_tapped(
+        &mut self,
+        maps: &mut Sessions,
+        records: Vec<(u8, KernelRecord)>,
+        lost_now: u64,
+        mut tap: Option<&mut dyn FnMut(&Event)>,
+    ) -> Vec<u8> {
         let mut new = Vec::new();
         for (slot, rec) in records {
             let session = match self.sessions.entry(slot) {
@@ -121,7 +133,7 @@ impl Writer {
             }
         }
         for session in self.sessions.values_mut() {
-            flush(session, maps, BATCH);
+            flush(session, maps, BATCH, tap.as_deref_mut());
         }
         new
     }
@@ -134,7 +146,7 @@ impl Writer {
     /// Writes everything queued.
     pub fn flush_all(&mut self, maps: &mut Sessions) {
         for session in self.sessions.values_mut() {
-            flush(session, maps, usize::MAX);
+            flush(session, maps, usize::MAX, None);
         }
     }
 
@@ -152,7 +164,7 @@ impl Writer {
         over.into_iter()
             .filter_map(|slot| {
                 let mut s = self.sessions.remove(&slot)?;
-                flush(&mut s, maps, usize::MAX);
+                flush(&mut s, maps, usize::MAX, None);
                 maps.release(slot);
                 Some(s)
             })
@@ -167,7 +179,7 @@ fn begin(slot: u8, info: OwnerInfo, lost_now: u64) -> Session {
         info,
         events_path: owner_events_path(&info),
         ctx: EventContext::new(&container),
-        lines: super::fastline::LineCache::new(&container),
+        lines: fastline::LineCache::new(&container),
         container,
         out: None,
         waiting: VecDeque::new(),
@@ -179,13 +191,18 @@ fn begin(slot: u8, info: OwnerInfo, lost_now: u64) -> Session {
 
 /// Opens the session's events file if it exists now, then writes up to
 /// `budget` of the records waiting.
-fn flush(session: &mut Session, maps: &mut Sessions, budget: usize) {
+fn flush<'t>(
+    session: &mut Session,
+    maps: &mut Sessions,
+    budget: usize,
+    mut tap: Option<&mut (dyn FnMut(&Event) + 't)>,
+) {
     if session.out.is_none() {
         let Ok(file) = OpenOptions::new().append(true).custom_flags(libc::O_CLOEXEC).open(&session.events_path) else {
             return;
         };
         let dir = session.events_path.parent().map(PathBuf::from).unwrap_or_default();
-        let seq = Sequence::open(&dir, || crate::recorder::events_written(&dir) as u64);
+        let seq = Sequence::open(&dir, || lines_in(&session.events_path));
         session.out = Some((file, seq));
         session.info.flags |= OwnerInfo::OPENED;
         let _ = maps.update(session.slot, &session.info);
@@ -196,22 +213,40 @@ fn flush(session: &mut Session, maps: &mut Sessions, budget: usize) {
     let Some((file, seq)) = &session.out else { return };
     let n = session.waiting.len().min(budget);
     let mut lines = Vec::with_capacity(n.min(BATCH) * 256);
+    // With a tap, the records (and their numbers) are kept for it until
+    // their lines are written: the record's reader (a `--trace` timeline
+    // waiting for the container's last exit) never waits for the tap.
+    let mut tapped = Vec::with_capacity(if tap.is_some() { n.min(BATCH) } else { 0 });
     for rec in session.waiting.drain(..n) {
+        let number = seq.next();
         match &rec {
             // Calls with decoded arguments (the few that make a container) go the ordinary way.
-            KernelRecord::Syscall(call) if super::fastline::fits(call) => {
-                session.lines.syscall(&mut lines, call, seq.next(), &session.ctx)
+            KernelRecord::Syscall(call) if fastline::fits(call) => {
+                session.lines.syscall(&mut lines, call, number, &session.ctx)
             }
-            _ => lines.extend_from_slice(to_line(&to_event(&rec, seq.next(), &session.ctx)).as_bytes()),
+            _ => lines.extend_from_slice(to_line(&to_event(&rec, number, &session.ctx)).as_bytes()),
         }
         session.written += 1;
+        if tap.is_some() {
+            tapped.push((number, rec));
+        }
         // Whole lines, one write(2) per megabyte at most.
         if lines.len() > 1 << 20 {
             let _ = (&*file).write_all(&lines);
             lines.clear();
+            tap_all(&mut tapped, &session.ctx, tap.as_deref_mut());
         }
     }
     let _ = (&*file).write_all(&lines);
+    tap_all(&mut tapped, &session.ctx, tap);
+}
+
+/// Hands each record kept for the tap to it, as the Event its line says.
+fn tap_all<'t>(records: &mut Vec<(u64, KernelRecord)>, ctx: &EventContext, tap: Option<&mut (dyn FnMut(&Event) + 't)>) {
+    let Some(tap) = tap else { return };
+    for (number, rec) in records.drain(..) {
+        tap(&to_event(&rec, number, ctx));
+    }
 }
 
 /// kill(pid, 0): whether the process exists (a zombie still does).
@@ -219,4 +254,10 @@ pub fn exists(pid: u32) -> bool {
     // SAFETY: kill(2) with signal 0 sends nothing, it only checks; then
     // __errno_location() is this thread's errno, a pointer always valid to read.
     unsafe { libc::kill(pid as i32, 0) == 0 || *libc::__errno_location() != libc::ESRCH }
+}
+
+/// The lines a record holds: where numbering goes on when the counter file
+/// cannot be mapped.
+fn lines_in(path: &std::path::Path) -> u64 {
+    std::fs::read(path).map(|t| t.iter().filter(|b| **b == b'\n').count() as u64).unwrap_or(0)
 }

@@ -11,15 +11,20 @@
 //! of its own, which would be one more inode made (openat O_CREAT, ftruncate)
 //! and removed (unlinkat) for every container, on the way to its execve. It
 //! goes with the state directory; the record keeps the numbers.
+//!
+//! It lives with the event model because it is part of what a record is:
+//! the runtime's recorder and the kernel records' writer (glassbox-probes,
+//! in a `--trace` tracer or the dashboard) number lines of one record from it.
 
 use std::fs::OpenOptions;
-use std::num::NonZeroUsize;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
 use std::ptr::NonNull;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use nix::sys::mman::{mmap, MapFlags, ProtFlags};
+/// The file in a container's state directory whose first eight bytes are
+/// the counter: the runtime's lock file.
+pub const COUNTER_FILE: &str = "lock";
 
 pub struct Sequence {
     counter: NonNull<AtomicU64>,
@@ -33,7 +38,7 @@ unsafe impl Send for Sequence {}
 unsafe impl Sync for Sequence {}
 
 impl Sequence {
-    /// Map `<dir>/lock` (grown to eight zero bytes by the first opener). Without
+    /// Map `<dir>/lock` ([`COUNTER_FILE`]) (grown to eight zero bytes by the first opener). Without
     /// it (a read-only state dir) numbering still works within this
     /// process, starting after the events `already` counts.
     pub fn open(dir: &Path, already: impl FnOnce() -> u64) -> Sequence {
@@ -53,25 +58,29 @@ impl Sequence {
             .create(true)
             .truncate(false)
             .custom_flags(libc::O_CLOEXEC)
-            .open(dir.join(crate::state::LOCK_FILE))
+            .open(dir.join(COUNTER_FILE))
             .ok()?;
         if file.metadata().ok()?.len() < size as u64 {
             file.set_len(size as u64).ok()?;
         }
-        // SAFETY: a shared mapping of a file at least `size` bytes long; the
-        // descriptor may close afterwards, the mapping stays.
+        // SAFETY: mmap(2) of a file at least `size` bytes long, shared, at an
+        // address the kernel picks; the descriptor may close afterwards, the
+        // mapping stays. MAP_FAILED is checked below.
         let page = unsafe {
-            mmap(
-                None,
-                NonZeroUsize::new(size)?,
-                ProtFlags::PROT_READ | ProtFlags::PROT_WRITE,
-                MapFlags::MAP_SHARED,
-                &file,
+            libc::mmap(
+                std::ptr::null_mut(),
+                size,
+                libc::PROT_READ | libc::PROT_WRITE,
+                libc::MAP_SHARED,
+                std::os::fd::AsRawFd::as_raw_fd(&file),
                 0,
             )
+        };
+        if page == libc::MAP_FAILED {
+            return None;
         }
-        .ok()?;
-        Some(Sequence { counter: page.cast() })
+        let page = NonNull::new(page.cast::<AtomicU64>())?;
+        Some(Sequence { counter: page })
     }
 
     /// The next number of the record.
