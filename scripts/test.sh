@@ -18,6 +18,13 @@ bash scripts/setup.sh
 
 # rustup's stable toolchain is on the machine; make sure it is the one used.
 export PATH="$HOME/.cargo/bin:$PATH"
+# A dashboard left running (scripts/demo.sh leaves one) holds the default hub
+# socket and the default eBPF pins: every runtime the tests start would send
+# it its events, and register its --trace with its probes instead of loading
+# its own. The tests name their own hub and pins where they want one (flags
+# and variables given per command win over these).
+export GLASSBOX_HUB=/nonexistent/glassbox-tests/hub.sock
+export GLASSBOX_PIN_DIR=/nonexistent/glassbox-tests/pins
 if command -v rustup >/dev/null 2>&1; then
     rustup toolchain list | grep -q '^stable' || { say "rustup toolchain install stable"; rustup toolchain install stable --profile minimal; }
     # The minimal profile has neither: the lints need both.
