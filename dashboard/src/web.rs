@@ -66,10 +66,16 @@ impl WebState {
             // to write it anew. Lines are read back with from_line before
             // anything leaves for a page, so this is only memory; one with
             // line breaks between its tokens (JSON allows them) is written
-            // anew all the same, so a ring is one line per event.
+            // anew all the same, so a ring is one line per event — from the
+            // whole line: `event` was read without its arguments.
             let line: Arc<str> = match received.get(i).map(|l| l.strip_suffix('\n').unwrap_or(l)) {
-                Some(line) if !line.contains(['\n', '\r']) => Arc::from(line),
-                _ => glassbox_events::to_line(event).trim_end().into(),
+                // (Two single-char searches: memchr each, where a char set is decoded char by char.)
+                Some(line) if !line.contains('\n') && !line.contains('\r') => Arc::from(line),
+                Some(line) => match glassbox_events::from_line(line) {
+                    Ok(whole) => glassbox_events::to_line(&whole).trim_end().into(),
+                    Err(_) => continue,
+                },
+                None => glassbox_events::to_line(event).trim_end().into(),
             };
             let (runtime_pid, first) = detail.push(event, line.clone());
             if listened {

@@ -3,6 +3,7 @@
 //! a writer can emit a whole line with one write(2) — which keeps lines from
 //! two processes appending to the same file from interleaving.
 
+use serde::de::IgnoredAny;
 use serde_json::{Map, Value};
 
 use crate::event::{Event, Kind, Outcome, ProcessChange, Source, Stage, SCHEMA_VERSION};
@@ -310,6 +311,17 @@ pub fn from_line(line: &str) -> Result<Event, CodecError> {
     Event::try_from(wire)
 }
 
+/// Parse one line for everything but its arguments: a step's `args`, a
+/// syscall's `args`, `decoded` and `ns` are read over (they must still be
+/// JSON) and left empty. For a reader that keeps the line itself and reads
+/// it whole again when it needs the arguments — the dashboard, which takes
+/// hundreds of thousands of lines a second and only counts and places most
+/// of them: a step's map of strings was most of what reading one cost.
+pub fn from_line_head(line: &str) -> Result<Event, CodecError> {
+    let wire: Wire<IgnoredAny, IgnoredAny> = serde_json::from_str(line.trim_end_matches('\n'))?;
+    Event::try_from(wire)
+}
+
 /// A line as it is on the wire: every field any kind has, side by side.
 /// `Event` declares its kind as a flattened, internally tagged enum, which
 /// serde can only read through a buffered copy of every value (several
@@ -317,8 +329,12 @@ pub fn from_line(line: &str) -> Result<Event, CodecError> {
 /// fields make the kind. `--trace`'s printer reads every line of a
 /// container's record while the command waits for it. `Event`'s own
 /// Deserialize goes through here too (`try_from`): one way to read a line.
+///
+/// `A` and `M` are how `args` and the maps (`decoded`, `ns`) are read:
+/// kept ([`Args`], a `Map`), or read over ([`IgnoredAny`], by
+/// [`from_line_head`]).
 #[derive(serde::Deserialize)]
-pub(crate) struct Wire {
+pub(crate) struct Wire<A = Args, M = Map<String, Value>> {
     v: u32,
     seq: u64,
     ts_ns: u64,
@@ -332,14 +348,14 @@ pub(crate) struct Wire {
     duration_ns: Option<u64>,
     outcome: Option<Outcome>,
     action: Option<String>,
-    args: Option<Args>,
+    args: Option<A>,
     status: Option<String>,
     nr: Option<u32>,
     name: Option<String>,
     ret: Option<i64>,
     latency_ns: Option<u64>,
-    decoded: Option<Map<String, Value>>,
-    ns: Option<Map<String, Value>>,
+    decoded: Option<M>,
+    ns: Option<M>,
     change: Option<ProcessChange>,
     ppid: Option<i32>,
     filename: Option<String>,
@@ -349,10 +365,10 @@ pub(crate) struct Wire {
     count: Option<u64>,
 }
 
-impl TryFrom<Wire> for Event {
+impl<A: ReadArgs, M: ReadMap> TryFrom<Wire<A, M>> for Event {
     type Error = CodecError;
 
-    fn try_from(w: Wire) -> Result<Event, CodecError> {
+    fn try_from(w: Wire<A, M>) -> Result<Event, CodecError> {
         if w.v != SCHEMA_VERSION {
             return Err(CodecError::Version(w.v));
         }
@@ -378,15 +394,15 @@ impl TryFrom<Wire> for Event {
                 args: need(w.args, "args")?.into_numbers()?,
                 ret: need(w.ret, "ret")?,
                 latency_ns: need(w.latency_ns, "latency_ns")?,
-                decoded: w.decoded,
-                ns: w.ns,
+                decoded: w.decoded.and_then(M::kept),
+                ns: w.ns.and_then(M::kept),
             },
             Type::Process => Kind::Process {
                 change: need(w.change, "change")?,
                 ppid: w.ppid,
                 filename: w.filename,
                 exit_code: w.exit_code,
-                ns: w.ns,
+                ns: w.ns.and_then(M::kept),
             },
             Type::Error => Kind::Error { stage: need(w.stage, "stage")?, message: need(w.message, "message")? },
             Type::Dropped => Kind::Dropped { sink: need(w.sink, "sink")?, count: need(w.count, "count")? },
@@ -421,7 +437,7 @@ enum Type {
 
 /// `args`: a step's object of arguments, or a syscall's six numbers — read
 /// as whichever the line holds, without going through a `Value`.
-enum Args {
+pub(crate) enum Args {
     Numbers(Vec<u64>),
     Object(Map<String, Value>),
 }
@@ -449,7 +465,13 @@ impl<'de> serde::Deserialize<'de> for Args {
     }
 }
 
-impl Args {
+/// What `args` becomes: a step's object, or a syscall's numbers.
+pub(crate) trait ReadArgs {
+    fn into_object(self) -> Result<Map<String, Value>, serde_json::Error>;
+    fn into_numbers(self) -> Result<Vec<u64>, serde_json::Error>;
+}
+
+impl ReadArgs for Args {
     fn into_object(self) -> Result<Map<String, Value>, serde_json::Error> {
         match self {
             Args::Object(args) => Ok(args),
@@ -462,5 +484,33 @@ impl Args {
             Args::Numbers(args) => Ok(args),
             Args::Object(_) => Err(serde::de::Error::custom("a syscall's args are a list, not an object")),
         }
+    }
+}
+
+/// Read over: empty (neither allocates).
+impl ReadArgs for IgnoredAny {
+    fn into_object(self) -> Result<Map<String, Value>, serde_json::Error> {
+        Ok(Map::new())
+    }
+
+    fn into_numbers(self) -> Result<Vec<u64>, serde_json::Error> {
+        Ok(Vec::new())
+    }
+}
+
+/// What `decoded` and `ns` become: kept, or none.
+pub(crate) trait ReadMap {
+    fn kept(self) -> Option<Map<String, Value>>;
+}
+
+impl ReadMap for Map<String, Value> {
+    fn kept(self) -> Option<Map<String, Value>> {
+        Some(self)
+    }
+}
+
+impl ReadMap for IgnoredAny {
+    fn kept(self) -> Option<Map<String, Value>> {
+        None
     }
 }

@@ -28,7 +28,7 @@ mod sequence;
 mod step_args;
 mod wall;
 
-pub use codec::{from_line, to_line, write_line, CodecError, LineWriter, PlainSyscall};
+pub use codec::{from_line, from_line_head, to_line, write_line, CodecError, LineWriter, PlainSyscall};
 pub use event::{Event, Kind, Outcome, ProcessChange, Source, Stage, SCHEMA_VERSION};
 pub use follow::Tail;
 pub use sequence::{Sequence, COUNTER_FILE};
