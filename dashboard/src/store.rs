@@ -89,6 +89,11 @@ impl Store {
                     Outcome::Ok => "ok",
                     Outcome::Failed => "failed",
                 };
+                // `delete` (and the end of `run`) cleans up last: the container
+                // is gone and its record kept, as a scan at start would say.
+                if (*stage, *outcome) == (Stage::Cleanup, Outcome::Ok) {
+                    c.status = "deleted".into();
+                }
             }
             Kind::Step { stage, .. } => open_stage(c, *stage, event.pid).steps += 1,
             Kind::Error { stage, message } => {
@@ -208,7 +213,8 @@ mod tests {
         assert_eq!(c.stages[1].error.as_deref(), Some("mount /proc: EPERM"));
         store.apply(&line(7, 11, r#""type":"status","status":"created""#));
         assert_eq!((store.get("c1").unwrap().status.as_str(), store.get("c1").unwrap().pid), ("created", 11));
-        store.mark_deleted("c1");
-        assert_eq!(store.list()[0].status, "deleted");
+        store.apply(&line(8, 10, r#""type":"stage_begin","stage":"cleanup""#));
+        store.apply(&line(9, 10, r#""type":"stage_end","stage":"cleanup","duration_ns":900,"outcome":"ok""#));
+        assert_eq!(store.list()[0].status, "deleted", "a cleanup that ended well is a delete");
     }
 }

@@ -23,7 +23,7 @@ fn containers_made_before_and_after_it_started_are_served_with_their_stages_and_
     // After: one that runs, live over the hub socket, and one that fails at a named stage.
     let id = rt.id("dash-live");
     assert_ok(&run_with_hub(&rt, &id, &bundle, &hub));
-    let live = dashboard.wait_for(&id, |c| c["status"] == "stopped");
+    let live = dashboard.wait_for(&id, |c| c["status"] == "deleted");
     let stages: Vec<&str> = live["stages"].as_array().unwrap().iter().map(|s| s["stage"].as_str().unwrap()).collect();
     for stage in ["bundle", "cgroup", "namespaces", "mounts", "pivot_root", "exec"] {
         assert!(stages.contains(&stage), "{stage} missing from {stages:?}");
@@ -146,7 +146,7 @@ fn the_hub_socket_is_roots_alone_unless_a_group_is_named() {
     // And runtimes still reach it: a container's events arrive.
     let id = rt.id("dash-group");
     assert_ok(&run_with_hub(&rt, &id, &Bundle::busybox(&["true"]), &hub));
-    dashboard.wait_for(&id, |c| c["status"] == "stopped");
+    dashboard.wait_for(&id, |c| c["status"] == "deleted");
     drop(dashboard);
 
     let other = rt.scratch().join("other.sock");

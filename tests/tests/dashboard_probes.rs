@@ -44,7 +44,7 @@ fn a_traced_container_registers_with_the_dashboards_probes_and_its_syscalls_reac
     // The API: the runtime's events (over the socket) and the kernel's (from
     // the probes) are all in the store, as many as the record holds.
     let view = dashboard.wait_for(&id, |c| c["events"].as_u64().unwrap_or(0) >= record.len() as u64);
-    assert_eq!(view["status"], "stopped", "{view}");
+    assert_eq!(view["status"], "deleted", "run deletes it: {view}");
 
     // /metrics: the kernel events taken, the syscalls by name, nothing lost.
     let (code, text) = dashboard.get("/metrics").unwrap();
