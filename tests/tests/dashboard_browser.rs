@@ -240,7 +240,7 @@ async fn a_container_appears_live_and_its_waterfall_and_narration_open() {
     js(&browser, "document.querySelector('.chart svg .marker').dispatchEvent(new MouseEvent('click')) || true").await;
     until(&browser, "document.querySelector('.tline.flash') !== null", "the marker's trace line").await;
     let flashed = js(&browser, "document.querySelector('.tline.flash .c').textContent").await;
-    assert_eq!(flashed, json!("[exit ]"), "the OOM kill leads to the killed process's exit");
+    assert_eq!(flashed, json!("[exit: killed by a signal]"), "the OOM kill leads to the killed process's exit");
     let killed = js(&browser, "document.querySelector('.tline.flash .p').textContent").await;
     let killed = killed.as_str().unwrap().to_string();
     // In view for the screenshot: the trace, its flashed line, the charts.
@@ -271,7 +271,7 @@ async fn a_container_appears_live_and_its_waterfall_and_narration_open() {
     let pids = js(&browser, "[...document.querySelectorAll('#trace-lines .tline .p')].map(p => p.textContent)").await;
     assert!(pids.as_array().unwrap().iter().all(|p| p == &json!(killed)), "{pids}");
     let last = js(&browser, "[...document.querySelectorAll('#trace-lines .tline .c')].pop().textContent").await;
-    assert_eq!(last, json!("[exit ]"), "the child's last line is its exit");
+    assert_eq!(last, json!("[exit: killed by a signal]"), "the child's last line is its exit");
     set_filter(&browser, "#trace-pid", "", "change").await;
 
     // Done with it: the init is killed, `run` ends and deletes it.
@@ -346,7 +346,7 @@ async fn a_container_appears_live_and_its_waterfall_and_narration_open() {
 
 /// The trace holds an exit with no exit code: a process killed, not exited.
 const KILLED_EXIT: &str =
-    "[...document.querySelectorAll('#trace-lines .tline .c')].some(c => c.textContent === '[exit ]')";
+    "[...document.querySelectorAll('#trace-lines .tline .c')].some(c => c.textContent === '[exit: killed by a signal]')";
 
 /// busybox sh doubling a string until the memory limit stops it: a few
 /// mmap/mremap calls, not the millions of reads and writes of a pipe.
