@@ -278,6 +278,9 @@ async fn a_container_appears_live_and_its_waterfall_and_narration_open() {
     assert_ok(&rt.kill(&oom, "KILL"));
     let status = glassbox_e2e::runtime::wait_bounded(&mut traced, Duration::from_secs(10));
     assert!(status.is_some(), "the traced run did not end after its init was killed");
+    let said = std::fs::read_to_string(rt.scratch().join(format!("{oom}.stderr"))).unwrap();
+    assert!(said.contains("following through the hub"), "the run did not trace through the dashboard's probes");
+    assert!(!said.contains("loading the eBPF probes"), "the run loaded probes of its own");
 
     // Compare: this container against one failing at a named stage, made
     // while the page is open (it appears live too).
@@ -369,13 +372,13 @@ fn start_traced_oom(rt: &Runtime, id: &str, hub: &Path, pins: &str) -> (Child, B
         .command()
         .arg("--root")
         .arg(rt.root())
-        .arg("--hub")
+        .args(["--debug", "--hub"])
         .arg(hub)
         .args(["run", id, "--trace", "--pin-dir", pins, "--bundle"])
         .arg(bundle.path())
         .stdin(Stdio::null())
         .stdout(Stdio::null())
-        .stderr(Stdio::null())
+        .stderr(std::fs::File::create(rt.scratch().join(format!("{id}.stderr"))).unwrap())
         .spawn()
         .unwrap();
     (child, bundle)
