@@ -416,7 +416,8 @@ function toggle(set, key) {
 function traceText(k) {
   if (k.type === 'process') {
     const what = k.change === 'exec' ? 'exec ' + (k.filename || '') :
-      k.change === 'exit' ? 'exit ' + (k.exit_code === undefined ? '' : k.exit_code) :
+      // No exit code: the process never called exit, a signal killed it.
+      k.change === 'exit' ? (k.exit_code === undefined || k.exit_code === null ? 'exit: killed by a signal' : 'exit ' + k.exit_code) :
         k.change === 'fork' ? 'fork (parent ' + (k.ppid || '?') + ')' : k.change;
     return '[' + what + ']';
   }

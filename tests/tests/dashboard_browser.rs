@@ -1,9 +1,13 @@
 //! The dashboard's page in a real browser: Debian's headless Chromium,
 //! driven over WebDriver (chromedriver, spoken to with fantoccini), opens
 //! the page, watches a real container appear live (no reload), opens its
-//! stage waterfall and a step's narration, and saves screenshots; and a
-//! container whose args, hostname and annotations hold markup and
-//! terminal escapes is shown as text, with nothing run.
+//! stage waterfall and a step's narration, and saves screenshots. With the
+//! dashboard holding the eBPF probes, a real `--trace` container whose child
+//! is OOM-killed shows its real cgroup samples (four charts, the kill marked
+//! on the memory chart), its namespaces, and its syscall trace, filtered by
+//! name and process, the marker leading to the killed child's exit. A
+//! container whose args, hostname and annotations (Kubernetes names among
+//! them) hold markup and terminal escapes is shown as text, with nothing run.
 //!
 //! Screenshots go to `$GLASSBOX_ARTIFACTS` if set, else `target/screenshots/`.
 //! Chromium and chromedriver must be installed (scripts/setup.sh installs
@@ -122,7 +126,11 @@ async fn click(browser: &Client, css: &str) {
 async fn a_container_appears_live_and_its_waterfall_and_narration_open() {
     let rt = Runtime::new();
     let hub = rt.scratch().join("hub.sock");
-    let dashboard = Dashboard::start(&rt, &hub);
+    // The dashboard holds the eBPF probes, pinned where no other test's are.
+    let pins = PathBuf::from(format!("/sys/fs/bpf/glassbox-test-{}", unique_id("browser")));
+    let pin = pins.to_string_lossy().into_owned();
+    let dashboard = Dashboard::start_with(&rt, &hub, &["--pin-dir", &pin]);
+    assert!(pins.join("OWNERS").exists(), "the dashboard did not pin its probes' maps in {pin}");
     let driver = Driver::start();
     let browser = driver.browser().await;
     let page = format!("http://127.0.0.1:{}/", dashboard.port);
@@ -136,7 +144,7 @@ async fn a_container_appears_live_and_its_waterfall_and_narration_open() {
     assert_ok(&run_with_hub(&rt, &id, &bundle, &hub));
     let row = format!("document.querySelector('#containers tr[data-id=\"{id}\"]')");
     until(&browser, &format!("{row} !== null"), "the container appears in the list").await;
-    until(&browser, &format!("{row}.textContent.includes('stopped')"), "its status reaches stopped").await;
+    until(&browser, &format!("{row}.textContent.includes('deleted')"), "its status reaches deleted (run removes it)").await;
     assert_eq!(js(&browser, "window.__same_page").await, json!(42), "the page was not reloaded");
     screenshot(&browser, "dashboard-list.png").await;
 
@@ -166,49 +174,113 @@ async fn a_container_appears_live_and_its_waterfall_and_narration_open() {
     let events = trace["traceEvents"].as_array().unwrap();
     assert!(events.iter().any(|e| e["ph"] == "X" && e["cat"] == "stage" && e["name"] == "mounts"), "{trace}");
 
-    // The syscall trace: kernel events of this container arrive on the hub
-    // socket as the probes send them — a clone refused with EAGAIN, a mount,
-    // a process killed — and join the open page live, filterable.
-    let (_, detail) = dashboard.get(&format!("/api/containers/{id}/events")).unwrap();
-    let detail: Value = serde_json::from_str(&detail).unwrap();
-    let exit = detail["events"].as_array().unwrap().iter().find(|e| e["type"] == "stage_begin" && e["stage"] == "exit");
-    let at = exit.unwrap()["ts_ns"].as_u64().unwrap();
-    let init = detail["events"].as_array().unwrap().iter().find(|e| e["type"] == "status").unwrap()["pid"].as_i64();
-    send_kernel_events(&hub, &id, init.unwrap(), at);
-    until(&browser, "document.querySelectorAll('#trace-lines .tline').length === 3", "the trace lines").await;
-    js(&browser, "(document.querySelector('#trace-name').value = 'clone') || true").await;
-    js(&browser, "document.querySelector('#trace-name').dispatchEvent(new Event('input')) || true").await;
-    until(&browser, "document.querySelectorAll('#trace-lines .tline').length === 1", "the filter by name").await;
-    let line = js(&browser, "document.querySelector('#trace-lines .tline').textContent").await;
-    assert!(line.as_str().unwrap().contains("clone(…) = -11 EAGAIN"), "{line}");
-    js(&browser, "(document.querySelector('#trace-name').value = '') || true").await;
-    js(&browser, "document.querySelector('#trace-name').dispatchEvent(new Event('input')) || true").await;
-    let pid = (init.unwrap() + 1).to_string();
-    js(&browser, &format!("(document.querySelector('#trace-pid').value = '{pid}') || true")).await;
-    js(&browser, "document.querySelector('#trace-pid').dispatchEvent(new Event('change')) || true").await;
-    until(&browser, "document.querySelectorAll('#trace-lines .tline').length === 1", "the filter by process").await;
-    js(&browser, "(document.querySelector('#trace-pid').value = '') || true").await;
-    js(&browser, "document.querySelector('#trace-pid').dispatchEvent(new Event('change')) || true").await;
+    // A real traced container through the hub, with the dashboard's own
+    // probes: its shell child allocates past the memory limit and the
+    // kernel's OOM killer ends it (the sampler marks it), then the init
+    // lives on so its namespaces can be read while the page is open.
+    let oom = rt.id("browser-oom");
+    let (mut traced, _oom_bundle) = start_traced_oom(&rt, &oom, &hub, &pin);
+    // Until a sample a second after the kill: the chart shows it freed.
+    let series = wait_cgroup(&dashboard, &oom, |s| {
+        let Some(at) = s["markers"][0]["ts_ns"].as_u64() else { return false };
+        s["samples"].as_array().unwrap().iter().any(|x| x["ts_ns"].as_u64().unwrap() > at + 500_000_000)
+    });
+    assert_eq!(series["markers"][0]["kind"], "oom_kill", "{series}");
+    let freed = series["samples"].as_array().unwrap().last().unwrap()["memory"]["usage"].as_u64().unwrap();
+    assert!(freed < LIMIT / 2, "the killed child's memory is freed: {freed} bytes still in use");
+    let (code, namespaces) = dashboard.get(&format!("/api/containers/{oom}/namespaces")).unwrap();
+    assert_eq!(code, 200, "{namespaces}");
+    let namespaces: Value = serde_json::from_str(&namespaces).unwrap();
+    let namespaces = namespaces.as_array().unwrap().len();
+    assert!(namespaces >= 5, "the init's namespaces: {namespaces}");
 
-    // The namespaces and cgroup panels, fed the API's documented shapes
-    // (stubbed in the page: this test is about drawing them), the OOM kill
-    // marked just after the killed process's exit in the trace.
-    browser.execute(CGROUP_STUB, vec![json!(at)]).await.unwrap();
-    js(&browser, &format!("refreshSide({}) || true", json!(id))).await;
+    js(&browser, &format!("(location.hash = '#/c/{oom}') && true")).await;
+    assert_eq!(js(&browser, "window.__same_page").await, json!(42), "the page was not reloaded");
+    // The cgroup panel from the real samples: four charts, the memory, CPU
+    // quota and pids limits drawn, the OOM kill marked on the memory chart.
     until(&browser, "document.querySelectorAll('.chart').length === 4", "the four cgroup charts").await;
-    until(&browser, "document.querySelectorAll('table.ns tbody tr').length === 2", "the namespaces").await;
-    assert_eq!(js(&browser, "document.querySelectorAll('.chart svg .marker').length").await, json!(1));
-    assert_eq!(
-        js(&browser, "document.querySelectorAll('.chart svg .limit').length").await,
-        json!(3),
-        "memory, CPU quota, pids.max"
-    );
+    let charts = js(
+        &browser,
+        "[...document.querySelectorAll('.chart')].map(c => [c.querySelector('figcaption b').textContent, \
+         c.querySelectorAll('svg polyline.series').length, c.querySelectorAll('svg .limit').length, \
+         c.querySelectorAll('svg .marker').length, c.querySelector('.hint').textContent])",
+    )
+    .await;
+    let charts = charts.as_array().unwrap();
+    let names: Vec<&Value> = charts.iter().map(|c| &c[0]).collect();
+    assert_eq!(names, [&json!("memory"), &json!("CPU (cores busy)"), &json!("pids"), &json!("io (bytes, cumulative)")]);
+    assert!(charts.iter().all(|c| c[1] == 1), "a series in every chart: {charts:?}");
+    let limits: Vec<&Value> = charts.iter().map(|c| &c[2]).collect();
+    assert_eq!(limits, [&json!(1), &json!(1), &json!(1), &json!(0)], "memory, CPU quota, pids.max: {charts:?}");
+    assert_eq!(charts[0][3], json!(1), "the OOM kill on the memory chart: {charts:?}");
+    assert_eq!(charts[2][3], json!(0), "no refused fork: {charts:?}");
+    let memory = charts[0][4].as_str().unwrap();
+    assert!(memory.contains("OOM kills 1"), "{memory}");
+    let samples = js(&browser, "document.querySelector('.chart svg polyline.series').getAttribute('points')").await;
+    assert!(samples.as_str().unwrap().split(' ').count() >= 2, "at least two samples: {samples}");
+    // The namespaces table from the real endpoint, read while the init lives.
+    until(
+        &browser,
+        &format!("document.querySelectorAll('table.ns tbody tr').length === {namespaces}"),
+        "the namespaces",
+    )
+    .await;
+    let types =
+        js(&browser, "[...document.querySelectorAll('table.ns tbody tr td:first-child')].map(t => t.textContent)")
+            .await;
+    for ns in ["mnt", "pid", "uts", "ipc"] {
+        assert!(types.as_array().unwrap().contains(&json!(ns)), "{ns} missing from the namespaces table: {types}");
+    }
+
+    // The syscall trace the probes recorded: the killed child's exit has no
+    // exit code (it never called exit), and the marker leads to it.
+    until(&browser, "document.querySelectorAll('#trace-lines .tline').length > 0", "the trace lines").await;
+    until(&browser, KILLED_EXIT, "the killed child's exit in the trace").await;
+    let all = js(&browser, "document.querySelectorAll('#trace-lines .tline').length").await.as_u64().unwrap();
     js(&browser, "document.querySelector('.chart svg .marker').dispatchEvent(new MouseEvent('click')) || true").await;
     until(&browser, "document.querySelector('.tline.flash') !== null", "the marker's trace line").await;
-    let flashed = js(&browser, "document.querySelector('.tline.flash').textContent").await;
-    assert!(flashed.as_str().unwrap().contains("[exit 137]"), "the OOM kill leads to the exit: {flashed}");
+    let flashed = js(&browser, "document.querySelector('.tline.flash .c').textContent").await;
+    assert_eq!(flashed, json!("[exit: killed by a signal]"), "the OOM kill leads to the killed process's exit");
+    let killed = js(&browser, "document.querySelector('.tline.flash .p').textContent").await;
+    let killed = killed.as_str().unwrap().to_string();
+    // In view for the screenshot: the trace, its flashed line, the charts.
     js(&browser, "document.querySelector('#cv-trace').scrollIntoView() || true").await;
+    js(
+        &browser,
+        "(t => { const f = t.querySelector('.flash'); \
+         t.scrollTop += f.getBoundingClientRect().top - t.getBoundingClientRect().top - t.clientHeight / 2; })\
+         (document.querySelector('#trace-lines')) || true",
+    )
+    .await;
     screenshot(&browser, "dashboard-trace-cgroup.png").await;
+
+    // Filtered by syscall name: only mount calls (the init's, before its exec).
+    set_filter(&browser, "#trace-name", "mount", "input").await;
+    until(&browser, &format!("document.querySelectorAll('#trace-lines .tline').length < {all}"), "the filter by name")
+        .await;
+    let shown = js(&browser, "[...document.querySelectorAll('#trace-lines .tline .c')].map(c => c.textContent)").await;
+    let shown = shown.as_array().unwrap();
+    let names: Vec<&str> = shown.iter().map(|c| c.as_str().unwrap().split('(').next().unwrap()).collect();
+    assert!(names.contains(&"mount"), "no mount calls traced: {shown:?}");
+    assert!(names.iter().all(|n| n.contains("mount")), "the name filter (a substring: umount2 too): {names:?}");
+    set_filter(&browser, "#trace-name", "", "input").await;
+    // Filtered by process: only the killed child's lines, ending in its exit.
+    set_filter(&browser, "#trace-pid", &killed, "change").await;
+    until(&browser, &format!("document.querySelectorAll('#trace-lines .tline').length < {all}"), "the filter by pid")
+        .await;
+    let pids = js(&browser, "[...document.querySelectorAll('#trace-lines .tline .p')].map(p => p.textContent)").await;
+    assert!(pids.as_array().unwrap().iter().all(|p| p == &json!(killed)), "{pids}");
+    let last = js(&browser, "[...document.querySelectorAll('#trace-lines .tline .c')].pop().textContent").await;
+    assert_eq!(last, json!("[exit: killed by a signal]"), "the child's last line is its exit");
+    set_filter(&browser, "#trace-pid", "", "change").await;
+
+    // Done with it: the init is killed, `run` ends and deletes it.
+    assert_ok(&rt.kill(&oom, "KILL"));
+    let status = glassbox_e2e::runtime::wait_bounded(&mut traced, Duration::from_secs(10));
+    assert!(status.is_some(), "the traced run did not end after its init was killed");
+    let said = std::fs::read_to_string(rt.scratch().join(format!("{oom}.stderr"))).unwrap();
+    assert!(said.contains("following through the hub"), "the run did not trace through the dashboard's probes");
+    assert!(!said.contains("loading the eBPF probes"), "the run loaded probes of its own");
 
     // Compare: this container against one failing at a named stage, made
     // while the page is open (it appears live too).
@@ -269,60 +341,71 @@ async fn a_container_appears_live_and_its_waterfall_and_narration_open() {
     browser.close().await.unwrap();
     drop(driver);
     drop(dashboard);
+    assert!(!pins.exists(), "the dashboard left its pins in {pin}");
     rt.assert_clean_id(&id);
+    rt.assert_clean_id(&oom);
     rt.assert_clean_id(&failed);
 }
 
-/// Kernel events of the container, as the hub's probes send them (one
-/// SOCK_SEQPACKET message each): just before `at`, the init's clone refused
-/// with EAGAIN and a mount, then a child killed (exit 137).
-fn send_kernel_events(hub: &Path, id: &str, init: i64, at: u64) {
-    use nix::sys::socket::{connect, send, socket, AddressFamily, MsgFlags, SockFlag, SockType, UnixAddr};
-    use std::os::fd::AsRawFd;
-    let fd = socket(AddressFamily::Unix, SockType::SeqPacket, SockFlag::SOCK_CLOEXEC, None).unwrap();
-    connect(fd.as_raw_fd(), &UnixAddr::new(hub).unwrap()).unwrap();
-    let head = |seq: u64, ts: u64, pid: i64| {
-        format!(
-            r#""v":1,"seq":{seq},"ts_ns":{ts},"wall":"2026-12-07T00:00:00.000000000Z","container":"{id}","pid":{pid},"source":"kernel""#
-        )
-    };
-    let lines = [
-        format!(
-            r#"{{{},"type":"syscall","nr":56,"name":"clone","args":[0,0,0,0,0,0],"ret":-11,"latency_ns":2000}}"#,
-            head(0, at - 3000, init)
-        ),
-        format!(
-            r#"{{{},"type":"syscall","nr":165,"name":"mount","args":[0,0,0,0,0,0],"ret":0,"latency_ns":5000,"decoded":{{"source":"proc","target":"/proc"}}}}"#,
-            head(1, at - 2000, init)
-        ),
-        format!(r#"{{{},"type":"process","change":"exit","exit_code":137}}"#, head(2, at - 1000, init + 1)),
-    ];
-    for line in lines {
-        send(fd.as_raw_fd(), line.as_bytes(), MsgFlags::empty()).unwrap();
-    }
+/// The trace holds an exit with no exit code: a process killed, not exited.
+const KILLED_EXIT: &str =
+    "[...document.querySelectorAll('#trace-lines .tline .c')].some(c => c.textContent === '[exit: killed by a signal]')";
+
+/// busybox sh doubling a string until the memory limit stops it: a few
+/// mmap/mremap calls, not the millions of reads and writes of a pipe.
+const MEMORY_HOG: &str = "x=a; while :; do x=$x$x; done";
+const LIMIT: u64 = 32 * 1024 * 1024;
+
+/// `run --trace` of a container through the hub and the dashboard's probes
+/// pinned in `pins`, in the background: after two seconds (the sampler has
+/// found its cgroup) a child shell is OOM-killed, then the init sleeps on.
+/// Limits on memory, CPU and pids, so each chart has one to draw.
+fn start_traced_oom(rt: &Runtime, id: &str, hub: &Path, pins: &str) -> (Child, Bundle) {
+    let script = format!("sleep 2; sh -c '{MEMORY_HOG}'; sleep 60");
+    let bundle = Bundle::busybox(&["sh", "-c", &script]);
+    bundle.config_mut(|v| {
+        v["linux"]["resources"]["memory"] = json!({ "limit": LIMIT, "swap": LIMIT });
+        v["linux"]["resources"]["cpu"] = json!({ "quota": 50000, "period": 100000 });
+        v["linux"]["resources"]["pids"] = json!({ "limit": 32 });
+    });
+    let child = rt
+        .command()
+        .arg("--root")
+        .arg(rt.root())
+        .args(["--debug", "--hub"])
+        .arg(hub)
+        .args(["run", id, "--trace", "--pin-dir", pins, "--bundle"])
+        .arg(bundle.path())
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(rt.scratch().join(format!("{id}.stderr"))).unwrap())
+        .spawn()
+        .unwrap();
+    (child, bundle)
 }
 
-/// The page's fetch of `/namespaces` and `/cgroup` answered with the API's
-/// shapes: a memory limit reached, with an OOM kill at `arguments[0]`.
-const CGROUP_STUB: &str = r#"
-const mib = 1 << 20, t = arguments[0] - 5e9;
-const sample = (i, mem) => ({ ts_ns: t + i * 1e9, t_ms: i * 1000,
-  memory: { usage: mem, limit: 64 * mib, failcnt: i > 3 ? i - 3 : 0, oom_kills: i > 4 ? 1 : 0 },
-  cpu: { usage_ns: i * i * 2e8, periods: i * 10, throttled_periods: i * 3, throttled_ns: i * 5e7, quota_us: 50000, period_us: 100000 },
-  pids: { current: 1 + (i % 3), max: 32 }, io: { read_bytes: i * 4096, write_bytes: i * i * 8192 }, psi: null });
-const cgroup = { version: 'hybrid', path: '/sys/fs/cgroup/memory/glassbox/demo',
-  samples: [8, 20, 35, 50, 63, 64, 12].map((m, i) => sample(i, m * mib)),
-  markers: [{ ts_ns: arguments[0] - 500, t_ms: 5000, kind: 'oom_kill', detail: 'pid 4242 (<b>sh</b>) killed' }] };
-const namespaces = [{ type: 'net', inode: 4026531840, shared_with: 'host' }, { type: 'mnt', inode: 4026532001, shared_with: null }];
-const real = window.fetch;
-window.fetch = (url, options) => {
-  const answer = (v) => Promise.resolve(new Response(JSON.stringify(v), { headers: { 'content-type': 'application/json' } }));
-  if (String(url).endsWith('/cgroup')) return answer(cgroup);
-  if (String(url).endsWith('/namespaces')) return answer(namespaces);
-  return real(url, options);
-};
-return true
-"#;
+/// Polls `GET /api/containers/{id}/cgroup` until `ok` holds, or 20 s.
+fn wait_cgroup(dashboard: &Dashboard, id: &str, ok: impl Fn(&Value) -> bool) -> Value {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let mut last = Value::Null;
+    while Instant::now() < deadline {
+        if let Some((200, body)) = dashboard.get(&format!("/api/containers/{id}/cgroup")) {
+            last = serde_json::from_str(&body).unwrap();
+            if ok(&last) {
+                return last;
+            }
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    panic!("{id}: the cgroup series never got as expected within 20 s; last: {last}");
+}
+
+/// A trace filter set as a reader would: the value, then its event.
+async fn set_filter(browser: &Client, css: &str, value: &str, event: &str) {
+    let value = json!(value);
+    js(browser, &format!("(document.querySelector('{css}').value = {value}) || true")).await;
+    js(browser, &format!("document.querySelector('{css}').dispatchEvent(new Event('{event}')) || true")).await;
+}
 
 const SCRIPT: &str = "<script>window.__pwned=1</script>";
 const IMG: &str = "\"><img src=x onerror=\"window.__pwned=1\">";
@@ -339,11 +422,24 @@ async fn markup_and_escapes_a_container_controls_are_shown_as_text_and_never_run
     let bundle = Bundle::busybox(&["sh", "-c", "exit 0", SCRIPT, IMG, ANSI]);
     bundle.config_mut(|v| {
         v["hostname"] = json!(IMG);
-        v["annotations"] = json!({ "io.kubernetes.pod.name": SCRIPT, "x-img": IMG, "x-ansi": ANSI });
+        // containerd's CRI keys: the list's pod, namespace and container columns.
+        v["annotations"] = json!({
+            "io.kubernetes.cri.sandbox-name": SCRIPT,
+            "io.kubernetes.cri.sandbox-namespace": IMG,
+            "io.kubernetes.cri.container-name": ANSI,
+            "x-img": IMG,
+        });
     });
     let id = rt.id("browser-xss");
-    assert_ok(&run_with_hub(&rt, &id, &bundle, &hub));
-    dashboard.wait_for(&id, |c| c["status"] == "stopped");
+    // create, then start once the dashboard has read its state.json (the
+    // annotations are there): under a `run` that ends within milliseconds,
+    // the file may be deleted before the dashboard looks.
+    let with_hub = [("GLASSBOX_HUB", hub.to_str().unwrap())];
+    assert_ok(&rt.cmd_env(&with_hub, &["create", &id, "--bundle", bundle.path().to_str().unwrap()]));
+    dashboard.wait_for(&id, |c| c["kubernetes"]["pod"] == SCRIPT);
+    assert_ok(&rt.cmd_env(&with_hub, &["start", &id]));
+    rt.wait_status(&id, "stopped");
+    assert_ok(&rt.cmd_env(&with_hub, &["delete", &id]));
 
     browser.goto(&format!("http://127.0.0.1:{}/#/c/{id}", dashboard.port)).await.unwrap();
     until(&browser, "document.querySelector('.row.stage[data-stage=\"exec\"]') !== null", "the waterfall").await;
@@ -370,12 +466,33 @@ async fn markup_and_escapes_a_container_controls_are_shown_as_text_and_never_run
     }
     assert!(!shown.contains('\u{1b}'), "a raw ESC reached the page");
 
-    // The list shows the same container; and its annotations wherever the
-    // API carries them, as text.
+    // The header's annotations and Kubernetes names, as text.
+    let annotations = js(&browser, "[...document.querySelectorAll('.annotations dd')].map(d => d.textContent)").await;
+    assert_eq!(annotations, json!(["\\x1b[31mred", SCRIPT, IMG, IMG]), "in the keys' order");
+    let kubernetes = js(&browser, "[...document.querySelectorAll('dl.meta dd')].pop().textContent").await;
+    assert_eq!(kubernetes, json!(format!("{IMG} / {SCRIPT} / \\x1b[31mred")), "namespace / pod / container");
+
+    // The list shows the same container, its pod, namespace and container
+    // columns the hostile names, as text.
     browser.goto(&format!("http://127.0.0.1:{}/", dashboard.port)).await.unwrap();
-    until(&browser, &format!("document.querySelector('#containers tr[data-id=\"{id}\"]') !== null"), "the list").await;
-    assert_eq!(js(&browser, "typeof window.__pwned").await, json!("undefined"));
-    assert_eq!(js(&browser, "document.querySelectorAll('img').length").await, json!(0));
+    let row = format!("#containers tr[data-id=\"{id}\"]");
+    until(&browser, &format!("document.querySelector('{row}') !== null"), "the list").await;
+    let cells = js(&browser, &format!("[...document.querySelectorAll('{row} td')].map(td => td.textContent)")).await;
+    let head = js(&browser, "[...document.querySelectorAll('#containers thead th')].map(th => th.textContent)").await;
+    let column = |name: &str| {
+        let at = head.as_array().unwrap().iter().position(|h| h.as_str().unwrap().eq_ignore_ascii_case(name));
+        cells[at.unwrap_or_else(|| panic!("no {name} column in {head}"))].clone()
+    };
+    assert_eq!(column("pod"), json!(SCRIPT), "{cells}");
+    assert_eq!(column("namespace"), json!(IMG), "{cells}");
+    assert_eq!(column("k8s container"), json!("\\x1b[31mred"), "{cells}");
+    screenshot(&browser, "dashboard-xss-list.png").await;
+    assert_eq!(js(&browser, "typeof window.__pwned").await, json!("undefined"), "a container's text ran as script");
+    assert_eq!(js(&browser, "document.querySelectorAll('img').length").await, json!(0), "markup became an <img>");
+    assert_eq!(js(&browser, "document.querySelectorAll('[onerror]').length").await, json!(0));
+    assert_eq!(js(&browser, "document.scripts.length").await, json!(1), "only /app.js is a script");
+    let shown = js(&browser, "document.body.innerText").await;
+    assert!(!shown.as_str().unwrap().contains('\u{1b}'), "a raw ESC reached the list");
 
     browser.close().await.unwrap();
     drop(driver);
