@@ -144,7 +144,8 @@ async fn a_container_appears_live_and_its_waterfall_and_narration_open() {
     assert_ok(&run_with_hub(&rt, &id, &bundle, &hub));
     let row = format!("document.querySelector('#containers tr[data-id=\"{id}\"]')");
     until(&browser, &format!("{row} !== null"), "the container appears in the list").await;
-    until(&browser, &format!("{row}.textContent.includes('deleted')"), "its status reaches deleted (run removes it)").await;
+    until(&browser, &format!("{row}.textContent.includes('deleted')"), "its status reaches deleted (run removes it)")
+        .await;
     assert_eq!(js(&browser, "window.__same_page").await, json!(42), "the page was not reloaded");
     screenshot(&browser, "dashboard-list.png").await;
 
