@@ -29,20 +29,30 @@ pub const LABELS: [&str; 6] = ["id", "name", "image", "container", "pod", "names
 /// What a family's value is, read from a sample and the container's start time.
 type Value = fn(&Sample, Option<f64>) -> Option<f64>;
 
-/// (name, help, counter?, value): cAdvisor's names and meanings.
+/// (name, help, counter?, value): cAdvisor's names and meanings, in help texts of
+/// our own that say which cgroup file each number comes from.
 const FAMILIES: &[(&str, &str, bool, Value)] = &[
-    ("container_cpu_usage_seconds_total", "Cumulative cpu time consumed", true, |s, _| {
-        Some(s.cpu.usage_ns as f64 / 1e9)
-    }),
-    ("container_cpu_cfs_periods_total", "Number of elapsed enforcement period intervals", true, |s, _| {
-        Some(s.cpu.periods as f64)
-    }),
-    ("container_cpu_cfs_throttled_periods_total", "Number of throttled period intervals", true, |s, _| {
-        Some(s.cpu.throttled_periods as f64)
-    }),
+    (
+        "container_cpu_usage_seconds_total",
+        "CPU time the container's processes used, user and system (cpuacct.usage, cpu.stat usage_usec)",
+        true,
+        |s, _| Some(s.cpu.usage_ns as f64 / 1e9),
+    ),
+    (
+        "container_cpu_cfs_periods_total",
+        "CFS periods that went by while the container had runnable tasks (cpu.stat nr_periods)",
+        true,
+        |s, _| Some(s.cpu.periods as f64),
+    ),
+    (
+        "container_cpu_cfs_throttled_periods_total",
+        "CFS periods in which the container used up its quota and waited (cpu.stat nr_throttled)",
+        true,
+        |s, _| Some(s.cpu.throttled_periods as f64),
+    ),
     (
         "container_cpu_cfs_throttled_seconds_total",
-        "Total time duration the container has been throttled",
+        "Time the container's tasks spent waiting for the next period (cpu.stat throttled time)",
         true,
         |s, _| Some(s.cpu.throttled_ns as f64 / 1e9),
     ),
@@ -54,7 +64,7 @@ const FAMILIES: &[(&str, &str, bool, Value)] = &[
     }),
     (
         "container_memory_usage_bytes",
-        "Current memory usage, including all memory regardless of when it was accessed",
+        "Memory charged to the cgroup now, page cache included (memory.usage_in_bytes, memory.current)",
         false,
         |s, _| Some(s.memory.usage as f64),
     ),
@@ -67,51 +77,62 @@ const FAMILIES: &[(&str, &str, bool, Value)] = &[
     // A counter in cAdvisor, typed gauge here: `promtool check metrics`
     // wants every counter's name to end in _total, and PromQL's rate() and
     // increase() read it the same either way.
-    ("container_memory_failcnt", "Number of memory usage hits limits", false, |s, _| {
-        s.memory.failcnt.map(|n| n as f64)
+    (
+        "container_memory_failcnt",
+        "Times the cgroup's usage reached its limit (v1 memory.failcnt; v2 memory.events max)",
+        false,
+        |s, _| s.memory.failcnt.map(|n| n as f64),
+    ),
+    (
+        "container_oom_events_total",
+        "Processes the OOM killer ended in the cgroup (oom_kill of memory.oom_control or memory.events)",
+        true,
+        |s, _| Some(s.memory.oom_kills as f64),
+    ),
+    ("container_processes", "Processes (thread-group leaders) in the cgroup now", false, |s, _| {
+        Some(s.processes as f64)
     }),
-    ("container_oom_events_total", "Count of out of memory events observed for the container", true, |s, _| {
-        Some(s.memory.oom_kills as f64)
-    }),
-    ("container_processes", "Number of processes running inside the container", false, |s, _| Some(s.processes as f64)),
-    ("container_threads", "Number of threads running inside the container", false, |s, _| Some(s.pids.current as f64)),
-    ("container_threads_max", "Maximum number of threads allowed inside the container", false, |s, _| {
-        s.pids.max.map(|m| m as f64)
-    }),
-    ("container_start_time_seconds", "Start time of the container since unix epoch", false, |_, start| start),
+    ("container_threads", "Tasks in the cgroup now (pids.current)", false, |s, _| Some(s.pids.current as f64)),
+    ("container_threads_max", "The cgroup's pids.max (0: no limit)", false, |s, _| s.pids.max.map(|m| m as f64)),
+    (
+        "container_start_time_seconds",
+        "When the container was created (state.json), in seconds since 1970",
+        false,
+        |_, start| start,
+    ),
     (
         "container_pressure_cpu_waiting_seconds_total",
-        "Total time duration tasks in the container have waited due to CPU congestion",
+        "PSI: time at least one task of the cgroup was runnable but not running (cpu.pressure some)",
         true,
         |s, _| s.psi.as_ref().map(|p| p.cpu_some_total_us as f64 / 1e6),
     ),
     (
         "container_pressure_cpu_stalled_seconds_total",
-        "Total time duration no tasks in the container could make progress due to CPU congestion",
+        "PSI: time every non-idle task of the cgroup waited for a CPU (cpu.pressure full)",
         true,
         |s, _| s.psi.as_ref().map(|p| p.cpu_full_total_us as f64 / 1e6),
     ),
     (
         "container_pressure_memory_waiting_seconds_total",
-        "Total time duration tasks in the container have waited due to memory congestion",
+        "PSI: time at least one task of the cgroup stalled on memory (memory.pressure some)",
         true,
         |s, _| s.psi.as_ref().map(|p| p.memory_some_total_us as f64 / 1e6),
     ),
     (
         "container_pressure_memory_stalled_seconds_total",
-        "Total time duration no tasks in the container could make progress due to memory congestion",
+        "PSI: time every non-idle task of the cgroup stalled on memory (memory.pressure full)",
         true,
         |s, _| s.psi.as_ref().map(|p| p.memory_full_total_us as f64 / 1e6),
     ),
     (
         "container_pressure_io_waiting_seconds_total",
-        "Total time duration tasks in the container have waited due to IO congestion",
+        "PSI: time at least one task of the cgroup stalled on I/O (io.pressure some)",
         true,
         |s, _| s.psi.as_ref().map(|p| p.io_some_total_us as f64 / 1e6),
     ),
     (
         "container_pressure_io_stalled_seconds_total",
-        "Total time duration no tasks in the container could make progress due to IO congestion",
+        "PSI: time every non-idle task of the cgroup stalled on I/O (io.pressure full)",
         true,
         |s, _| s.psi.as_ref().map(|p| p.io_full_total_us as f64 / 1e6),
     ),

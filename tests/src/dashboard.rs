@@ -93,6 +93,23 @@ impl Dashboard {
         (code == 200).then(|| serde_json::from_str(&body).unwrap())
     }
 
+    /// Polls `GET /api/containers/{id}/cgroup` until `ok` holds of the
+    /// series, or 20 s (the sampler reads once a second).
+    pub fn wait_cgroup(&self, id: &str, ok: impl Fn(&Value) -> bool) -> Value {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        let mut last = Value::Null;
+        while Instant::now() < deadline {
+            if let Some((200, body)) = self.get(&format!("/api/containers/{id}/cgroup")) {
+                last = serde_json::from_str(&body).unwrap();
+                if ok(&last) {
+                    return last;
+                }
+            }
+            std::thread::sleep(Duration::from_millis(200));
+        }
+        panic!("{id}: the cgroup series never got as expected within 20 s; last: {last}");
+    }
+
     /// Until `ok` holds of the container's view, or 5 s.
     pub fn wait_for(&self, id: &str, ok: impl Fn(&Value) -> bool) -> Value {
         let deadline = Instant::now() + Duration::from_secs(5);

@@ -182,7 +182,7 @@ async fn a_container_appears_live_and_its_waterfall_and_narration_open() {
     let oom = rt.id("browser-oom");
     let (mut traced, _oom_bundle) = start_traced_oom(&rt, &oom, &hub, &pin);
     // Until a sample a second after the kill: the chart shows it freed.
-    let series = wait_cgroup(&dashboard, &oom, |s| {
+    let series = dashboard.wait_cgroup(&oom, |s| {
         let Some(at) = s["markers"][0]["ts_ns"].as_u64() else { return false };
         s["samples"].as_array().unwrap().iter().any(|x| x["ts_ns"].as_u64().unwrap() > at + 500_000_000)
     });
@@ -383,22 +383,6 @@ fn start_traced_oom(rt: &Runtime, id: &str, hub: &Path, pins: &str) -> (Child, B
         .spawn()
         .unwrap();
     (child, bundle)
-}
-
-/// Polls `GET /api/containers/{id}/cgroup` until `ok` holds, or 20 s.
-fn wait_cgroup(dashboard: &Dashboard, id: &str, ok: impl Fn(&Value) -> bool) -> Value {
-    let deadline = Instant::now() + Duration::from_secs(20);
-    let mut last = Value::Null;
-    while Instant::now() < deadline {
-        if let Some((200, body)) = dashboard.get(&format!("/api/containers/{id}/cgroup")) {
-            last = serde_json::from_str(&body).unwrap();
-            if ok(&last) {
-                return last;
-            }
-        }
-        std::thread::sleep(Duration::from_millis(200));
-    }
-    panic!("{id}: the cgroup series never got as expected within 20 s; last: {last}");
 }
 
 /// A trace filter set as a reader would: the value, then its event.

@@ -6,8 +6,6 @@
 //! in `/metrics` under cAdvisor's names, and its namespaces and state.json
 //! metadata in the API.
 
-use std::time::{Duration, Instant};
-
 use glassbox_e2e::dashboard::Dashboard;
 use glassbox_e2e::*;
 use serde_json::{json, Value};
@@ -22,23 +20,6 @@ fn start_with_hub(rt: &Runtime, id: &str, bundle: &Bundle, hub: &std::path::Path
     let create = ["create", id, "--bundle", bundle.path().to_str().unwrap()];
     assert_ok(&rt.cmd_env(&[("GLASSBOX_HUB", hub)], &create));
     assert_ok(&rt.cmd_env(&[("GLASSBOX_HUB", hub)], &["start", id]));
-}
-
-/// Polls `GET /api/containers/{id}/cgroup` until `ok` holds, or 15 s
-/// (the sampler reads once a second).
-fn wait_cgroup(dashboard: &Dashboard, id: &str, ok: impl Fn(&Value) -> bool) -> Value {
-    let deadline = Instant::now() + Duration::from_secs(15);
-    let mut last = Value::Null;
-    while Instant::now() < deadline {
-        if let Some((200, body)) = dashboard.get(&format!("/api/containers/{id}/cgroup")) {
-            last = serde_json::from_str(&body).unwrap();
-            if ok(&last) {
-                return last;
-            }
-        }
-        std::thread::sleep(Duration::from_millis(200));
-    }
-    panic!("{id}: the cgroup series never got as expected within 15 s; last: {last}");
 }
 
 /// CLOCK_MONOTONIC, the clock of the samples' and markers' `ts_ns`.
@@ -87,7 +68,7 @@ fn an_oom_kill_is_sampled_marked_and_counted_with_the_containers_metadata() {
     assert_eq!(view["kubernetes"], json!({ "pod": "shop-0", "namespace": "prod", "container": "cart" }), "{view}");
 
     // The limit shows before anything happens, and no marker yet.
-    let series = wait_cgroup(&dashboard, &id, |s| last_sample(s)["memory"]["limit"] == LIMIT);
+    let series = dashboard.wait_cgroup(&id, |s| last_sample(s)["memory"]["limit"] == LIMIT);
     assert!(["v1", "v2", "hybrid"].contains(&series["version"].as_str().unwrap()), "{series}");
     assert!(series["path"].as_str().unwrap().ends_with(&id), "{series}");
     assert!(series["markers"].as_array().unwrap().is_empty(), "{series}");
@@ -107,7 +88,7 @@ fn an_oom_kill_is_sampled_marked_and_counted_with_the_containers_metadata() {
     let hog = rt.exec(&id, &["sh", "-c", MEMORY_HOG]);
     let hog_reaped = monotonic_ns();
     assert_eq!(hog.status.code(), Some(137), "the hog is SIGKILLed: {}", stderr(&hog));
-    let series = wait_cgroup(&dashboard, &id, |s| last_sample(s)["memory"]["oom_kills"].as_u64() >= Some(1));
+    let series = dashboard.wait_cgroup(&id, |s| last_sample(s)["memory"]["oom_kills"].as_u64() >= Some(1));
     let marker = &series["markers"][0];
     assert_eq!(marker["kind"], "oom_kill", "{series}");
     assert!(marker["detail"].as_str().unwrap().contains("OOM killer"), "{marker}");
@@ -145,7 +126,7 @@ fn an_oom_kill_is_sampled_marked_and_counted_with_the_containers_metadata() {
 
     // Deleted: the samples stay for the charts, the metrics go.
     assert_ok(&rt.delete_force(&id));
-    wait_cgroup(&dashboard, &id, |s| s["live"] == false);
+    dashboard.wait_cgroup(&id, |s| s["live"] == false);
     assert_eq!(metric(&dashboard, "container_oom_events_total", &id), None, "no stale series once it is gone");
     rt.assert_clean(&id, &bundle);
 }
@@ -172,8 +153,7 @@ fn a_cpu_quota_shows_throttled_periods_and_a_full_pids_cgroup_a_refused_fork() {
     let full = rt.id("dash-pids");
     start_with_hub(&rt, &full, &forks, &hub);
 
-    let series =
-        wait_cgroup(&dashboard, &throttled, |s| last_sample(s)["cpu"]["throttled_periods"].as_u64() >= Some(3));
+    let series = dashboard.wait_cgroup(&throttled, |s| last_sample(s)["cpu"]["throttled_periods"].as_u64() >= Some(3));
     let cpu = &last_sample(&series)["cpu"];
     assert_eq!((cpu["quota_us"].as_i64(), cpu["period_us"].as_u64()), (Some(10000), Some(100000)), "{cpu}");
     assert!(cpu["periods"].as_u64() >= cpu["throttled_periods"].as_u64(), "{cpu}");
@@ -186,7 +166,7 @@ fn a_cpu_quota_shows_throttled_periods_and_a_full_pids_cgroup_a_refused_fork() {
 
     // The first sample is taken before the forks (the init sleeps 2 s first),
     // so the refusal is a counter going up between two samples.
-    let series = wait_cgroup(&dashboard, &full, |s| !s["markers"].as_array().unwrap().is_empty());
+    let series = dashboard.wait_cgroup(&full, |s| !s["markers"].as_array().unwrap().is_empty());
     let marker = &series["markers"][0];
     assert_eq!(marker["kind"], "fork_refused", "{series}");
     assert!(marker["detail"].as_str().unwrap().contains("pids.max 5"), "{marker}");
@@ -237,7 +217,7 @@ fn a_cri_pod_is_read_from_the_shims_root_with_its_kubernetes_names_and_shared_na
     assert_eq!(sandbox["kubernetes"]["container"], "POD", "the pause container: {sandbox}");
 
     // Sampled under the pod's cgroup parent, with the pod labels in /metrics.
-    let series = wait_cgroup(&dashboard, &id, |s| !s["samples"].as_array().unwrap().is_empty());
+    let series = dashboard.wait_cgroup(&id, |s| !s["samples"].as_array().unwrap().is_empty());
     assert!(series["path"].as_str().unwrap().starts_with(ctrd.cgroup_parent()), "{series}");
     let (_, text) = dashboard.get("/metrics").unwrap();
     let line =
@@ -278,7 +258,7 @@ fn an_init_oom_killed_under_run_is_marked_before_its_cgroup_goes() {
     let id = rt.id("dash-oomrun");
     let out = glassbox_e2e::dashboard::run_with_hub(&rt, &id, &bundle, &hub);
     assert_eq!(out.status.code(), Some(137), "the init is OOM-killed: {}", stderr(&out));
-    let series = wait_cgroup(&dashboard, &id, |s| s["live"] == false);
+    let series = dashboard.wait_cgroup(&id, |s| s["live"] == false);
     assert_eq!(series["markers"][0]["kind"], "oom_kill", "{series}");
     assert_eq!(last_sample(&series)["memory"]["limit"], LIMIT, "{series}");
     assert_eq!(metric(&dashboard, "container_oom_events_total", &id), None, "the container is gone: no series");
