@@ -1,7 +1,7 @@
 //! The hub: the one long-lived process every runtime on the host sends its
 //! events to (`/run/glassbox/hub.sock`), and what it makes of them for the
-//! people watching — a JSON API and Prometheus metrics today; the web page
-//! and the terminal UI read the same API.
+//! people watching — a live web page, a JSON API (which the page, and the
+//! terminal UI to come, read) and Prometheus metrics.
 //!
 //! Where the data comes from, in the order the dashboard starts:
 //! 1. [`scan`]: what exists already — live containers and kept records
@@ -10,8 +10,7 @@
 //!    socket (one SOCK_SEQPACKET message per event line);
 //! 3. [`probes`]: the eBPF probes `--trace` runtimes register with, whose
 //!    kernel records it writes into each container's record and takes too;
-//!
-//! 3. [`cgroup`]: every second, each live container's cgroup (its
+//! 4. [`cgroup`]: every second, each live container's cgroup (its
 //!    `state.json`, [`state_file`], adds what events do not say);
 //!
 //! and where it goes: [`store`] keeps one [`store::ContainerView`] per
