@@ -110,11 +110,11 @@ rss_kib=$(( $(sed -n 's/^memory: VmRSS \([0-9]*\) MiB.*/\1/p' <<< "$load") * 102
 hwm_kib=$(( $(sed -n 's/^memory: .*VmHWM \([0-9]*\) MiB.*/\1/p' <<< "$load") * 1024 ))
 echo
 echo "dashboard figures (targets of issue 19):"
-awk -v r="$rate" 'BEGIN { printf "  ingest             %10.0f events/s   (target >= 500000)  %s\n", r, r >= 500000 ? "met" : "NOT met" }'
+awk -v r="$rate" 'BEGIN { printf "  ingest             %10.0f events/s   (target >= 500000)  %s\n", r, ((r >= 500000) ? "met" : "NOT met") }'
 awk -v k="$rss_kib" -v h="$hwm_kib" -v n="$EVENTS" 'BEGIN {
-    printf "  memory, %d events  %10.1f MiB (peak %.1f)  (target <= 200)  %s\n", n, k / 1024, h / 1024, k / 1024 <= 200 ? "met" : "NOT met" }'
-awk -v p="$p99_quiet" 'BEGIN { printf "  latency p99, quiet %10.2f ms         (target <= 100)  %s\n", p, p <= 100 ? "met" : "NOT met" }'
-awk -v p="$p99_flood" 'BEGIN { printf "  latency p99, flood %10.2f ms         (target <= 100)  %s\n", p, p <= 100 ? "met" : "NOT met" }'
+    printf "  memory, %d events  %10.1f MiB (peak %.1f)  (target <= 200)  %s\n", n, k / 1024, h / 1024, ((k / 1024 <= 200) ? "met" : "NOT met") }'
+awk -v p="$p99_quiet" 'BEGIN { printf "  latency p99, quiet %10.2f ms         (target <= 100)  %s\n", p, ((p <= 100) ? "met" : "NOT met") }'
+awk -v p="$p99_flood" 'BEGIN { printf "  latency p99, flood %10.2f ms         (target <= 100)  %s\n", p, ((p <= 100) ? "met" : "NOT met") }'
 awk -v a="$on" -v b="$off" 'BEGIN {
-    printf "  start with it      %+10.1f%% (%.2f ms vs %.2f ms)  (target <= +5%%)  %s\n", (a / b - 1) * 100, a * 1000, b * 1000, a / b <= 1.05 ? "met" : "NOT met" }'
+    printf "  start with it      %+10.1f%% (%.2f ms vs %.2f ms)  (target <= +5%%)  %s\n", (a / b - 1) * 100, a * 1000, b * 1000, ((a / b <= 1.05) ? "met" : "NOT met") }'
 echo "  (the dashboard took $received events from the timed starts)"
