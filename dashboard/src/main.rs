@@ -10,7 +10,11 @@ use clap::Parser;
 use glassbox_dashboard::{api, auth, cgroup, hub_group, ingest, probes, roots, scan, Shared};
 
 #[derive(Parser)]
-#[command(name = "glassbox dashboard", about = "The hub: every runtime's events, as a JSON API and Prometheus metrics")]
+#[command(
+    name = "glassbox dashboard",
+    about = "The hub: every runtime's events and the eBPF probes' records, as a live web page, a JSON API and \
+             Prometheus metrics"
+)]
 struct Args {
     /// The hub socket runtimes send their events to (the runtime's --hub).
     #[arg(long, env = "GLASSBOX_HUB")]

@@ -317,7 +317,8 @@ pub enum Command {
         args: Vec<String>,
     },
     /// The dashboard: take every runtime's events on the hub socket, hold the eBPF probes `--trace` registers with,
-    /// and serve them as a JSON API and Prometheus metrics. Runs `glassbox-dashboard` (beside this binary, else on PATH) with the arguments given.
+    /// and serve them as a live web page (http://127.0.0.1:7878/), a JSON API and Prometheus metrics. Runs
+    /// `glassbox-dashboard` (beside this binary, else on PATH) with the arguments given.
     #[command(disable_help_flag = true)]
     Dashboard {
         /// Passed on to glassbox-dashboard, `--help` too.
