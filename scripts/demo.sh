@@ -26,21 +26,22 @@ URL=http://127.0.0.1:7878/
 
 # The dashboard: the hub every runtime sends its events to, holding the
 # eBPF probes `--trace` registers with. Started unless one already answers,
-# and left running after the demo: `kill $(cat /run/glassbox/dashboard.pid)`
+# and left running after the demo: `kill $(cat /run/glassbox-dashboard/dashboard.pid)`
 # stops it. It would also start by itself as `glassbox dashboard &`.
 if curl -sf "${URL}api/containers" >/dev/null 2>&1; then
     say "the dashboard already runs at $URL"
 else
-    say "glassbox dashboard (log: /run/glassbox/dashboard.log)"
-    mkdir -p /run/glassbox
-    setsid "$GLASSBOX" dashboard > /run/glassbox/dashboard.log 2>&1 < /dev/null &
-    echo $! > /run/glassbox/dashboard.pid
+    say "glassbox dashboard (log: /run/glassbox-dashboard/dashboard.log)"
+    # Its log and pid beside, not in, the state root: that holds containers only.
+    mkdir -p /run/glassbox-dashboard
+    setsid "$GLASSBOX" dashboard > /run/glassbox-dashboard/dashboard.log 2>&1 < /dev/null &
+    echo $! > /run/glassbox-dashboard/dashboard.pid
     for _ in $(seq 100); do
         curl -sf "${URL}api/containers" >/dev/null 2>&1 && [ -S /run/glassbox/hub.sock ] && break
         sleep 0.1
     done
-    curl -sf "${URL}api/containers" >/dev/null || { cat /run/glassbox/dashboard.log >&2; exit 1; }
-    sed 's/^/    /' /run/glassbox/dashboard.log
+    curl -sf "${URL}api/containers" >/dev/null || { cat /run/glassbox-dashboard/dashboard.log >&2; exit 1; }
+    sed 's/^/    /' /run/glassbox-dashboard/dashboard.log
 fi
 
 work=$(mktemp -d /tmp/glassbox-demo.XXXXXX)
@@ -104,4 +105,4 @@ trace=()
 
 say "the dashboard keeps running: open $URL in a browser (its containers: $id, $oom)"
 echo "    API: curl -s ${URL}api/containers    metrics: curl -s ${URL}metrics"
-echo "    stop it: kill \$(cat /run/glassbox/dashboard.pid)"
+echo "    stop it: kill \$(cat /run/glassbox-dashboard/dashboard.pid)"
