@@ -7,13 +7,16 @@
 //!    first on a quiet hub, then while `--connections` runtimes flood it;
 //! 2. ingest: `--connections` SOCK_SEQPACKET connections send `--events`
 //!    realistic step events in all (blocking sends, so nothing is dropped
-//!    and the hub's own pace is measured), and the rate is read back from
-//!    `glassbox_events_received_total` on /metrics;
+//!    and the hub's own pace is measured), `--lines-per-message` lines to
+//!    a message as a runtime sends them (it sends what waits whenever it
+//!    writes its record: a default container's 153 events went in 9
+//!    messages, so 17 by default; 1 measures a line a message), and the rate is read
+//!    back from `glassbox_events_received_total` on /metrics;
 //! 3. memory: the dashboard's resident set (VmRSS, VmHWM) with that many
 //!    events in store.
 //!
 //! Usage: hub_load --hub PATH --http 127.0.0.1:PORT --pid DASHBOARD_PID
-//!        [--connections 50] [--events 1000000] [--probes 500]
+//!        [--connections 50] [--events 1000000] [--probes 500] [--lines-per-message 17]
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
@@ -31,11 +34,19 @@ struct Args {
     connections: usize,
     events: usize,
     probes: usize,
+    lines_per_message: usize,
 }
 
 fn args() -> Args {
-    let mut a =
-        Args { hub: String::new(), http: String::new(), pid: 0, connections: 50, events: 1_000_000, probes: 500 };
+    let mut a = Args {
+        hub: String::new(),
+        http: String::new(),
+        pid: 0,
+        connections: 50,
+        events: 1_000_000,
+        probes: 500,
+        lines_per_message: 17,
+    };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
         let value = it.next().unwrap_or_else(|| panic!("{flag} needs a value"));
@@ -46,6 +57,7 @@ fn args() -> Args {
             "--connections" => a.connections = value.parse().expect("--connections"),
             "--events" => a.events = value.parse().expect("--events"),
             "--probes" => a.probes = value.parse().expect("--probes"),
+            "--lines-per-message" => a.lines_per_message = value.parse::<usize>().expect("--lines-per-message").max(1),
             _ => panic!("unknown flag {flag}"),
         }
     }
@@ -170,7 +182,8 @@ fn main() {
     latency(&a, "quiet", &seen, 0);
 
     let before = received(&a.http);
-    let per = a.events / a.connections;
+    let lines_per_message = a.lines_per_message;
+    let per = a.events / a.connections / lines_per_message * lines_per_message;
     let total = (per * a.connections) as u64;
     let flooding = Arc::new(AtomicBool::new(true));
     let start = Instant::now();
@@ -179,9 +192,15 @@ fn main() {
             let hub = a.hub.clone();
             std::thread::spawn(move || {
                 let fd = hub_connection(&hub);
-                let lines: Vec<String> = (0..20).map(|k| step_line(&format!("load-{c}-{k}"), k)).collect();
-                for i in 0..per {
-                    send(fd.as_raw_fd(), lines[i % lines.len()].as_bytes(), MsgFlags::empty()).expect("send");
+                // Twenty containers a connection, one message each in turn.
+                let messages: Vec<String> = (0..20)
+                    .map(|k| {
+                        let lines = (0..lines_per_message).map(|i| step_line(&format!("load-{c}-{k}"), i as u64));
+                        lines.map(|l| l + "\n").collect()
+                    })
+                    .collect();
+                for i in 0..per / lines_per_message {
+                    send(fd.as_raw_fd(), messages[i % messages.len()].as_bytes(), MsgFlags::empty()).expect("send");
                 }
             })
         })
@@ -209,7 +228,7 @@ fn main() {
     flooding.store(false, Ordering::Relaxed);
     let _ = under_load.join();
     println!(
-        "ingest: {total} events over {} connections in {:.2} s (sent in {:.2} s): {:.0} events/s",
+        "ingest: {total} events over {} connections, {lines_per_message} a message, in {:.2} s (sent in {:.2} s): {:.0} events/s",
         a.connections,
         taken_in.as_secs_f64(),
         sent_in.as_secs_f64(),

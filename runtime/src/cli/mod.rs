@@ -42,7 +42,9 @@ pub fn main() -> i32 {
     // `run` and `exec` exit as the process did when it could not run the
     // program: 127 (not found) or 126 (not executable), as a shell does.
     let passes_status = matches!(cli.command, Command::Run(_) | Command::Exec(_));
-    match dispatch(cli) {
+    let result = dispatch(cli);
+    crate::recorder::flush_at_exit();
+    match result {
         Ok(code) => code,
         Err(e) => {
             log::error(&one_line(&e));

@@ -193,6 +193,8 @@ fn record(kind: &str, hook: &Hook, result: &Result<HookOutcome, HookError>) {
 /// Plan and run one hook; an exit code other than 0 is an error.
 pub fn run_hook(kind: &str, index: usize, hook: &Hook, state_json: &[u8]) -> Result<HookOutcome, HookError> {
     let plan = plan_hook(kind, index, hook)?;
+    // A hook may take long: the record (and the hub) has every line up to it first.
+    crate::recorder::flush_before_waiting();
     let done = supervise(&plan, state_json)?;
     let output = OutputHead::from_output(&done.stdout, &done.stderr);
     let (hook, path) = (plan.name, plan.program);

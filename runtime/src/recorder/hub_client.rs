@@ -3,8 +3,9 @@
 //! (`glassbox dashboard`, which also holds the eBPF probes `--trace`
 //! registers with). Whatever listens there (`/run/glassbox/hub.sock` unless
 //! `--hub` says otherwise) takes a unix SOCK_SEQPACKET connection: each
-//! runtime connects once, and each event is one message holding one JSON
-//! line (unix(7)).
+//! runtime connects once, and each message holds whole JSON lines, each
+//! ending in a newline: the lines written to the record at the same moment
+//! (unix(7); when, the recorder decides).
 //!
 //! A message is all or nothing, so a busy hub never sees half a line.
 //! SEQPACKET rather than datagrams: a connected pair is limited only by the
@@ -51,8 +52,43 @@ impl HubClient {
         self.fd.as_raw_fd()
     }
 
-    /// Offer one line; false when the hub could not take it now.
-    pub fn offer(&self, line: &[u8]) -> bool {
-        send(self.fd.as_raw_fd(), line, MsgFlags::MSG_DONTWAIT | MsgFlags::MSG_NOSIGNAL).is_ok()
+    /// Offer one message of whole lines; false when the hub could not take it now.
+    pub fn offer(&self, lines: &[u8]) -> bool {
+        send(self.fd.as_raw_fd(), lines, MsgFlags::MSG_DONTWAIT | MsgFlags::MSG_NOSIGNAL).is_ok()
+    }
+}
+
+/// The most bytes of lines one message carries. A message must fit in the
+/// socket's send buffer whole (net.core.wmem_default, ~208 KiB), and the
+/// hub reads at most 256 KiB at a time; a single longer line (a hook's
+/// huge argv) still goes, alone, and is dropped if the kernel refuses it.
+pub const MESSAGE_BYTES: usize = 64 * 1024;
+
+/// The first message to send of `lines` (whole lines, each ending in a
+/// newline): as many lines as fit in [`MESSAGE_BYTES`], at least one.
+pub fn next_message(lines: &[u8]) -> &[u8] {
+    if lines.len() <= MESSAGE_BYTES {
+        return lines;
+    }
+    let end = match lines[..MESSAGE_BYTES].iter().rposition(|b| *b == b'\n') {
+        Some(last_newline) => last_newline + 1,
+        None => lines.iter().position(|b| *b == b'\n').map_or(lines.len(), |i| i + 1),
+    };
+    &lines[..end]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn messages_are_whole_lines_and_no_longer_than_they_may_be() {
+        assert_eq!(next_message(b"a\nb\n"), b"a\nb\n");
+        let line = [b"x".repeat(1000), b"\n".to_vec()].concat();
+        let many = line.repeat(200);
+        let first = next_message(&many);
+        assert!(first.len() <= MESSAGE_BYTES && first.len() % line.len() == 0, "{}", first.len());
+        let long = [b"y".repeat(MESSAGE_BYTES * 2), b"\n".to_vec(), line.clone()].concat();
+        assert_eq!(next_message(&long).len(), MESSAGE_BYTES * 2 + 1, "a long line goes alone, whole");
     }
 }

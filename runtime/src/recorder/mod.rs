@@ -19,12 +19,15 @@
 //!   of `seq` order; readers sort by `seq`. A process killed mid-stage loses
 //!   that stage's unwritten steps; its error still comes from the runtime.
 //! - the hub's socket, when something listens there ([`hub_client`]): never
-//!   waited for.
+//!   waited for, and sent the lines that wait as one message whenever the
+//!   file is written (and at once after a `status` line) — a default
+//!   container is nine messages rather than 153, each of which woke the
+//!   hub in the middle of the start (bench/dashboard.sh).
 //! - the narrator, with `--explain`/`--step` ([`narrator_link`]).
 //!
 //! The three are not one trait's implementations: each takes the same line,
 //! made once, but on its own terms — the file in batches at the moments
-//! above, the hub at once and never waited for (drops counted), the
+//! above, the hub at the same moments and never waited for (drops counted), the
 //! narrator at once and waited for — and the recorder is where those rules
 //! are written down, side by side.
 //!
@@ -122,6 +125,8 @@ struct Inner {
 struct Pending {
     /// Whole lines not yet written (see the module's note on when they go).
     lines: Vec<u8>,
+    /// How many bytes of `lines` the hub has been offered.
+    offered: usize,
     writer: LineWriter,
     wall: WallText,
     /// The event being written: its container id and wall text are reused
@@ -160,10 +165,34 @@ impl Inner {
     /// of the file, whatever the other processes appending to it do.
     fn write_out(&self, pending: &mut Pending) {
         pending.line_of_begun(self.wall_offset_ns);
+        self.offer_to_hub(pending);
         if let (Some(file), false) = (&self.file, pending.lines.is_empty()) {
             let _ = (&*file).write_all(&pending.lines);
         }
         pending.lines.clear();
+        pending.offered = 0;
+    }
+
+    /// The lines the hub has not been offered yet, as one message (or a
+    /// few, if they are long); the events of a message it could not take
+    /// are counted as dropped.
+    fn offer_to_hub(&self, pending: &mut Pending) {
+        let Some(hub) = hub() else { return };
+        let mut unsent = &pending.lines[pending.offered..];
+        while !unsent.is_empty() {
+            let message = hub_client::next_message(unsent);
+            if !hub.offer(message) {
+                let events = message.iter().filter(|b| **b == b'\n').count() as u64;
+                self.shared().hub_drops.fetch_add(events, Ordering::SeqCst);
+            }
+            unsent = &unsent[message.len()..];
+        }
+        pending.offered = pending.lines.len();
+    }
+
+    fn shared(&self) -> &Shared {
+        // SAFETY: the mapping lives as long as the process (never unmapped).
+        unsafe { self.shared.as_ref() }
     }
 }
 
@@ -238,6 +267,7 @@ pub fn start_in_child() {
     if let Some(rec) = current {
         let mut pending = rec.inner.pending.lock().unwrap_or_else(|p| p.into_inner());
         pending.lines.clear();
+        pending.offered = 0;
         pending.begun = None;
     }
     narrator_link::close_reader_in_child();
@@ -255,6 +285,14 @@ pub fn flush_before_waiting() {
     if let Some(rec) = current {
         rec.flush();
     }
+}
+
+/// Write out this process's unwritten lines as it exits, whether its
+/// command succeeded or not: a failed create's last lines — its failing
+/// stage's end, the cleanup that undid it — come after its error line, and
+/// the recorder [`install`]ed for the command is never dropped.
+pub fn flush_at_exit() {
+    flush_before_waiting();
 }
 
 /// The descriptors this process's sinks write to — events.jsonl (a file
@@ -334,7 +372,7 @@ impl Recorder {
         } else {
             glassbox_events::Sequence::in_memory(0)
         };
-        let lines = Vec::with_capacity(if file.is_some() { FLUSH_AT + 4096 } else { 4096 });
+        let lines = Vec::with_capacity(if file.is_some() || hub().is_some() { FLUSH_AT + 4096 } else { 4096 });
         let event = Event {
             v: SCHEMA_VERSION,
             seq: 0,
@@ -345,8 +383,14 @@ impl Recorder {
             source: Source::Runtime,
             kind: Kind::Status { status: String::new() },
         };
-        let pending =
-            Mutex::new(Pending { lines, writer: LineWriter::new(), wall: WallText::new(), event, begun: None });
+        let pending = Mutex::new(Pending {
+            lines,
+            offered: 0,
+            writer: LineWriter::new(),
+            wall: WallText::new(),
+            event,
+            begun: None,
+        });
         let wall_offset_ns = wall_clock_ns() - monotonic_ns() as i64;
         let inner = Inner { dir: dir.into(), file, pending, seq, shared, wall_offset_ns };
         let recorder = Recorder { inner: Arc::new(inner) };
@@ -362,8 +406,7 @@ impl Recorder {
     }
 
     fn shared(&self) -> &Shared {
-        // SAFETY: the mapping lives as long as the process (never unmapped).
-        unsafe { self.inner.shared.as_ref() }
+        self.inner.shared()
     }
 
     /// Write out the lines still waiting: before clone(2) or fork(2), so the
@@ -395,7 +438,7 @@ impl Recorder {
     /// (as for [`step`]). An `execve` step is written at once.
     pub fn step(&self, pid: i32, stage: Stage, action: &str, args: impl FnOnce(&mut StepArgs)) {
         if self.has_sinks() {
-            self.write(pid, action == "execve", |writer, lines, event| {
+            self.write(pid, action == "execve", false, |writer, lines, event| {
                 writer.step_line(lines, event, stage, action, args)
             });
         }
@@ -411,6 +454,9 @@ impl Recorder {
         if !self.has_sinks() {
             return;
         }
+        // The hub is offered what waits when the file is written, and a
+        // status at once: what a page's list shows follows without delay.
+        let offer_now = matches!(kind, Kind::Status { .. });
         let write_now = match &kind {
             // A process that fails may be killed before it writes again.
             Kind::Error { .. } | Kind::Dropped { .. } => true,
@@ -421,7 +467,7 @@ impl Recorder {
             }
             _ => false,
         };
-        self.write(pid, write_now, |writer, lines, event| {
+        self.write(pid, write_now, offer_now, |writer, lines, event| {
             event.kind = kind;
             writer.line(lines, event)
         });
@@ -429,8 +475,15 @@ impl Recorder {
 
     /// Stamp the next event of this container's stream (seq, time, `pid`),
     /// let `line` append it to the unwritten lines, and pass it to every
-    /// sink; `write_now` writes the file at once.
-    fn write(&self, pid: i32, write_now: bool, line: impl FnOnce(&mut LineWriter, &mut Vec<u8>, &mut Event)) {
+    /// sink; `write_now` writes the file at once, `offer_now` offers the
+    /// hub what waits.
+    fn write(
+        &self,
+        pid: i32,
+        write_now: bool,
+        offer_now: bool,
+        line: impl FnOnce(&mut LineWriter, &mut Vec<u8>, &mut Event),
+    ) {
         let narrator = config().and_then(|c| c.narrator.as_ref());
         let hub = hub();
         let mut guard = self.inner.pending.lock().unwrap_or_else(|p| p.into_inner());
@@ -439,19 +492,16 @@ impl Recorder {
         let Pending { lines, writer, event, .. } = &mut *guard;
         let start = lines.len();
         line(writer, lines, event);
-        let line = &lines[start..];
-        if let Some(hub) = hub {
-            if !hub.offer(line) {
-                self.shared().hub_drops.fetch_add(1, Ordering::SeqCst);
-            }
-        }
         if let Some(narrator) = narrator {
-            narrator.tell(line);
+            narrator.tell(&lines[start..]);
         }
-        if self.inner.file.is_none() {
+        let file = self.inner.file.is_some();
+        if !file && hub.is_none() {
             lines.truncate(start);
-        } else if write_now || lines.len() > FLUSH_AT {
+        } else if write_now || lines.len() > FLUSH_AT || (offer_now && !file) {
             self.inner.write_out(&mut guard);
+        } else if offer_now {
+            self.inner.offer_to_hub(&mut guard);
         }
     }
 
@@ -493,15 +543,16 @@ impl Recorder {
         }
     }
 
-    /// A stage's `stage_begin`. Its number and time are taken now; when only
-    /// events.jsonl takes events, its line is made with the next event's
+    /// A stage's `stage_begin`. Its number and time are taken now; unless a
+    /// narrator tells each line as it comes, its line is made with the next event's
     /// (or at the next write), not now: a stage begins after work that
     /// left the recorder's code and data cold (a syscall, a handshake), and
     /// the step or end that follows has to bring them back anyway — made
     /// together, the begin costs what the line after a step does (~0.9 µs
     /// in the init, against ~2.7 alone).
     fn begin(&self, pid: i32, stage: Stage) {
-        if live_sinks() || self.inner.file.is_none() {
+        let narrated = config().is_some_and(|c| c.narrator.is_some());
+        if narrated || (self.inner.file.is_none() && hub().is_none()) {
             self.emit(pid, Kind::StageBegin { stage });
             return;
         }
@@ -518,6 +569,7 @@ impl Recorder {
     /// Say, in events.jsonl, how many events the hub missed since the last
     /// report; every command calls this before it ends, the init before execve.
     pub fn report_drops(&self, pid: i32) {
+        self.offer_waiting_lines();
         self.note_drops(pid);
         // Every command ends here: nothing may stay unwritten.
         self.flush();
@@ -528,9 +580,18 @@ impl Recorder {
     /// then the `execve` step (`args`: path, argv, env count) — written
     /// together, in one write(2).
     pub fn before_execve(&self, pid: i32, args: impl FnOnce(&mut StepArgs)) {
+        self.offer_waiting_lines();
         self.note_drops(pid);
         // An `execve` step is written at once, with every line before it.
         self.step(pid, Stage::Exec, "execve", args);
+    }
+
+    /// Offer the hub every line still waiting, so that what it cannot take
+    /// is counted before the drops are reported.
+    fn offer_waiting_lines(&self) {
+        let mut pending = self.inner.pending.lock().unwrap_or_else(|p| p.into_inner());
+        pending.line_of_begun(self.inner.wall_offset_ns);
+        self.inner.offer_to_hub(&mut pending);
     }
 
     /// The Dropped event, when the hub missed some since the last report.
