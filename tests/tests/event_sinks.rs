@@ -171,6 +171,25 @@ fn assert_the_error_names_the_records_stage(bundle: &Bundle, name: &str, expecte
 }
 
 #[test]
+fn a_failed_create_records_its_failing_stages_end() {
+    // The runtime fails in its own stage (a createRuntime hook): the error
+    // line, then the stage's end, failed — the last lines a failing command
+    // writes, once lost because the recorder was never flushed at exit.
+    let bundle = Bundle::busybox(&["/bin/true"]);
+    bundle.config_mut(|v| spec::add_hook(v, "createRuntime", "/bin/sh", &["sh", "-c", "exit 3"]));
+    let rt = Runtime::new();
+    let id = rt.id("failend");
+    assert_fails(&rt.create(&id, &bundle));
+    rt.assert_clean(&id, &bundle);
+    let record = record_of(rt.root(), &id);
+    let error = record.iter().position(|e| matches!(e.kind, Kind::Error { stage: Stage::Hooks, .. }));
+    let end = record
+        .iter()
+        .position(|e| matches!(e.kind, Kind::StageEnd { stage: Stage::Hooks, outcome: Outcome::Failed, .. }));
+    assert!(error.is_some() && end > error, "an error line, then the stage's end: {record:#?}");
+}
+
+#[test]
 fn a_failure_inside_a_stage_is_named_by_that_stage() {
     // A cwd its user may not enter fails fchdir(2), in the capabilities
     // stage (once the process is that user); it used to say "exec".
