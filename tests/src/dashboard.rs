@@ -18,6 +18,13 @@ pub struct Dashboard {
     pub port: u16,
 }
 
+impl Dashboard {
+    /// The dashboard's process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+}
+
 impl Drop for Dashboard {
     fn drop(&mut self) {
         let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(self.child.id() as i32), nix::sys::signal::SIGTERM);

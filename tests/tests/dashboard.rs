@@ -53,6 +53,14 @@ fn containers_made_before_and_after_it_started_are_served_with_their_stages_and_
     let (code, _) = dashboard.get("/api/containers/no-such-container").unwrap();
     assert_eq!(code, 404);
 
+    // It watches without getting in the way: every thread is SCHED_BATCH
+    // (policy 3), whose wakeups never preempt a runtime making a container.
+    for task in std::fs::read_dir(format!("/proc/{}/task", dashboard.pid())).unwrap() {
+        let sched = std::fs::read_to_string(task.unwrap().path().join("sched")).unwrap_or_default();
+        let policy = sched.lines().find(|l| l.starts_with("policy")).unwrap_or_default();
+        assert!(policy.ends_with(" 3"), "{policy}");
+    }
+
     drop(dashboard);
     assert!(!hub.exists(), "the dashboard removes its socket when it stops");
     rt.assert_clean_id(&id);
