@@ -78,6 +78,16 @@ EOF
 cat > "$work/prep.sh" <<EOF
 #!/bin/sh
 # prep.sh on|off: the hub on or off, and no container or record left from the last run.
+# A hub still writing the last run's record would take CPU from this one:
+# first, wait until it has ended every session it began (a minute at most).
+if [ -f "$work/hub.pid" ]; then
+    for i in \$(seq 600); do
+        began=\$(grep -c 'trace session [0-9]*: container' "$work/hub.out")
+        ended=\$(grep -c 'trace session [0-9]* ended:' "$work/hub.out")
+        [ "\$began" = "\$ended" ] && break
+        sleep 0.1
+    done
+fi
 "$work/hub-\$1.sh" || exit 1
 "$G" --root "$root" delete --force bench-trace 2>/dev/null
 rm -rf "$root/.events"
@@ -140,8 +150,12 @@ $(run --trace=mount "${ring[@]}" --bundle "$work/dd") >/dev/null 2>&1
 lost_local=$(lost_in_record); lines_local=$(kernel_lines)
 $(prep on)
 $(run --trace=mount --pin-dir "$pin" --bundle "$work/dd") >/dev/null 2>&1
-sleep 0.5
-lost_hub=$(lost_in_record); lines_hub=$(kernel_lines)
+# The hub writes the record on its own time, and says what the session lost
+# only when it ends: wait for that line (a minute at most), not a guess.
+for _ in $(seq 600); do grep -q 'ended: container bench-trace' "$work/hub.out" && break; sleep 0.1; done
+lost_hub=$(sed -n 's/.*ended: container bench-trace, [0-9]* kernel events, \([0-9]*\) records lost.*/\1/p' "$work/hub.out" | tail -1)
+lost_hub=${lost_hub:-"unknown (the hub never ended the session)"}
+lines_hub=$(kernel_lines)
 "$work/hub-off.sh"
 
 # --- summary ---------------------------------------------------------------------

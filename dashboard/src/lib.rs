@@ -102,10 +102,10 @@ impl Shared {
         parsed.clear();
     }
 
-    /// One event, whoever read it: a runtime's line, or a kernel record
-    /// the hub's own probes decoded.
-    pub fn take_event(&self, event: &glassbox_events::Event) {
-        self.take_parsed(std::slice::from_ref(event), &[]);
+    /// Kernel events the hub's probes decoded, with the lines its writer
+    /// made for them (the same text the record holds).
+    pub fn take_kernel_events(&self, events: &[glassbox_events::Event], lines: &[&str]) {
+        self.take_parsed(events, lines);
     }
 
     /// Events in the order they came (with the lines they were read from,

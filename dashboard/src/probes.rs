@@ -3,7 +3,7 @@
 //! `--trace` only registers with them. A thread of its own reads the ring
 //! buffer: each kernel record goes into its container's events.jsonl (as
 //! the runtime's own tracer would write it) and, as an Event, into the store
-//! through [`Shared::take_event`], so the syscall trace is live.
+//! through [`Shared::take_kernel_events`], so the syscall trace is live.
 //!
 //! Its counters in /metrics: records the kernel lost (the ring was full),
 //! kernel events taken, and syscalls by name. The probes held here run per
@@ -109,12 +109,15 @@ fn read(mut hub: PinnedHub, shared: &Shared, metrics: &ProbeMetrics, stop: &Atom
     // One counter handle per syscall number: the label lookup (a hash of the
     // name under a lock) is paid once per name, not once per call.
     let mut by_nr: HashMap<u32, IntCounter> = HashMap::new();
-    let mut tap = |event: &Event| {
-        metrics.kernel_events.inc();
-        if let Kind::Syscall { nr, name, .. } = &event.kind {
-            by_nr.entry(*nr).or_insert_with(|| metrics.syscalls.with_label_values(&[name])).inc();
+    let mut tap = |events: &[Event], lines: &[&str]| {
+        metrics.kernel_events.inc_by(events.len() as u64);
+        for event in events {
+            if let Kind::Syscall { nr, name, .. } = &event.kind {
+                by_nr.entry(*nr).or_insert_with(|| metrics.syscalls.with_label_values(&[name])).inc();
+            }
         }
-        shared.take_event(event);
+        // A batch under one lock, with the lines the record got: the line is not made again.
+        shared.take_kernel_events(events, lines);
     };
     let mut lost_seen = 0;
     while !stop.load(Ordering::Relaxed) {

@@ -43,7 +43,7 @@ fn records(mut data: &[u8]) -> impl Iterator<Item = &[u8]> {
 thread_local! {
     /// Reads each syscall's argument names from tracefs once per process,
     /// as `glassbox trace` does.
-    static FORMATTER: RefCell<Formatter> = RefCell::new(Formatter::new());
+    static FORMATTER: RefCell<Formatter> = RefCell::new(Formatter::default());
 }
 
 fuzz_target!(|data: &[u8]| {

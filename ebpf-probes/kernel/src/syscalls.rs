@@ -147,11 +147,14 @@ pub fn sys_exit(ctx: RawTracePointContext) -> i32 {
     });
     // Waking the reader for every syscall record costs more than making
     // the record (an irq_work and a context switch each time the reader has
-    // caught up), so syscall records wake it only once the ring is an
-    // eighth full, and then every 64th record; otherwise the reader's poll
-    // timeout collects them. Fork, exec and exit records still wake it at
-    // once (process.rs).
-    let wake = if waiting >= size / 8 && sent.is_multiple_of(64) { BPF_RB_FORCE_WAKEUP } else { BPF_RB_NO_WAKEUP };
+    // caught up), so syscall records wake it only once the ring is half
+    // full, and then every 64th record; otherwise the reader's poll timeout
+    // (20 ms, a few MB at the fastest rate seen) collects them. Not sooner:
+    // a reader busy with what it already has needs no wakeup, and each one
+    // is an inter-processor interrupt (a trapped MSR write in a VM), which
+    // at an eighth full cost a traced `dd bs=1` 7% (perf, bench/trace.sh).
+    // Fork, exec and exit records still wake it at once (process.rs).
+    let wake = if waiting >= size / 2 && sent.is_multiple_of(64) { BPF_RB_FORCE_WAKEUP } else { BPF_RB_NO_WAKEUP };
     entry.submit(wake as u64);
     crate::namespaces::after_syscall(tid, tgid, nr, ret);
     0

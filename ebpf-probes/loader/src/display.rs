@@ -1,10 +1,13 @@
 //! One readable line per syscall, strace-like: `openat(dfd=-100,
 //! filename=0x7ffc…, flags=0x80000, mode=0) = 3`. The argument names and C
 //! types come from the kernel itself, from tracefs'
-//! `events/syscalls/sys_enter_<name>/format`, read once per syscall seen;
-//! a kernel without syscall tracepoints gets six bare hex numbers.
+//! `events/syscalls/sys_enter_<name>/format`, read once per syscall seen
+//! and kept for the next timeline in [`PARAMS_CACHE`]; a kernel without
+//! syscall tracepoints gets six bare hex numbers.
 
 use std::collections::HashMap;
+use std::io::Write;
+use std::path::{Path, PathBuf};
 
 use serde_json::{Map, Value};
 
@@ -24,6 +27,46 @@ pub fn syscall_params(name: &str) -> Option<Vec<Param>> {
     let root = crate::tracefs::mounted()?;
     let text = std::fs::read_to_string(root.join(format!("events/syscalls/sys_enter_{name}/format"))).ok()?;
     Some(params_in_format(&text))
+}
+
+/// The parameters in a [`PARAMS_CACHE`] file's text, by syscall number (a
+/// line that does not read is skipped).
+pub fn cached_params(text: &str) -> HashMap<u32, Option<Vec<Param>>> {
+    let mut params = HashMap::new();
+    for line in text.lines() {
+        let mut fields = line.split('\t');
+        let Some(Ok(nr)) = fields.next().map(str::parse::<u32>) else { continue };
+        let rest: Vec<&str> = fields.collect();
+        let list = match rest.as_slice() {
+            ["-"] => None,
+            decls => Some(
+                decls
+                    .iter()
+                    .filter_map(|d| d.rsplit_once(' '))
+                    .map(|(ty, name)| Param { ty: ty.into(), name: name.into() })
+                    .collect(),
+            ),
+        };
+        params.insert(nr, list);
+    }
+    params
+}
+
+/// One line for the cache file at `path`; best effort (not root, no /run: nothing kept).
+fn keep_params(path: &Path, nr: u32, params: Option<&[Param]>) {
+    let mut line = nr.to_string();
+    match params {
+        None => line.push_str("\t-"),
+        Some(ps) => ps.iter().for_each(|p| line.push_str(&format!("\t{} {}", p.ty, p.name))),
+    }
+    line.push('\n');
+    if let Some(dir) = path.parent() {
+        let _ = std::fs::create_dir_all(dir);
+    }
+    let file = std::fs::OpenOptions::new().append(true).create(true).open(path);
+    if let Ok(mut file) = file {
+        let _ = file.write_all(line.as_bytes());
+    }
 }
 
 /// The fields after `__syscall_nr` in a sys_enter_* format.
@@ -69,15 +112,34 @@ pub fn format_ret(ret: i64) -> String {
     }
 }
 
+/// Where the parameters read from tracefs are kept for the timelines that
+/// come after: a `--trace` run sees some sixty different syscalls, and
+/// tracefs makes each format file anew when it is read (about 1.3 ms for
+/// sixty, on the printer that the runtime waits for at its end). Under
+/// /run, so a reboot — and so a new kernel, whose syscalls may differ —
+/// empties it. One line per syscall: its number, then a tab and `type
+/// name` for each parameter (`-` alone: no tracepoint). Appended to by
+/// whoever reads a format first (a line is one write(2), whole with
+/// O_APPEND), so two timelines at once at worst write a line twice.
+pub const PARAMS_CACHE: &str = "/run/glassbox-trace/syscall-params";
+
 /// Formats records as lines, remembering each syscall's parameters.
 #[derive(Default)]
 pub struct Formatter {
     params: HashMap<u32, Option<Vec<Param>>>,
+    /// Where parameters read from tracefs are kept ([`PARAMS_CACHE`]); none: not kept.
+    cache: Option<PathBuf>,
 }
 
 impl Formatter {
+    /// A formatter that starts from, and adds to, [`PARAMS_CACHE`].
     pub fn new() -> Formatter {
-        Formatter::default()
+        Formatter::with_cache(Path::new(PARAMS_CACHE))
+    }
+
+    pub fn with_cache(path: &Path) -> Formatter {
+        let params = std::fs::read_to_string(path).map(|text| cached_params(&text)).unwrap_or_default();
+        Formatter { params, cache: Some(path.into()) }
     }
 
     /// `name(arg=value, …) = ret`; the container-making syscalls with
@@ -93,7 +155,14 @@ impl Formatter {
     /// `name(arg=value, …) = ret`.
     pub fn call(&mut self, s: &SyscallRecord) -> String {
         let name = syscall_name(s.nr).map(String::from).unwrap_or_else(|| format!("syscall_{}", s.nr));
-        let params = self.params.entry(s.nr).or_insert_with(|| syscall_params(&name));
+        let cache = self.cache.as_deref();
+        let params = self.params.entry(s.nr).or_insert_with(|| {
+            let params = syscall_params(&name);
+            if let Some(path) = cache {
+                keep_params(path, s.nr, params.as_deref());
+            }
+            params
+        });
         let args: Vec<String> = match params {
             Some(ps) => ps.iter().zip(s.args).map(|(p, v)| format!("{}={}", p.name, format_arg(p, v))).collect(),
             None => s.args.iter().map(|v| format!("{v:#x}")).collect(),
@@ -199,6 +268,25 @@ pub fn format_ns(ns: u64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn parameters_read_once_are_kept_for_the_next_formatter() {
+        let dir = tempfile::tempdir().unwrap();
+        let cache = dir.path().join("params");
+        let openat = params_in_format(OPENAT);
+        keep_params(&cache, 257, Some(&openat));
+        keep_params(&cache, 39, Some(&[]));
+        keep_params(&cache, 999, None);
+        let kept = cached_params(&std::fs::read_to_string(&cache).unwrap());
+        assert_eq!(kept[&257].as_deref(), Some(openat.as_slice()));
+        assert_eq!(kept[&39].as_deref(), Some(&[][..]), "getpid takes nothing");
+        assert_eq!(kept[&999], None, "no tracepoint");
+        // A formatter starting from the file formats without tracefs.
+        let mut fmt = Formatter::with_cache(&cache);
+        let call =
+            SyscallRecord { nr: 257, args: [0xffff_ff9c, 0x1000, 0x80000, 0, 0, 0], ret: 3, ..Default::default() };
+        assert_eq!(fmt.call(&call), "openat(dfd=-100, filename=0x1000, flags=0x80000, mode=0) = 3");
+    }
 
     const OPENAT: &str = "name: sys_enter_openat
 format:

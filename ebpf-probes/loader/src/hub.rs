@@ -16,8 +16,6 @@ use std::os::fd::BorrowedFd;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use glassbox_events::Event;
-
 use crate::writer::{exists, Writer};
 use crate::{map_names, Sessions, TraceOptions, Tracer, Unavailable};
 
@@ -122,9 +120,9 @@ impl PinnedHub {
 
     /// One round: waits up to 20 ms for records (or for `wake` to be
     /// readable; not at all while records wait to be written), writes a
-    /// batch, handing each event written to `tap`, and ends the sessions
+    /// batch, handing the events written (with their lines) to `tap`, and ends the sessions
     /// that are over. Returns whether `wake` was readable, and what changed.
-    pub fn turn(&mut self, wake: Option<BorrowedFd>, tap: &mut dyn FnMut(&Event)) -> (bool, Vec<HubNote>) {
+    pub fn turn(&mut self, wake: Option<BorrowedFd>, tap: &mut crate::writer::Tap) -> (bool, Vec<HubNote>) {
         let timeout = if self.writer.backlog() > 0 { 0 } else { 20 };
         let woken = self.tracer().wait(wake, timeout).unwrap_or(false);
         let lost = self.lost();

@@ -82,6 +82,12 @@ impl Session {
     }
 }
 
+/// Who else takes the events written (the dashboard's store): a batch of
+/// events at a time, each with the line written for it (without its
+/// newline), so the taker needs neither a lock per event nor to make the
+/// line again.
+pub type Tap<'t> = dyn FnMut(&[Event], &[&str]) + 't;
+
 /// Every session seen, by slot.
 #[derive(Default)]
 pub struct Writer {
@@ -98,13 +104,13 @@ impl Writer {
     }
 
     /// [`write`](Self::write), and every event written is also handed to
-    /// `tap` (the dashboard's store), after its line is written.
+    /// `tap` (the dashboard's store), with its line, after the line is written.
     pub fn write_tapped(
         &mut self,
         maps: &mut Sessions,
         records: Vec<(u8, KernelRecord)>,
         lost_now: u64,
-        mut tap: Option<&mut dyn FnMut(&Event)>,
+        mut tap: Option<&mut Tap>,
     ) -> Vec<u8> {
         let mut new = Vec::new();
         for (slot, rec) in records {
@@ -191,12 +197,7 @@ fn begin(slot: u8, info: OwnerInfo, lost_now: u64) -> Session {
 
 /// Opens the session's events file if it exists now, then writes up to
 /// `budget` of the records waiting.
-fn flush<'t>(
-    session: &mut Session,
-    maps: &mut Sessions,
-    budget: usize,
-    mut tap: Option<&mut (dyn FnMut(&Event) + 't)>,
-) {
+fn flush<'t>(session: &mut Session, maps: &mut Sessions, budget: usize, mut tap: Option<&mut Tap<'t>>) {
     if session.out.is_none() {
         let Ok(file) = OpenOptions::new().append(true).custom_flags(libc::O_CLOEXEC).open(&session.events_path) else {
             return;
@@ -217,6 +218,7 @@ fn flush<'t>(
     // their lines are written: the record's reader (a `--trace` timeline
     // waiting for the container's last exit) never waits for the tap.
     let mut tapped = Vec::with_capacity(if tap.is_some() { n.min(BATCH) } else { 0 });
+    let mut ends = Vec::with_capacity(tapped.capacity());
     for rec in session.waiting.drain(..n) {
         let number = seq.next();
         match &rec {
@@ -229,24 +231,41 @@ fn flush<'t>(
         session.written += 1;
         if tap.is_some() {
             tapped.push((number, rec));
+            ends.push(lines.len());
         }
         // Whole lines, one write(2) per megabyte at most.
         if lines.len() > 1 << 20 {
             let _ = (&*file).write_all(&lines);
+            tap_all(&mut tapped, &lines, &mut ends, &session.ctx, tap.as_deref_mut());
             lines.clear();
-            tap_all(&mut tapped, &session.ctx, tap.as_deref_mut());
         }
     }
     let _ = (&*file).write_all(&lines);
-    tap_all(&mut tapped, &session.ctx, tap);
+    tap_all(&mut tapped, &lines, &mut ends, &session.ctx, tap);
 }
 
-/// Hands each record kept for the tap to it, as the Event its line says.
-fn tap_all<'t>(records: &mut Vec<(u64, KernelRecord)>, ctx: &EventContext, tap: Option<&mut (dyn FnMut(&Event) + 't)>) {
+/// Hands the records kept for the tap to it, as the Events their lines
+/// say, with those lines (`ends`: where each ends in `lines`).
+fn tap_all(
+    records: &mut Vec<(u64, KernelRecord)>,
+    lines: &[u8],
+    ends: &mut Vec<usize>,
+    ctx: &EventContext,
+    tap: Option<&mut Tap>,
+) {
     let Some(tap) = tap else { return };
-    for (number, rec) in records.drain(..) {
-        tap(&to_event(&rec, number, ctx));
-    }
+    let events: Vec<Event> = records.drain(..).map(|(number, rec)| to_event(&rec, number, ctx)).collect();
+    let mut start = 0;
+    let texts: Vec<&str> = ends
+        .iter()
+        .map(|&end| {
+            let line = std::str::from_utf8(&lines[start..end]).unwrap_or_default().trim_end_matches('\n');
+            start = end;
+            line
+        })
+        .collect();
+    tap(&events, &texts);
+    ends.clear();
 }
 
 /// kill(pid, 0): whether the process exists (a zombie still does).
