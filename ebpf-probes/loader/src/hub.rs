@@ -16,6 +16,7 @@ use std::os::fd::BorrowedFd;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
+use crate::record::KernelRecord;
 use crate::writer::{exists, Writer};
 use crate::{map_names, Sessions, TraceOptions, Tracer, Unavailable};
 
@@ -57,6 +58,8 @@ pub enum HubNote {
 pub struct PinnedHub {
     tracer: Option<Tracer>,
     writer: Writer,
+    /// What one turn drained from the ring, kept from turn to turn (see Tracer::drain_owned_into).
+    drained: Vec<(u8, KernelRecord)>,
     pin_dir: PathBuf,
     made_dir: bool,
     last_check: Instant,
@@ -85,6 +88,7 @@ impl PinnedHub {
         Ok(PinnedHub {
             tracer: Some(tracer),
             writer: Writer::default(),
+            drained: Vec::new(),
             pin_dir: pin_dir.into(),
             made_dir,
             last_check: Instant::now(),
@@ -126,10 +130,10 @@ impl PinnedHub {
         let timeout = if self.writer.backlog() > 0 { 0 } else { 20 };
         let woken = self.tracer().wait(wake, timeout).unwrap_or(false);
         let lost = self.lost();
-        let records = self.tracer().drain_owned();
         let tracer = self.tracer.as_mut().expect("the tracer lives until drop");
+        tracer.drain_owned_into(&mut self.drained);
         let mut notes = Vec::new();
-        for slot in self.writer.write_tapped(tracer.sessions(), records, lost, Some(&mut *tap)) {
+        for slot in self.writer.write_tapped(tracer.sessions(), self.drained.drain(..), lost, Some(&mut *tap)) {
             let s = &self.writer.sessions[&slot];
             notes.push(HubNote::Began {
                 slot,

@@ -99,7 +99,12 @@ pub struct Writer {
 impl Writer {
     /// Queues `records` for their sessions and writes up to [`BATCH`] of
     /// what waits. Returns the slots seen for the first time.
-    pub fn write(&mut self, maps: &mut Sessions, records: Vec<(u8, KernelRecord)>, lost_now: u64) -> Vec<u8> {
+    pub fn write(
+        &mut self,
+        maps: &mut Sessions,
+        records: impl IntoIterator<Item = (u8, KernelRecord)>,
+        lost_now: u64,
+    ) -> Vec<u8> {
         self.write_tapped(maps, records, lost_now, None)
     }
 
@@ -108,7 +113,7 @@ impl Writer {
     pub fn write_tapped(
         &mut self,
         maps: &mut Sessions,
-        records: Vec<(u8, KernelRecord)>,
+        records: impl IntoIterator<Item = (u8, KernelRecord)>,
         lost_now: u64,
         mut tap: Option<&mut Tap>,
     ) -> Vec<u8> {
