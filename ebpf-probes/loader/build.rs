@@ -36,7 +36,8 @@ fn main() {
     }
 }
 
-/// `#define __NR_mount 165` lines → `SYSCALLS: &[(u32, &str)]`, sorted by number.
+/// `#define __NR_mount 165` lines → `SYSCALLS: &[(u32, &str)]`, sorted by
+/// number, and `SYSCALL_NAMES`, indexed by it.
 fn syscall_table(out: &Path) {
     let mut table: Vec<(u32, String)> = Vec::new();
     let header = UNISTD_HEADERS.iter().find(|p| Path::new(p).exists());
@@ -62,6 +63,19 @@ fn syscall_table(out: &Path) {
     src.push_str("pub static SYSCALLS: &[(u32, &str)] = &[\n");
     for (nr, name) in &table {
         let _ = writeln!(src, "    ({nr}, {name:?}),");
+    }
+    src.push_str("];\n");
+    // The same names indexed by number ("" where no syscall has it): a
+    // hub names millions of records a second, and an index is one load.
+    let len = table.last().map_or(0, |(nr, _)| *nr as usize + 1);
+    let mut by_number = vec![""; len];
+    for (nr, name) in &table {
+        by_number[*nr as usize] = name;
+    }
+    src.push_str("/// Each syscall's name at its number's index; \"\" for unused numbers.\n");
+    src.push_str("pub static SYSCALL_NAMES: &[&str] = &[\n");
+    for name in by_number {
+        let _ = writeln!(src, "    {name:?},");
     }
     src.push_str("];\n");
     fs::write(out.join("syscall_table.rs"), src).expect("writing syscall_table.rs to OUT_DIR");
