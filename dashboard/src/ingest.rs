@@ -93,7 +93,7 @@ fn watch_connections(listener: OwnedFd, shared: Shared) -> Result<()> {
         for event in &ready[..n] {
             let key = event.data();
             if key == LISTENER {
-                accept_all(&listener, &epoll, &mut connections)?;
+                accept_all(&listener, &epoll, &mut connections);
                 continue;
             }
             let Some(conn) = connections.get(&key) else { continue };
@@ -112,20 +112,24 @@ fn watch_connections(listener: OwnedFd, shared: Shared) -> Result<()> {
 /// Every runtime waiting to be accepted, each watched from now on. All of
 /// them, not one a round: a round may take tens of milliseconds under load,
 /// and a runtime's first messages wait in its socket until it is accepted.
-fn accept_all(listener: &OwnedFd, epoll: &Epoll, connections: &mut HashMap<u64, OwnedFd>) -> Result<()> {
+/// A runtime that cannot be watched is let go (it keeps writing its record
+/// and counts the events the hub missed); the others are not affected.
+fn accept_all(listener: &OwnedFd, epoll: &Epoll, connections: &mut HashMap<u64, OwnedFd>) {
     loop {
         match accept4(listener, SockFlag::SOCK_CLOEXEC | SockFlag::SOCK_NONBLOCK) {
             Ok(conn) => {
                 let key = conn.as_raw_fd() as u64;
-                epoll.add(&conn, EpollEvent::new(EpollFlags::EPOLLIN, key)).context("watching a runtime")?;
-                connections.insert(key, conn);
+                match epoll.add(&conn, EpollEvent::new(EpollFlags::EPOLLIN, key)) {
+                    Ok(()) => drop(connections.insert(key, conn)),
+                    Err(e) => eprintln!("glassbox-dashboard: watching a runtime's connection (epoll_ctl): {e}"),
+                }
             }
             Err(nix::errno::Errno::EINTR) => continue,
-            Err(nix::errno::Errno::EAGAIN) => return Ok(()),
+            Err(nix::errno::Errno::EAGAIN) => return,
             Err(e) => {
                 eprintln!("glassbox-dashboard: accept on the hub socket: {e}");
                 std::thread::sleep(std::time::Duration::from_millis(100));
-                return Ok(());
+                return;
             }
         }
     }
