@@ -118,8 +118,20 @@ async fn until(browser: &Client, expression: &str, what: &str) {
     }
 }
 
+/// Click the element `css` finds. The page is live: an update may redraw
+/// the element between finding and clicking it (a stale reference), as a
+/// person's click would land on the redrawn one — so it is found again.
 async fn click(browser: &Client, css: &str) {
-    browser.find(Locator::Css(css)).await.unwrap_or_else(|e| panic!("{css}: {e}")).click().await.unwrap();
+    for attempt in 0.. {
+        let element = browser.find(Locator::Css(css)).await.unwrap_or_else(|e| panic!("{css}: {e}"));
+        match element.click().await {
+            Ok(()) => return,
+            Err(e) if attempt < 20 && e.is_stale_element_reference() => {
+                tokio::time::sleep(Duration::from_millis(50)).await
+            }
+            Err(e) => panic!("clicking {css}: {e}"),
+        }
+    }
 }
 
 #[tokio::test(flavor = "current_thread")]
