@@ -121,7 +121,9 @@ fn accept_all(listener: &OwnedFd, epoll: &Epoll, connections: &mut HashMap<u64, 
                 let key = conn.as_raw_fd() as u64;
                 match epoll.add(&conn, EpollEvent::new(EpollFlags::EPOLLIN, key)) {
                     Ok(()) => drop(connections.insert(key, conn)),
-                    Err(e) => eprintln!("glassbox-dashboard: watching a runtime's connection (epoll_ctl): {e}"),
+                    Err(e) => eprintln!(
+                        "glassbox-dashboard: watching a runtime's connection (epoll_ctl): {e}; its events go to its record only"
+                    ),
                 }
             }
             Err(nix::errno::Errno::EINTR) => continue,

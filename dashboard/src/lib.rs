@@ -98,21 +98,17 @@ impl Shared {
                 Err(_) => self.metrics.invalid_lines.inc(),
             }
         }
-        self.take_parsed(parsed, &received);
+        self.take_events(parsed, &received);
         parsed.clear();
     }
 
-    /// Kernel events the hub's probes decoded, with the lines its writer
-    /// made for them (the same text the record holds).
-    pub fn take_kernel_events(&self, events: &[glassbox_events::Event], lines: &[&str]) {
-        self.take_parsed(events, lines);
-    }
-
-    /// Events in the order they came (with the lines they were read from,
-    /// if any): counted, into the store, to the web side; then what some of
+    /// Events in the order they came — read from lines, or kernel records
+    /// the hub's probes decoded — with the lines they were read from or
+    /// written as, if any (the web side keeps those rather than making them
+    /// again): counted, into the store, to the web side; then what some of
     /// them ask for (a state.json to read, a last cgroup sample), outside
     /// every lock.
-    fn take_parsed(&self, events: &[glassbox_events::Event], received: &[&str]) {
+    pub fn take_events(&self, events: &[glassbox_events::Event], received: &[&str]) {
         use glassbox_events::{Kind, Outcome, Stage};
         if events.is_empty() {
             return;

@@ -3,7 +3,7 @@
 //! `--trace` only registers with them. A thread of its own reads the ring
 //! buffer: each kernel record goes into its container's events.jsonl (as
 //! the runtime's own tracer would write it) and, as an Event, into the store
-//! through [`Shared::take_kernel_events`], so the syscall trace is live.
+//! through [`Shared::take_events`], so the syscall trace is live.
 //!
 //! Its counters in /metrics: records the kernel lost (the ring was full),
 //! kernel events taken, and syscalls by name. The probes held here run per
@@ -117,7 +117,7 @@ fn read(mut hub: PinnedHub, shared: &Shared, metrics: &ProbeMetrics, stop: &Atom
             }
         }
         // A batch under one lock, with the lines the record got: the line is not made again.
-        shared.take_kernel_events(events, lines);
+        shared.take_events(events, lines);
     };
     let mut lost_seen = 0;
     while !stop.load(Ordering::Relaxed) {

@@ -43,7 +43,10 @@ pub fn main() -> i32 {
     // program: 127 (not found) or 126 (not executable), as a shell does.
     let passes_status = matches!(cli.command, Command::Run(_) | Command::Exec(_));
     let result = dispatch(cli);
-    crate::recorder::flush_at_exit();
+    // The lines a command left unwritten, failed or not (a failed create's
+    // failing stage's end comes after its error line): the recorder it
+    // installed is never dropped, so nothing else writes them.
+    crate::recorder::flush_before_waiting();
     match result {
         Ok(code) => code,
         Err(e) => {

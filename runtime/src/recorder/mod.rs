@@ -280,19 +280,12 @@ pub fn start_in_child() {
 /// --follow`, `start --explain`) sees all of it. A message that only lets
 /// the other process go on is sent first, the lines written just after
 /// ([`Channel::send_then_flush`](crate::process::Channel::send_then_flush)).
+/// Also before a hook runs, and as every command ends (`cli::main`).
 pub fn flush_before_waiting() {
     let current = CURRENT.lock().unwrap_or_else(|p| p.into_inner()).clone();
     if let Some(rec) = current {
         rec.flush();
     }
-}
-
-/// Write out this process's unwritten lines as it exits, whether its
-/// command succeeded or not: a failed create's last lines — its failing
-/// stage's end, the cleanup that undid it — come after its error line, and
-/// the recorder [`install`]ed for the command is never dropped.
-pub fn flush_at_exit() {
-    flush_before_waiting();
 }
 
 /// The descriptors this process's sinks write to — events.jsonl (a file
